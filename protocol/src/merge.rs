@@ -270,10 +270,8 @@ fn update(def: &EntityDef, cur: &RecordState, base: u64, m: &Mutation) -> Outcom
             fm.shared = shared_now;
             state.meta.insert(name.clone(), fm);
             changed = true;
-        } else if shared_now {
-            if let Some(fm) = state.meta.get_mut(name) {
-                fm.shared = true;
-            }
+        } else if let Some(fm) = state.meta.get_mut(name).filter(|_| shared_now) {
+            fm.shared = true;
         }
     }
     if changed {
@@ -319,6 +317,39 @@ fn delete(def: &EntityDef, cur: &RecordState, base: u64, m: &Mutation) -> Outcom
         state,
         changed: true,
         conflicts,
+    }
+}
+
+/// Sets one field as a reviewer's decision: a write made knowing the record as it is now (so
+/// it takes effect whatever the stamps say), restoring a deleted record when the value is not
+/// null. Returns `None` when nothing would change.
+pub fn decide(cur: &RecordState, field: &str, value: &Value, stamp: Hlc) -> Option<RecordState> {
+    let current = cur.fields.get(field).unwrap_or(&Value::Null);
+    let restore = cur.deleted && !value.is_null();
+    if current == value && !restore || cur.deleted && value.is_null() {
+        return None;
+    }
+    let mut state = cur.clone();
+    state.version += 1;
+    state.deleted = false;
+    if value.is_null() {
+        state.fields.remove(field);
+    } else {
+        state.fields.insert(field.to_owned(), value.clone());
+    }
+    state
+        .meta
+        .insert(field.to_owned(), FieldMeta::new(state.version, stamp));
+    Some(state)
+}
+
+/// A stamp for a server-side write that orders after the field's current one.
+pub fn stamp_after(previous: Option<Hlc>, node: uuid::Uuid, now_ms: u64) -> Hlc {
+    let mut clock = crate::hlc::HlcClock::new(node);
+    if let Some(p) = previous {
+        clock.observe(&p, now_ms)
+    } else {
+        clock.tick(now_ms)
     }
 }
 

@@ -1,1 +1,14 @@
+//! The fieldsync server: HTTP API, sync domain, storage on SQLite or PostgreSQL, and the
+//! `fieldsync` command line. See `ARCHITECTURE.md` for the map.
 
+pub mod access;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod divisions;
+pub mod http;
+pub mod store;
+pub mod sync;
+pub mod telemetry;

@@ -281,6 +281,28 @@ fn delete_wins_and_keeps_the_concurrent_edit() {
     assert!(u.state.visible_fields().is_empty());
 }
 
+#[test]
+fn a_decision_restores_a_deleted_record() {
+    let v1 = created();
+    let d = apply(
+        &HOUSEHOLD,
+        Some(&v1),
+        &mutation(Op::Delete, Some(1), json!({}), hlc(150, 2)),
+    )
+    .unwrap();
+    assert!(
+        decide(&d.state, "phone", &Value::Null, hlc(1, 3)).is_none(),
+        "null keeps it deleted"
+    );
+    let restored = decide(&d.state, "phone", &json!("13955555555"), hlc(1, 3)).unwrap();
+    assert!(!restored.deleted);
+    assert_eq!(restored.version, d.state.version + 1);
+    assert_eq!(restored.fields["phone"], "13955555555");
+    assert!(decide(&restored, "phone", &json!("13955555555"), hlc(2, 3)).is_none());
+    let s = stamp_after(Some(hlc(5_000, 1)), device(3), 10);
+    assert!(s > hlc(5_000, 1) && s.node == device(3));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Properties: up to five devices edit the same record offline, on the same base version; the
 // server receives their edits in any interleaving (each device's own edits stay in the order it

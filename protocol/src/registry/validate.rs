@@ -41,18 +41,17 @@ pub fn validate_fields(
         };
         check_field(field, op, value).map_err(|e| e.within("fields"))?;
     }
-    if op == Op::Create {
-        if let Some(missing) = def
+    if op == Op::Create
+        && let Some(missing) = def
             .fields
             .iter()
             .find(|f| f.required && fields.get(f.name).is_none_or(Value::is_null))
-        {
-            return Err(ErrorDetail::new(
-                ErrorCode::MissingField,
-                format!("a new {} needs {}", def.name, missing.name),
-            )
-            .at(format!("fields.{}", missing.name)));
-        }
+    {
+        return Err(ErrorDetail::new(
+            ErrorCode::MissingField,
+            format!("a new {} needs {}", def.name, missing.name),
+        )
+        .at(format!("fields.{}", missing.name)));
     }
     Ok(())
 }

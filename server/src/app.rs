@@ -1,0 +1,130 @@
+//! The running server: shared state, start-up (migrate, seed, keys) and graceful shutdown.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::TokenKeys;
+use crate::config::Settings;
+use crate::store::{Store, StoreError};
+use crate::{clock, divisions, http};
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    keys: TokenKeys,
+    settings: Settings,
+}
+
+impl AppState {
+    pub fn new(store: Store, keys: TokenKeys, settings: Settings) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                settings,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn keys(&self) -> &TokenKeys {
+        &self.inner.keys
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database {url}: {source}")]
+    Database { url: String, source: StoreError },
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("built-in divisions: {0}")]
+    Divisions(#[from] divisions::ParseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Opens the configured database, creating the data directory for the SQLite default, and
+/// brings the schema up to date.
+pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
+            path: settings.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    let db_err = |source| StartError::Database {
+        url: settings.database_url_redacted(),
+        source,
+    };
+    let store = Store::connect(&url, &settings.connect_options())
+        .await
+        .map_err(db_err)?;
+    store.migrate().await.map_err(db_err)?;
+    Ok(store)
+}
+
+/// Everything a fresh database needs before it serves: Ningxia's divisions (so villages are
+/// known without an import) and the token signing key.
+pub async fn prepare(store: &Store) -> Result<TokenKeys, StartError> {
+    if store.division_count().await? == 0 {
+        let all = divisions::parse(divisions::NINGXIA_CSV)?;
+        let n = store.upsert_divisions(&all, |_| {}).await?;
+        tracing::info!(divisions = n, "loaded the built-in Ningxia division codes");
+    }
+    let secret = store.server_secret("jwt-hs256", clock::now_ms()).await?;
+    Ok(TokenKeys::from_secret(&secret))
+}
+
+/// Serves until `shutdown` resolves, then stops accepting connections and lets in-flight
+/// requests (a push half-way through its transaction) finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = http::router(state);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

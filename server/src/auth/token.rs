@@ -1,0 +1,125 @@
+//! Access tokens (JWT, HS256, short-lived) and refresh tokens (random, stored hashed, spent on
+//! use).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fieldsync_protocol::Role;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user.
+    pub sub: Uuid,
+    /// The device the token was issued to.
+    pub dev: Uuid,
+    pub role: Role,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is not valid")]
+    Invalid,
+}
+
+/// The signing key, loaded once from the database (shared by all replicas).
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys(..)")
+    }
+}
+
+impl TokenKeys {
+    pub fn from_secret(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn issue(&self, user: Uuid, device: Uuid, role: Role, now_s: u64, ttl_s: u64) -> String {
+        let claims = Claims {
+            sub: user,
+            dev: device,
+            role,
+            iat: now_s,
+            exp: now_s + ttl_s,
+        };
+        // Encoding HS256 claims of plain types cannot fail; an empty token would simply not
+        // verify.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .unwrap_or_default()
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+}
+
+/// A new refresh token and the hash to store (the token itself is never stored).
+pub fn new_refresh_token() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_refresh_token(&token);
+    (token, hash)
+}
+
+pub fn hash_refresh_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_and_verify() {
+        let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let (user, dev) = (Uuid::now_v7(), Uuid::now_v7());
+        let now = jsonwebtoken::get_current_timestamp();
+        let t = keys.issue(user, dev, Role::GridWorker, now, 900);
+        let c = keys.verify(&t).unwrap();
+        assert_eq!((c.sub, c.dev, c.role), (user, dev, Role::GridWorker));
+
+        let old = keys.issue(user, dev, Role::GridWorker, now - 10_000, 900);
+        assert_eq!(keys.verify(&old).unwrap_err(), TokenError::Expired);
+
+        let other = TokenKeys::from_secret(b"another secret of thirty-two by.");
+        assert_eq!(other.verify(&t).unwrap_err(), TokenError::Invalid);
+        assert_eq!(keys.verify("garbage").unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let (a, ha) = new_refresh_token();
+        let (b, _) = new_refresh_token();
+        assert_ne!(a, b);
+        assert_eq!(hash_refresh_token(&a), ha);
+        assert_eq!(ha.len(), 32);
+    }
+}

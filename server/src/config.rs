@@ -1,0 +1,322 @@
+//! Settings: built-in defaults, then a TOML file, then `FIELDSYNC_*` environment variables;
+//! the environment wins. Validated once at start; the database URL is a secret that never
+//! prints.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::store::{ConnectOptions, Store, redact};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, in bytes (after decompression).
+    pub max_body_bytes: usize,
+    /// Most mutations in one push.
+    pub max_batch: usize,
+    /// Most changes in one pull page (`limit` is clamped to this).
+    pub max_pull_limit: usize,
+    /// Page size when the phone does not ask for one.
+    pub default_pull_limit: usize,
+    /// How far ahead of the server's clock an edit's stamp may be, in seconds.
+    pub max_clock_ahead_s: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_batch: 500,
+            max_pull_limit: 2000,
+            default_pull_limit: 500,
+            max_clock_ahead_s: 3600,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Lifetime of an access token, in seconds (at most 900).
+    pub access_ttl_s: u64,
+    /// Lifetime of a refresh token, in days.
+    pub refresh_ttl_days: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            access_ttl_s: 900,
+            refresh_ttl_days: 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on (`FIELDSYNC_LISTEN`).
+    pub listen: SocketAddr,
+    /// SQLite file and local photos live here (`FIELDSYNC_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of the SQLite file (`FIELDSYNC_DATABASE_URL`).
+    pub database_url: Option<SecretString>,
+    /// Most database connections per process.
+    pub max_connections: u32,
+    pub log_format: LogFormat,
+    pub limits: Limits,
+    pub auth: AuthSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            max_connections: 16,
+            log_format: LogFormat::Pretty,
+            limits: Limits::default(),
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+/// Top-level keys, for telling real settings from typos in the environment.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "max_connections",
+    "log_format",
+    "limits",
+    "auth",
+];
+
+/// Variables with the prefix that are not settings but are read elsewhere.
+const OTHER_VARS: &[&str] = &["FIELDSYNC_CONFIG", "FIELDSYNC_LOG"];
+const OTHER_PREFIXES: &[&str] = &["FIELDSYNC_TEST_", "FIELDSYNC_BENCH_"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Figment(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Loaded settings and the warnings to log once logging is up.
+pub struct Loaded {
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Loads settings from `file` (if given, it must exist) and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment, for tests.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let mut warnings = Vec::new();
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let mut known: Vec<(String, String)> = Vec::new();
+        for (k, v) in env.iter().filter(|(k, _)| k.starts_with("FIELDSYNC_")) {
+            if OTHER_VARS.contains(&k.as_str()) || OTHER_PREFIXES.iter().any(|p| k.starts_with(p)) {
+                continue;
+            }
+            let key = k["FIELDSYNC_".len()..].to_ascii_lowercase();
+            let top = key.split("__").next().unwrap_or("");
+            if KEYS.contains(&top) {
+                known.push((k.clone(), v.clone()));
+            } else {
+                warnings.push(format!("ignoring unknown environment variable {k}"));
+            }
+        }
+        // Only the known variables reach figment, nested at `__` as figment's `Env::split` would.
+        let figment = figment.merge(figment::providers::Serialized::defaults(nest(&known)));
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(Loaded { settings, warnings })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.auth.access_ttl_s == 0 || self.auth.access_ttl_s > 900 {
+            return bad("auth.access_ttl_s must be within 1..=900 (access tokens are short-lived)");
+        }
+        if self.limits.max_batch == 0
+            || self.limits.max_pull_limit == 0
+            || self.limits.default_pull_limit == 0
+        {
+            return bad("limits must be positive");
+        }
+        if self.limits.default_pull_limit > self.limits.max_pull_limit {
+            return bad("limits.default_pull_limit exceeds limits.max_pull_limit");
+        }
+        if self.max_connections == 0 {
+            return bad("max_connections must be positive");
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "database_url {:?} must start with sqlite: or postgres://",
+                    redact(url)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database to use: `database_url`, or the SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => Store::sqlite_url(&self.data_dir),
+        }
+    }
+
+    /// The database URL for messages, password hidden.
+    pub fn database_url_redacted(&self) -> String {
+        redact(&self.database_url())
+    }
+
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            max_connections: self.max_connections,
+            ..ConnectOptions::default()
+        }
+    }
+}
+
+/// Turns `FIELDSYNC_LIMITS__MAX_BATCH=5` into `{"limits": {"max_batch": "5"}}`. Values stay
+/// strings; figment converts them to the field's type.
+fn nest(vars: &[(String, String)]) -> figment::value::Dict {
+    use figment::value::{Dict, Value};
+    fn insert(dict: &mut Dict, path: &[&str], value: Value) {
+        match path {
+            [] => {}
+            [last] => {
+                dict.insert((*last).to_owned(), value);
+            }
+            [first, rest @ ..] => {
+                let entry = dict
+                    .entry((*first).to_owned())
+                    .or_insert_with(|| Value::from(Dict::new()));
+                if let Value::Dict(_, inner) = entry {
+                    insert(inner, rest, value);
+                }
+            }
+        }
+    }
+    let mut root = Dict::new();
+    for (k, v) in vars {
+        let key = k["FIELDSYNC_".len()..].to_ascii_lowercase();
+        let path: Vec<&str> = key.split("__").collect();
+        let value = v
+            .parse::<Value>()
+            .unwrap_or_else(|_| Value::from(v.clone()));
+        insert(&mut root, &path, value);
+    }
+    root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let l = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(l.settings.listen.port(), 8080);
+        assert!(l.settings.database_url().starts_with("sqlite:"));
+        assert!(l.warnings.is_empty());
+    }
+
+    #[test]
+    fn environment_beats_the_file() {
+        let dir = std::env::temp_dir().join(format!("fieldsync-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("fieldsync.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/fieldsync\"\n[limits]\nmax_batch = 100\n",
+        )
+        .unwrap();
+        let l = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("FIELDSYNC_LISTEN", "127.0.0.1:7000"),
+                ("FIELDSYNC_LIMITS__MAX_BATCH", "50"),
+                ("FIELDSYNC_LISTN", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(l.settings.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(l.settings.data_dir, PathBuf::from("/srv/fieldsync"));
+        assert_eq!(l.settings.limits.max_batch, 50);
+        assert_eq!(
+            l.warnings,
+            vec!["ignoring unknown environment variable FIELDSYNC_LISTN".to_owned()]
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn secrets_do_not_print_and_bad_values_fail() {
+        let l = Settings::load_from(
+            None,
+            env(&[("FIELDSYNC_DATABASE_URL", "postgres://u:hunter2@db/x")]),
+        )
+        .unwrap();
+        assert!(!format!("{:?}", l.settings).contains("hunter2"));
+        assert_eq!(l.settings.database_url_redacted(), "postgres://u:***@db/x");
+        assert!(
+            Settings::load_from(None, env(&[("FIELDSYNC_DATABASE_URL", "mysql://x")])).is_err()
+        );
+        assert!(
+            Settings::load_from(None, env(&[("FIELDSYNC_AUTH__ACCESS_TTL_S", "3600")])).is_err()
+        );
+        assert!(Settings::load_from(None, env(&[("FIELDSYNC_LISTEN", "nowhere")])).is_err());
+    }
+}

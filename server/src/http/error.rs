@@ -1,0 +1,184 @@
+//! The one error type of the HTTP boundary and its mapping to responses.
+//!
+//! Client mistakes answer with their status, code and field path. Internal errors answer with
+//! a generic 500 body; their text goes into a response extension that the logging middleware
+//! writes inside the request's span, never to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fieldsync_protocol::error::{ErrorBody, ErrorCode, ErrorDetail};
+
+use crate::store::StoreError;
+use crate::sync::pull::PullError;
+use crate::sync::push::PushError;
+use crate::sync::resolve::ResolveError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Client {
+        status: StatusCode,
+        detail: ErrorDetail,
+        retry_after_s: Option<u64>,
+    },
+    Internal(String),
+}
+
+/// The text of an internal error, carried to the logging middleware.
+#[derive(Clone, Debug)]
+pub struct InternalError(pub String);
+
+impl ApiError {
+    pub fn client(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Client {
+            status,
+            detail: ErrorDetail::new(code, message),
+            retry_after_s: None,
+        }
+    }
+
+    pub fn at(self, field: &str) -> Self {
+        match self {
+            ApiError::Client {
+                status,
+                detail,
+                retry_after_s,
+            } => ApiError::Client {
+                status,
+                detail: detail.at(field),
+                retry_after_s,
+            },
+            other => other,
+        }
+    }
+
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
+    }
+
+    /// A client error with the status its code implies.
+    pub fn from_detail(detail: ErrorDetail) -> Self {
+        let status = match detail.code {
+            ErrorCode::ForbiddenRole | ErrorCode::ForbiddenScope => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict | ErrorCode::AlreadyExists => StatusCode::CONFLICT,
+            ErrorCode::InvalidJson | ErrorCode::InvalidRequest | ErrorCode::InvalidCursor => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::Client {
+            status,
+            detail,
+            retry_after_s: None,
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // Contention that outlasted the retries: the phone should simply try again.
+            StoreError::Retry => ApiError::Client {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                detail: ErrorDetail::new(
+                    ErrorCode::Unavailable,
+                    "the server is busy; retry shortly",
+                ),
+                retry_after_s: Some(1),
+            },
+            StoreError::Duplicate(what) => ApiError::client(
+                StatusCode::CONFLICT,
+                ErrorCode::Conflict,
+                format!("{what} already exists"),
+            ),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<PushError> for ApiError {
+    fn from(e: PushError) -> Self {
+        match e {
+            PushError::Store(s) => s.into(),
+            PushError::UnknownDevice | PushError::DeviceRevoked => {
+                ApiError::unauthorized(ErrorCode::DeviceRevoked, e.to_string())
+            }
+            PushError::DeviceMismatch => {
+                ApiError::unauthorized(ErrorCode::DeviceMismatch, e.to_string())
+            }
+        }
+    }
+}
+
+impl From<PullError> for ApiError {
+    fn from(e: PullError) -> Self {
+        match e {
+            PullError::Store(s) => s.into(),
+            PullError::Cursor(c) => {
+                ApiError::bad_request(ErrorCode::InvalidCursor, c.to_string()).at("cursor")
+            }
+        }
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::Store(s) => s.into(),
+            ResolveError::NotFound => ApiError::not_found("no such conflict"),
+            ResolveError::Invalid(d) => ApiError::from_detail(d),
+            ResolveError::AlreadyResolved => {
+                ApiError::client(StatusCode::CONFLICT, ErrorCode::Conflict, e.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Client {
+                status,
+                detail,
+                retry_after_s,
+            } => {
+                let mut response =
+                    (status, axum::Json(ErrorBody { error: detail })).into_response();
+                if let Some(s) =
+                    retry_after_s.and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+                {
+                    response.headers_mut().insert(header::RETRY_AFTER, s);
+                }
+                response
+            }
+            ApiError::Internal(message) => {
+                let body = ErrorBody {
+                    error: ErrorDetail::new(
+                        ErrorCode::Internal,
+                        "internal error; it has been logged",
+                    ),
+                };
+                let mut response =
+                    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+                response.extensions_mut().insert(InternalError(message));
+                response
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! HTTP: one router per resource, merged here with the layers every request goes through.
+
+mod auth;
+mod conflicts;
+pub mod error;
+pub mod extract;
+mod health;
+mod sync;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use fieldsync_protocol::{ErrorCode, PROTOCOL_VERSION};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::app::AppState;
+use error::{ApiError, InternalError};
+
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.settings().limits.max_body_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(auth::router())
+        .merge(sync::router())
+        .merge(conflicts::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        // Phones may gzip or zstd their pushes; the body limit applies after decompression.
+        .layer(RequestDecompressionLayer::new())
+        // Pulls are large and village links slow: compress whatever the phone accepts.
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(log_internal_errors))
+        .layer(middleware::map_response(version_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The route template, not the raw path: no ids or query values in logs.
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |p| p.as_str())
+                        .to_owned();
+                    tracing::info_span!("request", method = %req.method(), route)
+                })
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _span: &Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        ms = latency.as_millis() as u64,
+                        "response"
+                    );
+                })
+                .on_failure(()),
+        )
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("handler panicked").into_response()
+        }))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::client(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::InvalidRequest,
+        "method not allowed on this endpoint",
+    )
+}
+
+/// Logs the text of internal errors inside the request's span; the client only sees a
+/// generic message.
+async fn log_internal_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if let Some(InternalError(message)) = response.extensions().get::<InternalError>() {
+        tracing::error!(error = %message, "internal error");
+    }
+    response
+}
+
+async fn version_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        "x-fieldsync-version",
+        HeaderValue::from_static(SERVER_VERSION),
+    );
+    h.insert("x-fieldsync-protocol", HeaderValue::from(PROTOCOL_VERSION));
+    res
+}

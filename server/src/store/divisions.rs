@@ -1,0 +1,88 @@
+//! Statistical divisions (province … village), the map of scopes.
+
+use super::{Result, Store, StoreError, Tx, execute, fetch_as, fetch_scalar};
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Division {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub parent_code: Option<String>,
+}
+
+impl Store {
+    /// Inserts or updates divisions in one transaction; returns how many were written.
+    /// `progress` is called every 500 rows.
+    pub async fn upsert_divisions(
+        &self,
+        divisions: &[Division],
+        mut progress: impl FnMut(usize),
+    ) -> Result<usize> {
+        let mut tx = self.begin().await?;
+        for (i, d) in divisions.iter().enumerate() {
+            execute!(
+                tx.conn(),
+                "INSERT INTO divisions (code, name, level, parent_code) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level,
+                     parent_code = excluded.parent_code",
+                &d.code,
+                &d.name,
+                &d.level,
+                d.parent_code.as_deref(),
+            )
+            .map_err(StoreError::from_db)?;
+            if (i + 1) % 500 == 0 {
+                progress(i + 1);
+            }
+        }
+        tx.commit().await?;
+        progress(divisions.len());
+        Ok(divisions.len())
+    }
+
+    pub async fn division_count(&self) -> Result<i64> {
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_one,
+            i64,
+            "SELECT COUNT(*) FROM divisions"
+        )?)
+    }
+
+    pub async fn division(&self, code: &str) -> Result<Option<Division>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_optional,
+            Division,
+            "SELECT code, name, level, parent_code FROM divisions WHERE code = $1",
+            code,
+        )?)
+    }
+
+    /// Villages of a township or county etc. (any prefix level), for tests and tools.
+    pub async fn villages_under(&self, code: &str) -> Result<Vec<String>> {
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_all,
+            String,
+            "SELECT code FROM divisions WHERE level = 'village' AND (code = $1 OR parent_code = $1
+                 OR substr(code, 1, 6) = $1 OR substr(code, 1, 4) || '00' = $1
+                 OR substr(code, 1, 2) || '0000' = $1)
+             ORDER BY code",
+            code,
+        )?)
+    }
+}
+
+impl Tx {
+    pub async fn is_village(&mut self, code: &str) -> Result<bool> {
+        let n: i64 = fetch_scalar!(
+            self.conn(),
+            fetch_one,
+            i64,
+            "SELECT COUNT(*) FROM divisions WHERE code = $1 AND level = 'village'",
+            code,
+        )?;
+        Ok(n > 0)
+    }
+}

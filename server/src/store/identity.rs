@@ -1,0 +1,310 @@
+//! Users, their village assignments, devices and refresh tokens.
+
+use fieldsync_protocol::Role;
+use uuid::Uuid;
+
+use super::{Result, Store, StoreError, execute, fetch_as, fetch_scalar};
+
+pub struct NewUser {
+    pub id: Uuid,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub display_name: Option<String>,
+    pub disabled_at: Option<i64>,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Result<Role> {
+        self.role.parse().map_err(|_| {
+            StoreError::Corrupt(format!("user {} has unknown role {:?}", self.id, self.role))
+        })
+    }
+}
+
+/// A device as an authenticated request sees it, with its user.
+#[derive(Debug, sqlx::FromRow)]
+pub struct DeviceRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub revoked_at: Option<i64>,
+    pub role: String,
+    pub user_disabled_at: Option<i64>,
+}
+
+/// Villages (12-digit codes) below a division code of any level. Codes are hierarchical:
+/// province `64` + `0000`, city 4 digits + `00`, county 6, township 9, village 12.
+const VILLAGES_OF_ASSIGNMENTS: &str = "
+    SELECT DISTINCT d.code FROM divisions d
+    JOIN assignments a ON a.user_id = $1
+        AND a.starts_on <= $2 AND (a.ends_on IS NULL OR a.ends_on >= $2)
+    WHERE d.level = 'village' AND (
+        d.code = a.division_code
+        OR d.parent_code = a.division_code
+        OR substr(d.code, 1, 6) = a.division_code
+        OR substr(d.code, 1, 4) || '00' = a.division_code
+        OR substr(d.code, 1, 2) || '0000' = a.division_code)
+    ORDER BY d.code";
+
+impl Store {
+    /// Creates a user assigned to `divisions` from `today` on. Fails with
+    /// [`StoreError::Duplicate`] if the username is taken.
+    pub async fn create_user(
+        &self,
+        user: &NewUser,
+        divisions: &[String],
+        today: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        execute!(
+            tx.conn(),
+            "INSERT INTO users (id, username, password_hash, role, display_name, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            user.id,
+            &user.username,
+            &user.password_hash,
+            user.role.as_str(),
+            user.display_name.as_deref(),
+            now_ms,
+        )
+        .map_err(StoreError::from_db)?;
+        for code in divisions {
+            execute!(
+                tx.conn(),
+                "INSERT INTO assignments (user_id, division_code, starts_on) VALUES ($1, $2, $3)",
+                user.id,
+                code,
+                today,
+            )
+            .map_err(StoreError::from_db)?;
+        }
+        tx.commit().await
+    }
+
+    /// Replaces a user's current assignments: the old ones end yesterday, the new ones start
+    /// today (an assignment already running keeps its start).
+    pub async fn set_assignments(
+        &self,
+        user_id: Uuid,
+        divisions: &[String],
+        today: &str,
+        yesterday: &str,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let current: Vec<String> = fetch_scalar!(
+            tx.conn(),
+            fetch_all,
+            String,
+            "SELECT division_code FROM assignments
+             WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)",
+            user_id,
+            today,
+        )?;
+        for code in current.iter().filter(|c| !divisions.contains(c)) {
+            execute!(
+                tx.conn(),
+                "UPDATE assignments SET ends_on = $3
+                 WHERE user_id = $1 AND division_code = $2 AND (ends_on IS NULL OR ends_on >= $4)",
+                user_id,
+                code,
+                yesterday,
+                today,
+            )?;
+        }
+        for code in divisions.iter().filter(|c| !current.contains(c)) {
+            execute!(
+                tx.conn(),
+                "INSERT INTO assignments (user_id, division_code, starts_on) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id, division_code, starts_on) DO UPDATE SET ends_on = NULL",
+                user_id,
+                code,
+                today,
+            )
+            .map_err(StoreError::from_db)?;
+        }
+        tx.commit().await
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_optional,
+            UserRow,
+            "SELECT id, username, password_hash, role, display_name, disabled_at FROM users WHERE username = $1",
+            username,
+        )?)
+    }
+
+    pub async fn users(&self) -> Result<Vec<UserRow>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            UserRow,
+            "SELECT id, username, password_hash, role, display_name, disabled_at FROM users ORDER BY username",
+        )?)
+    }
+
+    /// The villages a user may see and change on `today` (a `YYYY-MM-DD` date in local time).
+    pub async fn user_villages(&self, user_id: Uuid, today: &str) -> Result<Vec<String>> {
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_all,
+            String,
+            VILLAGES_OF_ASSIGNMENTS,
+            user_id,
+            today
+        )?)
+    }
+
+    /// The division codes a user is assigned to on `today`.
+    pub async fn user_assignments(&self, user_id: Uuid, today: &str) -> Result<Vec<String>> {
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_all,
+            String,
+            "SELECT division_code FROM assignments
+             WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
+             ORDER BY division_code",
+            user_id,
+            today,
+        )?)
+    }
+
+    /// Binds a device to the user logging in on it. A device that moves to another user loses
+    /// the previous user's refresh tokens. Returns `false` if the device is revoked.
+    pub async fn bind_device(&self, device_id: Uuid, user_id: Uuid, now_ms: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let bound: Option<Uuid> = fetch_scalar!(
+            tx.conn(),
+            fetch_optional,
+            Uuid,
+            "INSERT INTO devices (id, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, last_seen_at = excluded.last_seen_at
+             WHERE devices.revoked_at IS NULL
+             RETURNING user_id",
+            device_id,
+            user_id,
+            now_ms,
+        )
+        .map_err(StoreError::from_db)?;
+        if bound.is_none() {
+            return Ok(false);
+        }
+        execute!(
+            tx.conn(),
+            "DELETE FROM refresh_tokens WHERE device_id = $1 AND user_id <> $2",
+            device_id,
+            user_id,
+        )?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The device and its user's current role, for checking a request's token.
+    pub async fn device(&self, device_id: Uuid) -> Result<Option<DeviceRow>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_optional,
+            DeviceRow,
+            "SELECT d.id, d.user_id, d.revoked_at, u.role, u.disabled_at AS user_disabled_at
+             FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
+            device_id,
+        )?)
+    }
+
+    pub async fn insert_refresh_token(
+        &self,
+        hash: &[u8],
+        device_id: Uuid,
+        user_id: Uuid,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<()> {
+        execute!(
+            self.writer(),
+            "INSERT INTO refresh_tokens (token_hash, device_id, user_id, issued_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            hash.to_vec(),
+            device_id,
+            user_id,
+            now_ms,
+            expires_ms,
+        )
+        .map_err(StoreError::from_db)?;
+        Ok(())
+    }
+
+    /// Spends a refresh token (each is good once). Returns the user it belongs to if it was
+    /// unspent, unexpired and issued to `device_id`. Presenting a spent token means it was
+    /// copied: every session of the device ends.
+    pub async fn spend_refresh_token(
+        &self,
+        hash: &[u8],
+        device_id: Uuid,
+        now_ms: i64,
+    ) -> Result<Option<Uuid>> {
+        let mut tx = self.begin().await?;
+        let spent: Option<(Uuid, Uuid, i64)> = fetch_as!(
+            tx.conn(),
+            fetch_optional,
+            (Uuid, Uuid, i64),
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL
+             RETURNING device_id, user_id, expires_at",
+            hash.to_vec(),
+            now_ms,
+        )?;
+        let user = match spent {
+            Some((device, user, expires)) if device == device_id && expires > now_ms => Some(user),
+            Some(_) => None,
+            None => {
+                let reused: Option<Uuid> = fetch_scalar!(
+                    tx.conn(),
+                    fetch_optional,
+                    Uuid,
+                    "SELECT device_id FROM refresh_tokens WHERE token_hash = $1",
+                    hash.to_vec(),
+                )?;
+                if let Some(device) = reused {
+                    execute!(
+                        tx.conn(),
+                        "DELETE FROM refresh_tokens WHERE device_id = $1",
+                        device
+                    )?;
+                }
+                None
+            }
+        };
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Ends every session of a device (logout): its refresh tokens stop working.
+    pub async fn end_sessions(&self, device_id: Uuid) -> Result<()> {
+        execute!(
+            self.writer(),
+            "DELETE FROM refresh_tokens WHERE device_id = $1",
+            device_id
+        )?;
+        Ok(())
+    }
+
+    pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRow>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_optional,
+            UserRow,
+            "SELECT id, username, password_hash, role, display_name, disabled_at FROM users WHERE id = $1",
+            id,
+        )?)
+    }
+}

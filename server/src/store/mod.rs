@@ -1,0 +1,327 @@
+//! Storage on two engines, one code path.
+//!
+//! SQLite (the embedded default) and PostgreSQL run the same SQL wherever the dialects agree
+//! (`$1` placeholders work on both); the few statements that differ (row locks, array
+//! parameters, bulk inserts) are chosen by a `match` next to each other. The [`Engine`] enum
+//! holds either engine's pool, transaction or connection, and the `fetch_as!`, `fetch_scalar!`
+//! and `execute!` macros run one query on whichever it holds, so every query is written once
+//! and typed on both engines without a generic-bounds maze.
+//!
+//! SQLite writes go through a pool of one connection and start with `BEGIN IMMEDIATE`: SQLite
+//! allows one writer anyway, and queueing in-process is fairer and faster than spinning on
+//! `SQLITE_BUSY`. Reads use a separate pool.
+
+mod conflicts;
+mod divisions;
+mod identity;
+mod keys;
+mod rows;
+mod sync;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+pub use conflicts::{ConflictFilter, ConflictRow};
+pub use divisions::Division;
+pub use identity::{DeviceRow, NewUser, UserRow};
+pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
+pub use sync::{ConflictWrite, MutationWrite, RecordWrite, WriteBatch};
+
+/// Either engine's value of the same kind (pool, transaction, connection).
+pub enum Engine<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+/// Runs `sqlx::query_as::<_, $row>($sql)` with the given binds on whichever engine `$exec`
+/// (an [`Engine`] of executors) holds; `$method` is `fetch_one`, `fetch_optional` or
+/// `fetch_all`.
+macro_rules! fetch_as {
+    ($exec:expr, $method:ident, $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $exec {
+            $crate::store::Engine::Sqlite(e) => {
+                sqlx::query_as::<sqlx::Sqlite, $row>($sql)$(.bind($arg))*.$method(e).await
+            }
+            $crate::store::Engine::Postgres(e) => {
+                sqlx::query_as::<sqlx::Postgres, $row>($sql)$(.bind($arg))*.$method(e).await
+            }
+        }
+    };
+}
+
+/// Like `fetch_as!` for a single-column result.
+macro_rules! fetch_scalar {
+    ($exec:expr, $method:ident, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $exec {
+            $crate::store::Engine::Sqlite(e) => {
+                sqlx::query_scalar::<sqlx::Sqlite, $ty>($sql)$(.bind($arg))*.$method(e).await
+            }
+            $crate::store::Engine::Postgres(e) => {
+                sqlx::query_scalar::<sqlx::Postgres, $ty>($sql)$(.bind($arg))*.$method(e).await
+            }
+        }
+    };
+}
+
+/// Runs a statement on either engine; evaluates to the number of rows affected.
+macro_rules! execute {
+    ($exec:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $exec {
+            $crate::store::Engine::Sqlite(e) => {
+                sqlx::query::<sqlx::Sqlite>($sql)$(.bind($arg))*.execute(e).await.map(|r| r.rows_affected())
+            }
+            $crate::store::Engine::Postgres(e) => {
+                sqlx::query::<sqlx::Postgres>($sql)$(.bind($arg))*.execute(e).await.map(|r| r.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use {execute, fetch_as, fetch_scalar};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique constraint (named) was violated: the caller maps it to a client error.
+    #[error("duplicate value for {0}")]
+    Duplicate(String),
+    /// The transaction met a concurrent writer (deadlock, serialization failure, a racing
+    /// insert) and may simply be run again.
+    #[error("transaction must be retried")]
+    Retry,
+    #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Classifies engine errors that mean "a concurrent transaction got in the way".
+    pub fn from_db(e: sqlx::Error) -> StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            let code = db.code();
+            let retry = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY or SQLITE_LOCKED, with any extended code.
+                code.and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|n| matches!(n & 0xff, 5 | 6))
+            } else {
+                // PostgreSQL: serialization_failure, deadlock_detected.
+                matches!(code.as_deref(), Some("40001" | "40P01"))
+            };
+            if retry {
+                return StoreError::Retry;
+            }
+            if db.is_unique_violation() {
+                return StoreError::Duplicate(db.constraint().unwrap_or("unique key").to_owned());
+            }
+        }
+        StoreError::Db(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which engine a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    read: Engine<SqlitePool, PgPool>,
+    write: Engine<SqlitePool, PgPool>,
+}
+
+impl Clone for Engine<SqlitePool, PgPool> {
+    fn clone(&self) -> Self {
+        match self {
+            Engine::Sqlite(p) => Engine::Sqlite(p.clone()),
+            Engine::Postgres(p) => Engine::Postgres(p.clone()),
+        }
+    }
+}
+
+/// An open write transaction on either engine.
+pub struct Tx(Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>);
+
+impl Tx {
+    pub(crate) fn conn(&mut self) -> Engine<&mut SqliteConnection, &mut PgConnection> {
+        match &mut self.0 {
+            Engine::Sqlite(t) => Engine::Sqlite(&mut **t),
+            Engine::Postgres(t) => Engine::Postgres(&mut **t),
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self.0 {
+            Engine::Sqlite(t) => t.commit().await,
+            Engine::Postgres(t) => t.commit().await,
+        }
+        .map_err(StoreError::from_db)
+    }
+}
+
+/// Connection settings that are not part of the URL.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite:PATH` or `postgres://…`), creating an SQLite
+    /// file if missing. Does not migrate; call [`Store::migrate`].
+    pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Store> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections)
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            return Ok(Store {
+                read: Engine::Postgres(pool.clone()),
+                write: Engine::Postgres(pool),
+            });
+        }
+        if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a push the phone saw acknowledged must survive a power cut, or the
+                // phone, which has emptied its outbox, would lose the edit.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("temp_store", "memory");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(connect.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.clamp(1, 8))
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(connect.read_only(true))
+                .await?;
+            return Ok(Store {
+                read: Engine::Sqlite(read),
+                write: Engine::Sqlite(write),
+            });
+        }
+        Err(StoreError::UnsupportedUrl(redact(url)))
+    }
+
+    /// The default embedded database inside `data_dir`.
+    pub fn sqlite_url(data_dir: &Path) -> String {
+        format!("sqlite:{}", data_dir.join("fieldsync.db").display())
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self.write {
+            Engine::Sqlite(_) => Kind::Sqlite,
+            Engine::Postgres(_) => Kind::Postgres,
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.write {
+            Engine::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Engine::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction. On SQLite it holds the write lock from the start, so a
+    /// read-then-write transaction cannot fail half-way on a concurrent writer.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx(match &self.write {
+            Engine::Sqlite(p) => Engine::Sqlite(
+                p.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(StoreError::from_db)?,
+            ),
+            Engine::Postgres(p) => Engine::Postgres(p.begin().await.map_err(StoreError::from_db)?),
+        }))
+    }
+
+    pub(crate) fn reader(&self) -> Engine<&SqlitePool, &PgPool> {
+        match &self.read {
+            Engine::Sqlite(p) => Engine::Sqlite(p),
+            Engine::Postgres(p) => Engine::Postgres(p),
+        }
+    }
+
+    pub(crate) fn writer(&self) -> Engine<&SqlitePool, &PgPool> {
+        match &self.write {
+            Engine::Sqlite(p) => Engine::Sqlite(p),
+            Engine::Postgres(p) => Engine::Postgres(p),
+        }
+    }
+
+    /// Answers whether the database takes queries (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        fetch_scalar!(self.reader(), fetch_one, i32, "SELECT 1")?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        for pool in [&self.read, &self.write] {
+            match pool {
+                Engine::Sqlite(p) => p.close().await,
+                Engine::Postgres(p) => p.close().await,
+            }
+        }
+    }
+}
+
+/// Hides the password of a database URL, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            redact("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(
+            redact("sqlite:data/fieldsync.db"),
+            "sqlite:data/fieldsync.db"
+        );
+    }
+}

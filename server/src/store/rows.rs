@@ -1,0 +1,53 @@
+//! Row types shared by both engines.
+
+use std::collections::BTreeMap;
+
+use fieldsync_protocol::merge::{FieldMeta, RecordState};
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// A record with its merge metadata, as a push loads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredRecord {
+    pub id: Uuid,
+    pub entity: String,
+    pub scope: String,
+    pub version: i64,
+    pub deleted: bool,
+    pub fields: Json<Map<String, Value>>,
+    pub meta: Json<BTreeMap<String, FieldMeta>>,
+}
+
+impl StoredRecord {
+    pub fn into_state(self) -> (Uuid, String, String, RecordState) {
+        let state = RecordState {
+            version: u64::try_from(self.version).unwrap_or_default(),
+            deleted: self.deleted,
+            fields: self.fields.0,
+            meta: self.meta.0,
+        };
+        (self.id, self.entity, self.scope, state)
+    }
+}
+
+/// A record as a pull sends it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PulledRecord {
+    pub id: Uuid,
+    pub entity: String,
+    pub scope: String,
+    pub version: i64,
+    pub seq: i64,
+    pub deleted: bool,
+    pub fields: Json<Map<String, Value>>,
+}
+
+/// What the mutation log remembers of an accepted mutation, to answer a re-send.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LoggedMutation {
+    pub mutation_id: Uuid,
+    pub device_id: Uuid,
+    pub status: String,
+    pub version: i64,
+}

@@ -1,0 +1,596 @@
+//! The sync tables: records, the mutation log, conflicts, the sequence, scope sets.
+//!
+//! Ordering guarantee for pulls: every write transaction takes its sequence numbers from the
+//! single `sync_head` row as its *last* statement before commit. On PostgreSQL the row lock
+//! makes the next writer wait until this one has committed, so a higher sequence number is
+//! never visible before a lower one; on SQLite writers are serialised anyway. A pull that has
+//! seen sequence `n` has therefore seen every change numbered `n` or less.
+
+use fieldsync_protocol::Hlc;
+use fieldsync_protocol::gps::GpsFix;
+use fieldsync_protocol::merge::RecordState;
+use fieldsync_protocol::push::{ClientInfo, ConflictKind, Op, Status};
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Sqlite};
+use uuid::Uuid;
+
+use super::rows::PulledRecord;
+use super::{
+    Engine, LoggedMutation, Result, Store, StoreError, StoredRecord, Tx, execute, fetch_as,
+    fetch_scalar,
+};
+
+/// The final state of one record written by a batch.
+pub struct RecordWrite {
+    pub id: Uuid,
+    pub entity: &'static str,
+    pub scope: String,
+    pub state: RecordState,
+    pub gps: Option<GpsFix>,
+    /// New in this batch (inserted rather than updated).
+    pub created: bool,
+    pub user_id: Uuid,
+}
+
+pub struct MutationWrite {
+    pub mutation_id: Uuid,
+    pub record_id: Uuid,
+    pub entity: &'static str,
+    pub op: Op,
+    pub status: Status,
+    pub version: u64,
+    pub fields: Map<String, Value>,
+    pub hlc: Hlc,
+    pub gps: Option<GpsFix>,
+}
+
+pub struct ConflictWrite {
+    pub id: Uuid,
+    pub record_id: Uuid,
+    pub entity: &'static str,
+    pub scope: String,
+    pub field: String,
+    pub kind: ConflictKind,
+    pub yours: Value,
+    pub theirs: Value,
+    pub kept: Value,
+    pub mutation_id: Uuid,
+    pub theirs_hlc: Option<Hlc>,
+}
+
+/// Everything one push (or one conflict resolution) writes, in one transaction.
+pub struct WriteBatch {
+    pub device_id: Uuid,
+    pub user_id: Uuid,
+    pub now_ms: i64,
+    pub records: Vec<RecordWrite>,
+    pub mutations: Vec<MutationWrite>,
+    pub conflicts: Vec<ConflictWrite>,
+}
+
+const RECORD_COLUMNS: &str = "id, entity, scope, version, deleted, fields, meta";
+
+fn kind_str(kind: ConflictKind) -> &'static str {
+    match kind {
+        ConflictKind::Field => "field",
+        ConflictKind::Delete => "delete",
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `SELECT … WHERE id IN (…)` for SQLite, which has no array parameters.
+fn sqlite_in_ids(head: &str, ids: &[Uuid], tail: &str) -> QueryBuilder<Sqlite> {
+    let mut qb = QueryBuilder::<Sqlite>::new(head);
+    qb.push(" IN (");
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    qb.push(") ");
+    qb.push(tail);
+    qb
+}
+
+impl Tx {
+    /// Records that the device is syncing and locks its row, so that two pushes of the same
+    /// device (a retry overtaking a slow original) run one after the other. Returns the
+    /// device's user and revocation time, or `None` for an unknown device.
+    pub async fn touch_device(
+        &mut self,
+        device_id: Uuid,
+        now_ms: i64,
+        client: &ClientInfo,
+    ) -> Result<Option<(Uuid, Option<i64>)>> {
+        fetch_as!(
+            self.conn(),
+            fetch_optional,
+            (Uuid, Option<i64>),
+            "UPDATE devices SET last_seen_at = $2,
+                 app_version = COALESCE($3, app_version),
+                 outbox_depth = COALESCE($4, outbox_depth),
+                 oldest_unsent_s = COALESCE($5, oldest_unsent_s)
+             WHERE id = $1 RETURNING user_id, revoked_at",
+            device_id,
+            now_ms,
+            client.app_version.as_deref(),
+            client.outbox_depth.map(to_i64),
+            client.oldest_unsent_s.map(to_i64),
+        )
+        .map_err(StoreError::from_db)
+    }
+
+    /// The log entries of mutations already received, among `ids`.
+    pub async fn logged_mutations(&mut self, ids: &[Uuid]) -> Result<Vec<LoggedMutation>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let head =
+            "SELECT mutation_id, device_id, status, version FROM mutations WHERE mutation_id";
+        match self.conn() {
+            Engine::Sqlite(c) => sqlite_in_ids(head, ids, "").build_query_as().fetch_all(c).await,
+            Engine::Postgres(c) => {
+                sqlx::query_as(
+                    "SELECT mutation_id, device_id, status, version FROM mutations WHERE mutation_id = ANY($1)",
+                )
+                .bind(ids)
+                .fetch_all(c)
+                .await
+            }
+        }
+        .map_err(StoreError::from_db)
+    }
+
+    /// Loads records by id and, on PostgreSQL, locks them (in id order, so two batches touching
+    /// the same records cannot deadlock) until the transaction ends.
+    pub async fn lock_records(&mut self, ids: &[Uuid]) -> Result<Vec<StoredRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.conn() {
+            Engine::Sqlite(c) => {
+                sqlite_in_ids(
+                    &format!("SELECT {RECORD_COLUMNS} FROM records WHERE id"),
+                    ids,
+                    "",
+                )
+                .build_query_as()
+                .fetch_all(c)
+                .await
+            }
+            Engine::Postgres(c) => {
+                sqlx::query_as(
+                    "SELECT id, entity, scope, version, deleted, fields, meta FROM records
+                     WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                )
+                .bind(ids)
+                .fetch_all(c)
+                .await
+            }
+        }
+        .map_err(StoreError::from_db)
+    }
+
+    /// Writes a batch. Sequence numbers are taken last (see the module doc).
+    pub async fn write(&mut self, batch: &WriteBatch) -> Result<()> {
+        let first_seq = self.take_seqs(batch.records.len()).await?;
+        let complete = match self.conn() {
+            Engine::Sqlite(c) => write_sqlite(c, batch, first_seq).await.map(|()| true),
+            Engine::Postgres(c) => write_postgres(c, batch, first_seq).await,
+        }
+        .map_err(StoreError::from_db)?;
+        if complete {
+            Ok(())
+        } else {
+            Err(StoreError::Retry)
+        }
+    }
+
+    /// Reserves `n` sequence numbers and returns the first.
+    async fn take_seqs(&mut self, n: usize) -> Result<i64> {
+        if n == 0 {
+            return Ok(0);
+        }
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let last: i64 = fetch_scalar!(
+            self.conn(),
+            fetch_one,
+            i64,
+            "UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq",
+            n,
+        )
+        .map_err(StoreError::from_db)?;
+        Ok(last - n + 1)
+    }
+}
+
+async fn write_sqlite(
+    c: &mut sqlx::SqliteConnection,
+    b: &WriteBatch,
+    first_seq: i64,
+) -> sqlx::Result<()> {
+    for (seq, r) in (first_seq..).zip(&b.records) {
+        let (version, fields, meta, gps) = (
+            to_i64(r.state.version),
+            Json(&r.state.fields),
+            Json(&r.state.meta),
+            r.gps.as_ref().map(Json),
+        );
+        if r.created {
+            sqlx::query(
+                "INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps,
+                     created_at, updated_at, created_by, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $11)",
+            )
+            .bind(r.id)
+            .bind(r.entity)
+            .bind(&r.scope)
+            .bind(version)
+            .bind(seq)
+            .bind(r.state.deleted)
+            .bind(fields)
+            .bind(meta)
+            .bind(gps)
+            .bind(b.now_ms)
+            .bind(r.user_id)
+            .execute(&mut *c)
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE records SET version = $2, seq = $3, deleted = $4, fields = $5, meta = $6,
+                     gps = COALESCE($7, gps), updated_at = $8, updated_by = $9
+                 WHERE id = $1",
+            )
+            .bind(r.id)
+            .bind(version)
+            .bind(seq)
+            .bind(r.state.deleted)
+            .bind(fields)
+            .bind(meta)
+            .bind(gps)
+            .bind(b.now_ms)
+            .bind(r.user_id)
+            .execute(&mut *c)
+            .await?;
+        }
+    }
+    for m in &b.mutations {
+        sqlx::query(
+            "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status,
+                 version, fields, hlc, gps, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(m.mutation_id)
+        .bind(b.device_id)
+        .bind(b.user_id)
+        .bind(m.record_id)
+        .bind(m.entity)
+        .bind(m.op.as_str())
+        .bind(m.status.as_str())
+        .bind(to_i64(m.version))
+        .bind(Json(&m.fields))
+        .bind(Json(&m.hlc))
+        .bind(m.gps.as_ref().map(Json))
+        .bind(b.now_ms)
+        .execute(&mut *c)
+        .await?;
+    }
+    for x in &b.conflicts {
+        sqlx::query(
+            "INSERT INTO conflicts (id, record_id, entity, scope, field, kind, yours, theirs, kept,
+                 mutation_id, device_id, user_id, theirs_hlc, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(x.id)
+        .bind(x.record_id)
+        .bind(x.entity)
+        .bind(&x.scope)
+        .bind(&x.field)
+        .bind(kind_str(x.kind))
+        .bind(Json(&x.yours))
+        .bind(Json(&x.theirs))
+        .bind(Json(&x.kept))
+        .bind(x.mutation_id)
+        .bind(b.device_id)
+        .bind(b.user_id)
+        .bind(x.theirs_hlc.as_ref().map(Json))
+        .bind(b.now_ms)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: one statement per table, the rows passed as arrays (`UNNEST`), so a batch costs a
+/// handful of round trips whatever its size. Returns `false` if the batch must be run again.
+async fn write_postgres(
+    c: &mut sqlx::PgConnection,
+    b: &WriteBatch,
+    first_seq: i64,
+) -> sqlx::Result<bool> {
+    type Numbered<'a> = Vec<(i64, &'a RecordWrite)>;
+    let (created, updated): (Numbered, Numbered) =
+        (first_seq..).zip(&b.records).partition(|(_, r)| r.created);
+    if !created.is_empty() {
+        let inserted = sqlx::query(
+            "INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps,
+                 created_at, updated_at, created_by, updated_by)
+             SELECT u.id, u.entity, u.scope, u.version, u.seq, u.deleted, u.fields, u.meta, u.gps,
+                 $10, $10, u.by, u.by
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::bool[],
+                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $11::uuid[])
+                  AS u(id, entity, scope, version, seq, deleted, fields, meta, gps, by)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(created.iter().map(|(_, r)| r.id).collect::<Vec<_>>())
+        .bind(created.iter().map(|(_, r)| r.entity).collect::<Vec<_>>())
+        .bind(
+            created
+                .iter()
+                .map(|(_, r)| r.scope.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            created
+                .iter()
+                .map(|(_, r)| to_i64(r.state.version))
+                .collect::<Vec<_>>(),
+        )
+        .bind(created.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+        .bind(
+            created
+                .iter()
+                .map(|(_, r)| r.state.deleted)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            created
+                .iter()
+                .map(|(_, r)| Json(&r.state.fields))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            created
+                .iter()
+                .map(|(_, r)| Json(&r.state.meta))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            created
+                .iter()
+                .map(|(_, r)| r.gps.as_ref().map(Json))
+                .collect::<Vec<_>>(),
+        )
+        .bind(b.now_ms)
+        .bind(created.iter().map(|(_, r)| r.user_id).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        if inserted != created.len() as u64 {
+            // Another transaction inserted one of these ids after we looked: run the batch
+            // again, and that create will be refused as a duplicate id.
+            return Ok(false);
+        }
+    }
+    if !updated.is_empty() {
+        sqlx::query(
+            "UPDATE records r SET version = u.version, seq = u.seq, deleted = u.deleted,
+                 fields = u.fields, meta = u.meta, gps = COALESCE(u.gps, r.gps),
+                 updated_at = $8, updated_by = u.by
+             FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::bool[], $5::jsonb[], $6::jsonb[],
+                         $7::jsonb[], $9::uuid[])
+                  AS u(id, version, seq, deleted, fields, meta, gps, by)
+             WHERE r.id = u.id",
+        )
+        .bind(updated.iter().map(|(_, r)| r.id).collect::<Vec<_>>())
+        .bind(
+            updated
+                .iter()
+                .map(|(_, r)| to_i64(r.state.version))
+                .collect::<Vec<_>>(),
+        )
+        .bind(updated.iter().map(|(s, _)| *s).collect::<Vec<_>>())
+        .bind(
+            updated
+                .iter()
+                .map(|(_, r)| r.state.deleted)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            updated
+                .iter()
+                .map(|(_, r)| Json(&r.state.fields))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            updated
+                .iter()
+                .map(|(_, r)| Json(&r.state.meta))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            updated
+                .iter()
+                .map(|(_, r)| r.gps.as_ref().map(Json))
+                .collect::<Vec<_>>(),
+        )
+        .bind(b.now_ms)
+        .bind(updated.iter().map(|(_, r)| r.user_id).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await?;
+    }
+    if !b.mutations.is_empty() {
+        let ms = &b.mutations;
+        sqlx::query(
+            "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status,
+                 version, fields, hlc, gps, received_at)
+             SELECT u.mutation_id, $10, $11, u.record_id, u.entity, u.op, u.status, u.version,
+                 u.fields, u.hlc, u.gps, $12
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[],
+                         $7::jsonb[], $8::jsonb[], $9::jsonb[])
+                  AS u(mutation_id, record_id, entity, op, status, version, fields, hlc, gps)",
+        )
+        .bind(ms.iter().map(|m| m.mutation_id).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.record_id).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.entity).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.op.as_str()).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.status.as_str()).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| to_i64(m.version)).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| Json(&m.fields)).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| Json(&m.hlc)).collect::<Vec<_>>())
+        .bind(
+            ms.iter()
+                .map(|m| m.gps.as_ref().map(Json))
+                .collect::<Vec<_>>(),
+        )
+        .bind(b.device_id)
+        .bind(b.user_id)
+        .bind(b.now_ms)
+        .execute(&mut *c)
+        .await?;
+    }
+    if !b.conflicts.is_empty() {
+        let xs = &b.conflicts;
+        sqlx::query(
+            "INSERT INTO conflicts (id, record_id, entity, scope, field, kind, yours, theirs, kept,
+                 mutation_id, device_id, user_id, theirs_hlc, created_at)
+             SELECT u.id, u.record_id, u.entity, u.scope, u.field, u.kind, u.yours, u.theirs,
+                 u.kept, u.mutation_id, $12, $13, u.theirs_hlc, $14
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::jsonb[])
+                  AS u(id, record_id, entity, scope, field, kind, yours, theirs, kept,
+                       mutation_id, theirs_hlc)",
+        )
+        .bind(xs.iter().map(|x| x.id).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.record_id).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.entity).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.scope.as_str()).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.field.as_str()).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| kind_str(x.kind)).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| Json(&x.yours)).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| Json(&x.theirs)).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| Json(&x.kept)).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.mutation_id).collect::<Vec<_>>())
+        .bind(
+            xs.iter()
+                .map(|x| x.theirs_hlc.as_ref().map(Json))
+                .collect::<Vec<_>>(),
+        )
+        .bind(b.device_id)
+        .bind(b.user_id)
+        .bind(b.now_ms)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(true)
+}
+
+impl Store {
+    /// The highest sequence number committed so far.
+    pub async fn head_seq(&self) -> Result<i64> {
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_one,
+            i64,
+            "SELECT seq FROM sync_head WHERE id = 1"
+        )?)
+    }
+
+    /// One village's records with `after < seq <= upto`, in sequence order.
+    pub async fn village_records(
+        &self,
+        village: &str,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<PulledRecord>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            PulledRecord,
+            "SELECT id, entity, scope, version, seq, deleted, fields FROM records
+             WHERE scope = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
+            village,
+            after,
+            upto,
+            limit,
+        )?)
+    }
+
+    /// Records of any of `villages` with `seq > after`, in sequence order.
+    pub async fn records_after(
+        &self,
+        villages: &[String],
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<PulledRecord>> {
+        if villages.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(match self.reader() {
+            Engine::Sqlite(p) => {
+                let list = serde_json::to_string(villages)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(
+                    "SELECT id, entity, scope, version, seq, deleted, fields FROM records
+                     WHERE scope IN (SELECT value FROM json_each($1)) AND seq > $2
+                     ORDER BY seq LIMIT $3",
+                )
+                .bind(list)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+            }
+            Engine::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT id, entity, scope, version, seq, deleted, fields FROM records
+                     WHERE scope = ANY($1) AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(villages)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+            }
+        })
+    }
+
+    /// Remembers a set of villages under its hash (idempotent).
+    pub async fn save_scope_set(&self, hash: &str, villages: &[String], now_ms: i64) -> Result<()> {
+        execute!(
+            self.writer(),
+            "INSERT INTO scope_sets (hash, villages, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (hash) DO NOTHING",
+            hash,
+            Json(villages),
+            now_ms,
+        )?;
+        Ok(())
+    }
+
+    pub async fn scope_set(&self, hash: &str) -> Result<Option<Vec<String>>> {
+        let found: Option<Json<Vec<String>>> = fetch_scalar!(
+            self.reader(),
+            fetch_optional,
+            Json<Vec<String>>,
+            "SELECT villages FROM scope_sets WHERE hash = $1",
+            hash,
+        )?;
+        Ok(found.map(|j| j.0))
+    }
+
+    /// A record's current state, for tests and tools.
+    pub async fn record(&self, id: Uuid) -> Result<Option<StoredRecord>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_optional,
+            StoredRecord,
+            "SELECT id, entity, scope, version, deleted, fields, meta FROM records WHERE id = $1",
+            id,
+        )?)
+    }
+}
