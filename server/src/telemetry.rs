@@ -4,6 +4,8 @@
 //! Privacy: nothing here logs request or response bodies, and handlers log ids and counts,
 //! never field values (which hold ID-card numbers, phones and illnesses).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -19,7 +21,8 @@ pub fn init(format: LogFormat) {
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_span_events(FmtSpan::NONE);
+        .with_span_events(FmtSpan::NONE)
+        .with_ansi(std::io::stdout().is_terminal());
     // A second initialisation (tests, embedding) keeps the first subscriber.
     let _ = match format {
         LogFormat::Json => builder

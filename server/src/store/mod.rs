@@ -30,7 +30,7 @@ pub use conflicts::{ConflictFilter, ConflictRow};
 pub use divisions::Division;
 pub use identity::{DeviceRow, NewUser, UserRow};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
-pub use sync::{ConflictWrite, MutationWrite, RecordWrite, WriteBatch};
+pub use sync::{ConflictWrite, MutationWrite, RecordWrite, SyncStats, WriteBatch};
 
 /// Either engine's value of the same kind (pool, transaction, connection).
 pub enum Engine<S, P> {

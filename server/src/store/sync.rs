@@ -488,7 +488,31 @@ async fn write_postgres(
     Ok(true)
 }
 
+/// Row counts of the sync tables (for `/metrics`, admin and tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncStats {
+    pub head_seq: i64,
+    pub records: i64,
+    pub mutations: i64,
+    pub conflicts: i64,
+    pub open_conflicts: i64,
+}
+
 impl Store {
+    pub async fn sync_stats(&self) -> Result<SyncStats> {
+        let (head_seq, records, mutations, conflicts, open_conflicts) = fetch_as!(
+            self.reader(),
+            fetch_one,
+            (i64, i64, i64, i64, i64),
+            "SELECT (SELECT seq FROM sync_head WHERE id = 1),
+                    (SELECT COUNT(*) FROM records),
+                    (SELECT COUNT(*) FROM mutations),
+                    (SELECT COUNT(*) FROM conflicts),
+                    (SELECT COUNT(*) FROM conflicts WHERE resolved_at IS NULL)",
+        )?;
+        Ok(SyncStats { head_seq, records, mutations, conflicts, open_conflicts })
+    }
+
     /// The highest sequence number committed so far.
     pub async fn head_seq(&self) -> Result<i64> {
         Ok(fetch_scalar!(

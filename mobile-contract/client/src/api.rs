@@ -1,0 +1,172 @@
+//! HTTP calls of the sync protocol.
+
+use fieldsync_protocol::auth::{LoginRequest, RefreshRequest, TokenResponse};
+use fieldsync_protocol::error::ErrorBody;
+use fieldsync_protocol::pull::{Change, PullResponse};
+use fieldsync_protocol::push::{ClientInfo, Mutation, PushRequest, PushResponse};
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("network: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The server answered with an error body.
+    #[error("server said {status}: {}", body.error.message)]
+    Api { status: StatusCode, body: ErrorBody },
+    #[error("not logged in")]
+    NotLoggedIn,
+}
+
+impl ClientError {
+    /// The error code the server gave, if it gave one.
+    pub fn code(&self) -> Option<fieldsync_protocol::ErrorCode> {
+        match self {
+            ClientError::Api { body, .. } => Some(body.error.code),
+            _ => None,
+        }
+    }
+}
+
+/// A connection to one server for one device.
+#[derive(Clone, Debug)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    device_id: Uuid,
+    tokens: Option<(String, String)>,
+}
+
+impl Api {
+    pub fn new(base_url: &str, device_id: Uuid) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
+        Api {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+            device_id,
+            tokens: None,
+        }
+    }
+
+    pub fn device_id(&self) -> Uuid {
+        self.device_id
+    }
+
+    pub fn access_token(&self) -> Option<&str> {
+        self.tokens.as_ref().map(|(a, _)| a.as_str())
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str) -> Result<TokenResponse, ClientError> {
+        let req = LoginRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            device_id: self.device_id,
+        };
+        let t: TokenResponse = self.send(self.http.post(self.url("/v1/auth/login")).json(&req)).await?;
+        self.tokens = Some((t.access_token.clone(), t.refresh_token.clone()));
+        Ok(t)
+    }
+
+    /// Trades the refresh token for a new pair (each refresh token is good once).
+    pub async fn refresh(&mut self) -> Result<TokenResponse, ClientError> {
+        let (_, refresh_token) = self.tokens.clone().ok_or(ClientError::NotLoggedIn)?;
+        let req = RefreshRequest {
+            refresh_token,
+            device_id: self.device_id,
+        };
+        let t: TokenResponse = self.send(self.http.post(self.url("/v1/auth/refresh")).json(&req)).await?;
+        self.tokens = Some((t.access_token.clone(), t.refresh_token.clone()));
+        Ok(t)
+    }
+
+    /// Ends this device's session on the server and forgets the tokens.
+    pub async fn logout(&mut self) -> Result<(), ClientError> {
+        let res = self.authed(self.http.post(self.url("/v1/auth/logout"))).send().await?;
+        let status = res.status();
+        if !status.is_success() {
+            return Err(ClientError::Api { status, body: res.json().await? });
+        }
+        self.tokens = None;
+        Ok(())
+    }
+
+    pub async fn push(&self, mutations: Vec<Mutation>) -> Result<PushResponse, ClientError> {
+        self.push_with(mutations, None).await
+    }
+
+    pub async fn push_with(&self, mutations: Vec<Mutation>, client: Option<ClientInfo>) -> Result<PushResponse, ClientError> {
+        let req = PushRequest {
+            device_id: self.device_id,
+            mutations,
+            client,
+        };
+        self.post_json("/v1/sync/push", &req).await
+    }
+
+    /// Posts any JSON (for testing how the server treats malformed input).
+    pub async fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+        let req = self.authed(self.http.post(self.url(path))).json(body);
+        self.send(req).await
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, ClientError> {
+        let req = self.authed(self.http.get(self.url(path_and_query)));
+        self.send(req).await
+    }
+
+    /// One page of changes after `cursor`.
+    pub async fn pull(&self, cursor: Option<&str>, limit: Option<usize>) -> Result<PullResponse, ClientError> {
+        let mut req = self.authed(self.http.get(self.url("/v1/sync/pull")));
+        if let Some(c) = cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        if let Some(l) = limit {
+            req = req.query(&[("limit", l)]);
+        }
+        self.send(req).await
+    }
+
+    /// Pulls until `has_more` is false. Returns the changes, the scopes to drop (from any
+    /// page) and the final cursor.
+    pub async fn pull_all(&self, cursor: Option<&str>, limit: Option<usize>) -> Result<(Vec<Change>, Vec<String>, String), ClientError> {
+        let mut cursor = cursor.map(str::to_owned);
+        let mut changes = Vec::new();
+        let mut dropped = Vec::new();
+        loop {
+            let page = self.pull(cursor.as_deref(), limit).await?;
+            changes.extend(page.changes);
+            dropped.extend(page.drop_scopes);
+            cursor = Some(page.cursor);
+            if !page.has_more {
+                break;
+            }
+        }
+        Ok((changes, dropped, cursor.unwrap_or_default()))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.tokens {
+            Some((access, _)) => req.bearer_auth(access),
+            None => req,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+        let res = req.send().await?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(res.json().await?);
+        }
+        let body: ErrorBody = res.json().await?;
+        Err(ClientError::Api { status, body })
+    }
+}

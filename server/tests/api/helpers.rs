@@ -1,0 +1,210 @@
+//! Starting a server on a fresh database, and phones to talk to it.
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+use fieldsync_client::{Api, Device};
+use fieldsync_protocol::Role;
+use fieldsync_protocol::pull::Change;
+use fieldsync_server::app::{self, AppState};
+use fieldsync_server::auth::password;
+use fieldsync_server::config::Settings;
+use fieldsync_server::store::{NewUser, Store};
+use fieldsync_server::{clock, telemetry};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Two villages of one township (兴庆区凤凰北街街道).
+pub const VILLAGE_A: &str = "640104001002";
+pub const VILLAGE_B: &str = "640104001003";
+pub const TOWNSHIP: &str = "640104001";
+pub const PASSWORD: &str = "test-password-1";
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    shutdown: Option<oneshot::Sender<()>>,
+    _db: TestDb,
+}
+
+/// A database that disappears with the test.
+enum TestDb {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDb::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime; a thread with its own runtime may block.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                    rt.block_on(async move {
+                        if let Ok(mut c) = sqlx::postgres::PgConnection::connect(&admin_url).await {
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+use sqlx::Connection;
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            telemetry::init(Default::default());
+        }
+    });
+}
+
+/// Replaces the database name (the path) of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+async fn test_database() -> (String, TestDb) {
+    match std::env::var("FIELDSYNC_TEST_DATABASE_URL") {
+        Ok(admin_url) if admin_url.starts_with("postgres") => {
+            let name = format!("fieldsync_test_{}", Uuid::now_v7().simple());
+            let mut c = sqlx::postgres::PgConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| panic!("FIELDSYNC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.expect("create test database");
+            (with_database(&admin_url, &name), TestDb::Postgres { admin_url, name })
+        }
+        Ok(other) if !other.is_empty() => panic!("FIELDSYNC_TEST_DATABASE_URL must be a postgres:// URL, got {other:?}"),
+        _ => {
+            let dir = std::env::temp_dir().join(format!("fieldsync-test-{}", Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            (Store::sqlite_url(&dir), TestDb::Sqlite(dir))
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
+    let (url, db) = test_database().await;
+    let mut settings = Settings::default();
+    settings.database_url = Some(url.into());
+    tweak(&mut settings);
+    let store = app::open_store(&settings).await.expect("open store");
+    let keys = app::prepare(&store).await.expect("prepare store");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = oneshot::channel::<()>();
+    let state = AppState::new(store.clone(), keys, settings);
+    tokio::spawn(async move {
+        let _ = app::serve(listener, state, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TestApp {
+        base,
+        store,
+        shutdown: Some(tx),
+        _db: db,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A logged-in phone.
+pub struct Phone {
+    pub api: Api,
+    pub dev: Device,
+    pub user_id: Uuid,
+}
+
+impl TestApp {
+    /// Creates a user with `role`, assigned to `divisions`, and returns its username.
+    pub async fn user(&self, role: Role, divisions: &[&str]) -> (Uuid, String) {
+        let username = format!("{}-{}", role.as_str().replace('_', "-"), &Uuid::now_v7().simple().to_string()[20..]);
+        let hash = password_hash();
+        let user = NewUser {
+            id: Uuid::now_v7(),
+            username: username.clone(),
+            password_hash: hash,
+            role,
+            display_name: None,
+        };
+        let divisions: Vec<String> = divisions.iter().map(|d| (*d).to_owned()).collect();
+        self.store.create_user(&user, &divisions, &clock::iso(clock::today()), clock::now_ms()).await.expect("create user");
+        (user.id, username)
+    }
+
+    /// A new user with a phone, logged in.
+    pub async fn phone(&self, role: Role, divisions: &[&str]) -> Phone {
+        let (user_id, username) = self.user(role, divisions).await;
+        self.login(user_id, &username).await
+    }
+
+    /// Another phone of an existing user.
+    pub async fn login(&self, user_id: Uuid, username: &str) -> Phone {
+        let dev = Device::new();
+        let mut api = Api::new(&self.base, dev.id);
+        api.login(username, PASSWORD).await.expect("login");
+        Phone { api, dev, user_id }
+    }
+}
+
+/// Hashing once per test binary: argon2 is slow by design.
+fn password_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| password::hash(PASSWORD).expect("hash")).clone()
+}
+
+pub fn household(village: &str, head: &str) -> Value {
+    json!({"village_code": village, "head_name": head})
+}
+
+/// The newest version of each record among `changes`.
+pub fn latest(changes: &[Change]) -> std::collections::HashMap<Uuid, &Change> {
+    let mut out: std::collections::HashMap<Uuid, &Change> = std::collections::HashMap::new();
+    for c in changes {
+        match out.get(&c.id) {
+            Some(prev) if prev.version >= c.version => {}
+            _ => {
+                out.insert(c.id, c);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn with_database_replaces_the_path() {
+    assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+    assert_eq!(with_database("postgres://h/db?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}

@@ -1,0 +1,12 @@
+//! The server's test suite, compiled as one binary. Every test runs against a real database:
+//! SQLite by default, PostgreSQL when `FIELDSYNC_TEST_DATABASE_URL=postgres://…` names a server
+//! on which the tests may create (and drop) one database each.
+
+mod auth;
+mod concurrency;
+mod conflicts;
+mod helpers;
+mod input;
+mod pull;
+mod push;
+mod scope;
