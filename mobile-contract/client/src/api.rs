@@ -61,13 +61,19 @@ impl Api {
         self.tokens.as_ref().map(|(a, _)| a.as_str())
     }
 
-    pub async fn login(&mut self, username: &str, password: &str) -> Result<TokenResponse, ClientError> {
+    pub async fn login(
+        &mut self,
+        username: &str,
+        password: &str,
+    ) -> Result<TokenResponse, ClientError> {
         let req = LoginRequest {
             username: username.to_owned(),
             password: password.to_owned(),
             device_id: self.device_id,
         };
-        let t: TokenResponse = self.send(self.http.post(self.url("/v1/auth/login")).json(&req)).await?;
+        let t: TokenResponse = self
+            .send(self.http.post(self.url("/v1/auth/login")).json(&req))
+            .await?;
         self.tokens = Some((t.access_token.clone(), t.refresh_token.clone()));
         Ok(t)
     }
@@ -79,17 +85,25 @@ impl Api {
             refresh_token,
             device_id: self.device_id,
         };
-        let t: TokenResponse = self.send(self.http.post(self.url("/v1/auth/refresh")).json(&req)).await?;
+        let t: TokenResponse = self
+            .send(self.http.post(self.url("/v1/auth/refresh")).json(&req))
+            .await?;
         self.tokens = Some((t.access_token.clone(), t.refresh_token.clone()));
         Ok(t)
     }
 
     /// Ends this device's session on the server and forgets the tokens.
     pub async fn logout(&mut self) -> Result<(), ClientError> {
-        let res = self.authed(self.http.post(self.url("/v1/auth/logout"))).send().await?;
+        let res = self
+            .authed(self.http.post(self.url("/v1/auth/logout")))
+            .send()
+            .await?;
         let status = res.status();
         if !status.is_success() {
-            return Err(ClientError::Api { status, body: res.json().await? });
+            return Err(ClientError::Api {
+                status,
+                body: res.json().await?,
+            });
         }
         self.tokens = None;
         Ok(())
@@ -99,7 +113,11 @@ impl Api {
         self.push_with(mutations, None).await
     }
 
-    pub async fn push_with(&self, mutations: Vec<Mutation>, client: Option<ClientInfo>) -> Result<PushResponse, ClientError> {
+    pub async fn push_with(
+        &self,
+        mutations: Vec<Mutation>,
+        client: Option<ClientInfo>,
+    ) -> Result<PushResponse, ClientError> {
         let req = PushRequest {
             device_id: self.device_id,
             mutations,
@@ -109,18 +127,29 @@ impl Api {
     }
 
     /// Posts any JSON (for testing how the server treats malformed input).
-    pub async fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+    pub async fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
         let req = self.authed(self.http.post(self.url(path))).json(body);
         self.send(req).await
     }
 
-    pub async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, ClientError> {
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<T, ClientError> {
         let req = self.authed(self.http.get(self.url(path_and_query)));
         self.send(req).await
     }
 
     /// One page of changes after `cursor`.
-    pub async fn pull(&self, cursor: Option<&str>, limit: Option<usize>) -> Result<PullResponse, ClientError> {
+    pub async fn pull(
+        &self,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<PullResponse, ClientError> {
         let mut req = self.authed(self.http.get(self.url("/v1/sync/pull")));
         if let Some(c) = cursor {
             req = req.query(&[("cursor", c)]);
@@ -133,7 +162,11 @@ impl Api {
 
     /// Pulls until `has_more` is false. Returns the changes, the scopes to drop (from any
     /// page) and the final cursor.
-    pub async fn pull_all(&self, cursor: Option<&str>, limit: Option<usize>) -> Result<(Vec<Change>, Vec<String>, String), ClientError> {
+    pub async fn pull_all(
+        &self,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Change>, Vec<String>, String), ClientError> {
         let mut cursor = cursor.map(str::to_owned);
         let mut changes = Vec::new();
         let mut dropped = Vec::new();
@@ -160,7 +193,10 @@ impl Api {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
         let res = req.send().await?;
         let status = res.status();
         if status.is_success() {

@@ -30,7 +30,8 @@ impl Device {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        self.clock.tick(u64::try_from(now + self.skew_ms).unwrap_or(0))
+        self.clock
+            .tick(u64::try_from(now + self.skew_ms).unwrap_or(0))
     }
 
     /// A new record id (UUID v7, made offline).
@@ -47,7 +48,13 @@ impl Device {
     }
 
     pub fn delete(&mut self, entity: &str, id: Uuid, base_version: u64) -> Mutation {
-        self.mutation(Op::Delete, entity, id, Some(base_version), Value::Object(Map::new()))
+        self.mutation(
+            Op::Delete,
+            entity,
+            id,
+            Some(base_version),
+            Value::Object(Map::new()),
+        )
     }
 
     pub fn with_gps(mut m: Mutation, gps: GpsFix) -> Mutation {
@@ -55,7 +62,14 @@ impl Device {
         m
     }
 
-    fn mutation(&mut self, op: Op, entity: &str, id: Uuid, base_version: Option<u64>, fields: Value) -> Mutation {
+    fn mutation(
+        &mut self,
+        op: Op,
+        entity: &str,
+        id: Uuid,
+        base_version: Option<u64>,
+        fields: Value,
+    ) -> Mutation {
         Mutation {
             mutation_id: Uuid::now_v7(),
             entity: entity.to_owned(),

@@ -510,7 +510,13 @@ impl Store {
                     (SELECT COUNT(*) FROM conflicts),
                     (SELECT COUNT(*) FROM conflicts WHERE resolved_at IS NULL)",
         )?;
-        Ok(SyncStats { head_seq, records, mutations, conflicts, open_conflicts })
+        Ok(SyncStats {
+            head_seq,
+            records,
+            mutations,
+            conflicts,
+            open_conflicts,
+        })
     }
 
     /// The highest sequence number committed so far.

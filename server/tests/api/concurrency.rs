@@ -50,10 +50,19 @@ async fn concurrent_writers_and_pullers_lose_nothing() {
                     // must run to the end.
                     let finished = done.load(Ordering::SeqCst);
                     loop {
-                        let page = p.api.pull(cursor.as_deref(), Some(200)).await.expect("pull");
+                        let page = p
+                            .api
+                            .pull(cursor.as_deref(), Some(2000))
+                            .await
+                            .expect("pull");
                         pulls += 1;
                         for c in page.changes {
-                            assert!(seen.insert((c.id, c.version)), "{} v{} delivered twice", c.id, c.version);
+                            assert!(
+                                seen.insert((c.id, c.version)),
+                                "{} v{} delivered twice",
+                                c.id,
+                                c.version
+                            );
                             let v = newest.entry(c.id).or_default();
                             *v = (*v).max(c.version);
                         }
@@ -65,7 +74,7 @@ async fn concurrent_writers_and_pullers_lose_nothing() {
                     if finished {
                         return (newest, pulls);
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+                    tokio::task::yield_now().await;
                 }
             })
         })
@@ -84,17 +93,29 @@ async fn concurrent_writers_and_pullers_lose_nothing() {
                         // Mostly new households; every fifth mutation edits one made earlier.
                         if i % 5 == 4 && !created.is_empty() {
                             let id = created[(b * 7 + i) % created.len()];
-                            batch.push(phone.dev.update("household", id, committed[&id], json!({"grid": format!("{b}-{i}")})));
+                            batch.push(phone.dev.update(
+                                "household",
+                                id,
+                                committed[&id],
+                                json!({"grid": format!("{b}-{i}")}),
+                            ));
                         } else {
                             let id = phone.dev.new_id();
-                            batch.push(phone.dev.create("household", id, household(village, &format!("{b}-{i}"))));
+                            batch.push(phone.dev.create(
+                                "household",
+                                id,
+                                household(village, &format!("{b}-{i}")),
+                            ));
                         }
                     }
                     let ids: Vec<Uuid> = batch.iter().map(|m| m.id).collect();
                     sent += batch.len();
                     let res = phone.api.push(batch).await.expect("push");
                     for (id, r) in ids.into_iter().zip(res.results) {
-                        assert!(matches!(r.status, Status::Applied | Status::Merged), "{r:?}");
+                        assert!(
+                            matches!(r.status, Status::Applied | Status::Merged),
+                            "{r:?}"
+                        );
                         let v = r.version.expect("version");
                         if v == 1 {
                             created.push(id);
@@ -121,11 +142,87 @@ async fn concurrent_writers_and_pullers_lose_nothing() {
 
     for t in pull_tasks {
         let (newest, pulls) = t.await.expect("puller");
-        assert!(pulls > 10, "the puller ran alongside the writers ({pulls} pulls)");
-        let missing: Vec<_> = truth.iter().filter(|(id, v)| newest.get(id) != Some(v)).take(5).collect();
-        assert!(missing.is_empty(), "{} of {} records not delivered at their final version, e.g. {missing:?}", truth.iter().filter(|(id, v)| newest.get(id) != Some(v)).count(), truth.len());
+        assert!(
+            pulls > 10,
+            "the puller ran alongside the writers ({pulls} pulls)"
+        );
+        let missing: Vec<_> = truth
+            .iter()
+            .filter(|(id, v)| newest.get(id) != Some(v))
+            .take(5)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} of {} records not delivered at their final version, e.g. {missing:?}",
+            truth
+                .iter()
+                .filter(|(id, v)| newest.get(id) != Some(v))
+                .count(),
+            truth.len()
+        );
         assert_eq!(newest.len(), truth.len());
     }
     let stats = app.store.sync_stats().await.unwrap();
     assert_eq!(stats.mutations as usize, total);
+}
+
+/// The interleaving that breaks naive cursors, forced: transaction 1 takes its sequence
+/// numbers, transaction 2 starts after it, a puller pulls while 1 is still open, then 1
+/// commits. Whatever 2 did meanwhile, the puller must still receive 1's record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_commits_late_is_not_skipped() {
+    use fieldsync_protocol::merge::RecordState;
+    use fieldsync_server::store::{RecordWrite, WriteBatch};
+
+    let app = spawn_app().await;
+    let puller = app.phone(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let (_, _, cursor) = puller.api.pull_all(None, None).await.unwrap();
+    let user = puller.user_id;
+    let batch = |id: Uuid| {
+        let mut state = RecordState {
+            version: 1,
+            ..RecordState::default()
+        };
+        state.fields = household(VILLAGE_A, "迟").as_object().unwrap().clone();
+        WriteBatch {
+            device_id: puller.dev.id,
+            user_id: user,
+            now_ms: 0,
+            records: vec![RecordWrite {
+                id,
+                entity: "household",
+                scope: VILLAGE_A.into(),
+                state,
+                gps: None,
+                created: true,
+                user_id: user,
+            }],
+            mutations: Vec::new(),
+            conflicts: Vec::new(),
+        }
+    };
+    let (late, early) = (Uuid::now_v7(), Uuid::now_v7());
+
+    let mut t1 = app.store.begin().await.unwrap();
+    t1.write(&batch(late)).await.unwrap();
+    let store = app.store.clone();
+    let second = batch(early);
+    let t2 = tokio::spawn(async move {
+        let mut t2 = store.begin().await.unwrap();
+        t2.write(&second).await.unwrap();
+        t2.commit().await.unwrap();
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (mid, _, cursor) = puller.api.pull_all(Some(&cursor), None).await.unwrap();
+    assert!(
+        mid.iter().all(|c| c.id != late),
+        "uncommitted data is never pulled"
+    );
+    t1.commit().await.unwrap();
+    t2.await.unwrap();
+
+    let (after, _, _) = puller.api.pull_all(Some(&cursor), None).await.unwrap();
+    let got: HashSet<Uuid> = mid.iter().chain(&after).map(|c| c.id).collect();
+    assert!(got.contains(&late), "the late commit was skipped");
+    assert!(got.contains(&early));
 }

@@ -45,10 +45,17 @@ impl Drop for TestDb {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime; a thread with its own runtime may block.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
                     rt.block_on(async move {
                         if let Ok(mut c) = sqlx::postgres::PgConnection::connect(&admin_url).await {
-                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await;
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&mut c)
+                            .await;
                         }
                     });
                 })
@@ -71,9 +78,13 @@ fn init_logs() {
 
 /// Replaces the database name (the path) of a PostgreSQL URL.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -88,11 +99,21 @@ async fn test_database() -> (String, TestDb) {
             let name = format!("fieldsync_test_{}", Uuid::now_v7().simple());
             let mut c = sqlx::postgres::PgConnection::connect(&admin_url)
                 .await
-                .unwrap_or_else(|e| panic!("FIELDSYNC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.expect("create test database");
-            (with_database(&admin_url, &name), TestDb::Postgres { admin_url, name })
+                .unwrap_or_else(|e| {
+                    panic!("FIELDSYNC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut c)
+                .await
+                .expect("create test database");
+            (
+                with_database(&admin_url, &name),
+                TestDb::Postgres { admin_url, name },
+            )
         }
-        Ok(other) if !other.is_empty() => panic!("FIELDSYNC_TEST_DATABASE_URL must be a postgres:// URL, got {other:?}"),
+        Ok(other) if !other.is_empty() => {
+            panic!("FIELDSYNC_TEST_DATABASE_URL must be a postgres:// URL, got {other:?}")
+        }
         _ => {
             let dir = std::env::temp_dir().join(format!("fieldsync-test-{}", Uuid::now_v7()));
             std::fs::create_dir_all(&dir).expect("temp dir");
@@ -149,7 +170,11 @@ pub struct Phone {
 impl TestApp {
     /// Creates a user with `role`, assigned to `divisions`, and returns its username.
     pub async fn user(&self, role: Role, divisions: &[&str]) -> (Uuid, String) {
-        let username = format!("{}-{}", role.as_str().replace('_', "-"), &Uuid::now_v7().simple().to_string()[20..]);
+        let username = format!(
+            "{}-{}",
+            role.as_str().replace('_', "-"),
+            &Uuid::now_v7().simple().to_string()[20..]
+        );
         let hash = password_hash();
         let user = NewUser {
             id: Uuid::now_v7(),
@@ -159,7 +184,15 @@ impl TestApp {
             display_name: None,
         };
         let divisions: Vec<String> = divisions.iter().map(|d| (*d).to_owned()).collect();
-        self.store.create_user(&user, &divisions, &clock::iso(clock::today()), clock::now_ms()).await.expect("create user");
+        self.store
+            .create_user(
+                &user,
+                &divisions,
+                &clock::iso(clock::today()),
+                clock::now_ms(),
+            )
+            .await
+            .expect("create user");
         (user.id, username)
     }
 
@@ -181,7 +214,8 @@ impl TestApp {
 /// Hashing once per test binary: argon2 is slow by design.
 fn password_hash() -> String {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| password::hash(PASSWORD).expect("hash")).clone()
+    HASH.get_or_init(|| password::hash(PASSWORD).expect("hash"))
+        .clone()
 }
 
 pub fn household(village: &str, head: &str) -> Value {
@@ -204,7 +238,13 @@ pub fn latest(changes: &[Change]) -> std::collections::HashMap<Uuid, &Change> {
 
 #[test]
 fn with_database_replaces_the_path() {
-    assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-    assert_eq!(with_database("postgres://h/db?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+    assert_eq!(
+        with_database("postgres://u@h:5432/postgres", "x"),
+        "postgres://u@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://h/db?sslmode=disable", "x"),
+        "postgres://h/x?sslmode=disable"
+    );
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }

@@ -22,44 +22,148 @@ async fn each_bad_mutation_is_rejected_alone() {
     let app = spawn_app().await;
     let mut a = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     let h = a.dev.new_id();
-    a.api.push(vec![a.dev.create("household", h, household(VILLAGE_A, "周"))]).await.unwrap();
+    a.api
+        .push(vec![a.dev.create(
+            "household",
+            h,
+            household(VILLAGE_A, "周"),
+        )])
+        .await
+        .unwrap();
 
-    let good_before = a.dev.create("household", a.dev.new_id(), household(VILLAGE_A, "好一"));
+    let good_before = a
+        .dev
+        .create("household", a.dev.new_id(), household(VILLAGE_A, "好一"));
     let good_after = a.dev.update("household", h, 1, json!({"grid": "三组"}));
     let mut future_hlc = a.dev.update("household", h, 1, json!({"grid": "四组"}));
     future_hlc.hlc.wall_ms += 3 * 3600 * 1000;
     let mut bad_gps = a.dev.update("household", h, 1, json!({"grid": "五组"}));
     bad_gps.gps = Some(serde_json::from_value(json!({"lat": 95.0, "lon": 106.2, "accuracy_m": 5.0, "crs": "wgs84", "fix_at": "2026-11-28T10:00:00Z"})).unwrap());
-    let mut v4_id = a.dev.create("household", uuid::Uuid::new_v4(), household(VILLAGE_A, "v4"));
+    let mut v4_id = a.dev.create(
+        "household",
+        uuid::Uuid::new_v4(),
+        household(VILLAGE_A, "v4"),
+    );
     v4_id.id = uuid::Uuid::new_v4();
-    let orphan_member = a.dev.create("member", a.dev.new_id(), json!({"household_id": uuid::Uuid::now_v7().to_string(), "name": "孤"}));
+    let orphan_member = a.dev.create(
+        "member",
+        a.dev.new_id(),
+        json!({"household_id": uuid::Uuid::now_v7().to_string(), "name": "孤"}),
+    );
     let rejected_create_id = a.dev.new_id();
 
     let mut batch: Vec<Value> = vec![serde_json::to_value(&good_before).unwrap()];
     let cases: Vec<(Value, ErrorCode, Option<&str>)> = vec![
-        (serde_json::to_value(a.dev.create("tractor", a.dev.new_id(), json!({}))).unwrap(), ErrorCode::UnknownEntity, Some("entity")),
-        (serde_json::to_value(a.dev.update("household", h, 1, json!({"colour": "red"}))).unwrap(), ErrorCode::UnknownField, Some("fields.colour")),
-        (serde_json::to_value(a.dev.update("household", h, 1, json!({"household_size": "three"}))).unwrap(), ErrorCode::InvalidType, Some("fields.household_size")),
-        (serde_json::to_value(a.dev.update("household", h, 1, json!({"monitoring_type": "rich"}))).unwrap(), ErrorCode::InvalidValue, Some("fields.monitoring_type")),
-        (serde_json::to_value(a.dev.update("household", h, 9, json!({"grid": "x"}))).unwrap(), ErrorCode::BaseVersionFromFuture, Some("base_version")),
-        (serde_json::to_value(a.dev.update("household", h, 1, json!({"village_code": VILLAGE_B}))).unwrap(), ErrorCode::ImmutableField, Some("fields.village_code")),
-        (serde_json::to_value(&future_hlc).unwrap(), ErrorCode::HlcInFuture, Some("hlc.wall_ms")),
-        (serde_json::to_value(&bad_gps).unwrap(), ErrorCode::InvalidGps, Some("gps.lat")),
-        (serde_json::to_value(&v4_id).unwrap(), ErrorCode::InvalidId, Some("id")),
-        (serde_json::to_value(&orphan_member).unwrap(), ErrorCode::UnknownReference, Some("fields.household_id")),
-        (serde_json::to_value(a.dev.create("household", rejected_create_id, json!({"village_code": VILLAGE_A}))).unwrap(), ErrorCode::MissingField, Some("fields.head_name")),
-        (json!({"mutation_id": uuid::Uuid::now_v7(), "entity": "household", "op": "upsert"}), ErrorCode::InvalidMutation, None),
-        (json!("not even an object"), ErrorCode::InvalidMutation, None),
+        (
+            serde_json::to_value(a.dev.create("tractor", a.dev.new_id(), json!({}))).unwrap(),
+            ErrorCode::UnknownEntity,
+            Some("entity"),
+        ),
+        (
+            serde_json::to_value(a.dev.update("household", h, 1, json!({"colour": "red"})))
+                .unwrap(),
+            ErrorCode::UnknownField,
+            Some("fields.colour"),
+        ),
+        (
+            serde_json::to_value(a.dev.update(
+                "household",
+                h,
+                1,
+                json!({"household_size": "three"}),
+            ))
+            .unwrap(),
+            ErrorCode::InvalidType,
+            Some("fields.household_size"),
+        ),
+        (
+            serde_json::to_value(a.dev.update(
+                "household",
+                h,
+                1,
+                json!({"monitoring_type": "rich"}),
+            ))
+            .unwrap(),
+            ErrorCode::InvalidValue,
+            Some("fields.monitoring_type"),
+        ),
+        (
+            serde_json::to_value(a.dev.update("household", h, 9, json!({"grid": "x"}))).unwrap(),
+            ErrorCode::BaseVersionFromFuture,
+            Some("base_version"),
+        ),
+        (
+            serde_json::to_value(a.dev.update(
+                "household",
+                h,
+                1,
+                json!({"village_code": VILLAGE_B}),
+            ))
+            .unwrap(),
+            ErrorCode::ImmutableField,
+            Some("fields.village_code"),
+        ),
+        (
+            serde_json::to_value(&future_hlc).unwrap(),
+            ErrorCode::HlcInFuture,
+            Some("hlc.wall_ms"),
+        ),
+        (
+            serde_json::to_value(&bad_gps).unwrap(),
+            ErrorCode::InvalidGps,
+            Some("gps.lat"),
+        ),
+        (
+            serde_json::to_value(&v4_id).unwrap(),
+            ErrorCode::InvalidId,
+            Some("id"),
+        ),
+        (
+            serde_json::to_value(&orphan_member).unwrap(),
+            ErrorCode::UnknownReference,
+            Some("fields.household_id"),
+        ),
+        (
+            serde_json::to_value(a.dev.create(
+                "household",
+                rejected_create_id,
+                json!({"village_code": VILLAGE_A}),
+            ))
+            .unwrap(),
+            ErrorCode::MissingField,
+            Some("fields.head_name"),
+        ),
+        (
+            json!({"mutation_id": uuid::Uuid::now_v7(), "entity": "household", "op": "upsert"}),
+            ErrorCode::InvalidMutation,
+            None,
+        ),
+        (
+            json!("not even an object"),
+            ErrorCode::InvalidMutation,
+            None,
+        ),
     ];
     for (m, _, _) in &cases {
         batch.push(m.clone());
     }
     batch.push(serde_json::to_value(&good_after).unwrap());
 
-    let res: PushResponse = a.api.post_json("/v1/sync/push", &json!({"device_id": a.dev.id, "mutations": batch})).await.unwrap();
+    let res: PushResponse = a
+        .api
+        .post_json(
+            "/v1/sync/push",
+            &json!({"device_id": a.dev.id, "mutations": batch}),
+        )
+        .await
+        .unwrap();
     assert_eq!(res.results.len(), cases.len() + 2);
     assert_eq!(res.results[0].status, Status::Applied);
-    assert_eq!(res.results.last().unwrap().status, Status::Applied, "the good mutation after the bad ones applies");
+    assert_eq!(
+        res.results.last().unwrap().status,
+        Status::Applied,
+        "the good mutation after the bad ones applies"
+    );
     for ((_, code, field), r) in cases.iter().zip(&res.results[1..]) {
         assert_eq!(r.status, Status::Rejected, "{code:?}");
         let e = r.error.as_ref().unwrap();
@@ -69,9 +173,19 @@ async fn each_bad_mutation_is_rejected_alone() {
         }
         assert!(!e.message.is_empty());
     }
-    assert!(app.store.record(rejected_create_id).await.unwrap().is_none(), "nothing of a rejected mutation is written");
+    assert!(
+        app.store
+            .record(rejected_create_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing of a rejected mutation is written"
+    );
     let rec = app.store.record(h).await.unwrap().unwrap();
-    assert_eq!((rec.version, rec.fields.0["grid"].as_str()), (2, Some("三组")));
+    assert_eq!(
+        (rec.version, rec.fields.0["grid"].as_str()),
+        (2, Some("三组"))
+    );
 }
 
 #[tokio::test]
@@ -85,7 +199,10 @@ async fn malformed_requests_get_contract_errors() {
     let http = reqwest::Client::new();
     let token = a.api.access_token().unwrap().to_owned();
     let post = |body: String, ct: Option<&'static str>| {
-        let mut r = http.post(format!("{}/v1/sync/push", app.base)).bearer_auth(&token).body(body);
+        let mut r = http
+            .post(format!("{}/v1/sync/push", app.base))
+            .bearer_auth(&token)
+            .body(body);
         if let Some(ct) = ct {
             r = r.header("content-type", ct);
         }
@@ -93,7 +210,9 @@ async fn malformed_requests_get_contract_errors() {
     };
     let code_of = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_owned();
 
-    let r = post("{\"device_id\": ".into(), Some("application/json")).await.unwrap();
+    let r = post("{\"device_id\": ".into(), Some("application/json"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(code_of(&r.json().await.unwrap()), "invalid_json");
 
@@ -101,29 +220,81 @@ async fn malformed_requests_get_contract_errors() {
     assert_eq!(r.status(), 415);
     assert_eq!(code_of(&r.json().await.unwrap()), "invalid_json");
 
-    let r = post(json!({"device_id": a.dev.id}).to_string(), Some("application/json")).await.unwrap();
+    let r = post(
+        json!({"device_id": a.dev.id}).to_string(),
+        Some("application/json"),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 400, "mutations missing");
 
-    let big = json!({"device_id": a.dev.id, "mutations": [], "padding": "x".repeat(20 * 1024)}).to_string();
+    let big = json!({"device_id": a.dev.id, "mutations": [], "padding": "x".repeat(20 * 1024)})
+        .to_string();
     let r = post(big, Some("application/json")).await.unwrap();
     assert_eq!(r.status(), 413);
     assert_eq!(code_of(&r.json().await.unwrap()), "body_too_large");
 
-    let six: Vec<_> = (0..6).map(|i| a.dev.create("household", a.dev.new_id(), household(VILLAGE_A, &format!("{i}")))).collect();
+    let six: Vec<_> = (0..6)
+        .map(|i| {
+            a.dev.create(
+                "household",
+                a.dev.new_id(),
+                household(VILLAGE_A, &format!("{i}")),
+            )
+        })
+        .collect();
     let e = a.api.push(six).await.unwrap_err();
-    assert_eq!(api_error(e), (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BatchTooLarge));
-    assert_eq!(app.store.sync_stats().await.unwrap().records, 0, "an oversized batch writes nothing");
+    assert_eq!(
+        api_error(e),
+        (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BatchTooLarge)
+    );
+    assert_eq!(
+        app.store.sync_stats().await.unwrap().records,
+        0,
+        "an oversized batch writes nothing"
+    );
 
     let other = uuid::Uuid::now_v7();
-    let e = a.api.post_json::<_, Value>("/v1/sync/push", &json!({"device_id": other, "mutations": []})).await.unwrap_err();
-    assert_eq!(api_error(e), (StatusCode::FORBIDDEN, ErrorCode::DeviceMismatch));
+    let e = a
+        .api
+        .post_json::<_, Value>(
+            "/v1/sync/push",
+            &json!({"device_id": other, "mutations": []}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        api_error(e),
+        (StatusCode::FORBIDDEN, ErrorCode::DeviceMismatch)
+    );
 
     let e = a.api.pull(Some("garbage"), None).await.unwrap_err();
-    assert_eq!(api_error(e), (StatusCode::BAD_REQUEST, ErrorCode::InvalidCursor));
-    let e = a.api.get_json::<Value>("/v1/sync/pull?limit=0").await.unwrap_err();
-    assert_eq!(api_error(e), (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest));
-    let e = a.api.get_json::<Value>("/v1/sync/pull?limit=many").await.unwrap_err();
-    assert_eq!(api_error(e), (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest));
-    let e = a.api.get_json::<Value>("/v1/no-such-thing").await.unwrap_err();
+    assert_eq!(
+        api_error(e),
+        (StatusCode::BAD_REQUEST, ErrorCode::InvalidCursor)
+    );
+    let e = a
+        .api
+        .get_json::<Value>("/v1/sync/pull?limit=0")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        api_error(e),
+        (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest)
+    );
+    let e = a
+        .api
+        .get_json::<Value>("/v1/sync/pull?limit=many")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        api_error(e),
+        (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest)
+    );
+    let e = a
+        .api
+        .get_json::<Value>("/v1/no-such-thing")
+        .await
+        .unwrap_err();
     assert_eq!(api_error(e), (StatusCode::NOT_FOUND, ErrorCode::NotFound));
 }

@@ -19,7 +19,11 @@ async fn pages_deliver_every_record_once_in_order() {
                 let id = a.dev.new_id();
                 ids.insert(id);
                 let village = if i % 3 == 0 { VILLAGE_B } else { VILLAGE_A };
-                a.dev.create("household", id, household(village, &format!("户{chunk}-{i}")))
+                a.dev.create(
+                    "household",
+                    id,
+                    household(village, &format!("户{chunk}-{i}")),
+                )
             })
             .collect();
         a.api.push(batch).await.unwrap();
@@ -50,7 +54,15 @@ async fn pages_deliver_every_record_once_in_order() {
     // One change later: exactly that change.
     let id = *ids.iter().next().unwrap();
     let rec = app.store.record(id).await.unwrap().unwrap();
-    a.api.push(vec![a.dev.update("household", id, rec.version as u64, json!({"grid": "七组"}))]).await.unwrap();
+    a.api
+        .push(vec![a.dev.update(
+            "household",
+            id,
+            rec.version as u64,
+            json!({"grid": "七组"}),
+        )])
+        .await
+        .unwrap();
     let page = reader.api.pull(Some(&page.cursor), None).await.unwrap();
     assert_eq!(page.changes.len(), 1);
     assert_eq!((page.changes[0].id, page.changes[0].version), (id, 2));
@@ -60,7 +72,15 @@ async fn pages_deliver_every_record_once_in_order() {
 async fn pulls_are_compressed_when_the_phone_accepts_it() {
     let app = spawn_app().await;
     let mut a = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let batch: Vec<_> = (0..100).map(|i| a.dev.create("household", a.dev.new_id(), household(VILLAGE_A, &format!("户{i}")))).collect();
+    let batch: Vec<_> = (0..100)
+        .map(|i| {
+            a.dev.create(
+                "household",
+                a.dev.new_id(),
+                household(VILLAGE_A, &format!("户{i}")),
+            )
+        })
+        .collect();
     a.api.push(batch).await.unwrap();
     let token = a.api.access_token().unwrap().to_owned();
     for encoding in ["gzip", "zstd"] {
