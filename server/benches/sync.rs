@@ -1,1 +1,465 @@
-fn main() {}
+//! Sync benchmark: `cargo bench -p fieldsync-server --bench sync`.
+//!
+//! For SQLite and PostgreSQL, against a server running in this process over real HTTP:
+//! - push throughput with 32 devices pushing batches of 50 mutations at once, 10 % of them
+//!   updates that conflict with another device's edit, and p50/p99 batch latency;
+//! - raw-insert throughput of the same rows (plain multi-row INSERTs in transactions of 50,
+//!   32 at once, no HTTP, no merge, no log), so the cost of sync shows as a ratio;
+//! - initial pull of one village of 600 households and 2,400 members: time and bytes (JSON and
+//!   as sent with gzip).
+//!
+//! PostgreSQL: `FIELDSYNC_BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! names a server where the benchmark creates and drops its own database.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fieldsync_client::{Api, Device};
+use fieldsync_protocol::Role;
+use fieldsync_protocol::push::{Mutation, Status};
+use fieldsync_server::app;
+use fieldsync_server::auth::password;
+use fieldsync_server::config::Settings;
+use fieldsync_server::store::{NewUser, Store};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+const DEVICES: usize = 32;
+const BATCH: usize = 50;
+const ROUNDS: usize = 15;
+const CONFLICTING_PER_BATCH: usize = 5;
+const PULL_VILLAGE: &str = "640422100002";
+const PUSH_VILLAGE: &str = "640422100004";
+const PASSWORD: &str = "bench-password";
+
+struct Figures {
+    engine: &'static str,
+    push_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    conflicts: usize,
+    raw_per_s: f64,
+    pull_records: usize,
+    pull_ms: f64,
+    pull_json_bytes: usize,
+    pull_gzip_bytes: usize,
+}
+
+#[tokio::main]
+async fn main() {
+    let mut all = Vec::new();
+    let dir = std::env::temp_dir().join(format!("fieldsync-bench-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    all.push(run("sqlite", Store::sqlite_url(&dir)).await);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    match sqlx::postgres::PgConnection::connect(&admin).await {
+        Ok(mut c) => {
+            let name = format!("fieldsync_bench_{}", Uuid::now_v7().simple());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut c)
+                .await
+                .expect("create database");
+            let url = format!(
+                "{}/{name}",
+                admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)
+            );
+            all.push(run("postgres", url).await);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {name} WITH (FORCE)"
+            )))
+            .execute(&mut c)
+            .await;
+        }
+        Err(e) => eprintln!("PostgreSQL at {admin} unreachable ({e}): PostgreSQL figures skipped"),
+    }
+    print_table(&all);
+}
+
+async fn run(engine: &'static str, url: String) -> Figures {
+    eprintln!("== {engine}");
+    let mut settings = Settings::default();
+    settings.database_url = Some(url.clone().into());
+    settings.max_connections = 32;
+    let server = app::start(
+        settings,
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+    )
+    .await
+    .expect("start");
+    let base = server.base_url();
+    let store = server.store.clone();
+    let hash = password::hash(PASSWORD).expect("hash");
+
+    // Phones: 32 grid workers of the push village.
+    let mut phones = Vec::new();
+    for i in 0..DEVICES {
+        phones.push(
+            login(
+                &store,
+                &base,
+                &hash,
+                &format!("worker{i}"),
+                Role::GridWorker,
+                PUSH_VILLAGE,
+            )
+            .await,
+        );
+    }
+    // Households every device edits at once, for the conflicting 10 %.
+    let (first_api, mut first_dev) = phones.remove(0);
+    let shared: Vec<Uuid> = (0..200).map(|_| first_dev.new_id()).collect();
+    for chunk in shared.chunks(BATCH) {
+        let batch = chunk
+            .iter()
+            .map(|id| {
+                first_dev.create(
+                    "household",
+                    *id,
+                    json!({"village_code": PUSH_VILLAGE, "head_name": "共"}),
+                )
+            })
+            .collect();
+        first_api.push(batch).await.expect("seed");
+    }
+    phones.insert(0, (first_api, first_dev));
+    let shared = Arc::new(shared);
+
+    // Warm-up round, not timed.
+    push_round(&mut phones, &shared, 0).await;
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut conflicts = 0;
+    for round in 1..=ROUNDS {
+        let (lat, c) = push_round(&mut phones, &shared, round).await;
+        latencies.extend(lat);
+        conflicts += c;
+    }
+    let elapsed = started.elapsed();
+    let pushed = DEVICES * BATCH * ROUNDS;
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+    };
+    eprintln!(
+        "   pushed {pushed} mutations in {:.2} s",
+        elapsed.as_secs_f64()
+    );
+
+    let raw_per_s = raw_insert(&url, engine).await;
+
+    // One village of 600 households and 2,400 members, then a new phone pulls it.
+    let (writer_api, mut writer) = login(
+        &store,
+        &base,
+        &hash,
+        "loader",
+        Role::FirstSecretary,
+        PULL_VILLAGE,
+    )
+    .await;
+    let mut muts: Vec<Mutation> = Vec::new();
+    for h in 0..600 {
+        let hid = writer.new_id();
+        muts.push(writer.create("household", hid, household_fields(PULL_VILLAGE, h)));
+        for m in 0..4 {
+            muts.push(writer.create("member", writer.new_id(), member_fields(hid, m)));
+        }
+    }
+    for chunk in muts.chunks(500) {
+        writer_api.push(chunk.to_vec()).await.expect("load village");
+    }
+    let (reader, _) = login(
+        &store,
+        &base,
+        &hash,
+        "reader",
+        Role::TeamMember,
+        PULL_VILLAGE,
+    )
+    .await;
+    let t = Instant::now();
+    let (changes, _, _) = reader.pull_all(None, Some(2000)).await.expect("pull");
+    let pull_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let (json_bytes, gzip_bytes) =
+        pull_bytes(&base, reader.access_token().unwrap_or_default()).await;
+
+    server.stop().await;
+    Figures {
+        engine,
+        push_per_s: pushed as f64 / elapsed.as_secs_f64(),
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        conflicts,
+        raw_per_s,
+        pull_records: changes.len(),
+        pull_ms,
+        pull_json_bytes: json_bytes,
+        pull_gzip_bytes: gzip_bytes,
+    }
+}
+
+async fn login(
+    store: &Store,
+    base: &str,
+    hash: &str,
+    name: &str,
+    role: Role,
+    village: &str,
+) -> (Api, Device) {
+    let user = NewUser {
+        id: Uuid::now_v7(),
+        username: name.into(),
+        password_hash: hash.into(),
+        role,
+        display_name: None,
+    };
+    let today = fieldsync_server::clock::iso(fieldsync_server::clock::today());
+    store
+        .create_user(
+            &user,
+            &[village.to_owned()],
+            &today,
+            fieldsync_server::clock::now_ms(),
+        )
+        .await
+        .expect("user");
+    let dev = Device::new();
+    let mut api = Api::new(base, dev.id);
+    api.login(name, PASSWORD).await.expect("login");
+    (api, dev)
+}
+
+fn household_fields(village: &str, n: usize) -> Value {
+    json!({"village_code": village, "head_name": format!("户主{n}"), "phone": format!("139{:08}", n), "address": format!("{}组 {} 号", n % 9 + 1, n),
+           "poverty_status": "out_of_poverty", "labour_capacity": "full", "household_size": 4, "per_capita_income": 7200.5})
+}
+
+fn member_fields(household: Uuid, m: usize) -> Value {
+    let relation = ["head", "spouse", "child", "parent"][m % 4];
+    json!({"household_id": household.to_string(), "name": format!("成员{m}"), "relation": relation,
+           "gender": if m % 2 == 0 { "male" } else { "female" }, "birth_date": "1980-05-17", "insurance_status": "enrolled", "school_status": "not_school_age"})
+}
+
+/// Every device pushes one batch at once: 45 new records and 5 stale edits of shared
+/// households' phone numbers. Returns batch latencies and the number of conflicts.
+async fn push_round(
+    phones: &mut [(Api, Device)],
+    shared: &Arc<Vec<Uuid>>,
+    round: usize,
+) -> (Vec<Duration>, usize) {
+    let mut tasks = Vec::new();
+    for (d, (api, dev)) in phones.iter_mut().enumerate() {
+        let mut batch = Vec::with_capacity(BATCH);
+        for i in 0..BATCH - CONFLICTING_PER_BATCH {
+            batch.push(dev.create(
+                "household",
+                dev.new_id(),
+                household_fields(PUSH_VILLAGE, round * 1000 + i),
+            ));
+        }
+        for k in 0..CONFLICTING_PER_BATCH {
+            let id = shared[(round * CONFLICTING_PER_BATCH + k) % shared.len()];
+            batch.push(dev.update(
+                "household",
+                id,
+                1,
+                json!({"phone": format!("137{:04}{:04}", d, round * 10 + k)}),
+            ));
+        }
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let res = api.push(batch).await.expect("push");
+            let conflicts = res
+                .results
+                .iter()
+                .filter(|r| r.status == Status::Conflict)
+                .count();
+            assert!(
+                res.results.iter().all(|r| r.status != Status::Rejected),
+                "{:?}",
+                res.results.iter().find(|r| r.status == Status::Rejected)
+            );
+            (t.elapsed(), conflicts)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut conflicts = 0;
+    for t in tasks {
+        let (d, c) = t.await.expect("task");
+        lat.push(d);
+        conflicts += c;
+    }
+    (lat, conflicts)
+}
+
+/// The same rows written without sync: multi-row INSERTs of 50 in one transaction each, 32 at
+/// once, into a copy of the records table.
+async fn raw_insert(url: &str, engine: &str) -> f64 {
+    let rows_per_task = BATCH * ROUNDS;
+    let pool_size = DEVICES as u32;
+    let fields = household_fields(PUSH_VILLAGE, 1).to_string();
+    let meta = json!({"head_name": {"version": 1, "hlc": {"wall_ms": 1, "counter": 0, "node": Uuid::nil()}}}).to_string();
+    let started;
+    if engine == "postgres" {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(pool_size)
+            .connect(url)
+            .await
+            .expect("pool");
+        sqlx::query("CREATE TABLE raw_records (LIKE records INCLUDING ALL)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        started = Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..DEVICES {
+            let (pool, fields, meta) = (pool.clone(), fields.clone(), meta.clone());
+            tasks.push(tokio::spawn(async move {
+                for b in 0..rows_per_task / BATCH {
+                    let mut tx = pool.begin().await.expect("begin");
+                    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new("INSERT INTO raw_records (id, entity, scope, version, seq, deleted, fields, meta, gps, created_at, updated_at, created_by, updated_by) ");
+                    qb.push_values(0..BATCH, |mut row, i| {
+                        row.push_bind(Uuid::now_v7()).push_bind("household").push_bind(PUSH_VILLAGE).push_bind(1i64)
+                            .push_bind(((t * 100_000) + b * BATCH + i) as i64).push_bind(false)
+                            .push_bind(sqlx::types::Json(serde_json::from_str::<Value>(&fields).unwrap_or_default()))
+                            .push_bind(sqlx::types::Json(serde_json::from_str::<Value>(&meta).unwrap_or_default()))
+                            .push_bind(None::<sqlx::types::Json<Value>>).push_bind(0i64).push_bind(0i64).push_bind(Uuid::nil()).push_bind(Uuid::nil());
+                    });
+                    qb.build().execute(&mut *tx).await.expect("insert");
+                    tx.commit().await.expect("commit");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+    } else {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                url.parse::<sqlx::sqlite::SqliteConnectOptions>()
+                    .expect("url")
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+            )
+            .await
+            .expect("pool");
+        sqlx::query("CREATE TABLE raw_records AS SELECT * FROM records WHERE 0")
+            .execute(&pool)
+            .await
+            .expect("table");
+        sqlx::query("CREATE UNIQUE INDEX raw_seq ON raw_records (seq)")
+            .execute(&pool)
+            .await
+            .expect("index");
+        sqlx::query("CREATE INDEX raw_scope ON raw_records (scope, seq)")
+            .execute(&pool)
+            .await
+            .expect("index");
+        sqlx::query("CREATE UNIQUE INDEX raw_id ON raw_records (id)")
+            .execute(&pool)
+            .await
+            .expect("index");
+        started = Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..DEVICES {
+            let (pool, fields, meta) = (pool.clone(), fields.clone(), meta.clone());
+            tasks.push(tokio::spawn(async move {
+                for b in 0..rows_per_task / BATCH {
+                    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO raw_records (id, entity, scope, version, seq, deleted, fields, meta, gps, created_at, updated_at, created_by, updated_by) ");
+                    qb.push_values(0..BATCH, |mut row, i| {
+                        row.push_bind(Uuid::now_v7()).push_bind("household").push_bind(PUSH_VILLAGE).push_bind(1i64)
+                            .push_bind(((t * 100_000) + b * BATCH + i) as i64).push_bind(false)
+                            .push_bind(fields.clone()).push_bind(meta.clone())
+                            .push_bind(None::<String>).push_bind(0i64).push_bind(0i64).push_bind(Uuid::nil()).push_bind(Uuid::nil());
+                    });
+                    qb.build().execute(&mut *tx).await.expect("insert");
+                    tx.commit().await.expect("commit");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+    }
+    let rows = DEVICES * rows_per_task;
+    let per_s = rows as f64 / started.elapsed().as_secs_f64();
+    eprintln!("   raw insert: {rows} rows, {per_s:.0} rows/s");
+    per_s
+}
+
+/// Bytes of the initial pull as JSON and as sent gzip-compressed, page by page.
+async fn pull_bytes(base: &str, token: &str) -> (usize, usize) {
+    let raw = reqwest::Client::builder()
+        .no_gzip()
+        .no_zstd()
+        .build()
+        .expect("client");
+    let (mut json_bytes, mut gzip_bytes) = (0, 0);
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q: Vec<(&str, String)> = vec![("limit", "2000".into())];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.clone()));
+        }
+        let plain = raw
+            .get(format!("{base}/v1/sync/pull"))
+            .bearer_auth(token)
+            .query(&q)
+            .send()
+            .await
+            .expect("pull")
+            .bytes()
+            .await
+            .expect("body");
+        let zipped = raw
+            .get(format!("{base}/v1/sync/pull"))
+            .bearer_auth(token)
+            .header("accept-encoding", "gzip")
+            .query(&q)
+            .send()
+            .await
+            .expect("pull")
+            .bytes()
+            .await
+            .expect("body");
+        json_bytes += plain.len();
+        gzip_bytes += zipped.len();
+        let page: Value = serde_json::from_slice(&plain).expect("json");
+        cursor = page["cursor"].as_str().map(str::to_owned);
+        if page["has_more"] != json!(true) {
+            return (json_bytes, gzip_bytes);
+        }
+    }
+}
+
+fn print_table(all: &[Figures]) {
+    println!();
+    println!(
+        "| engine | push mutations/s | batch p50 | batch p99 | conflicts | raw insert rows/s | sync cost (raw ÷ push) | initial pull | pull size JSON / gzip |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for f in all {
+        println!(
+            "| {} | {:.0} | {:.1} ms | {:.1} ms | {} | {:.0} | {:.2}× | {} records in {:.0} ms | {:.1} MB / {:.2} MB |",
+            f.engine,
+            f.push_per_s,
+            f.p50_ms,
+            f.p99_ms,
+            f.conflicts,
+            f.raw_per_s,
+            f.raw_per_s / f.push_per_s,
+            f.pull_records,
+            f.pull_ms,
+            f.pull_json_bytes as f64 / 1e6,
+            f.pull_gzip_bytes as f64 / 1e6,
+        );
+    }
+}

@@ -106,6 +106,61 @@ pub async fn serve(
         .await
 }
 
+/// A server running in this process (tests, benchmarks, embedding): stops when dropped.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub store: Store,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, waits for requests in flight, and returns.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Opens the database, prepares it and serves on `listener` in a background task.
+pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    let store = open_store(&settings).await?;
+    let keys = prepare(&store).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::DataDir {
+            path: "listener".into(),
+            source,
+        })?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(store.clone(), keys, settings);
+    let task = tokio::spawn(serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    Ok(Running {
+        addr,
+        store,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -6,14 +6,13 @@ use std::sync::Once;
 use fieldsync_client::{Api, Device};
 use fieldsync_protocol::Role;
 use fieldsync_protocol::pull::Change;
-use fieldsync_server::app::{self, AppState};
+use fieldsync_server::app;
 use fieldsync_server::auth::password;
 use fieldsync_server::config::Settings;
 use fieldsync_server::store::{NewUser, Store};
 use fieldsync_server::{clock, telemetry};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// Two villages of one township (兴庆区凤凰北街街道).
@@ -25,7 +24,7 @@ pub const PASSWORD: &str = "test-password-1";
 pub struct TestApp {
     pub base: String,
     pub store: Store,
-    shutdown: Option<oneshot::Sender<()>>,
+    _server: app::Running,
     _db: TestDb,
 }
 
@@ -132,31 +131,13 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::default();
     settings.database_url = Some(url.into());
     tweak(&mut settings);
-    let store = app::open_store(&settings).await.expect("open store");
-    let keys = app::prepare(&store).await.expect("prepare store");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = oneshot::channel::<()>();
-    let state = AppState::new(store.clone(), keys, settings);
-    tokio::spawn(async move {
-        let _ = app::serve(listener, state, async move {
-            let _ = rx.await;
-        })
-        .await;
-    });
+    let server = app::start(settings, listener).await.expect("start server");
     TestApp {
-        base,
-        store,
-        shutdown: Some(tx),
+        base: server.base_url(),
+        store: server.store.clone(),
+        _server: server,
         _db: db,
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 
