@@ -26,9 +26,12 @@ use sqlx::Connection;
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEVICES: usize = 32;
 const BATCH: usize = 50;
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 30;
 const CONFLICTING_PER_BATCH: usize = 5;
 const PULL_VILLAGE: &str = "640422100002";
 const PUSH_VILLAGE: &str = "640422100004";
@@ -82,9 +85,11 @@ async fn main() {
 
 async fn run(engine: &'static str, url: String) -> Figures {
     eprintln!("== {engine}");
-    let mut settings = Settings::default();
-    settings.database_url = Some(url.clone().into());
-    settings.max_connections = 32;
+    let settings = Settings {
+        database_url: Some(url.clone().into()),
+        max_connections: 32,
+        ..Settings::default()
+    };
     let server = app::start(
         settings,
         TcpListener::bind("127.0.0.1:0").await.expect("bind"),
@@ -130,15 +135,9 @@ async fn run(engine: &'static str, url: String) -> Figures {
     let shared = Arc::new(shared);
 
     // Warm-up round, not timed.
-    push_round(&mut phones, &shared, 0).await;
+    push_rounds(&mut phones, &shared, 0..1).await;
     let started = Instant::now();
-    let mut latencies = Vec::new();
-    let mut conflicts = 0;
-    for round in 1..=ROUNDS {
-        let (lat, c) = push_round(&mut phones, &shared, round).await;
-        latencies.extend(lat);
-        conflicts += c;
-    }
+    let (mut latencies, conflicts) = push_rounds(&mut phones, &shared, 1..ROUNDS + 1).await;
     let elapsed = started.elapsed();
     let pushed = DEVICES * BATCH * ROUNDS;
     latencies.sort_unstable();
@@ -242,58 +241,70 @@ fn household_fields(village: &str, n: usize) -> Value {
 fn member_fields(household: Uuid, m: usize) -> Value {
     let relation = ["head", "spouse", "child", "parent"][m % 4];
     json!({"household_id": household.to_string(), "name": format!("成员{m}"), "relation": relation,
-           "gender": if m % 2 == 0 { "male" } else { "female" }, "birth_date": "1980-05-17", "insurance_status": "enrolled", "school_status": "not_school_age"})
+           "gender": if m.is_multiple_of(2) { "male" } else { "female" }, "birth_date": "1980-05-17", "insurance_status": "enrolled", "school_status": "not_school_age"})
 }
 
-/// Every device pushes one batch at once: 45 new records and 5 stale edits of shared
-/// households' phone numbers. Returns batch latencies and the number of conflicts.
-async fn push_round(
+/// Every device pushes its batches one after the other, all devices at once: each batch 45 new
+/// records and 5 stale edits of shared households' phone numbers. Returns batch latencies and
+/// the number of conflicts.
+async fn push_rounds(
     phones: &mut [(Api, Device)],
     shared: &Arc<Vec<Uuid>>,
-    round: usize,
+    rounds: std::ops::Range<usize>,
 ) -> (Vec<Duration>, usize) {
     let mut tasks = Vec::new();
     for (d, (api, dev)) in phones.iter_mut().enumerate() {
-        let mut batch = Vec::with_capacity(BATCH);
-        for i in 0..BATCH - CONFLICTING_PER_BATCH {
-            batch.push(dev.create(
-                "household",
-                dev.new_id(),
-                household_fields(PUSH_VILLAGE, round * 1000 + i),
-            ));
-        }
-        for k in 0..CONFLICTING_PER_BATCH {
-            let id = shared[(round * CONFLICTING_PER_BATCH + k) % shared.len()];
-            batch.push(dev.update(
-                "household",
-                id,
-                1,
-                json!({"phone": format!("137{:04}{:04}", d, round * 10 + k)}),
-            ));
+        let mut batches = Vec::new();
+        for round in rounds.clone() {
+            let mut batch = Vec::with_capacity(BATCH);
+            for i in 0..BATCH - CONFLICTING_PER_BATCH {
+                batch.push(dev.create(
+                    "household",
+                    dev.new_id(),
+                    household_fields(PUSH_VILLAGE, round * 1000 + i),
+                ));
+            }
+            for k in 0..CONFLICTING_PER_BATCH {
+                // Devices edit different shared households at the same moment, and every shared
+                // household is edited by many devices over the run, always on the stale version 1.
+                let id = shared[(d * 37 + round * CONFLICTING_PER_BATCH + k) % shared.len()];
+                batch.push(dev.update(
+                    "household",
+                    id,
+                    1,
+                    json!({"phone": format!("137{:04}{:04}", d, round * 10 + k)}),
+                ));
+            }
+            batches.push(batch);
         }
         let api = api.clone();
         tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let res = api.push(batch).await.expect("push");
-            let conflicts = res
-                .results
-                .iter()
-                .filter(|r| r.status == Status::Conflict)
-                .count();
-            assert!(
-                res.results.iter().all(|r| r.status != Status::Rejected),
-                "{:?}",
-                res.results.iter().find(|r| r.status == Status::Rejected)
-            );
-            (t.elapsed(), conflicts)
+            let mut out = Vec::new();
+            for batch in batches {
+                let t = Instant::now();
+                let res = api.push(batch).await.expect("push");
+                let conflicts = res
+                    .results
+                    .iter()
+                    .filter(|r| r.status == Status::Conflict)
+                    .count();
+                assert!(
+                    res.results.iter().all(|r| r.status != Status::Rejected),
+                    "{:?}",
+                    res.results.iter().find(|r| r.status == Status::Rejected)
+                );
+                out.push((t.elapsed(), conflicts));
+            }
+            out
         }));
     }
     let mut lat = Vec::new();
     let mut conflicts = 0;
     for t in tasks {
-        let (d, c) = t.await.expect("task");
-        lat.push(d);
-        conflicts += c;
+        for (d, c) in t.await.expect("task") {
+            lat.push(d);
+            conflicts += c;
+        }
     }
     (lat, conflicts)
 }

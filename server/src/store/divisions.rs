@@ -59,17 +59,16 @@ impl Store {
         )?)
     }
 
-    /// Villages of a township or county etc. (any prefix level), for tests and tools.
+    /// Villages below a division code of any level.
     pub async fn villages_under(&self, code: &str) -> Result<Vec<String>> {
+        let (lo, hi) = super::identity::village_range(code);
         Ok(fetch_scalar!(
             self.reader(),
             fetch_all,
             String,
-            "SELECT code FROM divisions WHERE level = 'village' AND (code = $1 OR parent_code = $1
-                 OR substr(code, 1, 6) = $1 OR substr(code, 1, 4) || '00' = $1
-                 OR substr(code, 1, 2) || '0000' = $1)
-             ORDER BY code",
-            code,
+            "SELECT code FROM divisions WHERE code >= $1 AND code <= $2 AND level = 'village' ORDER BY code",
+            lo,
+            hi,
         )?)
     }
 }

@@ -41,19 +41,24 @@ pub struct DeviceRow {
     pub user_disabled_at: Option<i64>,
 }
 
-/// Villages (12-digit codes) below a division code of any level. Codes are hierarchical:
-/// province `64` + `0000`, city 4 digits + `00`, county 6, township 9, village 12.
-const VILLAGES_OF_ASSIGNMENTS: &str = "
-    SELECT DISTINCT d.code FROM divisions d
-    JOIN assignments a ON a.user_id = $1
-        AND a.starts_on <= $2 AND (a.ends_on IS NULL OR a.ends_on >= $2)
-    WHERE d.level = 'village' AND (
-        d.code = a.division_code
-        OR d.parent_code = a.division_code
-        OR substr(d.code, 1, 6) = a.division_code
-        OR substr(d.code, 1, 4) || '00' = a.division_code
-        OR substr(d.code, 1, 2) || '0000' = a.division_code)
-    ORDER BY d.code";
+/// The range of 12-digit village codes below a division code of any level. Codes are
+/// hierarchical: province `64` + `0000`, city 4 digits + `00`, county 6, township 9,
+/// village 12; county codes never end in `00`.
+pub fn village_range(code: &str) -> (String, String) {
+    let significant = match code.len() {
+        12 => 12,
+        9 => 9,
+        6 if code.ends_with("0000") => 2,
+        6 if code.ends_with("00") => 4,
+        _ => code.len().min(12),
+    };
+    let prefix = &code[..significant.min(code.len())];
+    let pad = 12 - prefix.len();
+    (
+        format!("{prefix}{}", "0".repeat(pad)),
+        format!("{prefix}{}", "9".repeat(pad)),
+    )
+}
 
 impl Store {
     /// Creates a user assigned to `divisions` from `today` on. Fails with
@@ -155,15 +160,24 @@ impl Store {
     }
 
     /// The villages a user may see and change on `today` (a `YYYY-MM-DD` date in local time).
+    /// Runs on every push and pull, so it is index range scans, not a join over all divisions.
     pub async fn user_villages(&self, user_id: Uuid, today: &str) -> Result<Vec<String>> {
-        Ok(fetch_scalar!(
-            self.reader(),
-            fetch_all,
-            String,
-            VILLAGES_OF_ASSIGNMENTS,
-            user_id,
-            today
-        )?)
+        let mut villages = Vec::new();
+        for code in self.user_assignments(user_id, today).await? {
+            let (lo, hi) = village_range(&code);
+            let found: Vec<String> = fetch_scalar!(
+                self.reader(),
+                fetch_all,
+                String,
+                "SELECT code FROM divisions WHERE code >= $1 AND code <= $2 AND level = 'village'",
+                lo,
+                hi,
+            )?;
+            villages.extend(found);
+        }
+        villages.sort_unstable();
+        villages.dedup();
+        Ok(villages)
     }
 
     /// The division codes a user is assigned to on `today`.
@@ -306,5 +320,26 @@ impl Store {
             "SELECT id, username, password_hash, role, display_name, disabled_at FROM users WHERE id = $1",
             id,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::village_range;
+
+    #[test]
+    fn ranges_follow_the_code_hierarchy() {
+        let r = |c: &str| village_range(c);
+        assert_eq!(r("640000"), ("640000000000".into(), "649999999999".into()));
+        assert_eq!(r("640100"), ("640100000000".into(), "640199999999".into()));
+        assert_eq!(r("640181"), ("640181000000".into(), "640181999999".into()));
+        assert_eq!(
+            r("640104001"),
+            ("640104001000".into(), "640104001999".into())
+        );
+        assert_eq!(
+            r("640104001002"),
+            ("640104001002".into(), "640104001002".into())
+        );
     }
 }

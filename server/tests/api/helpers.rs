@@ -128,8 +128,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     init_logs();
     let (url, db) = test_database().await;
-    let mut settings = Settings::default();
-    settings.database_url = Some(url.into());
+    let mut settings = Settings {
+        database_url: Some(url.into()),
+        ..Settings::default()
+    };
     tweak(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let server = app::start(settings, listener).await.expect("start server");

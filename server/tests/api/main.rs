@@ -2,6 +2,9 @@
 //! SQLite by default, PostgreSQL when `FIELDSYNC_TEST_DATABASE_URL=postgres://…` names a server
 //! on which the tests may create (and drop) one database each.
 
+// Test code may panic on anything unexpected; that is how a test fails.
+#![allow(clippy::unwrap_used)]
+
 mod auth;
 mod concurrency;
 mod conflicts;
