@@ -5,6 +5,10 @@
 //! makes the next writer wait until this one has committed, so a higher sequence number is
 //! never visible before a lower one; on SQLite writers are serialised anyway. A pull that has
 //! seen sequence `n` has therefore seen every change numbered `n` or less.
+//!
+//! The lock serialises commits, so what runs under it is kept to one statement: on PostgreSQL
+//! the mutation log and conflicts are written first, then a single statement takes the numbers
+//! and writes every record row, and the transaction commits.
 
 use fieldsync_protocol::Hlc;
 use fieldsync_protocol::gps::GpsFix;
@@ -176,10 +180,9 @@ impl Tx {
 
     /// Writes a batch. Sequence numbers are taken last (see the module doc).
     pub async fn write(&mut self, batch: &WriteBatch) -> Result<()> {
-        let first_seq = self.take_seqs(batch.records.len()).await?;
         let complete = match self.conn() {
-            Engine::Sqlite(c) => write_sqlite(c, batch, first_seq).await.map(|()| true),
-            Engine::Postgres(c) => write_postgres(c, batch, first_seq).await,
+            Engine::Sqlite(c) => write_sqlite(c, batch).await.map(|()| true),
+            Engine::Postgres(c) => write_postgres(c, batch).await,
         }
         .map_err(StoreError::from_db)?;
         if complete {
@@ -188,31 +191,17 @@ impl Tx {
             Err(StoreError::Retry)
         }
     }
-
-    /// Reserves `n` sequence numbers and returns the first.
-    async fn take_seqs(&mut self, n: usize) -> Result<i64> {
-        if n == 0 {
-            return Ok(0);
-        }
-        let n = i64::try_from(n).unwrap_or(i64::MAX);
-        let last: i64 = fetch_scalar!(
-            self.conn(),
-            fetch_one,
-            i64,
-            "UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq",
-            n,
-        )
-        .map_err(StoreError::from_db)?;
-        Ok(last - n + 1)
-    }
 }
 
-async fn write_sqlite(
-    c: &mut sqlx::SqliteConnection,
-    b: &WriteBatch,
-    first_seq: i64,
-) -> sqlx::Result<()> {
-    for (seq, r) in (first_seq..).zip(&b.records) {
+/// SQLite: one writer at a time, so the order of statements does not matter for pulls.
+async fn write_sqlite(c: &mut sqlx::SqliteConnection, b: &WriteBatch) -> sqlx::Result<()> {
+    let n = i64::try_from(b.records.len()).unwrap_or(i64::MAX);
+    let last: i64 =
+        sqlx::query_scalar("UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
+            .bind(n)
+            .fetch_one(&mut *c)
+            .await?;
+    for (seq, r) in (last - n + 1..).zip(&b.records) {
         let (version, fields, meta, gps) = (
             to_i64(r.state.version),
             Json(&r.state.fields),
@@ -305,123 +294,9 @@ async fn write_sqlite(
 }
 
 /// PostgreSQL: one statement per table, the rows passed as arrays (`UNNEST`), so a batch costs a
-/// handful of round trips whatever its size. Returns `false` if the batch must be run again.
-async fn write_postgres(
-    c: &mut sqlx::PgConnection,
-    b: &WriteBatch,
-    first_seq: i64,
-) -> sqlx::Result<bool> {
-    type Numbered<'a> = Vec<(i64, &'a RecordWrite)>;
-    let (created, updated): (Numbered, Numbered) =
-        (first_seq..).zip(&b.records).partition(|(_, r)| r.created);
-    if !created.is_empty() {
-        let inserted = sqlx::query(
-            "INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps,
-                 created_at, updated_at, created_by, updated_by)
-             SELECT u.id, u.entity, u.scope, u.version, u.seq, u.deleted, u.fields, u.meta, u.gps,
-                 $10, $10, u.by, u.by
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::bool[],
-                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $11::uuid[])
-                  AS u(id, entity, scope, version, seq, deleted, fields, meta, gps, by)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(created.iter().map(|(_, r)| r.id).collect::<Vec<_>>())
-        .bind(created.iter().map(|(_, r)| r.entity).collect::<Vec<_>>())
-        .bind(
-            created
-                .iter()
-                .map(|(_, r)| r.scope.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            created
-                .iter()
-                .map(|(_, r)| to_i64(r.state.version))
-                .collect::<Vec<_>>(),
-        )
-        .bind(created.iter().map(|(s, _)| *s).collect::<Vec<_>>())
-        .bind(
-            created
-                .iter()
-                .map(|(_, r)| r.state.deleted)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            created
-                .iter()
-                .map(|(_, r)| Json(&r.state.fields))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            created
-                .iter()
-                .map(|(_, r)| Json(&r.state.meta))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            created
-                .iter()
-                .map(|(_, r)| r.gps.as_ref().map(Json))
-                .collect::<Vec<_>>(),
-        )
-        .bind(b.now_ms)
-        .bind(created.iter().map(|(_, r)| r.user_id).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await?
-        .rows_affected();
-        if inserted != created.len() as u64 {
-            // Another transaction inserted one of these ids after we looked: run the batch
-            // again, and that create will be refused as a duplicate id.
-            return Ok(false);
-        }
-    }
-    if !updated.is_empty() {
-        sqlx::query(
-            "UPDATE records r SET version = u.version, seq = u.seq, deleted = u.deleted,
-                 fields = u.fields, meta = u.meta, gps = COALESCE(u.gps, r.gps),
-                 updated_at = $8, updated_by = u.by
-             FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::bool[], $5::jsonb[], $6::jsonb[],
-                         $7::jsonb[], $9::uuid[])
-                  AS u(id, version, seq, deleted, fields, meta, gps, by)
-             WHERE r.id = u.id",
-        )
-        .bind(updated.iter().map(|(_, r)| r.id).collect::<Vec<_>>())
-        .bind(
-            updated
-                .iter()
-                .map(|(_, r)| to_i64(r.state.version))
-                .collect::<Vec<_>>(),
-        )
-        .bind(updated.iter().map(|(s, _)| *s).collect::<Vec<_>>())
-        .bind(
-            updated
-                .iter()
-                .map(|(_, r)| r.state.deleted)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            updated
-                .iter()
-                .map(|(_, r)| Json(&r.state.fields))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            updated
-                .iter()
-                .map(|(_, r)| Json(&r.state.meta))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            updated
-                .iter()
-                .map(|(_, r)| r.gps.as_ref().map(Json))
-                .collect::<Vec<_>>(),
-        )
-        .bind(b.now_ms)
-        .bind(updated.iter().map(|(_, r)| r.user_id).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await?;
-    }
+/// handful of round trips whatever its size. The log and conflicts go first; the records, with
+/// their sequence numbers, in one last statement. Returns `false` if the batch must be run again.
+async fn write_postgres(c: &mut sqlx::PgConnection, b: &WriteBatch) -> sqlx::Result<bool> {
     if !b.mutations.is_empty() {
         let ms = &b.mutations;
         sqlx::query(
@@ -485,7 +360,68 @@ async fn write_postgres(
         .execute(&mut *c)
         .await?;
     }
-    Ok(true)
+    if b.records.is_empty() {
+        return Ok(true);
+    }
+    let rs = &b.records;
+    let created = rs.iter().filter(|r| r.created).count();
+    // Under the head row's lock from here to commit: take the numbers and write every record
+    // in one statement. `ord` numbers the rows 1..n inside the batch.
+    let inserted: i64 = sqlx::query_scalar(
+        "WITH head AS (
+             UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $1 AS base
+         ), rows AS (
+             SELECT * FROM UNNEST($2::int8[], $3::bool[], $4::uuid[], $5::text[], $6::text[],
+                                  $7::int8[], $8::bool[], $9::jsonb[], $10::jsonb[], $11::jsonb[],
+                                  $12::uuid[])
+                 AS u(ord, created, id, entity, scope, version, deleted, fields, meta, gps, by)
+         ), inserted AS (
+             INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps,
+                                  created_at, updated_at, created_by, updated_by)
+             SELECT r.id, r.entity, r.scope, r.version, head.base + r.ord, r.deleted, r.fields,
+                    r.meta, r.gps, $13, $13, r.by, r.by
+             FROM rows r, head WHERE r.created
+             ON CONFLICT (id) DO NOTHING
+             RETURNING 1
+         ), updated AS (
+             UPDATE records t SET version = r.version, seq = head.base + r.ord,
+                 deleted = r.deleted, fields = r.fields, meta = r.meta,
+                 gps = COALESCE(r.gps, t.gps), updated_at = $13, updated_by = r.by
+             FROM rows r, head WHERE NOT r.created AND t.id = r.id
+             RETURNING 1
+         )
+         SELECT (SELECT COUNT(*) FROM inserted) + 0 * (SELECT COUNT(*) FROM updated)",
+    )
+    .bind(i64::try_from(rs.len()).unwrap_or(i64::MAX))
+    .bind(
+        (1..=rs.len())
+            .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(rs.iter().map(|r| r.created).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.entity).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.scope.as_str()).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| to_i64(r.state.version))
+            .collect::<Vec<_>>(),
+    )
+    .bind(rs.iter().map(|r| r.state.deleted).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| Json(&r.state.fields)).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| Json(&r.state.meta)).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| r.gps.as_ref().map(Json))
+            .collect::<Vec<_>>(),
+    )
+    .bind(rs.iter().map(|r| r.user_id).collect::<Vec<_>>())
+    .bind(b.now_ms)
+    .fetch_one(&mut *c)
+    .await?;
+    // Another transaction inserted one of these ids after we looked: run the batch again, and
+    // that create will be refused as a duplicate id.
+    Ok(inserted == i64::try_from(created).unwrap_or(i64::MAX))
 }
 
 /// Row counts of the sync tables (for `/metrics`, admin and tests).
