@@ -193,102 +193,102 @@ impl Tx {
     }
 }
 
-/// SQLite: one writer at a time, so the order of statements does not matter for pulls.
+/// SQLite: one writer at a time, so the order of statements does not matter for pulls. Each
+/// statement crosses to sqlx's SQLite thread, so new rows go in multi-row `INSERT`s.
 async fn write_sqlite(c: &mut sqlx::SqliteConnection, b: &WriteBatch) -> sqlx::Result<()> {
+    // SQLite allows 32,766 parameters per statement; at most 14 per row here.
+    const ROWS_PER_INSERT: usize = 2000;
     let n = i64::try_from(b.records.len()).unwrap_or(i64::MAX);
     let last: i64 =
         sqlx::query_scalar("UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
             .bind(n)
             .fetch_one(&mut *c)
             .await?;
-    for (seq, r) in (last - n + 1..).zip(&b.records) {
-        let (version, fields, meta, gps) = (
-            to_i64(r.state.version),
-            Json(&r.state.fields),
-            Json(&r.state.meta),
-            r.gps.as_ref().map(Json),
+    let numbered: Vec<(i64, &RecordWrite)> = (last - n + 1..).zip(&b.records).collect();
+    let (created, updated): (Vec<_>, Vec<_>) = numbered.into_iter().partition(|(_, r)| r.created);
+    for chunk in created.chunks(ROWS_PER_INSERT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps, \
+             created_at, updated_at, created_by, updated_by) ",
         );
-        if r.created {
-            sqlx::query(
-                "INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps,
-                     created_at, updated_at, created_by, updated_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $11)",
-            )
-            .bind(r.id)
-            .bind(r.entity)
-            .bind(&r.scope)
-            .bind(version)
-            .bind(seq)
-            .bind(r.state.deleted)
-            .bind(fields)
-            .bind(meta)
-            .bind(gps)
-            .bind(b.now_ms)
-            .bind(r.user_id)
-            .execute(&mut *c)
-            .await?;
-        } else {
-            sqlx::query(
-                "UPDATE records SET version = $2, seq = $3, deleted = $4, fields = $5, meta = $6,
-                     gps = COALESCE($7, gps), updated_at = $8, updated_by = $9
-                 WHERE id = $1",
-            )
-            .bind(r.id)
-            .bind(version)
-            .bind(seq)
-            .bind(r.state.deleted)
-            .bind(fields)
-            .bind(meta)
-            .bind(gps)
-            .bind(b.now_ms)
-            .bind(r.user_id)
-            .execute(&mut *c)
-            .await?;
-        }
+        qb.push_values(chunk, |mut row, (seq, r)| {
+            row.push_bind(r.id)
+                .push_bind(r.entity)
+                .push_bind(r.scope.clone())
+                .push_bind(to_i64(r.state.version))
+                .push_bind(*seq)
+                .push_bind(r.state.deleted)
+                .push_bind(Json(r.state.fields.clone()))
+                .push_bind(Json(r.state.meta.clone()))
+                .push_bind(r.gps.clone().map(Json))
+                .push_bind(b.now_ms)
+                .push_bind(b.now_ms)
+                .push_bind(r.user_id)
+                .push_bind(r.user_id);
+        });
+        qb.build().execute(&mut *c).await?;
     }
-    for m in &b.mutations {
+    for (seq, r) in updated {
         sqlx::query(
-            "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status,
-                 version, fields, hlc, gps, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "UPDATE records SET version = $2, seq = $3, deleted = $4, fields = $5, meta = $6,
+                 gps = COALESCE($7, gps), updated_at = $8, updated_by = $9
+             WHERE id = $1",
         )
-        .bind(m.mutation_id)
-        .bind(b.device_id)
-        .bind(b.user_id)
-        .bind(m.record_id)
-        .bind(m.entity)
-        .bind(m.op.as_str())
-        .bind(m.status.as_str())
-        .bind(to_i64(m.version))
-        .bind(Json(&m.fields))
-        .bind(Json(&m.hlc))
-        .bind(m.gps.as_ref().map(Json))
+        .bind(r.id)
+        .bind(to_i64(r.state.version))
+        .bind(seq)
+        .bind(r.state.deleted)
+        .bind(Json(&r.state.fields))
+        .bind(Json(&r.state.meta))
+        .bind(r.gps.as_ref().map(Json))
         .bind(b.now_ms)
+        .bind(r.user_id)
         .execute(&mut *c)
         .await?;
     }
-    for x in &b.conflicts {
-        sqlx::query(
-            "INSERT INTO conflicts (id, record_id, entity, scope, field, kind, yours, theirs, kept,
-                 mutation_id, device_id, user_id, theirs_hlc, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(x.id)
-        .bind(x.record_id)
-        .bind(x.entity)
-        .bind(&x.scope)
-        .bind(&x.field)
-        .bind(kind_str(x.kind))
-        .bind(Json(&x.yours))
-        .bind(Json(&x.theirs))
-        .bind(Json(&x.kept))
-        .bind(x.mutation_id)
-        .bind(b.device_id)
-        .bind(b.user_id)
-        .bind(x.theirs_hlc.as_ref().map(Json))
-        .bind(b.now_ms)
-        .execute(&mut *c)
-        .await?;
+    for chunk in b.mutations.chunks(ROWS_PER_INSERT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status, \
+             version, fields, hlc, gps, received_at) ",
+        );
+        qb.push_values(chunk, |mut row, m| {
+            row.push_bind(m.mutation_id)
+                .push_bind(b.device_id)
+                .push_bind(b.user_id)
+                .push_bind(m.record_id)
+                .push_bind(m.entity)
+                .push_bind(m.op.as_str())
+                .push_bind(m.status.as_str())
+                .push_bind(to_i64(m.version))
+                .push_bind(Json(m.fields.clone()))
+                .push_bind(Json(m.hlc))
+                .push_bind(m.gps.clone().map(Json))
+                .push_bind(b.now_ms);
+        });
+        qb.build().execute(&mut *c).await?;
+    }
+    for chunk in b.conflicts.chunks(ROWS_PER_INSERT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO conflicts (id, record_id, entity, scope, field, kind, yours, theirs, kept, \
+             mutation_id, device_id, user_id, theirs_hlc, created_at) ",
+        );
+        qb.push_values(chunk, |mut row, x| {
+            row.push_bind(x.id)
+                .push_bind(x.record_id)
+                .push_bind(x.entity)
+                .push_bind(x.scope.clone())
+                .push_bind(x.field.clone())
+                .push_bind(kind_str(x.kind))
+                .push_bind(Json(x.yours.clone()))
+                .push_bind(Json(x.theirs.clone()))
+                .push_bind(Json(x.kept.clone()))
+                .push_bind(x.mutation_id)
+                .push_bind(b.device_id)
+                .push_bind(b.user_id)
+                .push_bind(x.theirs_hlc.map(Json))
+                .push_bind(b.now_ms);
+        });
+        qb.build().execute(&mut *c).await?;
     }
     Ok(())
 }
