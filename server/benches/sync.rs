@@ -444,17 +444,23 @@ async fn pull_bytes(base: &str, token: &str) -> (usize, usize) {
             .bytes()
             .await
             .expect("body");
-        let zipped = raw
+        let response = raw
             .get(format!("{base}/v1/sync/pull"))
             .bearer_auth(token)
             .header("accept-encoding", "gzip")
             .query(&q)
             .send()
             .await
-            .expect("pull")
-            .bytes()
-            .await
-            .expect("body");
+            .expect("pull");
+        assert!(response.status().is_success(), "{}", response.status());
+        assert_eq!(
+            response
+                .headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok()),
+            Some("gzip")
+        );
+        let zipped = response.bytes().await.expect("body");
         json_bytes += plain.len();
         gzip_bytes += zipped.len();
         let page: Value = serde_json::from_slice(&plain).expect("json");

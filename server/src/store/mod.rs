@@ -192,7 +192,10 @@ impl Store {
     /// file if missing. Does not migrate; call [`Store::migrate`].
     pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Store> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url)?;
+            // A transaction left open by a stuck client would hold row locks (the sequence row
+            // among them) and stall every push: PostgreSQL ends it after 60 s.
+            let connect = PgConnectOptions::from_str(url)?
+                .options([("idle_in_transaction_session_timeout", "60s")]);
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
                 .acquire_timeout(opts.acquire_timeout)
