@@ -21,8 +21,8 @@ use fieldsync_server::app;
 use fieldsync_server::auth::password;
 use fieldsync_server::config::Settings;
 use fieldsync_server::store::{NewUser, Store};
+use fieldsync_server::testing::ScratchDatabase;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
@@ -55,32 +55,15 @@ struct Figures {
 #[tokio::main]
 async fn main() {
     let mut all = Vec::new();
-    let dir = std::env::temp_dir().join(format!("fieldsync-bench-{}", Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    all.push(run("sqlite", Store::sqlite_url(&dir)).await);
-    let _ = std::fs::remove_dir_all(&dir);
+    let sqlite = ScratchDatabase::sqlite("fieldsync-bench").expect("temp dir");
+    all.push(run("sqlite", sqlite.url.clone()).await);
+    drop(sqlite);
 
     let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    match sqlx::postgres::PgConnection::connect(&admin).await {
-        Ok(mut c) => {
-            let name = format!("fieldsync_bench_{}", Uuid::now_v7().simple());
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut c)
-                .await
-                .expect("create database");
-            let url = format!(
-                "{}/{name}",
-                admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)
-            );
-            all.push(run("postgres", url).await);
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .execute(&mut c)
-            .await;
-        }
-        Err(e) => eprintln!("PostgreSQL at {admin} unreachable ({e}): PostgreSQL figures skipped"),
+    match ScratchDatabase::postgres(&admin, "fieldsync_bench").await {
+        Ok(db) => all.push(run("postgres", db.url.clone()).await),
+        Err(e) => eprintln!("PostgreSQL at {admin} unusable ({e}): PostgreSQL figures skipped"),
     }
     print_table(&all);
 }

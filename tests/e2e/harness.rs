@@ -8,7 +8,6 @@
 //! another on the same data, or run `fieldsync admin` before any server exists. Servers are
 //! killed, databases dropped and directories removed on `Drop`.
 
-mod postgres;
 mod server;
 
 pub use server::Phone;
@@ -19,6 +18,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
+use fieldsync_server::testing::ScratchDatabase;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
@@ -80,14 +80,16 @@ pub struct TestEnv {
     root: PathBuf,
     vars: Vec<(String, String)>,
     starts: AtomicUsize,
-    pg: Option<postgres::Database>,
+    pg: Option<ScratchDatabase>,
 }
 
 impl TestEnv {
     /// The data directory does not exist yet: the first command must create it.
     pub async fn new() -> TestEnv {
         // The database first: when it panics, no directory is left behind.
-        let pg = postgres::Database::from_env().await;
+        let pg = ScratchDatabase::postgres_from_env("FIELDSYNC_TEST_DATABASE_URL", "fieldsync_e2e")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let root = std::env::temp_dir().join(format!("fieldsync-e2e-{}", Uuid::now_v7().simple()));
         std::fs::create_dir_all(&root).expect("the temp dir should be creatable");
         let mut env = TestEnv {

@@ -1,6 +1,5 @@
 //! Starting a server on a fresh database, and phones to talk to it.
 
-use std::path::PathBuf;
 use std::sync::Once;
 
 use fieldsync_client::{Api, Device};
@@ -10,6 +9,7 @@ use fieldsync_server::app;
 use fieldsync_server::auth::password;
 use fieldsync_server::config::Settings;
 use fieldsync_server::store::{NewUser, Store};
+use fieldsync_server::testing::ScratchDatabase;
 use fieldsync_server::{clock, telemetry};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -25,46 +25,8 @@ pub struct TestApp {
     pub base: String,
     pub store: Store,
     _server: app::Running,
-    _db: TestDb,
+    _db: ScratchDatabase,
 }
-
-/// A database that disappears with the test.
-enum TestDb {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        match self {
-            TestDb::Sqlite(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            TestDb::Postgres { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                // Drop runs inside the test's runtime; a thread with its own runtime may block.
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("runtime");
-                    rt.block_on(async move {
-                        if let Ok(mut c) = sqlx::postgres::PgConnection::connect(&admin_url).await {
-                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            )))
-                            .execute(&mut c)
-                            .await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
-    }
-}
-
-use sqlx::Connection;
 
 fn init_logs() {
     static ONCE: Once = Once::new();
@@ -75,61 +37,17 @@ fn init_logs() {
     });
 }
 
-/// Replaces the database name (the path) of a PostgreSQL URL.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-async fn test_database() -> (String, TestDb) {
-    match std::env::var("FIELDSYNC_TEST_DATABASE_URL") {
-        Ok(admin_url) if admin_url.starts_with("postgres") => {
-            let name = format!("fieldsync_test_{}", Uuid::now_v7().simple());
-            let mut c = sqlx::postgres::PgConnection::connect(&admin_url)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("FIELDSYNC_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
-                });
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut c)
-                .await
-                .expect("create test database");
-            (
-                with_database(&admin_url, &name),
-                TestDb::Postgres { admin_url, name },
-            )
-        }
-        Ok(other) if !other.is_empty() => {
-            panic!("FIELDSYNC_TEST_DATABASE_URL must be a postgres:// URL, got {other:?}")
-        }
-        _ => {
-            let dir = std::env::temp_dir().join(format!("fieldsync-test-{}", Uuid::now_v7()));
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            (Store::sqlite_url(&dir), TestDb::Sqlite(dir))
-        }
-    }
-}
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     init_logs();
-    let (url, db) = test_database().await;
+    let db = ScratchDatabase::from_env("FIELDSYNC_TEST_DATABASE_URL", "fieldsync_test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut settings = Settings {
-        database_url: Some(url.into()),
+        database_url: Some(db.url.clone().into()),
         ..Settings::default()
     };
     tweak(&mut settings);
@@ -217,17 +135,4 @@ pub fn latest(changes: &[Change]) -> std::collections::HashMap<Uuid, &Change> {
         }
     }
     out
-}
-
-#[test]
-fn with_database_replaces_the_path() {
-    assert_eq!(
-        with_database("postgres://u@h:5432/postgres", "x"),
-        "postgres://u@h:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://h/db?sslmode=disable", "x"),
-        "postgres://h/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }

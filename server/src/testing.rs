@@ -1,0 +1,151 @@
+//! Support for the test suites and the benchmark: a throwaway database on either engine, made
+//! fresh and removed on drop. The server itself never uses this module.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use uuid::Uuid;
+
+use crate::store::Store;
+
+/// A database that exists for one test (or one benchmark run).
+pub struct ScratchDatabase {
+    /// The URL to give the server (`FIELDSYNC_DATABASE_URL`).
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl ScratchDatabase {
+    /// A PostgreSQL database when the environment variable `var` names a server (a run meant
+    /// for PostgreSQL never falls back: an unreachable server is an error), else SQLite in a
+    /// fresh temporary directory.
+    pub async fn from_env(var: &str, prefix: &str) -> Result<ScratchDatabase, String> {
+        match Self::postgres_from_env(var, prefix).await? {
+            Some(db) => Ok(db),
+            None => Self::sqlite(prefix).map_err(|e| format!("temporary directory: {e}")),
+        }
+    }
+
+    /// A PostgreSQL database when `var` names a server, `None` when it is unset or empty.
+    pub async fn postgres_from_env(
+        var: &str,
+        prefix: &str,
+    ) -> Result<Option<ScratchDatabase>, String> {
+        match std::env::var(var) {
+            Ok(url) if url.starts_with("postgres") => Self::postgres(&url, prefix)
+                .await
+                .map(Some)
+                .map_err(|e| format!("{var} is set but PostgreSQL is not usable: {e}")),
+            Ok(other) if !other.is_empty() => {
+                Err(format!("{var} must be a postgres:// URL, got {other:?}"))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// SQLite in a fresh temporary directory.
+    pub fn sqlite(prefix: &str) -> std::io::Result<ScratchDatabase> {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(ScratchDatabase {
+            url: Store::sqlite_url(&dir),
+            cleanup: Cleanup::Dir(dir),
+        })
+    }
+
+    /// A new database `<prefix>_<uuid>` on the PostgreSQL server of `admin_url`.
+    pub async fn postgres(admin_url: &str, prefix: &str) -> Result<ScratchDatabase, sqlx::Error> {
+        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
+        let mut c = PgConnection::connect(admin_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut c)
+            .await?;
+        let _ = c.close().await;
+        Ok(ScratchDatabase {
+            url: with_database(admin_url, &name),
+            cleanup: Cleanup::Postgres {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+        })
+    }
+
+    /// The directory of an SQLite scratch database.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.cleanup {
+            Cleanup::Dir(d) => Some(d),
+            Cleanup::Postgres { .. } => None,
+        }
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop may run inside an async runtime, which must not block: use a thread with
+                // a runtime of its own.
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    rt.block_on(async move {
+                        if let Ok(mut c) = PgConnection::connect(&admin_url).await {
+                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Replaces the database name (the path) of a PostgreSQL URL.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn with_database_replaces_the_path() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://h/db?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}
