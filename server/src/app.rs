@@ -60,16 +60,20 @@ pub enum StartError {
     Store(#[from] StoreError),
 }
 
-/// Opens the configured database, creating the data directory for the SQLite default, and
-/// brings the schema up to date.
+/// Where photos live on the local disk (the default blob store).
+pub fn photo_dir(settings: &Settings) -> std::path::PathBuf {
+    settings.data_dir.join("photos")
+}
+
+/// Opens the configured database, creating the data directory (the SQLite file and the photo
+/// folder live there), and brings the schema up to date.
 pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
     let url = settings.database_url();
-    if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
-            path: settings.data_dir.display().to_string(),
-            source,
-        })?;
-    }
+    let photos = photo_dir(settings);
+    std::fs::create_dir_all(&photos).map_err(|source| StartError::DataDir {
+        path: photos.display().to_string(),
+        source,
+    })?;
     let db_err = |source| StartError::Database {
         url: settings.database_url_redacted(),
         source,

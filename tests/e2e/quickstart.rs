@@ -12,6 +12,10 @@ async fn fresh_machine_quickstart() {
     let env = TestEnv::new().await;
     assert!(!env.data_dir().exists(), "the machine starts empty");
     let server = env.serve().await;
+    assert!(
+        env.data_dir().join("photos").is_dir(),
+        "serve creates the local photo folder"
+    );
     if !env.is_postgres() {
         assert!(
             env.data_dir().join("fieldsync.db").is_file(),
