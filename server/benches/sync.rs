@@ -56,22 +56,24 @@ struct Figures {
 async fn main() {
     let mut all = Vec::new();
     let sqlite = ScratchDatabase::sqlite("fieldsync-bench").expect("temp dir");
-    all.push(run("sqlite", sqlite.url.clone()).await);
+    all.push(run("sqlite", &sqlite).await);
     drop(sqlite);
 
     let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     match ScratchDatabase::postgres(&admin, "fieldsync_bench").await {
-        Ok(db) => all.push(run("postgres", db.url.clone()).await),
+        Ok(db) => all.push(run("postgres", &db).await),
         Err(e) => eprintln!("PostgreSQL at {admin} unusable ({e}): PostgreSQL figures skipped"),
     }
     print_table(&all);
 }
 
-async fn run(engine: &'static str, url: String) -> Figures {
+async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
     eprintln!("== {engine}");
+    let url = db.url.clone();
     let settings = Settings {
         database_url: Some(url.clone().into()),
+        data_dir: db.dir().to_owned(),
         max_connections: 32,
         ..Settings::default()
     };

@@ -1,9 +1,11 @@
-//! Who may do what to which entity: the permission table, as data that tests and the README
-//! iterate over. Village scope is checked separately (a record must lie in one of the caller's
-//! villages); this table answers the role question only.
+//! Who may do what to which entity, and who sees which personal data: the permission and
+//! disclosure tables, as data that tests and the README iterate over. Village scope is checked
+//! separately (a record must lie in one of the caller's villages); these tables answer the
+//! role question only.
 
 use fieldsync_protocol::Role;
 use fieldsync_protocol::push::Op;
+use fieldsync_protocol::registry::Personal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -13,6 +15,8 @@ pub enum Action {
     Delete,
     /// Resolve a conflict record of the entity.
     Review,
+    /// Approve or return a record that needs a decision (attendance sheets, leave, cases).
+    Approve,
 }
 
 impl Action {
@@ -40,73 +44,53 @@ const EDIT_DELETE: &[Action] = &[Read, Create, Update, Delete];
 const ALL: &[Action] = &[Read, Create, Update, Delete, Review];
 
 /// The table. A role absent for an entity has no access to it.
+#[rustfmt::skip]
 pub static GRANTS: &[Grant] = &[
-    Grant {
-        role: Admin,
-        entity: "household",
-        actions: ALL,
-    },
-    Grant {
-        role: Admin,
-        entity: "member",
-        actions: ALL,
-    },
-    Grant {
-        role: CountyOfficer,
-        entity: "household",
-        actions: ALL,
-    },
-    Grant {
-        role: CountyOfficer,
-        entity: "member",
-        actions: ALL,
-    },
-    Grant {
-        role: TownshipSupervisor,
-        entity: "household",
-        actions: &[Read, Create, Update, Review],
-    },
-    Grant {
-        role: TownshipSupervisor,
-        entity: "member",
-        actions: &[Read, Create, Update, Review],
-    },
-    Grant {
-        role: FirstSecretary,
-        entity: "household",
-        actions: ALL,
-    },
-    Grant {
-        role: FirstSecretary,
-        entity: "member",
-        actions: ALL,
-    },
-    Grant {
-        role: TeamMember,
-        entity: "household",
-        actions: EDIT,
-    },
-    Grant {
-        role: TeamMember,
-        entity: "member",
-        actions: EDIT_DELETE,
-    },
-    Grant {
-        role: GridWorker,
-        entity: "household",
-        actions: EDIT,
-    },
-    Grant {
-        role: GridWorker,
-        entity: "member",
-        actions: EDIT_DELETE,
-    },
+    Grant { role: Admin, entity: "household", actions: ALL },
+    Grant { role: Admin, entity: "member", actions: ALL },
+    Grant { role: CountyOfficer, entity: "household", actions: ALL },
+    Grant { role: CountyOfficer, entity: "member", actions: ALL },
+    Grant { role: TownshipSupervisor, entity: "household", actions: &[Read, Create, Update, Review] },
+    Grant { role: TownshipSupervisor, entity: "member", actions: &[Read, Create, Update, Review] },
+    Grant { role: FirstSecretary, entity: "household", actions: ALL },
+    Grant { role: FirstSecretary, entity: "member", actions: ALL },
+    Grant { role: TeamMember, entity: "household", actions: EDIT },
+    Grant { role: TeamMember, entity: "member", actions: EDIT_DELETE },
+    Grant { role: GridWorker, entity: "household", actions: EDIT },
+    Grant { role: GridWorker, entity: "member", actions: EDIT_DELETE },
 ];
 
 pub fn allowed(role: Role, entity: &str, action: Action) -> bool {
     GRANTS
         .iter()
         .any(|g| g.role == role && g.entity == entity && g.actions.contains(&action))
+}
+
+/// How much of a kind of personal data a role sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disclosure {
+    Full,
+    /// Partly hidden: `6401**********1234`, `139****1234`.
+    Masked,
+    /// Left out.
+    Hidden,
+}
+
+/// The disclosure table. Cadres who visit households, verify identities and decide on help see
+/// everything; the township supervisor (who reviews attendance and cases) sees contact data
+/// and incomes but not ID-card numbers or illnesses in full; the system administrator and the
+/// hotline operator see no more than they need to identify a household.
+pub fn disclosure(role: Role, kind: Personal) -> Disclosure {
+    use Disclosure::*;
+    match (kind, role) {
+        (Personal::None | Personal::Identity, _) => Full,
+        (_, CountyOfficer | FirstSecretary | TeamMember | GridWorker) => Full,
+        (Personal::Phone | Personal::Income, TownshipSupervisor) => Full,
+        (Personal::IdCard, TownshipSupervisor) => Masked,
+        (Personal::Health, TownshipSupervisor) => Hidden,
+        (Personal::IdCard | Personal::Phone, Admin | HotlineOperator | Farmer) => Masked,
+        (Personal::Health | Personal::Income, Admin | HotlineOperator | Farmer) => Hidden,
+    }
 }
 
 /// Whether the role reviews conflicts of any entity (and so may list them).
@@ -141,7 +125,7 @@ mod tests {
     fn farmers_and_operators_do_not_touch_household_registers() {
         for role in [Farmer, HotlineOperator] {
             for entity in ["household", "member"] {
-                for action in [Read, Create, Update, Delete, Review] {
+                for action in [Read, Create, Update, Delete, Review, Approve] {
                     assert!(
                         !allowed(role, entity, action),
                         "{role:?} {entity} {action:?}"
@@ -151,5 +135,18 @@ mod tests {
         }
         assert!(!allowed(GridWorker, "household", Delete));
         assert!(allowed(FirstSecretary, "household", Delete));
+    }
+
+    #[test]
+    fn only_field_cadres_see_every_id_card_and_illness() {
+        let full: Vec<Role> = Role::ALL.into_iter().filter(|r| disclosure(*r, Personal::IdCard) == Disclosure::Full).collect();
+        assert_eq!(full, [CountyOfficer, FirstSecretary, TeamMember, GridWorker]);
+        let health: Vec<Role> = Role::ALL.into_iter().filter(|r| disclosure(*r, Personal::Health) == Disclosure::Full).collect();
+        assert_eq!(health, full);
+        for role in Role::ALL {
+            assert_eq!(disclosure(role, Personal::Identity), Disclosure::Full);
+            assert_ne!(disclosure(role, Personal::IdCard), Disclosure::Hidden, "a masked number still identifies a household");
+        }
+        assert_eq!(disclosure(Admin, Personal::Income), Disclosure::Hidden);
     }
 }

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use secrecy::ExposeSecret;
+
 use crate::auth::TokenKeys;
+use crate::privacy::{DataKey, KeyError};
 use crate::config::Settings;
 use crate::store::{Store, StoreError};
 use crate::{clock, divisions, http};
@@ -58,6 +61,16 @@ pub enum StartError {
     Divisions(#[from] divisions::ParseError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("data key: {0}")]
+    DataKey(#[from] KeyError),
+}
+
+/// The key for personal data at rest: from the settings, or the data directory's key file.
+fn data_key(settings: &Settings) -> Result<DataKey, StartError> {
+    Ok(match &settings.data_key {
+        Some(k) => DataKey::from_base64(k.expose_secret())?,
+        None => DataKey::load_or_create(&settings.data_dir.join("data.key"))?,
+    })
 }
 
 /// Where photos live on the local disk (the default blob store).
@@ -78,10 +91,15 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
         url: settings.database_url_redacted(),
         source,
     };
-    let store = Store::connect(&url, &settings.connect_options())
+    let key = data_key(settings)?;
+    let check = key.check_value();
+    let store = Store::connect(&url, &settings.connect_options(), key)
         .await
         .map_err(db_err)?;
     store.migrate().await.map_err(db_err)?;
+    if store.remember("data-key-check", check.clone(), clock::now_ms()).await? != check {
+        return Err(StartError::DataKey(KeyError::Mismatch));
+    }
     Ok(store)
 }
 
@@ -104,7 +122,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = http::router(state);
+    let router = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

@@ -35,6 +35,15 @@ pub struct Limits {
     pub default_pull_limit: usize,
     /// How far ahead of the server's clock an edit's stamp may be, in seconds.
     pub max_clock_ahead_s: i64,
+    /// Failed logins for one username within the window before logins for it pause.
+    pub login_failures_per_user: i64,
+    /// Failed logins from one address within the window before logins from it pause.
+    pub login_failures_per_ip: i64,
+    /// The login failure window, in seconds.
+    pub login_window_s: i64,
+    /// Take the client address from the last `X-Forwarded-For` entry (only behind a proxy
+    /// that sets it; otherwise clients could pick their own address).
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Limits {
@@ -45,6 +54,10 @@ impl Default for Limits {
             max_pull_limit: 2000,
             default_pull_limit: 500,
             max_clock_ahead_s: 3600,
+            login_failures_per_user: 5,
+            login_failures_per_ip: 30,
+            login_window_s: 900,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -76,6 +89,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `postgres://…` to use PostgreSQL instead of the SQLite file (`FIELDSYNC_DATABASE_URL`).
     pub database_url: Option<SecretString>,
+    /// 32 random bytes in base64 that encrypt ID-card numbers at rest (`FIELDSYNC_DATA_KEY`).
+    /// Unset: `data_dir/data.key`, made on first start. Servers sharing one database must
+    /// share this key.
+    pub data_key: Option<SecretString>,
     /// Most database connections per process.
     pub max_connections: u32,
     pub log_format: LogFormat,
@@ -89,6 +106,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             database_url: None,
+            data_key: None,
             max_connections: 16,
             log_format: LogFormat::Pretty,
             limits: Limits::default(),
@@ -102,6 +120,7 @@ const KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "database_url",
+    "data_key",
     "max_connections",
     "log_format",
     "limits",
@@ -177,6 +196,9 @@ impl Settings {
         if self.limits.max_batch == 0
             || self.limits.max_pull_limit == 0
             || self.limits.default_pull_limit == 0
+            || self.limits.login_failures_per_user <= 0
+            || self.limits.login_failures_per_ip <= 0
+            || self.limits.login_window_s <= 0
         {
             return bad("limits must be positive");
         }

@@ -9,16 +9,13 @@ use uuid::Uuid;
 
 use crate::store::Store;
 
-/// A database that exists for one test (or one benchmark run).
+/// A database that exists for one test (or one benchmark run), with a data directory of its
+/// own (for the data key and photos; on SQLite the database file lives there too).
 pub struct ScratchDatabase {
     /// The URL to give the server (`FIELDSYNC_DATABASE_URL`).
     pub url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Dir(PathBuf),
-    Postgres { admin_url: String, name: String },
+    dir: PathBuf,
+    postgres: Option<(String, String)>,
 }
 
 impl ScratchDatabase {
@@ -51,11 +48,11 @@ impl ScratchDatabase {
 
     /// SQLite in a fresh temporary directory.
     pub fn sqlite(prefix: &str) -> std::io::Result<ScratchDatabase> {
-        let dir = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::now_v7()));
-        std::fs::create_dir_all(&dir)?;
+        let dir = scratch_dir(prefix)?;
         Ok(ScratchDatabase {
             url: Store::sqlite_url(&dir),
-            cleanup: Cleanup::Dir(dir),
+            dir,
+            postgres: None,
         })
     }
 
@@ -67,31 +64,32 @@ impl ScratchDatabase {
             .execute(&mut c)
             .await?;
         let _ = c.close().await;
+        let dir = scratch_dir(prefix).map_err(sqlx::Error::Io)?;
         Ok(ScratchDatabase {
             url: with_database(admin_url, &name),
-            cleanup: Cleanup::Postgres {
-                admin_url: admin_url.to_owned(),
-                name,
-            },
+            dir,
+            postgres: Some((admin_url.to_owned(), name)),
         })
     }
 
-    /// The directory of an SQLite scratch database.
-    pub fn dir(&self) -> Option<&Path> {
-        match &self.cleanup {
-            Cleanup::Dir(d) => Some(d),
-            Cleanup::Postgres { .. } => None,
-        }
+    /// The data directory to give the server (`FIELDSYNC_DATA_DIR`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
+}
+
+fn scratch_dir(prefix: &str) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::Dir(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres { admin_url, name } => {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        match &self.postgres {
+            None => {}
+            Some((admin_url, name)) => {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop may run inside an async runtime, which must not block: use a thread with
                 // a runtime of its own.

@@ -6,8 +6,10 @@
 //! Compiled as one binary (with modules) to keep link time down.
 
 mod admin;
+mod devices;
 mod harness;
 mod privacy;
 mod quickstart;
+mod roster;
 mod settings;
 mod shutdown;

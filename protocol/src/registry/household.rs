@@ -1,7 +1,7 @@
 //! 农户: the household, the unit of monitoring (DOMAIN.md, "Monitoring households at risk").
 
 use super::FieldType::*;
-use super::{EntityDef, FieldDef, ScopeRule};
+use super::{EntityDef, FieldDef, Personal, ScopeRule};
 
 /// 监测对象类型: the three monitored types of l.212–240, or not monitored.
 pub const MONITORING_TYPES: &[&str] = &[
@@ -30,12 +30,12 @@ pub static HOUSEHOLD: EntityDef = EntityDef {
             .immutable(),
         FieldDef::plain("head_name", Text { max_chars: 50 })
             .required()
-            .personal(),
+            .personal(Personal::Identity),
         // 村民小组 / 网格: the village group the grid worker covers.
         FieldDef::plain("grid", Text { max_chars: 50 }),
-        FieldDef::plain("address", Text { max_chars: 200 }).personal(),
-        FieldDef::plain("phone", Phone).personal(),
-        FieldDef::plain("head_id_card", IdCard).personal(),
+        FieldDef::plain("address", Text { max_chars: 200 }).personal(Personal::Identity),
+        FieldDef::plain("phone", Phone).personal(Personal::Phone),
+        FieldDef::plain("head_id_card", IdCard).personal(Personal::IdCard),
         FieldDef::plain("poverty_status", Enum(POVERTY_STATUSES)),
         FieldDef::plain("monitoring_type", Enum(MONITORING_TYPES)),
         FieldDef::plain("labour_capacity", Enum(LABOUR_CAPACITIES)),
@@ -48,7 +48,7 @@ pub static HOUSEHOLD: EntityDef = EntityDef {
                 max: 10_000_000.0,
             },
         )
-        .personal(),
+        .personal(Personal::Income),
         FieldDef::plain(
             "income_year",
             Integer {

@@ -3,7 +3,7 @@
 
 use super::FieldType::*;
 use super::household::LABOUR_CAPACITIES;
-use super::{EntityDef, FieldDef, ScopeRule};
+use super::{EntityDef, FieldDef, Personal, ScopeRule};
 
 /// 与户主关系.
 pub const RELATIONS: &[&str] = &[
@@ -49,20 +49,20 @@ pub static MEMBER: EntityDef = EntityDef {
             .immutable(),
         FieldDef::plain("name", Text { max_chars: 50 })
             .required()
-            .personal(),
+            .personal(Personal::Identity),
         FieldDef::plain("relation", Enum(RELATIONS)),
         FieldDef::plain("gender", Enum(GENDERS)),
-        FieldDef::plain("birth_date", Date).personal(),
-        FieldDef::plain("id_card", IdCard).personal(),
-        FieldDef::plain("phone", Phone).personal(),
+        FieldDef::plain("birth_date", Date).personal(Personal::Identity),
+        FieldDef::plain("id_card", IdCard).personal(Personal::IdCard),
+        FieldDef::plain("phone", Phone).personal(Personal::Phone),
         FieldDef::plain("school_status", Enum(SCHOOL_STATUSES)),
         FieldDef::plain("school_name", Text { max_chars: 100 }),
         FieldDef::plain("insurance_status", Enum(INSURANCE_STATUSES)),
         // 家庭医生签约
         FieldDef::plain("family_doctor_signed", Bool),
         // Serious or chronic illness, free text: the most sensitive field we hold.
-        FieldDef::plain("illness", Text { max_chars: 200 }).personal(),
-        FieldDef::plain("disability", Enum(DISABILITY_GRADES)),
+        FieldDef::plain("illness", Text { max_chars: 200 }).personal(Personal::Health),
+        FieldDef::plain("disability", Enum(DISABILITY_GRADES)).personal(Personal::Health),
         FieldDef::plain("labour_capacity", Enum(LABOUR_CAPACITIES)),
         // 外出务工
         FieldDef::plain("migrant_worker", Bool),

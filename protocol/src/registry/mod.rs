@@ -66,9 +66,26 @@ pub struct FieldDef {
     /// May only be set on create.
     pub immutable: bool,
     pub merge: MergePolicy,
-    /// Personal data (ID-card numbers, phones, illnesses, incomes): never logged, masked for
-    /// roles that do not need it.
-    pub personal: bool,
+    /// What kind of personal data the field holds: never logged, and shown to each role only
+    /// as far as it needs (see the server's disclosure table).
+    pub personal: Personal,
+}
+
+/// Kinds of personal data, from least to most sensitive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Personal {
+    /// Not personal (a village code, an enumeration of a situation).
+    None,
+    /// Names, addresses, birth dates: everyone who may read the record sees them.
+    Identity,
+    /// Phone numbers.
+    Phone,
+    /// ID-card numbers: stored encrypted, looked up by keyed hash.
+    IdCard,
+    /// Illnesses and disabilities.
+    Health,
+    /// Incomes.
+    Income,
 }
 
 impl FieldDef {
@@ -80,7 +97,7 @@ impl FieldDef {
             required: false,
             immutable: false,
             merge: MergePolicy::LastWriterWins,
-            personal: false,
+            personal: Personal::None,
         }
     }
 
@@ -94,8 +111,8 @@ impl FieldDef {
         self
     }
 
-    pub const fn personal(mut self) -> Self {
-        self.personal = true;
+    pub const fn personal(mut self, kind: Personal) -> Self {
+        self.personal = kind;
         self
     }
 
@@ -206,5 +223,23 @@ mod tests {
             .map(|f| f.name)
             .collect();
         assert_eq!(required, ["household_id", "name"]);
+    }
+}
+
+#[cfg(test)]
+mod personal_tests {
+    use super::*;
+
+    #[test]
+    fn typed_personal_fields_are_marked() {
+        for e in ENTITIES {
+            for f in e.fields {
+                match f.ty {
+                    FieldType::IdCard => assert_eq!(f.personal, Personal::IdCard, "{}.{}", e.name, f.name),
+                    FieldType::Phone => assert_eq!(f.personal, Personal::Phone, "{}.{}", e.name, f.name),
+                    _ => {}
+                }
+            }
+        }
     }
 }

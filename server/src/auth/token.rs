@@ -17,6 +17,8 @@ pub struct Claims {
     pub sub: Uuid,
     /// The device the token was issued to.
     pub dev: Uuid,
+    /// The session (one login on one device); ending it ends the token.
+    pub sid: Uuid,
     pub role: Role,
     pub iat: u64,
     pub exp: u64,
@@ -56,18 +58,18 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, user: Uuid, device: Uuid, role: Role, now_s: u64, ttl_s: u64) -> String {
+    pub fn issue(&self, user: Uuid, device: Uuid, session: Uuid, role: Role, now_s: u64, ttl_s: u64) -> String {
         let claims = Claims {
             sub: user,
             dev: device,
+            sid: session,
             role,
             iat: now_s,
             exp: now_s + ttl_s,
         };
         // Encoding HS256 claims of plain types cannot fail; an empty token would simply not
         // verify.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .unwrap_or_default()
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -100,13 +102,13 @@ mod tests {
     #[test]
     fn issue_and_verify() {
         let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef");
-        let (user, dev) = (Uuid::now_v7(), Uuid::now_v7());
+        let (user, dev, sid) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let now = jsonwebtoken::get_current_timestamp();
-        let t = keys.issue(user, dev, Role::GridWorker, now, 900);
+        let t = keys.issue(user, dev, sid, Role::GridWorker, now, 900);
         let c = keys.verify(&t).unwrap();
-        assert_eq!((c.sub, c.dev, c.role), (user, dev, Role::GridWorker));
+        assert_eq!((c.sub, c.dev, c.sid, c.role), (user, dev, sid, Role::GridWorker));
 
-        let old = keys.issue(user, dev, Role::GridWorker, now - 10_000, 900);
+        let old = keys.issue(user, dev, sid, Role::GridWorker, now - 10_000, 900);
         assert_eq!(keys.verify(&old).unwrap_err(), TokenError::Expired);
 
         let other = TokenKeys::from_secret(b"another secret of thirty-two by.");

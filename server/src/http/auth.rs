@@ -9,11 +9,12 @@ use fieldsync_protocol::auth::{LoginRequest, RefreshRequest, TokenResponse, User
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::extract::{AppJson, AuthUser};
+use super::extract::{AppJson, AuthUser, ClientIp};
 use crate::app::AppState;
 use crate::auth::{password, token};
+use crate::ratelimit::{self, Verdict};
+use crate::store::{EndReason, Spent, UserRow};
 use crate::clock;
-use crate::store::UserRow;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,102 +27,83 @@ fn bad_credentials() -> ApiError {
     ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong username or password")
 }
 
-async fn login(
-    State(state): State<AppState>,
-    AppJson(req): AppJson<LoginRequest>,
-) -> Result<AppJson<TokenResponse>, ApiError> {
+async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, AppJson(req): AppJson<LoginRequest>) -> Result<AppJson<TokenResponse>, ApiError> {
     if req.username.is_empty() || req.username.len() > 64 || req.password.len() > 1024 {
         return Err(bad_credentials());
     }
+    let now = clock::now_ms();
+    let limits = &state.settings().limits;
+    if let Verdict::Limited { retry_after_s } = ratelimit::check(state.store(), limits, &req.username, ip, now).await? {
+        return Err(ApiError::Client {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            detail: fieldsync_protocol::ErrorDetail::new(
+                ErrorCode::RateLimited,
+                format!("too many failed logins; try again in {} minutes", retry_after_s.div_ceil(60)),
+            ),
+            retry_after_s: Some(retry_after_s),
+        });
+    }
     let user = state.store().user_by_username(&req.username).await?;
-    let stored = user
-        .as_ref()
-        .map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
+    let stored = user.as_ref().map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
     let candidate = req.password;
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate))
-        .await
-        .map_err(ApiError::internal)?;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate)).await.map_err(ApiError::internal)?;
     let user = match user {
         Some(u) if ok && u.disabled_at.is_none() => u,
-        _ => return Err(bad_credentials()),
+        _ => {
+            ratelimit::failed(state.store(), limits, &req.username, ip, now).await?;
+            tracing::info!(%ip, "login failed");
+            return Err(bad_credentials());
+        }
     };
-    let now = clock::now_ms();
-    if !state
-        .store()
-        .bind_device(req.device_id, user.id, now)
-        .await?
-    {
-        return Err(ApiError::forbidden(
-            ErrorCode::DeviceRevoked,
-            "this device was revoked; ask an administrator",
-        ));
+    ratelimit::succeeded(state.store(), &req.username, ip).await?;
+    if !state.store().bind_device(req.device_id, user.id, now).await? {
+        return Err(ApiError::forbidden(ErrorCode::DeviceRevoked, "this device was revoked; ask an administrator"));
     }
-    tracing::info!(user = %user.id, device = %req.device_id, "login");
-    issue(&state, &user, req.device_id, now).await.map(AppJson)
+    let (refresh_token, hash) = token::new_refresh_token();
+    let session = state.store().open_session(req.device_id, user.id, &hash, now, refresh_expiry(&state, now)).await?;
+    tracing::info!(user = %user.id, device = %req.device_id, session = %session, "login");
+    issue(&state, &user, req.device_id, session, refresh_token, now).map(AppJson)
 }
 
-async fn refresh(
-    State(state): State<AppState>,
-    AppJson(req): AppJson<RefreshRequest>,
-) -> Result<AppJson<TokenResponse>, ApiError> {
+async fn refresh(State(state): State<AppState>, AppJson(req): AppJson<RefreshRequest>) -> Result<AppJson<TokenResponse>, ApiError> {
     let now = clock::now_ms();
-    let hash = token::hash_refresh_token(&req.refresh_token);
-    let expired = || {
-        ApiError::unauthorized(
-            ErrorCode::Unauthorized,
-            "the refresh token is not valid any more; log in again",
-        )
-    };
-    let user_id = state
-        .store()
-        .spend_refresh_token(&hash, req.device_id, now)
-        .await?
-        .ok_or_else(expired)?;
-    let device = state
-        .store()
-        .device(req.device_id)
-        .await?
-        .ok_or_else(expired)?;
-    if device.revoked_at.is_some() || device.user_id != user_id {
-        return Err(expired());
+    let presented = token::hash_refresh_token(&req.refresh_token);
+    let (next_token, next_hash) = token::new_refresh_token();
+    let ended = || ApiError::unauthorized(ErrorCode::Unauthorized, "the refresh token is not valid any more; log in again");
+    match state.store().rotate_refresh_token(&presented, req.device_id, &next_hash, now, refresh_expiry(&state, now)).await? {
+        Spent::Fresh { session_id, user_id } => {
+            let auth = state.store().session_auth(session_id).await?.filter(|s| s.is_alive()).ok_or_else(ended)?;
+            let user = state.store().user_by_id(auth.user_id).await?.ok_or_else(ended)?;
+            debug_assert_eq!(user.id, user_id);
+            issue(&state, &user, req.device_id, session_id, next_token, now).map(AppJson)
+        }
+        Spent::Reused => {
+            tracing::warn!(device = %req.device_id, "a spent refresh token was presented again: session ended");
+            Err(ApiError::unauthorized(ErrorCode::DeviceRevoked, "this session was ended because its refresh token was used twice; log in again"))
+        }
+        Spent::Invalid => Err(ended()),
     }
-    let user = state
-        .store()
-        .user_by_id(user_id)
-        .await?
-        .filter(|u| u.disabled_at.is_none())
-        .ok_or_else(expired)?;
-    issue(&state, &user, req.device_id, now).await.map(AppJson)
 }
 
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, ApiError> {
-    state.store().end_sessions(auth.device_id).await?;
+    state.store().end_session(auth.session_id, EndReason::Logout, clock::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn issue(
-    state: &AppState,
-    user: &UserRow,
-    device_id: Uuid,
-    now_ms: i64,
-) -> Result<TokenResponse, ApiError> {
+fn refresh_expiry(state: &AppState, now_ms: i64) -> i64 {
+    let days = i64::try_from(state.settings().auth.refresh_ttl_days).unwrap_or(30);
+    now_ms + days * 86_400_000
+}
+
+fn issue(state: &AppState, user: &UserRow, device_id: Uuid, session: Uuid, refresh_token: String, now_ms: i64) -> Result<TokenResponse, ApiError> {
     let role = user.role()?;
-    let auth = &state.settings().auth;
+    let ttl = state.settings().auth.access_ttl_s;
     let now_s = u64::try_from(now_ms / 1000).unwrap_or_default();
-    let access_token = state
-        .keys()
-        .issue(user.id, device_id, role, now_s, auth.access_ttl_s);
-    let (refresh_token, hash) = token::new_refresh_token();
-    let ttl_ms = i64::try_from(auth.refresh_ttl_days).unwrap_or(30) * 86_400_000;
-    state
-        .store()
-        .insert_refresh_token(&hash, device_id, user.id, now_ms, now_ms + ttl_ms)
-        .await?;
     Ok(TokenResponse {
-        access_token,
+        access_token: state.keys().issue(user.id, device_id, session, role, now_s, ttl),
         refresh_token,
-        expires_in: auth.access_ttl_s,
+        expires_in: ttl,
         token_type: "Bearer".into(),
         user: UserInfo {
             id: user.id,

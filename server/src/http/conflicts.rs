@@ -4,7 +4,8 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use fieldsync_protocol::ErrorCode;
+use fieldsync_protocol::registry::{self, Personal};
+use fieldsync_protocol::{ErrorCode, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -15,7 +16,8 @@ use super::sync::actor;
 use crate::access::{self, Action};
 use crate::app::AppState;
 use crate::clock;
-use crate::store::{ConflictFilter, ConflictRow};
+use crate::privacy;
+use crate::store::{AuditAction, AuditEntry, ConflictFilter, ConflictRow};
 use crate::sync::resolve::{self, Decision, Resolution};
 
 pub fn router() -> Router<AppState> {
@@ -66,8 +68,19 @@ pub struct ConflictView {
     pub resolution: Option<Resolution>,
 }
 
-impl From<ConflictRow> for ConflictView {
-    fn from(r: ConflictRow) -> Self {
+impl ConflictView {
+    /// The view of a conflict for a reviewer of `role`: values of personal fields as far as
+    /// the role may see them.
+    fn for_role(r: ConflictRow, role: Role) -> Self {
+        let shown = |v: Value| match registry::entity(&r.entity) {
+            Some(def) => privacy::disclose_value(role, def, &r.field, v),
+            None => v,
+        };
+        let (yours, theirs, kept) = (shown(r.yours.0.clone()), shown(r.theirs.0.clone()), shown(r.kept.0.clone()));
+        let resolution: Option<Resolution> = r.resolution.clone().and_then(|j| serde_json::from_value(j.0).ok()).map(|mut res: Resolution| {
+            res.value = shown(res.value);
+            res
+        });
         ConflictView {
             id: r.id,
             entity: r.entity,
@@ -75,16 +88,16 @@ impl From<ConflictRow> for ConflictView {
             scope: r.scope,
             field: r.field,
             kind: r.kind,
-            yours: r.yours.0,
-            theirs: r.theirs.0,
-            kept: r.kept.0,
+            yours,
+            theirs,
+            kept,
             mutation_id: r.mutation_id,
             device_id: r.device_id,
             user_id: r.user_id,
             created_at_ms: r.created_at,
             resolved_at_ms: r.resolved_at,
             resolved_by: r.resolved_by,
-            resolution: r.resolution.and_then(|j| serde_json::from_value(j.0).ok()),
+            resolution,
         }
     }
 }
@@ -138,13 +151,31 @@ async fn list(
     } else {
         None
     };
-    let conflicts: Vec<ConflictView> = rows
+    let shown: Vec<ConflictRow> = rows
         .into_iter()
         .take(page_size)
         .filter(|r| access::allowed(auth.role, &r.entity, Action::Review))
-        .map(ConflictView::from)
         .collect();
+    let audit: Vec<AuditEntry> = shown.iter().filter_map(|r| read_entry(&auth, r)).collect();
+    state.store().append_audit(&audit, clock::now_ms()).await?;
+    let conflicts = shown.into_iter().map(|r| ConflictView::for_role(r, auth.role)).collect();
     Ok(AppJson(ConflictPage { conflicts, next }))
+}
+
+/// A conflict of a personal field shows personal data: record the read.
+fn read_entry(auth: &AuthUser, r: &ConflictRow) -> Option<AuditEntry> {
+    let def = registry::entity(&r.entity)?;
+    let field = def.field(&r.field)?;
+    (field.personal != Personal::None).then(|| AuditEntry {
+        user_id: auth.user_id,
+        device_id: Some(auth.device_id),
+        action: AuditAction::Read,
+        entity: def.name,
+        record_id: r.record_id,
+        household_id: (def.name == registry::HOUSEHOLD.name).then_some(r.record_id),
+        scope: Some(r.scope.clone()),
+        fields: vec![r.field.clone()],
+    })
 }
 
 #[derive(Serialize)]
@@ -164,7 +195,7 @@ async fn resolve_one(
     let done = resolve::resolve(state.store(), &actor, id, &decision, clock::now_ms()).await?;
     tracing::info!(conflict = %id, reviewer = %auth.user_id, "conflict resolved");
     Ok(AppJson(Resolved {
-        conflict: done.conflict.into(),
+        conflict: ConflictView::for_role(done.conflict, auth.role),
         version: done.version,
     }))
 }

@@ -2,7 +2,9 @@
 //! strings, path segments and the bearer token.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -93,60 +95,72 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for AppPath
 }
 
 /// The caller of an authenticated endpoint. Checked on every request against the database,
-/// so a revoked device or a disabled account stops at once, not when its token expires, and
-/// role changes take effect immediately.
+/// so an ended session, a revoked device or a disabled account stops at once, not when its
+/// token expires, and role changes take effect immediately.
 #[derive(Clone, Debug)]
 pub struct AuthUser {
     pub user_id: Uuid,
     pub device_id: Uuid,
+    pub session_id: Uuid,
     pub role: Role,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    ErrorCode::Unauthorized,
-                    "send Authorization: Bearer <access_token>",
-                )
-            })?;
+            .ok_or_else(|| ApiError::unauthorized(ErrorCode::Unauthorized, "send Authorization: Bearer <access_token>"))?;
         let claims = state.keys().verify(token.trim()).map_err(|e| match e {
             TokenError::Expired => ApiError::unauthorized(ErrorCode::TokenExpired, e.to_string()),
             TokenError::Invalid => ApiError::unauthorized(ErrorCode::Unauthorized, e.to_string()),
         })?;
-        let device = state.store().device(claims.dev).await?.ok_or_else(|| {
-            ApiError::unauthorized(
-                ErrorCode::DeviceRevoked,
-                "the device is not registered; log in again",
-            )
-        })?;
-        if device.revoked_at.is_some() || device.user_id != claims.sub {
-            return Err(ApiError::unauthorized(
-                ErrorCode::DeviceRevoked,
-                "this device's session has ended; log in again",
-            ));
+        let ended = || ApiError::unauthorized(ErrorCode::DeviceRevoked, "this session has ended; log in again");
+        let session = state.store().session_auth(claims.sid).await?.ok_or_else(ended)?;
+        if session.user_disabled_at.is_some() {
+            return Err(ApiError::unauthorized(ErrorCode::Unauthorized, "the account is disabled"));
         }
-        if device.user_disabled_at.is_some() {
-            return Err(ApiError::unauthorized(
-                ErrorCode::Unauthorized,
-                "the account is disabled",
-            ));
+        if !session.is_alive() || session.device_id != claims.dev || session.user_id != claims.sub {
+            return Err(ended());
         }
-        let role = device.role.parse().map_err(ApiError::internal)?;
+        let role = session.role.parse().map_err(ApiError::internal)?;
         Ok(AuthUser {
             user_id: claims.sub,
             device_id: claims.dev,
+            session_id: claims.sid,
             role,
         })
+    }
+}
+
+/// The client's address: the peer of the connection, or, when the server is told it sits
+/// behind a proxy (`limits.trust_forwarded_for`), the last `X-Forwarded-For` entry.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if state.settings().limits.trust_forwarded_for
+            && let Some(ip) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|h| h.to_str().ok())
+                .flat_map(|h| h.split(','))
+                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+                .last()
+        {
+            return Ok(ClientIp(ip));
+        }
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| ClientIp(addr.ip()))
+            .ok_or_else(|| ApiError::internal("the server was started without connection info"))
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP: one router per resource, merged here with the layers every request goes through.
 
+mod audit;
 mod auth;
 mod conflicts;
 pub mod error;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(sync::router())
         .merge(conflicts::router())
+        .merge(audit::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         // Pulls are large and village links slow: compress whatever the phone accepts.
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(log_internal_errors))
+        .layer(middleware::from_fn(limit_headers))
         .layer(middleware::map_response(version_headers))
         .layer(
             TraceLayer::new_for_http()
@@ -79,6 +82,23 @@ async fn method_not_allowed() -> ApiError {
         ErrorCode::InvalidRequest,
         "method not allowed on this endpoint",
     )
+}
+
+/// Largest total size of a request's headers. A phone sends well under 2 KiB; far more is a
+/// broken client or an attempt to exhaust memory.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+async fn limit_headers(req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::client(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorCode::InvalidRequest,
+            format!("request headers total {size} bytes; at most {MAX_HEADER_BYTES} are accepted"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Logs the text of internal errors inside the request's span; the client only sees a

@@ -123,7 +123,7 @@ async fn pull_changes(
     let actor = actor(&state, &auth).await?;
     let page = pull::pull(
         state.store(),
-        &actor.villages,
+        &actor,
         params.cursor.as_deref().filter(|c| !c.is_empty()),
         limit,
         clock::now_ms(),

@@ -26,6 +26,15 @@ pub struct ConflictRow {
     pub resolution: Option<Json<Value>>,
 }
 
+/// Opens the encrypted values of a conflict of an encrypted field.
+fn open_row(key: &crate::privacy::DataKey, mut r: ConflictRow) -> Result<ConflictRow> {
+    use super::sealing::open_value;
+    r.yours = Json(open_value(key, &r.entity, &r.field, r.yours.0)?);
+    r.theirs = Json(open_value(key, &r.entity, &r.field, r.theirs.0)?);
+    r.kept = Json(open_value(key, &r.entity, &r.field, r.kept.0)?);
+    Ok(r)
+}
+
 const COLUMNS: &str = "id, record_id, entity, scope, field, kind, yours, theirs, kept, mutation_id, \
                        device_id, user_id, created_at, resolved_at, resolved_by, resolution";
 
@@ -49,7 +58,7 @@ impl Store {
                     AND ($3 IS NULL OR record_id = $3)
                     AND ($4 IS NULL OR id > $4)
                     ORDER BY id LIMIT $5";
-        Ok(match self.reader() {
+        let rows = match self.reader() {
             Engine::Sqlite(p) => {
                 let list = serde_json::to_string(f.villages)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -76,7 +85,8 @@ impl Store {
                     .fetch_all(p)
                     .await?
             }
-        })
+        };
+        rows.into_iter().map(|r| open_row(self.key(), r)).collect()
     }
 }
 
@@ -103,7 +113,9 @@ impl Tx {
                         .await?
                 }
             };
-            out.extend(rows);
+            for r in rows {
+                out.push(open_row(self.key(), r)?);
+            }
         }
         Ok(out)
     }
@@ -115,7 +127,7 @@ impl Tx {
             Engine::Postgres(_) => "FOR UPDATE",
         };
         let sql = format!("SELECT {COLUMNS} FROM conflicts WHERE id = $1 {lock}");
-        Ok(match self.conn() {
+        let row: Option<ConflictRow> = match self.conn() {
             Engine::Sqlite(c) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(id)
@@ -128,7 +140,8 @@ impl Tx {
                     .fetch_optional(c)
                     .await?
             }
-        })
+        };
+        row.map(|r| open_row(self.key(), r)).transpose()
     }
 
     pub async fn mark_resolved(

@@ -214,12 +214,7 @@ impl Store {
         if bound.is_none() {
             return Ok(false);
         }
-        execute!(
-            tx.conn(),
-            "DELETE FROM refresh_tokens WHERE device_id = $1 AND user_id <> $2",
-            device_id,
-            user_id,
-        )?;
+        tx.end_sessions_of_others(device_id, user_id, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -234,82 +229,6 @@ impl Store {
              FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
             device_id,
         )?)
-    }
-
-    pub async fn insert_refresh_token(
-        &self,
-        hash: &[u8],
-        device_id: Uuid,
-        user_id: Uuid,
-        now_ms: i64,
-        expires_ms: i64,
-    ) -> Result<()> {
-        execute!(
-            self.writer(),
-            "INSERT INTO refresh_tokens (token_hash, device_id, user_id, issued_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-            hash.to_vec(),
-            device_id,
-            user_id,
-            now_ms,
-            expires_ms,
-        )
-        .map_err(StoreError::from_db)?;
-        Ok(())
-    }
-
-    /// Spends a refresh token (each is good once). Returns the user it belongs to if it was
-    /// unspent, unexpired and issued to `device_id`. Presenting a spent token means it was
-    /// copied: every session of the device ends.
-    pub async fn spend_refresh_token(
-        &self,
-        hash: &[u8],
-        device_id: Uuid,
-        now_ms: i64,
-    ) -> Result<Option<Uuid>> {
-        let mut tx = self.begin().await?;
-        let spent: Option<(Uuid, Uuid, i64)> = fetch_as!(
-            tx.conn(),
-            fetch_optional,
-            (Uuid, Uuid, i64),
-            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL
-             RETURNING device_id, user_id, expires_at",
-            hash.to_vec(),
-            now_ms,
-        )?;
-        let user = match spent {
-            Some((device, user, expires)) if device == device_id && expires > now_ms => Some(user),
-            Some(_) => None,
-            None => {
-                let reused: Option<Uuid> = fetch_scalar!(
-                    tx.conn(),
-                    fetch_optional,
-                    Uuid,
-                    "SELECT device_id FROM refresh_tokens WHERE token_hash = $1",
-                    hash.to_vec(),
-                )?;
-                if let Some(device) = reused {
-                    execute!(
-                        tx.conn(),
-                        "DELETE FROM refresh_tokens WHERE device_id = $1",
-                        device
-                    )?;
-                }
-                None
-            }
-        };
-        tx.commit().await?;
-        Ok(user)
-    }
-
-    /// Ends every session of a device (logout): its refresh tokens stop working.
-    pub async fn end_sessions(&self, device_id: Uuid) -> Result<()> {
-        execute!(
-            self.writer(),
-            "DELETE FROM refresh_tokens WHERE device_id = $1",
-            device_id
-        )?;
-        Ok(())
     }
 
     pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRow>> {

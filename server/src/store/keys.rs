@@ -11,6 +11,11 @@ impl Store {
     pub async fn server_secret(&self, name: &str, now_ms: i64) -> Result<Vec<u8>> {
         let mut fresh = vec![0u8; 32];
         rand::thread_rng().fill_bytes(&mut fresh);
+        self.remember(name, fresh, now_ms).await
+    }
+
+    /// Stores `value` under `name` unless a value is already there; returns the stored one.
+    pub async fn remember(&self, name: &str, fresh: Vec<u8>, now_ms: i64) -> Result<Vec<u8>> {
         execute!(
             self.writer(),
             "INSERT INTO server_keys (name, secret, created_at) VALUES ($1, $2, $3)

@@ -11,14 +11,20 @@
 //! allows one writer anyway, and queueing in-process is fairer and faster than spinning on
 //! `SQLITE_BUSY`. Reads use a separate pool.
 
+mod admin;
+mod audit;
 mod conflicts;
 mod divisions;
 mod identity;
 mod keys;
+mod limits;
 mod rows;
+mod sealing;
+mod sessions;
 mod sync;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -26,10 +32,17 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use crate::privacy::DataKey;
+
+pub use admin::{
+    DeviceInfo, ImportAssignment, ImportSummary, ImportUser, PreviousState, UserOutcome,
+};
+pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
 pub use conflicts::{ConflictFilter, ConflictRow};
 pub use divisions::Division;
 pub use identity::{DeviceRow, NewUser, UserRow};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
+pub use sessions::{EndReason, SessionAuth, Spent};
 pub use sync::{ConflictWrite, MutationWrite, RecordWrite, SyncStats, WriteBatch};
 
 /// Either engine's value of the same kind (pool, transaction, connection).
@@ -136,10 +149,14 @@ pub enum Kind {
     Postgres,
 }
 
+/// Both pools and the key that encrypts personal data at rest: ID-card numbers are sealed on
+/// the way into the database and opened on the way out, so code above the store sees plain
+/// values and the database never does (see `crate::privacy`).
 #[derive(Clone)]
 pub struct Store {
     read: Engine<SqlitePool, PgPool>,
     write: Engine<SqlitePool, PgPool>,
+    key: Arc<DataKey>,
 }
 
 impl Clone for Engine<SqlitePool, PgPool> {
@@ -152,9 +169,13 @@ impl Clone for Engine<SqlitePool, PgPool> {
 }
 
 /// An open write transaction on either engine.
-pub struct Tx(Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>);
+pub struct Tx(Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>, Arc<DataKey>);
 
 impl Tx {
+    pub(crate) fn key(&self) -> &DataKey {
+        &self.1
+    }
+
     pub(crate) fn conn(&mut self) -> Engine<&mut SqliteConnection, &mut PgConnection> {
         match &mut self.0 {
             Engine::Sqlite(t) => Engine::Sqlite(&mut **t),
@@ -190,7 +211,8 @@ impl Default for ConnectOptions {
 impl Store {
     /// Opens the database named by `url` (`sqlite:PATH` or `postgres://…`), creating an SQLite
     /// file if missing. Does not migrate; call [`Store::migrate`].
-    pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Store> {
+    pub async fn connect(url: &str, opts: &ConnectOptions, key: DataKey) -> Result<Store> {
+        let key = Arc::new(key);
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // A transaction left open by a stuck client would hold row locks (the sequence row
             // among them) and stall every push: PostgreSQL ends it after 60 s.
@@ -204,6 +226,7 @@ impl Store {
             return Ok(Store {
                 read: Engine::Postgres(pool.clone()),
                 write: Engine::Postgres(pool),
+                key,
             });
         }
         if url.starts_with("sqlite:") {
@@ -229,6 +252,7 @@ impl Store {
             return Ok(Store {
                 read: Engine::Sqlite(read),
                 write: Engine::Sqlite(write),
+                key,
             });
         }
         Err(StoreError::UnsupportedUrl(redact(url)))
@@ -264,7 +288,11 @@ impl Store {
                     .map_err(StoreError::from_db)?,
             ),
             Engine::Postgres(p) => Engine::Postgres(p.begin().await.map_err(StoreError::from_db)?),
-        }))
+        }, self.key.clone()))
+    }
+
+    pub(crate) fn key(&self) -> &DataKey {
+        &self.key
     }
 
     pub(crate) fn reader(&self) -> Engine<&SqlitePool, &PgPool> {

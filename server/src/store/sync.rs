@@ -26,6 +26,7 @@ use super::{
 };
 
 /// The final state of one record written by a batch.
+#[derive(Clone, Debug)]
 pub struct RecordWrite {
     pub id: Uuid,
     pub entity: &'static str,
@@ -37,6 +38,7 @@ pub struct RecordWrite {
     pub user_id: Uuid,
 }
 
+#[derive(Clone, Debug)]
 pub struct MutationWrite {
     pub mutation_id: Uuid,
     pub record_id: Uuid,
@@ -49,6 +51,7 @@ pub struct MutationWrite {
     pub gps: Option<GpsFix>,
 }
 
+#[derive(Clone, Debug)]
 pub struct ConflictWrite {
     pub id: Uuid,
     pub record_id: Uuid,
@@ -64,6 +67,7 @@ pub struct ConflictWrite {
 }
 
 /// Everything one push (or one conflict resolution) writes, in one transaction.
+#[derive(Clone, Debug)]
 pub struct WriteBatch {
     pub device_id: Uuid,
     pub user_id: Uuid,
@@ -71,6 +75,8 @@ pub struct WriteBatch {
     pub records: Vec<RecordWrite>,
     pub mutations: Vec<MutationWrite>,
     pub conflicts: Vec<ConflictWrite>,
+    /// Who changed what, for the audit log.
+    pub audit: Vec<super::AuditEntry>,
 }
 
 const RECORD_COLUMNS: &str = "id, entity, scope, version, deleted, fields, meta";
@@ -154,7 +160,7 @@ impl Tx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        match self.conn() {
+        let mut rows: Vec<StoredRecord> = match self.conn() {
             Engine::Sqlite(c) => {
                 sqlite_in_ids(
                     &format!("SELECT {RECORD_COLUMNS} FROM records WHERE id"),
@@ -175,14 +181,22 @@ impl Tx {
                 .await
             }
         }
-        .map_err(StoreError::from_db)
+        .map_err(StoreError::from_db)?;
+        for r in &mut rows {
+            super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;
+        }
+        Ok(rows)
     }
 
-    /// Writes a batch. Sequence numbers are taken last (see the module doc).
+    /// Writes a batch: encrypted fields sealed, ID-card numbers indexed, the audit entries
+    /// appended, and the records with their sequence numbers last (see the module doc).
     pub async fn write(&mut self, batch: &WriteBatch) -> Result<()> {
+        self.index_id_cards(batch).await?;
+        self.append_audit(&batch.audit, batch.now_ms).await?;
+        let sealed = super::sealing::seal_batch(self.key(), batch);
         let complete = match self.conn() {
-            Engine::Sqlite(c) => write_sqlite(c, batch).await.map(|()| true),
-            Engine::Postgres(c) => write_postgres(c, batch).await,
+            Engine::Sqlite(c) => write_sqlite(c, &sealed).await.map(|()| true),
+            Engine::Postgres(c) => write_postgres(c, &sealed).await,
         }
         .map_err(StoreError::from_db)?;
         if complete {
@@ -473,7 +487,7 @@ impl Store {
         upto: i64,
         limit: i64,
     ) -> Result<Vec<PulledRecord>> {
-        Ok(fetch_as!(
+        let rows = fetch_as!(
             self.reader(),
             fetch_all,
             PulledRecord,
@@ -483,7 +497,15 @@ impl Store {
             after,
             upto,
             limit,
-        )?)
+        )?;
+        self.opened(rows)
+    }
+
+    fn opened(&self, mut rows: Vec<PulledRecord>) -> Result<Vec<PulledRecord>> {
+        for r in &mut rows {
+            super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;
+        }
+        Ok(rows)
     }
 
     /// Records of any of `villages` with `seq > after`, in sequence order.
@@ -496,7 +518,7 @@ impl Store {
         if villages.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(match self.reader() {
+        let rows = match self.reader() {
             Engine::Sqlite(p) => {
                 let list = serde_json::to_string(villages)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -522,7 +544,8 @@ impl Store {
                 .fetch_all(p)
                 .await?
             }
-        })
+        };
+        self.opened(rows)
     }
 
     /// Remembers a set of villages under its hash (idempotent).
@@ -551,12 +574,17 @@ impl Store {
 
     /// A record's current state, for tests and tools.
     pub async fn record(&self, id: Uuid) -> Result<Option<StoredRecord>> {
-        Ok(fetch_as!(
+        let row: Option<StoredRecord> = fetch_as!(
             self.reader(),
             fetch_optional,
             StoredRecord,
             "SELECT id, entity, scope, version, deleted, fields, meta FROM records WHERE id = $1",
             id,
-        )?)
+        )?;
+        row.map(|mut r| {
+            super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;
+            Ok(r)
+        })
+        .transpose()
     }
 }

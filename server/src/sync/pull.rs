@@ -4,9 +4,13 @@
 use std::collections::BTreeSet;
 
 use fieldsync_protocol::pull::{Change, PullResponse};
+use fieldsync_protocol::registry::{self, Personal};
 
 use super::cursor::{BadCursor, Cursor, scope_hash};
-use crate::store::{Store, StoreError};
+use super::Actor;
+use crate::access::{self, Action};
+use crate::privacy;
+use crate::store::{AuditAction, AuditEntry, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
@@ -19,11 +23,12 @@ pub enum PullError {
 /// One page of changes for a device whose user may see `villages` now.
 pub async fn pull(
     store: &Store,
-    villages: &BTreeSet<String>,
+    actor: &Actor,
     cursor: Option<&str>,
     limit: usize,
     now_ms: i64,
 ) -> Result<PullResponse, PullError> {
+    let villages = &actor.villages;
     let limit = limit.max(1);
     let cur = match cursor {
         Some(c) => Cursor::decode(c)?,
@@ -105,6 +110,32 @@ pub async fn pull(
         let list: Vec<String> = steady.iter().cloned().collect();
         store.save_scope_set(&hash, &list, now_ms).await?;
     }
+    // Personal data leaves the server only as far as the role may see it, and only recorded.
+    changes.retain(|c| access::allowed(actor.role, &c.entity, Action::Read));
+    let mut audit = Vec::new();
+    for c in &mut changes {
+        let Some(def) = registry::entity(&c.entity) else { continue };
+        privacy::disclose(actor.role, def, &mut c.fields);
+        let personal: Vec<String> = def
+            .fields
+            .iter()
+            .filter(|f| f.personal != Personal::None && c.fields.contains_key(f.name))
+            .map(|f| f.name.to_owned())
+            .collect();
+        if !personal.is_empty() {
+            audit.push(AuditEntry {
+                user_id: actor.user_id,
+                device_id: Some(actor.device_id),
+                action: AuditAction::Read,
+                entity: def.name,
+                record_id: c.id,
+                household_id: super::push::household_of(def, c.id, &c.fields),
+                scope: Some(c.scope.clone()),
+                fields: personal,
+            });
+        }
+    }
+    store.append_audit(&audit, now_ms).await?;
     Ok(PullResponse {
         changes,
         cursor: Cursor::new(seq, hash, catching).encode(),

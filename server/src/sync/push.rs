@@ -22,8 +22,9 @@ use uuid::Uuid;
 
 use super::{Actor, IsRetry, retrying};
 use crate::access::{self, Action};
+use crate::privacy;
 use crate::store::{
-    ConflictRow, ConflictWrite, MutationWrite, RecordWrite, Store, StoreError, Tx, WriteBatch,
+    AuditAction, AuditEntry, ConflictRow, ConflictWrite, MutationWrite, RecordWrite, Store, StoreError, Tx, WriteBatch,
 };
 
 /// Limits a push is checked against.
@@ -97,7 +98,7 @@ fn validate(
     rules: PushRules,
     value: Value,
 ) -> Result<(Mutation, &'static EntityDef), Invalid> {
-    let m = Mutation::parse(value)?;
+    let mut m = Mutation::parse(value)?;
     let id = Some(m.mutation_id);
     let fail = |e: ErrorDetail| Err((id, e));
     if m.mutation_id.get_version_num() != 7 {
@@ -164,6 +165,13 @@ fn validate(
         );
     }
     registry::validate_fields(def, m.op, &m.fields).map_err(|e| (id, e))?;
+    // One number, one spelling: the check character `x` is stored as `X`, so equal numbers
+    // compare equal in merges and in the keyed-hash index.
+    for f in def.fields.iter().filter(|f| f.ty == registry::FieldType::IdCard) {
+        if let Some(Value::String(s)) = m.fields.get_mut(f.name) {
+            *s = registry::idcard::normalize(s);
+        }
+    }
     Ok((m, def))
 }
 
@@ -226,6 +234,7 @@ async fn apply(
         records: Vec::new(),
         mutations: Vec::new(),
         conflicts: Vec::new(),
+        audit: Vec::new(),
     };
     let mut order: Vec<Uuid> = Vec::new();
     let mut results: Vec<MutationResult> = Vec::with_capacity(slots.len());
@@ -368,11 +377,13 @@ async fn plan(
     let mut infos = Vec::with_capacity(outcome.conflicts.len());
     for lost in outcome.conflicts {
         let id = Uuid::now_v7();
+        // The phone sees the other side's value only as far as its role may.
+        let shown = |v: &Value| privacy::disclose_value(actor.role, def, &lost.field, v.clone());
         infos.push(ConflictInfo {
             field: lost.field.clone(),
-            yours: lost.yours.clone(),
-            theirs: lost.theirs.clone(),
-            kept: lost.kept.clone(),
+            yours: shown(&lost.yours),
+            theirs: shown(&lost.theirs),
+            kept: shown(&lost.kept),
             conflict_id: id,
             kind: lost.kind,
         });
@@ -409,6 +420,16 @@ async fn plan(
             w.gps.clone_from(&m.gps);
         }
     }
+    batch.audit.push(AuditEntry {
+        user_id: actor.user_id,
+        device_id: Some(actor.device_id),
+        action: AuditAction::Write,
+        entity: def.name,
+        record_id: m.id,
+        household_id: household_of(def, m.id, records.get(&m.id).map(|w| &w.state.fields).unwrap_or(&m.fields)),
+        scope: Some(scope.clone()),
+        fields: m.fields.keys().cloned().collect(),
+    });
     batch.mutations.push(MutationWrite {
         mutation_id: m.mutation_id,
         record_id: m.id,
@@ -498,6 +519,17 @@ async fn out_of_scope(
         Some(f) => detail.at(format!("fields.{f}")),
         None => detail.at("id"),
     })
+}
+
+/// The household a record belongs to: itself, or the one its parent field names.
+pub(crate) fn household_of(def: &EntityDef, id: Uuid, fields: &serde_json::Map<String, Value>) -> Option<Uuid> {
+    if def.name == registry::HOUSEHOLD.name {
+        return Some(id);
+    }
+    def.fields
+        .iter()
+        .find(|f| f.ty == registry::FieldType::Ref(registry::HOUSEHOLD.name))
+        .and_then(|f| fields.get(f.name)?.as_str()?.parse().ok())
 }
 
 /// The result for a mutation that came twice in one batch.

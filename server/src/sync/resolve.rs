@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Actor, IsRetry, retrying};
 use crate::access::{self, Action};
-use crate::store::{ConflictRow, MutationWrite, RecordWrite, Store, StoreError, WriteBatch};
+use crate::store::{AuditAction, AuditEntry, ConflictRow, MutationWrite, RecordWrite, Store, StoreError, WriteBatch};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -151,6 +151,16 @@ async fn attempt(
         u64::try_from(now_ms).unwrap_or_default(),
     );
     let mut version = state.version;
+    let audit = vec![AuditEntry {
+        user_id: actor.user_id,
+        device_id: Some(actor.device_id),
+        action: AuditAction::Resolve,
+        entity: def.name,
+        record_id: id,
+        household_id: super::push::household_of(def, id, &state.fields),
+        scope: Some(scope.clone()),
+        fields: vec![conflict.field.clone()],
+    }];
     if let Some(new_state) = merge::decide(&state, &conflict.field, &value, stamp) {
         version = new_state.version;
         let batch = WriteBatch {
@@ -178,8 +188,11 @@ async fn attempt(
                 gps: None,
             }],
             conflicts: Vec::new(),
+            audit,
         };
         tx.write(&batch).await?;
+    } else {
+        tx.append_audit(&audit, now_ms).await?;
     }
     let resolution = serde_json::to_value(Resolution {
         choice: decision.choice,

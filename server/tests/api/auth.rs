@@ -30,15 +30,21 @@ async fn login_refresh_and_logout() {
     let old = api.clone();
     api.refresh().await.unwrap();
     api.pull(None, None).await.unwrap();
-    // A refresh token is good once; the old copy fails and ends the device's sessions.
+    // A refresh token is good once; presenting the old copy again ends the session: the
+    // refresh tokens and the access tokens of both copies stop working at once.
     let mut stolen = old.clone();
     assert_eq!(
         stolen.refresh().await.unwrap_err().code(),
-        Some(ErrorCode::Unauthorized)
+        Some(ErrorCode::DeviceRevoked)
     );
     assert_eq!(
         api.clone().refresh().await.unwrap_err().code(),
         Some(ErrorCode::Unauthorized)
+    );
+    assert_eq!(
+        api.pull(None, None).await.unwrap_err().code(),
+        Some(ErrorCode::DeviceRevoked),
+        "the access token of an ended session is refused before it expires"
     );
 
     let mut fresh = Api::new(&app.base, Uuid::now_v7());

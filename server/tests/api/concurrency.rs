@@ -199,6 +199,7 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
             }],
             mutations: Vec::new(),
             conflicts: Vec::new(),
+            audit: Vec::new(),
         }
     };
     let (late, early) = (Uuid::now_v7(), Uuid::now_v7());

@@ -24,6 +24,10 @@ pub const PASSWORD: &str = "test-password-1";
 pub struct TestApp {
     pub base: String,
     pub store: Store,
+    /// The database URL, for tests that inspect what is stored.
+    pub db_url: String,
+    /// The settings the server was started with.
+    pub settings: Settings,
     _server: app::Running,
     _db: ScratchDatabase,
 }
@@ -48,14 +52,17 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         .unwrap_or_else(|e| panic!("{e}"));
     let mut settings = Settings {
         database_url: Some(db.url.clone().into()),
+        data_dir: db.dir().to_owned(),
         ..Settings::default()
     };
     tweak(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let server = app::start(settings, listener).await.expect("start server");
+    let server = app::start(settings.clone(), listener).await.expect("start server");
     TestApp {
         base: server.base_url(),
         store: server.store.clone(),
+        db_url: db.url.clone(),
+        settings,
         _server: server,
         _db: db,
     }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod authz;
 mod concurrency;
 mod conflicts;
 mod helpers;
@@ -13,3 +14,5 @@ mod input;
 mod pull;
 mod push;
 mod scope;
+mod security;
+mod tokens;

@@ -1,0 +1,66 @@
+//! `GET /v1/audit`: who read or changed a household's personal data, for administrators.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use fieldsync_protocol::{ErrorCode, Role};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{AppJson, AppQuery, AuthUser};
+use crate::app::AppState;
+use crate::store::{AuditFilter, AuditRow};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/audit", get(list))
+}
+
+#[derive(Deserialize)]
+struct Params {
+    household_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    /// Milliseconds since the epoch, inclusive.
+    from_ms: Option<i64>,
+    /// Milliseconds since the epoch, exclusive.
+    to_ms: Option<i64>,
+    /// The last entry id of the previous page.
+    after: Option<Uuid>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Page {
+    entries: Vec<AuditRow>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<Uuid>,
+}
+
+async fn list(State(state): State<AppState>, auth: AuthUser, AppQuery(p): AppQuery<Params>) -> Result<AppJson<Page>, ApiError> {
+    if auth.role != Role::Admin {
+        return Err(ApiError::forbidden(ErrorCode::ForbiddenRole, "only administrators read the audit log"));
+    }
+    let limit = p.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(ErrorCode::InvalidRequest, "limit must be within 1..1000").at("limit"));
+    }
+    let mut entries = state
+        .store()
+        .audit(&AuditFilter {
+            household_id: p.household_id,
+            user_id: p.user_id,
+            from_ms: p.from_ms,
+            to_ms: p.to_ms,
+            after: p.after,
+            limit: limit + 1,
+        })
+        .await?;
+    let next = if entries.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(AppJson(Page { entries, next }))
+}

@@ -1,0 +1,135 @@
+//! Encryption at rest at the storage boundary: values of encrypted fields (ID-card numbers) are
+//! sealed on their way into any table and opened on their way out, and each record's ID-card
+//! numbers are indexed by keyed hash. Callers of the store only ever see plain values.
+
+use fieldsync_protocol::registry::{self, FieldType};
+use serde_json::{Map, Value};
+use sqlx::{QueryBuilder, Sqlite};
+use uuid::Uuid;
+
+use super::{Engine, Result, Store, StoreError, Tx, WriteBatch, fetch_scalar};
+use crate::privacy::DataKey;
+
+/// A copy of the batch with every encrypted field sealed.
+pub(super) fn seal_batch(key: &DataKey, batch: &WriteBatch) -> WriteBatch {
+    let mut sealed = batch.clone();
+    for r in &mut sealed.records {
+        if let Some(def) = registry::entity(r.entity) {
+            key.seal_fields(def, &mut r.state.fields);
+        }
+    }
+    for m in &mut sealed.mutations {
+        if let Some(def) = registry::entity(m.entity) {
+            key.seal_fields(def, &mut m.fields);
+        }
+    }
+    for x in &mut sealed.conflicts {
+        if let Some(def) = registry::entity(x.entity) {
+            x.yours = key.seal_value(def, &x.field, &x.yours);
+            x.theirs = key.seal_value(def, &x.field, &x.theirs);
+            x.kept = key.seal_value(def, &x.field, &x.kept);
+        }
+    }
+    sealed
+}
+
+/// Opens the encrypted fields of a stored record of `entity`.
+pub(super) fn open_fields(key: &DataKey, entity: &str, fields: &mut Map<String, Value>) -> Result<()> {
+    match registry::entity(entity) {
+        Some(def) => key.open_fields(def, fields).map_err(|e| StoreError::Corrupt(e.to_string())),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn open_value(key: &DataKey, entity: &str, field: &str, value: Value) -> Result<Value> {
+    match registry::entity(entity) {
+        Some(def) => key.open_value(def, field, value).map_err(|e| StoreError::Corrupt(e.to_string())),
+        None => Ok(value),
+    }
+}
+
+/// `(record, field, keyed hash)` for every ID-card number the batch leaves in its records.
+fn index_entries(key: &DataKey, batch: &WriteBatch) -> (Vec<Uuid>, Vec<(Uuid, &'static str, Vec<u8>)>) {
+    let mut touched = Vec::new();
+    let mut entries = Vec::new();
+    for r in &batch.records {
+        let Some(def) = registry::entity(r.entity) else { continue };
+        let id_fields: Vec<&'static str> = def.fields.iter().filter(|f| f.ty == FieldType::IdCard).map(|f| f.name).collect();
+        if id_fields.is_empty() {
+            continue;
+        }
+        touched.push(r.id);
+        if r.state.deleted {
+            continue;
+        }
+        for name in id_fields {
+            if let Some(Value::String(number)) = r.state.fields.get(name) {
+                entries.push((r.id, name, key.blind(number)));
+            }
+        }
+    }
+    (touched, entries)
+}
+
+impl Tx {
+    /// Replaces the ID-card index entries of the batch's records.
+    pub(super) async fn index_id_cards(&mut self, batch: &WriteBatch) -> Result<()> {
+        let (touched, entries) = index_entries(self.key(), batch);
+        if touched.is_empty() {
+            return Ok(());
+        }
+        match self.conn() {
+            Engine::Sqlite(c) => {
+                let mut del = QueryBuilder::<Sqlite>::new("DELETE FROM id_card_index WHERE record_id IN (");
+                let mut list = del.separated(", ");
+                for id in &touched {
+                    list.push_bind(*id);
+                }
+                del.push(")");
+                del.build().execute(&mut *c).await.map_err(StoreError::from_db)?;
+                if !entries.is_empty() {
+                    let mut ins = QueryBuilder::<Sqlite>::new("INSERT INTO id_card_index (record_id, field, blind) ");
+                    ins.push_values(&entries, |mut row, (id, field, blind)| {
+                        row.push_bind(*id).push_bind(*field).push_bind(blind.clone());
+                    });
+                    ins.build().execute(&mut *c).await.map_err(StoreError::from_db)?;
+                }
+            }
+            Engine::Postgres(c) => {
+                sqlx::query("DELETE FROM id_card_index WHERE record_id = ANY($1)")
+                    .bind(&touched)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::from_db)?;
+                if !entries.is_empty() {
+                    sqlx::query(
+                        "INSERT INTO id_card_index (record_id, field, blind)
+                         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::bytea[])",
+                    )
+                    .bind(entries.iter().map(|e| e.0).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.1).collect::<Vec<_>>())
+                    .bind(entries.iter().map(|e| e.2.clone()).collect::<Vec<_>>())
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::from_db)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Records holding this ID-card number (any field), found by keyed hash: who else in the
+    /// villages is registered with the same number.
+    pub async fn records_with_id_card(&self, id_card: &str) -> Result<Vec<Uuid>> {
+        let blind = self.key().blind(id_card);
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_all,
+            Uuid,
+            "SELECT record_id FROM id_card_index WHERE blind = $1 ORDER BY record_id",
+            blind,
+        )?)
+    }
+}

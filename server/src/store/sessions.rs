@@ -1,0 +1,204 @@
+//! Device sessions and their refresh tokens.
+//!
+//! A login opens a session on a device. Its refresh tokens are single-use: each refresh spends
+//! one and issues the next. Presenting a spent token means a copy exists (a stolen phone
+//! backup, a leaked token), so the whole session ends at once; access tokens name their
+//! session and stop working on their next request.
+
+use uuid::Uuid;
+
+use super::{Result, Store, StoreError, execute, fetch_as, fetch_scalar};
+
+/// What an authenticated request needs to know about its session.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionAuth {
+    pub device_id: Uuid,
+    pub user_id: Uuid,
+    pub ended_at: Option<i64>,
+    pub device_revoked_at: Option<i64>,
+    pub device_user_id: Uuid,
+    pub role: String,
+    pub user_disabled_at: Option<i64>,
+}
+
+impl SessionAuth {
+    /// Alive: not ended, device not revoked and still bound to this user, user not disabled.
+    pub fn is_alive(&self) -> bool {
+        self.ended_at.is_none() && self.device_revoked_at.is_none() && self.device_user_id == self.user_id && self.user_disabled_at.is_none()
+    }
+}
+
+/// Why a session ended, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Logout,
+    /// A spent refresh token was presented again.
+    RefreshReuse,
+    /// The device was handed to another user.
+    DeviceReassigned,
+}
+
+impl EndReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Logout => "logout",
+            EndReason::RefreshReuse => "refresh_reuse",
+            EndReason::DeviceReassigned => "device_reassigned",
+        }
+    }
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Spent {
+    /// Valid: the session and user to issue new tokens for.
+    Fresh { session_id: Uuid, user_id: Uuid },
+    /// Already spent: its session has now been ended.
+    Reused,
+    /// Unknown, expired, for another device, or of an ended session.
+    Invalid,
+}
+
+impl Store {
+    /// Opens a session for a user on a device and stores its first refresh token.
+    pub async fn open_session(&self, device_id: Uuid, user_id: Uuid, token_hash: &[u8], now_ms: i64, expires_ms: i64) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        let mut tx = self.begin().await?;
+        execute!(
+            tx.conn(),
+            "INSERT INTO sessions (id, device_id, user_id, created_at, last_used_at) VALUES ($1, $2, $3, $4, $4)",
+            id,
+            device_id,
+            user_id,
+            now_ms,
+        )
+        .map_err(StoreError::from_db)?;
+        execute!(
+            tx.conn(),
+            "INSERT INTO refresh_tokens (token_hash, session_id, device_id, user_id, issued_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            token_hash.to_vec(),
+            id,
+            device_id,
+            user_id,
+            now_ms,
+            expires_ms,
+        )
+        .map_err(StoreError::from_db)?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The session an access token names, with its device and user.
+    pub async fn session_auth(&self, session_id: Uuid) -> Result<Option<SessionAuth>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_optional,
+            SessionAuth,
+            "SELECT s.device_id, s.user_id, s.ended_at, d.revoked_at AS device_revoked_at,
+                    d.user_id AS device_user_id, u.role, u.disabled_at AS user_disabled_at
+             FROM sessions s JOIN devices d ON d.id = s.device_id JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1",
+            session_id,
+        )?)
+    }
+
+    /// Spends a refresh token presented by `device_id` and, if it was good, stores `next` as the
+    /// session's new refresh token, all in one transaction.
+    pub async fn rotate_refresh_token(&self, hash: &[u8], device_id: Uuid, next: &[u8], now_ms: i64, next_expires_ms: i64) -> Result<Spent> {
+        let mut tx = self.begin().await?;
+        let spent: Option<(Option<Uuid>, Uuid, Uuid, i64)> = fetch_as!(
+            tx.conn(),
+            fetch_optional,
+            (Option<Uuid>, Uuid, Uuid, i64),
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL
+             RETURNING session_id, device_id, user_id, expires_at",
+            hash.to_vec(),
+            now_ms,
+        )?;
+        let outcome = match spent {
+            Some((Some(session_id), device, user_id, expires)) if device == device_id && expires > now_ms => {
+                let alive: Option<Uuid> = fetch_scalar!(
+                    tx.conn(),
+                    fetch_optional,
+                    Uuid,
+                    "UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND ended_at IS NULL RETURNING id",
+                    session_id,
+                    now_ms,
+                )?;
+                if alive.is_some() {
+                    execute!(
+                        tx.conn(),
+                        "INSERT INTO refresh_tokens (token_hash, session_id, device_id, user_id, issued_at, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        next.to_vec(),
+                        session_id,
+                        device_id,
+                        user_id,
+                        now_ms,
+                        next_expires_ms,
+                    )
+                    .map_err(StoreError::from_db)?;
+                    Spent::Fresh { session_id, user_id }
+                } else {
+                    Spent::Invalid
+                }
+            }
+            Some(_) => Spent::Invalid,
+            None => {
+                let reused: Option<Option<Uuid>> = fetch_scalar!(
+                    tx.conn(),
+                    fetch_optional,
+                    Option<Uuid>,
+                    "SELECT session_id FROM refresh_tokens WHERE token_hash = $1",
+                    hash.to_vec(),
+                )?;
+                match reused {
+                    Some(Some(session_id)) => {
+                        end(&mut tx, session_id, EndReason::RefreshReuse, now_ms).await?;
+                        Spent::Reused
+                    }
+                    _ => Spent::Invalid,
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Ends a session (logout): its access and refresh tokens stop working.
+    pub async fn end_session(&self, session_id: Uuid, reason: EndReason, now_ms: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        end(&mut tx, session_id, reason, now_ms).await?;
+        tx.commit().await
+    }
+}
+
+async fn end(tx: &mut super::Tx, session_id: Uuid, reason: EndReason, now_ms: i64) -> Result<()> {
+    execute!(
+        tx.conn(),
+        "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL",
+        session_id,
+        now_ms,
+        reason.as_str(),
+    )?;
+    execute!(tx.conn(), "DELETE FROM refresh_tokens WHERE session_id = $1", session_id)?;
+    Ok(())
+}
+
+impl super::Tx {
+    /// Ends every session of a device that belongs to another user than `keep_user`.
+    pub async fn end_sessions_of_others(&mut self, device_id: Uuid, keep_user: Uuid, now_ms: i64) -> Result<()> {
+        execute!(
+            self.conn(),
+            "UPDATE sessions SET ended_at = $3, end_reason = $4
+             WHERE device_id = $1 AND user_id <> $2 AND ended_at IS NULL",
+            device_id,
+            keep_user,
+            now_ms,
+            EndReason::DeviceReassigned.as_str(),
+        )?;
+        execute!(self.conn(), "DELETE FROM refresh_tokens WHERE device_id = $1 AND user_id <> $2", device_id, keep_user)?;
+        Ok(())
+    }
+}

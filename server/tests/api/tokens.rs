@@ -1,0 +1,112 @@
+//! Access tokens: expiry, tampering, `alg: none`, malformed headers; sessions ended by the
+//! server stop their tokens at once.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fieldsync_protocol::{ErrorCode, Role};
+use fieldsync_server::auth::TokenKeys;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+async fn get_with(app: &TestApp, authorization: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/sync/pull", app.base))
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn forged_expired_and_malformed_tokens_are_refused() {
+    let app = spawn_app().await;
+    let phone = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let good = phone.api.access_token().unwrap().to_owned();
+    assert_eq!(get_with(&app, &format!("Bearer {good}")).await.0, 200);
+    let claims = claims_of(&good);
+
+    // Expired: signed with the real key, but an hour old.
+    let secret = app.store.server_secret("jwt-hs256", 0).await.unwrap();
+    let keys = TokenKeys::from_secret(&secret);
+    let now = jsonwebtoken::get_current_timestamp();
+    let sid: Uuid = claims["sid"].as_str().unwrap().parse().unwrap();
+    let expired = keys.issue(phone.user_id, phone.dev.id, sid, Role::GridWorker, now - 3600, 900);
+    let (status, body) = get_with(&app, &format!("Bearer {expired}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("token_expired")));
+
+    // Tampered: the payload changed to another role, the signature kept.
+    let mut forged = claims.clone();
+    forged["role"] = json!("admin");
+    let parts: Vec<&str> = good.split('.').collect();
+    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(forged.to_string()), parts[2]);
+    let (status, body) = get_with(&app, &format!("Bearer {tampered}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+
+    // alg: none, no signature.
+    let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let unsigned = format!("{none_header}.{}.", parts[1]);
+    assert_eq!(get_with(&app, &format!("Bearer {unsigned}")).await.0, 401);
+
+    // Signed with another key.
+    let other = TokenKeys::from_secret(b"a key that is not the server's!!").issue(phone.user_id, phone.dev.id, sid, Role::GridWorker, now, 900);
+    assert_eq!(get_with(&app, &format!("Bearer {other}")).await.0, 401);
+
+    for header in ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer x.y.z", "Bearer a.b", &format!("Bearer {}", "x".repeat(5000))] {
+        let (status, body) = get_with(&app, header).await;
+        assert_eq!(status, 401, "{header:.40}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused_without_a_server_error() {
+    let app = spawn_app().await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/healthz", app.base))
+        .header("x-padding", "a".repeat(200 * 1024))
+        .send()
+        .await;
+    match r {
+        Ok(r) => assert!(r.status().is_client_error(), "{}", r.status()),
+        // The server may also close the connection on a header this large.
+        Err(e) => assert!(e.is_request() || e.is_connect() || e.is_body(), "{e}"),
+    }
+    // And the server is still fine afterwards.
+    assert_eq!(reqwest::get(format!("{}/healthz", app.base)).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn ended_sessions_stop_their_access_tokens_at_once() {
+    let app = spawn_app().await;
+    let mut phone = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let copy = phone.api.clone();
+    phone.api.logout().await.unwrap();
+    assert_eq!(copy.pull(None, None).await.unwrap_err().code(), Some(ErrorCode::DeviceRevoked));
+
+    // An administrator revokes a device: its next request fails, and it cannot log in again.
+    let phone = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    phone.api.pull(None, None).await.unwrap();
+    revoke_device(&app, phone.dev.id).await;
+    assert_eq!(phone.api.pull(None, None).await.unwrap_err().code(), Some(ErrorCode::DeviceRevoked));
+}
+
+async fn revoke_device(app: &TestApp, device: Uuid) {
+    use sqlx::Connection;
+    let now = fieldsync_server::clock::now_ms();
+    if app.db_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1").bind(device).bind(now).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1").bind(device).bind(now).execute(&mut c).await.unwrap();
+    }
+}
