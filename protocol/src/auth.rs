@@ -18,6 +18,13 @@ pub struct RefreshRequest {
     pub device_id: Uuid,
 }
 
+/// `POST /v1/auth/password`: change one's own password.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,

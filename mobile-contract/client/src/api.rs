@@ -109,6 +109,27 @@ impl Api {
         Ok(())
     }
 
+    /// Changes the user's password; the server ends the user's other sessions.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<(), ClientError> {
+        let body = fieldsync_protocol::auth::PasswordChange {
+            current_password: current.to_owned(),
+            new_password: new.to_owned(),
+        };
+        let res = self
+            .authed(self.http.post(self.url("/v1/auth/password")))
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        if !status.is_success() {
+            return Err(ClientError::Api {
+                status,
+                body: res.json().await?,
+            });
+        }
+        Ok(())
+    }
+
     pub async fn push(&self, mutations: Vec<Mutation>) -> Result<PushResponse, ClientError> {
         self.push_with(mutations, None).await
     }

@@ -5,49 +5,112 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use fieldsync_protocol::ErrorCode;
-use fieldsync_protocol::auth::{LoginRequest, RefreshRequest, TokenResponse, UserInfo};
+use fieldsync_protocol::auth::{
+    LoginRequest, PasswordChange, RefreshRequest, TokenResponse, UserInfo,
+};
 use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AuthUser, ClientIp};
 use crate::app::AppState;
 use crate::auth::{password, token};
+use crate::clock;
 use crate::ratelimit::{self, Verdict};
 use crate::store::{EndReason, Spent, UserRow};
-use crate::clock;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/auth/logout", post(logout))
+        .route("/v1/auth/password", post(change_password))
+}
+
+/// Changing one's password ends every other session of the user (a cadre who suspects the
+/// initial password leaked logs the copy out).
+async fn change_password(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppJson(req): AppJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let new_len = req.new_password.chars().count();
+    if !(password::MIN_LEN..=1024).contains(&new_len) {
+        return Err(ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue,
+            format!("a password has {} to 1024 characters", password::MIN_LEN),
+        )
+        .at("new_password"));
+    }
+    if req.new_password == req.current_password {
+        return Err(ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue,
+            "the new password is the current one",
+        )
+        .at("new_password"));
+    }
+    let user = state
+        .store()
+        .user_by_id(auth.user_id)
+        .await?
+        .ok_or_else(bad_credentials)?;
+    let (stored, current, new) = (user.password_hash, req.current_password, req.new_password);
+    let hash = tokio::task::spawn_blocking(move || {
+        password::verify(&stored, &current).then(|| password::hash(&new))
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let hash = match hash {
+        Some(h) => h.map_err(ApiError::internal)?,
+        None => return Err(bad_credentials().at("current_password")),
+    };
+    state
+        .store()
+        .change_password(auth.user_id, &hash, auth.session_id, clock::now_ms())
+        .await?;
+    tracing::info!(user = %auth.user_id, "password changed");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn bad_credentials() -> ApiError {
     ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong username or password")
 }
 
-async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, AppJson(req): AppJson<LoginRequest>) -> Result<AppJson<TokenResponse>, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<LoginRequest>,
+) -> Result<AppJson<TokenResponse>, ApiError> {
     if req.username.is_empty() || req.username.len() > 64 || req.password.len() > 1024 {
         return Err(bad_credentials());
     }
     let now = clock::now_ms();
     let limits = &state.settings().limits;
-    if let Verdict::Limited { retry_after_s } = ratelimit::check(state.store(), limits, &req.username, ip, now).await? {
+    if let Verdict::Limited { retry_after_s } =
+        ratelimit::check(state.store(), limits, &req.username, ip, now).await?
+    {
         return Err(ApiError::Client {
             status: StatusCode::TOO_MANY_REQUESTS,
             detail: fieldsync_protocol::ErrorDetail::new(
                 ErrorCode::RateLimited,
-                format!("too many failed logins; try again in {} minutes", retry_after_s.div_ceil(60)),
+                format!(
+                    "too many failed logins; try again in {} minutes",
+                    retry_after_s.div_ceil(60)
+                ),
             ),
             retry_after_s: Some(retry_after_s),
         });
     }
     let user = state.store().user_by_username(&req.username).await?;
-    let stored = user.as_ref().map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
+    let stored = user
+        .as_ref()
+        .map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
     let candidate = req.password;
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate)).await.map_err(ApiError::internal)?;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate))
+        .await
+        .map_err(ApiError::internal)?;
     let user = match user {
         Some(u) if ok && u.disabled_at.is_none() => u,
         _ => {
@@ -57,37 +120,89 @@ async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, AppJson(re
         }
     };
     ratelimit::succeeded(state.store(), &req.username, ip).await?;
-    if !state.store().bind_device(req.device_id, user.id, now).await? {
-        return Err(ApiError::forbidden(ErrorCode::DeviceRevoked, "this device was revoked; ask an administrator"));
+    if !state
+        .store()
+        .bind_device(req.device_id, user.id, now)
+        .await?
+    {
+        return Err(ApiError::forbidden(
+            ErrorCode::DeviceRevoked,
+            "this device was revoked; ask an administrator",
+        ));
     }
     let (refresh_token, hash) = token::new_refresh_token();
-    let session = state.store().open_session(req.device_id, user.id, &hash, now, refresh_expiry(&state, now)).await?;
+    let session = state
+        .store()
+        .open_session(
+            req.device_id,
+            user.id,
+            &hash,
+            now,
+            refresh_expiry(&state, now),
+        )
+        .await?;
     tracing::info!(user = %user.id, device = %req.device_id, session = %session, "login");
     issue(&state, &user, req.device_id, session, refresh_token, now).map(AppJson)
 }
 
-async fn refresh(State(state): State<AppState>, AppJson(req): AppJson<RefreshRequest>) -> Result<AppJson<TokenResponse>, ApiError> {
+async fn refresh(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<RefreshRequest>,
+) -> Result<AppJson<TokenResponse>, ApiError> {
     let now = clock::now_ms();
     let presented = token::hash_refresh_token(&req.refresh_token);
     let (next_token, next_hash) = token::new_refresh_token();
-    let ended = || ApiError::unauthorized(ErrorCode::Unauthorized, "the refresh token is not valid any more; log in again");
-    match state.store().rotate_refresh_token(&presented, req.device_id, &next_hash, now, refresh_expiry(&state, now)).await? {
-        Spent::Fresh { session_id, user_id } => {
-            let auth = state.store().session_auth(session_id).await?.filter(|s| s.is_alive()).ok_or_else(ended)?;
-            let user = state.store().user_by_id(auth.user_id).await?.ok_or_else(ended)?;
+    let ended = || {
+        ApiError::unauthorized(
+            ErrorCode::Unauthorized,
+            "the refresh token is not valid any more; log in again",
+        )
+    };
+    match state
+        .store()
+        .rotate_refresh_token(
+            &presented,
+            req.device_id,
+            &next_hash,
+            now,
+            refresh_expiry(&state, now),
+        )
+        .await?
+    {
+        Spent::Fresh {
+            session_id,
+            user_id,
+        } => {
+            let auth = state
+                .store()
+                .session_auth(session_id)
+                .await?
+                .filter(|s| s.is_alive())
+                .ok_or_else(ended)?;
+            let user = state
+                .store()
+                .user_by_id(auth.user_id)
+                .await?
+                .ok_or_else(ended)?;
             debug_assert_eq!(user.id, user_id);
             issue(&state, &user, req.device_id, session_id, next_token, now).map(AppJson)
         }
         Spent::Reused => {
             tracing::warn!(device = %req.device_id, "a spent refresh token was presented again: session ended");
-            Err(ApiError::unauthorized(ErrorCode::DeviceRevoked, "this session was ended because its refresh token was used twice; log in again"))
+            Err(ApiError::unauthorized(
+                ErrorCode::DeviceRevoked,
+                "this session was ended because its refresh token was used twice; log in again",
+            ))
         }
         Spent::Invalid => Err(ended()),
     }
 }
 
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, ApiError> {
-    state.store().end_session(auth.session_id, EndReason::Logout, clock::now_ms()).await?;
+    state
+        .store()
+        .end_session(auth.session_id, EndReason::Logout, clock::now_ms())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,12 +211,21 @@ fn refresh_expiry(state: &AppState, now_ms: i64) -> i64 {
     now_ms + days * 86_400_000
 }
 
-fn issue(state: &AppState, user: &UserRow, device_id: Uuid, session: Uuid, refresh_token: String, now_ms: i64) -> Result<TokenResponse, ApiError> {
+fn issue(
+    state: &AppState,
+    user: &UserRow,
+    device_id: Uuid,
+    session: Uuid,
+    refresh_token: String,
+    now_ms: i64,
+) -> Result<TokenResponse, ApiError> {
     let role = user.role()?;
     let ttl = state.settings().auth.access_ttl_s;
     let now_s = u64::try_from(now_ms / 1000).unwrap_or_default();
     Ok(TokenResponse {
-        access_token: state.keys().issue(user.id, device_id, session, role, now_s, ttl),
+        access_token: state
+            .keys()
+            .issue(user.id, device_id, session, role, now_s, ttl),
         refresh_token,
         expires_in: ttl,
         token_type: "Bearer".into(),

@@ -89,7 +89,11 @@ async fn method_not_allowed() -> ApiError {
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 async fn limit_headers(req: Request, next: Next) -> Response {
-    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
     if size > MAX_HEADER_BYTES {
         return ApiError::client(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -113,6 +117,9 @@ async fn log_internal_errors(req: Request, next: Next) -> Response {
 
 async fn version_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
+    // Responses carry personal data: no proxy or phone cache may keep them.
+    h.entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         "x-fieldsync-version",
         HeaderValue::from_static(SERVER_VERSION),

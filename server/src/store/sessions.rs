@@ -24,7 +24,10 @@ pub struct SessionAuth {
 impl SessionAuth {
     /// Alive: not ended, device not revoked and still bound to this user, user not disabled.
     pub fn is_alive(&self) -> bool {
-        self.ended_at.is_none() && self.device_revoked_at.is_none() && self.device_user_id == self.user_id && self.user_disabled_at.is_none()
+        self.ended_at.is_none()
+            && self.device_revoked_at.is_none()
+            && self.device_user_id == self.user_id
+            && self.user_disabled_at.is_none()
     }
 }
 
@@ -36,6 +39,8 @@ pub enum EndReason {
     RefreshReuse,
     /// The device was handed to another user.
     DeviceReassigned,
+    /// The user changed their password on another session.
+    PasswordChanged,
 }
 
 impl EndReason {
@@ -44,6 +49,7 @@ impl EndReason {
             EndReason::Logout => "logout",
             EndReason::RefreshReuse => "refresh_reuse",
             EndReason::DeviceReassigned => "device_reassigned",
+            EndReason::PasswordChanged => "password_changed",
         }
     }
 }
@@ -61,7 +67,14 @@ pub enum Spent {
 
 impl Store {
     /// Opens a session for a user on a device and stores its first refresh token.
-    pub async fn open_session(&self, device_id: Uuid, user_id: Uuid, token_hash: &[u8], now_ms: i64, expires_ms: i64) -> Result<Uuid> {
+    pub async fn open_session(
+        &self,
+        device_id: Uuid,
+        user_id: Uuid,
+        token_hash: &[u8],
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<Uuid> {
         let id = Uuid::now_v7();
         let mut tx = self.begin().await?;
         execute!(
@@ -73,18 +86,10 @@ impl Store {
             now_ms,
         )
         .map_err(StoreError::from_db)?;
-        execute!(
-            tx.conn(),
-            "INSERT INTO refresh_tokens (token_hash, session_id, device_id, user_id, issued_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            token_hash.to_vec(),
-            id,
-            device_id,
-            user_id,
-            now_ms,
-            expires_ms,
+        insert_refresh_token(
+            &mut tx, token_hash, id, device_id, user_id, now_ms, expires_ms,
         )
-        .map_err(StoreError::from_db)?;
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -105,7 +110,14 @@ impl Store {
 
     /// Spends a refresh token presented by `device_id` and, if it was good, stores `next` as the
     /// session's new refresh token, all in one transaction.
-    pub async fn rotate_refresh_token(&self, hash: &[u8], device_id: Uuid, next: &[u8], now_ms: i64, next_expires_ms: i64) -> Result<Spent> {
+    pub async fn rotate_refresh_token(
+        &self,
+        hash: &[u8],
+        device_id: Uuid,
+        next: &[u8],
+        now_ms: i64,
+        next_expires_ms: i64,
+    ) -> Result<Spent> {
         let mut tx = self.begin().await?;
         let spent: Option<(Option<Uuid>, Uuid, Uuid, i64)> = fetch_as!(
             tx.conn(),
@@ -117,7 +129,9 @@ impl Store {
             now_ms,
         )?;
         let outcome = match spent {
-            Some((Some(session_id), device, user_id, expires)) if device == device_id && expires > now_ms => {
+            Some((Some(session_id), device, user_id, expires))
+                if device == device_id && expires > now_ms =>
+            {
                 let alive: Option<Uuid> = fetch_scalar!(
                     tx.conn(),
                     fetch_optional,
@@ -127,19 +141,20 @@ impl Store {
                     now_ms,
                 )?;
                 if alive.is_some() {
-                    execute!(
-                        tx.conn(),
-                        "INSERT INTO refresh_tokens (token_hash, session_id, device_id, user_id, issued_at, expires_at)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                        next.to_vec(),
+                    insert_refresh_token(
+                        &mut tx,
+                        next,
                         session_id,
                         device_id,
                         user_id,
                         now_ms,
                         next_expires_ms,
                     )
-                    .map_err(StoreError::from_db)?;
-                    Spent::Fresh { session_id, user_id }
+                    .await?;
+                    Spent::Fresh {
+                        session_id,
+                        user_id,
+                    }
                 } else {
                     Spent::Invalid
                 }
@@ -166,12 +181,75 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Sets a user's password and ends every other session of the user: whoever knew the old
+    /// password is logged out everywhere but here.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        keep_session: Uuid,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        execute!(
+            tx.conn(),
+            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            user_id,
+            password_hash
+        )?;
+        execute!(
+            tx.conn(),
+            "UPDATE sessions SET ended_at = $3, end_reason = $4
+             WHERE user_id = $1 AND id <> $2 AND ended_at IS NULL",
+            user_id,
+            keep_session,
+            now_ms,
+            EndReason::PasswordChanged.as_str(),
+        )?;
+        execute!(
+            tx.conn(),
+            "DELETE FROM refresh_tokens WHERE user_id = $1 AND (session_id IS NULL OR session_id <> $2)",
+            user_id,
+            keep_session,
+        )?;
+        tx.commit().await
+    }
+
     /// Ends a session (logout): its access and refresh tokens stop working.
-    pub async fn end_session(&self, session_id: Uuid, reason: EndReason, now_ms: i64) -> Result<()> {
+    pub async fn end_session(
+        &self,
+        session_id: Uuid,
+        reason: EndReason,
+        now_ms: i64,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         end(&mut tx, session_id, reason, now_ms).await?;
         tx.commit().await
     }
+}
+
+async fn insert_refresh_token(
+    tx: &mut super::Tx,
+    hash: &[u8],
+    session_id: Uuid,
+    device_id: Uuid,
+    user_id: Uuid,
+    now_ms: i64,
+    expires_ms: i64,
+) -> Result<()> {
+    execute!(
+        tx.conn(),
+        "INSERT INTO refresh_tokens (token_hash, session_id, device_id, user_id, issued_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        hash.to_vec(),
+        session_id,
+        device_id,
+        user_id,
+        now_ms,
+        expires_ms,
+    )
+    .map_err(StoreError::from_db)?;
+    Ok(())
 }
 
 async fn end(tx: &mut super::Tx, session_id: Uuid, reason: EndReason, now_ms: i64) -> Result<()> {
@@ -182,13 +260,22 @@ async fn end(tx: &mut super::Tx, session_id: Uuid, reason: EndReason, now_ms: i6
         now_ms,
         reason.as_str(),
     )?;
-    execute!(tx.conn(), "DELETE FROM refresh_tokens WHERE session_id = $1", session_id)?;
+    execute!(
+        tx.conn(),
+        "DELETE FROM refresh_tokens WHERE session_id = $1",
+        session_id
+    )?;
     Ok(())
 }
 
 impl super::Tx {
     /// Ends every session of a device that belongs to another user than `keep_user`.
-    pub async fn end_sessions_of_others(&mut self, device_id: Uuid, keep_user: Uuid, now_ms: i64) -> Result<()> {
+    pub async fn end_sessions_of_others(
+        &mut self,
+        device_id: Uuid,
+        keep_user: Uuid,
+        now_ms: i64,
+    ) -> Result<()> {
         execute!(
             self.conn(),
             "UPDATE sessions SET ended_at = $3, end_reason = $4
@@ -198,7 +285,12 @@ impl super::Tx {
             now_ms,
             EndReason::DeviceReassigned.as_str(),
         )?;
-        execute!(self.conn(), "DELETE FROM refresh_tokens WHERE device_id = $1 AND user_id <> $2", device_id, keep_user)?;
+        execute!(
+            self.conn(),
+            "DELETE FROM refresh_tokens WHERE device_id = $1 AND user_id <> $2",
+            device_id,
+            keep_user
+        )?;
         Ok(())
     }
 }

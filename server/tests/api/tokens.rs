@@ -39,17 +39,35 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
     let keys = TokenKeys::from_secret(&secret);
     let now = jsonwebtoken::get_current_timestamp();
     let sid: Uuid = claims["sid"].as_str().unwrap().parse().unwrap();
-    let expired = keys.issue(phone.user_id, phone.dev.id, sid, Role::GridWorker, now - 3600, 900);
+    let expired = keys.issue(
+        phone.user_id,
+        phone.dev.id,
+        sid,
+        Role::GridWorker,
+        now - 3600,
+        900,
+    );
     let (status, body) = get_with(&app, &format!("Bearer {expired}")).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("token_expired")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("token_expired"))
+    );
 
     // Tampered: the payload changed to another role, the signature kept.
     let mut forged = claims.clone();
     forged["role"] = json!("admin");
     let parts: Vec<&str> = good.split('.').collect();
-    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(forged.to_string()), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(forged.to_string()),
+        parts[2]
+    );
     let (status, body) = get_with(&app, &format!("Bearer {tampered}")).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
 
     // alg: none, no signature.
     let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
@@ -57,10 +75,24 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
     assert_eq!(get_with(&app, &format!("Bearer {unsigned}")).await.0, 401);
 
     // Signed with another key.
-    let other = TokenKeys::from_secret(b"a key that is not the server's!!").issue(phone.user_id, phone.dev.id, sid, Role::GridWorker, now, 900);
+    let other = TokenKeys::from_secret(b"a key that is not the server's!!").issue(
+        phone.user_id,
+        phone.dev.id,
+        sid,
+        Role::GridWorker,
+        now,
+        900,
+    );
     assert_eq!(get_with(&app, &format!("Bearer {other}")).await.0, 401);
 
-    for header in ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer x.y.z", "Bearer a.b", &format!("Bearer {}", "x".repeat(5000))] {
+    for header in [
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "bearer x.y.z",
+        "Bearer a.b",
+        &format!("Bearer {}", "x".repeat(5000)),
+    ] {
         let (status, body) = get_with(&app, header).await;
         assert_eq!(status, 401, "{header:.40}");
         assert_eq!(body["error"]["code"], "unauthorized");
@@ -81,7 +113,13 @@ async fn oversized_headers_are_refused_without_a_server_error() {
         Err(e) => assert!(e.is_request() || e.is_connect() || e.is_body(), "{e}"),
     }
     // And the server is still fine afterwards.
-    assert_eq!(reqwest::get(format!("{}/healthz", app.base)).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", app.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -90,13 +128,19 @@ async fn ended_sessions_stop_their_access_tokens_at_once() {
     let mut phone = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     let copy = phone.api.clone();
     phone.api.logout().await.unwrap();
-    assert_eq!(copy.pull(None, None).await.unwrap_err().code(), Some(ErrorCode::DeviceRevoked));
+    assert_eq!(
+        copy.pull(None, None).await.unwrap_err().code(),
+        Some(ErrorCode::DeviceRevoked)
+    );
 
     // An administrator revokes a device: its next request fails, and it cannot log in again.
     let phone = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     phone.api.pull(None, None).await.unwrap();
     revoke_device(&app, phone.dev.id).await;
-    assert_eq!(phone.api.pull(None, None).await.unwrap_err().code(), Some(ErrorCode::DeviceRevoked));
+    assert_eq!(
+        phone.api.pull(None, None).await.unwrap_err().code(),
+        Some(ErrorCode::DeviceRevoked)
+    );
 }
 
 async fn revoke_device(app: &TestApp, device: Uuid) {
@@ -104,9 +148,57 @@ async fn revoke_device(app: &TestApp, device: Uuid) {
     let now = fieldsync_server::clock::now_ms();
     if app.db_url.starts_with("postgres") {
         let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1").bind(device).bind(now).execute(&mut c).await.unwrap();
+        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1")
+            .bind(device)
+            .bind(now)
+            .execute(&mut c)
+            .await
+            .unwrap();
     } else {
         let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1").bind(device).bind(now).execute(&mut c).await.unwrap();
+        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1")
+            .bind(device)
+            .bind(now)
+            .execute(&mut c)
+            .await
+            .unwrap();
     }
+}
+
+#[tokio::test]
+async fn changing_the_password_logs_out_every_other_session() {
+    let app = spawn_app().await;
+    let (user, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
+    let here = app.login(user, &username).await;
+    let mut elsewhere = app.login(user, &username).await;
+
+    let e = here
+        .api
+        .change_password("not the password", "new-password-2")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::InvalidCredentials));
+    let e = here
+        .api
+        .change_password(PASSWORD, "short")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::InvalidValue));
+
+    here.api
+        .change_password(PASSWORD, "new-password-2")
+        .await
+        .unwrap();
+    here.api.pull(None, None).await.unwrap();
+    assert_eq!(
+        elsewhere.api.pull(None, None).await.unwrap_err().code(),
+        Some(ErrorCode::DeviceRevoked)
+    );
+    assert!(elsewhere.api.refresh().await.is_err());
+    let mut fresh = fieldsync_client::Api::new(&app.base, Uuid::now_v7());
+    assert_eq!(
+        fresh.login(&username, PASSWORD).await.unwrap_err().code(),
+        Some(ErrorCode::InvalidCredentials)
+    );
+    fresh.login(&username, "new-password-2").await.unwrap();
 }
