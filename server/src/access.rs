@@ -139,13 +139,26 @@ mod tests {
 
     #[test]
     fn only_field_cadres_see_every_id_card_and_illness() {
-        let full: Vec<Role> = Role::ALL.into_iter().filter(|r| disclosure(*r, Personal::IdCard) == Disclosure::Full).collect();
-        assert_eq!(full, [CountyOfficer, FirstSecretary, TeamMember, GridWorker]);
-        let health: Vec<Role> = Role::ALL.into_iter().filter(|r| disclosure(*r, Personal::Health) == Disclosure::Full).collect();
+        let full: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| disclosure(*r, Personal::IdCard) == Disclosure::Full)
+            .collect();
+        assert_eq!(
+            full,
+            [CountyOfficer, FirstSecretary, TeamMember, GridWorker]
+        );
+        let health: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| disclosure(*r, Personal::Health) == Disclosure::Full)
+            .collect();
         assert_eq!(health, full);
         for role in Role::ALL {
             assert_eq!(disclosure(role, Personal::Identity), Disclosure::Full);
-            assert_ne!(disclosure(role, Personal::IdCard), Disclosure::Hidden, "a masked number still identifies a household");
+            assert_ne!(
+                disclosure(role, Personal::IdCard),
+                Disclosure::Hidden,
+                "a masked number still identifies a household"
+            );
         }
         assert_eq!(disclosure(Admin, Personal::Income), Disclosure::Hidden);
     }

@@ -7,8 +7,8 @@ use tokio::net::TcpListener;
 use secrecy::ExposeSecret;
 
 use crate::auth::TokenKeys;
-use crate::privacy::{DataKey, KeyError};
 use crate::config::Settings;
+use crate::privacy::{DataKey, KeyError};
 use crate::store::{Store, StoreError};
 use crate::{clock, divisions, http};
 
@@ -97,7 +97,11 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
         .await
         .map_err(db_err)?;
     store.migrate().await.map_err(db_err)?;
-    if store.remember("data-key-check", check.clone(), clock::now_ms()).await? != check {
+    if store
+        .remember("data-key-check", check.clone(), clock::now_ms())
+        .await?
+        != check
+    {
         return Err(StartError::DataKey(KeyError::Mismatch));
     }
     Ok(store)

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::app::{self, AppState};
 use crate::auth::password;
 use crate::config::Settings;
-use crate::roster::{self, Person};
+use crate::roster::{self, Person, Rejected};
 use crate::store::{ImportAssignment, ImportUser, NewUser, Store, StoreError, UserOutcome};
 use crate::{clock, divisions, telemetry};
 
@@ -382,11 +382,14 @@ async fn import_users(
         .count();
     let mut out = match (lacking, passwords_out) {
         (0, _) => None,
-        (n, None) => bail!(
-            "{n} new users in {} have no password: give --passwords-out FILE to receive the \
-             generated ones (nothing was imported)",
-            file.display()
-        ),
+        (n, None) => {
+            list_rejected(&rejected);
+            bail!(
+                "{n} new users in {} have no password: give --passwords-out FILE to receive the \
+                 generated ones (nothing was imported)",
+                file.display()
+            )
+        }
         (_, Some(path)) => Some((path, open_passwords_file(path)?)),
     };
 
@@ -498,10 +501,7 @@ async fn import_users(
         summary.assignments_unchanged,
     );
     if !rejected.is_empty() {
-        eprintln!("rows not imported:");
-        for r in &rejected {
-            eprintln!("  {r}");
-        }
+        list_rejected(&rejected);
         bail!(
             "{} of {rows} rows of {} were not imported (listed above); fix them and run the same file again",
             rejected.len(),
@@ -509,6 +509,15 @@ async fn import_users(
         );
     }
     Ok(())
+}
+
+fn list_rejected(rejected: &[Rejected]) {
+    if !rejected.is_empty() {
+        eprintln!("rows not imported:");
+        for r in rejected {
+            eprintln!("  {r}");
+        }
+    }
 }
 
 /// Opens the file generated passwords are appended to, readable by its owner only. Appending

@@ -31,7 +31,10 @@ pub enum KeyError {
     #[error("data_key must be 32 bytes in base64 ({0})")]
     Malformed(String),
     #[error("reading or writing {path}: {source}")]
-    File { path: String, source: std::io::Error },
+    File {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "this database's personal data was encrypted with a different data key; every server of \
          one database must be given the same data_key"
@@ -58,7 +61,8 @@ impl std::fmt::Debug for DataKey {
 
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(message);
     mac.finalize().into_bytes().into()
 }
@@ -74,8 +78,12 @@ impl DataKey {
     }
 
     pub fn from_base64(text: &str) -> Result<DataKey, KeyError> {
-        let bytes = STANDARD.decode(text.trim()).map_err(|e| KeyError::Malformed(e.to_string()))?;
-        let secret: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| KeyError::Malformed(format!("{} bytes", b.len())))?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|e| KeyError::Malformed(e.to_string()))?;
+        let secret: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| KeyError::Malformed(format!("{} bytes", b.len())))?;
         Ok(DataKey::from_secret(&secret))
     }
 
@@ -152,7 +160,11 @@ impl DataKey {
     }
 
     /// Decrypts, in place, what [`DataKey::seal_fields`] encrypted.
-    pub fn open_fields(&self, def: &EntityDef, fields: &mut Map<String, Value>) -> Result<(), OpenError> {
+    pub fn open_fields(
+        &self,
+        def: &EntityDef,
+        fields: &mut Map<String, Value>,
+    ) -> Result<(), OpenError> {
         for f in def.fields.iter().filter(|f| f.ty == FieldType::IdCard) {
             if let Some(Value::String(s)) = fields.get_mut(f.name) {
                 *s = self.open(f.name, s)?;
@@ -169,7 +181,12 @@ impl DataKey {
         }
     }
 
-    pub fn open_value(&self, def: &EntityDef, field: &str, value: Value) -> Result<Value, OpenError> {
+    pub fn open_value(
+        &self,
+        def: &EntityDef,
+        field: &str,
+        value: Value,
+    ) -> Result<Value, OpenError> {
         match (def.field(field).map(|f| f.ty), value) {
             (Some(FieldType::IdCard), Value::String(s)) => Ok(Value::String(self.open(field, &s)?)),
             (_, v) => Ok(v),
@@ -225,9 +242,19 @@ pub fn mask(value: &Value) -> Value {
         return Value::Null;
     };
     let chars: Vec<char> = s.chars().collect();
-    let (head, tail) = if chars.len() >= 15 { (4, 4) } else if chars.len() >= 8 { (3, 4) } else { (0, 0) };
+    let (head, tail) = if chars.len() >= 15 {
+        (4, 4)
+    } else if chars.len() >= 8 {
+        (3, 4)
+    } else {
+        (0, 0)
+    };
     let hidden = chars.len() - head - tail;
-    let masked: String = chars[..head].iter().chain(std::iter::repeat_n(&'*', hidden)).chain(&chars[chars.len() - tail..]).collect();
+    let masked: String = chars[..head]
+        .iter()
+        .chain(std::iter::repeat_n(&'*', hidden))
+        .chain(&chars[chars.len() - tail..])
+        .collect();
     Value::String(masked)
 }
 
@@ -246,11 +273,19 @@ mod tests {
         let k = key();
         let a = k.seal("id_card", "11010519491231002X");
         let b = k.seal("id_card", "11010519491231002X");
-        assert_ne!(a, b, "random nonces: equal numbers do not look equal at rest");
+        assert_ne!(
+            a, b,
+            "random nonces: equal numbers do not look equal at rest"
+        );
         assert!(!a.contains("1101051949"));
         assert_eq!(k.open("id_card", &a).unwrap(), "11010519491231002X");
         assert!(k.open("head_id_card", &a).is_err(), "bound to its field");
-        assert!(DataKey::from_secret(&[8u8; 32]).open("id_card", &a).is_err(), "another key cannot read it");
+        assert!(
+            DataKey::from_secret(&[8u8; 32])
+                .open("id_card", &a)
+                .is_err(),
+            "another key cannot read it"
+        );
         assert!(k.open("id_card", "11010519491231002X").is_err());
     }
 
@@ -258,24 +293,39 @@ mod tests {
     fn blind_index_ignores_case_and_depends_on_the_key() {
         let k = key();
         assert_eq!(k.blind("11010519491231002x"), k.blind("11010519491231002X"));
-        assert_ne!(k.blind("11010519491231002X"), DataKey::from_secret(&[8u8; 32]).blind("11010519491231002X"));
-        assert_ne!(k.check_value(), DataKey::from_secret(&[8u8; 32]).check_value());
+        assert_ne!(
+            k.blind("11010519491231002X"),
+            DataKey::from_secret(&[8u8; 32]).blind("11010519491231002X")
+        );
+        assert_ne!(
+            k.check_value(),
+            DataKey::from_secret(&[8u8; 32]).check_value()
+        );
     }
 
     #[test]
     fn fields_are_sealed_and_opened_by_type() {
         let k = key();
-        let mut f = json!({"name": "马", "id_card": "11010519491231002X", "phone": "13900000000"}).as_object().unwrap().clone();
+        let mut f = json!({"name": "马", "id_card": "11010519491231002X", "phone": "13900000000"})
+            .as_object()
+            .unwrap()
+            .clone();
         k.seal_fields(&MEMBER, &mut f);
         assert!(f["id_card"].as_str().unwrap().starts_with(SEALED_PREFIX));
-        assert_eq!(f["phone"], "13900000000", "phones are masked on output, not encrypted");
+        assert_eq!(
+            f["phone"], "13900000000",
+            "phones are masked on output, not encrypted"
+        );
         k.open_fields(&MEMBER, &mut f).unwrap();
         assert_eq!(f["id_card"], "11010519491231002X");
     }
 
     #[test]
     fn masks() {
-        assert_eq!(mask(&json!("640104198506120316")), json!("6401**********0316"));
+        assert_eq!(
+            mask(&json!("640104198506120316")),
+            json!("6401**********0316")
+        );
         assert_eq!(mask(&json!("13912345678")), json!("139****5678"));
         assert_eq!(mask(&json!("0954-1234567")), json!("095*****4567"));
         assert_eq!(mask(&json!("12345")), json!("*****"));
@@ -307,7 +357,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         std::fs::write(&path, "too short").unwrap();
         assert!(DataKey::load_or_create(&path).is_err());

@@ -27,12 +27,25 @@ fn keys(username: &str, ip: IpAddr) -> Keys {
 }
 
 /// Checks both counters before a login is attempted.
-pub async fn check(store: &Store, limits: &Limits, username: &str, ip: IpAddr, now_ms: i64) -> Result<Verdict> {
+pub async fn check(
+    store: &Store,
+    limits: &Limits,
+    username: &str,
+    ip: IpAddr,
+    now_ms: i64,
+) -> Result<Verdict> {
     let k = keys(username, ip);
     let window_ms = limits.login_window_s.saturating_mul(1000);
     let mut retry_after_ms = 0i64;
-    for (key, start, failures) in store.login_failures(&[k.user.clone(), k.ip.clone()]).await? {
-        let limit = if key == k.user { limits.login_failures_per_user } else { limits.login_failures_per_ip };
+    for (key, start, failures) in store
+        .login_failures(&[k.user.clone(), k.ip.clone()])
+        .await?
+    {
+        let limit = if key == k.user {
+            limits.login_failures_per_user
+        } else {
+            limits.login_failures_per_ip
+        };
         let ends = start.saturating_add(window_ms);
         if ends > now_ms && failures >= limit {
             retry_after_ms = retry_after_ms.max(ends - now_ms);
@@ -47,9 +60,21 @@ pub async fn check(store: &Store, limits: &Limits, username: &str, ip: IpAddr, n
     })
 }
 
-pub async fn failed(store: &Store, limits: &Limits, username: &str, ip: IpAddr, now_ms: i64) -> Result<()> {
+pub async fn failed(
+    store: &Store,
+    limits: &Limits,
+    username: &str,
+    ip: IpAddr,
+    now_ms: i64,
+) -> Result<()> {
     let k = keys(username, ip);
-    store.count_login_failure(&[k.user, k.ip], now_ms, limits.login_window_s.saturating_mul(1000)).await
+    store
+        .count_login_failure(
+            &[k.user, k.ip],
+            now_ms,
+            limits.login_window_s.saturating_mul(1000),
+        )
+        .await
 }
 
 /// A successful login clears the username's count (not the address's: one shared office

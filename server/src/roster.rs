@@ -328,9 +328,7 @@ impl Roster {
         let mut rejected = self.rejected;
         let mut people: Vec<Person> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
-        // (username, division, starts_on) → (line, ends_on) of the row that set it.
-        let mut periods: HashMap<(String, String, Option<Date>), (usize, Option<Date>)> =
-            HashMap::new();
+        let mut periods = Periods::new();
         for row in self.rows {
             let existing = index.get(&row.username).map(|&i| &people[i]);
             if let Some(reason) = existing
@@ -381,6 +379,10 @@ impl Roster {
     }
 }
 
+/// The assignments gathered so far: (username, division, starts_on) → (line, ends_on) of the
+/// row that first gave it.
+type Periods = HashMap<(String, String, Option<Date>), (usize, Option<Date>)>;
+
 /// Why `row` cannot belong to the same user as the earlier rows gathered in `person`.
 fn disagreement(person: &Person, row: &Row) -> Option<String> {
     if person.role != row.role {
@@ -409,10 +411,7 @@ fn disagreement(person: &Person, row: &Row) -> Option<String> {
 }
 
 /// Why `row` gives an assignment already in the file a different end.
-fn clashing_period(
-    periods: &HashMap<(String, String, Option<Date>), (usize, Option<Date>)>,
-    row: &Row,
-) -> Option<String> {
+fn clashing_period(periods: &Periods, row: &Row) -> Option<String> {
     row.divisions.iter().find_map(|division| {
         let key = (row.username.clone(), division.clone(), row.starts_on);
         match periods.get(&key) {

@@ -119,6 +119,11 @@ async fn a_revoked_device_is_refused_at_once_until_unrevoked() {
         .await;
     ok(&out, "unrevoke-device");
     assert!(out.stdout.contains("may log in again"), "{}", out.stdout);
+    assert_eq!(
+        refusal(lost.api.pull(None, None).await).0,
+        StatusCode::UNAUTHORIZED,
+        "the session the revocation ended stays ended"
+    );
     let mut found = Api::new(&server.base, lost.dev.id);
     found.login("ma", PASSWORD).await.unwrap();
     found.pull(None, None).await.unwrap();
@@ -200,6 +205,11 @@ async fn a_disabled_user_cannot_log_in_until_enabled() {
     let out = env.admin(&["enable-user", "ma"], "").await;
     ok(&out, "enable-user");
     assert!(out.stdout.starts_with("enabled ma"), "{}", out.stdout);
+    assert_eq!(
+        refusal(ma.api.pull(None, None).await).0,
+        StatusCode::UNAUTHORIZED,
+        "sessions ended by disabling stay ended: the phone logs in anew"
+    );
     fresh.login("ma", PASSWORD).await.unwrap();
     fresh.pull(None, None).await.unwrap();
     let out = env.admin(&["enable-user", "ma"], "").await;

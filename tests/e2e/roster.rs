@@ -34,14 +34,17 @@ pub fn day(days: i64) -> String {
 
 fn write(env: &TestEnv, name: &str, text: &str) -> PathBuf {
     let path = env.root().join(name);
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, text).expect("the test dir is writable");
     path
 }
 
 async fn import(env: &TestEnv, csv: &Path, passwords_out: Option<&Path>) -> Outcome {
-    let mut args = vec!["import-users", csv.to_str().unwrap()];
+    let mut args = vec!["import-users", csv.to_str().expect("temp paths are UTF-8")];
     if let Some(out) = passwords_out {
-        args.extend(["--passwords-out", out.to_str().unwrap()]);
+        args.extend([
+            "--passwords-out",
+            out.to_str().expect("temp paths are UTF-8"),
+        ]);
     }
     env.admin(&args, "").await
 }
@@ -68,7 +71,7 @@ async fn login(base: &str, username: &str, password: &str) -> Result<Api, String
 /// `username,password` lines of a passwords file.
 fn passwords(path: &Path) -> Vec<(String, String)> {
     std::fs::read_to_string(path)
-        .unwrap()
+        .expect("the passwords file exists")
         .lines()
         .map(|l| {
             let (u, p) = l.split_once(',').expect("username,password");

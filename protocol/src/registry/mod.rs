@@ -235,8 +235,12 @@ mod personal_tests {
         for e in ENTITIES {
             for f in e.fields {
                 match f.ty {
-                    FieldType::IdCard => assert_eq!(f.personal, Personal::IdCard, "{}.{}", e.name, f.name),
-                    FieldType::Phone => assert_eq!(f.personal, Personal::Phone, "{}.{}", e.name, f.name),
+                    FieldType::IdCard => {
+                        assert_eq!(f.personal, Personal::IdCard, "{}.{}", e.name, f.name)
+                    }
+                    FieldType::Phone => {
+                        assert_eq!(f.personal, Personal::Phone, "{}.{}", e.name, f.name)
+                    }
                     _ => {}
                 }
             }

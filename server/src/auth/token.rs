@@ -58,7 +58,15 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, user: Uuid, device: Uuid, session: Uuid, role: Role, now_s: u64, ttl_s: u64) -> String {
+    pub fn issue(
+        &self,
+        user: Uuid,
+        device: Uuid,
+        session: Uuid,
+        role: Role,
+        now_s: u64,
+        ttl_s: u64,
+    ) -> String {
         let claims = Claims {
             sub: user,
             dev: device,
@@ -69,7 +77,8 @@ impl TokenKeys {
         };
         // Encoding HS256 claims of plain types cannot fail; an empty token would simply not
         // verify.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .unwrap_or_default()
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -106,7 +115,10 @@ mod tests {
         let now = jsonwebtoken::get_current_timestamp();
         let t = keys.issue(user, dev, sid, Role::GridWorker, now, 900);
         let c = keys.verify(&t).unwrap();
-        assert_eq!((c.sub, c.dev, c.sid, c.role), (user, dev, sid, Role::GridWorker));
+        assert_eq!(
+            (c.sub, c.dev, c.sid, c.role),
+            (user, dev, sid, Role::GridWorker)
+        );
 
         let old = keys.issue(user, dev, sid, Role::GridWorker, now - 10_000, 900);
         assert_eq!(keys.verify(&old).unwrap_err(), TokenError::Expired);

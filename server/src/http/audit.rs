@@ -37,13 +37,24 @@ struct Page {
     next: Option<Uuid>,
 }
 
-async fn list(State(state): State<AppState>, auth: AuthUser, AppQuery(p): AppQuery<Params>) -> Result<AppJson<Page>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppQuery(p): AppQuery<Params>,
+) -> Result<AppJson<Page>, ApiError> {
     if auth.role != Role::Admin {
-        return Err(ApiError::forbidden(ErrorCode::ForbiddenRole, "only administrators read the audit log"));
+        return Err(ApiError::forbidden(
+            ErrorCode::ForbiddenRole,
+            "only administrators read the audit log",
+        ));
     }
     let limit = p.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(ErrorCode::InvalidRequest, "limit must be within 1..1000").at("limit"));
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "limit must be within 1..1000",
+        )
+        .at("limit"));
     }
     let mut entries = state
         .store()

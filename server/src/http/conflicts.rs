@@ -76,11 +76,19 @@ impl ConflictView {
             Some(def) => privacy::disclose_value(role, def, &r.field, v),
             None => v,
         };
-        let (yours, theirs, kept) = (shown(r.yours.0.clone()), shown(r.theirs.0.clone()), shown(r.kept.0.clone()));
-        let resolution: Option<Resolution> = r.resolution.clone().and_then(|j| serde_json::from_value(j.0).ok()).map(|mut res: Resolution| {
-            res.value = shown(res.value);
-            res
-        });
+        let (yours, theirs, kept) = (
+            shown(r.yours.0.clone()),
+            shown(r.theirs.0.clone()),
+            shown(r.kept.0.clone()),
+        );
+        let resolution: Option<Resolution> = r
+            .resolution
+            .clone()
+            .and_then(|j| serde_json::from_value(j.0).ok())
+            .map(|mut res: Resolution| {
+                res.value = shown(res.value);
+                res
+            });
         ConflictView {
             id: r.id,
             entity: r.entity,
@@ -158,7 +166,10 @@ async fn list(
         .collect();
     let audit: Vec<AuditEntry> = shown.iter().filter_map(|r| read_entry(&auth, r)).collect();
     state.store().append_audit(&audit, clock::now_ms()).await?;
-    let conflicts = shown.into_iter().map(|r| ConflictView::for_role(r, auth.role)).collect();
+    let conflicts = shown
+        .into_iter()
+        .map(|r| ConflictView::for_role(r, auth.role))
+        .collect();
     Ok(AppJson(ConflictPage { conflicts, next }))
 }
 

@@ -108,21 +108,41 @@ pub struct AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized(ErrorCode::Unauthorized, "send Authorization: Bearer <access_token>"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    ErrorCode::Unauthorized,
+                    "send Authorization: Bearer <access_token>",
+                )
+            })?;
         let claims = state.keys().verify(token.trim()).map_err(|e| match e {
             TokenError::Expired => ApiError::unauthorized(ErrorCode::TokenExpired, e.to_string()),
             TokenError::Invalid => ApiError::unauthorized(ErrorCode::Unauthorized, e.to_string()),
         })?;
-        let ended = || ApiError::unauthorized(ErrorCode::DeviceRevoked, "this session has ended; log in again");
-        let session = state.store().session_auth(claims.sid).await?.ok_or_else(ended)?;
+        let ended = || {
+            ApiError::unauthorized(
+                ErrorCode::DeviceRevoked,
+                "this session has ended; log in again",
+            )
+        };
+        let session = state
+            .store()
+            .session_auth(claims.sid)
+            .await?
+            .ok_or_else(ended)?;
         if session.user_disabled_at.is_some() {
-            return Err(ApiError::unauthorized(ErrorCode::Unauthorized, "the account is disabled"));
+            return Err(ApiError::unauthorized(
+                ErrorCode::Unauthorized,
+                "the account is disabled",
+            ));
         }
         if !session.is_alive() || session.device_id != claims.dev || session.user_id != claims.sub {
             return Err(ended());
@@ -144,7 +164,10 @@ pub struct ClientIp(pub IpAddr);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if state.settings().limits.trust_forwarded_for
             && let Some(ip) = parts
                 .headers
@@ -152,8 +175,10 @@ impl FromRequestParts<AppState> for ClientIp {
                 .iter()
                 .filter_map(|h| h.to_str().ok())
                 .flat_map(|h| h.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .last()
+                // Only the entry our own proxy appended can be trusted; earlier ones come
+                // from the client.
+                .next_back()
+                .and_then(|s| s.trim().parse::<IpAddr>().ok())
         {
             return Ok(ClientIp(ip));
         }

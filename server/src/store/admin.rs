@@ -216,7 +216,8 @@ impl Store {
     }
 
     /// Revokes a device (its next request is refused, and it cannot log in) and ends its
-    /// sessions, or lets it log in again. `None` if there is no such device.
+    /// sessions, deleting their refresh tokens; or lets it log in again (a new login: the
+    /// ended sessions stay ended). `None` if there is no such device.
     pub async fn set_device_revoked(
         &self,
         device_id: Uuid,
@@ -244,6 +245,14 @@ impl Store {
             )?;
             execute!(
                 tx.conn(),
+                "UPDATE sessions SET ended_at = $2, end_reason = $3
+                 WHERE device_id = $1 AND ended_at IS NULL",
+                device_id,
+                now_ms,
+                super::EndReason::DeviceRevoked.as_str(),
+            )?;
+            execute!(
+                tx.conn(),
                 "DELETE FROM refresh_tokens WHERE device_id = $1",
                 device_id,
             )?;
@@ -259,7 +268,8 @@ impl Store {
     }
 
     /// Disables a user (no login; their devices are refused from their next request) and
-    /// ends all of their sessions, or enables them again. `None` if there is no such user.
+    /// ends all of their sessions, deleting their refresh tokens; or enables them again (to
+    /// log in anew). `None` if there is no such user.
     pub async fn set_user_disabled(
         &self,
         username: &str,
@@ -283,6 +293,14 @@ impl Store {
                 "UPDATE users SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1",
                 id,
                 now_ms,
+            )?;
+            execute!(
+                tx.conn(),
+                "UPDATE sessions SET ended_at = $2, end_reason = $3
+                 WHERE user_id = $1 AND ended_at IS NULL",
+                id,
+                now_ms,
+                super::EndReason::UserDisabled.as_str(),
             )?;
             execute!(
                 tx.conn(),

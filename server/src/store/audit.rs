@@ -68,7 +68,11 @@ pub struct AuditFilter {
 
 const ROWS_PER_INSERT: usize = 2000;
 
-async fn append(conn: Engine<&mut sqlx::SqliteConnection, &mut sqlx::PgConnection>, entries: &[AuditEntry], now_ms: i64) -> sqlx::Result<()> {
+async fn append(
+    conn: Engine<&mut sqlx::SqliteConnection, &mut sqlx::PgConnection>,
+    entries: &[AuditEntry],
+    now_ms: i64,
+) -> sqlx::Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -120,7 +124,9 @@ async fn append(conn: Engine<&mut sqlx::SqliteConnection, &mut sqlx::PgConnectio
 
 impl Tx {
     pub async fn append_audit(&mut self, entries: &[AuditEntry], now_ms: i64) -> Result<()> {
-        append(self.conn(), entries, now_ms).await.map_err(StoreError::from_db)
+        append(self.conn(), entries, now_ms)
+            .await
+            .map_err(StoreError::from_db)
     }
 }
 

@@ -186,7 +186,7 @@ impl Store {
             self.reader(),
             fetch_all,
             String,
-            "SELECT division_code FROM assignments
+            "SELECT DISTINCT division_code FROM assignments
              WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
              ORDER BY division_code",
             user_id,
@@ -214,7 +214,8 @@ impl Store {
         if bound.is_none() {
             return Ok(false);
         }
-        tx.end_sessions_of_others(device_id, user_id, now_ms).await?;
+        tx.end_sessions_of_others(device_id, user_id, now_ms)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -20,7 +20,12 @@ impl Store {
     }
 
     /// Counts one failure for each key; a window that has run out starts again at `now_ms`.
-    pub async fn count_login_failure(&self, keys: &[String], now_ms: i64, window_ms: i64) -> Result<()> {
+    pub async fn count_login_failure(
+        &self,
+        keys: &[String],
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<()> {
         for key in keys {
             // Both SET expressions read the row as it was before the update.
             execute!(
@@ -40,7 +45,11 @@ impl Store {
     }
 
     pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
-        execute!(self.writer(), "DELETE FROM login_failures WHERE key = $1", key)?;
+        execute!(
+            self.writer(),
+            "DELETE FROM login_failures WHERE key = $1",
+            key
+        )?;
         Ok(())
     }
 }

@@ -24,8 +24,8 @@ mod sessions;
 mod sync;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -169,7 +169,10 @@ impl Clone for Engine<SqlitePool, PgPool> {
 }
 
 /// An open write transaction on either engine.
-pub struct Tx(Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>, Arc<DataKey>);
+pub struct Tx(
+    Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>,
+    Arc<DataKey>,
+);
 
 impl Tx {
     pub(crate) fn key(&self) -> &DataKey {
@@ -281,14 +284,19 @@ impl Store {
     /// Starts a write transaction. On SQLite it holds the write lock from the start, so a
     /// read-then-write transaction cannot fail half-way on a concurrent writer.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx(match &self.write {
-            Engine::Sqlite(p) => Engine::Sqlite(
-                p.begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(StoreError::from_db)?,
-            ),
-            Engine::Postgres(p) => Engine::Postgres(p.begin().await.map_err(StoreError::from_db)?),
-        }, self.key.clone()))
+        Ok(Tx(
+            match &self.write {
+                Engine::Sqlite(p) => Engine::Sqlite(
+                    p.begin_with("BEGIN IMMEDIATE")
+                        .await
+                        .map_err(StoreError::from_db)?,
+                ),
+                Engine::Postgres(p) => {
+                    Engine::Postgres(p.begin().await.map_err(StoreError::from_db)?)
+                }
+            },
+            self.key.clone(),
+        ))
     }
 
     pub(crate) fn key(&self) -> &DataKey {

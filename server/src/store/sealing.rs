@@ -34,27 +34,45 @@ pub(super) fn seal_batch(key: &DataKey, batch: &WriteBatch) -> WriteBatch {
 }
 
 /// Opens the encrypted fields of a stored record of `entity`.
-pub(super) fn open_fields(key: &DataKey, entity: &str, fields: &mut Map<String, Value>) -> Result<()> {
+pub(super) fn open_fields(
+    key: &DataKey,
+    entity: &str,
+    fields: &mut Map<String, Value>,
+) -> Result<()> {
     match registry::entity(entity) {
-        Some(def) => key.open_fields(def, fields).map_err(|e| StoreError::Corrupt(e.to_string())),
+        Some(def) => key
+            .open_fields(def, fields)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
         None => Ok(()),
     }
 }
 
 pub(super) fn open_value(key: &DataKey, entity: &str, field: &str, value: Value) -> Result<Value> {
     match registry::entity(entity) {
-        Some(def) => key.open_value(def, field, value).map_err(|e| StoreError::Corrupt(e.to_string())),
+        Some(def) => key
+            .open_value(def, field, value)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
         None => Ok(value),
     }
 }
 
-/// `(record, field, keyed hash)` for every ID-card number the batch leaves in its records.
-fn index_entries(key: &DataKey, batch: &WriteBatch) -> (Vec<Uuid>, Vec<(Uuid, &'static str, Vec<u8>)>) {
+/// One ID-card number of a record: `(record, field, keyed hash)`.
+type IndexEntry = (Uuid, &'static str, Vec<u8>);
+
+/// The records of the batch that hold ID-card fields, and every number they now hold.
+fn index_entries(key: &DataKey, batch: &WriteBatch) -> (Vec<Uuid>, Vec<IndexEntry>) {
     let mut touched = Vec::new();
     let mut entries = Vec::new();
     for r in &batch.records {
-        let Some(def) = registry::entity(r.entity) else { continue };
-        let id_fields: Vec<&'static str> = def.fields.iter().filter(|f| f.ty == FieldType::IdCard).map(|f| f.name).collect();
+        let Some(def) = registry::entity(r.entity) else {
+            continue;
+        };
+        let id_fields: Vec<&'static str> = def
+            .fields
+            .iter()
+            .filter(|f| f.ty == FieldType::IdCard)
+            .map(|f| f.name)
+            .collect();
         if id_fields.is_empty() {
             continue;
         }
@@ -80,19 +98,30 @@ impl Tx {
         }
         match self.conn() {
             Engine::Sqlite(c) => {
-                let mut del = QueryBuilder::<Sqlite>::new("DELETE FROM id_card_index WHERE record_id IN (");
+                let mut del =
+                    QueryBuilder::<Sqlite>::new("DELETE FROM id_card_index WHERE record_id IN (");
                 let mut list = del.separated(", ");
                 for id in &touched {
                     list.push_bind(*id);
                 }
                 del.push(")");
-                del.build().execute(&mut *c).await.map_err(StoreError::from_db)?;
+                del.build()
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::from_db)?;
                 if !entries.is_empty() {
-                    let mut ins = QueryBuilder::<Sqlite>::new("INSERT INTO id_card_index (record_id, field, blind) ");
+                    let mut ins = QueryBuilder::<Sqlite>::new(
+                        "INSERT INTO id_card_index (record_id, field, blind) ",
+                    );
                     ins.push_values(&entries, |mut row, (id, field, blind)| {
-                        row.push_bind(*id).push_bind(*field).push_bind(blind.clone());
+                        row.push_bind(*id)
+                            .push_bind(*field)
+                            .push_bind(blind.clone());
                     });
-                    ins.build().execute(&mut *c).await.map_err(StoreError::from_db)?;
+                    ins.build()
+                        .execute(&mut *c)
+                        .await
+                        .map_err(StoreError::from_db)?;
                 }
             }
             Engine::Postgres(c) => {

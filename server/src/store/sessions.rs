@@ -41,15 +41,21 @@ pub enum EndReason {
     DeviceReassigned,
     /// The user changed their password on another session.
     PasswordChanged,
+    /// An administrator revoked the device.
+    DeviceRevoked,
+    /// An administrator disabled the user.
+    UserDisabled,
 }
 
 impl EndReason {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             EndReason::Logout => "logout",
             EndReason::RefreshReuse => "refresh_reuse",
             EndReason::DeviceReassigned => "device_reassigned",
             EndReason::PasswordChanged => "password_changed",
+            EndReason::DeviceRevoked => "device_revoked",
+            EndReason::UserDisabled => "user_disabled",
         }
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use fieldsync_protocol::pull::{Change, PullResponse};
 use fieldsync_protocol::registry::{self, Personal};
 
-use super::cursor::{BadCursor, Cursor, scope_hash};
 use super::Actor;
+use super::cursor::{BadCursor, Cursor, scope_hash};
 use crate::access::{self, Action};
 use crate::privacy;
 use crate::store::{AuditAction, AuditEntry, Store, StoreError};
@@ -114,7 +114,9 @@ pub async fn pull(
     changes.retain(|c| access::allowed(actor.role, &c.entity, Action::Read));
     let mut audit = Vec::new();
     for c in &mut changes {
-        let Some(def) = registry::entity(&c.entity) else { continue };
+        let Some(def) = registry::entity(&c.entity) else {
+            continue;
+        };
         privacy::disclose(actor.role, def, &mut c.fields);
         let personal: Vec<String> = def
             .fields

@@ -24,7 +24,8 @@ use super::{Actor, IsRetry, retrying};
 use crate::access::{self, Action};
 use crate::privacy;
 use crate::store::{
-    AuditAction, AuditEntry, ConflictRow, ConflictWrite, MutationWrite, RecordWrite, Store, StoreError, Tx, WriteBatch,
+    AuditAction, AuditEntry, ConflictRow, ConflictWrite, MutationWrite, RecordWrite, Store,
+    StoreError, Tx, WriteBatch,
 };
 
 /// Limits a push is checked against.
@@ -167,7 +168,11 @@ fn validate(
     registry::validate_fields(def, m.op, &m.fields).map_err(|e| (id, e))?;
     // One number, one spelling: the check character `x` is stored as `X`, so equal numbers
     // compare equal in merges and in the keyed-hash index.
-    for f in def.fields.iter().filter(|f| f.ty == registry::FieldType::IdCard) {
+    for f in def
+        .fields
+        .iter()
+        .filter(|f| f.ty == registry::FieldType::IdCard)
+    {
         if let Some(Value::String(s)) = m.fields.get_mut(f.name) {
             *s = registry::idcard::normalize(s);
         }
@@ -426,7 +431,14 @@ async fn plan(
         action: AuditAction::Write,
         entity: def.name,
         record_id: m.id,
-        household_id: household_of(def, m.id, records.get(&m.id).map(|w| &w.state.fields).unwrap_or(&m.fields)),
+        household_id: household_of(
+            def,
+            m.id,
+            records
+                .get(&m.id)
+                .map(|w| &w.state.fields)
+                .unwrap_or(&m.fields),
+        ),
         scope: Some(scope.clone()),
         fields: m.fields.keys().cloned().collect(),
     });
@@ -522,7 +534,11 @@ async fn out_of_scope(
 }
 
 /// The household a record belongs to: itself, or the one its parent field names.
-pub(crate) fn household_of(def: &EntityDef, id: Uuid, fields: &serde_json::Map<String, Value>) -> Option<Uuid> {
+pub(crate) fn household_of(
+    def: &EntityDef,
+    id: Uuid,
+    fields: &serde_json::Map<String, Value>,
+) -> Option<Uuid> {
     if def.name == registry::HOUSEHOLD.name {
         return Some(id);
     }

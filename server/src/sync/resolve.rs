@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::{Actor, IsRetry, retrying};
 use crate::access::{self, Action};
-use crate::store::{AuditAction, AuditEntry, ConflictRow, MutationWrite, RecordWrite, Store, StoreError, WriteBatch};
+use crate::store::{
+    AuditAction, AuditEntry, ConflictRow, MutationWrite, RecordWrite, Store, StoreError, WriteBatch,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -57,7 +57,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     };
     tweak(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let server = app::start(settings.clone(), listener).await.expect("start server");
+    let server = app::start(settings.clone(), listener)
+        .await
+        .expect("start server");
     TestApp {
         base: server.base_url(),
         store: server.store.clone(),

@@ -14,20 +14,32 @@ const PHONE: &str = "13912345678";
 
 /// Everything stored as JSON text, from every table that holds record values.
 async fn stored_text(app: &TestApp) -> String {
-    let tables = [("fields", "records"), ("fields", "mutations"), ("yours", "conflicts"), ("theirs", "conflicts"), ("kept", "conflicts")];
+    let tables = [
+        ("fields", "records"),
+        ("fields", "mutations"),
+        ("yours", "conflicts"),
+        ("theirs", "conflicts"),
+        ("kept", "conflicts"),
+    ];
     let mut out = String::new();
     if app.db_url.starts_with("postgres") {
         let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
         for (column, table) in tables {
             let sql = format!("SELECT {column}::text FROM {table}");
-            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut c).await.unwrap();
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
             out.extend(rows);
         }
     } else {
         let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
         for (column, table) in tables {
             let sql = format!("SELECT {column} FROM {table}");
-            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut c).await.unwrap();
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
             out.extend(rows);
         }
     }
@@ -50,16 +62,48 @@ async fn id_cards_are_encrypted_at_rest_and_masked_by_role() {
         .unwrap();
     // A conflict on the ID-card field puts both numbers into a conflict record too.
     let other = "640104198506120314";
-    let first = a.api.push(vec![a.dev.update("member", m, 1, json!({"id_card": "11010519491231002x"}))]).await.unwrap();
-    assert!(first.results[0].conflicts.is_empty(), "a lower-case x is the same number");
-    let r = b.api.push(vec![b.dev.update("member", m, 1, json!({"id_card": other}))]).await.unwrap().results.remove(0);
+    let first = a
+        .api
+        .push(vec![a.dev.update(
+            "member",
+            m,
+            1,
+            json!({"id_card": "11010519491231002x"}),
+        )])
+        .await
+        .unwrap();
+    assert!(
+        first.results[0].conflicts.is_empty(),
+        "a lower-case x is the same number"
+    );
+    let r = b
+        .api
+        .push(vec![b.dev.update(
+            "member",
+            m,
+            1,
+            json!({"id_card": other}),
+        )])
+        .await
+        .unwrap()
+        .results
+        .remove(0);
     assert_eq!(r.conflicts.len(), 1);
 
     let dump = stored_text(&app).await;
-    for secret in [ID_CARD, "11010519491231002x", other, "1101051949", "6401041985"] {
+    for secret in [
+        ID_CARD,
+        "11010519491231002x",
+        other,
+        "1101051949",
+        "6401041985",
+    ] {
         assert!(!dump.contains(secret), "{secret} is stored in clear");
     }
-    assert!(dump.contains(PHONE), "phones are masked on output, not encrypted");
+    assert!(
+        dump.contains(PHONE),
+        "phones are masked on output, not encrypted"
+    );
 
     // Cadres who need it see the number; the township supervisor and the administrator see it masked.
     let secretary = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
@@ -88,16 +132,26 @@ async fn id_cards_are_encrypted_at_rest_and_masked_by_role() {
     let mut holders = app.store.records_with_id_card(ID_CARD).await.unwrap();
     holders.sort();
     assert_eq!(holders, vec![h]);
-    assert_eq!(app.store.records_with_id_card(other).await.unwrap(), vec![m]);
+    assert_eq!(
+        app.store.records_with_id_card(other).await.unwrap(),
+        vec![m]
+    );
 }
 
 #[tokio::test]
 async fn a_server_with_another_data_key_refuses_the_database() {
     let app = spawn_app().await;
     let mut settings = app.settings.clone();
-    settings.data_key = Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned().into());
+    settings.data_key = Some(
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+            .to_owned()
+            .into(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = fieldsync_server::app::start(settings, listener).await.err().expect("must refuse");
+    let err = fieldsync_server::app::start(settings, listener)
+        .await
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("different data key"), "{err}");
 }
 
@@ -110,8 +164,14 @@ async fn reads_and_writes_of_personal_data_are_audited() {
     worker
         .api
         .push(vec![
-            worker.dev.create("household", h, household(VILLAGE_A, "李")),
-            worker.dev.create("member", m, json!({"household_id": h.to_string(), "name": "李小", "id_card": ID_CARD})),
+            worker
+                .dev
+                .create("household", h, household(VILLAGE_A, "李")),
+            worker.dev.create(
+                "member",
+                m,
+                json!({"household_id": h.to_string(), "name": "李小", "id_card": ID_CARD}),
+            ),
         ])
         .await
         .unwrap();
@@ -121,26 +181,78 @@ async fn reads_and_writes_of_personal_data_are_audited() {
     outsider.api.pull_all(None, None).await.unwrap();
 
     let admin = app.phone(Role::Admin, &["640000"]).await;
-    let page: Value = admin.api.get_json(&format!("/v1/audit?household_id={h}")).await.unwrap();
+    let page: Value = admin
+        .api
+        .get_json(&format!("/v1/audit?household_id={h}"))
+        .await
+        .unwrap();
     let entries = page["entries"].as_array().unwrap();
     let summary: Vec<(String, String, String)> = entries
         .iter()
-        .map(|e| (e["user_id"].as_str().unwrap().to_owned(), e["action"].as_str().unwrap().to_owned(), e["record_id"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["user_id"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+                e["record_id"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let (w, r) = (worker.user_id.to_string(), reader.user_id.to_string());
-    for expected in [(w.clone(), "write", h), (w.clone(), "write", m), (r.clone(), "read", h), (r.clone(), "read", m)] {
-        assert!(summary.contains(&(expected.0.clone(), expected.1.to_owned(), expected.2.to_string())), "{expected:?} missing from {summary:?}");
+    for expected in [
+        (w.clone(), "write", h),
+        (w.clone(), "write", m),
+        (r.clone(), "read", h),
+        (r.clone(), "read", m),
+    ] {
+        assert!(
+            summary.contains(&(
+                expected.0.clone(),
+                expected.1.to_owned(),
+                expected.2.to_string()
+            )),
+            "{expected:?} missing from {summary:?}"
+        );
     }
-    assert!(!summary.iter().any(|(u, _, _)| *u == outsider.user_id.to_string()), "the outsider read nothing");
-    let member_read = entries.iter().find(|e| e["action"] == "read" && e["record_id"] == json!(m)).unwrap();
-    assert!(member_read["fields"].as_array().unwrap().contains(&json!("id_card")));
-    assert!(!member_read.to_string().contains(ID_CARD), "the audit log names fields, never values");
+    assert!(
+        !summary
+            .iter()
+            .any(|(u, _, _)| *u == outsider.user_id.to_string()),
+        "the outsider read nothing"
+    );
+    let member_read = entries
+        .iter()
+        .find(|e| e["action"] == "read" && e["record_id"] == json!(m))
+        .unwrap();
+    assert!(
+        member_read["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("id_card"))
+    );
+    assert!(
+        !member_read.to_string().contains(ID_CARD),
+        "the audit log names fields, never values"
+    );
 
     // By user and time range.
-    let by_reader: Value = admin.api.get_json(&format!("/v1/audit?user_id={}", reader.user_id)).await.unwrap();
-    assert!(by_reader["entries"].as_array().unwrap().iter().all(|e| e["user_id"] == json!(reader.user_id)));
+    let by_reader: Value = admin
+        .api
+        .get_json(&format!("/v1/audit?user_id={}", reader.user_id))
+        .await
+        .unwrap();
+    assert!(
+        by_reader["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["user_id"] == json!(reader.user_id))
+    );
     let future = fieldsync_server::clock::now_ms() + 60_000;
-    let none: Value = admin.api.get_json(&format!("/v1/audit?from_ms={future}")).await.unwrap();
+    let none: Value = admin
+        .api
+        .get_json(&format!("/v1/audit?from_ms={future}"))
+        .await
+        .unwrap();
     assert!(none["entries"].as_array().unwrap().is_empty());
 
     // Only administrators read it.
@@ -161,11 +273,20 @@ async fn repeated_wrong_passwords_are_throttled() {
     let (_, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
     let mut api = Api::new(&app.base, Uuid::now_v7());
     for _ in 0..5 {
-        assert_eq!(api.login(&username, "wrong password").await.unwrap_err().code(), Some(ErrorCode::InvalidCredentials));
+        assert_eq!(
+            api.login(&username, "wrong password")
+                .await
+                .unwrap_err()
+                .code(),
+            Some(ErrorCode::InvalidCredentials)
+        );
     }
     // Even the right password waits out the window: guessing cannot continue.
     let e = api.login(&username, PASSWORD).await.unwrap_err();
-    assert_eq!((status_of(&e), e.code()), (429, Some(ErrorCode::RateLimited)));
+    assert_eq!(
+        (status_of(&e), e.code()),
+        (429, Some(ErrorCode::RateLimited))
+    );
     let r = reqwest::Client::new()
         .post(format!("{}/v1/auth/login", app.base))
         .json(&json!({"username": username, "password": PASSWORD, "device_id": Uuid::now_v7()}))
@@ -173,12 +294,19 @@ async fn repeated_wrong_passwords_are_throttled() {
         .await
         .unwrap();
     assert_eq!(r.status(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
 
     // Another account from the same address is still allowed (the address limit is higher).
     let (_, other) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
-    Api::new(&app.base, Uuid::now_v7()).login(&other, PASSWORD).await.unwrap();
+    Api::new(&app.base, Uuid::now_v7())
+        .login(&other, PASSWORD)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -186,7 +314,13 @@ async fn one_address_guessing_many_accounts_is_throttled() {
     let app = spawn_app_with(|s| s.limits.login_failures_per_ip = 4).await;
     let mut api = Api::new(&app.base, Uuid::now_v7());
     for i in 0..4 {
-        assert_eq!(api.login(&format!("nobody{i}"), "x").await.unwrap_err().code(), Some(ErrorCode::InvalidCredentials));
+        assert_eq!(
+            api.login(&format!("nobody{i}"), "x")
+                .await
+                .unwrap_err()
+                .code(),
+            Some(ErrorCode::InvalidCredentials)
+        );
     }
     let e = api.login("nobody9", "x").await.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::RateLimited));
