@@ -24,8 +24,8 @@ struct Params {
     from_ms: Option<i64>,
     /// Milliseconds since the epoch, exclusive.
     to_ms: Option<i64>,
-    /// The last entry id of the previous page.
-    after: Option<Uuid>,
+    /// `next` of the previous page.
+    after: Option<String>,
     limit: Option<i64>,
 }
 
@@ -34,7 +34,7 @@ struct Page {
     entries: Vec<AuditRow>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<Uuid>,
+    next: Option<String>,
 }
 
 async fn list(
@@ -63,15 +63,30 @@ async fn list(
             user_id: p.user_id,
             from_ms: p.from_ms,
             to_ms: p.to_ms,
-            after: p.after,
+            after: p.after.as_deref().map(parse_after).transpose()?,
             limit: limit + 1,
         })
         .await?;
     let next = if entries.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        entries.last().map(|e| e.id)
+        entries.last().map(|e| format!("{}:{}", e.at, e.id))
     } else {
         None
     };
     Ok(AppJson(Page { entries, next }))
+}
+
+fn parse_after(s: &str) -> Result<(i64, Uuid), ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "after is the `next` value of a previous page",
+        )
+        .at("after")
+    };
+    let (at, id) = s.split_once(':').ok_or_else(bad)?;
+    Ok((
+        at.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
 }

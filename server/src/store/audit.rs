@@ -1,6 +1,7 @@
-//! The audit log: who read or changed which record's personal data, from which device, when,
-//! and which fields. Written in the same transaction as the change it records; reads are
-//! recorded before the data leaves the server.
+//! The audit trail: who read or changed which record's personal data, from which device, when,
+//! and which fields. Writes are the mutation log itself (written in the push transaction, now
+//! with household and village); `audit_log` holds reads, recorded before the data leaves the
+//! server, and reviewers' decisions. [`Store::audit`] reads both as one list.
 
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite};
@@ -12,7 +13,6 @@ use super::{Engine, Result, Store, StoreError, Tx, fetch_as};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditAction {
     Read,
-    Write,
     /// A reviewer's decision on a conflict.
     Resolve,
 }
@@ -21,7 +21,6 @@ impl AuditAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Read => "read",
-            AuditAction::Write => "write",
             AuditAction::Resolve => "resolve",
         }
     }
@@ -41,7 +40,8 @@ pub struct AuditEntry {
     pub fields: Vec<String>,
 }
 
-#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+/// One audit entry: a read or decision from `audit_log`, or a write from the mutation log.
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct AuditRow {
     pub id: Uuid,
     pub at: i64,
@@ -52,17 +52,59 @@ pub struct AuditRow {
     pub record_id: Uuid,
     pub household_id: Option<Uuid>,
     pub scope: Option<String>,
-    pub fields: Json<Vec<String>>,
+    /// Field names only, never values.
+    pub fields: Vec<String>,
 }
 
-/// Which audit rows to list; results come in time order after `after`.
+#[derive(sqlx::FromRow)]
+struct RawAuditRow {
+    id: Uuid,
+    at: i64,
+    user_id: Uuid,
+    device_id: Option<Uuid>,
+    action: String,
+    entity: String,
+    record_id: Uuid,
+    household_id: Option<Uuid>,
+    scope: Option<String>,
+    /// A list of names (audit_log) or the written fields with their values (mutations).
+    fields: Json<serde_json::Value>,
+}
+
+impl From<RawAuditRow> for AuditRow {
+    fn from(r: RawAuditRow) -> Self {
+        let fields = match r.fields.0 {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            serde_json::Value::Array(a) => a
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        AuditRow {
+            id: r.id,
+            at: r.at,
+            user_id: r.user_id,
+            device_id: r.device_id,
+            action: r.action,
+            entity: r.entity,
+            record_id: r.record_id,
+            household_id: r.household_id,
+            scope: r.scope,
+            fields,
+        }
+    }
+}
+
+/// Which audit entries to list; results come in time order after `after`.
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
     pub household_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
-    pub after: Option<Uuid>,
+    /// The `(at, id)` of the last entry of the previous page.
+    pub after: Option<(i64, Uuid)>,
     pub limit: i64,
 }
 
@@ -141,25 +183,36 @@ impl Store {
         tx.commit().await
     }
 
+    /// Reads and reviewer decisions from `audit_log`, writes from the mutation log, merged in
+    /// time order.
     pub async fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
-        Ok(fetch_as!(
+        let rows = fetch_as!(
             self.reader(),
             fetch_all,
-            AuditRow,
+            RawAuditRow,
             "SELECT id, at, user_id, device_id, action, entity, record_id, household_id, scope, fields
-             FROM audit_log
+             FROM (
+                 SELECT id, at, user_id, device_id, action, entity, record_id, household_id, scope, fields
+                 FROM audit_log
+                 UNION ALL
+                 SELECT mutation_id, received_at, user_id, device_id, 'write', entity, record_id,
+                        household_id, scope, fields
+                 FROM mutations
+             ) a
              WHERE ($1 IS NULL OR household_id = $1)
                AND ($2 IS NULL OR user_id = $2)
                AND ($3 IS NULL OR at >= $3)
                AND ($4 IS NULL OR at < $4)
-               AND ($5 IS NULL OR id > $5)
-             ORDER BY id LIMIT $6",
+               AND ($5 IS NULL OR at > $5 OR (at = $5 AND id > $6))
+             ORDER BY at, id LIMIT $7",
             f.household_id,
             f.user_id,
             f.from_ms,
             f.to_ms,
-            f.after,
+            f.after.map(|(at, _)| at),
+            f.after.map(|(_, id)| id),
             f.limit,
-        )?)
+        )?;
+        Ok(rows.into_iter().map(AuditRow::from).collect())
     }
 }

@@ -49,6 +49,10 @@ pub struct MutationWrite {
     pub fields: Map<String, Value>,
     pub hlc: Hlc,
     pub gps: Option<GpsFix>,
+    /// The household the record belongs to, and its village: the mutation log is the audit
+    /// trail of writes, queried by household.
+    pub household_id: Option<Uuid>,
+    pub scope: String,
 }
 
 #[derive(Clone, Debug)]
@@ -263,7 +267,7 @@ async fn write_sqlite(c: &mut sqlx::SqliteConnection, b: &WriteBatch) -> sqlx::R
     for chunk in b.mutations.chunks(ROWS_PER_INSERT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status, \
-             version, fields, hlc, gps, received_at) ",
+             version, fields, hlc, gps, received_at, household_id, scope) ",
         );
         qb.push_values(chunk, |mut row, m| {
             row.push_bind(m.mutation_id)
@@ -277,7 +281,9 @@ async fn write_sqlite(c: &mut sqlx::SqliteConnection, b: &WriteBatch) -> sqlx::R
                 .push_bind(Json(m.fields.clone()))
                 .push_bind(Json(m.hlc))
                 .push_bind(m.gps.clone().map(Json))
-                .push_bind(b.now_ms);
+                .push_bind(b.now_ms)
+                .push_bind(m.household_id)
+                .push_bind(m.scope.clone());
         });
         qb.build().execute(&mut *c).await?;
     }
@@ -315,12 +321,13 @@ async fn write_postgres(c: &mut sqlx::PgConnection, b: &WriteBatch) -> sqlx::Res
         let ms = &b.mutations;
         sqlx::query(
             "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status,
-                 version, fields, hlc, gps, received_at)
+                 version, fields, hlc, gps, received_at, household_id, scope)
              SELECT u.mutation_id, $10, $11, u.record_id, u.entity, u.op, u.status, u.version,
-                 u.fields, u.hlc, u.gps, $12
+                 u.fields, u.hlc, u.gps, $12, u.household_id, u.scope
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[],
-                         $7::jsonb[], $8::jsonb[], $9::jsonb[])
-                  AS u(mutation_id, record_id, entity, op, status, version, fields, hlc, gps)",
+                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $13::uuid[], $14::text[])
+                  AS u(mutation_id, record_id, entity, op, status, version, fields, hlc, gps,
+                       household_id, scope)",
         )
         .bind(ms.iter().map(|m| m.mutation_id).collect::<Vec<_>>())
         .bind(ms.iter().map(|m| m.record_id).collect::<Vec<_>>())
@@ -338,6 +345,8 @@ async fn write_postgres(c: &mut sqlx::PgConnection, b: &WriteBatch) -> sqlx::Res
         .bind(b.device_id)
         .bind(b.user_id)
         .bind(b.now_ms)
+        .bind(ms.iter().map(|m| m.household_id).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.scope.as_str()).collect::<Vec<_>>())
         .execute(&mut *c)
         .await?;
     }

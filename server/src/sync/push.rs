@@ -24,8 +24,7 @@ use super::{Actor, IsRetry, retrying};
 use crate::access::{self, Action};
 use crate::privacy;
 use crate::store::{
-    AuditAction, AuditEntry, ConflictRow, ConflictWrite, MutationWrite, RecordWrite, Store,
-    StoreError, Tx, WriteBatch,
+    ConflictRow, ConflictWrite, MutationWrite, RecordWrite, Store, StoreError, Tx, WriteBatch,
 };
 
 /// Limits a push is checked against.
@@ -425,23 +424,11 @@ async fn plan(
             w.gps.clone_from(&m.gps);
         }
     }
-    batch.audit.push(AuditEntry {
-        user_id: actor.user_id,
-        device_id: Some(actor.device_id),
-        action: AuditAction::Write,
-        entity: def.name,
-        record_id: m.id,
-        household_id: household_of(
-            def,
-            m.id,
-            records
-                .get(&m.id)
-                .map(|w| &w.state.fields)
-                .unwrap_or(&m.fields),
-        ),
-        scope: Some(scope.clone()),
-        fields: m.fields.keys().cloned().collect(),
-    });
+    let household_id = household_of(
+        def,
+        m.id,
+        records.get(&m.id).map_or(&m.fields, |w| &w.state.fields),
+    );
     batch.mutations.push(MutationWrite {
         mutation_id: m.mutation_id,
         record_id: m.id,
@@ -452,6 +439,8 @@ async fn plan(
         fields: m.fields.clone(),
         hlc: m.hlc,
         gps: m.gps.clone(),
+        household_id,
+        scope,
     });
     Ok(Ok(MutationResult {
         mutation_id: Some(m.mutation_id),

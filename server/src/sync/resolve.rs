@@ -172,7 +172,7 @@ async fn attempt(
             records: vec![RecordWrite {
                 id,
                 entity: def.name,
-                scope,
+                scope: scope.clone(),
                 state: new_state,
                 gps: None,
                 created: false,
@@ -188,6 +188,8 @@ async fn attempt(
                 fields,
                 hlc: stamp,
                 gps: None,
+                household_id: audit[0].household_id,
+                scope: scope.clone(),
             }],
             conflicts: Vec::new(),
             audit,
