@@ -6,6 +6,7 @@
 //! Compiled as one binary (with modules) to keep link time down.
 
 mod admin;
+mod audit;
 mod devices;
 mod harness;
 mod privacy;

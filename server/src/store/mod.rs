@@ -13,6 +13,7 @@
 
 mod admin;
 mod audit;
+mod batch;
 mod conflicts;
 mod divisions;
 mod identity;
@@ -22,6 +23,8 @@ mod rows;
 mod sealing;
 mod sessions;
 mod sync;
+mod write_postgres;
+mod write_sqlite;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -38,12 +41,15 @@ pub use admin::{
     DeviceInfo, ImportAssignment, ImportSummary, ImportUser, PreviousState, UserOutcome,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
+pub use batch::{ConflictWrite, MutationWrite, RecordWrite, WriteBatch};
 pub use conflicts::{ConflictFilter, ConflictRow};
 pub use divisions::Division;
 pub use identity::{DeviceRow, NewUser, UserRow};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use sessions::{EndReason, SessionAuth, Spent};
-pub use sync::{ConflictWrite, MutationWrite, RecordWrite, SyncStats, WriteBatch};
+pub use sync::SyncStats;
+use write_postgres::write_postgres;
+use write_sqlite::write_sqlite;
 
 /// Either engine's value of the same kind (pool, transaction, connection).
 pub enum Engine<S, P> {

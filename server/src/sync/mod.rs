@@ -3,9 +3,11 @@
 //! `crate::http`; SQL in `crate::store`.
 
 pub mod cursor;
+mod plan;
 pub mod pull;
 pub mod push;
 pub mod resolve;
+mod validate;
 
 use std::collections::BTreeSet;
 

@@ -131,7 +131,7 @@ pub async fn pull(
                 action: AuditAction::Read,
                 entity: def.name,
                 record_id: c.id,
-                household_id: super::push::household_of(def, c.id, &c.fields),
+                household_id: super::plan::household_of(def, c.id, &c.fields),
                 scope: Some(c.scope.clone()),
                 fields: personal,
             });

@@ -12,20 +12,16 @@
 use std::collections::{BTreeMap, HashMap};
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
-use fieldsync_protocol::merge::{self, RecordState};
 use fieldsync_protocol::push::{
-    ClientInfo, ConflictInfo, ConflictKind, Mutation, MutationResult, Op, Status,
+    ClientInfo, ConflictInfo, ConflictKind, Mutation, MutationResult, Status,
 };
-use fieldsync_protocol::registry::{self, EntityDef, ScopeRule};
+use fieldsync_protocol::registry::{self, EntityDef};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::plan::Working;
 use super::{Actor, IsRetry, retrying};
-use crate::access::{self, Action};
-use crate::privacy;
-use crate::store::{
-    ConflictRow, ConflictWrite, MutationWrite, RecordWrite, Store, StoreError, Tx, WriteBatch,
-};
+use crate::store::{ConflictRow, RecordWrite, Store, StoreError, Tx, WriteBatch};
 
 /// Limits a push is checked against.
 #[derive(Clone, Copy, Debug)]
@@ -77,116 +73,19 @@ fn prepare(actor: &Actor, rules: PushRules, raw: Vec<Value>) -> Vec<Slot> {
     let mut first_index: HashMap<Uuid, usize> = HashMap::new();
     raw.into_iter()
         .enumerate()
-        .map(|(i, value)| match validate(actor, rules, value) {
-            Ok((m, def)) => match first_index.get(&m.mutation_id) {
-                Some(&earlier) => Slot::Repeat(earlier),
-                None => {
-                    first_index.insert(m.mutation_id, i);
-                    Slot::Ready(Box::new(m), def)
-                }
+        .map(
+            |(i, value)| match super::validate::validate(actor, rules, value) {
+                Ok((m, def)) => match first_index.get(&m.mutation_id) {
+                    Some(&earlier) => Slot::Repeat(earlier),
+                    None => {
+                        first_index.insert(m.mutation_id, i);
+                        Slot::Ready(Box::new(m), def)
+                    }
+                },
+                Err((id, e)) => Slot::Rejected(MutationResult::rejected(id, e)),
             },
-            Err((id, e)) => Slot::Rejected(MutationResult::rejected(id, e)),
-        })
+        )
         .collect()
-}
-
-type Invalid = (Option<Uuid>, ErrorDetail);
-
-/// Everything that can be checked without the database.
-fn validate(
-    actor: &Actor,
-    rules: PushRules,
-    value: Value,
-) -> Result<(Mutation, &'static EntityDef), Invalid> {
-    let mut m = Mutation::parse(value)?;
-    let id = Some(m.mutation_id);
-    let fail = |e: ErrorDetail| Err((id, e));
-    if m.mutation_id.get_version_num() != 7 {
-        return fail(
-            ErrorDetail::new(ErrorCode::InvalidId, "mutation_id must be a UUID version 7")
-                .at("mutation_id"),
-        );
-    }
-    if m.op == Op::Create && m.id.get_version_num() != 7 {
-        return fail(
-            ErrorDetail::new(
-                ErrorCode::InvalidId,
-                "a new record's id must be a UUID version 7",
-            )
-            .at("id"),
-        );
-    }
-    let Some(def) = registry::entity(&m.entity) else {
-        return fail(
-            ErrorDetail::new(
-                ErrorCode::UnknownEntity,
-                format!("unknown entity {:?}", m.entity),
-            )
-            .at("entity"),
-        );
-    };
-    if m.op == Op::Create && m.base_version.is_some() {
-        return fail(
-            ErrorDetail::new(ErrorCode::InvalidMutation, "a create has no base_version")
-                .at("base_version"),
-        );
-    }
-    if m.hlc.node != actor.device_id {
-        return fail(
-            ErrorDetail::new(
-                ErrorCode::InvalidMutation,
-                "hlc.node must be the id of the device that made the edit",
-            )
-            .at("hlc.node"),
-        );
-    }
-    let ahead = i64::try_from(m.hlc.wall_ms)
-        .unwrap_or(i64::MAX)
-        .saturating_sub(rules.now_ms);
-    if ahead > rules.max_clock_ahead_ms {
-        return fail(
-            ErrorDetail::new(
-                ErrorCode::HlcInFuture,
-                format!("the edit is stamped {} s ahead of the server's clock; set the phone's clock and stamp it again", ahead / 1000),
-            )
-            .at("hlc.wall_ms"),
-        );
-    }
-    if let Some(gps) = &m.gps {
-        gps.validate().map_err(|e| (id, e.within("gps")))?;
-    }
-    if !access::allowed(actor.role, def.name, Action::of(m.op)) {
-        return fail(
-            ErrorDetail::new(
-                ErrorCode::ForbiddenRole,
-                format!("a {} may not {} a {}", actor.role, m.op.as_str(), def.name),
-            )
-            .at("op"),
-        );
-    }
-    registry::validate_fields(def, m.op, &m.fields).map_err(|e| (id, e))?;
-    // One number, one spelling: the check character `x` is stored as `X`, so equal numbers
-    // compare equal in merges and in the keyed-hash index.
-    for f in def
-        .fields
-        .iter()
-        .filter(|f| f.ty == registry::FieldType::IdCard)
-    {
-        if let Some(Value::String(s)) = m.fields.get_mut(f.name) {
-            *s = registry::idcard::normalize(s);
-        }
-    }
-    Ok((m, def))
-}
-
-/// A record as the batch sees it.
-struct Working {
-    entity: String,
-    scope: String,
-    state: RecordState,
-    in_db: bool,
-    dirty: bool,
-    gps: Option<fieldsync_protocol::gps::GpsFix>,
 }
 
 async fn apply(
@@ -266,8 +165,16 @@ async fn apply(
                     error: None,
                     original_status: Status::parse(&l.status),
                 },
-                None => match plan(&mut tx, actor, m, def, &mut records, &mut batch, &mut order)
-                    .await?
+                None => match super::plan::plan(
+                    &mut tx,
+                    actor,
+                    m,
+                    def,
+                    &mut records,
+                    &mut batch,
+                    &mut order,
+                )
+                .await?
                 {
                     Ok(r) => r,
                     Err(e) => MutationResult::rejected(Some(m.mutation_id), e),
@@ -341,200 +248,6 @@ fn parent_id(m: &Mutation) -> Option<Uuid> {
     let def = registry::entity(&m.entity)?;
     let (field, _) = def.parent()?;
     m.fields.get(field)?.as_str()?.parse().ok()
-}
-
-/// Merges one mutation into the batch. The outer error aborts the batch (database trouble);
-/// the inner one rejects this mutation only.
-async fn plan(
-    tx: &mut Tx,
-    actor: &Actor,
-    m: &Mutation,
-    def: &'static EntityDef,
-    records: &mut HashMap<Uuid, Working>,
-    batch: &mut WriteBatch,
-    order: &mut Vec<Uuid>,
-) -> Result<Result<MutationResult, ErrorDetail>, StoreError> {
-    let existing = records.get(&m.id);
-    if let Some(w) = existing.filter(|w| w.entity != def.name) {
-        return Ok(Err(ErrorDetail::new(
-            ErrorCode::EntityMismatch,
-            format!("this id is a {}, not a {}", w.entity, def.name),
-        )
-        .at("id")));
-    }
-    let scope = match (m.op, existing) {
-        (Op::Create, _) => match scope_of_new(def, m, records) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        },
-        (_, Some(w)) => w.scope.clone(),
-        (_, None) => return Ok(Err(merge::Refusal::NotFound.detail(def.name))),
-    };
-    if !actor.villages.contains(&scope) {
-        return Ok(Err(out_of_scope(tx, def, &scope).await?));
-    }
-    let outcome = match merge::apply(def, existing.map(|w| &w.state), m) {
-        Ok(o) => o,
-        Err(refusal) => return Ok(Err(refusal.detail(def.name))),
-    };
-
-    let mut infos = Vec::with_capacity(outcome.conflicts.len());
-    for lost in outcome.conflicts {
-        let id = Uuid::now_v7();
-        // The phone sees the other side's value only as far as its role may.
-        let shown = |v: &Value| privacy::disclose_value(actor.role, def, &lost.field, v.clone());
-        infos.push(ConflictInfo {
-            field: lost.field.clone(),
-            yours: shown(&lost.yours),
-            theirs: shown(&lost.theirs),
-            kept: shown(&lost.kept),
-            conflict_id: id,
-            kind: lost.kind,
-        });
-        batch.conflicts.push(ConflictWrite {
-            id,
-            record_id: m.id,
-            entity: def.name,
-            scope: scope.clone(),
-            field: lost.field,
-            kind: lost.kind,
-            yours: lost.yours,
-            theirs: lost.theirs,
-            kept: lost.kept,
-            mutation_id: m.mutation_id,
-            theirs_hlc: lost.theirs_hlc,
-        });
-    }
-    let version = outcome.state.version;
-    if outcome.changed {
-        let w = records.entry(m.id).or_insert_with(|| Working {
-            entity: def.name.to_owned(),
-            scope: scope.clone(),
-            state: RecordState::default(),
-            in_db: false,
-            dirty: false,
-            gps: None,
-        });
-        w.state = outcome.state;
-        if !w.dirty {
-            w.dirty = true;
-            order.push(m.id);
-        }
-        if m.gps.is_some() {
-            w.gps.clone_from(&m.gps);
-        }
-    }
-    let household_id = household_of(
-        def,
-        m.id,
-        records.get(&m.id).map_or(&m.fields, |w| &w.state.fields),
-    );
-    batch.mutations.push(MutationWrite {
-        mutation_id: m.mutation_id,
-        record_id: m.id,
-        entity: def.name,
-        op: m.op,
-        status: outcome.status,
-        version,
-        fields: m.fields.clone(),
-        hlc: m.hlc,
-        gps: m.gps.clone(),
-        household_id,
-        scope,
-    });
-    Ok(Ok(MutationResult {
-        mutation_id: Some(m.mutation_id),
-        status: outcome.status,
-        version: Some(version),
-        conflicts: infos,
-        error: None,
-        original_status: None,
-    }))
-}
-
-/// The village a new record belongs to.
-fn scope_of_new(
-    def: &EntityDef,
-    m: &Mutation,
-    records: &HashMap<Uuid, Working>,
-) -> Result<String, ErrorDetail> {
-    match def.scope {
-        ScopeRule::OwnField(field) => m
-            .fields
-            .get(field)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                ErrorDetail::new(
-                    ErrorCode::MissingField,
-                    format!("a new {} needs {field}", def.name),
-                )
-                .at(format!("fields.{field}"))
-            }),
-        ScopeRule::Parent { field } => {
-            let parent_entity = def.parent().map_or("", |(_, e)| e);
-            let unknown = || {
-                ErrorDetail::new(
-                    ErrorCode::UnknownReference,
-                    format!("{field} does not name an existing {parent_entity}"),
-                )
-                .at(format!("fields.{field}"))
-            };
-            let id: Uuid = m
-                .fields
-                .get(field)
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(unknown)?;
-            match records.get(&id) {
-                Some(p) if p.entity == parent_entity && !p.state.deleted => Ok(p.scope.clone()),
-                _ => Err(unknown()),
-            }
-        }
-    }
-}
-
-/// Tells an unknown village from one the caller is not assigned to.
-async fn out_of_scope(
-    tx: &mut Tx,
-    def: &EntityDef,
-    scope: &str,
-) -> Result<ErrorDetail, StoreError> {
-    let own_field = match def.scope {
-        ScopeRule::OwnField(f) => Some(f),
-        ScopeRule::Parent { .. } => None,
-    };
-    let known = tx.is_village(scope).await?;
-    let detail = if known {
-        ErrorDetail::new(
-            ErrorCode::ForbiddenScope,
-            format!("village {scope} is not one of your assigned villages"),
-        )
-    } else {
-        ErrorDetail::new(
-            ErrorCode::UnknownVillage,
-            format!("{scope} is not a known village code"),
-        )
-    };
-    Ok(match own_field {
-        Some(f) => detail.at(format!("fields.{f}")),
-        None => detail.at("id"),
-    })
-}
-
-/// The household a record belongs to: itself, or the one its parent field names.
-pub(crate) fn household_of(
-    def: &EntityDef,
-    id: Uuid,
-    fields: &serde_json::Map<String, Value>,
-) -> Option<Uuid> {
-    if def.name == registry::HOUSEHOLD.name {
-        return Some(id);
-    }
-    def.fields
-        .iter()
-        .find(|f| f.ty == registry::FieldType::Ref(registry::HOUSEHOLD.name))
-        .and_then(|f| fields.get(f.name)?.as_str()?.parse().ok())
 }
 
 /// The result for a mutation that came twice in one batch.

@@ -159,7 +159,7 @@ async fn attempt(
         action: AuditAction::Resolve,
         entity: def.name,
         record_id: id,
-        household_id: super::push::household_of(def, id, &state.fields),
+        household_id: super::plan::household_of(def, id, &state.fields),
         scope: Some(scope.clone()),
         fields: vec![conflict.field.clone()],
     }];

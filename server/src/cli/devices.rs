@@ -1,0 +1,86 @@
+//! `admin devices`, `revoke-device` and `unrevoke-device`: the phones that have logged in, and
+//! shutting a lost one out. Revoking takes effect on the device's next request (sessions are
+//! checked on every request), so the command's message can promise it.
+
+use anyhow::Context;
+use uuid::Uuid;
+
+use super::local_time;
+use crate::clock;
+use crate::store::Store;
+
+pub(super) async fn devices(store: &Store, username: Option<&str>) -> anyhow::Result<()> {
+    let user_id = match username {
+        Some(name) => Some(
+            store
+                .user_by_username(name)
+                .await?
+                .with_context(|| format!("no user named {name:?}"))?
+                .id,
+        ),
+        None => None,
+    };
+    let devices = store.devices(user_id).await?;
+    if devices.is_empty() {
+        match username {
+            Some(name) => println!("{name} has no devices (a device appears at its first login)"),
+            None => println!("no devices (a device appears at its first login)"),
+        }
+        return Ok(());
+    }
+    println!(
+        "{:<36}  {:<16}  {:<19}  {:<19}  {:<12}  {:>6}  state",
+        "device", "user", "created (UTC+8)", "last seen (UTC+8)", "app", "outbox"
+    );
+    for d in devices {
+        println!(
+            "{:<36}  {:<16}  {:<19}  {:<19}  {:<12}  {:>6}  {}",
+            d.id,
+            d.username,
+            local_time(d.created_at),
+            local_time(d.last_seen_at),
+            d.app_version.as_deref().unwrap_or("-"),
+            d.outbox_depth
+                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+            d.revoked_at.map_or_else(
+                || "active".to_owned(),
+                |t| format!("revoked {}", local_time(t))
+            ),
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn revoke_device(store: &Store, device: Uuid, revoke: bool) -> anyhow::Result<()> {
+    let before = store
+        .set_device_revoked(device, revoke, clock::now_ms())
+        .await?
+        .with_context(|| {
+            format!("no device {device} (`fieldsync admin devices` lists the devices)")
+        })?;
+    let user = before.username;
+    match (revoke, before.since) {
+        (true, None) => println!(
+            "revoked device {device} of {user}: it is refused from its next request and cannot log in"
+        ),
+        (true, Some(t)) => println!(
+            "device {device} of {user} was already revoked (since {}); its sessions are ended",
+            local_time(t)
+        ),
+        (false, Some(_)) => {
+            println!("device {device} of {user} is no longer revoked: it may log in again");
+        }
+        (false, None) => println!("device {device} of {user} was not revoked; nothing changed"),
+    }
+    Ok(())
+}
+
+/// Parses the DEVICE_ID argument, pointing at `admin devices` when it is not an id.
+pub(super) fn device_arg(text: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        format!(
+            "{text:?} is not a device id; device ids look like 0193a0f0-0000-7000-8000-000000000001 \
+             (`fieldsync admin devices` lists them)"
+        )
+    })
+}

@@ -1,0 +1,223 @@
+//! The `fieldsync` command line: `serve`, `migrate` and `admin …`. Every command reads the
+//! same settings (`FIELDSYNC_DATA_DIR`, `FIELDSYNC_DATABASE_URL`, …), so `admin` works on the
+//! database `serve` uses.
+//!
+//! This module holds the argument definitions and the dispatch; each group of commands lives in
+//! the submodule named after what it manages, so one file answers "what does this command do".
+
+mod audit;
+mod devices;
+mod import;
+mod progress;
+mod serve;
+mod users;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use fieldsync_protocol::Role;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::app;
+use crate::config::Settings;
+use crate::store::Store;
+use crate::{clock, roster, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "fieldsync",
+    version,
+    about = "Sync server for door-to-door household monitoring"
+)]
+pub struct Cli {
+    /// TOML settings file (also FIELDSYNC_CONFIG). Environment variables override it.
+    #[arg(long, global = true, env = "FIELDSYNC_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (applies migrations first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Administrative tasks on the configured database.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Import or update statistical division codes from a CSV file (code,name,level,parent_code).
+    ImportDivisions { file: PathBuf },
+    /// Create a user; the password is read from standard input.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// admin, county_officer, township_supervisor, first_secretary, team_member,
+        /// grid_worker, hotline_operator or farmer.
+        #[arg(long)]
+        role: Role,
+        /// A division code the user works in (village, township, county …); repeat for more.
+        #[arg(long = "village", value_name = "CODE")]
+        villages: Vec<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Replace a user's assigned divisions from today (or --from) on; the user's other
+    /// assignments end the day before.
+    Assign {
+        #[arg(long)]
+        username: String,
+        #[arg(long = "village", value_name = "CODE", required = true)]
+        villages: Vec<String>,
+        /// First day of the new assignment (Beijing time); default today. For a handover,
+        /// give the new cadre --from and the old one --until.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
+        from: Option<Date>,
+        /// Last day of the assignment (also of one already running); default open-ended.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
+        until: Option<Date>,
+    },
+    /// List users with their role and current assignments.
+    Users,
+    /// Create or update users and their assignments from a CSV file with the header
+    /// username,role,display_name,divisions,starts_on,ends_on,password. Safe to run again:
+    /// existing users keep their id and password, assignments are never duplicated.
+    ImportUsers {
+        file: PathBuf,
+        /// File to append generated passwords to (username,password lines, mode 0600);
+        /// needed when a new user has no password in the CSV.
+        #[arg(long, value_name = "FILE")]
+        passwords_out: Option<PathBuf>,
+    },
+    /// List devices: id, user, first and last seen, app version, outbox depth, revoked.
+    Devices {
+        /// Only this user's devices.
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Shut a device out (a lost or stolen phone): its next request is refused, it cannot
+    /// log in, and its sessions end.
+    RevokeDevice {
+        #[arg(value_name = "DEVICE_ID", value_parser = devices::device_arg)]
+        device: Uuid,
+    },
+    /// Let a revoked device log in again.
+    UnrevokeDevice {
+        #[arg(value_name = "DEVICE_ID", value_parser = devices::device_arg)]
+        device: Uuid,
+    },
+    /// Shut a user out: no login, every session ends, their phones are refused.
+    DisableUser { username: String },
+    /// Let a disabled user log in again.
+    EnableUser { username: String },
+    /// List who read or changed which record's personal data, oldest first: time (UTC+8),
+    /// user, action, entity, record, household and field names (never values).
+    Audit {
+        /// Only entries of this household (the household record and its members).
+        #[arg(long, value_name = "UUID", value_parser = audit::household_arg)]
+        household: Option<Uuid>,
+        /// Only this user's reads and writes.
+        #[arg(long)]
+        username: Option<String>,
+        /// From this day on, 00:00 Beijing time.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
+        since: Option<Date>,
+        /// Up to the end of this day, Beijing time.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
+        until: Option<Date>,
+        /// At most this many entries, the oldest first.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+    },
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let loaded = Settings::load(cli.config.as_deref())?;
+    let settings = loaded.settings;
+    if matches!(cli.command, Command::Serve) {
+        telemetry::init(settings.log_format);
+    }
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+        if !matches!(cli.command, Command::Serve) {
+            eprintln!("warning: {w}");
+        }
+    }
+    match cli.command {
+        Command::Serve => serve::serve(settings).await,
+        Command::Migrate => serve::migrate(&settings).await,
+        Command::Admin(cmd) => {
+            let store = app::open_store(&settings).await?;
+            app::prepare(&store).await?;
+            let result = admin(&store, cmd).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn admin(store: &Store, cmd: Admin) -> anyhow::Result<()> {
+    match cmd {
+        Admin::ImportDivisions { file } => import::import_divisions(store, &file).await?,
+        Admin::CreateUser {
+            username,
+            role,
+            villages,
+            display_name,
+        } => users::create_user(store, username, role, &villages, display_name).await?,
+        Admin::Assign {
+            username,
+            villages,
+            from,
+            until,
+        } => users::assign(store, &username, &villages, from, until).await?,
+        Admin::Users => users::list(store).await?,
+        Admin::ImportUsers {
+            file,
+            passwords_out,
+        } => import::import_users(store, &file, passwords_out.as_deref()).await?,
+        Admin::Devices { username } => devices::devices(store, username.as_deref()).await?,
+        Admin::RevokeDevice { device } => devices::revoke_device(store, device, true).await?,
+        Admin::UnrevokeDevice { device } => devices::revoke_device(store, device, false).await?,
+        Admin::DisableUser { username } => users::disable_user(store, &username, true).await?,
+        Admin::EnableUser { username } => users::disable_user(store, &username, false).await?,
+        Admin::Audit {
+            household,
+            username,
+            since,
+            until,
+            limit,
+        } => {
+            let query = audit::Query {
+                household,
+                username,
+                since,
+                until,
+                limit,
+            };
+            audit::audit(store, &query).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A time stamp (milliseconds since the epoch) as local time in Ningxia, to the second.
+fn local_time(ms: i64) -> String {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.to_offset(clock::CHINA).format(format).ok())
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+fn date_arg(text: &str) -> Result<Date, String> {
+    roster::parse_date(text)
+}

@@ -1,0 +1,38 @@
+//! `fieldsync serve` and `fieldsync migrate`: the commands that bring the database up to date.
+//! `serve` migrates before it listens, so a new release needs no separate step; `migrate` does
+//! only that and exits.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::app::{self, AppState};
+use crate::config::Settings;
+
+pub(super) async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = app::open_store(&settings).await?;
+    let keys = app::prepare(&store).await?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        database = %settings.database_url_redacted(),
+        version = crate::http::SERVER_VERSION,
+        "fieldsync serving"
+    );
+    let state = AppState::new(store.clone(), keys, settings);
+    app::serve(listener, state, app::shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub(super) async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = app::open_store(settings).await?;
+    app::prepare(&store).await?;
+    println!(
+        "database {} is up to date",
+        settings.database_url_redacted()
+    );
+    Ok(())
+}

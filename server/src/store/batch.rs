@@ -1,0 +1,110 @@
+//! Writing one push (or one reviewer decision) in one transaction: the mutation log, conflict
+//! records and, last, the records with their sequence numbers.
+//!
+//! Ordering guarantee for pulls: every write transaction takes its sequence numbers from the
+//! single `sync_head` row as its *last* statement before commit. On PostgreSQL the row lock
+//! makes the next writer wait until this one has committed, so a higher sequence number is
+//! never visible before a lower one; on SQLite writers are serialised anyway. A pull that has
+//! seen sequence `n` has therefore seen every change numbered `n` or less.
+//!
+//! The lock serialises commits, so what runs under it is kept to one statement: on PostgreSQL
+//! the mutation log and conflicts are written first, then a single statement takes the numbers
+//! and writes every record row, and the transaction commits.
+
+use fieldsync_protocol::Hlc;
+use fieldsync_protocol::gps::GpsFix;
+use fieldsync_protocol::merge::RecordState;
+use fieldsync_protocol::push::{ConflictKind, Op, Status};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{Engine, Result, StoreError, Tx, write_postgres, write_sqlite};
+
+/// The final state of one record written by a batch.
+#[derive(Clone, Debug)]
+pub struct RecordWrite {
+    pub id: Uuid,
+    pub entity: &'static str,
+    pub scope: String,
+    pub state: RecordState,
+    pub gps: Option<GpsFix>,
+    /// New in this batch (inserted rather than updated).
+    pub created: bool,
+    pub user_id: Uuid,
+}
+
+#[derive(Clone, Debug)]
+pub struct MutationWrite {
+    pub mutation_id: Uuid,
+    pub record_id: Uuid,
+    pub entity: &'static str,
+    pub op: Op,
+    pub status: Status,
+    pub version: u64,
+    pub fields: Map<String, Value>,
+    pub hlc: Hlc,
+    pub gps: Option<GpsFix>,
+    /// The household the record belongs to, and its village: the mutation log is the audit
+    /// trail of writes, queried by household.
+    pub household_id: Option<Uuid>,
+    pub scope: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConflictWrite {
+    pub id: Uuid,
+    pub record_id: Uuid,
+    pub entity: &'static str,
+    pub scope: String,
+    pub field: String,
+    pub kind: ConflictKind,
+    pub yours: Value,
+    pub theirs: Value,
+    pub kept: Value,
+    pub mutation_id: Uuid,
+    pub theirs_hlc: Option<Hlc>,
+}
+
+/// Everything one push (or one conflict resolution) writes, in one transaction.
+#[derive(Clone, Debug)]
+pub struct WriteBatch {
+    pub device_id: Uuid,
+    pub user_id: Uuid,
+    pub now_ms: i64,
+    pub records: Vec<RecordWrite>,
+    pub mutations: Vec<MutationWrite>,
+    pub conflicts: Vec<ConflictWrite>,
+    /// Who changed what, for the audit log.
+    pub audit: Vec<super::AuditEntry>,
+}
+
+impl Tx {
+    /// Writes a batch: encrypted fields sealed, ID-card numbers indexed, the audit entries
+    /// appended, and the records with their sequence numbers last (see the module doc).
+    pub async fn write(&mut self, batch: &WriteBatch) -> Result<()> {
+        self.index_id_cards(batch).await?;
+        self.append_audit(&batch.audit, batch.now_ms).await?;
+        let sealed = super::sealing::seal_batch(self.key(), batch);
+        let complete = match self.conn() {
+            Engine::Sqlite(c) => write_sqlite(c, &sealed).await.map(|()| true),
+            Engine::Postgres(c) => write_postgres(c, &sealed).await,
+        }
+        .map_err(StoreError::from_db)?;
+        if complete {
+            Ok(())
+        } else {
+            Err(StoreError::Retry)
+        }
+    }
+}
+
+pub(super) fn kind_str(kind: ConflictKind) -> &'static str {
+    match kind {
+        ConflictKind::Field => "field",
+        ConflictKind::Delete => "delete",
+    }
+}
+
+pub(super) fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,142 @@
+//! The PostgreSQL half of [`super::batch`]: rows passed as arrays, the records last.
+
+use sqlx::types::Json;
+
+use super::batch::{WriteBatch, kind_str, to_i64};
+
+/// PostgreSQL: one statement per table, the rows passed as arrays (`UNNEST`), so a batch costs a
+/// handful of round trips whatever its size. The log and conflicts go first; the records, with
+/// their sequence numbers, in one last statement. Returns `false` if the batch must be run again.
+pub(super) async fn write_postgres(
+    c: &mut sqlx::PgConnection,
+    b: &WriteBatch,
+) -> sqlx::Result<bool> {
+    if !b.mutations.is_empty() {
+        let ms = &b.mutations;
+        sqlx::query(
+            "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status,
+                 version, fields, hlc, gps, received_at, household_id, scope)
+             SELECT u.mutation_id, $10, $11, u.record_id, u.entity, u.op, u.status, u.version,
+                 u.fields, u.hlc, u.gps, $12, u.household_id, u.scope
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[],
+                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $13::uuid[], $14::text[])
+                  AS u(mutation_id, record_id, entity, op, status, version, fields, hlc, gps,
+                       household_id, scope)",
+        )
+        .bind(ms.iter().map(|m| m.mutation_id).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.record_id).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.entity).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.op.as_str()).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.status.as_str()).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| to_i64(m.version)).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| Json(&m.fields)).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| Json(&m.hlc)).collect::<Vec<_>>())
+        .bind(
+            ms.iter()
+                .map(|m| m.gps.as_ref().map(Json))
+                .collect::<Vec<_>>(),
+        )
+        .bind(b.device_id)
+        .bind(b.user_id)
+        .bind(b.now_ms)
+        .bind(ms.iter().map(|m| m.household_id).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.scope.as_str()).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await?;
+    }
+    if !b.conflicts.is_empty() {
+        let xs = &b.conflicts;
+        sqlx::query(
+            "INSERT INTO conflicts (id, record_id, entity, scope, field, kind, yours, theirs, kept,
+                 mutation_id, device_id, user_id, theirs_hlc, created_at)
+             SELECT u.id, u.record_id, u.entity, u.scope, u.field, u.kind, u.yours, u.theirs,
+                 u.kept, u.mutation_id, $12, $13, u.theirs_hlc, $14
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::jsonb[])
+                  AS u(id, record_id, entity, scope, field, kind, yours, theirs, kept,
+                       mutation_id, theirs_hlc)",
+        )
+        .bind(xs.iter().map(|x| x.id).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.record_id).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.entity).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.scope.as_str()).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.field.as_str()).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| kind_str(x.kind)).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| Json(&x.yours)).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| Json(&x.theirs)).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| Json(&x.kept)).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.mutation_id).collect::<Vec<_>>())
+        .bind(
+            xs.iter()
+                .map(|x| x.theirs_hlc.as_ref().map(Json))
+                .collect::<Vec<_>>(),
+        )
+        .bind(b.device_id)
+        .bind(b.user_id)
+        .bind(b.now_ms)
+        .execute(&mut *c)
+        .await?;
+    }
+    if b.records.is_empty() {
+        return Ok(true);
+    }
+    let rs = &b.records;
+    let created = rs.iter().filter(|r| r.created).count();
+    // Under the head row's lock from here to commit: take the numbers and write every record
+    // in one statement. `ord` numbers the rows 1..n inside the batch.
+    let inserted: i64 = sqlx::query_scalar(
+        "WITH head AS (
+             UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $1 AS base
+         ), rows AS (
+             SELECT * FROM UNNEST($2::int8[], $3::bool[], $4::uuid[], $5::text[], $6::text[],
+                                  $7::int8[], $8::bool[], $9::jsonb[], $10::jsonb[], $11::jsonb[],
+                                  $12::uuid[])
+                 AS u(ord, created, id, entity, scope, version, deleted, fields, meta, gps, by)
+         ), inserted AS (
+             INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps,
+                                  created_at, updated_at, created_by, updated_by)
+             SELECT r.id, r.entity, r.scope, r.version, head.base + r.ord, r.deleted, r.fields,
+                    r.meta, r.gps, $13, $13, r.by, r.by
+             FROM rows r, head WHERE r.created
+             ON CONFLICT (id) DO NOTHING
+             RETURNING 1
+         ), updated AS (
+             UPDATE records t SET version = r.version, seq = head.base + r.ord,
+                 deleted = r.deleted, fields = r.fields, meta = r.meta,
+                 gps = COALESCE(r.gps, t.gps), updated_at = $13, updated_by = r.by
+             FROM rows r, head WHERE NOT r.created AND t.id = r.id
+             RETURNING 1
+         )
+         SELECT (SELECT COUNT(*) FROM inserted) + 0 * (SELECT COUNT(*) FROM updated)",
+    )
+    .bind(i64::try_from(rs.len()).unwrap_or(i64::MAX))
+    .bind(
+        (1..=rs.len())
+            .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(rs.iter().map(|r| r.created).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.entity).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| r.scope.as_str()).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| to_i64(r.state.version))
+            .collect::<Vec<_>>(),
+    )
+    .bind(rs.iter().map(|r| r.state.deleted).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| Json(&r.state.fields)).collect::<Vec<_>>())
+    .bind(rs.iter().map(|r| Json(&r.state.meta)).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| r.gps.as_ref().map(Json))
+            .collect::<Vec<_>>(),
+    )
+    .bind(rs.iter().map(|r| r.user_id).collect::<Vec<_>>())
+    .bind(b.now_ms)
+    .fetch_one(&mut *c)
+    .await?;
+    // Another transaction inserted one of these ids after we looked: run the batch again, and
+    // that create will be refused as a duplicate id.
+    Ok(inserted == i64::try_from(created).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,111 @@
+//! The SQLite half of [`super::batch`]: one writer at a time, multi-row inserts.
+
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::batch::{RecordWrite, WriteBatch, kind_str, to_i64};
+
+/// SQLite: one writer at a time, so the order of statements does not matter for pulls. Each
+/// statement crosses to sqlx's SQLite thread, so new rows go in multi-row `INSERT`s.
+pub(super) async fn write_sqlite(
+    c: &mut sqlx::SqliteConnection,
+    b: &WriteBatch,
+) -> sqlx::Result<()> {
+    // SQLite allows 32,766 parameters per statement; at most 14 per row here.
+    const ROWS_PER_INSERT: usize = 2000;
+    let n = i64::try_from(b.records.len()).unwrap_or(i64::MAX);
+    let last: i64 =
+        sqlx::query_scalar("UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq")
+            .bind(n)
+            .fetch_one(&mut *c)
+            .await?;
+    let numbered: Vec<(i64, &RecordWrite)> = (last - n + 1..).zip(&b.records).collect();
+    let (created, updated): (Vec<_>, Vec<_>) = numbered.into_iter().partition(|(_, r)| r.created);
+    for chunk in created.chunks(ROWS_PER_INSERT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps, \
+             created_at, updated_at, created_by, updated_by) ",
+        );
+        qb.push_values(chunk, |mut row, (seq, r)| {
+            row.push_bind(r.id)
+                .push_bind(r.entity)
+                .push_bind(r.scope.clone())
+                .push_bind(to_i64(r.state.version))
+                .push_bind(*seq)
+                .push_bind(r.state.deleted)
+                .push_bind(Json(r.state.fields.clone()))
+                .push_bind(Json(r.state.meta.clone()))
+                .push_bind(r.gps.clone().map(Json))
+                .push_bind(b.now_ms)
+                .push_bind(b.now_ms)
+                .push_bind(r.user_id)
+                .push_bind(r.user_id);
+        });
+        qb.build().execute(&mut *c).await?;
+    }
+    for (seq, r) in updated {
+        sqlx::query(
+            "UPDATE records SET version = $2, seq = $3, deleted = $4, fields = $5, meta = $6,
+                 gps = COALESCE($7, gps), updated_at = $8, updated_by = $9
+             WHERE id = $1",
+        )
+        .bind(r.id)
+        .bind(to_i64(r.state.version))
+        .bind(seq)
+        .bind(r.state.deleted)
+        .bind(Json(&r.state.fields))
+        .bind(Json(&r.state.meta))
+        .bind(r.gps.as_ref().map(Json))
+        .bind(b.now_ms)
+        .bind(r.user_id)
+        .execute(&mut *c)
+        .await?;
+    }
+    for chunk in b.mutations.chunks(ROWS_PER_INSERT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status, \
+             version, fields, hlc, gps, received_at, household_id, scope) ",
+        );
+        qb.push_values(chunk, |mut row, m| {
+            row.push_bind(m.mutation_id)
+                .push_bind(b.device_id)
+                .push_bind(b.user_id)
+                .push_bind(m.record_id)
+                .push_bind(m.entity)
+                .push_bind(m.op.as_str())
+                .push_bind(m.status.as_str())
+                .push_bind(to_i64(m.version))
+                .push_bind(Json(m.fields.clone()))
+                .push_bind(Json(m.hlc))
+                .push_bind(m.gps.clone().map(Json))
+                .push_bind(b.now_ms)
+                .push_bind(m.household_id)
+                .push_bind(m.scope.clone());
+        });
+        qb.build().execute(&mut *c).await?;
+    }
+    for chunk in b.conflicts.chunks(ROWS_PER_INSERT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO conflicts (id, record_id, entity, scope, field, kind, yours, theirs, kept, \
+             mutation_id, device_id, user_id, theirs_hlc, created_at) ",
+        );
+        qb.push_values(chunk, |mut row, x| {
+            row.push_bind(x.id)
+                .push_bind(x.record_id)
+                .push_bind(x.entity)
+                .push_bind(x.scope.clone())
+                .push_bind(x.field.clone())
+                .push_bind(kind_str(x.kind))
+                .push_bind(Json(x.yours.clone()))
+                .push_bind(Json(x.theirs.clone()))
+                .push_bind(Json(x.kept.clone()))
+                .push_bind(x.mutation_id)
+                .push_bind(b.device_id)
+                .push_bind(b.user_id)
+                .push_bind(x.theirs_hlc.map(Json))
+                .push_bind(b.now_ms);
+        });
+        qb.build().execute(&mut *c).await?;
+    }
+    Ok(())
+}

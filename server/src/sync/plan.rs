@@ -1,0 +1,220 @@
+//! Merging one pushed mutation into the batch: its village (checked against the caller's),
+//! the three-way merge, the conflict records, and the log entry.
+
+use std::collections::HashMap;
+
+use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
+use fieldsync_protocol::gps::GpsFix;
+use fieldsync_protocol::merge::{self, RecordState};
+use fieldsync_protocol::push::{ConflictInfo, Mutation, MutationResult, Op};
+use fieldsync_protocol::registry::{self, EntityDef, ScopeRule};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::Actor;
+use crate::privacy;
+use crate::store::{ConflictWrite, MutationWrite, StoreError, Tx, WriteBatch};
+
+/// A record as the batch sees it.
+pub(super) struct Working {
+    pub(super) entity: String,
+    pub(super) scope: String,
+    pub(super) state: RecordState,
+    pub(super) in_db: bool,
+    pub(super) dirty: bool,
+    pub(super) gps: Option<GpsFix>,
+}
+
+/// Merges one mutation into the batch. The outer error aborts the batch (database trouble);
+/// the inner one rejects this mutation only.
+pub(super) async fn plan(
+    tx: &mut Tx,
+    actor: &Actor,
+    m: &Mutation,
+    def: &'static EntityDef,
+    records: &mut HashMap<Uuid, Working>,
+    batch: &mut WriteBatch,
+    order: &mut Vec<Uuid>,
+) -> Result<Result<MutationResult, ErrorDetail>, StoreError> {
+    let existing = records.get(&m.id);
+    if let Some(w) = existing.filter(|w| w.entity != def.name) {
+        return Ok(Err(ErrorDetail::new(
+            ErrorCode::EntityMismatch,
+            format!("this id is a {}, not a {}", w.entity, def.name),
+        )
+        .at("id")));
+    }
+    let scope = match (m.op, existing) {
+        (Op::Create, _) => match scope_of_new(def, m, records) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        },
+        (_, Some(w)) => w.scope.clone(),
+        (_, None) => return Ok(Err(merge::Refusal::NotFound.detail(def.name))),
+    };
+    if !actor.villages.contains(&scope) {
+        return Ok(Err(out_of_scope(tx, def, &scope).await?));
+    }
+    let outcome = match merge::apply(def, existing.map(|w| &w.state), m) {
+        Ok(o) => o,
+        Err(refusal) => return Ok(Err(refusal.detail(def.name))),
+    };
+
+    let mut infos = Vec::with_capacity(outcome.conflicts.len());
+    for lost in outcome.conflicts {
+        let id = Uuid::now_v7();
+        // The phone sees the other side's value only as far as its role may.
+        let shown = |v: &Value| privacy::disclose_value(actor.role, def, &lost.field, v.clone());
+        infos.push(ConflictInfo {
+            field: lost.field.clone(),
+            yours: shown(&lost.yours),
+            theirs: shown(&lost.theirs),
+            kept: shown(&lost.kept),
+            conflict_id: id,
+            kind: lost.kind,
+        });
+        batch.conflicts.push(ConflictWrite {
+            id,
+            record_id: m.id,
+            entity: def.name,
+            scope: scope.clone(),
+            field: lost.field,
+            kind: lost.kind,
+            yours: lost.yours,
+            theirs: lost.theirs,
+            kept: lost.kept,
+            mutation_id: m.mutation_id,
+            theirs_hlc: lost.theirs_hlc,
+        });
+    }
+    let version = outcome.state.version;
+    if outcome.changed {
+        let w = records.entry(m.id).or_insert_with(|| Working {
+            entity: def.name.to_owned(),
+            scope: scope.clone(),
+            state: RecordState::default(),
+            in_db: false,
+            dirty: false,
+            gps: None,
+        });
+        w.state = outcome.state;
+        if !w.dirty {
+            w.dirty = true;
+            order.push(m.id);
+        }
+        if m.gps.is_some() {
+            w.gps.clone_from(&m.gps);
+        }
+    }
+    let household_id = household_of(
+        def,
+        m.id,
+        records.get(&m.id).map_or(&m.fields, |w| &w.state.fields),
+    );
+    batch.mutations.push(MutationWrite {
+        mutation_id: m.mutation_id,
+        record_id: m.id,
+        entity: def.name,
+        op: m.op,
+        status: outcome.status,
+        version,
+        fields: m.fields.clone(),
+        hlc: m.hlc,
+        gps: m.gps.clone(),
+        household_id,
+        scope,
+    });
+    Ok(Ok(MutationResult {
+        mutation_id: Some(m.mutation_id),
+        status: outcome.status,
+        version: Some(version),
+        conflicts: infos,
+        error: None,
+        original_status: None,
+    }))
+}
+
+/// The village a new record belongs to.
+fn scope_of_new(
+    def: &EntityDef,
+    m: &Mutation,
+    records: &HashMap<Uuid, Working>,
+) -> Result<String, ErrorDetail> {
+    match def.scope {
+        ScopeRule::OwnField(field) => m
+            .fields
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ErrorDetail::new(
+                    ErrorCode::MissingField,
+                    format!("a new {} needs {field}", def.name),
+                )
+                .at(format!("fields.{field}"))
+            }),
+        ScopeRule::Parent { field } => {
+            let parent_entity = def.parent().map_or("", |(_, e)| e);
+            let unknown = || {
+                ErrorDetail::new(
+                    ErrorCode::UnknownReference,
+                    format!("{field} does not name an existing {parent_entity}"),
+                )
+                .at(format!("fields.{field}"))
+            };
+            let id: Uuid = m
+                .fields
+                .get(field)
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(unknown)?;
+            match records.get(&id) {
+                Some(p) if p.entity == parent_entity && !p.state.deleted => Ok(p.scope.clone()),
+                _ => Err(unknown()),
+            }
+        }
+    }
+}
+
+/// Tells an unknown village from one the caller is not assigned to.
+async fn out_of_scope(
+    tx: &mut Tx,
+    def: &EntityDef,
+    scope: &str,
+) -> Result<ErrorDetail, StoreError> {
+    let own_field = match def.scope {
+        ScopeRule::OwnField(f) => Some(f),
+        ScopeRule::Parent { .. } => None,
+    };
+    let known = tx.is_village(scope).await?;
+    let detail = if known {
+        ErrorDetail::new(
+            ErrorCode::ForbiddenScope,
+            format!("village {scope} is not one of your assigned villages"),
+        )
+    } else {
+        ErrorDetail::new(
+            ErrorCode::UnknownVillage,
+            format!("{scope} is not a known village code"),
+        )
+    };
+    Ok(match own_field {
+        Some(f) => detail.at(format!("fields.{f}")),
+        None => detail.at("id"),
+    })
+}
+
+/// The household a record belongs to: itself, or the one its parent field names.
+pub(crate) fn household_of(
+    def: &EntityDef,
+    id: Uuid,
+    fields: &serde_json::Map<String, Value>,
+) -> Option<Uuid> {
+    if def.name == registry::HOUSEHOLD.name {
+        return Some(id);
+    }
+    def.fields
+        .iter()
+        .find(|f| f.ty == registry::FieldType::Ref(registry::HOUSEHOLD.name))
+        .and_then(|f| fields.get(f.name)?.as_str()?.parse().ok())
+}
