@@ -110,3 +110,38 @@ mod tests {
         assert!(serde_json::from_value::<GpsFix>(v).is_err());
     }
 }
+
+/// Why the server doubts a fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Doubt {
+    /// Outside the village's boundary by more than the fix's accuracy.
+    OutsideVillage,
+    /// Far from the household's registered location.
+    FarFromHousehold,
+    /// Further from the same device's previous fix than anyone can travel in the time between.
+    ImpossibleTravel,
+    /// Exactly the same coordinates as a fix at another household.
+    RepeatedCoordinates,
+    /// The phone reported a mock (simulated) location.
+    MockLocation,
+    /// The accuracy radius is too large to place the fix in a village.
+    LowAccuracy,
+}
+
+/// A point in WGS-84.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatLon {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// The server's judgement of a record's GPS fix, written by the server and sent on pull.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GpsVerdict {
+    /// No doubts.
+    pub ok: bool,
+    pub reasons: Vec<Doubt>,
+    /// The fix converted to WGS-84.
+    pub wgs84: LatLon,
+}
