@@ -34,6 +34,11 @@ pub enum ErrorCode {
     MissingField,
     /// The field may only be set when the record is created.
     ImmutableField,
+    /// The field is written by the server (a check's outcome), never by a phone.
+    ServerField,
+    /// A survey names a form version the server does not have, or one retired before the
+    /// survey was taken.
+    UnknownForm,
     /// An update or delete carries no `base_version`.
     BaseVersionRequired,
     /// `base_version` is newer than the record on the server.
@@ -81,7 +86,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::BodyTooLarge,
@@ -94,6 +99,8 @@ impl ErrorCode {
         ErrorCode::InvalidValue,
         ErrorCode::MissingField,
         ErrorCode::ImmutableField,
+        ErrorCode::ServerField,
+        ErrorCode::UnknownForm,
         ErrorCode::BaseVersionRequired,
         ErrorCode::BaseVersionFromFuture,
         ErrorCode::NotFound,
@@ -133,6 +140,8 @@ impl ErrorCode {
             InvalidValue => "invalid_value",
             MissingField => "missing_field",
             ImmutableField => "immutable_field",
+            ServerField => "server_field",
+            UnknownForm => "unknown_form",
             BaseVersionRequired => "base_version_required",
             BaseVersionFromFuture => "base_version_from_future",
             NotFound => "not_found",

@@ -144,4 +144,24 @@ pub struct GpsVerdict {
     pub reasons: Vec<Doubt>,
     /// The fix converted to WGS-84.
     pub wgs84: LatLon,
+    /// What the fix was held against as the village's area; absent when nothing was known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against: Option<VillageArea>,
+    /// How far outside that area the fix lies, in whole metres (0 inside or on the edge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_by_m: Option<f64>,
+    /// How far the fix is from the household's registered location, in whole metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_household_m: Option<f64>,
+}
+
+/// The shape a fix is held against: the village's own when an administrator imported or set
+/// one, else its county's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VillageArea {
+    VillageShape,
+    VillageCircle,
+    TownshipShape,
+    CountyShape,
 }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod forms;
 pub mod gps;
 pub mod hlc;
 pub mod merge;

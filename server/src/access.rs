@@ -42,6 +42,7 @@ use Role::*;
 const EDIT: &[Action] = &[Read, Create, Update];
 const EDIT_DELETE: &[Action] = &[Read, Create, Update, Delete];
 const ALL: &[Action] = &[Read, Create, Update, Delete, Review];
+const RECORD: &[Action] = &[Read, Create];
 
 /// The table. A role absent for an entity has no access to it.
 #[rustfmt::skip]
@@ -58,6 +59,37 @@ pub static GRANTS: &[Grant] = &[
     Grant { role: TeamMember, entity: "member", actions: EDIT_DELETE },
     Grant { role: GridWorker, entity: "household", actions: EDIT },
     Grant { role: GridWorker, entity: "member", actions: EDIT_DELETE },
+    // Observations (checks, surveys) are facts: recorded once, never edited or deleted.
+    Grant { role: Admin, entity: "housing_check", actions: RECORD },
+    Grant { role: Admin, entity: "water_check", actions: RECORD },
+    Grant { role: Admin, entity: "education_check", actions: RECORD },
+    Grant { role: Admin, entity: "health_check", actions: RECORD },
+    Grant { role: Admin, entity: "survey_submission", actions: RECORD },
+    Grant { role: CountyOfficer, entity: "housing_check", actions: RECORD },
+    Grant { role: CountyOfficer, entity: "water_check", actions: RECORD },
+    Grant { role: CountyOfficer, entity: "education_check", actions: RECORD },
+    Grant { role: CountyOfficer, entity: "health_check", actions: RECORD },
+    Grant { role: CountyOfficer, entity: "survey_submission", actions: RECORD },
+    Grant { role: TownshipSupervisor, entity: "housing_check", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "water_check", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "education_check", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "health_check", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "survey_submission", actions: &[Read] },
+    Grant { role: FirstSecretary, entity: "housing_check", actions: RECORD },
+    Grant { role: FirstSecretary, entity: "water_check", actions: RECORD },
+    Grant { role: FirstSecretary, entity: "education_check", actions: RECORD },
+    Grant { role: FirstSecretary, entity: "health_check", actions: RECORD },
+    Grant { role: FirstSecretary, entity: "survey_submission", actions: RECORD },
+    Grant { role: TeamMember, entity: "housing_check", actions: RECORD },
+    Grant { role: TeamMember, entity: "water_check", actions: RECORD },
+    Grant { role: TeamMember, entity: "education_check", actions: RECORD },
+    Grant { role: TeamMember, entity: "health_check", actions: RECORD },
+    Grant { role: TeamMember, entity: "survey_submission", actions: RECORD },
+    Grant { role: GridWorker, entity: "housing_check", actions: RECORD },
+    Grant { role: GridWorker, entity: "water_check", actions: RECORD },
+    Grant { role: GridWorker, entity: "education_check", actions: RECORD },
+    Grant { role: GridWorker, entity: "health_check", actions: RECORD },
+    Grant { role: GridWorker, entity: "survey_submission", actions: RECORD },
 ];
 
 pub fn allowed(role: Role, entity: &str, action: Action) -> bool {

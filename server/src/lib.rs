@@ -8,6 +8,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod divisions;
+pub mod export;
+pub mod geo;
 pub mod http;
 pub mod privacy;
 pub mod ratelimit;

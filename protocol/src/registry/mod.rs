@@ -4,15 +4,19 @@
 //! Definitions are static data, so the server and a phone validate with the same rules and a
 //! later issue adds an entity by adding one file here.
 
+pub mod checks;
 mod household;
 pub mod idcard;
 mod member;
+mod survey;
 mod validate;
 
 use crate::push::Op;
 
+pub use checks::{CHECKS, EDUCATION_CHECK, HEALTH_CHECK, HOUSING_CHECK, WATER_CHECK};
 pub use household::HOUSEHOLD;
 pub use member::MEMBER;
+pub use survey::SURVEY_SUBMISSION;
 pub use validate::validate_fields;
 
 /// The JSON value a field takes.
@@ -44,6 +48,16 @@ pub enum FieldType {
     VillageCode,
     /// The id (UUID) of a record of the named entity.
     Ref(&'static str),
+    /// The id of a member of the household named in the given field (a check of one child).
+    MemberOf(&'static str),
+    /// An RFC 3339 timestamp (`2026-11-28T10:00:00+08:00`).
+    DateTime,
+    /// A list of distinct values from the enumeration.
+    EnumList(&'static [&'static str]),
+    /// Photos: a list of distinct SHA-256 hashes (64 lower-case hex digits).
+    HashList,
+    /// A JSON object, validated by the entity's own rules (survey answers).
+    Object,
 }
 
 /// How a same-field race between two devices is decided. The losing value is always kept in a
@@ -69,6 +83,8 @@ pub struct FieldDef {
     /// What kind of personal data the field holds: never logged, and shown to each role only
     /// as far as it needs (see the server's disclosure table).
     pub personal: Personal,
+    /// Written by the server only (a check's outcome); a phone that sends it is refused.
+    pub server_only: bool,
 }
 
 /// Kinds of personal data, from least to most sensitive.
@@ -98,6 +114,7 @@ impl FieldDef {
             immutable: false,
             merge: MergePolicy::LastWriterWins,
             personal: Personal::None,
+            server_only: false,
         }
     }
 
@@ -113,6 +130,11 @@ impl FieldDef {
 
     pub const fn personal(mut self, kind: Personal) -> Self {
         self.personal = kind;
+        self
+    }
+
+    pub const fn server_only(mut self) -> Self {
+        self.server_only = true;
         self
     }
 
@@ -163,7 +185,15 @@ impl EntityDef {
 }
 
 /// Every entity the server accepts today. Later issues add theirs here.
-pub static ENTITIES: &[&EntityDef] = &[&HOUSEHOLD, &MEMBER];
+pub static ENTITIES: &[&EntityDef] = &[
+    &HOUSEHOLD,
+    &MEMBER,
+    &HOUSING_CHECK,
+    &WATER_CHECK,
+    &EDUCATION_CHECK,
+    &HEALTH_CHECK,
+    &SURVEY_SUBMISSION,
+];
 
 pub fn entity(name: &str) -> Option<&'static EntityDef> {
     ENTITIES.iter().copied().find(|e| e.name == name)

@@ -1,7 +1,13 @@
 //! Checks a mutation's `fields` against an entity's declaration.
 
 use serde_json::{Map, Value};
-use time::Date;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+/// Most photos one record may carry.
+pub const MAX_PHOTOS: usize = 20;
+/// Largest JSON object field (survey answers), serialised.
+pub const MAX_OBJECT_BYTES: usize = 64 * 1024;
 use time::macros::format_description;
 use uuid::Uuid;
 
@@ -58,6 +64,12 @@ pub fn validate_fields(
 
 fn check_field(field: &FieldDef, op: Op, value: &Value) -> Result<(), ErrorDetail> {
     let err = |code, message: String| Err(ErrorDetail::new(code, message).at(field.name));
+    if field.server_only {
+        return err(
+            ErrorCode::ServerField,
+            format!("{} is written by the server", field.name),
+        );
+    }
     if op == Op::Update && field.immutable {
         return err(
             ErrorCode::ImmutableField,
@@ -177,6 +189,78 @@ fn check_value(ty: FieldType, value: &Value) -> Result<(), Problem> {
             };
             if Uuid::parse_str(s).is_err() {
                 return invalid(format!("{s:?} is not the id of a {entity}"));
+            }
+        }
+        FieldType::MemberOf(_) => {
+            let Some(s) = value.as_str() else {
+                return wrong_type("a member id string");
+            };
+            if Uuid::parse_str(s).is_err() {
+                return invalid(format!("{s:?} is not the id of a member"));
+            }
+        }
+        FieldType::DateTime => {
+            let Some(s) = value.as_str() else {
+                return wrong_type("an RFC 3339 time string");
+            };
+            match OffsetDateTime::parse(s, &Rfc3339) {
+                Ok(t) if (2000..=2100).contains(&t.year()) => {}
+                _ => {
+                    return invalid(format!(
+                        "{s:?} is not a time like 2026-11-28T10:00:00+08:00"
+                    ));
+                }
+            }
+        }
+        FieldType::EnumList(allowed) => {
+            let Some(items) = value.as_array() else {
+                return wrong_type("a list");
+            };
+            let mut seen: Vec<&str> = Vec::with_capacity(items.len());
+            for item in items {
+                let Some(s) = item.as_str() else {
+                    return wrong_type("a list of strings");
+                };
+                if !allowed.contains(&s) {
+                    return invalid(format!("{s:?} is not one of {}", allowed.join(", ")));
+                }
+                if seen.contains(&s) {
+                    return invalid(format!("{s:?} is listed twice"));
+                }
+                seen.push(s);
+            }
+        }
+        FieldType::HashList => {
+            let Some(items) = value.as_array() else {
+                return wrong_type("a list of photo hashes");
+            };
+            if items.len() > MAX_PHOTOS {
+                return invalid(format!("at most {MAX_PHOTOS} photos"));
+            }
+            let mut seen: Vec<&str> = Vec::with_capacity(items.len());
+            for item in items {
+                let Some(s) = item.as_str() else {
+                    return wrong_type("a list of strings");
+                };
+                if s.len() != 64
+                    || !s
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return invalid(format!("{s:?} is not a SHA-256 hash in lower-case hex"));
+                }
+                if seen.contains(&s) {
+                    return invalid(format!("photo {s} is listed twice"));
+                }
+                seen.push(s);
+            }
+        }
+        FieldType::Object => {
+            if !value.is_object() {
+                return wrong_type("an object");
+            }
+            if value.to_string().len() > MAX_OBJECT_BYTES {
+                return invalid(format!("larger than {MAX_OBJECT_BYTES} bytes"));
             }
         }
     }

@@ -5,8 +5,11 @@
 //! This module holds the argument definitions and the dispatch; each group of commands lives in
 //! the submodule named after what it manages, so one file answers "what does this command do".
 
+mod areas;
 mod audit;
 mod devices;
+mod export;
+mod forms;
 mod import;
 mod progress;
 mod serve;
@@ -136,6 +139,57 @@ enum Admin {
         #[arg(value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
     },
+    /// Publish a survey form version from a JSON file (phones download it on their next sync).
+    PublishForm { file: PathBuf },
+    /// Retire a form version: surveys captured on it from now on are refused.
+    RetireForm {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        version: u32,
+    },
+    /// List form versions.
+    Forms,
+    /// Export the households of a division with their current check status, as CSV or XLSX,
+    /// with personal data disclosed as the given role would see it. Progress goes to stderr.
+    ExportHouseholds {
+        /// Division code (village, township, county …): the villages below it are exported.
+        #[arg(long, value_name = "CODE")]
+        division: String,
+        /// csv or xlsx.
+        #[arg(long)]
+        format: crate::export::Format,
+        /// The file to write (replaced if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Whose view of personal data to export (masking, hidden fields).
+        #[arg(long, default_value = "county_officer")]
+        role: Role,
+    },
+    /// Set a village's area (centre and radius) for judging GPS fixes; without one, fixes are
+    /// judged against the county's shape.
+    SetVillageArea {
+        #[arg(long = "village", value_name = "CODE")]
+        village: String,
+        #[arg(long)]
+        lat: f64,
+        #[arg(long)]
+        lon: f64,
+        #[arg(long = "radius-m")]
+        radius_m: f64,
+        /// The coordinate system of lat/lon: wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu).
+        #[arg(long, default_value = "wgs84", value_parser = areas::crs_arg)]
+        crs: fieldsync_protocol::gps::Crs,
+    },
+    /// Import village or township shapes from a GeoJSON FeatureCollection (Polygon or
+    /// MultiPolygon features with the division code in `code`); the file's coordinate system
+    /// must be given. A village's shape replaces its circle; all or nothing.
+    ImportBoundaries {
+        file: PathBuf,
+        /// The coordinate system of the file: wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu).
+        #[arg(long, value_parser = areas::crs_arg)]
+        crs: fieldsync_protocol::gps::Crs,
+    },
 }
 
 pub async fn run() -> anyhow::Result<()> {
@@ -204,6 +258,33 @@ async fn admin(store: &Store, cmd: Admin) -> anyhow::Result<()> {
                 limit,
             };
             audit::audit(store, &query).await?;
+        }
+        Admin::PublishForm { file } => forms::publish(store, &file).await?,
+        Admin::RetireForm { key, version } => forms::retire(store, &key, version).await?,
+        Admin::Forms => forms::list(store).await?,
+        Admin::ExportHouseholds {
+            division,
+            format,
+            out,
+            role,
+        } => {
+            let request = export::Request {
+                division: &division,
+                format,
+                out: &out,
+                role,
+            };
+            export::export_households(store, request).await?;
+        }
+        Admin::SetVillageArea {
+            village,
+            lat,
+            lon,
+            radius_m,
+            crs,
+        } => areas::set_circle(store, &village, lat, lon, radius_m, crs).await?,
+        Admin::ImportBoundaries { file, crs } => {
+            areas::import_boundaries(store, &file, crs).await?
         }
     }
     Ok(())

@@ -4,8 +4,10 @@ mod audit;
 mod auth;
 mod conflicts;
 pub mod error;
+mod export;
 pub mod extract;
 mod health;
+mod households;
 mod sync;
 
 use std::time::Duration;
@@ -35,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .merge(sync::router())
         .merge(conflicts::router())
         .merge(audit::router())
+        .merge(households::router())
+        .merge(export::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -70,12 +70,13 @@ async fn push_batch(
     let rules = PushRules {
         now_ms,
         max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
+        gps: state.settings().gps.limits(),
     };
     let n = req.mutations.len();
     let results = push::push(
         state.store(),
         &actor,
-        rules,
+        &rules,
         req.mutations,
         &req.client.unwrap_or_default(),
     )

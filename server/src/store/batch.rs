@@ -12,7 +12,7 @@
 //! and writes every record row, and the transaction commits.
 
 use fieldsync_protocol::Hlc;
-use fieldsync_protocol::gps::GpsFix;
+use fieldsync_protocol::gps::{GpsFix, GpsVerdict};
 use fieldsync_protocol::merge::RecordState;
 use fieldsync_protocol::push::{ConflictKind, Op, Status};
 use serde_json::{Map, Value};
@@ -28,9 +28,23 @@ pub struct RecordWrite {
     pub scope: String,
     pub state: RecordState,
     pub gps: Option<GpsFix>,
+    /// The server's judgement of `gps`.
+    pub gps_verdict: Option<GpsVerdict>,
+    /// The household the record belongs to (itself for a household).
+    pub household_id: Option<Uuid>,
     /// New in this batch (inserted rather than updated).
     pub created: bool,
     pub user_id: Uuid,
+}
+
+/// A judged fix, in WGS-84, remembered for later judgements.
+#[derive(Clone, Debug)]
+pub struct FixWrite {
+    pub record_id: Uuid,
+    pub household_id: Option<Uuid>,
+    pub fix_at_ms: i64,
+    pub lat: f64,
+    pub lon: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -74,8 +88,9 @@ pub struct WriteBatch {
     pub records: Vec<RecordWrite>,
     pub mutations: Vec<MutationWrite>,
     pub conflicts: Vec<ConflictWrite>,
-    /// Who changed what, for the audit log.
+    /// Reviewer decisions, for the audit log (writes are audited by the mutation log itself).
     pub audit: Vec<super::AuditEntry>,
+    pub fixes: Vec<FixWrite>,
 }
 
 impl Tx {

@@ -16,9 +16,11 @@ mod audit;
 mod batch;
 mod conflicts;
 mod divisions;
+mod export;
 mod identity;
 mod keys;
 mod limits;
+mod observations;
 mod rows;
 mod sealing;
 mod sessions;
@@ -41,10 +43,12 @@ pub use admin::{
     DeviceInfo, ImportAssignment, ImportSummary, ImportUser, PreviousState, UserOutcome,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
-pub use batch::{ConflictWrite, MutationWrite, RecordWrite, WriteBatch};
+pub use batch::{ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
 pub use conflicts::{ConflictFilter, ConflictRow};
 pub use divisions::Division;
+pub use export::{ExportCheck, ExportHousehold, HouseholdCursor, VillageLabel};
 pub use identity::{DeviceRow, NewUser, UserRow};
+pub use observations::{DivisionShape, HouseholdRecord, PublishedForm, StoredArea, VillageArea};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use sessions::{EndReason, SessionAuth, Spent};
 pub use sync::SyncStats;

@@ -41,6 +41,7 @@ pub struct PulledRecord {
     pub seq: i64,
     pub deleted: bool,
     pub fields: Json<Map<String, Value>>,
+    pub gps_verdict: Option<Json<Value>>,
 }
 
 /// What the mutation log remembers of an accepted mutation, to answer a re-send.

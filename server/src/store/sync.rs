@@ -164,7 +164,7 @@ impl Store {
             self.reader(),
             fetch_all,
             PulledRecord,
-            "SELECT id, entity, scope, version, seq, deleted, fields FROM records
+            "SELECT id, entity, scope, version, seq, deleted, fields, gps_verdict FROM records
              WHERE scope = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
             village,
             after,
@@ -196,7 +196,7 @@ impl Store {
                 let list = serde_json::to_string(villages)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 sqlx::query_as(
-                    "SELECT id, entity, scope, version, seq, deleted, fields FROM records
+                    "SELECT id, entity, scope, version, seq, deleted, fields, gps_verdict FROM records
                      WHERE scope IN (SELECT value FROM json_each($1)) AND seq > $2
                      ORDER BY seq LIMIT $3",
                 )
@@ -206,17 +206,15 @@ impl Store {
                 .fetch_all(p)
                 .await?
             }
-            Engine::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT id, entity, scope, version, seq, deleted, fields FROM records
+            Engine::Postgres(p) => sqlx::query_as(
+                "SELECT id, entity, scope, version, seq, deleted, fields, gps_verdict FROM records
                      WHERE scope = ANY($1) AND seq > $2 ORDER BY seq LIMIT $3",
-                )
-                .bind(villages)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(p)
-                .await?
-            }
+            )
+            .bind(villages)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await?,
         };
         self.opened(rows)
     }

@@ -77,6 +77,24 @@ pub(super) async fn write_postgres(
         .execute(&mut *c)
         .await?;
     }
+    if !b.fixes.is_empty() {
+        let fs = &b.fixes;
+        sqlx::query(
+            "INSERT INTO gps_fixes (record_id, device_id, household_id, fix_at, lat, lon)
+             SELECT u.record_id, $1, u.household_id, u.fix_at, u.lat, u.lon
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::int8[], $5::float8[], $6::float8[])
+                  AS u(record_id, household_id, fix_at, lat, lon)
+             ON CONFLICT (record_id) DO NOTHING",
+        )
+        .bind(b.device_id)
+        .bind(fs.iter().map(|f| f.record_id).collect::<Vec<_>>())
+        .bind(fs.iter().map(|f| f.household_id).collect::<Vec<_>>())
+        .bind(fs.iter().map(|f| f.fix_at_ms).collect::<Vec<_>>())
+        .bind(fs.iter().map(|f| f.lat).collect::<Vec<_>>())
+        .bind(fs.iter().map(|f| f.lon).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await?;
+    }
     if b.records.is_empty() {
         return Ok(true);
     }
@@ -90,20 +108,23 @@ pub(super) async fn write_postgres(
          ), rows AS (
              SELECT * FROM UNNEST($2::int8[], $3::bool[], $4::uuid[], $5::text[], $6::text[],
                                   $7::int8[], $8::bool[], $9::jsonb[], $10::jsonb[], $11::jsonb[],
-                                  $12::uuid[])
-                 AS u(ord, created, id, entity, scope, version, deleted, fields, meta, gps, by)
+                                  $12::uuid[], $14::uuid[], $15::jsonb[])
+                 AS u(ord, created, id, entity, scope, version, deleted, fields, meta, gps, by,
+                      household_id, gps_verdict)
          ), inserted AS (
              INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps,
-                                  created_at, updated_at, created_by, updated_by)
+                                  created_at, updated_at, created_by, updated_by, household_id,
+                                  gps_verdict)
              SELECT r.id, r.entity, r.scope, r.version, head.base + r.ord, r.deleted, r.fields,
-                    r.meta, r.gps, $13, $13, r.by, r.by
+                    r.meta, r.gps, $13, $13, r.by, r.by, r.household_id, r.gps_verdict
              FROM rows r, head WHERE r.created
              ON CONFLICT (id) DO NOTHING
              RETURNING 1
          ), updated AS (
              UPDATE records t SET version = r.version, seq = head.base + r.ord,
                  deleted = r.deleted, fields = r.fields, meta = r.meta,
-                 gps = COALESCE(r.gps, t.gps), updated_at = $13, updated_by = r.by
+                 gps = COALESCE(r.gps, t.gps), updated_at = $13, updated_by = r.by,
+                 gps_verdict = COALESCE(r.gps_verdict, t.gps_verdict)
              FROM rows r, head WHERE NOT r.created AND t.id = r.id
              RETURNING 1
          )
@@ -134,6 +155,12 @@ pub(super) async fn write_postgres(
     )
     .bind(rs.iter().map(|r| r.user_id).collect::<Vec<_>>())
     .bind(b.now_ms)
+    .bind(rs.iter().map(|r| r.household_id).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| r.gps_verdict.as_ref().map(Json))
+            .collect::<Vec<_>>(),
+    )
     .fetch_one(&mut *c)
     .await?;
     // Another transaction inserted one of these ids after we looked: run the batch again, and

@@ -24,7 +24,7 @@ pub(super) async fn write_sqlite(
     for chunk in created.chunks(ROWS_PER_INSERT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps, \
-             created_at, updated_at, created_by, updated_by) ",
+             created_at, updated_at, created_by, updated_by, household_id, gps_verdict) ",
         );
         qb.push_values(chunk, |mut row, (seq, r)| {
             row.push_bind(r.id)
@@ -39,14 +39,17 @@ pub(super) async fn write_sqlite(
                 .push_bind(b.now_ms)
                 .push_bind(b.now_ms)
                 .push_bind(r.user_id)
-                .push_bind(r.user_id);
+                .push_bind(r.user_id)
+                .push_bind(r.household_id)
+                .push_bind(r.gps_verdict.clone().map(Json));
         });
         qb.build().execute(&mut *c).await?;
     }
     for (seq, r) in updated {
         sqlx::query(
             "UPDATE records SET version = $2, seq = $3, deleted = $4, fields = $5, meta = $6,
-                 gps = COALESCE($7, gps), updated_at = $8, updated_by = $9
+                 gps = COALESCE($7, gps), updated_at = $8, updated_by = $9,
+                 gps_verdict = COALESCE($10, gps_verdict)
              WHERE id = $1",
         )
         .bind(r.id)
@@ -58,8 +61,24 @@ pub(super) async fn write_sqlite(
         .bind(r.gps.as_ref().map(Json))
         .bind(b.now_ms)
         .bind(r.user_id)
+        .bind(r.gps_verdict.as_ref().map(Json))
         .execute(&mut *c)
         .await?;
+    }
+    for chunk in b.fixes.chunks(ROWS_PER_INSERT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO gps_fixes (record_id, device_id, household_id, fix_at, lat, lon) ",
+        );
+        qb.push_values(chunk, |mut row, f| {
+            row.push_bind(f.record_id)
+                .push_bind(b.device_id)
+                .push_bind(f.household_id)
+                .push_bind(f.fix_at_ms)
+                .push_bind(f.lat)
+                .push_bind(f.lon);
+        });
+        qb.push(" ON CONFLICT (record_id) DO NOTHING");
+        qb.build().execute(&mut *c).await?;
     }
     for chunk in b.mutations.chunks(ROWS_PER_INSERT) {
         let mut qb = QueryBuilder::<Sqlite>::new(

@@ -3,6 +3,7 @@
 //! `crate::http`; SQL in `crate::store`.
 
 pub mod cursor;
+mod observe;
 mod plan;
 pub mod pull;
 pub mod push;

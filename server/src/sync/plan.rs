@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
-use fieldsync_protocol::gps::GpsFix;
+use fieldsync_protocol::gps::{GpsFix, GpsVerdict};
 use fieldsync_protocol::merge::{self, RecordState};
 use fieldsync_protocol::push::{ConflictInfo, Mutation, MutationResult, Op};
 use fieldsync_protocol::registry::{self, EntityDef, ScopeRule};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::Actor;
+use super::push::PushRules;
+use super::{Actor, observe};
 use crate::privacy;
 use crate::store::{ConflictWrite, MutationWrite, StoreError, Tx, WriteBatch};
 
@@ -23,13 +24,16 @@ pub(super) struct Working {
     pub(super) in_db: bool,
     pub(super) dirty: bool,
     pub(super) gps: Option<GpsFix>,
+    pub(super) gps_verdict: Option<GpsVerdict>,
 }
 
 /// Merges one mutation into the batch. The outer error aborts the batch (database trouble);
 /// the inner one rejects this mutation only.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn plan(
     tx: &mut Tx,
     actor: &Actor,
+    rules: &PushRules,
     m: &Mutation,
     def: &'static EntityDef,
     records: &mut HashMap<Uuid, Working>,
@@ -55,9 +59,42 @@ pub(super) async fn plan(
     if !actor.villages.contains(&scope) {
         return Ok(Err(out_of_scope(tx, def, &scope).await?));
     }
-    let outcome = match merge::apply(def, existing.map(|w| &w.state), m) {
+    if m.op == Op::Create {
+        if let Err(e) = observe::check_references(def, m, &scope, records) {
+            return Ok(Err(e));
+        }
+        if observe::is_survey(def)
+            && let Err(e) = observe::check_survey(tx, m).await?
+        {
+            return Ok(Err(e));
+        }
+    }
+    let mut outcome = match merge::apply(def, existing.map(|w| &w.state), m) {
         Ok(o) => o,
         Err(refusal) => return Ok(Err(refusal.detail(def.name))),
+    };
+    if m.op == Op::Create {
+        observe::add_outcome(def.name, &mut outcome.state.fields);
+    }
+    let household_id = household_of(def, m.id, &outcome.state.fields);
+    // Observations carry fixes that count as evidence (attendance, home verification): judge
+    // them. Edits of registers (households, members) keep their fix without a verdict.
+    let judged = if def.append_only && m.op == Op::Create {
+        observe::judge_fix(
+            tx,
+            &rules.gps,
+            actor.device_id,
+            m,
+            &scope,
+            household_id,
+            observe::SoFar {
+                records,
+                earlier: &batch.fixes,
+            },
+        )
+        .await?
+    } else {
+        None
     };
 
     let mut infos = Vec::with_capacity(outcome.conflicts.len());
@@ -96,6 +133,7 @@ pub(super) async fn plan(
             in_db: false,
             dirty: false,
             gps: None,
+            gps_verdict: None,
         });
         w.state = outcome.state;
         if !w.dirty {
@@ -105,12 +143,11 @@ pub(super) async fn plan(
         if m.gps.is_some() {
             w.gps.clone_from(&m.gps);
         }
+        if let Some((verdict, fix)) = judged {
+            w.gps_verdict = Some(verdict);
+            batch.fixes.push(fix);
+        }
     }
-    let household_id = household_of(
-        def,
-        m.id,
-        records.get(&m.id).map_or(&m.fields, |w| &w.state.fields),
-    );
     batch.mutations.push(MutationWrite {
         mutation_id: m.mutation_id,
         record_id: m.id,

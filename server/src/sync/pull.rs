@@ -163,6 +163,6 @@ fn to_change(r: crate::store::PulledRecord) -> Change {
         } else {
             r.fields.0
         },
-        gps_verdict: None,
+        gps_verdict: r.gps_verdict.map(|v| v.0),
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
 use fieldsync_protocol::push::{
-    ClientInfo, ConflictInfo, ConflictKind, Mutation, MutationResult, Status,
+    ClientInfo, ConflictInfo, ConflictKind, Mutation, MutationResult, Op, Status,
 };
 use fieldsync_protocol::registry::{self, EntityDef};
 use serde_json::Value;
@@ -24,11 +24,13 @@ use super::{Actor, IsRetry, retrying};
 use crate::store::{ConflictRow, RecordWrite, Store, StoreError, Tx, WriteBatch};
 
 /// Limits a push is checked against.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PushRules {
     pub now_ms: i64,
     /// How far ahead of the server's clock a stamp may be.
     pub max_clock_ahead_ms: i64,
+    /// When a GPS fix is doubted.
+    pub gps: crate::geo::judge::GpsLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +63,7 @@ enum Slot {
 pub async fn push(
     store: &Store,
     actor: &Actor,
-    rules: PushRules,
+    rules: &PushRules,
     raw: Vec<Value>,
     client: &ClientInfo,
 ) -> Result<Vec<MutationResult>, PushError> {
@@ -69,7 +71,7 @@ pub async fn push(
     retrying(|| apply(store, actor, rules, &slots, client)).await
 }
 
-fn prepare(actor: &Actor, rules: PushRules, raw: Vec<Value>) -> Vec<Slot> {
+fn prepare(actor: &Actor, rules: &PushRules, raw: Vec<Value>) -> Vec<Slot> {
     let mut first_index: HashMap<Uuid, usize> = HashMap::new();
     raw.into_iter()
         .enumerate()
@@ -91,7 +93,7 @@ fn prepare(actor: &Actor, rules: PushRules, raw: Vec<Value>) -> Vec<Slot> {
 async fn apply(
     store: &Store,
     actor: &Actor,
-    rules: PushRules,
+    rules: &PushRules,
     slots: &[Slot],
     client: &ClientInfo,
 ) -> Result<Vec<MutationResult>, PushError> {
@@ -138,6 +140,7 @@ async fn apply(
         mutations: Vec::new(),
         conflicts: Vec::new(),
         audit: Vec::new(),
+        fixes: Vec::new(),
     };
     let mut order: Vec<Uuid> = Vec::new();
     let mut results: Vec<MutationResult> = Vec::with_capacity(slots.len());
@@ -168,6 +171,7 @@ async fn apply(
                 None => match super::plan::plan(
                     &mut tx,
                     actor,
+                    rules,
                     m,
                     def,
                     &mut records,
@@ -186,12 +190,15 @@ async fn apply(
 
     for id in order {
         if let Some(w) = records.remove(&id).filter(|w| w.dirty) {
+            let def = registry::entity(&w.entity);
             batch.records.push(RecordWrite {
                 id,
-                entity: registry::entity(&w.entity).map_or("unknown", |d| d.name),
+                entity: def.map_or("unknown", |d| d.name),
+                household_id: def.and_then(|d| super::plan::household_of(d, id, &w.state.fields)),
                 scope: w.scope,
                 state: w.state,
                 gps: w.gps,
+                gps_verdict: w.gps_verdict,
                 created: !w.in_db,
                 user_id: actor.user_id,
             });
@@ -217,8 +224,10 @@ async fn load_records(
         .filter(|m| !logged.contains_key(&m.mutation_id))
     {
         ids.push(m.id);
-        if let Some(parent) = parent_id(m) {
-            ids.push(parent);
+        if m.op == Op::Create
+            && let Some(def) = registry::entity(&m.entity)
+        {
+            ids.extend(super::observe::referenced_ids(def, &m.fields));
         }
     }
     ids.sort_unstable();
@@ -238,16 +247,11 @@ async fn load_records(
                     in_db: true,
                     dirty: false,
                     gps: None,
+                    gps_verdict: None,
                 },
             )
         })
         .collect())
-}
-
-fn parent_id(m: &Mutation) -> Option<Uuid> {
-    let def = registry::entity(&m.entity)?;
-    let (field, _) = def.parent()?;
-    m.fields.get(field)?.as_str()?.parse().ok()
 }
 
 /// The result for a mutation that came twice in one batch.

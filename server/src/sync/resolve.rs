@@ -175,6 +175,8 @@ async fn attempt(
                 scope: scope.clone(),
                 state: new_state,
                 gps: None,
+                gps_verdict: None,
+                household_id: audit[0].household_id,
                 created: false,
                 user_id: actor.user_id,
             }],
@@ -193,6 +195,7 @@ async fn attempt(
             }],
             conflicts: Vec::new(),
             audit,
+            fixes: Vec::new(),
         };
         tx.write(&batch).await?;
     } else {

@@ -17,7 +17,7 @@ pub(super) type Invalid = (Option<Uuid>, ErrorDetail);
 /// Checks one mutation and normalises its ID-card numbers.
 pub(super) fn validate(
     actor: &Actor,
-    rules: PushRules,
+    rules: &PushRules,
     value: Value,
 ) -> Result<(Mutation, &'static EntityDef), Invalid> {
     let mut m = Mutation::parse(value)?;
@@ -76,6 +76,10 @@ pub(super) fn validate(
     }
     if let Some(gps) = &m.gps {
         gps.validate().map_err(|e| (id, e.within("gps")))?;
+    }
+    // Before the role: nobody may edit a fact, and saying so tells the phone what to do instead.
+    if !def.allows(m.op) {
+        return fail(fieldsync_protocol::merge::Refusal::AppendOnly.detail(def.name));
     }
     if !access::allowed(actor.role, def.name, Action::of(m.op)) {
         return fail(

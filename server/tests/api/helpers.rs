@@ -145,3 +145,67 @@ pub fn latest(changes: &[Change]) -> std::collections::HashMap<Uuid, &Change> {
     }
     out
 }
+
+/// A GET with the phone's access token, answered in full: status, headers and body bytes (for
+/// downloads that are not JSON).
+pub async fn get_bytes(
+    app: &TestApp,
+    phone: &Phone,
+    path: &str,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let res = reqwest::Client::new()
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(phone.api.access_token().unwrap_or_default())
+        .send()
+        .await
+        .expect("request");
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = res.bytes().await.expect("body").to_vec();
+    (status, headers, body)
+}
+
+/// Writes `n` households straight through the store (no push, no merge), in batches, and
+/// returns their ids: for tests that need more households than pushing them would allow.
+pub async fn insert_households(store: &Store, village: &str, n: usize, user_id: Uuid) -> Vec<Uuid> {
+    use fieldsync_protocol::merge::RecordState;
+    use fieldsync_server::store::{RecordWrite, WriteBatch};
+
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    for chunk in ids.chunks(2000) {
+        let records = chunk
+            .iter()
+            .map(|id| RecordWrite {
+                id: *id,
+                entity: "household",
+                scope: village.to_owned(),
+                state: RecordState {
+                    version: 1,
+                    fields: household(village, "户")
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                    ..RecordState::default()
+                },
+                gps: None,
+                gps_verdict: None,
+                household_id: Some(*id),
+                created: true,
+                user_id,
+            })
+            .collect();
+        let batch = WriteBatch {
+            device_id: Uuid::now_v7(),
+            user_id,
+            now_ms: clock::now_ms(),
+            records,
+            mutations: Vec::new(),
+            conflicts: Vec::new(),
+            audit: Vec::new(),
+            fixes: Vec::new(),
+        };
+        let mut tx = store.begin().await.expect("begin");
+        tx.write(&batch).await.expect("write");
+        tx.commit().await.expect("commit");
+    }
+    ids
+}

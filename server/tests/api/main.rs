@@ -7,8 +7,10 @@
 
 mod auth;
 mod authz;
+mod checks;
 mod concurrency;
 mod conflicts;
+mod export;
 mod helpers;
 mod input;
 mod pull;

@@ -1,0 +1,223 @@
+//! `GET /v1/export/households.csv` and `GET /v1/export/households.xlsx`: the households of the
+//! caller's villages (those below `?division=CODE` when given) with their current check status,
+//! personal data disclosed as the caller's role allows (see `crate::export`).
+//!
+//! Neither response is held in memory. The CSV is streamed as it is made: a task turns one page
+//! of households after another into CSV lines and sends them down a small channel, so a slow
+//! download slows the reading instead of piling up pages. An XLSX cannot be sent before it is
+//! finished (the zip directory comes last), so it is written to an unnamed temporary file on a
+//! blocking thread and then streamed from that file. Each page is entered in the audit log
+//! before any of it is sent.
+
+use std::io::{Seek, SeekFrom};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use fieldsync_protocol::ErrorCode;
+use fieldsync_protocol::registry::HOUSEHOLD;
+use serde::Deserialize;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
+
+use super::error::ApiError;
+use super::extract::{AppQuery, AuthUser};
+use super::sync::actor;
+use crate::access::{self, Action};
+use crate::app::AppState;
+use crate::clock;
+use crate::export::{self, ExportError, Format, Households, Reader, csv_preamble, csv_rows};
+
+/// Pieces of a response made ahead of the client: enough to keep the connection busy, few
+/// enough that a stalled download holds little memory.
+const IN_FLIGHT: usize = 4;
+
+/// Bytes sent per piece of an XLSX file.
+const FILE_CHUNK: usize = 64 * 1024;
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/export/households.csv", get(households_csv))
+        .route("/v1/export/households.xlsx", get(households_xlsx))
+}
+
+#[derive(Deserialize)]
+struct Params {
+    /// A division code of any level; default: all the caller's villages.
+    division: Option<String>,
+}
+
+async fn households_csv(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppQuery(params): AppQuery<Params>,
+) -> Result<Response, ApiError> {
+    let (mut households, name) = open(&state, &auth, params.division).await?;
+    // The first page is read before answering, so a failure at the start is a proper error
+    // rather than a cut-off download.
+    let mut first = csv_preamble().map_err(ApiError::internal)?;
+    if let Some(rows) = households.next_page().await? {
+        first.extend(csv_rows(&rows).map_err(ApiError::internal)?);
+    }
+    let (tx, rx) = mpsc::channel::<Chunk>(IN_FLIGHT);
+    tokio::spawn(
+        async move {
+            if tx.send(Ok(first.into())).await.is_err() {
+                return;
+            }
+            loop {
+                let page = match households.next_page().await {
+                    Ok(None) => return,
+                    Ok(Some(rows)) => csv_rows(&rows).map_err(ExportError::from),
+                    Err(e) => Err(e.into()),
+                };
+                let sent = match page {
+                    Ok(bytes) => tx.send(Ok(bytes.into())).await,
+                    Err(e) => {
+                        // An error in the body cuts the download off: the client sees a broken
+                        // transfer, never a file that looks complete.
+                        tracing::error!(error = %e, "CSV export failed");
+                        let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                        return;
+                    }
+                };
+                if sent.is_err() {
+                    tracing::info!("CSV export abandoned by the client");
+                    return;
+                }
+            }
+        }
+        .in_current_span(),
+    );
+    Ok(attachment(Format::Csv, &name, None, rx))
+}
+
+async fn households_xlsx(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppQuery(params): AppQuery<Params>,
+) -> Result<Response, ApiError> {
+    let (mut households, name) = open(&state, &auth, params.division).await?;
+    let runtime = tokio::runtime::Handle::current();
+    let span = tracing::Span::current();
+    let file = tokio::task::spawn_blocking(move || {
+        let _span = span.enter();
+        let mut file = tempfile::tempfile()?;
+        export::write_xlsx(&mut households, &runtime, &mut file, |_| {})?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok::<_, ExportError>(file)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(failed)?;
+    let size = file.metadata().map_err(ApiError::internal)?.len();
+    let (tx, rx) = mpsc::channel::<Chunk>(IN_FLIGHT);
+    tokio::spawn(send_file(tokio::fs::File::from_std(file), tx).in_current_span());
+    Ok(attachment(Format::Xlsx, &name, Some(size), rx))
+}
+
+/// Checks the caller may export, works out the villages, and opens the paged read.
+async fn open(
+    state: &AppState,
+    auth: &AuthUser,
+    division: Option<String>,
+) -> Result<(Households, String), ApiError> {
+    if !access::allowed(auth.role, HOUSEHOLD.name, Action::Read) {
+        return Err(ApiError::forbidden(
+            ErrorCode::ForbiddenRole,
+            "your role does not read households, so it cannot export them",
+        ));
+    }
+    let mine = actor(state, auth).await?.villages;
+    let villages: Vec<String> = match &division {
+        None => mine.into_iter().collect(),
+        Some(code) => {
+            if !matches!(code.len(), 6 | 9 | 12) || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::bad_request(
+                    ErrorCode::InvalidRequest,
+                    "division must be a division code of 6, 9 or 12 digits",
+                )
+                .at("division"));
+            }
+            let below = state.store().villages_under(code).await?;
+            let villages: Vec<String> = below.into_iter().filter(|v| mine.contains(v)).collect();
+            if villages.is_empty() {
+                return Err(ApiError::not_found(
+                    "none of your villages lies in this division",
+                ));
+            }
+            villages
+        }
+    };
+    tracing::info!(villages = villages.len(), "export");
+    let reader = Reader {
+        user_id: auth.user_id,
+        device_id: Some(auth.device_id),
+    };
+    let households = Households::open(state.store().clone(), villages, auth.role, reader).await?;
+    let name = format!(
+        "households-{}-{}",
+        division.as_deref().unwrap_or("all"),
+        clock::iso(clock::today())
+    );
+    Ok((households, name))
+}
+
+/// A download response whose body is what arrives on `rx`.
+fn attachment(
+    format: Format,
+    name: &str,
+    size: Option<u64>,
+    rx: mpsc::Receiver<Chunk>,
+) -> Response {
+    let mut res = Body::from_stream(ReceiverStream::new(rx)).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    let disposition = format!("attachment; filename=\"{name}.{}\"", format.extension());
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(size) = size {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    res
+}
+
+/// Streams a finished file, a chunk at a time, until it ends or the client goes.
+async fn send_file(mut file: tokio::fs::File, tx: mpsc::Sender<Chunk>) {
+    loop {
+        let mut buf = vec![0; FILE_CHUNK];
+        let chunk = match file.read(&mut buf).await {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(Bytes::from(buf))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the XLSX export back failed");
+                Err(e)
+            }
+        };
+        let failed = chunk.is_err();
+        if tx.send(chunk).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+fn failed(e: ExportError) -> ApiError {
+    match e {
+        ExportError::Store(s) => s.into(),
+        other => ApiError::internal(other),
+    }
+}

@@ -1,0 +1,278 @@
+//! What judging and checking observations needs from the database: published survey forms,
+//! earlier GPS fixes, village areas, and a household's checks.
+
+use fieldsync_protocol::forms::FormDef;
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Result, Store, StoreError, Tx, execute, fetch_as, fetch_scalar};
+
+/// A published form version and when it was retired, if it was.
+#[derive(Clone, Debug)]
+pub struct PublishedForm {
+    pub definition: FormDef,
+    pub published_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct FormRow {
+    definition: Json<FormDef>,
+    published_at: i64,
+    retired_at: Option<i64>,
+}
+
+impl From<FormRow> for PublishedForm {
+    fn from(r: FormRow) -> Self {
+        PublishedForm {
+            definition: r.definition.0,
+            published_at: r.published_at,
+            retired_at: r.retired_at,
+        }
+    }
+}
+
+/// An administrator's centre and radius for a village.
+#[derive(Clone, Copy, Debug, PartialEq, sqlx::FromRow)]
+pub struct VillageArea {
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_m: f64,
+}
+
+/// A division's shape as imported: its code, the GeoJSON geometry (WGS-84) and its size.
+#[derive(Clone, Debug)]
+pub struct DivisionShape {
+    pub code: String,
+    pub geometry: Value,
+    pub vertices: i64,
+}
+
+/// The area a village's fixes are held against, as stored: its own shape, its circle, or its
+/// township's shape (the county's is built in).
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoredArea {
+    VillageShape(Value),
+    VillageCircle(VillageArea),
+    TownshipShape(Value),
+}
+
+/// A record of a household, decrypted, for its check history.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct HouseholdRecord {
+    pub id: Uuid,
+    pub entity: String,
+    pub scope: String,
+    pub version: i64,
+    pub fields: Json<Map<String, Value>>,
+    pub gps_verdict: Option<Json<Value>>,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Publishes a form version. Fails with [`StoreError::Duplicate`] if it exists: a published
+    /// version never changes.
+    pub async fn publish_form(&self, form: &FormDef, by: Option<Uuid>, now_ms: i64) -> Result<()> {
+        execute!(
+            self.writer(),
+            "INSERT INTO forms (key, version, definition, published_at, published_by) VALUES ($1, $2, $3, $4, $5)",
+            &form.key,
+            i64::from(form.version),
+            Json(form),
+            now_ms,
+            by,
+        )
+        .map_err(StoreError::from_db)?;
+        Ok(())
+    }
+
+    /// Retires a form version: submissions taken after `now_ms` are refused. Returns whether
+    /// the version exists.
+    pub async fn retire_form(&self, key: &str, version: u32, now_ms: i64) -> Result<bool> {
+        let n = execute!(
+            self.writer(),
+            "UPDATE forms SET retired_at = COALESCE(retired_at, $3) WHERE key = $1 AND version = $2",
+            key,
+            i64::from(version),
+            now_ms,
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Every form version, newest first within a key.
+    pub async fn forms(&self) -> Result<Vec<PublishedForm>> {
+        let rows: Vec<FormRow> = fetch_as!(
+            self.reader(),
+            fetch_all,
+            FormRow,
+            "SELECT definition, published_at, retired_at FROM forms ORDER BY key, version DESC",
+        )?;
+        Ok(rows.into_iter().map(PublishedForm::from).collect())
+    }
+
+    /// All records of a household (itself, members, checks, surveys), oldest first.
+    pub async fn household_records(&self, household_id: Uuid) -> Result<Vec<HouseholdRecord>> {
+        let mut rows: Vec<HouseholdRecord> = fetch_as!(
+            self.reader(),
+            fetch_all,
+            HouseholdRecord,
+            "SELECT id, entity, scope, version, fields, gps_verdict, created_at FROM records
+             WHERE household_id = $1 AND NOT deleted ORDER BY seq",
+            household_id,
+        )?;
+        for r in &mut rows {
+            super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;
+        }
+        Ok(rows)
+    }
+
+    /// Stores imported shapes (replacing earlier ones of the same codes) in one transaction;
+    /// a village's circle gives way to its new shape.
+    pub async fn import_division_shapes(
+        &self,
+        shapes: &[DivisionShape],
+        source_crs: &str,
+        by: Option<Uuid>,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for s in shapes {
+            execute!(
+                tx.conn(),
+                "INSERT INTO division_shapes (code, shape, vertices, source_crs, set_at, set_by)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (code) DO UPDATE SET shape = excluded.shape, vertices = excluded.vertices,
+                     source_crs = excluded.source_crs, set_at = excluded.set_at, set_by = excluded.set_by",
+                &s.code,
+                s.geometry.to_string(),
+                s.vertices,
+                source_crs,
+                now_ms,
+                by,
+            )
+            .map_err(StoreError::from_db)?;
+            execute!(
+                tx.conn(),
+                "DELETE FROM village_areas WHERE code = $1",
+                &s.code
+            )?;
+        }
+        tx.commit().await
+    }
+
+    /// Sets a village's circle; its imported shape, if any, gives way.
+    pub async fn set_village_area(
+        &self,
+        code: &str,
+        area: VillageArea,
+        by: Option<Uuid>,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        execute!(
+            tx.conn(),
+            "DELETE FROM division_shapes WHERE code = $1",
+            code
+        )?;
+        execute!(
+            tx.conn(),
+            "INSERT INTO village_areas (code, lat, lon, radius_m, set_at, set_by) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (code) DO UPDATE SET lat = excluded.lat, lon = excluded.lon,
+                 radius_m = excluded.radius_m, set_at = excluded.set_at, set_by = excluded.set_by",
+            code,
+            area.lat,
+            area.lon,
+            area.radius_m,
+            now_ms,
+            by,
+        )
+        .map_err(StoreError::from_db)?;
+        tx.commit().await
+    }
+}
+
+impl Tx {
+    pub async fn form(&mut self, key: &str, version: i64) -> Result<Option<PublishedForm>> {
+        let row: Option<FormRow> = fetch_as!(
+            self.conn(),
+            fetch_optional,
+            FormRow,
+            "SELECT definition, published_at, retired_at FROM forms WHERE key = $1 AND version = $2",
+            key,
+            version,
+        )?;
+        Ok(row.map(PublishedForm::from))
+    }
+
+    /// The area a village's fixes are held against, when an administrator gave one for the
+    /// village or its township.
+    pub async fn village_area(&mut self, code: &str) -> Result<Option<StoredArea>> {
+        let shapes: Vec<(String, String)> = fetch_as!(
+            self.conn(),
+            fetch_all,
+            (String, String),
+            "SELECT code, shape FROM division_shapes
+             WHERE code = $1 OR code = (SELECT parent_code FROM divisions WHERE code = $1)",
+            code,
+        )?;
+        let parse = |text: &str| {
+            serde_json::from_str::<Value>(text)
+                .map_err(|e| StoreError::Corrupt(format!("division shape: {e}")))
+        };
+        if let Some((_, shape)) = shapes.iter().find(|(c, _)| c == code) {
+            return Ok(Some(StoredArea::VillageShape(parse(shape)?)));
+        }
+        let circle = fetch_as!(
+            self.conn(),
+            fetch_optional,
+            VillageArea,
+            "SELECT lat, lon, radius_m FROM village_areas WHERE code = $1",
+            code,
+        )?;
+        if let Some(c) = circle {
+            return Ok(Some(StoredArea::VillageCircle(c)));
+        }
+        match shapes.first() {
+            Some((_, shape)) => Ok(Some(StoredArea::TownshipShape(parse(shape)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The device's latest fix taken before `before_ms` (WGS-84): `(lat, lon, fix_at_ms)`.
+    pub async fn previous_fix(
+        &mut self,
+        device_id: Uuid,
+        before_ms: i64,
+    ) -> Result<Option<(f64, f64, i64)>> {
+        Ok(fetch_as!(
+            self.conn(),
+            fetch_optional,
+            (f64, f64, i64),
+            "SELECT lat, lon, fix_at FROM gps_fixes WHERE device_id = $1 AND fix_at <= $2
+             ORDER BY fix_at DESC LIMIT 1",
+            device_id,
+            before_ms,
+        )?)
+    }
+
+    /// Whether exactly these coordinates were recorded at another household.
+    pub async fn coordinates_seen_elsewhere(
+        &mut self,
+        lat: f64,
+        lon: f64,
+        household_id: Option<Uuid>,
+    ) -> Result<bool> {
+        let n: i64 = fetch_scalar!(
+            self.conn(),
+            fetch_one,
+            i64,
+            "SELECT COUNT(*) FROM gps_fixes WHERE lat = $1 AND lon = $2
+                 AND ($3 IS NULL OR household_id IS NULL OR household_id <> $3)",
+            lat,
+            lon,
+            household_id,
+        )?;
+        Ok(n > 0)
+    }
+}

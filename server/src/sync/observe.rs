@@ -1,0 +1,252 @@
+//! What a push checks and adds for observations (checks, surveys): references that must point
+//! into the same household, survey answers against the form version the phone had, the check's
+//! outcome, and the server's judgement of the GPS fix.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
+use fieldsync_protocol::gps::{Crs, GpsVerdict, LatLon, VillageArea};
+use fieldsync_protocol::push::Mutation;
+use fieldsync_protocol::registry::{self, EntityDef, FieldType, checks};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use super::plan::Working;
+use crate::geo::judge::{FixContext, GpsLimits, PreviousFix, judge};
+use crate::geo::{Boundary, County, NINGXIA_COUNTIES_GCJ02, parse_counties, parse_geometry};
+use crate::store::{FixWrite, StoreError, StoredArea, Tx};
+
+fn uuid_of(fields: &Map<String, Value>, name: &str) -> Option<Uuid> {
+    fields.get(name)?.as_str()?.parse().ok()
+}
+
+/// Every record id a new record refers to (its parent included), to load with the batch.
+pub(super) fn referenced_ids(def: &EntityDef, fields: &Map<String, Value>) -> Vec<Uuid> {
+    def.fields
+        .iter()
+        .filter(|f| matches!(f.ty, FieldType::Ref(_) | FieldType::MemberOf(_)))
+        .filter_map(|f| uuid_of(fields, f.name))
+        .collect()
+}
+
+/// References other than the parent must name a live record of the right entity in the same
+/// village; a `MemberOf` reference must name a member of the record's own household.
+pub(super) fn check_references(
+    def: &EntityDef,
+    m: &Mutation,
+    scope: &str,
+    records: &HashMap<Uuid, Working>,
+) -> Result<(), ErrorDetail> {
+    let parent = def.parent().map(|(field, _)| field);
+    for f in def.fields.iter().filter(|f| Some(f.name) != parent) {
+        let (entity, household_field) = match f.ty {
+            FieldType::Ref(entity) => (entity, None),
+            FieldType::MemberOf(household_field) => ("member", Some(household_field)),
+            _ => continue,
+        };
+        let Some(id) = uuid_of(&m.fields, f.name) else {
+            continue;
+        };
+        let unknown = || {
+            ErrorDetail::new(
+                ErrorCode::UnknownReference,
+                format!(
+                    "{} does not name a {entity} of this household's village",
+                    f.name
+                ),
+            )
+            .at(format!("fields.{}", f.name))
+        };
+        let target = records
+            .get(&id)
+            .filter(|w| w.entity == entity && !w.state.deleted && w.scope == scope)
+            .ok_or_else(unknown)?;
+        if let Some(hf) = household_field
+            && uuid_of(&target.state.fields, "household_id") != uuid_of(&m.fields, hf)
+        {
+            return Err(ErrorDetail::new(
+                ErrorCode::UnknownReference,
+                format!("{} is not a member of this household", f.name),
+            )
+            .at(format!("fields.{}", f.name)));
+        }
+    }
+    Ok(())
+}
+
+fn captured_at_ms(fields: &Map<String, Value>) -> Option<i64> {
+    let t = OffsetDateTime::parse(fields.get("captured_at")?.as_str()?, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// A survey's answers against the form version it names. A retired version still takes
+/// surveys captured before it was retired: a phone that was offline loses nothing.
+pub(super) async fn check_survey(
+    tx: &mut Tx,
+    m: &Mutation,
+) -> Result<Result<(), ErrorDetail>, StoreError> {
+    let key = m
+        .fields
+        .get("form_key")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let version = m
+        .fields
+        .get("form_version")
+        .and_then(Value::as_i64)
+        .unwrap_or_default();
+    let unknown = |msg: String| {
+        Ok(Err(
+            ErrorDetail::new(ErrorCode::UnknownForm, msg).at("fields.form_version")
+        ))
+    };
+    let Some(form) = tx.form(key, version).await? else {
+        return unknown(format!("form {key} version {version} was never published"));
+    };
+    if let Some(retired) = form.retired_at
+        && captured_at_ms(&m.fields).is_none_or(|at| at >= retired)
+    {
+        return unknown(format!(
+            "form {key} version {version} is retired; download the current version"
+        ));
+    }
+    let answers = m
+        .fields
+        .get("answers")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    Ok(form
+        .definition
+        .validate(&answers)
+        .map_err(|e| e.within("fields")))
+}
+
+/// Writes a new check's outcome into its fields.
+pub(super) fn add_outcome(entity: &str, fields: &mut Map<String, Value>) {
+    if let Some(failures) = checks::evaluate(entity, fields) {
+        fields.insert("passing".into(), Value::Bool(failures.is_empty()));
+        fields.insert("failures".into(), Value::from(failures));
+    }
+}
+
+/// Ningxia's county shapes, parsed and converted to WGS-84 once.
+fn counties() -> &'static [County] {
+    static COUNTIES: OnceLock<Vec<County>> = OnceLock::new();
+    COUNTIES.get_or_init(|| parse_counties(NINGXIA_COUNTIES_GCJ02, Crs::Gcj02).unwrap_or_default())
+}
+
+/// What the batch being planned holds so far: its records, and the fixes judged before this one.
+#[derive(Clone, Copy)]
+pub(super) struct SoFar<'a> {
+    pub(super) records: &'a HashMap<Uuid, Working>,
+    pub(super) earlier: &'a [FixWrite],
+}
+
+/// Judges the fix of a new observation at `household_id` in village `scope`, against the
+/// village's area (or its county's shape), the household's registered location, the device's
+/// previous fix (in this batch or stored) and fixes at other households.
+pub(super) async fn judge_fix(
+    tx: &mut Tx,
+    limits: &GpsLimits,
+    device_id: Uuid,
+    m: &Mutation,
+    scope: &str,
+    household_id: Option<Uuid>,
+    so_far: SoFar<'_>,
+) -> Result<Option<(GpsVerdict, FixWrite)>, StoreError> {
+    let SoFar { records, earlier } = so_far;
+    let Some(fix) = &m.gps else { return Ok(None) };
+    let fix_at_ms =
+        i64::try_from(fix.fix_at.unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
+    let shape = |geometry: &Value| {
+        parse_geometry(geometry, Crs::Wgs84)
+            .map(Boundary::Area)
+            .map_err(|e| StoreError::Corrupt(format!("division shape: {e}")))
+    };
+    let stored = match tx.village_area(scope).await? {
+        Some(StoredArea::VillageShape(g)) => Some((VillageArea::VillageShape, shape(&g)?)),
+        Some(StoredArea::VillageCircle(c)) => {
+            let centre = LatLon {
+                lat: c.lat,
+                lon: c.lon,
+            };
+            Some((
+                VillageArea::VillageCircle,
+                Boundary::Circle {
+                    centre,
+                    radius_m: c.radius_m,
+                },
+            ))
+        }
+        Some(StoredArea::TownshipShape(g)) => Some((VillageArea::TownshipShape, shape(&g)?)),
+        None => None,
+    };
+    let county = scope
+        .get(..6)
+        .and_then(|code| counties().iter().find(|c| c.code == code));
+    let (against, village) = match (&stored, county) {
+        (Some((kind, area)), _) => (Some(*kind), Some(area)),
+        (None, Some(c)) => (Some(VillageArea::CountyShape), Some(&c.area)),
+        (None, None) => (None, None),
+    };
+    let home = household_id.and_then(|h| records.get(&h)).and_then(|h| {
+        let lat = h.state.fields.get("home_lat")?.as_f64()?;
+        let lon = h.state.fields.get("home_lon")?.as_f64()?;
+        Some(LatLon { lat, lon })
+    });
+    let stored = tx
+        .previous_fix(device_id, fix_at_ms)
+        .await?
+        .map(|(lat, lon, at)| PreviousFix {
+            at: LatLon { lat, lon },
+            fix_at_ms: at,
+        });
+    let in_batch = earlier
+        .iter()
+        .filter(|f| f.fix_at_ms <= fix_at_ms)
+        .max_by_key(|f| f.fix_at_ms)
+        .map(|f| PreviousFix {
+            at: LatLon {
+                lat: f.lat,
+                lon: f.lon,
+            },
+            fix_at_ms: f.fix_at_ms,
+        });
+    let previous = match (stored, in_batch) {
+        (Some(a), Some(b)) => Some(if a.fix_at_ms >= b.fix_at_ms { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    let wgs84 = crate::geo::convert::to_wgs84(fix.lat, fix.lon, fix.crs);
+    let repeated = earlier
+        .iter()
+        .any(|f| f.lat == wgs84.lat && f.lon == wgs84.lon && f.household_id != household_id)
+        || tx
+            .coordinates_seen_elsewhere(wgs84.lat, wgs84.lon, household_id)
+            .await?;
+    let mut verdict = judge(&FixContext {
+        fix,
+        village,
+        household: home,
+        previous,
+        repeated_elsewhere: repeated,
+        limits,
+    });
+    verdict.against = against;
+    let write = FixWrite {
+        record_id: m.id,
+        household_id,
+        fix_at_ms,
+        lat: verdict.wgs84.lat,
+        lon: verdict.wgs84.lon,
+    };
+    Ok(Some((verdict, write)))
+}
+
+/// The entity of a survey submission.
+pub(super) fn is_survey(def: &EntityDef) -> bool {
+    def.name == registry::SURVEY_SUBMISSION.name
+}
