@@ -98,41 +98,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub limits: Limits,
     pub auth: AuthSettings,
-    pub gps: GpsSettings,
-}
-
-/// When the server doubts a GPS fix.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GpsSettings {
-    /// Fixes less accurate than this (metres) cannot place a cadre in a village.
-    pub max_accuracy_m: f64,
-    /// Faster than this (km/h) between two fixes of one device is impossible travel. Village
-    /// roads and a county seat's highway: 150.
-    pub max_speed_kmh: f64,
-    /// How far from a household's registered location a visit may be (metres, plus accuracy).
-    pub household_radius_m: f64,
-}
-
-impl Default for GpsSettings {
-    fn default() -> Self {
-        let d = crate::geo::judge::GpsLimits::default();
-        GpsSettings {
-            max_accuracy_m: d.max_accuracy_m,
-            max_speed_kmh: d.max_speed_kmh,
-            household_radius_m: d.household_radius_m,
-        }
-    }
-}
-
-impl GpsSettings {
-    pub fn limits(&self) -> crate::geo::judge::GpsLimits {
-        crate::geo::judge::GpsLimits {
-            max_accuracy_m: self.max_accuracy_m,
-            max_speed_kmh: self.max_speed_kmh,
-            household_radius_m: self.household_radius_m,
-        }
-    }
+    pub gps: crate::geo::GpsLimits,
 }
 
 impl Default for Settings {
@@ -146,7 +112,7 @@ impl Default for Settings {
             log_format: LogFormat::Pretty,
             limits: Limits::default(),
             auth: AuthSettings::default(),
-            gps: GpsSettings::default(),
+            gps: crate::geo::GpsLimits::default(),
         }
     }
 }

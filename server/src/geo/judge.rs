@@ -16,7 +16,9 @@ use fieldsync_protocol::gps::{Doubt, GpsFix, GpsVerdict, LatLon};
 use crate::geo::{Boundary, distance_m, to_wgs84};
 
 /// Thresholds of the rules; the defaults suit village work on foot, by motorbike or by car.
-#[derive(Clone, Debug, PartialEq)]
+/// Settings section `[gps]`.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GpsLimits {
     /// A fix less accurate than this is doubted (`low_accuracy`). Default 100 m.
     pub max_accuracy_m: f64,

@@ -70,7 +70,7 @@ async fn push_batch(
     let rules = PushRules {
         now_ms,
         max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
-        gps: state.settings().gps.limits(),
+        gps: state.settings().gps.clone(),
     };
     let n = req.mutations.len();
     let results = push::push(
