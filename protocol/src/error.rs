@@ -79,6 +79,17 @@ pub enum ErrorCode {
     RateLimited,
     /// The request conflicts with the state on the server (e.g. a conflict already resolved).
     Conflict,
+    /// The uploaded bytes do not hash to the name they were sent under; nothing was kept.
+    HashMismatch,
+    /// A chunk does not start where the server's copy of the upload ends; ask with `HEAD`
+    /// (`Upload-Offset`) and send from there.
+    UploadOffset,
+    /// The device has uploaded as much as it may today.
+    QuotaExceeded,
+    /// Not a kind of photo the server takes (JPEG and PNG are).
+    UnsupportedFormat,
+    /// A photo the server will not decode: truncated, corrupt, or more pixels than allowed.
+    BadPhoto,
     /// An error on the server; the request may be retried.
     Internal,
     /// The server is starting or shutting down; retry shortly.
@@ -86,7 +97,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::BodyTooLarge,
@@ -121,6 +132,11 @@ impl ErrorCode {
         ErrorCode::DeviceRevoked,
         ErrorCode::RateLimited,
         ErrorCode::Conflict,
+        ErrorCode::HashMismatch,
+        ErrorCode::UploadOffset,
+        ErrorCode::QuotaExceeded,
+        ErrorCode::UnsupportedFormat,
+        ErrorCode::BadPhoto,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -162,6 +178,11 @@ impl ErrorCode {
             DeviceRevoked => "device_revoked",
             RateLimited => "rate_limited",
             Conflict => "conflict",
+            HashMismatch => "hash_mismatch",
+            UploadOffset => "upload_offset",
+            QuotaExceeded => "quota_exceeded",
+            UnsupportedFormat => "unsupported_format",
+            BadPhoto => "bad_photo",
             Internal => "internal",
             Unavailable => "unavailable",
         }

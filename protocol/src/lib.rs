@@ -6,6 +6,7 @@
 //! a phone can predict what the server will do with its edits.
 
 pub mod auth;
+pub mod blob;
 pub mod error;
 pub mod forms;
 pub mod gps;

@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use secrecy::ExposeSecret;
 
 use crate::auth::TokenKeys;
+use crate::blobs::{BlobError, Blobs};
 use crate::config::Settings;
 use crate::privacy::{DataKey, KeyError};
 use crate::store::{Store, StoreError};
@@ -22,17 +23,23 @@ struct Inner {
     store: Store,
     keys: TokenKeys,
     settings: Settings,
+    blobs: Blobs,
 }
 
 impl AppState {
-    pub fn new(store: Store, keys: TokenKeys, settings: Settings) -> Self {
+    pub fn new(store: Store, keys: TokenKeys, settings: Settings, blobs: Blobs) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 store,
                 keys,
                 settings,
+                blobs,
             }),
         }
+    }
+
+    pub fn blobs(&self) -> &Blobs {
+        &self.inner.blobs
     }
 
     pub fn store(&self) -> &Store {
@@ -63,6 +70,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("data key: {0}")]
     DataKey(#[from] KeyError),
+    #[error("photo store: {0}")]
+    Blobs(#[from] BlobError),
 }
 
 /// The key for personal data at rest: from the settings, or the data directory's key file.
@@ -76,6 +85,20 @@ fn data_key(settings: &Settings) -> Result<DataKey, StartError> {
 /// Where photos live on the local disk (the default blob store).
 pub fn photo_dir(settings: &Settings) -> std::path::PathBuf {
     settings.data_dir.join("photos")
+}
+
+/// Opens the configured blob store and starts the photo workers and the hourly collection of
+/// unused photos on the current runtime.
+pub fn start_blobs(store: &Store, settings: &Settings) -> Result<Blobs, StartError> {
+    let blobs = Blobs::open(
+        store.clone(),
+        &settings.blobs,
+        &photo_dir(settings),
+        &settings.data_dir,
+    )?;
+    crate::blobs::spawn_workers(&blobs, settings.blobs.workers);
+    blobs.spawn_collector(std::time::Duration::from_secs(3600));
+    Ok(blobs)
 }
 
 /// Opens the configured database, creating the data directory (the SQLite file and the photo
@@ -136,6 +159,7 @@ pub async fn serve(
 pub struct Running {
     pub addr: std::net::SocketAddr,
     pub store: Store,
+    pub blobs: Blobs,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -175,13 +199,15 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
             source,
         })?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store.clone(), keys, settings);
+    let blobs = start_blobs(&store, &settings)?;
+    let state = AppState::new(store.clone(), keys, settings, blobs.clone());
     let task = tokio::spawn(serve(listener, state, async move {
         let _ = rx.await;
     }));
     Ok(Running {
         addr,
         store,
+        blobs,
         shutdown: Some(tx),
         task: Some(task),
     })

@@ -99,6 +99,87 @@ pub struct Settings {
     pub limits: Limits,
     pub auth: AuthSettings,
     pub gps: crate::geo::GpsLimits,
+    pub blobs: BlobSettings,
+}
+
+/// Photos: limits, processing and where the bytes are kept (`[blobs]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobSettings {
+    /// Largest photo, in bytes.
+    pub max_photo_bytes: u64,
+    /// Most bytes one device may upload per day (UTC+8): a phone stuck in a retry loop, or a
+    /// stolen token, cannot fill the disk.
+    pub max_device_bytes_per_day: u64,
+    /// Largest picture decoded (width × height): anything larger is refused from its header,
+    /// before a byte of pixels is allocated.
+    pub max_pixels: u64,
+    /// Longest side of thumbnails, in pixels.
+    pub thumb_px: u32,
+    /// Photos processed at once by this process; 0 = one per CPU core.
+    pub workers: usize,
+    /// Days an unreferenced photo is kept: phones upload photos before the record that names
+    /// them, and may be offline for days in between.
+    pub grace_days: u32,
+    /// Days an unfinished chunked upload is kept for resuming.
+    pub unfinished_days: u32,
+    /// `local` (under the data directory) or `s3`.
+    pub backend: BlobBackend,
+    pub s3: S3Settings,
+}
+
+impl Default for BlobSettings {
+    fn default() -> Self {
+        BlobSettings {
+            max_photo_bytes: 20 * 1024 * 1024,
+            max_device_bytes_per_day: 1024 * 1024 * 1024,
+            max_pixels: 64_000_000,
+            thumb_px: 320,
+            workers: 0,
+            grace_days: 30,
+            unfinished_days: 7,
+            backend: BlobBackend::Local,
+            s3: S3Settings::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobBackend {
+    #[default]
+    Local,
+    S3,
+}
+
+/// An S3-compatible bucket (AWS, MinIO, Ceph, Aliyun OSS …).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Settings {
+    /// `https://…`; unset for AWS itself.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    /// Prepended to every key, e.g. `fieldsync/`.
+    pub prefix: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    /// Bucket in the path instead of the host name (MinIO, Ceph and most self-hosted stores).
+    pub path_style: bool,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        S3Settings {
+            endpoint: None,
+            region: "us-east-1".to_owned(),
+            bucket: String::new(),
+            prefix: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: SecretString::from(String::new()),
+            path_style: true,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -113,6 +194,7 @@ impl Default for Settings {
             limits: Limits::default(),
             auth: AuthSettings::default(),
             gps: crate::geo::GpsLimits::default(),
+            blobs: BlobSettings::default(),
         }
     }
 }
@@ -128,6 +210,7 @@ const KEYS: &[&str] = &[
     "limits",
     "auth",
     "gps",
+    "blobs",
 ];
 
 /// Variables with the prefix that are not settings but are read elsewhere.
@@ -210,6 +293,18 @@ impl Settings {
         }
         if self.max_connections == 0 {
             return bad("max_connections must be positive");
+        }
+        let b = &self.blobs;
+        if b.max_photo_bytes == 0 || b.max_pixels == 0 || b.thumb_px < 32 || b.grace_days == 0 {
+            return bad(
+                "blobs: max_photo_bytes, max_pixels, grace_days must be positive and thumb_px at least 32",
+            );
+        }
+        if b.backend == BlobBackend::S3 && (b.s3.bucket.is_empty() || b.s3.access_key_id.is_empty())
+        {
+            return bad(
+                "blobs.backend = \"s3\" needs blobs.s3.bucket and blobs.s3.access_key_id (and FIELDSYNC_BLOBS__S3__SECRET_ACCESS_KEY)",
+            );
         }
         if let Some(url) = &self.database_url {
             let url = url.expose_secret();

@@ -242,11 +242,7 @@ fn check_value(ty: FieldType, value: &Value) -> Result<(), Problem> {
                 let Some(s) = item.as_str() else {
                     return wrong_type("a list of strings");
                 };
-                if s.len() != 64
-                    || !s
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                {
+                if !crate::blob::is_sha256_hex(s) {
                     return invalid(format!("{s:?} is not a SHA-256 hash in lower-case hex"));
                 }
                 if seen.contains(&s) {

@@ -20,7 +20,13 @@ pub(super) async fn serve(settings: Settings) -> anyhow::Result<()> {
         version = crate::http::SERVER_VERSION,
         "fieldsync serving"
     );
-    let state = AppState::new(store.clone(), keys, settings);
+    let blobs = app::start_blobs(&store, &settings)?;
+    blobs
+        .store()
+        .check()
+        .await
+        .with_context(|| format!("photo store ({})", blobs.store().name()))?;
+    let state = AppState::new(store.clone(), keys, settings, blobs);
     app::serve(listener, state, app::shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::error::{ErrorBody, ErrorCode, ErrorDetail};
 
+use crate::blobs::{BlobError, PhotoError};
 use crate::store::StoreError;
 use crate::sync::pull::PullError;
 use crate::sync::push::PushError;
@@ -147,6 +148,44 @@ impl From<ResolveError> for ApiError {
                 ApiError::client(StatusCode::CONFLICT, ErrorCode::Conflict, e.to_string())
             }
         }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> Self {
+        let e = match e {
+            BlobError::Db(s) => return s.into(),
+            other => other,
+        };
+        let message = e.to_string();
+        let (status, code) = match &e {
+            BlobError::BadName(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            BlobError::BadRange(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            BlobError::HashMismatch { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::HashMismatch)
+            }
+            BlobError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge),
+            BlobError::Quota { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::QuotaExceeded),
+            BlobError::Offset { received } => {
+                let mut err =
+                    ApiError::client(StatusCode::CONFLICT, ErrorCode::UploadOffset, message);
+                if let ApiError::Client { detail, .. } = &mut err {
+                    detail.field = Some(format!("upload_offset={received}"));
+                }
+                return err;
+            }
+            BlobError::Incomplete => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
+            BlobError::Photo(PhotoError::Unsupported(_)) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedFormat,
+            ),
+            BlobError::Photo(PhotoError::Io(_)) | BlobError::Store(_) | BlobError::Io(_) => {
+                return ApiError::Internal(message);
+            }
+            BlobError::Photo(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::BadPhoto),
+            BlobError::Db(_) => return ApiError::Internal(message),
+        };
+        ApiError::client(status, code, message)
     }
 }
 

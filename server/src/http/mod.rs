@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod blobs;
 mod conflicts;
 pub mod error;
 mod export;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(households::router())
         .merge(export::router())
+        .merge(blobs::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

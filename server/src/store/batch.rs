@@ -99,6 +99,7 @@ impl Tx {
     pub async fn write(&mut self, batch: &WriteBatch) -> Result<()> {
         self.index_id_cards(batch).await?;
         self.append_audit(&batch.audit, batch.now_ms).await?;
+        self.reference_blobs(batch).await?;
         let sealed = super::sealing::seal_batch(self.key(), batch);
         let complete = match self.conn() {
             Engine::Sqlite(c) => write_sqlite(c, &sealed).await.map(|()| true),
@@ -110,6 +111,45 @@ impl Tx {
         } else {
             Err(StoreError::Retry)
         }
+    }
+}
+
+impl Tx {
+    /// Notes which blobs the batch's records name (a check's photos), and starts each named
+    /// blob's grace period again: touching the row makes a concurrent collection of it wait
+    /// for this transaction and then find it young (see `Store::forget_blob`).
+    async fn reference_blobs(&mut self, batch: &WriteBatch) -> Result<()> {
+        for r in &batch.records {
+            let Some(def) = fieldsync_protocol::registry::entity(r.entity) else {
+                continue;
+            };
+            // Collected first: iterator closures held across an await make the future's
+            // `Send` bound unprovable.
+            let named: Vec<String> = def
+                .fields
+                .iter()
+                .filter(|f| f.ty == fieldsync_protocol::registry::FieldType::HashList)
+                .filter_map(|f| r.state.fields.get(f.name)?.as_array())
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            for sha in &named {
+                super::execute!(
+                    self.conn(),
+                    "INSERT INTO blob_refs (sha256, record_id) VALUES ($1, $2)
+                     ON CONFLICT (sha256, record_id) DO NOTHING",
+                    sha,
+                    r.id,
+                )?;
+                super::execute!(
+                    self.conn(),
+                    "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1 AND touched_at < $2",
+                    sha,
+                    batch.now_ms,
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 

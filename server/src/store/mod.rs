@@ -14,6 +14,7 @@
 mod admin;
 mod audit;
 mod batch;
+mod blobs;
 mod conflicts;
 mod divisions;
 mod export;
@@ -44,6 +45,7 @@ pub use admin::{
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
 pub use batch::{ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
+pub use blobs::{BlobFacts, BlobReference, BlobRow, StaleUpload, UploadRow};
 pub use conflicts::{ConflictFilter, ConflictRow};
 pub use divisions::Division;
 pub use export::{ExportCheck, ExportHousehold, HouseholdCursor, VillageLabel};

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub db_url: String,
     /// The settings the server was started with.
     pub settings: Settings,
+    /// The photo service of the server, for running collection in tests.
+    pub blobs: fieldsync_server::blobs::Blobs,
     _server: app::Running,
     _db: ScratchDatabase,
 }
@@ -65,6 +67,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         store: server.store.clone(),
         db_url: db.url.clone(),
         settings,
+        blobs: server.blobs.clone(),
         _server: server,
         _db: db,
     }
@@ -208,4 +211,34 @@ pub async fn insert_households(store: &Store, village: &str, n: usize, user_id: 
         tx.commit().await.expect("commit");
     }
     ids
+}
+
+/// A server whose photos go to S3, when `FIELDSYNC_TEST_S3_ENDPOINT` names an S3-protocol
+/// server (a fresh bucket per test); `None` (and a notice) without one.
+pub async fn spawn_app_on_s3() -> Option<TestApp> {
+    let Ok(endpoint) = std::env::var("FIELDSYNC_TEST_S3_ENDPOINT") else {
+        eprintln!("FIELDSYNC_TEST_S3_ENDPOINT is not set: S3 test skipped");
+        return None;
+    };
+    let bucket = format!("fieldsync-test-{}", Uuid::now_v7().simple());
+    let s3 = fieldsync_server::config::S3Settings {
+        endpoint: Some(endpoint),
+        region: "us-east-1".into(),
+        bucket,
+        prefix: "photos/".into(),
+        access_key_id: "test".into(),
+        secret_access_key: "test".to_owned().into(),
+        path_style: true,
+    };
+    fieldsync_server::blobs::S3Store::new(&fieldsync_server::blobs::s3_settings(&s3))
+        .create_bucket()
+        .await
+        .expect("create the test bucket");
+    Some(
+        spawn_app_with(|settings| {
+            settings.blobs.backend = fieldsync_server::config::BlobBackend::S3;
+            settings.blobs.s3 = s3;
+        })
+        .await,
+    )
 }

@@ -7,6 +7,7 @@
 
 mod auth;
 mod authz;
+mod blobs;
 mod checks;
 mod concurrency;
 mod conflicts;

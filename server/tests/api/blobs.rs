@@ -1,0 +1,637 @@
+//! Photos: uploads whole and in chunks (interrupted and resumed), the hash check, processing of
+//! real phone photos (GPS read, EXIF gone, thumbnail upright), hostile files, who may see a
+//! photo, ranges and caching, quotas, and collection of photos no record names.
+//!
+//! Every test runs on the local-disk store; the ones marked so run on S3 as well when
+//! `FIELDSYNC_TEST_S3_ENDPOINT` names an S3-protocol server (CI starts one).
+
+use std::time::Duration;
+
+use fieldsync_protocol::Role;
+use fieldsync_protocol::blob::BlobInfo;
+use fieldsync_protocol::push::Status;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::*;
+
+const PHOTOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/photos");
+
+fn photo(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{PHOTOS}/{name}")).expect("test photo")
+}
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+struct Sent {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn put(app: &TestApp, p: &Phone, name: &str, body: Vec<u8>, range: Option<String>) -> Sent {
+    let mut req = reqwest::Client::new()
+        .put(format!("{}/v1/blobs/{name}", app.base))
+        .bearer_auth(p.api.access_token().unwrap_or_default())
+        .body(body);
+    if let Some(r) = range {
+        req = req.header("content-range", r);
+    }
+    let res = req.send().await.expect("request");
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = res.json().await.unwrap_or(Value::Null);
+    Sent {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn head(app: &TestApp, p: &Phone, name: &str) -> (StatusCode, Option<u64>) {
+    let res = reqwest::Client::new()
+        .head(format!("{}/v1/blobs/{name}", app.base))
+        .bearer_auth(p.api.access_token().unwrap_or_default())
+        .send()
+        .await
+        .expect("request");
+    let offset = res
+        .headers()
+        .get("upload-offset")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (res.status(), offset)
+}
+
+/// Waits for the workers to finish with a photo and returns what the server says of it.
+async fn processed(app: &TestApp, p: &Phone, name: &str) -> BlobInfo {
+    for _ in 0..200 {
+        let info: BlobInfo = p
+            .api
+            .get_json(&format!("/v1/blobs/{name}/meta"))
+            .await
+            .expect("meta");
+        if info.state != fieldsync_protocol::blob::BlobState::Processing {
+            return info;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = app;
+    panic!("photo {name} still processing after 10 s");
+}
+
+fn exif_of(bytes: &[u8]) -> Option<exif::Exif> {
+    exif::Reader::new()
+        .read_from_container(&mut std::io::Cursor::new(bytes))
+        .ok()
+}
+
+#[tokio::test]
+async fn real_photos_lose_their_exif_and_keep_what_it_said() {
+    let app = spawn_app().await;
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let bytes = photo("iphone_hdr_NO.jpg");
+    let name = sha(&bytes);
+    let sent = put(&app, &p, &name, bytes.clone(), None).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    assert_eq!(sent.body["state"], "processing");
+
+    let info = processed(&app, &p, &name).await;
+    assert_eq!(
+        info.state,
+        fieldsync_protocol::blob::BlobState::Ready,
+        "{info:?}"
+    );
+    let gps = info.gps.expect("GPS from the EXIF");
+    assert!(
+        (gps.lat - 40.446972).abs() < 1e-5 && (gps.lon + 3.724753).abs() < 1e-5,
+        "{gps:?}"
+    );
+    assert_eq!((info.width, info.height), (Some(3264), Some(2448)));
+
+    let (status, headers, stored) = get_bytes(&app, &p, &format!("/v1/blobs/{name}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert!(stored.len() < bytes.len() && stored.len() > bytes.len() / 2);
+    let left = exif_of(&stored);
+    let tags: Vec<_> = left
+        .iter()
+        .flat_map(|e| e.fields().map(|f| f.tag))
+        .collect();
+    assert!(
+        !tags.iter().any(|t| [
+            exif::Tag::GPSLatitude,
+            exif::Tag::GPSLongitude,
+            exif::Tag::DateTimeOriginal,
+            exif::Tag::Make,
+            exif::Tag::Model
+        ]
+        .contains(t)),
+        "EXIF left in the stored original: {tags:?}"
+    );
+    let decoded = image::load_from_memory(&stored).expect("the stored original still decodes");
+    assert_eq!((decoded.width(), decoded.height()), (3264, 2448));
+
+    let (status, headers, thumb) = get_bytes(&app, &p, &format!("/v1/blobs/{name}/thumb")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    let t = image::load_from_memory(&thumb).expect("thumbnail decodes");
+    assert_eq!((t.width(), t.height()), (320, 240));
+}
+
+#[tokio::test]
+async fn thumbnails_stand_upright_and_photos_without_gps_have_none() {
+    let app = spawn_app().await;
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let portrait = photo("portrait_6.jpg");
+    let jolla = photo("jolla.jpg");
+    let galaxy = photo("67-0_length_string.jpg");
+    for bytes in [&portrait, &jolla, &galaxy] {
+        let sent = put(&app, &p, &sha(bytes), bytes.clone(), None).await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    }
+    let info = processed(&app, &p, &sha(&portrait)).await;
+    assert_eq!(
+        (info.width, info.height),
+        (Some(450), Some(600)),
+        "orientation 6 turns 600×450"
+    );
+    let (_, _, thumb) = get_bytes(&app, &p, &format!("/v1/blobs/{}/thumb", sha(&portrait))).await;
+    let t = image::load_from_memory(&thumb).expect("thumbnail");
+    assert_eq!((t.width(), t.height()), (240, 320));
+    // The stored original keeps only its orientation, so viewers still turn it.
+    let (_, _, stored) = get_bytes(&app, &p, &format!("/v1/blobs/{}", sha(&portrait))).await;
+    let left = exif_of(&stored).expect("an orientation-only EXIF");
+    let tags: Vec<_> = left.fields().map(|f| f.tag).collect();
+    assert_eq!(tags, [exif::Tag::Orientation]);
+
+    assert_eq!(processed(&app, &p, &sha(&jolla)).await.gps, None);
+    let g = processed(&app, &p, &sha(&galaxy))
+        .await
+        .gps
+        .expect("Galaxy S7 GPS");
+    assert!(
+        (g.lat - 51.025).abs() < 1e-5 && (g.lon - 7.591944).abs() < 1e-5,
+        "{g:?}"
+    );
+}
+
+/// A PNG header announcing 50,000 × 50,000 pixels (7.5 GB decoded), a few dozen bytes on disk.
+fn png_bomb() -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&50_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&50_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    // A stored (uncompressed) zlib stream of a few zero bytes: far too short, never decoded.
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[
+            0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 0, 0, 0, 0, 0x04, 0x00, 0x01,
+        ],
+    );
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+#[tokio::test]
+async fn hostile_and_broken_files_get_a_clear_refusal_and_nothing_is_kept() {
+    let app = spawn_app().await;
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let whole = photo("iphone_hdr_NO.jpg");
+
+    let truncated = whole[..whole.len() / 2].to_vec();
+    let sent = put(&app, &p, &sha(&truncated), truncated.clone(), None).await;
+    assert_eq!(
+        (sent.status, sent.body["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("bad_photo")),
+        "{}",
+        sent.body
+    );
+
+    let bomb = png_bomb();
+    assert!(bomb.len() < 100);
+    let sent = put(&app, &p, &sha(&bomb), bomb.clone(), None).await;
+    assert_eq!(
+        (sent.status, sent.body["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("bad_photo")),
+        "{}",
+        sent.body
+    );
+    assert!(
+        sent.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("50000"),
+        "{}",
+        sent.body
+    );
+
+    let heic = photo("IMG_5195.HEIC");
+    let sent = put(&app, &p, &sha(&heic), heic.clone(), None).await;
+    assert_eq!(
+        (sent.status, sent.body["error"]["code"].clone()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!("unsupported_format")
+        ),
+        "{}",
+        sent.body
+    );
+
+    let garbage = b"not a photo at all".to_vec();
+    let sent = put(&app, &p, &sha(&garbage), garbage.clone(), None).await;
+    assert_eq!(
+        sent.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{}",
+        sent.body
+    );
+
+    // Bytes under another photo's name.
+    let sent = put(&app, &p, &sha(b"something else"), whole.clone(), None).await;
+    assert_eq!(
+        (sent.status, sent.body["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("hash_mismatch")),
+        "{}",
+        sent.body
+    );
+
+    let sent = put(&app, &p, "not-a-hash", whole.clone(), None).await;
+    assert_eq!(sent.status, StatusCode::BAD_REQUEST);
+
+    for bytes in [&truncated, &bomb, &heic, &garbage] {
+        assert_eq!(
+            head(&app, &p, &sha(bytes)).await.0,
+            StatusCode::NOT_FOUND,
+            "nothing kept"
+        );
+    }
+    assert_eq!(
+        head(&app, &p, &sha(b"something else")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// A body that sends `bytes`, waits for them to arrive, and then fails, as a connection
+/// dropped half-way does.
+fn dropping_body(bytes: Vec<u8>) -> reqwest::Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    tokio::spawn(async move {
+        let _ = tx.send(Ok(bytes)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = tx
+            .send(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "signal lost",
+            )))
+            .await;
+    });
+    reqwest::Body::wrap_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+async fn chunked_upload_resumes(app: &TestApp) {
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let bytes = photo("iphone_hdr_NO.jpg");
+    let (name, total) = (sha(&bytes), bytes.len());
+    assert_eq!(head(app, &p, &name).await.0, StatusCode::NOT_FOUND);
+
+    // First 500 KB arrive whole.
+    let sent = put(
+        app,
+        &p,
+        &name,
+        bytes[..500_000].to_vec(),
+        Some(format!("bytes 0-499999/{total}")),
+    )
+    .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert_eq!(
+        (sent.body["state"].clone(), sent.body["received"].clone()),
+        (json!("receiving"), json!(500_000))
+    );
+
+    // The next chunk is cut off after 300 KB of its 1 MB.
+    let res = reqwest::Client::new()
+        .put(format!("{}/v1/blobs/{name}", app.base))
+        .bearer_auth(p.api.access_token().unwrap_or_default())
+        .header("content-range", format!("bytes 500000-1499999/{total}"))
+        .header("content-length", "1000000")
+        .body(dropping_body(bytes[500_000..800_000].to_vec()))
+        .send()
+        .await;
+    assert!(res.is_err() || !res.as_ref().is_ok_and(|r| r.status().is_success()));
+
+    // The server kept what arrived; the phone asks and resumes from there.
+    let mut offset = 0;
+    for _ in 0..100 {
+        offset = head(app, &p, &name).await.1.unwrap_or(0);
+        if offset == 800_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(offset, 800_000);
+    let stale = put(
+        app,
+        &p,
+        &name,
+        bytes[500_000..600_000].to_vec(),
+        Some(format!("bytes 500000-599999/{total}")),
+    )
+    .await;
+    assert_eq!(
+        (stale.status, stale.body["error"]["code"].clone()),
+        (StatusCode::CONFLICT, json!("upload_offset")),
+        "{}",
+        stale.body
+    );
+    let rest = put(
+        app,
+        &p,
+        &name,
+        bytes[800_000..].to_vec(),
+        Some(format!("bytes 800000-{}/{total}", total - 1)),
+    )
+    .await;
+    assert_eq!(rest.status, StatusCode::CREATED, "{}", rest.body);
+
+    let info = processed(app, &p, &name).await;
+    assert_eq!(
+        info.state,
+        fieldsync_protocol::blob::BlobState::Ready,
+        "{info:?}"
+    );
+    let (status, _, stored) = get_bytes(app, &p, &format!("/v1/blobs/{name}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(image::load_from_memory(&stored).is_ok());
+
+    // Another phone with the same photo: instant, without sending it.
+    let q = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
+    let again = put(app, &q, &name, Vec::new(), None).await;
+    assert_eq!(
+        (again.status, again.body["state"].clone()),
+        (StatusCode::CREATED, json!("ready"))
+    );
+    assert_eq!(again.headers["upload-offset"], total.to_string().as_str());
+}
+
+#[tokio::test]
+async fn an_interrupted_chunked_upload_resumes_where_the_bytes_stopped() {
+    let app = spawn_app().await;
+    chunked_upload_resumes(&app).await;
+}
+
+#[tokio::test]
+async fn the_same_upload_works_on_s3() {
+    let Some(app) = spawn_app_on_s3().await else {
+        return;
+    };
+    chunked_upload_resumes(&app).await;
+    // And a whole upload, processed, served with a range.
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let bytes = photo("portrait_6.jpg");
+    assert_eq!(
+        put(&app, &p, &sha(&bytes), bytes.clone(), None)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(processed(&app, &p, &sha(&bytes)).await.height, Some(600));
+    let res = reqwest::Client::new()
+        .get(format!("{}/v1/blobs/{}", app.base, sha(&bytes)))
+        .bearer_auth(p.api.access_token().unwrap_or_default())
+        .header("range", "bytes=0-1")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.bytes().await.expect("body").as_ref(), &[0xff, 0xd8]);
+}
+
+#[tokio::test]
+async fn photos_are_seen_by_their_uploader_and_by_readers_of_records_naming_them() {
+    let app = spawn_app().await;
+    let mut p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let reviewer = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let outsider = app.phone(Role::FirstSecretary, &[VILLAGE_B]).await;
+    let bytes = photo("jolla.jpg");
+    let name = sha(&bytes);
+    assert_eq!(
+        put(&app, &p, &name, bytes.clone(), None).await.status,
+        StatusCode::CREATED
+    );
+    processed(&app, &p, &name).await;
+    for other in [&reviewer, &outsider] {
+        let (status, _, _) = get_bytes(&app, other, &format!("/v1/blobs/{name}/thumb")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "not named by any record yet");
+    }
+
+    let h = p.dev.new_id();
+    let check = p.dev.new_id();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let r = p
+        .api
+        .push(vec![
+            p.dev.create("household", h, household(VILLAGE_A, "马")),
+            p.dev.create("housing_check", check, json!({"household_id": h.to_string(), "captured_at": now, "appraisal_grade": "C", "photos": [name]})),
+        ])
+        .await
+        .expect("push");
+    assert!(
+        r.results.iter().all(|r| r.status == Status::Applied),
+        "{r:?}"
+    );
+    let (status, headers, _) = get_bytes(&app, &reviewer, &format!("/v1/blobs/{name}/thumb")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers["cache-control"],
+        "private, max-age=31536000, immutable"
+    );
+    let (status, _, _) = get_bytes(&app, &outsider, &format!("/v1/blobs/{name}")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another village's photo does not exist"
+    );
+
+    // Ranges and revalidation.
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/blobs/{name}", app.base);
+    let token = reviewer.api.access_token().unwrap_or_default().to_owned();
+    let res = client
+        .get(&url)
+        .bearer_auth(&token)
+        .header("range", "bytes=-10")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    let range = res.headers()["content-range"]
+        .to_str()
+        .unwrap_or_default()
+        .to_owned();
+    let tail = res.bytes().await.expect("body");
+    let (_, _, whole) = get_bytes(&app, &reviewer, &format!("/v1/blobs/{name}")).await;
+    assert_eq!(
+        range,
+        format!(
+            "bytes {}-{}/{}",
+            whole.len() - 10,
+            whole.len() - 1,
+            whole.len()
+        )
+    );
+    assert_eq!(&tail[..], &whole[whole.len() - 10..]);
+    assert_eq!(&tail[8..], &[0xff, 0xd9], "a JPEG ends with EOI");
+    let res = client
+        .get(&url)
+        .bearer_auth(&token)
+        .header("if-none-match", format!("\"{name}\""))
+        .send()
+        .await
+        .expect("etag");
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    let res = client
+        .get(&url)
+        .bearer_auth(&token)
+        .header("range", "bytes=99999999-")
+        .send()
+        .await
+        .expect("bad range");
+    assert_eq!(res.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+}
+
+#[tokio::test]
+async fn size_and_daily_limits_hold() {
+    let app = spawn_app_with(|s| {
+        s.blobs.max_photo_bytes = 200_000;
+        s.blobs.max_device_bytes_per_day = 250_000;
+    })
+    .await;
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let big = photo("iphone_hdr_NO.jpg");
+    let sent = put(&app, &p, &sha(&big), big.clone(), None).await;
+    assert_eq!(
+        (sent.status, sent.body["error"]["code"].clone()),
+        (StatusCode::PAYLOAD_TOO_LARGE, json!("body_too_large")),
+        "{}",
+        sent.body
+    );
+    let sent = put(
+        &app,
+        &p,
+        &sha(&big),
+        big[..100].to_vec(),
+        Some(format!("bytes 0-99/{}", big.len())),
+    )
+    .await;
+    assert_eq!(
+        sent.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the announced total counts"
+    );
+
+    let small = photo("portrait_6.jpg");
+    assert!(small.len() < 200_000);
+    assert_eq!(
+        put(&app, &p, &sha(&small), small.clone(), None)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let galaxy = photo("67-0_length_string.jpg");
+    let sent = put(&app, &p, &sha(&galaxy), galaxy.clone(), None).await;
+    assert_eq!(
+        (sent.status, sent.body["error"]["code"].clone()),
+        (StatusCode::TOO_MANY_REQUESTS, json!("quota_exceeded")),
+        "{}",
+        sent.body
+    );
+}
+
+#[tokio::test]
+async fn photos_no_record_names_are_collected_after_the_grace_period() {
+    let app = spawn_app().await;
+    let mut p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let (kept, dropped) = (photo("portrait_6.jpg"), photo("jolla.jpg"));
+    for bytes in [&kept, &dropped] {
+        assert_eq!(
+            put(&app, &p, &sha(bytes), bytes.clone(), None).await.status,
+            StatusCode::CREATED
+        );
+        processed(&app, &p, &sha(bytes)).await;
+    }
+    let h = p.dev.new_id();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    p.api
+        .push(vec![
+            p.dev.create("household", h, household(VILLAGE_A, "马")),
+            p.dev.create("water_check", p.dev.new_id(), json!({"household_id": h.to_string(), "captured_at": now, "source": "well", "quantity_ok": true, "quality_ok": true, "convenience_ok": true, "supply_guaranteed": true, "photos": [sha(&kept)]})),
+        ])
+        .await
+        .expect("push");
+
+    // Within the grace period nothing goes, named or not.
+    let c = app
+        .blobs
+        .collect(fieldsync_server::clock::now_ms())
+        .await
+        .expect("collect");
+    assert_eq!(c.photos, 0);
+    let later = fieldsync_server::clock::now_ms() + 31 * 24 * 3600 * 1000;
+    let c = app.blobs.collect(later).await.expect("collect");
+    assert_eq!(c.photos, 1);
+    assert_eq!(
+        head(&app, &p, &sha(&dropped)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, _) = get_bytes(&app, &p, &format!("/v1/blobs/{}", sha(&kept))).await;
+    assert_eq!(status, StatusCode::OK, "a named photo stays");
+    let store = app.blobs.store();
+    assert!(
+        store
+            .size(&fieldsync_server::blobs::original_key(&sha(&kept)))
+            .await
+            .expect("size")
+            .is_some()
+    );
+    assert!(
+        store
+            .size(&fieldsync_server::blobs::original_key(&sha(&dropped)))
+            .await
+            .expect("size")
+            .is_none()
+    );
+}
