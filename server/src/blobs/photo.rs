@@ -193,8 +193,11 @@ pub fn process(
     // The header check comes first so a bomb is refused before the file is even read whole.
     let layout = scan(BufReader::new(&mut file), len, limits)?;
     file.rewind()?;
+    // Only up to the end of the image: whatever a camera appends after it (a motion-photo
+    // video, padding) is neither decoded nor kept, so it need not be read either.
+    let image_end = layout.parts.last().map_or(len, |p| p.end);
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
+    file.take(image_end).read_to_end(&mut bytes)?;
     let Inspection {
         format,
         width,
@@ -202,7 +205,10 @@ pub fn process(
     } = layout.inspection;
 
     let meta = read_exif(&bytes);
-    let image = decode(&bytes, &layout.inspection, limits)?;
+    let image = match format {
+        Format::Jpeg => decode_jpeg_scaled(&bytes, &layout.inspection, limits)?,
+        Format::Png => decode(&bytes, &layout.inspection, limits)?,
+    };
     let thumb = thumbnail(&image, meta.orientation, limits.thumb_px)?;
     drop(image);
     let stripped = match format {
@@ -592,6 +598,72 @@ fn decode(bytes: &[u8], header: &Inspection, limits: &Limits) -> Result<DynamicI
         ImageError::IoError(e) => PhotoError::Io(e),
         other => PhotoError::Corrupt(other.to_string()),
     })
+}
+
+/// Decodes a JPEG at the smallest IDCT scale (1/1, 1/2, 1/4 or 1/8) that still gives the
+/// thumbnail its full size: a 12-MP photo decodes to 504 × 378 in a fraction of the time and
+/// memory of a full decode, and every coefficient is still read, so a corrupt scan is still an
+/// error.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    header: &Inspection,
+    limits: &Limits,
+) -> Result<DynamicImage, PhotoError> {
+    use jpeg_decoder::{Decoder, PixelFormat};
+    let corrupt = |e: jpeg_decoder::Error| match e {
+        jpeg_decoder::Error::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            PhotoError::Truncated
+        }
+        jpeg_decoder::Error::Io(e) => PhotoError::Io(e),
+        jpeg_decoder::Error::Unsupported(u) => PhotoError::Corrupt(format!("{u:?}")),
+        other => PhotoError::Corrupt(other.to_string()),
+    };
+    let too_big = || PhotoError::TooManyPixels {
+        width: header.width,
+        height: header.height,
+        max: limits.max_pixels,
+    };
+    let mut decoder = Decoder::new(Cursor::new(bytes));
+    decoder.set_max_decoding_buffer_size(
+        usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX),
+    );
+    decoder.read_info().map_err(corrupt)?;
+    let side = u16::try_from(limits.thumb_px).unwrap_or(u16::MAX);
+    let (width, height) = decoder.scale(side, side).map_err(corrupt)?;
+    let pixels = decoder.decode().map_err(|e| match e {
+        // The crate reports its buffer limit only as this message.
+        jpeg_decoder::Error::Format(m) if m.contains("exceeds maximum allowed size") => too_big(),
+        other => corrupt(other),
+    })?;
+    let format = decoder.info().map(|i| i.pixel_format);
+    let (w, h) = (u32::from(width), u32::from(height));
+    let image = match format {
+        Some(PixelFormat::RGB24) => RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+        Some(PixelFormat::L8) => {
+            image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
+        }
+        Some(PixelFormat::L16) => {
+            let wide: Vec<u16> = pixels
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            image::ImageBuffer::from_raw(w, h, wide).map(DynamicImage::ImageLuma16)
+        }
+        Some(PixelFormat::CMYK32) => {
+            // Adobe's inverted CMYK, as Photoshop writes it: the common case for CMYK JPEGs.
+            let rgb: Vec<u8> = pixels
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let k = u16::from(p[3]);
+                    [0, 1, 2].map(|i| ((u16::from(p[i]) * k + 127) / 255) as u8)
+                })
+                .collect();
+            RgbImage::from_raw(w, h, rgb).map(DynamicImage::ImageRgb8)
+        }
+        None => None,
+    };
+    image
+        .ok_or_else(|| PhotoError::Corrupt("the decoded pixels do not fill the picture".to_owned()))
 }
 
 /// Scales so the longest side is `thumb_px` (never enlarging), then turns upright. Scaling first
