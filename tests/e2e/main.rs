@@ -9,6 +9,7 @@ mod admin;
 mod audit;
 mod devices;
 mod harness;
+mod photos;
 mod privacy;
 mod quickstart;
 mod roster;

@@ -1,6 +1,7 @@
 //! HTTP calls of the sync protocol.
 
 use fieldsync_protocol::auth::{LoginRequest, RefreshRequest, TokenResponse};
+use fieldsync_protocol::blob::{BlobInfo, BlobState};
 use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::pull::{Change, PullResponse};
 use fieldsync_protocol::push::{ClientInfo, Mutation, PushRequest, PushResponse};
@@ -201,6 +202,62 @@ impl Api {
             }
         }
         Ok((changes, dropped, cursor.unwrap_or_default()))
+    }
+
+    /// How many bytes of the photo the server holds: 0 when it has none.
+    pub async fn photo_offset(&self, sha256: &str) -> Result<u64, ClientError> {
+        let req = self.authed(self.http.head(self.url(&format!("/v1/blobs/{sha256}"))));
+        let res = req.send().await?;
+        match res.status() {
+            StatusCode::NOT_FOUND => Ok(0),
+            s if s.is_success() => Ok(res
+                .headers()
+                .get("upload-offset")
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(0)),
+            status => Err(ClientError::Api {
+                status,
+                body: ErrorBody {
+                    error: fieldsync_protocol::error::ErrorDetail::new(
+                        fieldsync_protocol::ErrorCode::Internal,
+                        format!("HEAD answered {status}"),
+                    ),
+                },
+            }),
+        }
+    }
+
+    /// Uploads a photo as a phone on a weak link does: asks how much the server already holds,
+    /// then sends the rest in chunks of `chunk` bytes. After a dropped connection, calling it
+    /// again continues where the server's copy ends. A photo the server has is not sent again.
+    pub async fn upload_photo(
+        &self,
+        sha256: &str,
+        bytes: &[u8],
+        chunk: usize,
+    ) -> Result<BlobInfo, ClientError> {
+        let url = self.url(&format!("/v1/blobs/{sha256}"));
+        let total = bytes.len();
+        let mut offset = usize::try_from(self.photo_offset(sha256).await?).unwrap_or(total);
+        loop {
+            if offset >= total {
+                // Complete already: the server answers with what it has, without a body.
+                return self.send(self.authed(self.http.put(&url))).await;
+            }
+            let end = (offset + chunk.max(1)).min(total);
+            let req = self
+                .authed(self.http.put(&url))
+                .header(
+                    "content-range",
+                    format!("bytes {offset}-{}/{total}", end - 1),
+                )
+                .body(bytes[offset..end].to_vec());
+            let info: BlobInfo = self.send(req).await?;
+            if info.state != BlobState::Receiving {
+                return Ok(info);
+            }
+            offset = usize::try_from(info.received).unwrap_or(total);
+        }
     }
 
     fn url(&self, path: &str) -> String {

@@ -10,3 +10,16 @@ mod device;
 
 pub use api::{Api, ClientError};
 pub use device::Device;
+
+/// The name of a photo: the SHA-256 of its bytes as the camera wrote them, in lower-case hex.
+/// Records list these names in `photos`; `Api::upload_photo` sends the bytes under them.
+pub fn photo_name(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

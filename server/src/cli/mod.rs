@@ -150,6 +150,9 @@ enum Admin {
     },
     /// List form versions.
     Forms,
+    /// Delete photos no record names once their grace period (`blobs.grace_days`) has passed,
+    /// and chunked uploads abandoned for `blobs.unfinished_days`; `serve` does this hourly.
+    CollectPhotos,
     /// Export the households of a division with their current check status, as CSV or XLSX,
     /// with personal data disclosed as the given role would see it. Progress goes to stderr.
     ExportHouseholds {
@@ -211,15 +214,33 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Admin(cmd) => {
             let store = app::open_store(&settings).await?;
             app::prepare(&store).await?;
-            let result = admin(&store, cmd).await;
+            let result = admin(&store, &settings, cmd).await;
             store.close().await;
             result
         }
     }
 }
 
-async fn admin(store: &Store, cmd: Admin) -> anyhow::Result<()> {
+async fn collect_photos(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let blobs = crate::blobs::Blobs::open(
+        store.clone(),
+        &settings.blobs,
+        &app::photo_dir(settings),
+        &settings.data_dir,
+    )?;
+    let done = blobs.collect(crate::clock::now_ms()).await?;
+    println!(
+        "deleted {} unused photos and {} abandoned uploads ({} store)",
+        done.photos,
+        done.uploads,
+        blobs.store().name()
+    );
+    Ok(())
+}
+
+async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result<()> {
     match cmd {
+        Admin::CollectPhotos => collect_photos(store, settings).await?,
         Admin::ImportDivisions { file } => import::import_divisions(store, &file).await?,
         Admin::CreateUser {
             username,

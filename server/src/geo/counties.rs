@@ -19,6 +19,18 @@ use crate::geo::{Area, Boundary, FeatureProblem, GeoError};
 /// Ningxia's 22 county-level boundaries (adcode, name), GCJ-02, ~8,200 vertices.
 pub const NINGXIA_COUNTIES_GCJ02: &str = include_str!("../../data/ningxia-counties.geojson");
 
+/// The built-in county that holds a division code (its first six digits), parsed and
+/// converted to WGS-84 once per process.
+pub fn county_of(code: &str) -> Option<&'static County> {
+    static COUNTIES: std::sync::OnceLock<Vec<County>> = std::sync::OnceLock::new();
+    // The built-in file parses (a test says so); were it ever broken, fixes would simply be
+    // judged without a county.
+    let all = COUNTIES
+        .get_or_init(|| parse_counties(NINGXIA_COUNTIES_GCJ02, Crs::Gcj02).unwrap_or_default());
+    let county = code.get(..6)?;
+    all.iter().find(|c| c.code == county)
+}
+
 #[derive(Clone, Debug)]
 pub struct County {
     /// The 6-digit division code (adcode), e.g. "640104".

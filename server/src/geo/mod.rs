@@ -27,8 +27,8 @@ use geo::{Distance, Haversine, Point};
 pub use boundary::{Area, Boundary};
 pub use convert::to_wgs84;
 pub use counties::{
-    County, NINGXIA_COUNTIES_GCJ02, geometry_json, parse_counties, parse_division_shapes,
-    parse_geometry,
+    County, NINGXIA_COUNTIES_GCJ02, county_of, geometry_json, parse_counties,
+    parse_division_shapes, parse_geometry,
 };
 pub use error::{FeatureProblem, GeoError};
 pub use judge::{FixContext, GpsLimits, PreviousFix, judge};

@@ -29,8 +29,17 @@ async fn healthz() -> AppJson<Health> {
     })
 }
 
-/// The process can serve: its database answers.
+/// The process can serve: its database and its photo store answer.
 async fn readyz(State(state): State<AppState>) -> Result<AppJson<Health>, ApiError> {
+    let blobs = state.blobs().store();
+    blobs.check().await.map_err(|e| {
+        tracing::warn!(error = %e, store = blobs.name(), "readiness check: photo store does not answer");
+        ApiError::client(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            fieldsync_protocol::ErrorCode::Unavailable,
+            "the photo store does not answer",
+        )
+    })?;
     state.store().ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check: database does not answer");
         ApiError::client(

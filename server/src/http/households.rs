@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use fieldsync_protocol::forms::FormDef;
+use fieldsync_protocol::gps::LatLon;
 use fieldsync_protocol::registry::checks::{self, CheckStatus, Observed};
 use fieldsync_protocol::registry::{self, Personal};
 use serde::Serialize;
@@ -38,6 +39,90 @@ struct CheckRecord {
     received_at_ms: i64,
     /// In force now (not superseded, the latest of its kind).
     in_force: bool,
+    /// The photos it names, with what the server knows of each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    photos: Vec<PhotoView>,
+}
+
+/// A photo named by a check, for a reviewer: its state, and where and when the camera says it
+/// was taken, judged like any fix (against the village's county and the household's location)
+/// and set against the record's own fix.
+#[derive(Serialize)]
+struct PhotoView {
+    sha256: String,
+    /// `missing` when the phone has not uploaded it (yet).
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    taken_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gps_verdict: Option<fieldsync_protocol::gps::GpsVerdict>,
+    /// Metres between the camera's position and the fix the record was captured with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_record_fix_m: Option<f64>,
+}
+
+/// EXIF positions carry no accuracy; a phone camera's is typically this good outdoors.
+const EXIF_ACCURACY_M: f64 = 30.0;
+
+fn photo_view(
+    sha256: &str,
+    row: Option<&crate::store::BlobRow>,
+    scope: &str,
+    home: Option<LatLon>,
+    record_fix: Option<LatLon>,
+    limits: &crate::geo::GpsLimits,
+) -> PhotoView {
+    let Some(row) = row else {
+        return PhotoView {
+            sha256: sha256.to_owned(),
+            state: "missing",
+            taken_at: None,
+            gps_verdict: None,
+            from_record_fix_m: None,
+        };
+    };
+    let at = match (row.gps_lat, row.gps_lon) {
+        (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
+        _ => None,
+    };
+    let taken = row.taken_at.as_deref().and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let gps_verdict = at.map(|p| {
+        let fix = fieldsync_protocol::gps::GpsFix {
+            lat: p.lat,
+            lon: p.lon,
+            accuracy_m: EXIF_ACCURACY_M,
+            crs: fieldsync_protocol::gps::Crs::Wgs84,
+            fix_at: taken.unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            mocked: false,
+        };
+        let county = crate::geo::county_of(scope);
+        let mut verdict = crate::geo::judge(&crate::geo::FixContext {
+            fix: &fix,
+            village: county.map(|c| &c.area),
+            household: home,
+            previous: None,
+            repeated_elsewhere: false,
+            limits,
+        });
+        verdict.against = county.map(|_| fieldsync_protocol::gps::VillageArea::CountyShape);
+        verdict
+    });
+    let from_record_fix_m = at
+        .zip(record_fix)
+        .map(|(a, b)| crate::geo::distance_m(a, b).round());
+    PhotoView {
+        sha256: sha256.to_owned(),
+        state: match row.state.as_str() {
+            "ready" => "ready",
+            "rejected" => "rejected",
+            _ => "processing",
+        },
+        taken_at: row.taken_at.clone(),
+        gps_verdict,
+        from_record_fix_m,
+    }
 }
 
 #[derive(Serialize)]
@@ -86,6 +171,22 @@ async fn household_checks(
         .into_iter()
         .collect();
 
+    // The photos the checks name, looked up once.
+    let mut blobs = std::collections::HashMap::new();
+    for r in &observations {
+        for sha in photo_names(&r.fields.0) {
+            if !blobs.contains_key(sha) {
+                blobs.insert(sha.to_owned(), state.store().blob(sha).await?);
+            }
+        }
+    }
+    let home = household.and_then(|h| {
+        let lat = h.fields.0.get("home_lat")?.as_f64()?;
+        let lon = h.fields.0.get("home_lon")?.as_f64()?;
+        Some(LatLon { lat, lon })
+    });
+    let limits = &state.settings().gps;
+
     let mut audit = Vec::new();
     let history = observations
         .into_iter()
@@ -120,6 +221,21 @@ async fn household_checks(
                 gps_verdict: r.gps_verdict.as_ref().map(|v| v.0.clone()),
                 received_at_ms: r.created_at,
                 in_force: in_force.contains(&r.id),
+                photos: photo_names(&r.fields.0)
+                    .map(|sha| {
+                        let record_fix = r.gps_verdict.as_ref().and_then(|v| {
+                            serde_json::from_value::<LatLon>(v.0.get("wgs84")?.clone()).ok()
+                        });
+                        photo_view(
+                            sha,
+                            blobs.get(sha).and_then(Option::as_ref),
+                            &r.scope,
+                            home,
+                            record_fix,
+                            limits,
+                        )
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -129,6 +245,15 @@ async fn household_checks(
         status,
         history,
     }))
+}
+
+fn photo_names(fields: &Map<String, Value>) -> impl Iterator<Item = &str> {
+    fields
+        .get("photos")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 #[derive(Serialize)]

@@ -3,7 +3,6 @@
 //! outcome, and the server's judgement of the GPS fix.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
 use fieldsync_protocol::gps::{Crs, GpsVerdict, LatLon, VillageArea};
@@ -16,7 +15,7 @@ use uuid::Uuid;
 
 use super::plan::Working;
 use crate::geo::judge::{FixContext, GpsLimits, PreviousFix, judge};
-use crate::geo::{Boundary, County, NINGXIA_COUNTIES_GCJ02, parse_counties, parse_geometry};
+use crate::geo::{Boundary, parse_geometry};
 use crate::store::{FixWrite, StoreError, StoredArea, Tx};
 
 fn uuid_of(fields: &Map<String, Value>, name: &str) -> Option<Uuid> {
@@ -133,12 +132,6 @@ pub(super) fn add_outcome(entity: &str, fields: &mut Map<String, Value>) {
     }
 }
 
-/// Ningxia's county shapes, parsed and converted to WGS-84 once.
-fn counties() -> &'static [County] {
-    static COUNTIES: OnceLock<Vec<County>> = OnceLock::new();
-    COUNTIES.get_or_init(|| parse_counties(NINGXIA_COUNTIES_GCJ02, Crs::Gcj02).unwrap_or_default())
-}
-
 /// What the batch being planned holds so far: its records, and the fixes judged before this one.
 #[derive(Clone, Copy)]
 pub(super) struct SoFar<'a> {
@@ -185,9 +178,7 @@ pub(super) async fn judge_fix(
         Some(StoredArea::TownshipShape(g)) => Some((VillageArea::TownshipShape, shape(&g)?)),
         None => None,
     };
-    let county = scope
-        .get(..6)
-        .and_then(|code| counties().iter().find(|c| c.code == code));
+    let county = crate::geo::county_of(scope);
     let (against, village) = match (&stored, county) {
         (Some((kind, area)), _) => (Some(*kind), Some(area)),
         (None, Some(c)) => (Some(VillageArea::CountyShape), Some(&c.area)),

@@ -635,3 +635,72 @@ async fn photos_no_record_names_are_collected_after_the_grace_period() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_check_shows_its_photos_and_where_the_camera_says_they_were_taken() {
+    let app = spawn_app().await;
+    let mut p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let madrid = photo("iphone_hdr_NO.jpg");
+    let name = sha(&madrid);
+    assert_eq!(
+        put(&app, &p, &name, madrid.clone(), None).await.status,
+        StatusCode::CREATED
+    );
+    processed(&app, &p, &name).await;
+    let missing = sha(b"a photo the phone has not sent yet");
+
+    let (h, check) = (p.dev.new_id(), p.dev.new_id());
+    let now = time::OffsetDateTime::now_utc();
+    let mut m = p.dev.create("housing_check", check, json!({"household_id": h.to_string(),
+        "captured_at": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "appraisal_grade": "A", "photos": [name, missing]}));
+    m.gps = Some(fieldsync_protocol::gps::GpsFix {
+        lat: 38.4680,
+        lon: 106.2719,
+        accuracy_m: 10.0,
+        crs: fieldsync_protocol::gps::Crs::Wgs84,
+        fix_at: now,
+        mocked: false,
+    });
+    let r = p
+        .api
+        .push(vec![p.dev.create("household", h, json!({"village_code": VILLAGE_A, "head_name": "马", "home_lat": 38.4680, "home_lon": 106.2719})), m])
+        .await
+        .expect("push");
+    assert!(
+        r.results.iter().all(|r| r.status == Status::Applied),
+        "{r:?}"
+    );
+
+    let view: Value = p
+        .api
+        .get_json(&format!("/v1/households/{h}/checks"))
+        .await
+        .expect("checks");
+    let photos = view["history"][0]["photos"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(photos.len(), 2, "{view}");
+    assert_eq!(
+        (photos[0]["sha256"].clone(), photos[0]["state"].clone()),
+        (json!(name), json!("ready"))
+    );
+    let reasons = photos[0]["gps_verdict"]["reasons"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        reasons.contains(&json!("outside_village"))
+            && reasons.contains(&json!("far_from_household")),
+        "{}",
+        photos[0]
+    );
+    // Madrid to Yinchuan: thousands of kilometres between the camera and the record's fix.
+    assert!(
+        photos[0]["from_record_fix_m"].as_f64().unwrap_or(0.0) > 5_000_000.0,
+        "{}",
+        photos[0]
+    );
+    assert_eq!(photos[1]["state"], "missing");
+}
