@@ -90,6 +90,19 @@ pub static GRANTS: &[Grant] = &[
     Grant { role: GridWorker, entity: "education_check", actions: RECORD },
     Grant { role: GridWorker, entity: "health_check", actions: RECORD },
     Grant { role: GridWorker, entity: "survey_submission", actions: RECORD },
+    // Visits and check-ins: the cadres who must be in the village record them; those who review
+    // attendance read them.
+    Grant { role: Admin, entity: "visit", actions: &[Read] },
+    Grant { role: CountyOfficer, entity: "visit", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "visit", actions: &[Read] },
+    Grant { role: FirstSecretary, entity: "visit", actions: RECORD },
+    Grant { role: TeamMember, entity: "visit", actions: RECORD },
+    Grant { role: GridWorker, entity: "visit", actions: RECORD },
+    Grant { role: Admin, entity: "presence", actions: &[Read] },
+    Grant { role: CountyOfficer, entity: "presence", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "presence", actions: &[Read] },
+    Grant { role: FirstSecretary, entity: "presence", actions: RECORD },
+    Grant { role: TeamMember, entity: "presence", actions: RECORD },
 ];
 
 pub fn allowed(role: Role, entity: &str, action: Action) -> bool {

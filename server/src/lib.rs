@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod app;
+pub mod attendance;
 pub mod auth;
 pub mod blobs;
 pub mod cli;

@@ -314,6 +314,7 @@ static TEST_ENTITY: EntityDef = EntityDef {
     name: "household",
     scope: ScopeRule::OwnField("v"),
     append_only: false,
+    needs_fix: false,
     fields: &[
         FieldDef::plain("a", FieldType::Text { max_chars: 10 }),
         FieldDef::plain("b", FieldType::Text { max_chars: 10 }),

@@ -90,6 +90,7 @@ const fn check(name: &'static str, fields: &'static [FieldDef]) -> EntityDef {
             field: "household_id",
         },
         append_only: true,
+        needs_fix: false,
     }
 }
 

@@ -24,6 +24,7 @@ pub static HOUSEHOLD: EntityDef = EntityDef {
     name: "household",
     scope: ScopeRule::OwnField("village_code"),
     append_only: false,
+    needs_fix: false,
     fields: &[
         FieldDef::plain("village_code", VillageCode)
             .required()

@@ -43,6 +43,7 @@ pub static MEMBER: EntityDef = EntityDef {
         field: "household_id",
     },
     append_only: false,
+    needs_fix: false,
     fields: &[
         FieldDef::plain("household_id", Ref("household"))
             .required()

@@ -8,6 +8,7 @@ pub mod checks;
 mod household;
 pub mod idcard;
 mod member;
+mod presence;
 mod survey;
 mod validate;
 
@@ -16,6 +17,7 @@ use crate::push::Op;
 pub use checks::{CHECKS, EDUCATION_CHECK, HEALTH_CHECK, HOUSING_CHECK, WATER_CHECK};
 pub use household::HOUSEHOLD;
 pub use member::MEMBER;
+pub use presence::{PRESENCE, VISIT, VISIT_PURPOSES};
 pub use survey::SURVEY_SUBMISSION;
 pub use validate::validate_fields;
 
@@ -161,6 +163,8 @@ pub struct EntityDef {
     pub scope: ScopeRule,
     /// Observations (visits, checks, photos, reports) are immutable facts: only `create`.
     pub append_only: bool,
+    /// A record is created only with a GPS fix (a check-in proves where the cadre was).
+    pub needs_fix: bool,
 }
 
 impl EntityDef {
@@ -193,6 +197,8 @@ pub static ENTITIES: &[&EntityDef] = &[
     &EDUCATION_CHECK,
     &HEALTH_CHECK,
     &SURVEY_SUBMISSION,
+    &VISIT,
+    &PRESENCE,
 ];
 
 pub fn entity(name: &str) -> Option<&'static EntityDef> {

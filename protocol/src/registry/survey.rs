@@ -11,6 +11,7 @@ pub static SURVEY_SUBMISSION: EntityDef = EntityDef {
         field: "household_id",
     },
     append_only: true,
+    needs_fix: false,
     fields: &[
         FieldDef::plain("household_id", Ref("household"))
             .required()

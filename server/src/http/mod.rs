@@ -1,5 +1,6 @@
 //! HTTP: one router per resource, merged here with the layers every request goes through.
 
+mod attendance;
 mod audit;
 mod auth;
 mod blobs;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(households::router())
         .merge(export::router())
         .merge(blobs::router())
+        .merge(attendance::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -12,6 +12,7 @@
 //! `SQLITE_BUSY`. Reads use a separate pool.
 
 mod admin;
+mod attendance;
 mod audit;
 mod batch;
 mod blobs;
@@ -43,13 +44,14 @@ use crate::privacy::DataKey;
 pub use admin::{
     DeviceInfo, ImportAssignment, ImportSummary, ImportUser, PreviousState, UserOutcome,
 };
+pub use attendance::{AssignmentSpan, PresenceEvent};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
 pub use batch::{ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
 pub use blobs::{BlobFacts, BlobReference, BlobRow, StaleUpload, UploadRow};
 pub use conflicts::{ConflictFilter, ConflictRow};
 pub use divisions::Division;
 pub use export::{ExportCheck, ExportHousehold, HouseholdCursor, VillageLabel};
-pub use identity::{DeviceRow, NewUser, UserRow};
+pub use identity::{DeviceRow, NewUser, UserRow, village_range};
 pub use observations::{DivisionShape, HouseholdRecord, PublishedForm, StoredArea, VillageArea};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use sessions::{EndReason, SessionAuth, Spent};

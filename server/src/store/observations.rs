@@ -256,19 +256,19 @@ impl Tx {
         )?)
     }
 
-    /// Whether exactly these coordinates were recorded at another household.
+    /// Whether exactly these coordinates were recorded anywhere but at this household.
     pub async fn coordinates_seen_elsewhere(
         &mut self,
         lat: f64,
         lon: f64,
-        household_id: Option<Uuid>,
+        household_id: Uuid,
     ) -> Result<bool> {
         let n: i64 = fetch_scalar!(
             self.conn(),
             fetch_one,
             i64,
             "SELECT COUNT(*) FROM gps_fixes WHERE lat = $1 AND lon = $2
-                 AND ($3 IS NULL OR household_id IS NULL OR household_id <> $3)",
+                 AND (household_id IS NULL OR household_id <> $3)",
             lat,
             lon,
             household_id,

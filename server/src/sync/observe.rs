@@ -212,12 +212,19 @@ pub(super) async fn judge_fix(
         (a, b) => a.or(b),
     };
     let wgs84 = crate::geo::convert::to_wgs84(fix.lat, fix.lon, fix.crs);
-    let repeated = earlier
-        .iter()
-        .any(|f| f.lat == wgs84.lat && f.lon == wgs84.lon && f.household_id != household_id)
-        || tx
-            .coordinates_seen_elsewhere(wgs84.lat, wgs84.lon, household_id)
-            .await?;
+    // A copied fix is one household's coordinates reused at another. Events at no household
+    // (a check-in at the village office every morning) repeat their place by nature.
+    let repeated = match household_id {
+        None => false,
+        Some(h) => {
+            earlier
+                .iter()
+                .any(|f| f.lat == wgs84.lat && f.lon == wgs84.lon && f.household_id != Some(h))
+                || tx
+                    .coordinates_seen_elsewhere(wgs84.lat, wgs84.lon, h)
+                    .await?
+        }
+    };
     let mut verdict = judge(&FixContext {
         fix,
         village,

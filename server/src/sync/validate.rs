@@ -76,6 +76,14 @@ pub(super) fn validate(
     }
     if let Some(gps) = &m.gps {
         gps.validate().map_err(|e| (id, e.within("gps")))?;
+    } else if def.needs_fix && m.op == Op::Create {
+        return fail(
+            ErrorDetail::new(
+                ErrorCode::InvalidGps,
+                format!("a {} is only taken with a GPS fix", def.name),
+            )
+            .at("gps"),
+        );
     }
     // Before the role: nobody may edit a fact, and saying so tells the phone what to do instead.
     if !def.allows(m.op) {

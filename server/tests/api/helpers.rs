@@ -81,8 +81,14 @@ pub struct Phone {
 }
 
 impl TestApp {
-    /// Creates a user with `role`, assigned to `divisions`, and returns its username.
+    /// Creates a user with `role`, assigned to `divisions` from today, and returns its username.
     pub async fn user(&self, role: Role, divisions: &[&str]) -> (Uuid, String) {
+        self.user_since(role, divisions, &clock::iso(clock::today()))
+            .await
+    }
+
+    /// Like [`TestApp::user`], assigned from `since` (`YYYY-MM-DD`).
+    pub async fn user_since(&self, role: Role, divisions: &[&str], since: &str) -> (Uuid, String) {
         let username = format!(
             "{}-{}",
             role.as_str().replace('_', "-"),
@@ -98,12 +104,7 @@ impl TestApp {
         };
         let divisions: Vec<String> = divisions.iter().map(|d| (*d).to_owned()).collect();
         self.store
-            .create_user(
-                &user,
-                &divisions,
-                &clock::iso(clock::today()),
-                clock::now_ms(),
-            )
+            .create_user(&user, &divisions, since, clock::now_ms())
             .await
             .expect("create user");
         (user.id, username)
@@ -112,6 +113,12 @@ impl TestApp {
     /// A new user with a phone, logged in.
     pub async fn phone(&self, role: Role, divisions: &[&str]) -> Phone {
         let (user_id, username) = self.user(role, divisions).await;
+        self.login(user_id, &username).await
+    }
+
+    /// A logged-in phone of a user assigned to `divisions` since `since` (`YYYY-MM-DD`).
+    pub async fn phone_since(&self, role: Role, divisions: &[&str], since: &str) -> Phone {
+        let (user_id, username) = self.user_since(role, divisions, since).await;
         self.login(user_id, &username).await
     }
 

@@ -5,6 +5,7 @@
 // Test code may panic on anything unexpected; that is how a test fails.
 #![allow(clippy::unwrap_used)]
 
+mod attendance;
 mod auth;
 mod authz;
 mod blobs;

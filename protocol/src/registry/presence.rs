@@ -1,0 +1,60 @@
+//! What proves a cadre was in the village: visits (to a household, or a village meeting) and
+//! explicit check-ins. Both are append-only facts with a GPS fix; the server judges the fix and
+//! counts the day (see the server's `attendance` module).
+
+use super::FieldType::*;
+use super::{EntityDef, FieldDef, ScopeRule};
+
+/// Why a visit was made.
+pub const VISIT_PURPOSES: &[&str] = &[
+    "routine",           // 例行走访
+    "checks",            // 四项核查
+    "follow_up",         // 问题跟进 (a task)
+    "policy_publicity",  // 政策宣传
+    "village_meeting",   // 村民会议
+    "monitoring_survey", // 监测排查
+    "other",
+];
+
+pub static VISIT: EntityDef = EntityDef {
+    name: "visit",
+    scope: ScopeRule::OwnField("village_code"),
+    append_only: true,
+    // A visit without a fix is still recorded (the phone may have had none); it just does not
+    // prove presence.
+    needs_fix: false,
+    fields: &[
+        FieldDef::plain("village_code", VillageCode)
+            .required()
+            .immutable(),
+        // Absent for a village meeting; else a household of the same village.
+        FieldDef::plain("household_id", Ref("household")).immutable(),
+        FieldDef::plain("started_at", DateTime)
+            .required()
+            .immutable(),
+        FieldDef::plain("ended_at", DateTime).immutable(),
+        FieldDef::plain("purpose", Enum(VISIT_PURPOSES))
+            .required()
+            .immutable(),
+        FieldDef::plain("notes", Text { max_chars: 2000 }).immutable(),
+        FieldDef::plain("photos", HashList),
+        FieldDef::plain("supersedes", Ref("visit")).immutable(),
+    ],
+};
+
+/// An explicit check-in: "I am in the village now", with a fix.
+pub static PRESENCE: EntityDef = EntityDef {
+    name: "presence",
+    scope: ScopeRule::OwnField("village_code"),
+    append_only: true,
+    needs_fix: true,
+    fields: &[
+        FieldDef::plain("village_code", VillageCode)
+            .required()
+            .immutable(),
+        FieldDef::plain("captured_at", DateTime)
+            .required()
+            .immutable(),
+        FieldDef::plain("note", Text { max_chars: 500 }).immutable(),
+    ],
+};

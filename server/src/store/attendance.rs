@@ -1,0 +1,70 @@
+//! What a cadre's attendance is computed from: their judged events of a period and their dated
+//! assignments.
+
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Result, Store, fetch_as};
+
+/// A record of the cadre with a judged GPS fix.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PresenceEvent {
+    pub record_id: Uuid,
+    pub entity: String,
+    pub scope: String,
+    pub fix_at: i64,
+    /// When the server received the record.
+    pub received_at: i64,
+    pub gps_verdict: Option<Json<serde_json::Value>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AssignmentSpan {
+    pub division_code: String,
+    pub starts_on: String,
+    pub ends_on: Option<String>,
+}
+
+impl Store {
+    /// The user's events whose fix was taken in `[from_ms, to_ms)`, whenever they were synced.
+    pub async fn presence_events(
+        &self,
+        user_id: Uuid,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<PresenceEvent>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            PresenceEvent,
+            "SELECT r.id AS record_id, r.entity, r.scope, g.fix_at, r.created_at AS received_at,
+                    r.gps_verdict
+             FROM gps_fixes g JOIN records r ON r.id = g.record_id
+             WHERE r.created_by = $1 AND g.fix_at >= $2 AND g.fix_at < $3
+             ORDER BY g.fix_at",
+            user_id,
+            from_ms,
+            to_ms,
+        )?)
+    }
+
+    /// The user's assignments that overlap `[from, to]` (`YYYY-MM-DD`).
+    pub async fn assignment_spans(
+        &self,
+        user_id: Uuid,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<AssignmentSpan>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            AssignmentSpan,
+            "SELECT division_code, starts_on, ends_on FROM assignments
+             WHERE user_id = $1 AND starts_on <= $3 AND (ends_on IS NULL OR ends_on >= $2)
+             ORDER BY starts_on",
+            user_id,
+            from,
+            to,
+        )?)
+    }
+}

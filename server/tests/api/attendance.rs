@@ -1,0 +1,187 @@
+//! The monthly attendance sheet from visits, checks and check-ins: local days, late sync,
+//! doubted fixes, assignments, and who may read whose sheet.
+
+use fieldsync_protocol::gps::{Crs, GpsFix};
+use fieldsync_protocol::push::{Mutation, Status};
+use fieldsync_protocol::{ErrorCode, Role};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::helpers::*;
+
+/// Assignments in these tests run from before the month the sheets are read for.
+const SINCE: &str = "2026-01-01";
+
+/// 银川鼓楼, inside VILLAGE_A's county.
+const HERE: (f64, f64) = (38.4680, 106.2719);
+
+fn at(p: &mut Phone, entity: &str, when: OffsetDateTime, mocked: bool) -> Mutation {
+    let rfc = when
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let fields = match entity {
+        "presence" => json!({"village_code": VILLAGE_A, "captured_at": rfc}),
+        _ => json!({"village_code": VILLAGE_A, "started_at": rfc, "purpose": "routine"}),
+    };
+    let mut m = p.dev.create(entity, p.dev.new_id(), fields);
+    m.gps = Some(GpsFix {
+        lat: HERE.0,
+        lon: HERE.1,
+        accuracy_m: 10.0,
+        crs: Crs::Wgs84,
+        fix_at: when,
+        mocked,
+    });
+    m
+}
+
+fn state_of(sheet: &Value, day: usize) -> String {
+    sheet["days"][day - 1]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_sheet_counts_local_days_from_doubt_free_events() {
+    let app = spawn_app().await;
+    let mut cadre = app.phone_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+
+    // October 2026: 19 days with a check-in at 09:00 Beijing time.
+    let mut batch: Vec<Mutation> = (1..=19)
+        .map(|d| {
+            at(
+                &mut cadre,
+                "presence",
+                datetime!(2026-10-01 01:00 UTC) + time::Duration::days(d - 1),
+                false,
+            )
+        })
+        .collect();
+    // 31 October at 23:30 Beijing (15:30 UTC): still the 31st.
+    batch.push(at(
+        &mut cadre,
+        "visit",
+        datetime!(2026-10-31 15:30 UTC),
+        false,
+    ));
+    // 20 October: only a mocked fix.
+    batch.push(at(
+        &mut cadre,
+        "presence",
+        datetime!(2026-10-20 02:00 UTC),
+        true,
+    ));
+    let r = cadre.api.push(batch).await.expect("push");
+    assert!(
+        r.results.iter().all(|r| r.status == Status::Applied),
+        "{r:?}"
+    );
+
+    let sheet: Value = cadre
+        .api
+        .get_json("/v1/attendance?month=2026-10")
+        .await
+        .expect("sheet");
+    assert_eq!(sheet["days"].as_array().map(Vec::len), Some(31));
+    assert_eq!(state_of(&sheet, 31), "present");
+    assert_eq!(sheet["days"][30]["events"][0]["time"], "23:30");
+    assert_eq!(state_of(&sheet, 20), "doubtful");
+    assert_eq!(
+        sheet["days"][19]["events"][0]["doubts"],
+        json!(["mock_location"])
+    );
+    assert_eq!(
+        (sheet["present"].clone(), sheet["meets_requirement"].clone()),
+        (json!(20), json!(true))
+    );
+
+    // Without the visit of the 31st it would be 19: a check-in synced a week late still
+    // counts for its own day.
+    assert_eq!(state_of(&sheet, 25), "absent");
+    let late = at(
+        &mut cadre,
+        "presence",
+        datetime!(2026-10-25 03:00 UTC),
+        false,
+    );
+    cadre.api.push(vec![late]).await.expect("late push");
+    let sheet: Value = cadre
+        .api
+        .get_json("/v1/attendance?month=2026-10")
+        .await
+        .expect("sheet");
+    assert_eq!(
+        (state_of(&sheet, 25), sheet["present"].clone()),
+        ("present".to_owned(), json!(21))
+    );
+}
+
+#[tokio::test]
+async fn check_ins_need_a_fix_and_a_clock_set_ahead_proves_nothing() {
+    let app = spawn_app().await;
+    let mut cadre = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let mut bare = at(&mut cadre, "presence", OffsetDateTime::now_utc(), false);
+    bare.gps = None;
+    let r = cadre.api.push(vec![bare]).await.expect("push");
+    let e = r.results[0].error.clone().expect("refused");
+    assert_eq!(
+        (e.code, e.field.as_deref()),
+        (ErrorCode::InvalidGps, Some("gps"))
+    );
+
+    // A fix stamped three days ahead of the server.
+    let ahead = OffsetDateTime::now_utc() + time::Duration::days(3);
+    let m = at(&mut cadre, "presence", ahead, false);
+    let r = cadre.api.push(vec![m]).await.expect("push");
+    assert_eq!(r.results[0].status, Status::Applied);
+    let month = format!("{:04}-{:02}", ahead.year(), u8::from(ahead.month()));
+    let sheet: Value = cadre
+        .api
+        .get_json(&format!("/v1/attendance?month={month}"))
+        .await
+        .expect("sheet");
+    let day = usize::from(ahead.to_offset(fieldsync_server::clock::CHINA).day());
+    assert_eq!(
+        state_of(&sheet, day),
+        "doubtful",
+        "{}",
+        sheet["days"][day - 1]
+    );
+    assert!(
+        sheet["days"][day - 1]["events"][0]["doubts"]
+            .as_array()
+            .is_some_and(|d| d.contains(&json!("fix_after_sync")))
+    );
+}
+
+#[tokio::test]
+async fn team_leaders_read_the_sheets_of_their_villages_only() {
+    let app = spawn_app().await;
+    let cadre = app.phone_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+    let leader = app
+        .phone_since(Role::TownshipSupervisor, &[TOWNSHIP], SINCE)
+        .await;
+    let other_leader = app
+        .phone_since(Role::TownshipSupervisor, &["640104002"], SINCE)
+        .await;
+    let colleague = app.phone_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+    let path = format!("/v1/attendance?month=2026-10&user_id={}", cadre.user_id);
+    let sheet: Value = leader.api.get_json(&path).await.expect("leader reads");
+    assert_eq!(sheet["user_id"], json!(cadre.user_id));
+    for outsider in [&other_leader, &colleague] {
+        let e = outsider
+            .api
+            .get_json::<Value>(&path)
+            .await
+            .expect_err("hidden");
+        assert_eq!(e.code(), Some(ErrorCode::NotFound));
+    }
+    let e = cadre
+        .api
+        .get_json::<Value>("/v1/attendance?month=2026-13")
+        .await
+        .expect_err("bad month");
+    assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
+}
