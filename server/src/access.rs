@@ -103,6 +103,17 @@ pub static GRANTS: &[Grant] = &[
     Grant { role: TownshipSupervisor, entity: "presence", actions: &[Read] },
     Grant { role: FirstSecretary, entity: "presence", actions: RECORD },
     Grant { role: TeamMember, entity: "presence", actions: RECORD },
+    // Leave and declared training or trip days: cadres ask, team leaders answer.
+    Grant { role: Admin, entity: "leave_request", actions: &[Read] },
+    Grant { role: CountyOfficer, entity: "leave_request", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "leave_request", actions: &[Read] },
+    Grant { role: FirstSecretary, entity: "leave_request", actions: RECORD },
+    Grant { role: TeamMember, entity: "leave_request", actions: RECORD },
+    Grant { role: Admin, entity: "leave_decision", actions: &[Read] },
+    Grant { role: CountyOfficer, entity: "leave_decision", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "leave_decision", actions: RECORD },
+    Grant { role: FirstSecretary, entity: "leave_decision", actions: &[Read] },
+    Grant { role: TeamMember, entity: "leave_decision", actions: &[Read] },
 ];
 
 pub fn allowed(role: Role, entity: &str, action: Action) -> bool {

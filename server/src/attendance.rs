@@ -51,11 +51,41 @@ impl Span {
     }
 }
 
+/// A declared absence and the team leader's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Absence {
+    pub request_id: Uuid,
+    /// `leave`, `training` or `official_trip`.
+    pub kind: String,
+    pub first_day: Date,
+    pub last_day: Date,
+    /// `None` while the team leader has not answered.
+    pub approved: Option<bool>,
+}
+
+impl Absence {
+    fn counts_as_present(&self) -> bool {
+        self.kind != "leave"
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AbsenceRef {
+    pub request_id: Uuid,
+    pub kind: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: &'static str,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DayState {
     /// A doubt-free event in an assigned village.
     Present,
+    /// An approved training or official-trip day: counts as present.
+    Exempt,
+    /// Approved leave: not present, not absent either.
+    Leave,
     /// Events, but each doubted or outside the cadre's villages: evidence for review only.
     Doubtful,
     /// No event.
@@ -82,6 +112,9 @@ pub struct Day {
     pub date: String,
     pub state: DayState,
     pub events: Vec<EventRef>,
+    /// Declared absences covering the day, whatever their answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absences: Vec<AbsenceRef>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -91,10 +124,13 @@ pub struct Sheet {
     pub month: String,
     pub days: Vec<Day>,
     pub present: u32,
+    /// Approved training and official-trip days: they count towards the requirement.
+    pub exempt: u32,
+    pub leave: u32,
     pub doubtful: u32,
     pub absent: u32,
     pub required: u32,
-    /// At least `required` days present.
+    /// Present and exempt days reach `required`.
     pub meets_requirement: bool,
 }
 
@@ -121,6 +157,7 @@ pub fn sheet(
     user_id: Uuid,
     (year, month): (i32, Month),
     events: &[Event],
+    absences: &[Absence],
     spans: &[Span],
     today: Date,
 ) -> Option<Sheet> {
@@ -147,14 +184,30 @@ pub fn sheet(
         });
     }
     let mut days = Vec::new();
-    let (mut present, mut doubtful, mut absent) = (0, 0, 0);
+    let (mut present, mut exempt, mut leave, mut doubtful, mut absent) = (0, 0, 0, 0, 0);
     let mut day = first;
     loop {
         let mut events = by_day.remove(&day).unwrap_or_default();
         events.sort_by(|a, b| a.time.cmp(&b.time));
+        let covering: Vec<&Absence> = absences
+            .iter()
+            .filter(|a| a.first_day <= day && day <= a.last_day)
+            .collect();
+        let approved = |exempting: bool| {
+            covering
+                .iter()
+                .any(|a| a.approved == Some(true) && a.counts_as_present() == exempting)
+        };
+        // Being there beats any declaration; an approved trip beats approved leave.
         let state = if events.iter().any(|e| e.counts) {
             present += 1;
             DayState::Present
+        } else if approved(true) {
+            exempt += 1;
+            DayState::Exempt
+        } else if approved(false) {
+            leave += 1;
+            DayState::Leave
         } else if !events.is_empty() {
             doubtful += 1;
             DayState::Doubtful
@@ -164,10 +217,23 @@ pub fn sheet(
             absent += 1;
             DayState::Absent
         };
+        let absences = covering
+            .iter()
+            .map(|a| AbsenceRef {
+                request_id: a.request_id,
+                kind: a.kind.clone(),
+                status: match a.approved {
+                    None => "pending",
+                    Some(true) => "approved",
+                    Some(false) => "rejected",
+                },
+            })
+            .collect();
         days.push(Day {
             date: clock::iso(day),
             state,
             events,
+            absences,
         });
         match day.next_day() {
             Some(next) if next <= last => day = next,
@@ -179,10 +245,12 @@ pub fn sheet(
         month: format!("{year:04}-{:02}", u8::from(month)),
         days,
         present,
+        exempt,
+        leave,
         doubtful,
         absent,
         required: REQUIRED_DAYS,
-        meets_requirement: present >= REQUIRED_DAYS,
+        meets_requirement: present + exempt >= REQUIRED_DAYS,
     })
 }
 
@@ -227,6 +295,7 @@ mod tests {
             Uuid::nil(),
             (2026, Month::November),
             &events,
+            &[],
             &assigned(),
             date!(2026 - 12 - 05),
         )
@@ -257,6 +326,7 @@ mod tests {
                 Uuid::nil(),
                 (2026, Month::November),
                 &events,
+                &[],
                 &assigned(),
                 date!(2026 - 12 - 01),
             )
@@ -281,6 +351,7 @@ mod tests {
             Uuid::nil(),
             (2026, Month::November),
             &events,
+            &[],
             &assigned(),
             date!(2026 - 11 - 10),
         )
@@ -317,11 +388,95 @@ mod tests {
             Uuid::nil(),
             (2026, Month::November),
             &events,
+            &[],
             &spans,
             date!(2026 - 12 - 01),
         )
         .unwrap();
         assert_eq!(s.present, 2);
+    }
+
+    #[test]
+    fn approved_training_counts_approved_leave_does_not_and_presence_beats_both() {
+        let absence = |kind: &str, first, last, approved| Absence {
+            request_id: Uuid::now_v7(),
+            kind: kind.into(),
+            first_day: first,
+            last_day: last,
+            approved,
+        };
+        let absences = [
+            absence(
+                "training",
+                date!(2026 - 11 - 02),
+                date!(2026 - 11 - 04),
+                Some(true),
+            ),
+            absence(
+                "leave",
+                date!(2026 - 11 - 05),
+                date!(2026 - 11 - 06),
+                Some(true),
+            ),
+            absence(
+                "official_trip",
+                date!(2026 - 11 - 07),
+                date!(2026 - 11 - 07),
+                None,
+            ),
+            absence(
+                "leave",
+                date!(2026 - 11 - 08),
+                date!(2026 - 11 - 08),
+                Some(false),
+            ),
+        ];
+        // Present on the 3rd despite the training.
+        let events = [event(datetime!(2026-11-03 02:00 UTC), true)];
+        let s = sheet(
+            Uuid::nil(),
+            (2026, Month::November),
+            &events,
+            &absences,
+            &assigned(),
+            date!(2026 - 11 - 30),
+        )
+        .unwrap();
+        let state = |d: usize| s.days[d - 1].state;
+        assert_eq!(
+            [2, 3, 4, 5, 6, 7, 8].map(state),
+            [
+                DayState::Exempt,
+                DayState::Present,
+                DayState::Exempt,
+                DayState::Leave,
+                DayState::Leave,
+                DayState::Absent,
+                DayState::Absent
+            ]
+        );
+        assert_eq!(s.days[6].absences[0].status, "pending");
+        assert_eq!(s.days[7].absences[0].status, "rejected");
+        assert_eq!((s.present, s.exempt, s.leave, s.absent), (1, 2, 2, 25));
+        // 18 days there and 2 approved training days meet the rule.
+        let events: Vec<Event> = (10..=27)
+            .map(|d| {
+                event(
+                    datetime!(2026-11-01 02:00 UTC) + time::Duration::days(d - 1),
+                    true,
+                )
+            })
+            .collect();
+        let s = sheet(
+            Uuid::nil(),
+            (2026, Month::November),
+            &events,
+            &absences[..1],
+            &assigned(),
+            date!(2026 - 11 - 30),
+        )
+        .unwrap();
+        assert_eq!((s.present, s.exempt, s.meets_requirement), (18, 3, true));
     }
 
     #[test]

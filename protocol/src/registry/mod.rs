@@ -17,7 +17,7 @@ use crate::push::Op;
 pub use checks::{CHECKS, EDUCATION_CHECK, HEALTH_CHECK, HOUSING_CHECK, WATER_CHECK};
 pub use household::HOUSEHOLD;
 pub use member::MEMBER;
-pub use presence::{PRESENCE, VISIT, VISIT_PURPOSES};
+pub use presence::{ABSENCE_KINDS, LEAVE_DECISION, LEAVE_REQUEST, PRESENCE, VISIT, VISIT_PURPOSES};
 pub use survey::SURVEY_SUBMISSION;
 pub use validate::validate_fields;
 
@@ -199,6 +199,8 @@ pub static ENTITIES: &[&EntityDef] = &[
     &SURVEY_SUBMISSION,
     &VISIT,
     &PRESENCE,
+    &LEAVE_REQUEST,
+    &LEAVE_DECISION,
 ];
 
 pub fn entity(name: &str) -> Option<&'static EntityDef> {

@@ -58,3 +58,51 @@ pub static PRESENCE: EntityDef = EntityDef {
         FieldDef::plain("note", Text { max_chars: 500 }).immutable(),
     ],
 };
+
+/// Kinds of absence a cadre declares: leave does not count as present, training and official
+/// trips do (DOMAIN.md, l.1282).
+pub const ABSENCE_KINDS: &[&str] = &["leave", "training", "official_trip"];
+
+/// A cadre's request for leave, or declaration of training or an official trip, from the phone
+/// (offline too). The team leader's answer is a `leave_decision`.
+pub static LEAVE_REQUEST: EntityDef = EntityDef {
+    name: "leave_request",
+    scope: ScopeRule::OwnField("village_code"),
+    append_only: true,
+    needs_fix: false,
+    fields: &[
+        FieldDef::plain("village_code", VillageCode)
+            .required()
+            .immutable(),
+        FieldDef::plain("kind", Enum(ABSENCE_KINDS))
+            .required()
+            .immutable(),
+        FieldDef::plain("first_day", Date).required().immutable(),
+        FieldDef::plain("last_day", Date).required().immutable(),
+        FieldDef::plain("reason", Text { max_chars: 500 }).immutable(),
+        // Withdrawing or changing a request is a new request that supersedes it.
+        FieldDef::plain("supersedes", Ref("leave_request")).immutable(),
+    ],
+};
+
+pub const DECISIONS: &[&str] = &["approved", "rejected"];
+
+/// The team leader's answer to a leave request (also taken offline, on the leader's phone).
+/// The latest decision on a request is the one in force.
+pub static LEAVE_DECISION: EntityDef = EntityDef {
+    name: "leave_decision",
+    scope: ScopeRule::Parent {
+        field: "leave_request_id",
+    },
+    append_only: true,
+    needs_fix: false,
+    fields: &[
+        FieldDef::plain("leave_request_id", Ref("leave_request"))
+            .required()
+            .immutable(),
+        FieldDef::plain("decision", Enum(DECISIONS))
+            .required()
+            .immutable(),
+        FieldDef::plain("comment", Text { max_chars: 500 }).immutable(),
+    ],
+};

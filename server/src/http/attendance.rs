@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, AuthUser};
 use super::sync::actor;
 use crate::app::AppState;
-use crate::attendance::{self, Event, Sheet, Span};
+use crate::attendance::{self, Absence, Event, Sheet, Span};
 use crate::clock::{self, CHINA};
 use crate::store::village_range;
 
@@ -112,9 +112,54 @@ async fn sheet(
             }
         })
         .collect();
-    attendance::sheet(user_id, month, &events, &spans, today)
+    let absences = absences(&state, user_id).await?;
+    attendance::sheet(user_id, month, &events, &absences, &spans, today)
         .map(AppJson)
         .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidRequest, "no such month"))
+}
+
+/// The cadre's declared absences in force (not superseded by a later request), each with the
+/// team leader's latest answer.
+async fn absences(state: &AppState, user_id: Uuid) -> Result<Vec<Absence>, ApiError> {
+    let store = state.store();
+    let requests = store.records_created_by(user_id, "leave_request").await?;
+    let superseded: std::collections::HashSet<String> = requests
+        .iter()
+        .filter_map(|r| r.fields.0.get("supersedes")?.as_str().map(str::to_owned))
+        .collect();
+    let mut villages: Vec<&str> = requests.iter().map(|r| r.scope.as_str()).collect();
+    villages.sort_unstable();
+    villages.dedup();
+    // Oldest first, so the last answer per request is the one in force.
+    let mut answers = std::collections::HashMap::new();
+    for village in villages {
+        for d in store.records_in_village("leave_decision", village).await? {
+            let request = d
+                .fields
+                .0
+                .get("leave_request_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            let approved = d.fields.0.get("decision").and_then(|v| v.as_str()) == Some("approved");
+            if let Some(request) = request {
+                answers.insert(request, approved);
+            }
+        }
+    }
+    Ok(requests
+        .iter()
+        .filter(|r| !superseded.contains(&r.id.to_string()))
+        .filter_map(|r| {
+            let f = &r.fields.0;
+            Some(Absence {
+                request_id: r.id,
+                kind: f.get("kind")?.as_str()?.to_owned(),
+                first_day: parse_date(f.get("first_day")?.as_str()?)?,
+                last_day: parse_date(f.get("last_day")?.as_str()?)?,
+                approved: answers.get(&r.id.to_string()).copied(),
+            })
+        })
+        .collect())
 }
 
 fn parse_date(text: &str) -> Option<Date> {

@@ -18,6 +18,16 @@ pub struct PresenceEvent {
     pub gps_verdict: Option<Json<serde_json::Value>>,
 }
 
+/// A record as the attendance reads it (leave requests and decisions hold no personal data
+/// that needs opening).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PlainRecord {
+    pub id: Uuid,
+    pub scope: String,
+    pub fields: Json<serde_json::Map<String, serde_json::Value>>,
+    pub created_at: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AssignmentSpan {
     pub division_code: String,
@@ -45,6 +55,36 @@ impl Store {
             user_id,
             from_ms,
             to_ms,
+        )?)
+    }
+
+    /// The records of `entity` the user created, oldest first.
+    pub async fn records_created_by(
+        &self,
+        user_id: Uuid,
+        entity: &str,
+    ) -> Result<Vec<PlainRecord>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            PlainRecord,
+            "SELECT id, scope, fields, created_at FROM records
+             WHERE created_by = $1 AND entity = $2 AND NOT deleted ORDER BY created_at, id",
+            user_id,
+            entity,
+        )?)
+    }
+
+    /// The records of `entity` in a village, oldest first.
+    pub async fn records_in_village(&self, entity: &str, scope: &str) -> Result<Vec<PlainRecord>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            PlainRecord,
+            "SELECT id, scope, fields, created_at FROM records
+             WHERE entity = $1 AND scope = $2 AND NOT deleted ORDER BY created_at, id",
+            entity,
+            scope,
         )?)
     }
 

@@ -99,6 +99,17 @@ pub(super) fn validate(
         );
     }
     registry::validate_fields(def, m.op, &m.fields).map_err(|e| (id, e))?;
+    // `YYYY-MM-DD` (checked above) orders as text.
+    if let (Some(first), Some(last)) = (
+        m.fields.get("first_day").and_then(Value::as_str),
+        m.fields.get("last_day").and_then(Value::as_str),
+    ) && last < first
+    {
+        return fail(
+            ErrorDetail::new(ErrorCode::InvalidValue, "last_day is before first_day")
+                .at("fields.last_day"),
+        );
+    }
     // One number, one spelling: the check character `x` is stored as `X`, so equal numbers
     // compare equal in merges and in the keyed-hash index.
     for f in def

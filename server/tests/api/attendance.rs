@@ -185,3 +185,79 @@ async fn team_leaders_read_the_sheets_of_their_villages_only() {
         .expect_err("bad month");
     assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
 }
+
+#[tokio::test]
+async fn approved_training_counts_approved_leave_does_not() {
+    let app = spawn_app().await;
+    let mut cadre = app.phone_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+    let mut leader = app
+        .phone_since(Role::TownshipSupervisor, &[TOWNSHIP], SINCE)
+        .await;
+    let request = |p: &mut Phone, kind: &str, first: &str, last: &str| {
+        p.dev.create("leave_request", p.dev.new_id(), json!({"village_code": VILLAGE_A, "kind": kind, "first_day": first, "last_day": last, "reason": "县里培训"}))
+    };
+    let training = request(&mut cadre, "training", "2026-10-21", "2026-10-22");
+    let leave = request(&mut cadre, "leave", "2026-10-23", "2026-10-23");
+    let refused = request(&mut cadre, "leave", "2026-10-24", "2026-10-24");
+    let backwards = request(&mut cadre, "leave", "2026-10-24", "2026-10-20");
+    let ids = [training.id, leave.id, refused.id];
+    let r = cadre
+        .api
+        .push(vec![training, leave, refused, backwards])
+        .await
+        .expect("push");
+    assert!(
+        r.results[..3].iter().all(|r| r.status == Status::Applied),
+        "{r:?}"
+    );
+    let e = r.results[3].error.clone().expect("backwards refused");
+    assert_eq!(
+        (e.code, e.field.as_deref()),
+        (ErrorCode::InvalidValue, Some("fields.last_day"))
+    );
+
+    // A cadre cannot answer their own request.
+    let own = cadre.dev.create(
+        "leave_decision",
+        cadre.dev.new_id(),
+        json!({"leave_request_id": ids[0].to_string(), "decision": "approved"}),
+    );
+    let r = cadre.api.push(vec![own]).await.expect("push");
+    assert_eq!(
+        r.results[0].error.as_ref().map(|e| e.code),
+        Some(ErrorCode::ForbiddenRole)
+    );
+
+    let decide = |p: &mut Phone, id: uuid::Uuid, decision: &str| {
+        p.dev.create(
+            "leave_decision",
+            p.dev.new_id(),
+            json!({"leave_request_id": id.to_string(), "decision": decision}),
+        )
+    };
+    let answers = vec![
+        decide(&mut leader, ids[0], "approved"),
+        decide(&mut leader, ids[1], "approved"),
+        decide(&mut leader, ids[2], "rejected"),
+    ];
+    let r = leader.api.push(answers).await.expect("decide");
+    assert!(
+        r.results.iter().all(|r| r.status == Status::Applied),
+        "{r:?}"
+    );
+
+    let sheet: Value = cadre
+        .api
+        .get_json("/v1/attendance?month=2026-10")
+        .await
+        .expect("sheet");
+    assert_eq!(
+        [21, 22, 23, 24].map(|d| state_of(&sheet, d)),
+        ["exempt", "exempt", "leave", "absent"]
+    );
+    assert_eq!(sheet["days"][23]["absences"][0]["status"], "rejected");
+    assert_eq!(
+        (sheet["exempt"].clone(), sheet["leave"].clone()),
+        (json!(2), json!(1))
+    );
+}
