@@ -32,6 +32,8 @@ pub struct Event {
     /// The server's judgement of the fix had no doubt.
     pub fix_ok: bool,
     pub doubts: Vec<String>,
+    /// The team leader accepted it despite its doubts.
+    pub accepted: bool,
 }
 
 /// A dated assignment to a division (a village, or a township or county above villages).
@@ -102,6 +104,9 @@ pub struct EventRef {
     /// Local time, `HH:MM`.
     pub time: String,
     pub counts: bool,
+    /// Counts because the team leader accepted it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub accepted: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub doubts: Vec<String>,
 }
@@ -179,7 +184,8 @@ pub fn sheet(
             entity: e.entity.clone(),
             village: e.village.clone(),
             time: format!("{:02}:{:02}", local.hour(), local.minute()),
-            counts: e.fix_ok && assigned,
+            counts: e.accepted || (e.fix_ok && assigned),
+            accepted: e.accepted,
             doubts,
         });
     }
@@ -273,6 +279,7 @@ mod tests {
             } else {
                 vec!["outside_village".into()]
             },
+            accepted: false,
         }
     }
 

@@ -1,14 +1,25 @@
-//! `GET /v1/attendance?user_id=&month=YYYY-MM`: a cadre's monthly attendance sheet with the
-//! evidence behind each day (see `crate::attendance`). Cadres see their own; team leaders
-//! (township supervisors), county officers and administrators see those of cadres assigned to
-//! villages they oversee.
+//! Monthly attendance over HTTP:
+//! - `GET /v1/attendance?user_id=&month=YYYY-MM`: a cadre's sheet with the evidence behind each
+//!   day (see `crate::attendance`), its review state and history, and once approved the approved
+//!   figures with any later amendments;
+//! - `POST /v1/attendance/review`: the team leader approves (locks), returns with a comment, or
+//!   accepts a doubted event with a comment;
+//! - `POST /v1/attendance/reply`: the cadre answers a returned sheet.
+//!
+//! Cadres see their own sheet; township supervisors (team leaders), county officers and
+//! administrators see and review those of cadres assigned to villages they oversee. To anyone
+//! else a cadre does not exist.
+
+use std::collections::{HashMap, HashSet};
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use fieldsync_protocol::{ErrorCode, Role};
-use serde::Deserialize;
-use time::{Date, OffsetDateTime, Time};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::{Date, Month, OffsetDateTime, Time};
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -17,11 +28,20 @@ use super::sync::actor;
 use crate::app::AppState;
 use crate::attendance::{self, Absence, Event, Sheet, Span};
 use crate::clock::{self, CHINA};
-use crate::store::village_range;
+use crate::store::{ReviewRow, village_range};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/attendance", get(sheet))
+    Router::new()
+        .route("/v1/attendance", get(sheet))
+        .route("/v1/attendance/review", post(review))
+        .route("/v1/attendance/reply", post(reply))
 }
+
+/// Roles that review other cadres' attendance.
+const REVIEWERS: &[Role] = &[Role::TownshipSupervisor, Role::CountyOfficer, Role::Admin];
+
+/// How far a fix's time may lie after the server received it (phone clocks drift).
+const CLOCK_SLACK_MS: i64 = 10 * 60 * 1000;
 
 #[derive(Deserialize)]
 struct SheetQuery {
@@ -30,30 +50,246 @@ struct SheetQuery {
     month: Option<String>,
 }
 
-/// How far a fix's time may lie after the server received it (phone clocks drift).
-const CLOCK_SLACK_MS: i64 = 10 * 60 * 1000;
+#[derive(Serialize)]
+struct SheetView {
+    #[serde(flatten)]
+    sheet: Sheet,
+    review: ReviewView,
+    /// The sheet as the team leader approved it; later events and decisions do not change it,
+    /// they show as `amendments`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approved: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    amendments: Vec<Amendment>,
+}
 
-/// Roles that review other cadres' attendance.
-const REVIEWERS: &[Role] = &[Role::TownshipSupervisor, Role::CountyOfficer, Role::Admin];
+#[derive(Serialize)]
+struct ReviewView {
+    /// `open`, `returned`, `answered` or `approved`.
+    state: &'static str,
+    locked: bool,
+    history: Vec<ReviewEntry>,
+}
+
+#[derive(Serialize)]
+struct ReviewEntry {
+    action: String,
+    by_user: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<Uuid>,
+    at_ms: i64,
+}
+
+/// A day whose state changed after approval.
+#[derive(Serialize)]
+struct Amendment {
+    date: String,
+    approved: Value,
+    now: Value,
+}
 
 async fn sheet(
     State(state): State<AppState>,
     auth: AuthUser,
     AppQuery(q): AppQuery<SheetQuery>,
-) -> Result<AppJson<Sheet>, ApiError> {
+) -> Result<AppJson<SheetView>, ApiError> {
+    let month = month_of(q.month.as_deref())?;
+    let user_id = q.user_id.unwrap_or(auth.user_id);
+    let spans = spans(&state, user_id, month).await?;
+    if user_id != auth.user_id && !oversees(&state, &auth, &spans).await? {
+        return Err(ApiError::not_found("no such cadre"));
+    }
+    let reviews = state.store().reviews(user_id, &month_text(month)).await?;
+    let sheet = compute(&state, user_id, month, &spans, &reviews).await?;
+    Ok(AppJson(view(sheet, &reviews)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewRequest {
+    user_id: Uuid,
+    month: String,
+    /// `approve`, `return` or `accept_event`.
+    action: String,
+    comment: Option<String>,
+    event_id: Option<Uuid>,
+}
+
+async fn review(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppJson(req): AppJson<ReviewRequest>,
+) -> Result<AppJson<SheetView>, ApiError> {
+    let month = month_of(Some(&req.month))?;
+    let spans = spans(&state, req.user_id, month).await?;
+    if !REVIEWERS.contains(&auth.role) || req.user_id == auth.user_id {
+        return Err(ApiError::forbidden(
+            ErrorCode::ForbiddenRole,
+            "only a team leader reviews attendance, and not their own",
+        ));
+    }
+    if !oversees(&state, &auth, &spans).await? {
+        return Err(ApiError::not_found("no such cadre"));
+    }
+    let store = state.store();
+    let reviews = store.reviews(req.user_id, &req.month).await?;
+    let locked = review_state(&reviews) == "approved";
+    let comment = req
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let needs_comment =
+        || ApiError::bad_request(ErrorCode::MissingField, "say why, in a comment").at("comment");
+    let mut snapshot = None;
+    match req.action.as_str() {
+        "approve" | "return" if locked => {
+            return Err(ApiError::client(
+                StatusCode::CONFLICT,
+                ErrorCode::Conflict,
+                "the sheet is approved and locked; later changes show as amendments",
+            ));
+        }
+        "approve" => {
+            let sheet = compute(&state, req.user_id, month, &spans, &reviews).await?;
+            snapshot = Some(serde_json::to_string(&sheet).map_err(ApiError::internal)?);
+        }
+        "return" if comment.is_none() => return Err(needs_comment()),
+        "return" => {}
+        "accept_event" => {
+            if comment.is_none() {
+                return Err(needs_comment());
+            }
+            let Some(event) = req.event_id else {
+                return Err(
+                    ApiError::bad_request(ErrorCode::MissingField, "which event").at("event_id"),
+                );
+            };
+            let (start, end) = month_ms(month)?;
+            let events = store.presence_events(req.user_id, start, end).await?;
+            if !events.iter().any(|e| e.record_id == event) {
+                return Err(ApiError::bad_request(
+                    ErrorCode::UnknownReference,
+                    "not an event of this cadre in this month",
+                )
+                .at("event_id"));
+            }
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidValue,
+                "action is approve, return or accept_event",
+            )
+            .at("action"));
+        }
+    }
+    store
+        .add_review(&ReviewRow {
+            id: Uuid::now_v7(),
+            user_id: req.user_id,
+            month: req.month.clone(),
+            action: req.action.clone(),
+            by_user: auth.user_id,
+            comment: comment.map(str::to_owned),
+            event_id: req.event_id.filter(|_| req.action == "accept_event"),
+            snapshot,
+            at: clock::now_ms(),
+        })
+        .await?;
+    let reviews = store.reviews(req.user_id, &req.month).await?;
+    let sheet = compute(&state, req.user_id, month, &spans, &reviews).await?;
+    Ok(AppJson(view(sheet, &reviews)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyRequest {
+    month: String,
+    comment: String,
+}
+
+/// The cadre answers a returned sheet (with the leave request or the explanation asked for).
+async fn reply(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppJson(req): AppJson<ReplyRequest>,
+) -> Result<AppJson<SheetView>, ApiError> {
+    let month = month_of(Some(&req.month))?;
+    let store = state.store();
+    let reviews = store.reviews(auth.user_id, &req.month).await?;
+    if review_state(&reviews) != "returned" {
+        return Err(ApiError::client(
+            StatusCode::CONFLICT,
+            ErrorCode::Conflict,
+            "only a returned sheet is answered",
+        ));
+    }
+    let comment = req.comment.trim();
+    if comment.is_empty() || comment.chars().count() > 1000 {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidValue,
+            "a comment of 1 to 1000 characters",
+        )
+        .at("comment"));
+    }
+    store
+        .add_review(&ReviewRow {
+            id: Uuid::now_v7(),
+            user_id: auth.user_id,
+            month: req.month.clone(),
+            action: "reply".to_owned(),
+            by_user: auth.user_id,
+            comment: Some(comment.to_owned()),
+            event_id: None,
+            snapshot: None,
+            at: clock::now_ms(),
+        })
+        .await?;
+    let spans = spans(&state, auth.user_id, month).await?;
+    let reviews = store.reviews(auth.user_id, &req.month).await?;
+    let sheet = compute(&state, auth.user_id, month, &spans, &reviews).await?;
+    Ok(AppJson(view(sheet, &reviews)))
+}
+
+fn month_of(text: Option<&str>) -> Result<(i32, Month), ApiError> {
     let today = clock::today();
-    let month = match q.month.as_deref() {
+    match text {
         Some(text) => attendance::parse_month(text).ok_or_else(|| {
             ApiError::bad_request(ErrorCode::InvalidRequest, "month is YYYY-MM").at("month")
-        })?,
-        None => (today.year(), today.month()),
-    };
-    let (first, last) = attendance::month_bounds(month.0, month.1).ok_or_else(|| {
+        }),
+        None => Ok((today.year(), today.month())),
+    }
+}
+
+fn month_text((year, month): (i32, Month)) -> String {
+    format!("{year:04}-{:02}", u8::from(month))
+}
+
+fn bounds(month: (i32, Month)) -> Result<(Date, Date), ApiError> {
+    attendance::month_bounds(month.0, month.1).ok_or_else(|| {
         ApiError::bad_request(ErrorCode::InvalidRequest, "no such month").at("month")
-    })?;
-    let user_id = q.user_id.unwrap_or(auth.user_id);
-    let store = state.store();
-    let spans: Vec<Span> = store
+    })
+}
+
+/// The month as `[start, end)` in Unix milliseconds, Beijing midnights.
+fn month_ms(month: (i32, Month)) -> Result<(i64, i64), ApiError> {
+    let (first, last) = bounds(month)?;
+    Ok((
+        local_midnight_ms(first),
+        local_midnight_ms(last.next_day().unwrap_or(last)),
+    ))
+}
+
+async fn spans(
+    state: &AppState,
+    user_id: Uuid,
+    month: (i32, Month),
+) -> Result<Vec<Span>, ApiError> {
+    let (first, last) = bounds(month)?;
+    Ok(state
+        .store()
         .assignment_spans(user_id, &clock::iso(first), &clock::iso(last))
         .await?
         .into_iter()
@@ -67,23 +303,37 @@ async fn sheet(
                 division: a.division_code,
             })
         })
-        .collect();
-    if user_id != auth.user_id {
-        // Another cadre's sheet: only for a reviewer who oversees one of their villages; to
-        // anyone else the cadre does not exist.
-        let actor = actor(&state, &auth).await?;
-        let oversees = REVIEWERS.contains(&auth.role)
-            && spans.iter().any(|s| {
-                let (lo, hi) = village_range(&s.division);
-                actor.villages.range(lo..=hi).next().is_some()
-            });
-        if !oversees {
-            return Err(ApiError::not_found("no such cadre"));
-        }
+        .collect())
+}
+
+/// Whether the caller reviews a cadre with these assignments: a reviewing role with one of the
+/// cadre's villages among its own.
+async fn oversees(state: &AppState, auth: &AuthUser, spans: &[Span]) -> Result<bool, ApiError> {
+    if !REVIEWERS.contains(&auth.role) {
+        return Ok(false);
     }
-    let start = local_midnight_ms(first);
-    let end = local_midnight_ms(last.next_day().unwrap_or(last));
-    let events: Vec<Event> = store
+    let actor = actor(state, auth).await?;
+    Ok(spans.iter().any(|s| {
+        let (lo, hi) = village_range(&s.division);
+        actor.villages.range(lo..=hi).next().is_some()
+    }))
+}
+
+async fn compute(
+    state: &AppState,
+    user_id: Uuid,
+    month: (i32, Month),
+    spans: &[Span],
+    reviews: &[ReviewRow],
+) -> Result<Sheet, ApiError> {
+    let (start, end) = month_ms(month)?;
+    let accepted: HashSet<Uuid> = reviews
+        .iter()
+        .filter(|r| r.action == "accept_event")
+        .filter_map(|r| r.event_id)
+        .collect();
+    let events: Vec<Event> = state
+        .store()
         .presence_events(user_id, start, end)
         .await?
         .into_iter()
@@ -109,17 +359,83 @@ async fn sheet(
                     .unwrap_or(OffsetDateTime::UNIX_EPOCH),
                 fix_ok: verdict["ok"].as_bool().unwrap_or(false) && !ahead,
                 doubts,
+                accepted: accepted.contains(&e.record_id),
             }
         })
         .collect();
-    let absences = absences(&state, user_id).await?;
-    attendance::sheet(user_id, month, &events, &absences, &spans, today)
-        .map(AppJson)
-        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidRequest, "no such month"))
+    let absences = absences(state, user_id).await?;
+    attendance::sheet(user_id, month, &events, &absences, spans, clock::today()).ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::InvalidRequest, "no such month").at("month")
+    })
 }
 
-/// The cadre's declared absences in force (not superseded by a later request), each with the
-/// team leader's latest answer.
+/// Where the review stands: the latest of approve, return and reply decides.
+fn review_state(reviews: &[ReviewRow]) -> &'static str {
+    match reviews
+        .iter()
+        .rev()
+        .find(|r| matches!(r.action.as_str(), "approve" | "return" | "reply"))
+        .map(|r| r.action.as_str())
+    {
+        Some("approve") => "approved",
+        Some("return") => "returned",
+        Some("reply") => "answered",
+        _ => "open",
+    }
+}
+
+fn view(sheet: Sheet, reviews: &[ReviewRow]) -> SheetView {
+    let state = review_state(reviews);
+    let approved: Option<Value> = reviews
+        .iter()
+        .rev()
+        .find(|r| r.action == "approve")
+        .and_then(|r| serde_json::from_str(r.snapshot.as_deref()?).ok());
+    let mut amendments = Vec::new();
+    if let (Some(snapshot), Ok(Value::Array(now))) = (&approved, serde_json::to_value(&sheet.days))
+    {
+        let then: HashMap<&str, &Value> = snapshot["days"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| Some((d["date"].as_str()?, &d["state"])))
+            .collect();
+        for day in &now {
+            let (Some(date), state_now) = (day["date"].as_str(), &day["state"]) else {
+                continue;
+            };
+            if let Some(state_then) = then.get(date)
+                && *state_then != state_now
+            {
+                amendments.push(Amendment {
+                    date: date.to_owned(),
+                    approved: (*state_then).clone(),
+                    now: state_now.clone(),
+                });
+            }
+        }
+    }
+    SheetView {
+        sheet,
+        review: ReviewView {
+            state,
+            locked: state == "approved",
+            history: reviews
+                .iter()
+                .map(|r| ReviewEntry {
+                    action: r.action.clone(),
+                    by_user: r.by_user,
+                    comment: r.comment.clone(),
+                    event_id: r.event_id,
+                    at_ms: r.at,
+                })
+                .collect(),
+        },
+        approved,
+        amendments,
+    }
+}
+
 async fn absences(state: &AppState, user_id: Uuid) -> Result<Vec<Absence>, ApiError> {
     let store = state.store();
     let requests = store.records_created_by(user_id, "leave_request").await?;

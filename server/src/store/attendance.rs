@@ -35,7 +35,54 @@ pub struct AssignmentSpan {
     pub ends_on: Option<String>,
 }
 
+/// One entry of a sheet's review log.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct ReviewRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub month: String,
+    /// `approve`, `return`, `reply` or `accept_event`.
+    pub action: String,
+    pub by_user: Uuid,
+    pub comment: Option<String>,
+    pub event_id: Option<Uuid>,
+    /// The sheet as approved (JSON), on approvals.
+    pub snapshot: Option<String>,
+    pub at: i64,
+}
+
 impl Store {
+    pub async fn add_review(&self, r: &ReviewRow) -> Result<()> {
+        super::execute!(
+            self.writer(),
+            "INSERT INTO attendance_reviews (id, user_id, month, action, by_user, comment, event_id,
+                 snapshot, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            r.id,
+            r.user_id,
+            &r.month,
+            &r.action,
+            r.by_user,
+            &r.comment,
+            r.event_id,
+            &r.snapshot,
+            r.at,
+        )?;
+        Ok(())
+    }
+
+    /// A sheet's review log, oldest first.
+    pub async fn reviews(&self, user_id: Uuid, month: &str) -> Result<Vec<ReviewRow>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            ReviewRow,
+            "SELECT id, user_id, month, action, by_user, comment, event_id, snapshot, at
+             FROM attendance_reviews WHERE user_id = $1 AND month = $2 ORDER BY at, id",
+            user_id,
+            month,
+        )?)
+    }
+
     /// The user's events whose fix was taken in `[from_ms, to_ms)`, whenever they were synced.
     pub async fn presence_events(
         &self,

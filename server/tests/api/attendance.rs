@@ -261,3 +261,117 @@ async fn approved_training_counts_approved_leave_does_not() {
         (json!(2), json!(1))
     );
 }
+
+#[tokio::test]
+async fn the_team_leader_returns_accepts_and_approves_and_later_events_become_amendments() {
+    let app = spawn_app().await;
+    let mut cadre = app
+        .phone_since(Role::FirstSecretary, &[VILLAGE_A], SINCE)
+        .await;
+    let leader = app
+        .phone_since(Role::TownshipSupervisor, &[TOWNSHIP], SINCE)
+        .await;
+    let mut batch: Vec<Mutation> = (1..=18)
+        .map(|d| {
+            at(
+                &mut cadre,
+                "presence",
+                datetime!(2026-10-01 01:00 UTC) + time::Duration::days(d - 1),
+                false,
+            )
+        })
+        .collect();
+    let mocked = at(&mut cadre, "visit", datetime!(2026-10-20 02:00 UTC), true);
+    let mocked_id = mocked.id;
+    batch.push(mocked);
+    cadre.api.push(batch).await.expect("push");
+
+    let review = |action: &str, comment: Option<&str>, event: Option<uuid::Uuid>| json!({"user_id": cadre.user_id, "month": "2026-10", "action": action, "comment": comment, "event_id": event});
+    let e = leader
+        .api
+        .post_json::<_, Value>("/v1/attendance/review", &review("return", None, None))
+        .await
+        .expect_err("no comment");
+    assert_eq!(e.code(), Some(ErrorCode::MissingField));
+    let e = cadre
+        .api
+        .post_json::<_, Value>("/v1/attendance/review", &review("approve", None, None))
+        .await
+        .expect_err("own sheet");
+    assert_eq!(e.code(), Some(ErrorCode::ForbiddenRole));
+
+    let v: Value = leader
+        .api
+        .post_json(
+            "/v1/attendance/review",
+            &review("return", Some("20日的定位是模拟的，请说明"), None),
+        )
+        .await
+        .expect("return");
+    assert_eq!(v["review"]["state"], "returned");
+    let v: Value = cadre
+        .api
+        .post_json(
+            "/v1/attendance/reply",
+            &json!({"month": "2026-10", "comment": "手机定位软件故障，当天在村委会开会"}),
+        )
+        .await
+        .expect("reply");
+    assert_eq!(v["review"]["state"], "answered");
+
+    let v: Value = leader
+        .api
+        .post_json(
+            "/v1/attendance/review",
+            &review("accept_event", Some("会议记录为证"), Some(mocked_id)),
+        )
+        .await
+        .expect("accept");
+    assert_eq!(state_of(&v, 20), "present");
+    assert_eq!(v["days"][19]["events"][0]["accepted"], true);
+    assert_eq!(v["present"], 19);
+
+    let v: Value = leader
+        .api
+        .post_json("/v1/attendance/review", &review("approve", None, None))
+        .await
+        .expect("approve");
+    assert_eq!(
+        (v["review"]["state"].clone(), v["review"]["locked"].clone()),
+        (json!("approved"), json!(true))
+    );
+    assert_eq!(v["approved"]["present"], 19);
+    let e = leader
+        .api
+        .post_json::<_, Value>(
+            "/v1/attendance/review",
+            &review("return", Some("再看看"), None),
+        )
+        .await
+        .expect_err("locked");
+    assert_eq!(e.code(), Some(ErrorCode::Conflict));
+
+    // A check-in of the 25th synced after the approval: the approved figures stay, the change
+    // shows as an amendment.
+    let late = at(
+        &mut cadre,
+        "presence",
+        datetime!(2026-10-25 03:00 UTC),
+        false,
+    );
+    cadre.api.push(vec![late]).await.expect("late");
+    let v: Value = cadre
+        .api
+        .get_json("/v1/attendance?month=2026-10")
+        .await
+        .expect("sheet");
+    assert_eq!(
+        (v["present"].clone(), v["approved"]["present"].clone()),
+        (json!(20), json!(19))
+    );
+    assert_eq!(
+        v["amendments"],
+        json!([{"date": "2026-10-25", "approved": "absent", "now": "present"}])
+    );
+    assert_eq!(v["review"]["history"].as_array().map(Vec::len), Some(4));
+}
