@@ -14,6 +14,7 @@ pub mod hlc;
 pub mod merge;
 pub mod pull;
 pub mod push;
+pub mod receipt;
 pub mod registry;
 pub mod role;
 

@@ -177,6 +177,9 @@ pub struct MutationResult {
     /// For a duplicate: the status of the first delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_status: Option<Status>,
+    /// For an accepted observation (visit, check, check-in …): the server's signed receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<crate::receipt::Receipt>,
 }
 
 impl MutationResult {
@@ -188,6 +191,7 @@ impl MutationResult {
             conflicts: Vec::new(),
             error: Some(error),
             original_status: None,
+            receipt: None,
         }
     }
 }

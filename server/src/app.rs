@@ -10,6 +10,7 @@ use crate::auth::TokenKeys;
 use crate::blobs::{BlobError, Blobs};
 use crate::config::Settings;
 use crate::privacy::{DataKey, KeyError};
+use crate::receipts::Signer;
 use crate::store::{Store, StoreError};
 use crate::{clock, divisions, http};
 
@@ -24,18 +25,30 @@ struct Inner {
     keys: TokenKeys,
     settings: Settings,
     blobs: Blobs,
+    receipts: Signer,
 }
 
 impl AppState {
-    pub fn new(store: Store, keys: TokenKeys, settings: Settings, blobs: Blobs) -> Self {
+    pub fn new(
+        store: Store,
+        keys: TokenKeys,
+        settings: Settings,
+        blobs: Blobs,
+        receipts: Signer,
+    ) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 store,
                 keys,
                 settings,
                 blobs,
+                receipts,
             }),
         }
+    }
+
+    pub fn receipts(&self) -> &Signer {
+        &self.inner.receipts
     }
 
     pub fn blobs(&self) -> &Blobs {
@@ -200,7 +213,8 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         })?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let blobs = start_blobs(&store, &settings)?;
-    let state = AppState::new(store.clone(), keys, settings, blobs.clone());
+    let receipts = Signer::load(&store).await?;
+    let state = AppState::new(store.clone(), keys, settings, blobs.clone(), receipts);
     let task = tokio::spawn(serve(listener, state, async move {
         let _ = rx.await;
     }));

@@ -15,6 +15,7 @@ pub mod geo;
 pub mod http;
 pub mod privacy;
 pub mod ratelimit;
+pub mod receipts;
 pub mod roster;
 pub mod store;
 pub mod sync;

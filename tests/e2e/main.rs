@@ -12,6 +12,7 @@ mod harness;
 mod photos;
 mod privacy;
 mod quickstart;
+mod receipts;
 mod roster;
 mod settings;
 mod shutdown;

@@ -153,6 +153,9 @@ enum Admin {
     /// Delete photos no record names once their grace period (`blobs.grace_days`) has passed,
     /// and chunked uploads abandoned for `blobs.unfinished_days`; `serve` does this hourly.
     CollectPhotos,
+    /// Check a receipt a phone kept (a JSON file, or `-` for standard input; a push result
+    /// holding a `receipt` works too) against this server's key, and show what it attests.
+    VerifyReceipt { file: PathBuf },
     /// Export the households of a division with their current check status, as CSV or XLSX,
     /// with personal data disclosed as the given role would see it. Progress goes to stderr.
     ExportHouseholds {
@@ -221,6 +224,37 @@ pub async fn run() -> anyhow::Result<()> {
     }
 }
 
+async fn verify_receipt(store: &Store, file: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut text = String::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    }
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
+    let receipt_value = value.get("receipt").cloned().unwrap_or(value);
+    let receipt: fieldsync_protocol::receipt::Receipt =
+        serde_json::from_value(receipt_value).map_err(|e| anyhow::anyhow!("not a receipt: {e}"))?;
+    let signer = crate::receipts::Signer::load(store).await?;
+    let body = signer.verify(&receipt)?;
+    println!(
+        "valid receipt (key {}): {} {} version {} — mutation {}, device {}, user {}, received {} (UTC+8), fields sha256 {}",
+        receipt.key_id,
+        body.entity,
+        body.record_id,
+        body.version,
+        body.mutation_id,
+        body.device_id,
+        body.user_id,
+        local_time(body.received_at_ms),
+        body.fields_sha256
+    );
+    Ok(())
+}
+
 async fn collect_photos(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     let blobs = crate::blobs::Blobs::open(
         store.clone(),
@@ -241,6 +275,7 @@ async fn collect_photos(store: &Store, settings: &Settings) -> anyhow::Result<()
 async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result<()> {
     match cmd {
         Admin::CollectPhotos => collect_photos(store, settings).await?,
+        Admin::VerifyReceipt { file } => verify_receipt(store, &file).await?,
         Admin::ImportDivisions { file } => import::import_divisions(store, &file).await?,
         Admin::CreateUser {
             username,

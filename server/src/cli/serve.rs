@@ -26,7 +26,8 @@ pub(super) async fn serve(settings: Settings) -> anyhow::Result<()> {
         .check()
         .await
         .with_context(|| format!("photo store ({})", blobs.store().name()))?;
-    let state = AppState::new(store.clone(), keys, settings, blobs);
+    let receipts = crate::receipts::Signer::load(&store).await?;
+    let state = AppState::new(store.clone(), keys, settings, blobs, receipts);
     app::serve(listener, state, app::shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::pull::PullResponse;
 use fieldsync_protocol::push::{PushResponse, RawPushRequest, Status};
+use fieldsync_protocol::receipt::{ReceiptBody, ReceiptKey};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -21,6 +22,7 @@ use crate::sync::{Actor, pull, push};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/sync/push", post(push_batch))
+        .route("/v1/receipts/key", get(receipt_key))
         .route("/v1/sync/pull", get(pull_changes))
 }
 
@@ -73,7 +75,8 @@ async fn push_batch(
         gps: state.settings().gps.clone(),
     };
     let n = req.mutations.len();
-    let results = push::push(
+    let subjects: Vec<Option<Subject>> = req.mutations.iter().map(subject).collect();
+    let mut results = push::push(
         state.store(),
         &actor,
         &rules,
@@ -92,10 +95,56 @@ async fn push_batch(
         duplicate = count(Status::Duplicate),
         "push"
     );
+    let signer = state.receipts();
+    for (result, subject) in results.iter_mut().zip(subjects) {
+        let accepted = matches!(
+            result.status,
+            Status::Applied | Status::Merged | Status::Conflict | Status::Duplicate
+        );
+        if let (true, Some(s), Some(mutation_id), Some(version)) =
+            (accepted, subject, result.mutation_id, result.version)
+        {
+            result.receipt = Some(signer.sign(&ReceiptBody {
+                mutation_id,
+                record_id: s.record_id,
+                entity: s.entity,
+                version,
+                device_id: auth.device_id,
+                user_id: auth.user_id,
+                fields_sha256: s.fields_sha256,
+                received_at_ms: now_ms,
+            }));
+        }
+    }
     Ok(AppJson(PushResponse {
         results,
         server_time_ms: u64::try_from(now_ms).unwrap_or_default(),
     }))
+}
+
+/// What a receipt names of a mutation, read before the push consumes it.
+struct Subject {
+    record_id: uuid::Uuid,
+    entity: String,
+    fields_sha256: String,
+}
+
+/// Observations (append-only entities) get receipts; edits of registers do not.
+fn subject(raw: &serde_json::Value) -> Option<Subject> {
+    let entity = fieldsync_protocol::registry::entity(raw.get("entity")?.as_str()?)?;
+    if !entity.append_only {
+        return None;
+    }
+    Some(Subject {
+        record_id: raw.get("id")?.as_str()?.parse().ok()?,
+        entity: entity.name.to_owned(),
+        fields_sha256: crate::receipts::fields_sha256(raw.get("fields")?),
+    })
+}
+
+/// The public key that checks receipts; no login needed, so anyone can check one.
+async fn receipt_key(State(state): State<AppState>) -> AppJson<ReceiptKey> {
+    AppJson(state.receipts().public())
 }
 
 #[derive(Deserialize)]

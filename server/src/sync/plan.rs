@@ -168,6 +168,7 @@ pub(super) async fn plan(
         conflicts: infos,
         error: None,
         original_status: None,
+        receipt: None,
     }))
 }
 

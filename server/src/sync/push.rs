@@ -167,6 +167,7 @@ async fn apply(
                         .unwrap_or_default(),
                     error: None,
                     original_status: Status::parse(&l.status),
+                    receipt: None,
                 },
                 None => match super::plan::plan(
                     &mut tx,

@@ -375,3 +375,63 @@ async fn the_team_leader_returns_accepts_and_approves_and_later_events_become_am
     );
     assert_eq!(v["review"]["history"].as_array().map(Vec::len), Some(4));
 }
+
+#[tokio::test]
+async fn accepted_observations_come_back_with_a_receipt_anyone_can_check() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let mut cadre = app.phone_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+    let checkin = at(&mut cadre, "presence", OffsetDateTime::now_utc(), false);
+    let fields = serde_json::to_value(&checkin.fields).expect("fields");
+    let h = cadre.dev.new_id();
+    let household = cadre.dev.create("household", h, household(VILLAGE_A, "马"));
+    let r = cadre
+        .api
+        .push(vec![checkin.clone(), household])
+        .await
+        .expect("push");
+    assert!(
+        r.results[1].receipt.is_none(),
+        "register edits get no receipt"
+    );
+    let receipt = r.results[0].receipt.clone().expect("a receipt");
+
+    let key: Value = cadre.api.get_json("/v1/receipts/key").await.expect("key");
+    assert_eq!(
+        (key["algorithm"].clone(), key["key_id"].clone()),
+        (json!("ed25519"), json!(receipt.key_id))
+    );
+    let public: [u8; 32] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(key["public_key"].as_str().unwrap_or_default())
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes");
+    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&public).expect("key");
+    let body = fieldsync_server::receipts::verify_with(&verifying, &receipt.key_id, &receipt)
+        .expect("valid");
+    assert_eq!(
+        (
+            body.mutation_id,
+            body.record_id,
+            body.entity.as_str(),
+            body.version
+        ),
+        (checkin.mutation_id, checkin.id, "presence", 1)
+    );
+    assert_eq!(
+        (body.device_id, body.user_id),
+        (cadre.dev.id, cadre.user_id)
+    );
+    assert_eq!(
+        body.fields_sha256,
+        fieldsync_server::receipts::fields_sha256(&fields)
+    );
+
+    // Sent again (the answer was lost): the same facts, signed again.
+    let again = cadre.api.push(vec![checkin]).await.expect("again");
+    let second = again.results[0]
+        .receipt
+        .clone()
+        .expect("receipt for a duplicate");
+    assert_eq!(second.body().map(|b| b.record_id), Some(body.record_id));
+}
