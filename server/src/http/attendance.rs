@@ -10,7 +10,7 @@
 //! administrators see and review those of cadres assigned to villages they oversee. To anyone
 //! else a cadre does not exist.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::State;
@@ -19,15 +19,15 @@ use axum::routing::{get, post};
 use fieldsync_protocol::{ErrorCode, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::{Date, Month, OffsetDateTime, Time};
+use time::Month;
 use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, AuthUser};
 use super::sync::actor;
 use crate::app::AppState;
-use crate::attendance::{self, Absence, Event, Sheet, Span};
-use crate::clock::{self, CHINA};
+use crate::attendance::{self, Sheet, Span, load};
+use crate::clock;
 use crate::store::{ReviewRow, village_range};
 
 pub fn router() -> Router<AppState> {
@@ -39,9 +39,6 @@ pub fn router() -> Router<AppState> {
 
 /// Roles that review other cadres' attendance.
 const REVIEWERS: &[Role] = &[Role::TownshipSupervisor, Role::CountyOfficer, Role::Admin];
-
-/// How far a fix's time may lie after the server received it (phone clocks drift).
-const CLOCK_SLACK_MS: i64 = 10 * 60 * 1000;
 
 #[derive(Deserialize)]
 struct SheetQuery {
@@ -97,12 +94,12 @@ async fn sheet(
 ) -> Result<AppJson<SheetView>, ApiError> {
     let month = month_of(q.month.as_deref())?;
     let user_id = q.user_id.unwrap_or(auth.user_id);
-    let spans = spans(&state, user_id, month).await?;
+    let spans = load::spans(state.store(), user_id, month).await?;
     if user_id != auth.user_id && !oversees(&state, &auth, &spans).await? {
         return Err(ApiError::not_found("no such cadre"));
     }
     let reviews = state.store().reviews(user_id, &month_text(month)).await?;
-    let sheet = compute(&state, user_id, month, &spans, &reviews).await?;
+    let sheet = computed(&state, user_id, month, &spans, &reviews).await?;
     Ok(AppJson(view(sheet, &reviews)))
 }
 
@@ -123,7 +120,7 @@ async fn review(
     AppJson(req): AppJson<ReviewRequest>,
 ) -> Result<AppJson<SheetView>, ApiError> {
     let month = month_of(Some(&req.month))?;
-    let spans = spans(&state, req.user_id, month).await?;
+    let spans = load::spans(state.store(), req.user_id, month).await?;
     if !REVIEWERS.contains(&auth.role) || req.user_id == auth.user_id {
         return Err(ApiError::forbidden(
             ErrorCode::ForbiddenRole,
@@ -153,7 +150,7 @@ async fn review(
             ));
         }
         "approve" => {
-            let sheet = compute(&state, req.user_id, month, &spans, &reviews).await?;
+            let sheet = computed(&state, req.user_id, month, &spans, &reviews).await?;
             snapshot = Some(serde_json::to_string(&sheet).map_err(ApiError::internal)?);
         }
         "return" if comment.is_none() => return Err(needs_comment()),
@@ -167,7 +164,7 @@ async fn review(
                     ApiError::bad_request(ErrorCode::MissingField, "which event").at("event_id"),
                 );
             };
-            let (start, end) = month_ms(month)?;
+            let (start, end) = load::month_ms(month).ok_or_else(no_such_month)?;
             let events = store.presence_events(req.user_id, start, end).await?;
             if !events.iter().any(|e| e.record_id == event) {
                 return Err(ApiError::bad_request(
@@ -199,7 +196,7 @@ async fn review(
         })
         .await?;
     let reviews = store.reviews(req.user_id, &req.month).await?;
-    let sheet = compute(&state, req.user_id, month, &spans, &reviews).await?;
+    let sheet = computed(&state, req.user_id, month, &spans, &reviews).await?;
     Ok(AppJson(view(sheet, &reviews)))
 }
 
@@ -247,9 +244,9 @@ async fn reply(
             at: clock::now_ms(),
         })
         .await?;
-    let spans = spans(&state, auth.user_id, month).await?;
+    let spans = load::spans(state.store(), auth.user_id, month).await?;
     let reviews = store.reviews(auth.user_id, &req.month).await?;
-    let sheet = compute(&state, auth.user_id, month, &spans, &reviews).await?;
+    let sheet = computed(&state, auth.user_id, month, &spans, &reviews).await?;
     Ok(AppJson(view(sheet, &reviews)))
 }
 
@@ -267,45 +264,6 @@ fn month_text((year, month): (i32, Month)) -> String {
     format!("{year:04}-{:02}", u8::from(month))
 }
 
-fn bounds(month: (i32, Month)) -> Result<(Date, Date), ApiError> {
-    attendance::month_bounds(month.0, month.1).ok_or_else(|| {
-        ApiError::bad_request(ErrorCode::InvalidRequest, "no such month").at("month")
-    })
-}
-
-/// The month as `[start, end)` in Unix milliseconds, Beijing midnights.
-fn month_ms(month: (i32, Month)) -> Result<(i64, i64), ApiError> {
-    let (first, last) = bounds(month)?;
-    Ok((
-        local_midnight_ms(first),
-        local_midnight_ms(last.next_day().unwrap_or(last)),
-    ))
-}
-
-async fn spans(
-    state: &AppState,
-    user_id: Uuid,
-    month: (i32, Month),
-) -> Result<Vec<Span>, ApiError> {
-    let (first, last) = bounds(month)?;
-    Ok(state
-        .store()
-        .assignment_spans(user_id, &clock::iso(first), &clock::iso(last))
-        .await?
-        .into_iter()
-        .filter_map(|a| {
-            Some(Span {
-                starts_on: parse_date(&a.starts_on)?,
-                ends_on: match a.ends_on {
-                    Some(d) => Some(parse_date(&d)?),
-                    None => None,
-                },
-                division: a.division_code,
-            })
-        })
-        .collect())
-}
-
 /// Whether the caller reviews a cadre with these assignments: a reviewing role with one of the
 /// cadre's villages among its own.
 async fn oversees(state: &AppState, auth: &AuthUser, spans: &[Span]) -> Result<bool, ApiError> {
@@ -319,54 +277,21 @@ async fn oversees(state: &AppState, auth: &AuthUser, spans: &[Span]) -> Result<b
     }))
 }
 
-async fn compute(
+/// Where the review stands: the latest of approve, return and reply decides.
+fn no_such_month() -> ApiError {
+    ApiError::bad_request(ErrorCode::InvalidRequest, "no such month").at("month")
+}
+
+async fn computed(
     state: &AppState,
     user_id: Uuid,
     month: (i32, Month),
     spans: &[Span],
     reviews: &[ReviewRow],
 ) -> Result<Sheet, ApiError> {
-    let (start, end) = month_ms(month)?;
-    let accepted: HashSet<Uuid> = reviews
-        .iter()
-        .filter(|r| r.action == "accept_event")
-        .filter_map(|r| r.event_id)
-        .collect();
-    let events: Vec<Event> = state
-        .store()
-        .presence_events(user_id, start, end)
+    load::sheet(state.store(), user_id, month, spans, reviews)
         .await?
-        .into_iter()
-        .map(|e| {
-            let verdict = e.gps_verdict.map(|v| v.0).unwrap_or_default();
-            let mut doubts: Vec<String> = verdict["reasons"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect();
-            // A fix stamped after the server already had it: the phone's clock was set ahead
-            // (to claim days not yet lived, say).
-            let ahead = e.fix_at > e.received_at + CLOCK_SLACK_MS;
-            if ahead {
-                doubts.push("fix_after_sync".to_owned());
-            }
-            Event {
-                record_id: e.record_id,
-                entity: e.entity,
-                village: e.scope,
-                at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.fix_at) * 1_000_000)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                fix_ok: verdict["ok"].as_bool().unwrap_or(false) && !ahead,
-                doubts,
-                accepted: accepted.contains(&e.record_id),
-            }
-        })
-        .collect();
-    let absences = absences(state, user_id).await?;
-    attendance::sheet(user_id, month, &events, &absences, spans, clock::today()).ok_or_else(|| {
-        ApiError::bad_request(ErrorCode::InvalidRequest, "no such month").at("month")
-    })
+        .ok_or_else(no_such_month)
 }
 
 /// Where the review stands: the latest of approve, return and reply decides.
@@ -434,59 +359,4 @@ fn view(sheet: Sheet, reviews: &[ReviewRow]) -> SheetView {
         approved,
         amendments,
     }
-}
-
-async fn absences(state: &AppState, user_id: Uuid) -> Result<Vec<Absence>, ApiError> {
-    let store = state.store();
-    let requests = store.records_created_by(user_id, "leave_request").await?;
-    let superseded: std::collections::HashSet<String> = requests
-        .iter()
-        .filter_map(|r| r.fields.0.get("supersedes")?.as_str().map(str::to_owned))
-        .collect();
-    let mut villages: Vec<&str> = requests.iter().map(|r| r.scope.as_str()).collect();
-    villages.sort_unstable();
-    villages.dedup();
-    // Oldest first, so the last answer per request is the one in force.
-    let mut answers = std::collections::HashMap::new();
-    for village in villages {
-        for d in store.records_in_village("leave_decision", village).await? {
-            let request = d
-                .fields
-                .0
-                .get("leave_request_id")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-            let approved = d.fields.0.get("decision").and_then(|v| v.as_str()) == Some("approved");
-            if let Some(request) = request {
-                answers.insert(request, approved);
-            }
-        }
-    }
-    Ok(requests
-        .iter()
-        .filter(|r| !superseded.contains(&r.id.to_string()))
-        .filter_map(|r| {
-            let f = &r.fields.0;
-            Some(Absence {
-                request_id: r.id,
-                kind: f.get("kind")?.as_str()?.to_owned(),
-                first_day: parse_date(f.get("first_day")?.as_str()?)?,
-                last_day: parse_date(f.get("last_day")?.as_str()?)?,
-                approved: answers.get(&r.id.to_string()).copied(),
-            })
-        })
-        .collect())
-}
-
-fn parse_date(text: &str) -> Option<Date> {
-    Date::parse(
-        text,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()
-}
-
-fn local_midnight_ms(day: Date) -> i64 {
-    let t = day.with_time(Time::MIDNIGHT).assume_offset(CHINA);
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
