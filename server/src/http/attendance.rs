@@ -277,7 +277,6 @@ async fn oversees(state: &AppState, auth: &AuthUser, spans: &[Span]) -> Result<b
     }))
 }
 
-/// Where the review stands: the latest of approve, return and reply decides.
 fn no_such_month() -> ApiError {
     ApiError::bad_request(ErrorCode::InvalidRequest, "no such month").at("month")
 }
