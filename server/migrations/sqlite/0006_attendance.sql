@@ -13,3 +13,6 @@ CREATE TABLE attendance_reviews (
     at         INTEGER NOT NULL
 );
 CREATE INDEX attendance_reviews_sheet ON attendance_reviews (user_id, month, at);
+
+-- A cadre's events of a month are found from their records (see `Store::presence_events`).
+CREATE INDEX records_created_by ON records (created_by, entity);
