@@ -138,7 +138,10 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
     }
     let secs = started.elapsed().as_secs_f64();
     // 30 days each, less the doubted ones (a day needs one of its two check-ins clean).
-    assert!(present_days > (cadres.len() as u64) * 25, "{present_days} present days");
+    assert!(
+        present_days > (cadres.len() as u64) * 25,
+        "{present_days} present days"
+    );
     let growth_kib = peak_kib().saturating_sub(before);
     store.close().await;
     Figures {

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::clock::{self, CHINA};
 
 pub mod load;
+pub mod table;
 
 /// Days a cadre must be present each calendar month (DOMAIN.md, l.1282).
 pub const REQUIRED_DAYS: u32 = 20;

@@ -153,6 +153,20 @@ enum Admin {
     /// Delete photos no record names once their grace period (`blobs.grace_days`) has passed,
     /// and chunked uploads abandoned for `blobs.unfinished_days`; `serve` does this hourly.
     CollectPhotos,
+    /// Write the monthly attendance table of the cadres below a division (one row per cadre,
+    /// one column per day) as CSV or XLSX.
+    ExportAttendance {
+        #[arg(long, value_name = "CODE")]
+        division: String,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// csv or xlsx.
+        #[arg(long)]
+        format: crate::export::Format,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Check a receipt a phone kept (a JSON file, or `-` for standard input; a push result
     /// holding a `receipt` works too) against this server's key, and show what it attests.
     VerifyReceipt { file: PathBuf },
@@ -224,6 +238,53 @@ pub async fn run() -> anyhow::Result<()> {
     }
 }
 
+async fn export_attendance(
+    store: &Store,
+    division: &str,
+    month: &str,
+    format: crate::export::Format,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::attendance;
+    let Some(m) = attendance::parse_month(month) else {
+        anyhow::bail!("--month is YYYY-MM");
+    };
+    let Some((first, last)) = attendance::month_bounds(m.0, m.1) else {
+        anyhow::bail!("no such month {month}");
+    };
+    if store.division(division).await?.is_none() {
+        anyhow::bail!("{division} is not a known division code");
+    }
+    let cadres = store
+        .cadres_under(division, &clock::iso(first), &clock::iso(last))
+        .await?;
+    let rows = attendance::table::rows(store, &cadres, m).await?;
+    let headers = attendance::table::headers(last.day());
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let bytes = match format {
+        crate::export::Format::Csv => {
+            let mut b = crate::export::csv_header(&header_refs)?;
+            b.extend(crate::export::csv_cells(rows.iter().map(Vec::as_slice))?);
+            b
+        }
+        crate::export::Format::Xlsx => {
+            let mut sheet = crate::export::Sheet::with_headers("考勤", &header_refs, |_| None)?;
+            sheet.write_cells(rows.iter().map(Vec::as_slice))?;
+            let mut b = Vec::new();
+            sheet.save(&mut b)?;
+            b
+        }
+    };
+    std::fs::write(out, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    println!(
+        "{} cadres of {division} for {month} written to {}",
+        rows.len(),
+        out.display()
+    );
+    Ok(())
+}
+
 async fn verify_receipt(store: &Store, file: &std::path::Path) -> anyhow::Result<()> {
     use std::io::Read;
     let mut text = String::new();
@@ -276,6 +337,12 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
     match cmd {
         Admin::CollectPhotos => collect_photos(store, settings).await?,
         Admin::VerifyReceipt { file } => verify_receipt(store, &file).await?,
+        Admin::ExportAttendance {
+            division,
+            month,
+            format,
+            out,
+        } => export_attendance(store, &division, &month, format, &out).await?,
         Admin::ImportDivisions { file } => import::import_divisions(store, &file).await?,
         Admin::CreateUser {
             username,

@@ -12,18 +12,28 @@ use super::row::{Cell, HEADERS, Row};
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-/// The start of the file: the byte-order mark and the header row.
+/// The start of the household file: the byte-order mark and the header row.
 pub fn csv_preamble() -> Result<Vec<u8>, ::csv::Error> {
+    csv_header(&HEADERS)
+}
+
+/// The byte-order mark (so Excel reads UTF-8) and a header row.
+pub fn csv_header(headers: &[&str]) -> Result<Vec<u8>, ::csv::Error> {
     let mut w = writer(BOM.to_vec());
-    w.write_record(HEADERS)?;
+    w.write_record(headers)?;
     into_bytes(w)
 }
 
 /// The lines of a page of rows.
 pub fn csv_rows(rows: &[Row]) -> Result<Vec<u8>, ::csv::Error> {
-    let mut w = writer(Vec::with_capacity(rows.len() * 256));
+    csv_cells(rows.iter().map(|r| r.cells.as_slice()))
+}
+
+/// The lines of rows of cells.
+pub fn csv_cells<'a>(rows: impl IntoIterator<Item = &'a [Cell]>) -> Result<Vec<u8>, ::csv::Error> {
+    let mut w = writer(Vec::new());
     for row in rows {
-        w.write_record(row.cells.iter().map(text))?;
+        w.write_record(row.iter().map(text))?;
     }
     into_bytes(w)
 }

@@ -28,7 +28,7 @@ use crate::store::{
     AuditAction, AuditEntry, ExportCheck, HouseholdCursor, Store, StoreError, VillageLabel,
 };
 
-pub use self::csv::{csv_preamble, csv_rows};
+pub use self::csv::{csv_cells, csv_header, csv_preamble, csv_rows};
 pub use self::row::{Cell, HEADERS, Row};
 pub use self::xlsx::Sheet;
 

@@ -33,16 +33,31 @@ pub struct Sheet {
 }
 
 impl Sheet {
-    /// A workbook with its header row written.
+    /// The household workbook with its header row written.
     pub fn new() -> Result<Sheet, XlsxError> {
+        Sheet::with_headers(SHEET, &HEADERS, |header| {
+            WIDTHS
+                .iter()
+                .find(|(key, _)| header.ends_with(key))
+                .map(|(_, width)| *width)
+        })
+    }
+
+    /// A workbook of one sheet named `name` with these headers (in bold, frozen) and the
+    /// column widths `width_of` gives.
+    pub fn with_headers(
+        name: &str,
+        headers: &[&str],
+        width_of: impl Fn(&str) -> Option<f64>,
+    ) -> Result<Sheet, XlsxError> {
         let mut workbook = Workbook::new();
         let sheet = workbook.add_worksheet_with_constant_memory()?;
-        sheet.set_name(SHEET)?;
+        sheet.set_name(name)?;
         let bold = Format::new().set_bold();
-        for (col, header) in (0u16..).zip(HEADERS) {
-            sheet.write_string_with_format(0, col, header, &bold)?;
-            if let Some((_, width)) = WIDTHS.iter().find(|(key, _)| header.ends_with(key)) {
-                sheet.set_column_width(col, *width)?;
+        for (col, header) in (0u16..).zip(headers) {
+            sheet.write_string_with_format(0, col, *header, &bold)?;
+            if let Some(width) = width_of(header) {
+                sheet.set_column_width(col, width)?;
             }
         }
         sheet.set_freeze_panes(1, 0)?;
@@ -54,9 +69,17 @@ impl Sheet {
 
     /// Appends rows below those written so far.
     pub fn write(&mut self, rows: &[Row]) -> Result<(), XlsxError> {
+        self.write_cells(rows.iter().map(|r| r.cells.as_slice()))
+    }
+
+    /// Appends rows of cells below those written so far.
+    pub fn write_cells<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = &'a [Cell]>,
+    ) -> Result<(), XlsxError> {
         let sheet = self.workbook.worksheet_from_index(0)?;
         for row in rows {
-            for (col, cell) in (0u16..).zip(&row.cells) {
+            for (col, cell) in (0u16..).zip(row) {
                 match cell {
                     Cell::Text(s) => {
                         sheet.write_string(self.next_row, col, s)?;

@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/attendance", get(sheet))
         .route("/v1/attendance/review", post(review))
         .route("/v1/attendance/reply", post(reply))
+        .route("/v1/attendance/table.csv", get(table_csv))
+        .route("/v1/attendance/table.xlsx", get(table_xlsx))
 }
 
 /// Roles that review other cadres' attendance.
@@ -275,6 +277,107 @@ async fn oversees(state: &AppState, auth: &AuthUser, spans: &[Span]) -> Result<b
         let (lo, hi) = village_range(&s.division);
         actor.villages.range(lo..=hi).next().is_some()
     }))
+}
+
+#[derive(Deserialize)]
+struct TableQuery {
+    division: String,
+    month: String,
+}
+
+/// The township's (or any division's) monthly table: cadres of the caller's villages below
+/// `division`, one column per day.
+async fn table(
+    state: &AppState,
+    auth: &AuthUser,
+    q: &TableQuery,
+) -> Result<(Vec<String>, Vec<Vec<crate::export::Cell>>), ApiError> {
+    if !REVIEWERS.contains(&auth.role) {
+        return Err(ApiError::forbidden(
+            ErrorCode::ForbiddenRole,
+            "the attendance table is for team leaders and county officers",
+        ));
+    }
+    if !(2..=12).contains(&q.division.len()) || !q.division.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "division is a division code",
+        )
+        .at("division"));
+    }
+    let month = month_of(Some(&q.month))?;
+    let (first, last) = attendance::month_bounds(month.0, month.1).ok_or_else(no_such_month)?;
+    let actor = actor(state, auth).await?;
+    let cadres: Vec<_> = state
+        .store()
+        .cadres_under(&q.division, &clock::iso(first), &clock::iso(last))
+        .await?
+        .into_iter()
+        .filter(|c| actor.villages.contains(&c.division_code))
+        .collect();
+    let rows = attendance::table::rows(state.store(), &cadres, month).await?;
+    Ok((attendance::table::headers(last.day()), rows))
+}
+
+async fn table_csv(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppQuery(q): AppQuery<TableQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let (headers, rows) = table(&state, &auth, &q).await?;
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut body = crate::export::csv_header(&header_refs).map_err(ApiError::internal)?;
+    body.extend(
+        crate::export::csv_cells(rows.iter().map(Vec::as_slice)).map_err(ApiError::internal)?,
+    );
+    Ok(download(
+        body,
+        "text/csv; charset=utf-8",
+        &format!("attendance-{}-{}.csv", q.division, q.month),
+    ))
+}
+
+async fn table_xlsx(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppQuery(q): AppQuery<TableQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let (headers, rows) = table(&state, &auth, &q).await?;
+    // A county's table is a few hundred rows: made in memory on a blocking thread.
+    let body =
+        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+            let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+            let mut sheet =
+                crate::export::Sheet::with_headers("考勤", &header_refs, |h| match h.len() {
+                    0..=2 => Some(3.5),
+                    _ if h.starts_with("村") => Some(14.0),
+                    _ => None,
+                })?;
+            sheet.write_cells(rows.iter().map(Vec::as_slice))?;
+            let mut out = Vec::new();
+            sheet.save(&mut out)?;
+            Ok(out)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(download(
+        body,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &format!("attendance-{}-{}.xlsx", q.division, q.month),
+    ))
+}
+
+fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
 }
 
 fn no_such_month() -> ApiError {

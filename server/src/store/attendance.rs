@@ -35,6 +35,16 @@ pub struct AssignmentSpan {
     pub ends_on: Option<String>,
 }
 
+/// A cadre assigned to a village of a division during a period, for the township table.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct CadreRow {
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub division_code: String,
+}
+
 /// One entry of a sheet's review log.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct ReviewRow {
@@ -68,6 +78,32 @@ impl Store {
             r.at,
         )?;
         Ok(())
+    }
+
+    /// First secretaries and work team members assigned to villages below `division` at some
+    /// time in `[from, to]`: one row per cadre and village, by village then name.
+    pub async fn cadres_under(
+        &self,
+        division: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<CadreRow>> {
+        let (lo, hi) = super::identity::village_range(division);
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            CadreRow,
+            "SELECT DISTINCT u.id AS user_id, u.username, u.display_name, u.role, a.division_code
+             FROM assignments a JOIN users u ON u.id = a.user_id
+             WHERE a.division_code >= $1 AND a.division_code <= $2
+               AND a.starts_on <= $4 AND (a.ends_on IS NULL OR a.ends_on >= $3)
+               AND u.role IN ('first_secretary', 'team_member')
+             ORDER BY a.division_code, u.username",
+            lo,
+            hi,
+            from,
+            to,
+        )?)
     }
 
     /// A sheet's review log, oldest first.

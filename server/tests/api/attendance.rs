@@ -435,3 +435,58 @@ async fn accepted_observations_come_back_with_a_receipt_anyone_can_check() {
         .expect("receipt for a duplicate");
     assert_eq!(second.body().map(|b| b.record_id), Some(body.record_id));
 }
+
+#[tokio::test]
+async fn the_township_table_has_a_row_per_cadre_and_a_column_per_day() {
+    let app = spawn_app().await;
+    let mut cadre = app
+        .phone_since(Role::FirstSecretary, &[VILLAGE_A], SINCE)
+        .await;
+    let _other = app.phone_since(Role::TeamMember, &[VILLAGE_B], SINCE).await;
+    let leader = app
+        .phone_since(Role::TownshipSupervisor, &[TOWNSHIP], SINCE)
+        .await;
+    let batch: Vec<Mutation> = (1..=3)
+        .map(|d| {
+            at(
+                &mut cadre,
+                "presence",
+                datetime!(2026-10-01 01:00 UTC) + time::Duration::days(d - 1),
+                false,
+            )
+        })
+        .collect();
+    cadre.api.push(batch).await.expect("push");
+
+    let path = format!("/v1/attendance/table.csv?division={TOWNSHIP}&month=2026-10");
+    let (status, headers, body) = get_bytes(&app, &leader, &path).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("attendance-640104001-2026-10.csv")
+    );
+    let text = String::from_utf8(body).expect("utf-8");
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    assert_eq!(header.len(), 4 + 31 + 7);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "both cadres of the township: {text}");
+    let row = rows
+        .iter()
+        .find(|r| r[0] == VILLAGE_A)
+        .expect("the cadre's row");
+    assert_eq!(&row[4..8], ["√", "√", "√", "×"]);
+    assert_eq!((row[35], row[40], row[41]), ("3", "否", "待审核"));
+
+    let (status, headers, body) = get_bytes(&app, &leader, &path.replace(".csv", ".xlsx")).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert_eq!(&body[..2], b"PK", "a zip");
+    let (status, _, _) = get_bytes(&app, &cadre, &path).await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+}
