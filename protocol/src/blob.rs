@@ -54,6 +54,24 @@ pub struct BlobInfo {
     pub reason: Option<String>,
 }
 
+impl BlobInfo {
+    /// What is known of a blob before it is processed: its name, state and size.
+    pub fn unprocessed(sha256: &str, state: BlobState, received: u64, size: u64) -> BlobInfo {
+        BlobInfo {
+            sha256: sha256.to_owned(),
+            state,
+            received,
+            size: Some(size),
+            format: None,
+            width: None,
+            height: None,
+            gps: None,
+            taken_at: None,
+            reason: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

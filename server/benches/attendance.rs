@@ -19,6 +19,7 @@ use fieldsync_server::attendance::load;
 use fieldsync_server::config::Settings;
 use fieldsync_server::store::{FixWrite, NewUser, RecordWrite, Store, WriteBatch};
 use fieldsync_server::testing::ScratchDatabase;
+use fieldsync_server::testing::memory::{peak_kib, reset_peak};
 use serde_json::{Map, Value, json};
 use time::Month;
 use uuid::Uuid;
@@ -254,22 +255,4 @@ fn record(
         created: true,
         user_id: user,
     }
-}
-
-fn reset_peak() -> u64 {
-    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
-        eprintln!("   cannot reset the peak ({e}): growth is measured from the earlier peak");
-    }
-    peak_kib()
-}
-
-fn peak_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }

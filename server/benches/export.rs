@@ -21,6 +21,7 @@ use fieldsync_server::config::Settings;
 use fieldsync_server::export::{self, CONSOLE, Households, Reader};
 use fieldsync_server::store::{RecordWrite, Store, WriteBatch};
 use fieldsync_server::testing::ScratchDatabase;
+use fieldsync_server::testing::memory::{peak_kib, reset_peak};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -196,26 +197,6 @@ fn household_fields(n: usize) -> Value {
            "head_id_card": format!("6401041985{:08}", n), "poverty_status": "out_of_poverty",
            "monitoring_type": monitoring,
            "labour_capacity": "full", "household_size": n % 6 + 1, "per_capita_income": 7200.5 + (n % 100) as f64})
-}
-
-/// Resets the peak resident set to the current one and returns it (KiB).
-fn reset_peak() -> u64 {
-    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
-        eprintln!("   cannot reset the peak ({e}): the increase is measured from the earlier peak");
-    }
-    peak_kib()
-}
-
-/// `VmHWM` of this process, in KiB.
-fn peak_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn print_table(all: &[Figures]) {

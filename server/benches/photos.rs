@@ -22,6 +22,7 @@ use fieldsync_server::blobs::photo;
 use fieldsync_server::config::Settings;
 use fieldsync_server::store::NewUser;
 use fieldsync_server::testing::ScratchDatabase;
+use fieldsync_server::testing::memory::{peak_kib, reset_peak};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -312,22 +313,4 @@ fn cpu_ms() -> f64 {
         .sum();
     // USER_HZ is 100 on Linux.
     ticks * 10.0
-}
-
-fn reset_peak() -> u64 {
-    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
-        eprintln!("cannot reset the peak ({e}): growth is measured from the earlier peak");
-    }
-    peak_kib()
-}
-
-fn peak_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -147,3 +147,28 @@ mod tests {
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
     }
 }
+
+/// Peak memory of this process, for benchmarks: Linux's `VmHWM` (the high-water mark of the
+/// resident set), which `reset_peak` lowers to the current resident set first.
+pub mod memory {
+    /// Resets the peak to the current resident set and returns it, in KiB. Where the kernel
+    /// does not allow it, the peak stays where it was (said on stderr).
+    pub fn reset_peak() -> u64 {
+        if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+            eprintln!("cannot reset the peak ({e}): growth is measured from the earlier peak");
+        }
+        peak_kib()
+    }
+
+    /// `VmHWM` of this process, in KiB (0 where there is no `/proc`).
+    pub fn peak_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}

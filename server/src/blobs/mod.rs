@@ -148,22 +148,14 @@ impl Blobs {
         if let Some(row) = self.db().blob(sha256).await? {
             return Ok(Some(info_of(&row)));
         }
-        Ok(self
-            .db()
-            .upload(sha256, device_id)
-            .await?
-            .map(|u| BlobInfo {
-                sha256: sha256.to_owned(),
-                state: BlobState::Receiving,
-                received: to_u64(u.received),
-                size: Some(to_u64(u.total)),
-                format: None,
-                width: None,
-                height: None,
-                gps: None,
-                taken_at: None,
-                reason: None,
-            }))
+        Ok(self.db().upload(sha256, device_id).await?.map(|u| {
+            BlobInfo::unprocessed(
+                sha256,
+                BlobState::Receiving,
+                to_u64(u.received),
+                to_u64(u.total),
+            )
+        }))
     }
 }
 

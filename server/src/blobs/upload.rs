@@ -190,18 +190,12 @@ impl Blobs {
             return Err(BlobError::Incomplete);
         }
         if received < chunk.total {
-            return Ok(BlobInfo {
-                sha256: sha256.to_owned(),
-                state: BlobState::Receiving,
+            return Ok(BlobInfo::unprocessed(
+                sha256,
+                BlobState::Receiving,
                 received,
-                size: Some(chunk.total),
-                format: None,
-                width: None,
-                height: None,
-                gps: None,
-                taken_at: None,
-                reason: None,
-            });
+                chunk.total,
+            ));
         }
         // The last chunk: put the parts together, hashing as they go.
         let assembled = self.assemble(&prefix, chunk.total).await;
@@ -281,18 +275,14 @@ impl Blobs {
             .await?;
         self.inner.wake.notify_one();
         let row = self.db().blob(sha256).await?;
-        Ok(row.map(|r| super::info_of(&r)).unwrap_or(BlobInfo {
-            sha256: sha256.to_owned(),
-            state: BlobState::Processing,
-            received: size,
-            size: Some(size),
-            format: None,
-            width: None,
-            height: None,
-            gps: None,
-            taken_at: None,
-            reason: None,
-        }))
+        Ok(row
+            .map(|r| super::info_of(&r))
+            .unwrap_or(BlobInfo::unprocessed(
+                sha256,
+                BlobState::Processing,
+                size,
+                size,
+            )))
     }
 }
 
