@@ -127,6 +127,9 @@ pub enum Doubt {
     MockLocation,
     /// The accuracy radius is too large to place the fix in a village.
     LowAccuracy,
+    /// The phone's clock and its fix's time disagree by more than the server allows: fix times
+    /// come from the satellites, so a phone clock set to another day shows here.
+    ClockMismatch,
 }
 
 /// A point in WGS-84.

@@ -26,6 +26,10 @@ pub struct GpsLimits {
     pub max_speed_kmh: f64,
     /// How far from the household's known location a visit may be taken. Default 300 m.
     pub household_radius_m: f64,
+    /// How far the phone's clock (its edit stamp) may be from its fix's time, in seconds, before
+    /// `clock_mismatch`. Default 3 hours: edit stamps may run up to an hour ahead of a phone's own
+    /// clock (they follow the fastest clock they have seen).
+    pub max_clock_skew_s: i64,
 }
 
 impl Default for GpsLimits {
@@ -34,6 +38,7 @@ impl Default for GpsLimits {
             max_accuracy_m: 100.0,
             max_speed_kmh: 150.0,
             household_radius_m: 300.0,
+            max_clock_skew_s: 10_800,
         }
     }
 }

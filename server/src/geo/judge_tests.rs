@@ -13,6 +13,7 @@ const LIMITS: GpsLimits = GpsLimits {
     max_accuracy_m: 100.0,
     max_speed_kmh: 150.0,
     household_radius_m: 300.0,
+    max_clock_skew_s: 10_800,
 };
 /// 2026-11-28T10:00:00Z
 const T0_MS: i64 = 1_795_860_000_000;

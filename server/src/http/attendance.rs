@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/attendance/reply", post(reply))
         .route("/v1/attendance/table.csv", get(table_csv))
         .route("/v1/attendance/table.xlsx", get(table_xlsx))
+        .route("/v1/villages/{code}/coverage", get(coverage))
 }
 
 /// Roles that review other cadres' attendance.
@@ -461,4 +462,99 @@ fn view(sheet: Sheet, reviews: &[ReviewRow]) -> SheetView {
         approved,
         amendments,
     }
+}
+
+#[derive(Serialize)]
+struct Coverage {
+    village: String,
+    month: String,
+    households: usize,
+    visited: usize,
+    /// Visited households per household, 0 to 1.
+    coverage: f64,
+    /// Households with no visit or check this month: who to see next.
+    unvisited: Vec<CoveredHousehold>,
+    visited_households: Vec<CoveredHousehold>,
+}
+
+#[derive(Serialize)]
+struct CoveredHousehold {
+    household_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    head_name: Option<String>,
+    visits: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_visit_ms: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct CoverageQuery {
+    month: Option<String>,
+}
+
+/// `GET /v1/villages/{code}/coverage?month=`: which households of a village were visited (or
+/// checked) this month and which not.
+async fn coverage(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    super::extract::AppPath(village): super::extract::AppPath<String>,
+    AppQuery(q): AppQuery<CoverageQuery>,
+) -> Result<AppJson<Coverage>, ApiError> {
+    use crate::access::{self, Action};
+    let actor = actor(&state, &auth).await?;
+    if !actor.villages.contains(&village)
+        || !access::allowed(
+            auth.role,
+            fieldsync_protocol::registry::HOUSEHOLD.name,
+            Action::Read,
+        )
+    {
+        return Err(ApiError::not_found("no such village"));
+    }
+    let month = month_of(q.month.as_deref())?;
+    let (start, end) = load::month_ms(month).ok_or_else(no_such_month)?;
+    let rows = state.store().village_coverage(&village, start, end).await?;
+    // The head's name is personal data: its reading is audited like any other.
+    let audit: Vec<crate::store::AuditEntry> = rows
+        .iter()
+        .map(|r| crate::store::AuditEntry {
+            user_id: auth.user_id,
+            device_id: Some(auth.device_id),
+            action: crate::store::AuditAction::Read,
+            entity: fieldsync_protocol::registry::HOUSEHOLD.name,
+            record_id: r.household_id,
+            household_id: Some(r.household_id),
+            scope: Some(village.clone()),
+            fields: vec!["head_name".to_owned()],
+        })
+        .collect();
+    state.store().append_audit(&audit, clock::now_ms()).await?;
+    let households = rows.len();
+    let (visited, unvisited): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .map(|r| CoveredHousehold {
+            household_id: r.household_id,
+            head_name: r
+                .fields
+                .0
+                .get("head_name")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            visits: r.visits,
+            last_visit_ms: r.last_visit_ms,
+        })
+        .partition(|h| h.visits > 0);
+    Ok(AppJson(Coverage {
+        village,
+        month: month_text(month),
+        households,
+        visited: visited.len(),
+        coverage: if households == 0 {
+            0.0
+        } else {
+            visited.len() as f64 / households as f64
+        },
+        unvisited,
+        visited_households: visited,
+    }))
 }

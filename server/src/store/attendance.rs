@@ -45,6 +45,16 @@ pub struct CadreRow {
     pub division_code: String,
 }
 
+/// A household of a village and its visits (and checks) in a period, for coverage.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CoverageRow {
+    pub household_id: Uuid,
+    pub fields: Json<serde_json::Map<String, serde_json::Value>>,
+    /// Visits and checks in the period.
+    pub visits: i64,
+    pub last_visit_ms: Option<i64>,
+}
+
 /// One entry of a sheet's review log.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct ReviewRow {
@@ -103,6 +113,38 @@ impl Store {
             hi,
             from,
             to,
+        )?)
+    }
+
+    /// Every live household of a village with the number of visits and checks made at it in
+    /// `[from_ms, to_ms)` (by the fix's time, else by when the server received them).
+    pub async fn village_coverage(
+        &self,
+        village: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CoverageRow>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            CoverageRow,
+            "WITH seen AS (
+                 SELECT r.household_id, COALESCE(g.fix_at, r.created_at) AS at
+                 FROM records r LEFT JOIN gps_fixes g ON g.record_id = r.id
+                 WHERE r.scope = $1 AND r.entity IN
+                       ('visit', 'housing_check', 'water_check', 'education_check', 'health_check')
+             )
+             SELECT h.id AS household_id, h.fields,
+                    (SELECT COUNT(*) FROM seen s
+                      WHERE s.household_id = h.id AND s.at >= $2 AND s.at < $3) AS visits,
+                    (SELECT MAX(s.at) FROM seen s
+                      WHERE s.household_id = h.id AND s.at >= $2 AND s.at < $3) AS last_visit_ms
+             FROM records h
+             WHERE h.entity = 'household' AND h.scope = $1 AND NOT h.deleted
+             ORDER BY h.id",
+            village,
+            from_ms,
+            to_ms,
         )?)
     }
 

@@ -44,7 +44,9 @@ use crate::privacy::DataKey;
 pub use admin::{
     DeviceInfo, ImportAssignment, ImportSummary, ImportUser, PreviousState, UserOutcome,
 };
-pub use attendance::{AssignmentSpan, CadreRow, PlainRecord, PresenceEvent, ReviewRow};
+pub use attendance::{
+    AssignmentSpan, CadreRow, CoverageRow, PlainRecord, PresenceEvent, ReviewRow,
+};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
 pub use batch::{ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
 pub use blobs::{BlobFacts, BlobReference, BlobRow, StaleUpload, UploadRow};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
-use fieldsync_protocol::gps::{Crs, GpsVerdict, LatLon, VillageArea};
+use fieldsync_protocol::gps::{Crs, Doubt, GpsVerdict, LatLon, VillageArea};
 use fieldsync_protocol::push::Mutation;
 use fieldsync_protocol::registry::{self, EntityDef, FieldType, checks};
 use serde_json::{Map, Value};
@@ -234,6 +234,18 @@ pub(super) async fn judge_fix(
         limits,
     });
     verdict.against = against;
+    // The edit's stamp is the phone's clock; the fix's time comes from the satellites. A phone
+    // whose clock was set to another day (to place a visit on a day the cadre was away) shows
+    // as the two disagreeing. Kept out of the pure judge: it is about the mutation, not the fix.
+    let skew_ms = i64::try_from(m.hlc.wall_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(fix_at_ms)
+        .saturating_abs();
+    if skew_ms > limits.max_clock_skew_s.saturating_mul(1000) {
+        verdict.reasons.push(Doubt::ClockMismatch);
+        verdict.reasons.sort_unstable();
+        verdict.ok = false;
+    }
     let write = FixWrite {
         record_id: m.id,
         household_id,

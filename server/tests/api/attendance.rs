@@ -25,6 +25,8 @@ fn at(p: &mut Phone, entity: &str, when: OffsetDateTime, mocked: bool) -> Mutati
         _ => json!({"village_code": VILLAGE_A, "started_at": rfc, "purpose": "routine"}),
     };
     let mut m = p.dev.create(entity, p.dev.new_id(), fields);
+    // Made when the fix was taken, as on a phone whose clock is right.
+    m.hlc.wall_ms = u64::try_from(when.unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
     m.gps = Some(GpsFix {
         lat: HERE.0,
         lon: HERE.1,
@@ -131,9 +133,20 @@ async fn check_ins_need_a_fix_and_a_clock_set_ahead_proves_nothing() {
         (ErrorCode::InvalidGps, Some("gps"))
     );
 
-    // A fix stamped three days ahead of the server.
-    let ahead = OffsetDateTime::now_utc() + time::Duration::days(3);
-    let m = at(&mut cadre, "presence", ahead, false);
+    // A phone whose clock was set back two days: its fix (satellite time) is today.
+    let now = OffsetDateTime::now_utc();
+    let mut back = at(&mut cadre, "presence", now, false);
+    back.hlc.wall_ms -= 2 * 86_400_000;
+    let r = cadre.api.push(vec![back]).await.expect("push");
+    assert_eq!(r.results[0].status, Status::Applied);
+    let (changes, _, _) = cadre.api.pull_all(None, None).await.expect("pull");
+    let reasons = changes[0].gps_verdict.clone().unwrap_or_default()["reasons"].clone();
+    assert_eq!(reasons, json!(["clock_mismatch"]));
+
+    // A fix stamped three days ahead of the server (edited "now").
+    let ahead = now + time::Duration::days(3);
+    let mut m = at(&mut cadre, "presence", ahead, false);
+    m.hlc.wall_ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
     let r = cadre.api.push(vec![m]).await.expect("push");
     assert_eq!(r.results[0].status, Status::Applied);
     let month = format!("{:04}-{:02}", ahead.year(), u8::from(ahead.month()));
@@ -489,4 +502,57 @@ async fn the_township_table_has_a_row_per_cadre_and_a_column_per_day() {
     assert_eq!(&body[..2], b"PK", "a zip");
     let (status, _, _) = get_bytes(&app, &cadre, &path).await;
     assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn village_coverage_lists_who_was_visited_this_month_and_who_not() {
+    let app = spawn_app().await;
+    let mut cadre = app.phone_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+    let (visited, waiting) = (cadre.dev.new_id(), cadre.dev.new_id());
+    let setup = vec![
+        cadre
+            .dev
+            .create("household", visited, household(VILLAGE_A, "马")),
+        cadre
+            .dev
+            .create("household", waiting, household(VILLAGE_A, "李")),
+    ];
+    cadre.api.push(setup).await.expect("households");
+    let mut visit = at(&mut cadre, "visit", datetime!(2026-10-15 02:00 UTC), false);
+    visit
+        .fields
+        .insert("household_id".into(), json!(visited.to_string()));
+    // Last month's visit to the other household does not count for October.
+    let mut old = at(&mut cadre, "visit", datetime!(2026-09-30 02:00 UTC), false);
+    old.fields
+        .insert("household_id".into(), json!(waiting.to_string()));
+    let r = cadre.api.push(vec![visit, old]).await.expect("visits");
+    assert!(
+        r.results.iter().all(|r| r.status == Status::Applied),
+        "{r:?}"
+    );
+
+    let c: Value = cadre
+        .api
+        .get_json(&format!("/v1/villages/{VILLAGE_A}/coverage?month=2026-10"))
+        .await
+        .expect("coverage");
+    assert_eq!(
+        (
+            c["households"].clone(),
+            c["visited"].clone(),
+            c["coverage"].clone()
+        ),
+        (json!(2), json!(1), json!(0.5))
+    );
+    assert_eq!(c["unvisited"][0]["household_id"], json!(waiting));
+    assert_eq!(c["unvisited"][0]["head_name"], "李");
+    assert_eq!(c["visited_households"][0]["visits"], 1);
+    let outsider = app.phone_since(Role::TeamMember, &[VILLAGE_B], SINCE).await;
+    let e = outsider
+        .api
+        .get_json::<Value>(&format!("/v1/villages/{VILLAGE_A}/coverage?month=2026-10"))
+        .await
+        .expect_err("not theirs");
+    assert_eq!(e.code(), Some(ErrorCode::NotFound));
 }
