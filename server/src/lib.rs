@@ -6,6 +6,7 @@ pub mod app;
 pub mod attendance;
 pub mod auth;
 pub mod blobs;
+pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod config;
