@@ -103,6 +103,16 @@ pub static GRANTS: &[Grant] = &[
     Grant { role: TownshipSupervisor, entity: "presence", actions: &[Read] },
     Grant { role: FirstSecretary, entity: "presence", actions: RECORD },
     Grant { role: TeamMember, entity: "presence", actions: RECORD },
+    // Self-reports: hotline operators and farmers submit; cadres and reviewers read. A farmer
+    // reads only their own, through `GET /v1/self-reports/mine` (see WRITE_ONLY).
+    Grant { role: HotlineOperator, entity: "self_report", actions: RECORD },
+    Grant { role: Farmer, entity: "self_report", actions: &[Create] },
+    Grant { role: Admin, entity: "self_report", actions: &[Read] },
+    Grant { role: CountyOfficer, entity: "self_report", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: "self_report", actions: &[Read] },
+    Grant { role: FirstSecretary, entity: "self_report", actions: &[Read] },
+    Grant { role: TeamMember, entity: "self_report", actions: &[Read] },
+    Grant { role: GridWorker, entity: "self_report", actions: &[Read] },
     // Leave and declared training or trip days: cadres ask, team leaders answer.
     Grant { role: Admin, entity: "leave_request", actions: &[Read] },
     Grant { role: CountyOfficer, entity: "leave_request", actions: &[Read] },
@@ -170,7 +180,13 @@ mod tests {
 
     #[test]
     fn whoever_writes_may_read() {
+        // A farmer's reports are read through their own endpoint, never by pull: a farmer must
+        // not receive the village's other reports.
+        const WRITE_ONLY: &[(Role, &str)] = &[(Farmer, "self_report")];
         for g in GRANTS {
+            if WRITE_ONLY.contains(&(g.role, g.entity)) {
+                continue;
+            }
             if g.actions.iter().any(|a| *a != Read) {
                 assert!(g.actions.contains(&Read), "{:?} {}", g.role, g.entity);
             }

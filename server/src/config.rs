@@ -44,6 +44,8 @@ pub struct Limits {
     /// Take the client address from the last `X-Forwarded-For` entry (only behind a proxy
     /// that sets it; otherwise clients could pick their own address).
     pub trust_forwarded_for: bool,
+    /// Self-reports one farmer account may send in 24 hours (the public channel).
+    pub self_reports_per_day: i64,
 }
 
 impl Default for Limits {
@@ -58,6 +60,7 @@ impl Default for Limits {
             login_failures_per_ip: 30,
             login_window_s: 900,
             trust_forwarded_for: false,
+            self_reports_per_day: 3,
         }
     }
 }

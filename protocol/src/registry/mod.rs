@@ -9,6 +9,7 @@ mod household;
 pub mod idcard;
 mod member;
 mod presence;
+mod report;
 mod survey;
 mod validate;
 
@@ -18,6 +19,7 @@ pub use checks::{CHECKS, EDUCATION_CHECK, HEALTH_CHECK, HOUSING_CHECK, WATER_CHE
 pub use household::HOUSEHOLD;
 pub use member::MEMBER;
 pub use presence::{ABSENCE_KINDS, LEAVE_DECISION, LEAVE_REQUEST, PRESENCE, VISIT, VISIT_PURPOSES};
+pub use report::{CHANNELS, DIFFICULTIES, SELF_REPORT};
 pub use survey::SURVEY_SUBMISSION;
 pub use validate::validate_fields;
 
@@ -201,6 +203,7 @@ pub static ENTITIES: &[&EntityDef] = &[
     &PRESENCE,
     &LEAVE_REQUEST,
     &LEAVE_DECISION,
+    &SELF_REPORT,
 ];
 
 pub fn entity(name: &str) -> Option<&'static EntityDef> {

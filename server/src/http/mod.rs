@@ -10,6 +10,7 @@ mod export;
 pub mod extract;
 mod health;
 mod households;
+mod reports;
 mod sync;
 
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(export::router())
         .merge(blobs::router())
         .merge(attendance::router())
+        .merge(reports::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -73,6 +73,7 @@ async fn push_batch(
         now_ms,
         max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
         gps: state.settings().gps.clone(),
+        self_reports_per_day: limits.self_reports_per_day,
     };
     let n = req.mutations.len();
     let subjects: Vec<Option<Subject>> = req.mutations.iter().map(subject).collect();

@@ -256,6 +256,24 @@ impl Tx {
         )?)
     }
 
+    /// How many records of `entity` the user created since `since_ms` (server time).
+    pub async fn created_since(
+        &mut self,
+        user_id: Uuid,
+        entity: &str,
+        since_ms: i64,
+    ) -> Result<i64> {
+        Ok(fetch_scalar!(
+            self.conn(),
+            fetch_one,
+            i64,
+            "SELECT COUNT(*) FROM records WHERE created_by = $1 AND entity = $2 AND created_at >= $3",
+            user_id,
+            entity,
+            since_ms,
+        )?)
+    }
+
     /// Whether exactly these coordinates were recorded anywhere but at this household.
     pub async fn coordinates_seen_elsewhere(
         &mut self,

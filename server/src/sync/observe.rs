@@ -256,6 +256,47 @@ pub(super) async fn judge_fix(
     Ok(Some((verdict, write)))
 }
 
+/// A self-report must say whose difficulty it is (a household, or an ID-card number) and carry
+/// the farmer's consent; a farmer sends a few a day at most (`limits.self_reports_per_day`).
+pub(super) async fn check_self_report(
+    tx: &mut Tx,
+    actor: &super::Actor,
+    m: &Mutation,
+    per_day: i64,
+    now_ms: i64,
+) -> Result<Result<(), ErrorDetail>, StoreError> {
+    if m.fields.get("consent_to_checks") != Some(&Value::Bool(true)) {
+        return Ok(Err(ErrorDetail::new(
+            ErrorCode::InvalidValue,
+            "monitoring checks the household's data: the farmer's consent is required",
+        )
+        .at("fields.consent_to_checks")));
+    }
+    if !m.fields.contains_key("household_id") && !m.fields.contains_key("id_card") {
+        return Ok(Err(ErrorDetail::new(
+            ErrorCode::MissingField,
+            "name the household, or the ID-card number of the person reporting",
+        )
+        .at("fields.household_id")));
+    }
+    if actor.role == fieldsync_protocol::Role::Farmer {
+        let since = now_ms - 24 * 3_600_000;
+        let sent = tx
+            .created_since(actor.user_id, registry::SELF_REPORT.name, since)
+            .await?;
+        if sent >= per_day {
+            return Ok(Err(ErrorDetail::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "at most {per_day} reports a day from one account; call 12317 if it is urgent"
+                ),
+            )
+            .at("entity")));
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// The entity of a survey submission.
 pub(super) fn is_survey(def: &EntityDef) -> bool {
     def.name == registry::SURVEY_SUBMISSION.name

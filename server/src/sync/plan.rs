@@ -68,6 +68,18 @@ pub(super) async fn plan(
         {
             return Ok(Err(e));
         }
+        if def.name == registry::SELF_REPORT.name {
+            // Earlier reports in this batch count against the limit too.
+            let in_batch = batch
+                .mutations
+                .iter()
+                .filter(|w| w.entity == registry::SELF_REPORT.name)
+                .count();
+            let per_day = rules.self_reports_per_day - i64::try_from(in_batch).unwrap_or(i64::MAX);
+            if let Err(e) = observe::check_self_report(tx, actor, m, per_day, rules.now_ms).await? {
+                return Ok(Err(e));
+            }
+        }
     }
     let mut outcome = match merge::apply(def, existing.map(|w| &w.state), m) {
         Ok(o) => o,

@@ -31,6 +31,8 @@ pub struct PushRules {
     pub max_clock_ahead_ms: i64,
     /// When a GPS fix is doubted.
     pub gps: crate::geo::judge::GpsLimits,
+    /// Self-reports one farmer account may send in 24 hours.
+    pub self_reports_per_day: i64,
 }
 
 #[derive(Debug, thiserror::Error)]

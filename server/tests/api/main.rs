@@ -17,6 +17,7 @@ mod helpers;
 mod input;
 mod pull;
 mod push;
+mod reports;
 mod scope;
 mod security;
 mod tokens;
