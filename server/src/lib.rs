@@ -13,6 +13,7 @@ pub mod config;
 pub mod divisions;
 pub mod export;
 pub mod geo;
+pub mod hex;
 pub mod http;
 pub mod privacy;
 pub mod ratelimit;

@@ -40,7 +40,7 @@ impl Signer {
     pub fn from_seed(seed: &[u8; 32]) -> Signer {
         let key = SigningKey::from_bytes(seed);
         let digest = Sha256::digest(key.verifying_key().as_bytes());
-        let key_id = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let key_id = crate::hex::hex(&digest[..8]);
         Signer { key, key_id }
     }
 
@@ -90,10 +90,7 @@ pub fn verify_with(
 /// fields always hash the same.
 pub fn fields_sha256(fields: &serde_json::Value) -> String {
     let bytes = serde_json::to_vec(fields).unwrap_or_default();
-    Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::hex(&Sha256::digest(&bytes))
 }
 
 #[cfg(test)]

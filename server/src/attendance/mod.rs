@@ -142,6 +142,21 @@ pub struct Sheet {
     pub meets_requirement: bool,
 }
 
+/// Where the review stands: the latest of approve, return and reply decides.
+pub fn review_state(reviews: &[crate::store::ReviewRow]) -> &'static str {
+    match reviews
+        .iter()
+        .rev()
+        .find(|r| matches!(r.action.as_str(), "approve" | "return" | "reply"))
+        .map(|r| r.action.as_str())
+    {
+        Some("approve") => "approved",
+        Some("return") => "returned",
+        Some("reply") => "answered",
+        _ => "open",
+    }
+}
+
 /// The first and the last day of a month.
 pub fn month_bounds(year: i32, month: Month) -> Option<(Date, Date)> {
     let first = Date::from_calendar_date(year, month, 1).ok()?;

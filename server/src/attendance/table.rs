@@ -4,7 +4,7 @@
 use time::Month;
 
 use super::{DayState, Sheet, load};
-use crate::export::Cell;
+use crate::export::{Cell, Format};
 use crate::store::{CadreRow, Store, StoreError};
 
 /// The columns before the days, and after them.
@@ -36,6 +36,40 @@ fn symbol(state: DayState) -> &'static str {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("CSV: {0}")]
+    Csv(#[from] ::csv::Error),
+    #[error("XLSX: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+}
+
+/// The table as a file in `format`, in memory: a county's table is a few hundred rows.
+pub fn file(format: Format, headers: &[String], rows: &[Vec<Cell>]) -> Result<Vec<u8>, FileError> {
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let rows = rows.iter().map(Vec::as_slice);
+    Ok(match format {
+        Format::Csv => {
+            let mut bytes = crate::export::csv_header(&headers)?;
+            bytes.extend(crate::export::csv_cells(rows)?);
+            bytes
+        }
+        Format::Xlsx => {
+            // Day columns narrow, the village code wide enough to read.
+            let mut sheet =
+                crate::export::Sheet::with_headers("考勤", &headers, |h| match h.len() {
+                    0..=2 => Some(3.5),
+                    _ if h.starts_with("村") => Some(14.0),
+                    _ => None,
+                })?;
+            sheet.write_cells(rows)?;
+            let mut bytes = Vec::new();
+            sheet.save(&mut bytes)?;
+            bytes
+        }
+    })
+}
+
 pub fn headers(days: u8) -> Vec<String> {
     LEADING
         .iter()
@@ -59,12 +93,7 @@ pub async fn rows(
         let Some(sheet) = load::sheet(store, cadre.user_id, month, &spans, &reviews).await? else {
             continue;
         };
-        let state = reviews
-            .iter()
-            .rev()
-            .find(|r| matches!(r.action.as_str(), "approve" | "return" | "reply"))
-            .map_or("open", |r| r.action.as_str());
-        out.push(row(cadre, &sheet, state));
+        out.push(row(cadre, &sheet, super::review_state(&reviews)));
     }
     Ok(out)
 }
@@ -94,9 +123,9 @@ fn row(cadre: &CadreRow, sheet: &Sheet, review: &str) -> Vec<Cell> {
         "否"
     }));
     cells.push(text(match review {
-        "approve" => "已审核",
-        "return" => "退回",
-        "reply" => "已答复",
+        "approved" => "已审核",
+        "returned" => "退回",
+        "answered" => "已答复",
         _ => "待审核",
     }));
     cells

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::{BlobError, Blobs, incoming_key, photo, staging_prefix, to_i64, to_u64};
 use crate::clock;
+use crate::hex::hex;
 
 /// One chunk of an upload: bytes `start..=end` of `total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -354,14 +355,6 @@ impl Write for HashingWriter<'_> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,10 +380,5 @@ mod tests {
         ] {
             assert!(parse_content_range(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn hex_is_lower_case() {
-        assert_eq!(hex(&[0x00, 0xab, 0x7f]), "00ab7f");
     }
 }

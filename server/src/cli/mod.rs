@@ -260,21 +260,8 @@ async fn export_attendance(
         .await?;
     let rows = attendance::table::rows(store, &cadres, m).await?;
     let headers = attendance::table::headers(last.day());
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let bytes = match format {
-        crate::export::Format::Csv => {
-            let mut b = crate::export::csv_header(&header_refs)?;
-            b.extend(crate::export::csv_cells(rows.iter().map(Vec::as_slice))?);
-            b
-        }
-        crate::export::Format::Xlsx => {
-            let mut sheet = crate::export::Sheet::with_headers("考勤", &header_refs, |_| None)?;
-            sheet.write_cells(rows.iter().map(Vec::as_slice))?;
-            let mut b = Vec::new();
-            sheet.save(&mut b)?;
-            b
-        }
-    };
+    let bytes = attendance::table::file(format, &headers, &rows)?;
+
     std::fs::write(out, bytes)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
     println!(

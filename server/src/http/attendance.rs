@@ -26,8 +26,9 @@ use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, AuthUser};
 use super::sync::actor;
 use crate::app::AppState;
-use crate::attendance::{self, Sheet, Span, load};
+use crate::attendance::{self, Sheet, Span, load, review_state};
 use crate::clock;
+use crate::export::Format;
 use crate::store::{ReviewRow, village_range};
 
 pub fn router() -> Router<AppState> {
@@ -35,8 +36,14 @@ pub fn router() -> Router<AppState> {
         .route("/v1/attendance", get(sheet))
         .route("/v1/attendance/review", post(review))
         .route("/v1/attendance/reply", post(reply))
-        .route("/v1/attendance/table.csv", get(table_csv))
-        .route("/v1/attendance/table.xlsx", get(table_xlsx))
+        .route(
+            "/v1/attendance/table.csv",
+            get(|s, a, q| table_file(s, a, q, Format::Csv)),
+        )
+        .route(
+            "/v1/attendance/table.xlsx",
+            get(|s, a, q| table_file(s, a, q, Format::Xlsx)),
+        )
         .route("/v1/villages/{code}/coverage", get(coverage))
 }
 
@@ -320,53 +327,26 @@ async fn table(
     Ok((attendance::table::headers(last.day()), rows))
 }
 
-async fn table_csv(
+/// The table as a file; a county's is a few hundred rows, made in memory on a blocking thread.
+async fn table_file(
     State(state): State<AppState>,
     auth: AuthUser,
     AppQuery(q): AppQuery<TableQuery>,
+    format: Format,
 ) -> Result<axum::response::Response, ApiError> {
     let (headers, rows) = table(&state, &auth, &q).await?;
-    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let mut body = crate::export::csv_header(&header_refs).map_err(ApiError::internal)?;
-    body.extend(
-        crate::export::csv_cells(rows.iter().map(Vec::as_slice)).map_err(ApiError::internal)?,
-    );
-    Ok(download(
-        body,
-        "text/csv; charset=utf-8",
-        &format!("attendance-{}-{}.csv", q.division, q.month),
-    ))
-}
-
-async fn table_xlsx(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    AppQuery(q): AppQuery<TableQuery>,
-) -> Result<axum::response::Response, ApiError> {
-    let (headers, rows) = table(&state, &auth, &q).await?;
-    // A county's table is a few hundred rows: made in memory on a blocking thread.
     let body =
-        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-            let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-            let mut sheet =
-                crate::export::Sheet::with_headers("考勤", &header_refs, |h| match h.len() {
-                    0..=2 => Some(3.5),
-                    _ if h.starts_with("村") => Some(14.0),
-                    _ => None,
-                })?;
-            sheet.write_cells(rows.iter().map(Vec::as_slice))?;
-            let mut out = Vec::new();
-            sheet.save(&mut out)?;
-            Ok(out)
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    Ok(download(
-        body,
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        &format!("attendance-{}-{}.xlsx", q.division, q.month),
-    ))
+        tokio::task::spawn_blocking(move || attendance::table::file(format, &headers, &rows))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    let name = format!(
+        "attendance-{}-{}.{}",
+        q.division,
+        q.month,
+        format.extension()
+    );
+    Ok(download(body, format.content_type(), &name))
 }
 
 fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> axum::response::Response {
@@ -395,21 +375,6 @@ async fn computed(
     load::sheet(state.store(), user_id, month, spans, reviews)
         .await?
         .ok_or_else(no_such_month)
-}
-
-/// Where the review stands: the latest of approve, return and reply decides.
-fn review_state(reviews: &[ReviewRow]) -> &'static str {
-    match reviews
-        .iter()
-        .rev()
-        .find(|r| matches!(r.action.as_str(), "approve" | "return" | "reply"))
-        .map(|r| r.action.as_str())
-    {
-        Some("approve") => "approved",
-        Some("return") => "returned",
-        Some("reply") => "answered",
-        _ => "open",
-    }
 }
 
 fn view(sheet: Sheet, reviews: &[ReviewRow]) -> SheetView {

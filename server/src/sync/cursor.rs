@@ -65,11 +65,7 @@ pub fn scope_hash<'a>(villages: impl IntoIterator<Item = &'a String>) -> String 
     if !any {
         return String::new();
     }
-    h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::hex(&h.finalize()[..16])
 }
 
 #[cfg(test)]
