@@ -90,6 +90,12 @@ pub enum ErrorCode {
     UnsupportedFormat,
     /// A photo the server will not decode: truncated, corrupt, or more pixels than allowed.
     BadPhoto,
+    /// A case step the procedure does not allow from the case's state, or one the caller's role
+    /// may not take.
+    InvalidTransition,
+    /// A step or a task's closing lacks the evidence it needs (a GPS-verified visit, a passing
+    /// check, the income above the line …); the message says which.
+    EvidenceRequired,
     /// An error on the server; the request may be retried.
     Internal,
     /// The server is starting or shutting down; retry shortly.
@@ -97,7 +103,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 43] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::BodyTooLarge,
@@ -137,6 +143,8 @@ impl ErrorCode {
         ErrorCode::QuotaExceeded,
         ErrorCode::UnsupportedFormat,
         ErrorCode::BadPhoto,
+        ErrorCode::InvalidTransition,
+        ErrorCode::EvidenceRequired,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -183,6 +191,8 @@ impl ErrorCode {
             QuotaExceeded => "quota_exceeded",
             UnsupportedFormat => "unsupported_format",
             BadPhoto => "bad_photo",
+            InvalidTransition => "invalid_transition",
+            EvidenceRequired => "evidence_required",
             Internal => "internal",
             Unavailable => "unavailable",
         }

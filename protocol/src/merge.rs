@@ -343,6 +343,38 @@ pub fn decide(cur: &RecordState, field: &str, value: &Value, stamp: Hlc) -> Opti
     Some(state)
 }
 
+/// Sets fields as the server's own consequence of a write (a case moved by a step, a task
+/// closed by a passing check): one new version, each field stamped with `stamp`.
+pub fn server_write(cur: &RecordState, fields: &Map<String, Value>, stamp: Hlc) -> RecordState {
+    let mut state = cur.clone();
+    state.version += 1;
+    for (name, value) in fields {
+        if value.is_null() {
+            state.fields.remove(name);
+        } else {
+            state.fields.insert(name.clone(), value.clone());
+        }
+        state
+            .meta
+            .insert(name.clone(), FieldMeta::new(state.version, stamp));
+    }
+    state
+}
+
+/// A record the server makes (a task from a rule): version 1, every field stamped.
+pub fn server_create(fields: Map<String, Value>, stamp: Hlc) -> RecordState {
+    let meta = fields
+        .keys()
+        .map(|k| (k.clone(), FieldMeta::new(1, stamp)))
+        .collect();
+    RecordState {
+        version: 1,
+        deleted: false,
+        fields,
+        meta,
+    }
+}
+
 /// A stamp for a server-side write that orders after the field's current one.
 pub fn stamp_after(previous: Option<Hlc>, node: uuid::Uuid, now_ms: u64) -> Hlc {
     let mut clock = crate::hlc::HlcClock::new(node);

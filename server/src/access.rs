@@ -124,6 +124,30 @@ pub static GRANTS: &[Grant] = &[
     Grant { role: TownshipSupervisor, entity: "leave_decision", actions: RECORD },
     Grant { role: FirstSecretary, entity: "leave_decision", actions: &[Read] },
     Grant { role: TeamMember, entity: "leave_decision", actions: &[Read] },
+    // Monitoring cases: cadres who find a household at risk open one (a county officer for a
+    // department's alert); their state moves only by steps, judged by `cases::machine`, which
+    // also decides which role takes which step. Reviewers settle a step that met a moved case.
+    Grant { role: Admin, entity: "case", actions: &[Read] },
+    Grant { role: CountyOfficer, entity: "case", actions: &[Read, Create, Review] },
+    Grant { role: TownshipSupervisor, entity: "case", actions: &[Read, Create, Review] },
+    Grant { role: FirstSecretary, entity: "case", actions: RECORD },
+    Grant { role: TeamMember, entity: "case", actions: RECORD },
+    Grant { role: GridWorker, entity: "case", actions: RECORD },
+    Grant { role: Admin, entity: "case_step", actions: &[Read] },
+    Grant { role: CountyOfficer, entity: "case_step", actions: RECORD },
+    Grant { role: TownshipSupervisor, entity: "case_step", actions: RECORD },
+    Grant { role: FirstSecretary, entity: "case_step", actions: RECORD },
+    Grant { role: TeamMember, entity: "case_step", actions: RECORD },
+    Grant { role: GridWorker, entity: "case_step", actions: RECORD },
+    // Follow-up tasks: rules make most of them; leaders and first secretaries add and
+    // reassign; everyone assigned works and closes them (see `sync::work` for who may change
+    // which field).
+    Grant { role: Admin, entity: "task", actions: &[Read] },
+    Grant { role: CountyOfficer, entity: "task", actions: &[Read, Create, Update, Review] },
+    Grant { role: TownshipSupervisor, entity: "task", actions: &[Read, Create, Update, Review] },
+    Grant { role: FirstSecretary, entity: "task", actions: &[Read, Create, Update, Review] },
+    Grant { role: TeamMember, entity: "task", actions: &[Read, Update] },
+    Grant { role: GridWorker, entity: "task", actions: &[Read, Update] },
 ];
 
 pub fn allowed(role: Role, entity: &str, action: Action) -> bool {

@@ -103,6 +103,40 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub gps: crate::geo::GpsLimits,
     pub blobs: BlobSettings,
+    pub monitoring: MonitoringSettings,
+}
+
+/// The monitoring procedure (`[monitoring]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitoringSettings {
+    /// The monitoring line per year, yuan per person (`"2021" = 6000`): a year without its own
+    /// line uses the latest earlier one. Risk counts as eliminated above the line × 1.1.
+    pub lines: std::collections::BTreeMap<String, f64>,
+    /// How often overdue tasks are looked for and escalated to the team leader, in seconds
+    /// (0: never; `fieldsync admin escalate-tasks` does it on demand).
+    pub escalate_every_s: u64,
+}
+
+impl Default for MonitoringSettings {
+    fn default() -> Self {
+        MonitoringSettings {
+            lines: [("2021".to_owned(), 6000.0)].into_iter().collect(),
+            escalate_every_s: 3600,
+        }
+    }
+}
+
+impl MonitoringSettings {
+    /// The line for a year: its own, else the latest earlier one.
+    pub fn line_for(&self, year: i32) -> Option<f64> {
+        self.lines
+            .iter()
+            .filter_map(|(y, line)| Some((y.parse::<i32>().ok()?, *line)))
+            .filter(|(y, _)| *y <= year)
+            .max_by_key(|(y, _)| *y)
+            .map(|(_, line)| line)
+    }
 }
 
 /// Photos: limits, processing and where the bytes are kept (`[blobs]`).
@@ -198,6 +232,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             gps: crate::geo::GpsLimits::default(),
             blobs: BlobSettings::default(),
+            monitoring: MonitoringSettings::default(),
         }
     }
 }
@@ -214,6 +249,7 @@ const KEYS: &[&str] = &[
     "auth",
     "gps",
     "blobs",
+    "monitoring",
 ];
 
 /// Variables with the prefix that are not settings but are read elsewhere.
@@ -307,6 +343,16 @@ impl Settings {
         {
             return bad(
                 "blobs.backend = \"s3\" needs blobs.s3.bucket and blobs.s3.access_key_id (and FIELDSYNC_BLOBS__S3__SECRET_ACCESS_KEY)",
+            );
+        }
+        let m = &self.monitoring;
+        if m.lines.is_empty()
+            || m.lines.iter().any(|(year, line)| {
+                year.parse::<i32>().is_err() || !line.is_finite() || *line <= 0.0
+            })
+        {
+            return bad(
+                "monitoring.lines maps years to the line in yuan per person, e.g. \"2021\" = 6000",
             );
         }
         if let Some(url) = &self.database_url {

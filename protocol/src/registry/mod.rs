@@ -12,6 +12,7 @@ mod presence;
 mod report;
 mod survey;
 mod validate;
+pub mod work;
 
 use crate::push::Op;
 
@@ -22,6 +23,7 @@ pub use presence::{ABSENCE_KINDS, LEAVE_DECISION, LEAVE_REQUEST, PRESENCE, VISIT
 pub use report::{CHANNELS, DIFFICULTIES, SELF_REPORT};
 pub use survey::SURVEY_SUBMISSION;
 pub use validate::validate_fields;
+pub use work::{CASE, CASE_STEP, TASK};
 
 /// The JSON value a field takes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,6 +56,11 @@ pub enum FieldType {
     Ref(&'static str),
     /// The id of a member of the household named in the given field (a check of one child).
     MemberOf(&'static str),
+    /// The id of a record of one of the named entities, in the same village (a task's
+    /// evidence: a visit or a check).
+    AnyRef(&'static [&'static str]),
+    /// A UUID that is not a record of the synced entities (a user); checked by the server.
+    Id,
     /// An RFC 3339 timestamp (`2026-11-28T10:00:00+08:00`).
     DateTime,
     /// A list of distinct values from the enumeration.
@@ -204,6 +211,9 @@ pub static ENTITIES: &[&EntityDef] = &[
     &LEAVE_REQUEST,
     &LEAVE_DECISION,
     &SELF_REPORT,
+    &CASE,
+    &CASE_STEP,
+    &TASK,
 ];
 
 pub fn entity(name: &str) -> Option<&'static EntityDef> {

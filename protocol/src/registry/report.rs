@@ -55,5 +55,8 @@ pub static SELF_REPORT: EntityDef = EntityDef {
         FieldDef::plain("channel", Enum(CHANNELS))
             .required()
             .immutable(),
+        // The monitoring case the report opened or joined (same household, same difficulty,
+        // case still open).
+        FieldDef::plain("case_id", Ref("case")).server_only(),
     ],
 };

@@ -191,6 +191,25 @@ fn check_value(ty: FieldType, value: &Value) -> Result<(), Problem> {
                 return invalid(format!("{s:?} is not the id of a {entity}"));
             }
         }
+        FieldType::AnyRef(entities) => {
+            let Some(s) = value.as_str() else {
+                return wrong_type("a record id string");
+            };
+            if Uuid::parse_str(s).is_err() {
+                return invalid(format!(
+                    "{s:?} is not the id of a record ({})",
+                    entities.join(", ")
+                ));
+            }
+        }
+        FieldType::Id => {
+            let Some(s) = value.as_str() else {
+                return wrong_type("an id string");
+            };
+            if Uuid::parse_str(s).is_err() {
+                return invalid(format!("{s:?} is not an id"));
+            }
+        }
         FieldType::MemberOf(_) => {
             let Some(s) = value.as_str() else {
                 return wrong_type("a member id string");

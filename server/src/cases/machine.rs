@@ -65,24 +65,7 @@ pub const ALL_STATES: [CaseState; 9] = [
     CaseState::NotAdmitted,
 ];
 
-/// The three monitored types.
-pub const CASE_TYPES: &[&str] = &[
-    "unstable_out_of_poverty", // 脱贫不稳定户
-    "marginal_prone",          // 边缘易致贫户
-    "sudden_hardship",         // 突发严重困难户
-];
-
-/// Why a household is not admitted: the negative list (l.236) and not meeting the criteria.
-pub const NOT_ADMITTED_REASONS: &[&str] = &[
-    "criteria_not_met",
-    "hidden_assets_or_false_expenses",
-    "abroad_at_own_cost",
-    "luxury_spending",
-    "relatives_well_off",
-    "excessive_treatment",
-    "public_objection_unproven",
-    "illegal_acts",
-];
+pub use fieldsync_protocol::registry::work::{CASE_TYPES, NOT_ADMITTED_REASONS};
 
 /// The facts a step is judged on, gathered by the caller.
 #[derive(Clone, Debug, Default)]
@@ -241,7 +224,7 @@ pub fn step(
                 .is_none_or(|t| !CASE_TYPES.contains(&t)) =>
         {
             return need(
-                "approval names the type: unstable_out_of_poverty, marginal_prone or sudden_hardship",
+                "approval names the type: unstable_out_of_poverty, marginal_prone or sudden_severe_difficulty",
             );
         }
         CaseState::NotAdmitted

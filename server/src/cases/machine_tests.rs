@@ -10,7 +10,7 @@ fn full() -> Evidence {
         verified_visit: true,
         note: Some("村民代表12人参加，一致同意纳入".into()),
         publicity_days: Some(7),
-        case_type: Some("sudden_hardship".into()),
+        case_type: Some("sudden_severe_difficulty".into()),
         reason: Some("criteria_not_met".into()),
         measures: vec!["medical_assistance".into()],
         income_per_person: Some(8000.0),
@@ -316,4 +316,10 @@ fn states_read_back_from_their_names() {
         assert_eq!(CaseState::parse(s.as_str()), Some(s));
     }
     assert_eq!(CaseState::parse("closed"), None);
+}
+
+#[test]
+fn the_states_are_the_ones_phones_know() {
+    let names: Vec<&str> = ALL_STATES.iter().map(|s| s.as_str()).collect();
+    assert_eq!(names, fieldsync_protocol::registry::work::CASE_STATES);
 }

@@ -1,5 +1,7 @@
-//! Monitoring cases (防止返贫动态监测): the procedure from a report to risk elimination.
-//! So far the procedure itself ([`machine`]); the records, self-reports and tasks that drive it
-//! are the rest of issue 7.
+//! Monitoring cases (防止返贫动态监测) and follow-up tasks: the procedure from a report to risk
+//! elimination ([`machine`]) and the rules that turn findings into tasks ([`rules`]). The push
+//! applies both (`sync::work`).
 
+pub mod escalate;
 pub mod machine;
+pub mod rules;

@@ -14,6 +14,7 @@ mod import;
 mod progress;
 mod serve;
 mod users;
+mod work;
 
 use std::path::PathBuf;
 
@@ -201,6 +202,26 @@ enum Admin {
         #[arg(long, default_value = "wgs84", value_parser = areas::crs_arg)]
         crs: fieldsync_protocol::gps::Crs,
     },
+    /// Show the task rules (the built-in ones, or a county's own with --county).
+    TaskRules {
+        #[arg(long, value_name = "COUNTY")]
+        county: Option<String>,
+    },
+    /// Give a county its own task rules from a JSON file (the format of
+    /// ops/task-rules.json), checked before they are stored; they apply from the next push.
+    SetTaskRules {
+        #[arg(long, value_name = "COUNTY")]
+        county: String,
+        file: PathBuf,
+    },
+    /// Drop a county's own task rules: the built-in ones apply again.
+    ResetTaskRules {
+        #[arg(long, value_name = "COUNTY")]
+        county: String,
+    },
+    /// Mark tasks still open after their due day as escalated to the township supervisor;
+    /// `serve` does this every `monitoring.escalate_every_s`.
+    EscalateTasks,
     /// Import village or township shapes from a GeoJSON FeatureCollection (Polygon or
     /// MultiPolygon features with the division code in `code`); the file's coordinate system
     /// must be given. A village's shape replaces its circle; all or nothing.
@@ -323,6 +344,10 @@ async fn collect_photos(store: &Store, settings: &Settings) -> anyhow::Result<()
 async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result<()> {
     match cmd {
         Admin::CollectPhotos => collect_photos(store, settings).await?,
+        Admin::TaskRules { county } => work::show(store, county.as_deref()).await?,
+        Admin::SetTaskRules { county, file } => work::set(store, &county, &file).await?,
+        Admin::ResetTaskRules { county } => work::reset(store, &county).await?,
+        Admin::EscalateTasks => work::escalate_now(store).await?,
         Admin::VerifyReceipt { file } => verify_receipt(store, &file).await?,
         Admin::ExportAttendance {
             division,

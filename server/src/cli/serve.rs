@@ -6,6 +6,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
+use crate::clock;
 use crate::config::Settings;
 
 pub(super) async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -27,6 +28,19 @@ pub(super) async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("photo store ({})", blobs.store().name()))?;
     let receipts = crate::receipts::Signer::load(&store).await?;
+    if clock::test_offset_ms() != 0 {
+        tracing::warn!(
+            offset_s = clock::test_offset_ms() / 1000,
+            "{} is set: this server runs on a shifted clock (tests only)",
+            clock::TEST_OFFSET_VAR
+        );
+    }
+    if settings.monitoring.escalate_every_s > 0 {
+        crate::cases::escalate::spawn(
+            store.clone(),
+            std::time::Duration::from_secs(settings.monitoring.escalate_every_s),
+        );
+    }
     let state = AppState::new(store.clone(), keys, settings, blobs, receipts);
     app::serve(listener, state, app::shutdown_signal()).await?;
     store.close().await;

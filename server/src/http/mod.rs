@@ -12,6 +12,7 @@ mod health;
 mod households;
 mod reports;
 mod sync;
+mod work;
 
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(blobs::router())
         .merge(attendance::router())
         .merge(reports::router())
+        .merge(work::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

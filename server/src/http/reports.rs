@@ -22,8 +22,14 @@ struct MyReport {
     category: String,
     description: String,
     received_at_ms: i64,
-    /// `received` until a monitoring case takes it up.
-    status: &'static str,
+    /// Where the monitoring case the report opened or joined stands (`reported`, `verified`
+    /// … `eliminated`, `not_admitted`); `received` until a case takes it up.
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case_id: Option<Uuid>,
+    /// Why the household was not admitted, when it was not: the reporter has a right to know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_admitted_reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -41,19 +47,44 @@ async fn mine(
             .unwrap_or_default()
             .to_owned()
     };
-    let reports = state
-        .store()
+    let store = state.store();
+    let mut reports = Vec::new();
+    for r in store
         .records_created_by(auth.user_id, fieldsync_protocol::registry::SELF_REPORT.name)
         .await?
-        .into_iter()
-        .map(|r| MyReport {
+    {
+        let case_id: Option<Uuid> = r
+            .fields
+            .0
+            .get("case_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok());
+        let case = match case_id {
+            Some(id) => store
+                .record(id)
+                .await?
+                .filter(|c| c.entity == fieldsync_protocol::registry::CASE.name),
+            None => None,
+        };
+        let (status, reason) = case.map_or(("received".to_owned(), None), |c| {
+            let reason = c
+                .fields
+                .0
+                .get("not_admitted_reason")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            (text(&c.fields.0, "state"), reason)
+        });
+        reports.push(MyReport {
             id: r.id,
             village_code: r.scope.clone(),
             category: text(&r.fields.0, "category"),
             description: text(&r.fields.0, "description"),
             received_at_ms: r.created_at,
-            status: "received",
-        })
-        .collect();
+            status,
+            case_id,
+            not_admitted_reason: reason,
+        });
+    }
     Ok(AppJson(MyReports { reports }))
 }

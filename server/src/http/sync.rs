@@ -74,6 +74,7 @@ async fn push_batch(
         max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
         gps: state.settings().gps.clone(),
         self_reports_per_day: limits.self_reports_per_day,
+        monitoring: state.settings().monitoring.clone(),
     };
     let n = req.mutations.len();
     let subjects: Vec<Option<Subject>> = req.mutations.iter().map(subject).collect();

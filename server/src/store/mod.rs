@@ -27,6 +27,7 @@ mod rows;
 mod sealing;
 mod sessions;
 mod sync;
+mod work;
 mod write_postgres;
 mod write_sqlite;
 
@@ -58,6 +59,7 @@ pub use observations::{DivisionShape, HouseholdRecord, PublishedForm, StoredArea
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use sessions::{EndReason, SessionAuth, Spent};
 pub use sync::SyncStats;
+pub use work::{Candidate, WorkRecord, village_and_above};
 use write_postgres::write_postgres;
 use write_sqlite::write_sqlite;
 

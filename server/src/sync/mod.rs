@@ -9,6 +9,9 @@ pub mod pull;
 pub mod push;
 pub mod resolve;
 mod validate;
+mod work;
+
+pub(crate) use plan::household_of;
 
 use std::collections::BTreeSet;
 

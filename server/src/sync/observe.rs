@@ -26,7 +26,12 @@ fn uuid_of(fields: &Map<String, Value>, name: &str) -> Option<Uuid> {
 pub(super) fn referenced_ids(def: &EntityDef, fields: &Map<String, Value>) -> Vec<Uuid> {
     def.fields
         .iter()
-        .filter(|f| matches!(f.ty, FieldType::Ref(_) | FieldType::MemberOf(_)))
+        .filter(|f| {
+            matches!(
+                f.ty,
+                FieldType::Ref(_) | FieldType::MemberOf(_) | FieldType::AnyRef(_)
+            )
+        })
         .filter_map(|f| uuid_of(fields, f.name))
         .collect()
 }
@@ -41,9 +46,10 @@ pub(super) fn check_references(
 ) -> Result<(), ErrorDetail> {
     let parent = def.parent().map(|(field, _)| field);
     for f in def.fields.iter().filter(|f| Some(f.name) != parent) {
-        let (entity, household_field) = match f.ty {
-            FieldType::Ref(entity) => (entity, None),
-            FieldType::MemberOf(household_field) => ("member", Some(household_field)),
+        let (entities, household_field): (&[&str], _) = match f.ty {
+            FieldType::Ref(ref entity) => (std::slice::from_ref(entity), None),
+            FieldType::MemberOf(household_field) => (&["member"], Some(household_field)),
+            FieldType::AnyRef(entities) => (entities, None),
             _ => continue,
         };
         let Some(id) = uuid_of(&m.fields, f.name) else {
@@ -53,15 +59,18 @@ pub(super) fn check_references(
             ErrorDetail::new(
                 ErrorCode::UnknownReference,
                 format!(
-                    "{} does not name a {entity} of this household's village",
-                    f.name
+                    "{} does not name a {} of this village",
+                    f.name,
+                    entities.join(" or ")
                 ),
             )
             .at(format!("fields.{}", f.name))
         };
         let target = records
             .get(&id)
-            .filter(|w| w.entity == entity && !w.state.deleted && w.scope == scope)
+            .filter(|w| {
+                entities.contains(&w.entity.as_str()) && !w.state.deleted && w.scope == scope
+            })
             .ok_or_else(unknown)?;
         if let Some(hf) = household_field
             && uuid_of(&target.state.fields, "household_id") != uuid_of(&m.fields, hf)

@@ -59,10 +59,12 @@ pub(super) async fn plan(
     if !actor.villages.contains(&scope) {
         return Ok(Err(out_of_scope(tx, def, &scope).await?));
     }
+    if m.op != Op::Delete
+        && let Err(e) = observe::check_references(def, m, &scope, records)
+    {
+        return Ok(Err(e));
+    }
     if m.op == Op::Create {
-        if let Err(e) = observe::check_references(def, m, &scope, records) {
-            return Ok(Err(e));
-        }
         if observe::is_survey(def)
             && let Err(e) = observe::check_survey(tx, m).await?
         {
@@ -88,6 +90,24 @@ pub(super) async fn plan(
     if m.op == Op::Create {
         observe::add_outcome(def.name, &mut outcome.state.fields);
     }
+    // Cases, steps, tasks, self-reports and checks set off follow-up work; this may still
+    // reject the mutation, so it comes before anything is placed in the batch.
+    let follow = match super::work::judge(
+        tx,
+        actor,
+        rules,
+        m,
+        def,
+        existing.map(|w| &w.state),
+        &mut outcome.state,
+        &scope,
+        records,
+    )
+    .await?
+    {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e)),
+    };
     let household_id = household_of(def, m.id, &outcome.state.fields);
     // Observations carry fixes that count as evidence (attendance, home verification): judge
     // them. Edits of registers (households, members) keep their fix without a verdict.
@@ -160,12 +180,17 @@ pub(super) async fn plan(
             batch.fixes.push(fix);
         }
     }
+    let mut status = outcome.status;
+    if let Some(moved) = super::work::apply(follow, actor, rules.now_ms, m, records, batch, order) {
+        infos.push(moved);
+        status = fieldsync_protocol::push::Status::Conflict;
+    }
     batch.mutations.push(MutationWrite {
         mutation_id: m.mutation_id,
         record_id: m.id,
         entity: def.name,
         op: m.op,
-        status: outcome.status,
+        status,
         version,
         fields: m.fields.clone(),
         hlc: m.hlc,
@@ -175,7 +200,7 @@ pub(super) async fn plan(
     });
     Ok(Ok(MutationResult {
         mutation_id: Some(m.mutation_id),
-        status: outcome.status,
+        status,
         version: Some(version),
         conflicts: infos,
         error: None,

@@ -33,6 +33,8 @@ pub struct PushRules {
     pub gps: crate::geo::judge::GpsLimits,
     /// Self-reports one farmer account may send in 24 hours.
     pub self_reports_per_day: i64,
+    /// The year's monitoring line, for risk elimination.
+    pub monitoring: crate::config::MonitoringSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,8 +216,9 @@ async fn apply(
     Ok(results)
 }
 
-/// Loads (and locks) the records the batch touches: each mutation's record, and the parent a
-/// new record is scoped by (a new member's household).
+/// Loads (and locks) the records the batch touches: each mutation's record, the records it
+/// refers to (a new member's household, a task's evidence), and the open work (cases and
+/// tasks) of the villages where the batch sets off follow-up work.
 async fn load_records(
     tx: &mut Tx,
     ready: &[&Mutation],
@@ -227,7 +230,7 @@ async fn load_records(
         .filter(|m| !logged.contains_key(&m.mutation_id))
     {
         ids.push(m.id);
-        if m.op == Op::Create
+        if m.op != Op::Delete
             && let Some(def) = registry::entity(&m.entity)
         {
             ids.extend(super::observe::referenced_ids(def, &m.fields));
@@ -235,9 +238,41 @@ async fn load_records(
     }
     ids.sort_unstable();
     ids.dedup();
-    Ok(tx
-        .lock_records(&ids)
-        .await?
+    let mut rows = tx.lock_records(&ids).await?;
+
+    // The villages where follow-up work may happen: named by the new record, or the scope of
+    // the record (or parent, or household) it touches.
+    let scope_of = |id: Option<Uuid>| {
+        let id = id?;
+        rows.iter().find(|r| r.id == id).map(|r| r.scope.clone())
+    };
+    let mut villages: Vec<String> = Vec::new();
+    for m in ready
+        .iter()
+        .filter(|m| !logged.contains_key(&m.mutation_id))
+    {
+        let field = |name: &str| m.fields.get(name).and_then(serde_json::Value::as_str);
+        let village = match m.entity.as_str() {
+            "self_report" | "case" | "task" => field("village_code")
+                .map(str::to_owned)
+                .or_else(|| scope_of(Some(m.id))),
+            "case_step" => scope_of(field("case_id").and_then(|s| s.parse().ok())),
+            e if registry::checks::CHECKS.iter().any(|c| c.name == e) => {
+                scope_of(field("household_id").and_then(|s| s.parse().ok()))
+            }
+            _ => None,
+        };
+        villages.extend(village);
+    }
+    villages.sort_unstable();
+    villages.dedup();
+    if !villages.is_empty() {
+        let mut work = tx.work_ids(&villages).await?;
+        work.retain(|id| ids.binary_search(id).is_err());
+        work.sort_unstable();
+        rows.extend(tx.lock_records(&work).await?);
+    }
+    Ok(rows
         .into_iter()
         .map(|r| {
             let (id, entity, scope, state) = r.into_state();

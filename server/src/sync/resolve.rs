@@ -122,6 +122,22 @@ async fn attempt(
     let def = registry::entity(&conflict.entity).ok_or_else(|| {
         StoreError::Corrupt(format!("conflict of unknown entity {}", conflict.entity))
     })?;
+    // A field the server writes (a case's state, moved only by steps through the procedure)
+    // is never set by a decision: the reviewer acknowledges what was kept and, if the other
+    // move was right, takes it as a new step.
+    let server_field = def.field(&conflict.field).is_some_and(|f| f.server_only);
+    if server_field && decision.choice != Choice::Kept {
+        return Err(ResolveError::Invalid(
+            ErrorDetail::new(
+                ErrorCode::InvalidTransition,
+                format!(
+                    "the server decides a {}'s {}: acknowledge with \"kept\", then take the step the procedure allows",
+                    def.name, conflict.field
+                ),
+            )
+            .at("choice"),
+        ));
+    }
     let value = match decision.choice {
         Choice::Kept => conflict.kept.0.clone(),
         Choice::Yours => conflict.yours.0.clone(),
@@ -135,8 +151,10 @@ async fn attempt(
     };
     let mut fields = Map::new();
     fields.insert(conflict.field.clone(), value.clone());
-    registry::validate_fields(def, Op::Update, &fields)
-        .map_err(|e| ResolveError::Invalid(e.within("value")))?;
+    if !server_field {
+        registry::validate_fields(def, Op::Update, &fields)
+            .map_err(|e| ResolveError::Invalid(e.within("value")))?;
+    }
 
     let record = tx
         .lock_records(&[conflict.record_id])
@@ -163,7 +181,12 @@ async fn attempt(
         scope: Some(scope.clone()),
         fields: vec![conflict.field.clone()],
     }];
-    if let Some(new_state) = merge::decide(&state, &conflict.field, &value, stamp) {
+    let decided = if server_field {
+        None
+    } else {
+        merge::decide(&state, &conflict.field, &value, stamp)
+    };
+    if let Some(new_state) = decided {
         version = new_state.version;
         let batch = WriteBatch {
             device_id: actor.device_id,

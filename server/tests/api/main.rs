@@ -9,6 +9,7 @@ mod attendance;
 mod auth;
 mod authz;
 mod blobs;
+mod cases;
 mod checks;
 mod concurrency;
 mod conflicts;

@@ -99,7 +99,10 @@ async fn reports_need_consent_and_an_identification_and_farmers_are_rate_limited
         .await
         .expect("mine");
     assert_eq!(mine["reports"].as_array().map(Vec::len), Some(3));
-    assert_eq!(mine["reports"][0]["status"], "received");
+    assert_eq!(
+        mine["reports"][0]["status"], "reported",
+        "each report opened a case"
+    );
     let (changes, _, _) = farmer.api.pull_all(None, None).await.expect("pull");
     assert!(changes.is_empty(), "a farmer pulls nothing: {changes:?}");
 

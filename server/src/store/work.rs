@@ -1,0 +1,228 @@
+//! What follow-up work reads: the cases and tasks of villages, the people a task can go to,
+//! a county's task rules, and the GPS verdict of evidence.
+
+use fieldsync_protocol::gps::GpsVerdict;
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Result, Store, Tx, execute, fetch_as, fetch_scalar};
+
+/// A person who may take a task: active, assigned on the day to the village or one of the
+/// divisions above it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Candidate {
+    pub user_id: Uuid,
+    pub role: String,
+    pub division_code: String,
+}
+
+/// A live case or task as the lists read it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct WorkRecord {
+    pub id: Uuid,
+    pub scope: String,
+    pub version: i64,
+    pub fields: Json<Map<String, Value>>,
+    pub created_at: i64,
+}
+
+/// The division codes above a village, nearest first (township, county, city, province), and
+/// the village itself first.
+pub fn village_and_above(village: &str) -> Vec<String> {
+    if village.len() != 12 {
+        return vec![village.to_owned()];
+    }
+    vec![
+        village.to_owned(),
+        village[..9].to_owned(),
+        village[..6].to_owned(),
+        format!("{}00", &village[..4]),
+        format!("{}0000", &village[..2]),
+    ]
+}
+
+impl Tx {
+    /// The live cases and tasks of villages: what the push's follow-up work may change.
+    pub async fn work_ids(&mut self, villages: &[String]) -> Result<Vec<Uuid>> {
+        let mut ids = Vec::new();
+        for v in villages {
+            let found: Vec<Uuid> = fetch_scalar!(
+                self.conn(),
+                fetch_all,
+                Uuid,
+                "SELECT id FROM records
+                 WHERE entity IN ('case', 'task') AND scope = $1 AND NOT deleted",
+                v,
+            )?;
+            ids.extend(found);
+        }
+        Ok(ids)
+    }
+
+    /// The stored verdict on a record's fix.
+    pub async fn gps_verdict(&mut self, id: Uuid) -> Result<Option<GpsVerdict>> {
+        let v: Option<Option<Json<GpsVerdict>>> = fetch_scalar!(
+            self.conn(),
+            fetch_optional,
+            Option<Json<GpsVerdict>>,
+            "SELECT gps_verdict FROM records WHERE id = $1",
+            id,
+        )?;
+        Ok(v.flatten().map(|j| j.0))
+    }
+
+    /// Every live record of a household (its checks, visits …), as (entity, id, fields).
+    pub async fn household_fields(
+        &mut self,
+        household_id: Uuid,
+    ) -> Result<Vec<(String, Uuid, Map<String, Value>)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            entity: String,
+            id: Uuid,
+            fields: Json<Map<String, Value>>,
+        }
+        let rows: Vec<Row> = fetch_as!(
+            self.conn(),
+            fetch_all,
+            Row,
+            "SELECT entity, id, fields FROM records
+             WHERE household_id = $1 AND NOT deleted ORDER BY seq",
+            household_id,
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for mut r in rows {
+            super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;
+            out.push((r.entity, r.id, r.fields.0));
+        }
+        Ok(out)
+    }
+
+    /// The household of the village registered with this ID-card number (as its head or one of
+    /// its members), found by keyed hash.
+    pub async fn household_of_id_card(
+        &mut self,
+        id_card: &str,
+        village: &str,
+    ) -> Result<Option<Uuid>> {
+        let blind = self.key().blind(id_card);
+        Ok(fetch_scalar!(
+            self.conn(),
+            fetch_optional,
+            Uuid,
+            "SELECT r.household_id FROM id_card_index i JOIN records r ON r.id = i.record_id
+             WHERE i.blind = $1 AND r.scope = $2 AND NOT r.deleted
+               AND r.entity IN ('household', 'member') AND r.household_id IS NOT NULL
+             ORDER BY r.created_at LIMIT 1",
+            blind,
+            village,
+        )?)
+    }
+
+    /// Who may take a task in a village on `today`, in order of assignment then name.
+    pub async fn candidates(&mut self, village: &str, today: &str) -> Result<Vec<Candidate>> {
+        let codes = village_and_above(village);
+        let mut out: Vec<Candidate> = Vec::new();
+        for code in &codes {
+            let found: Vec<Candidate> = fetch_as!(
+                self.conn(),
+                fetch_all,
+                Candidate,
+                "SELECT u.id AS user_id, u.role, a.division_code
+                 FROM assignments a JOIN users u ON u.id = a.user_id
+                 WHERE a.division_code = $1 AND a.starts_on <= $2
+                   AND (a.ends_on IS NULL OR a.ends_on >= $2) AND u.disabled_at IS NULL
+                 ORDER BY a.starts_on, u.username",
+                code,
+                today,
+            )?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// A county's own task rules (JSON), if it has set any.
+    pub async fn task_rules(&mut self, county: &str) -> Result<Option<String>> {
+        Ok(fetch_scalar!(
+            self.conn(),
+            fetch_optional,
+            String,
+            "SELECT rules FROM task_rules WHERE county = $1",
+            county,
+        )?)
+    }
+}
+
+impl Store {
+    /// Replaces a county's task rules (already checked by the caller).
+    pub async fn set_task_rules(
+        &self,
+        county: &str,
+        rules: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        execute!(
+            self.writer(),
+            "INSERT INTO task_rules (county, rules, updated_at, updated_by) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (county) DO UPDATE
+             SET rules = excluded.rules, updated_at = excluded.updated_at,
+                 updated_by = excluded.updated_by",
+            county,
+            rules,
+            now_ms,
+            by,
+        )?;
+        Ok(())
+    }
+
+    /// Drops a county's own rules: the defaults apply again. Returns whether it had any.
+    pub async fn clear_task_rules(&self, county: &str) -> Result<bool> {
+        let n = execute!(
+            self.writer(),
+            "DELETE FROM task_rules WHERE county = $1",
+            county,
+        )?;
+        Ok(n > 0)
+    }
+
+    /// A county's own rules, as stored.
+    pub async fn task_rules_of(&self, county: &str) -> Result<Option<String>> {
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_optional,
+            String,
+            "SELECT rules FROM task_rules WHERE county = $1",
+            county,
+        )?)
+    }
+
+    /// Every live record of `entity` (`case`, `task`, `self_report`) in the given villages
+    /// (all villages: `None`).
+    /// Reads by entity and filters villages here: a county officer's villages are thousands
+    /// of codes, and a county holds thousands of tasks, not millions.
+    pub async fn work_records(
+        &self,
+        entity: &str,
+        villages: Option<&std::collections::BTreeSet<String>>,
+    ) -> Result<Vec<WorkRecord>> {
+        let rows: Vec<WorkRecord> = fetch_as!(
+            self.reader(),
+            fetch_all,
+            WorkRecord,
+            "SELECT id, scope, version, fields, created_at FROM records
+             WHERE entity = $1 AND NOT deleted ORDER BY created_at, id",
+            entity,
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for mut r in rows
+            .into_iter()
+            .filter(|r| villages.is_none_or(|v| v.contains(&r.scope)))
+        {
+            super::sealing::open_fields(self.key(), entity, &mut r.fields.0)?;
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
