@@ -60,6 +60,23 @@ impl Tx {
         Ok(ids)
     }
 
+    /// The live cases and tasks of households (by the `(household_id, entity)` index).
+    pub async fn work_ids_of_households(&mut self, households: &[Uuid]) -> Result<Vec<Uuid>> {
+        let mut ids = Vec::new();
+        for h in households {
+            let found: Vec<Uuid> = fetch_scalar!(
+                self.conn(),
+                fetch_all,
+                Uuid,
+                "SELECT id FROM records
+                 WHERE household_id = $1 AND entity IN ('case', 'task') AND NOT deleted",
+                h,
+            )?;
+            ids.extend(found);
+        }
+        Ok(ids)
+    }
+
     /// The stored verdict on a record's fix.
     pub async fn gps_verdict(&mut self, id: Uuid) -> Result<Option<GpsVerdict>> {
         let v: Option<Option<Json<GpsVerdict>>> = fetch_scalar!(

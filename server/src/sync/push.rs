@@ -240,36 +240,54 @@ async fn load_records(
     ids.dedup();
     let mut rows = tx.lock_records(&ids).await?;
 
-    // The villages where follow-up work may happen: named by the new record, or the scope of
-    // the record (or parent, or household) it touches.
-    let scope_of = |id: Option<Uuid>| {
-        let id = id?;
-        rows.iter().find(|r| r.id == id).map(|r| r.scope.clone())
-    };
+    // The open work (cases and tasks) follow-up work may change: that of the household the
+    // new record is about, or, where the household is not known yet (a report naming only a
+    // person, a case not yet verified at a household), that of the whole village. Locking by
+    // household keeps checks in a busy village from queueing behind each other.
+    let mut households: Vec<Uuid> = Vec::new();
     let mut villages: Vec<String> = Vec::new();
     for m in ready
         .iter()
-        .filter(|m| !logged.contains_key(&m.mutation_id))
+        .filter(|m| !logged.contains_key(&m.mutation_id) && m.op == Op::Create)
     {
-        let field = |name: &str| m.fields.get(name).and_then(serde_json::Value::as_str);
-        let village = match m.entity.as_str() {
-            "self_report" | "case" | "task" => field("village_code")
+        let field = |fields: &serde_json::Map<String, serde_json::Value>, name: &str| {
+            fields
+                .get(name)
+                .and_then(serde_json::Value::as_str)
                 .map(str::to_owned)
-                .or_else(|| scope_of(Some(m.id))),
-            "case_step" => scope_of(field("case_id").and_then(|s| s.parse().ok())),
-            e if registry::checks::CHECKS.iter().any(|c| c.name == e) => {
-                scope_of(field("household_id").and_then(|s| s.parse().ok()))
-            }
-            _ => None,
         };
-        villages.extend(village);
+        let household = field(&m.fields, "household_id").and_then(|s| s.parse().ok());
+        match m.entity.as_str() {
+            "self_report" => match household {
+                Some(h) => households.push(h),
+                None => villages.extend(field(&m.fields, "village_code")),
+            },
+            "case" => households.extend(household),
+            "case_step" => {
+                let case: Option<Uuid> = field(&m.fields, "case_id").and_then(|s| s.parse().ok());
+                if let Some(c) = rows.iter().find(|r| Some(r.id) == case) {
+                    match field(&c.fields.0, "household_id").and_then(|s| s.parse().ok()) {
+                        Some(h) => households.push(h),
+                        None => villages.push(c.scope.clone()),
+                    }
+                }
+            }
+            e if registry::checks::CHECKS.iter().any(|c| c.name == e) => {
+                households.extend(household);
+            }
+            _ => {}
+        }
     }
+    households.sort_unstable();
+    households.dedup();
     villages.sort_unstable();
     villages.dedup();
-    if !villages.is_empty() {
-        let mut work = tx.work_ids(&villages).await?;
-        work.retain(|id| ids.binary_search(id).is_err());
+    if !households.is_empty() || !villages.is_empty() {
+        let mut work = tx.work_ids_of_households(&households).await?;
+        work.extend(tx.work_ids(&villages).await?);
         work.sort_unstable();
+        work.dedup();
+        work.retain(|id| ids.binary_search(id).is_err());
         rows.extend(tx.lock_records(&work).await?);
     }
     Ok(rows
