@@ -150,14 +150,8 @@ async fn load(store: &Store) {
         }
         n += BATCH;
         let batch = WriteBatch {
-            device_id: Uuid::now_v7(),
-            user_id: user,
-            now_ms: fieldsync_server::clock::now_ms(),
             records,
-            mutations: Vec::new(),
-            conflicts: Vec::new(),
-            audit: Vec::new(),
-            fixes: Vec::new(),
+            ..WriteBatch::new(Uuid::now_v7(), user, fieldsync_server::clock::now_ms())
         };
         let mut tx = store.begin().await.expect("begin");
         tx.write(&batch).await.expect("write");

@@ -246,14 +246,8 @@ async fn write(store: &Store, records: Vec<RecordWrite>) {
     while !records.is_empty() {
         let rest = records.split_off(records.len().min(1000));
         let batch = WriteBatch {
-            device_id: Uuid::now_v7(),
-            user_id: Uuid::nil(),
-            now_ms: clock::now_ms(),
             records,
-            mutations: Vec::new(),
-            conflicts: Vec::new(),
-            audit: Vec::new(),
-            fixes: Vec::new(),
+            ..WriteBatch::new(Uuid::now_v7(), Uuid::nil(), clock::now_ms())
         };
         let mut tx = store.begin().await.expect("begin");
         tx.write(&batch).await.expect("write");

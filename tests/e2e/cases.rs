@@ -341,3 +341,96 @@ async fn a_hotline_report_goes_from_verification_to_risk_eliminated() {
     let log = server.log();
     assert!(!log.contains(HEAD_ID_CARD) && !log.contains("13995001234"));
 }
+
+#[tokio::test]
+async fn a_county_sets_its_own_task_rules_and_overdue_tasks_are_escalated_on_demand() {
+    let env = TestEnv::new().await;
+    let bad = env.root().join("bad-rules.json");
+    std::fs::write(
+        &bad,
+        r#"{"rules": [{"id": "w", "on": "check:water_check:leaky", "kind": "water_fix",
+            "title": "修水管", "assign": ["first_secretary"], "due_days": 5}]}"#,
+    )
+    .expect("write");
+    let out = env
+        .admin(
+            &[
+                "set-task-rules",
+                "--county",
+                COUNTY,
+                bad.to_str().unwrap_or_default(),
+            ],
+            "",
+        )
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        out.stderr.contains("rule 0 (w)") && out.stderr.contains("leaky"),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .admin(&["set-task-rules", "--county", "6401", "x.json"], "")
+        .await;
+    assert!(out.stderr.contains("not a county code"), "{}", out.stderr);
+
+    let good = env.root().join("rules.json");
+    std::fs::write(
+        &good,
+        r#"{"rules": [{"id": "w", "on": "check:water_check:water_quality", "kind": "water_test",
+            "title": "水质检测", "assign": ["grid_worker"], "due_days": 3}]}"#,
+    )
+    .expect("write");
+    let out = env
+        .admin(
+            &[
+                "set-task-rules",
+                "--county",
+                COUNTY,
+                good.to_str().unwrap_or_default(),
+            ],
+            "",
+        )
+        .await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.contains("1 rules"), "{}", out.stdout);
+    let out = env.admin(&["task-rules", "--county", COUNTY], "").await;
+    assert!(out.stdout.contains("water_test"), "{}", out.stdout);
+    let out = env
+        .admin(&["reset-task-rules", "--county", COUNTY], "")
+        .await;
+    assert!(
+        out.stdout.contains("built-in rules again"),
+        "{}",
+        out.stdout
+    );
+    let out = env.admin(&["task-rules", "--county", COUNTY], "").await;
+    assert!(out.stdout.contains("home_verification"), "{}", out.stdout);
+
+    // A task due two days ago, escalated by the command, once.
+    let server = env.serve().await;
+    env.create_user("secretary", "first_secretary", VILLAGE)
+        .await;
+    env.create_user("leader", "township_supervisor", TOWNSHIP)
+        .await;
+    let mut secretary = server.phone("secretary").await;
+    let due = (OffsetDateTime::now_utc() - time::Duration::days(3)).date();
+    let task = secretary.dev.create(
+        "task",
+        secretary.dev.new_id(),
+        json!({"village_code": VILLAGE, "kind": "other", "title": "补录家庭成员信息",
+               "due_on": due.to_string()}),
+    );
+    push_ok(&secretary, vec![task]).await;
+    let out = env.admin(&["escalate-tasks"], "").await;
+    assert!(out.stdout.contains("escalated 1 overdue"), "{out:?}");
+    let out = env.admin(&["escalate-tasks"], "").await;
+    assert!(out.stdout.contains("escalated 0 overdue"), "{out:?}");
+    let leader = server.phone("leader").await;
+    let list: Value = leader
+        .api
+        .get_json("/v1/tasks?escalated_to_me=true")
+        .await
+        .expect("list");
+    assert_eq!(list["overdue"], 1, "{list}");
+}

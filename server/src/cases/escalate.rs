@@ -51,16 +51,7 @@ pub async fn escalate(store: &Store, now_ms: i64) -> Result<Escalated, StoreErro
     for chunk in due.chunks(500) {
         let mut tx = store.begin().await?;
         let mut leaders: HashMap<String, Option<Uuid>> = HashMap::new();
-        let mut batch = WriteBatch {
-            device_id: SERVER,
-            user_id: SERVER,
-            now_ms,
-            records: Vec::new(),
-            mutations: Vec::new(),
-            conflicts: Vec::new(),
-            audit: Vec::new(),
-            fixes: Vec::new(),
-        };
+        let mut batch = WriteBatch::new(SERVER, SERVER, now_ms);
         for rec in tx.lock_records(chunk).await? {
             // Looked at again under the lock: a phone may have closed it meanwhile.
             if rec.deleted || !overdue(&rec.fields.0, &today) {

@@ -93,6 +93,22 @@ pub struct WriteBatch {
     pub fixes: Vec<FixWrite>,
 }
 
+impl WriteBatch {
+    /// An empty batch of one device and user (the nil id for the server's own writes).
+    pub fn new(device_id: Uuid, user_id: Uuid, now_ms: i64) -> WriteBatch {
+        WriteBatch {
+            device_id,
+            user_id,
+            now_ms,
+            records: Vec::new(),
+            mutations: Vec::new(),
+            conflicts: Vec::new(),
+            audit: Vec::new(),
+            fixes: Vec::new(),
+        }
+    }
+}
+
 impl Tx {
     /// Writes a batch: encrypted fields sealed, ID-card numbers indexed, the audit entries
     /// appended, and the records with their sequence numbers last (see the module doc).

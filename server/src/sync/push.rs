@@ -136,16 +136,7 @@ async fn apply(
     };
 
     let mut records = load_records(&mut tx, &ready, &logged).await?;
-    let mut batch = WriteBatch {
-        device_id: actor.device_id,
-        user_id: actor.user_id,
-        now_ms: rules.now_ms,
-        records: Vec::new(),
-        mutations: Vec::new(),
-        conflicts: Vec::new(),
-        audit: Vec::new(),
-        fixes: Vec::new(),
-    };
+    let mut batch = WriteBatch::new(actor.device_id, actor.user_id, rules.now_ms);
     let mut order: Vec<Uuid> = Vec::new();
     let mut results: Vec<MutationResult> = Vec::with_capacity(slots.len());
     for slot in slots {

@@ -147,9 +147,6 @@ async fn seed_case(store: &Store, household: Uuid, state: &str, user: Uuid) -> U
         "opened_at": now_rfc3339(), "case_type": "sudden_severe_difficulty",
         "measures": ["medical_aid"]});
     let batch = WriteBatch {
-        device_id: Uuid::now_v7(),
-        user_id: user,
-        now_ms: clock::now_ms(),
         records: vec![RecordWrite {
             id,
             entity: "case",
@@ -165,10 +162,7 @@ async fn seed_case(store: &Store, household: Uuid, state: &str, user: Uuid) -> U
             created: true,
             user_id: user,
         }],
-        mutations: Vec::new(),
-        conflicts: Vec::new(),
-        audit: Vec::new(),
-        fixes: Vec::new(),
+        ..WriteBatch::new(Uuid::now_v7(), user, clock::now_ms())
     };
     let mut tx = store.begin().await.expect("begin");
     tx.write(&batch).await.expect("write");

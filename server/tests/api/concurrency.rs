@@ -185,9 +185,6 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
         };
         state.fields = household(VILLAGE_A, "迟").as_object().unwrap().clone();
         WriteBatch {
-            device_id: puller.dev.id,
-            user_id: user,
-            now_ms: 0,
             records: vec![RecordWrite {
                 id,
                 entity: "household",
@@ -199,10 +196,7 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
                 household_id: None,
                 gps_verdict: None,
             }],
-            fixes: Vec::new(),
-            mutations: Vec::new(),
-            conflicts: Vec::new(),
-            audit: Vec::new(),
+            ..WriteBatch::new(puller.dev.id, user, 0)
         }
     };
     let (late, early) = (Uuid::now_v7(), Uuid::now_v7());

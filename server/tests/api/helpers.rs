@@ -204,14 +204,8 @@ pub async fn insert_households(store: &Store, village: &str, n: usize, user_id: 
             })
             .collect();
         let batch = WriteBatch {
-            device_id: Uuid::now_v7(),
-            user_id,
-            now_ms: clock::now_ms(),
             records,
-            mutations: Vec::new(),
-            conflicts: Vec::new(),
-            audit: Vec::new(),
-            fixes: Vec::new(),
+            ..WriteBatch::new(Uuid::now_v7(), user_id, clock::now_ms())
         };
         let mut tx = store.begin().await.expect("begin");
         tx.write(&batch).await.expect("write");
