@@ -994,3 +994,138 @@ async fn leaders_add_and_cancel_tasks_and_overdue_ones_go_up_to_the_team_leader(
         .await;
     assert_eq!(case.err().and_then(|e| e.code()), Some(ErrorCode::NotFound));
 }
+
+#[tokio::test]
+async fn each_role_reads_and_writes_work_as_the_tables_promise() {
+    // role, [lists tasks, lists cases, lists reports awaiting verification, opens a case,
+    // adds a task]: written out here, independently of the server's permission table.
+    #[rustfmt::skip]
+    let matrix = [
+        (Role::Admin,              [true,  true,  true,  false, false]),
+        (Role::CountyOfficer,      [true,  true,  true,  true,  true]),
+        (Role::TownshipSupervisor, [true,  true,  true,  true,  true]),
+        (Role::FirstSecretary,     [true,  true,  true,  true,  true]),
+        (Role::TeamMember,         [true,  true,  true,  true,  false]),
+        (Role::GridWorker,         [true,  true,  true,  true,  false]),
+        (Role::HotlineOperator,    [false, false, true,  false, false]),
+        (Role::Farmer,             [false, false, false, false, false]),
+    ];
+    let app = spawn_app().await;
+    let mut secretary = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let h = new_household(&mut secretary, json!({})).await;
+    for (role, [tasks, cases, awaiting, open_case, add_task]) in matrix {
+        let division = match role {
+            Role::Admin | Role::CountyOfficer | Role::HotlineOperator => COUNTY,
+            Role::TownshipSupervisor => TOWNSHIP,
+            _ => VILLAGE_A,
+        };
+        let mut p = app.phone(role, &[division]).await;
+        for (path, allowed) in [
+            ("/v1/tasks", tasks),
+            ("/v1/cases", cases),
+            ("/v1/self-reports/awaiting", awaiting),
+        ] {
+            let got = p.api.get_json::<Value>(path).await;
+            match (allowed, got) {
+                (true, Ok(_)) => {}
+                (false, Err(e)) => {
+                    assert_eq!(e.code(), Some(ErrorCode::ForbiddenRole), "{role}: {path}")
+                }
+                (want, got) => panic!("{role}: {path} expected allowed={want}, got {got:?}"),
+            }
+        }
+        let case = p.dev.create(
+            "case",
+            p.dev.new_id(),
+            json!({"village_code": VILLAGE_A, "household_id": h.to_string(),
+                   "category": "other", "description": "排查发现"}),
+        );
+        let r = push1(&p, case).await;
+        assert_eq!(
+            r.status == Status::Applied,
+            open_case,
+            "{role}: open a case {r:?}"
+        );
+        if open_case {
+            // Close it again so the next role may open one for the same difficulty.
+            let all = seen(&secretary).await;
+            let id = of_entity(&all, "case")
+                .into_iter()
+                .find(|(_, f)| s(f, "state") == "reported")
+                .map(|(id, _)| id)
+                .expect("the open case");
+            let m = step(
+                &mut secretary,
+                id,
+                "reported",
+                "not_admitted",
+                json!({"reason": "criteria_not_met"}),
+            );
+            assert_eq!(push1(&secretary, m).await.status, Status::Applied);
+        } else {
+            assert!(
+                matches!(
+                    r.error.as_ref().map(|e| e.code),
+                    Some(ErrorCode::ForbiddenRole | ErrorCode::ForbiddenScope)
+                ),
+                "{role}: {r:?}"
+            );
+        }
+        let task = p.dev.create(
+            "task",
+            p.dev.new_id(),
+            json!({"village_code": VILLAGE_A, "kind": "other", "title": "走访", "due_on": today_plus(3)}),
+        );
+        let r = push1(&p, task).await;
+        assert_eq!(
+            r.status == Status::Applied,
+            add_task,
+            "{role}: add a task {r:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_report_naming_an_unknown_person_is_placed_by_the_verifying_visit() {
+    let app = spawn_app().await;
+    let mut secretary = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let mut operator = app.phone(Role::HotlineOperator, &[COUNTY]).await;
+    let h = new_household(&mut secretary, json!({})).await;
+    // Nobody in the village is registered with this number: the case has no household yet.
+    let r = report(
+        &mut operator,
+        None,
+        "income_drop",
+        json!({"id_card": "11010519491231002X", "reporter_name": "王某"}),
+    );
+    assert_eq!(push1(&operator, r).await.status, Status::Applied);
+    let all = seen(&secretary).await;
+    let (case, f) = of_entity(&all, "case")[0];
+    assert!(f.get("household_id").is_none());
+    let task = of_entity(&all, "task")
+        .into_iter()
+        .find(|(_, t)| s(t, "case_id") == case.to_string())
+        .map(|(id, _)| id)
+        .expect("a task for the case");
+
+    let (v, visit_m) = visit(&mut secretary, h, false);
+    let m = step(
+        &mut secretary,
+        case,
+        "reported",
+        "verified",
+        json!({"visit_id": v.to_string()}),
+    );
+    let r = secretary.api.push(vec![visit_m, m]).await.expect("push");
+    assert_eq!(r.results[1].status, Status::Applied, "{:?}", r.results[1]);
+    let all = seen(&secretary).await;
+    assert_eq!(s(&all[&case].1, "household_id"), h.to_string());
+    assert_eq!(s(&all[&case].1, "state"), "verified");
+    assert_eq!(s(&all[&task].1, "status"), "done");
+    // Its next task is the household's.
+    let next = of_entity(&all, "task")
+        .into_iter()
+        .find(|(_, t)| s(t, "kind") == "democratic_review")
+        .map(|(_, t)| s(t, "household_id").to_owned());
+    assert_eq!(next, Some(h.to_string()));
+}
