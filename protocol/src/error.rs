@@ -96,6 +96,9 @@ pub enum ErrorCode {
     /// A step or a task's closing lacks the evidence it needs (a GPS-verified visit, a passing
     /// check, the income above the line …); the message says which.
     EvidenceRequired,
+    /// The app is older than the server accepts (`X-Fieldsync-App-Version` below its minimum):
+    /// update the app; unsent records stay on the phone. HTTP 426.
+    UpgradeRequired,
     /// An error on the server; the request may be retried.
     Internal,
     /// The server is starting or shutting down; retry shortly.
@@ -103,7 +106,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 43] = [
+    pub const ALL: [ErrorCode; 44] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::BodyTooLarge,
@@ -145,6 +148,7 @@ impl ErrorCode {
         ErrorCode::BadPhoto,
         ErrorCode::InvalidTransition,
         ErrorCode::EvidenceRequired,
+        ErrorCode::UpgradeRequired,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
     ];
@@ -193,6 +197,7 @@ impl ErrorCode {
             BadPhoto => "bad_photo",
             InvalidTransition => "invalid_transition",
             EvidenceRequired => "evidence_required",
+            UpgradeRequired => "upgrade_required",
             Internal => "internal",
             Unavailable => "unavailable",
         }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod blob;
+pub mod client;
 pub mod error;
 pub mod forms;
 pub mod gps;

@@ -104,6 +104,17 @@ pub struct Settings {
     pub gps: crate::geo::GpsLimits,
     pub blobs: BlobSettings,
     pub monitoring: MonitoringSettings,
+    pub clients: ClientSettings,
+}
+
+/// The phone apps (`[clients]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSettings {
+    /// The oldest app version served (`1.4.0`): an older one (by `X-Fieldsync-App-Version`)
+    /// gets `426 upgrade_required` on every request, before it can write anything. Unset:
+    /// every version is served.
+    pub min_version: Option<String>,
 }
 
 /// The monitoring procedure (`[monitoring]`).
@@ -233,6 +244,7 @@ impl Default for Settings {
             gps: crate::geo::GpsLimits::default(),
             blobs: BlobSettings::default(),
             monitoring: MonitoringSettings::default(),
+            clients: ClientSettings::default(),
         }
     }
 }
@@ -250,6 +262,7 @@ const KEYS: &[&str] = &[
     "gps",
     "blobs",
     "monitoring",
+    "clients",
 ];
 
 /// Variables with the prefix that are not settings but are read elsewhere.
@@ -354,6 +367,13 @@ impl Settings {
             return bad(
                 "monitoring.lines maps years to the line in yuan per person, e.g. \"2021\" = 6000",
             );
+        }
+        if let Some(v) = &self.clients.min_version
+            && fieldsync_protocol::client::version_numbers(v).is_none()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "clients.min_version {v:?} is not a version such as 1.4.0"
+            )));
         }
         if let Some(url) = &self.database_url {
             let url = url.expose_secret();

@@ -31,6 +31,9 @@ impl ClientError {
     }
 }
 
+/// The version this client reports in `X-Fieldsync-App-Version` unless told another.
+pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// A connection to one server for one device.
 #[derive(Clone, Debug)]
 pub struct Api {
@@ -38,6 +41,8 @@ pub struct Api {
     base: String,
     device_id: Uuid,
     tokens: Option<(String, String)>,
+    app_version: String,
+    health: Option<(u64, u64)>,
 }
 
 impl Api {
@@ -51,7 +56,21 @@ impl Api {
             base: base_url.trim_end_matches('/').to_owned(),
             device_id,
             tokens: None,
+            app_version: CLIENT_VERSION.to_owned(),
+            health: None,
         }
+    }
+
+    /// The app version sent with every request (the server may refuse one that is too old).
+    pub fn with_app_version(mut self, version: &str) -> Self {
+        version.clone_into(&mut self.app_version);
+        self
+    }
+
+    /// The outbox's state, sent with every request from now on: how many mutations wait and
+    /// how old the oldest is, in seconds.
+    pub fn set_health(&mut self, outbox_depth: u64, oldest_unsent_s: u64) {
+        self.health = Some((outbox_depth, oldest_unsent_s));
     }
 
     pub fn device_id(&self) -> Uuid {
@@ -73,7 +92,10 @@ impl Api {
             device_id: self.device_id,
         };
         let t: TokenResponse = self
-            .send(self.http.post(self.url("/v1/auth/login")).json(&req))
+            .send(
+                self.described(self.http.post(self.url("/v1/auth/login")))
+                    .json(&req),
+            )
             .await?;
         self.tokens = Some((t.access_token.clone(), t.refresh_token.clone()));
         Ok(t)
@@ -87,7 +109,10 @@ impl Api {
             device_id: self.device_id,
         };
         let t: TokenResponse = self
-            .send(self.http.post(self.url("/v1/auth/refresh")).json(&req))
+            .send(
+                self.described(self.http.post(self.url("/v1/auth/refresh")))
+                    .json(&req),
+            )
             .await?;
         self.tokens = Some((t.access_token.clone(), t.refresh_token.clone()));
         Ok(t)
@@ -265,8 +290,23 @@ impl Api {
     }
 
     fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = self.described(req);
         match &self.tokens {
             Some((access, _)) => req.bearer_auth(access),
+            None => req,
+        }
+    }
+
+    /// Every request says which app it is and, once known, how its outbox stands.
+    fn described(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        use fieldsync_protocol::client::{
+            APP_VERSION_HEADER, OLDEST_UNSENT_HEADER, OUTBOX_DEPTH_HEADER,
+        };
+        let req = req.header(APP_VERSION_HEADER, &self.app_version);
+        match self.health {
+            Some((depth, age)) => req
+                .header(OUTBOX_DEPTH_HEADER, depth)
+                .header(OLDEST_UNSENT_HEADER, age),
             None => req,
         }
     }

@@ -94,6 +94,38 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for AppPath
     }
 }
 
+/// What the phone says of itself in headers (`fieldsync_protocol::client`): app version and
+/// outbox health. Malformed values are ignored, never an error: a health report must not stop
+/// a sync.
+#[derive(Clone, Debug, Default)]
+pub struct ClientHeaders(pub fieldsync_protocol::push::ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientHeaders {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        use fieldsync_protocol::client::{
+            APP_VERSION_HEADER, OLDEST_UNSENT_HEADER, OUTBOX_DEPTH_HEADER,
+        };
+        let text = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let number = |name: &str| text(name).and_then(|v| v.parse::<u64>().ok());
+        Ok(ClientHeaders(fieldsync_protocol::push::ClientInfo {
+            app_version: text(APP_VERSION_HEADER)
+                .filter(|v| v.len() <= 64)
+                .map(str::to_owned),
+            outbox_depth: number(OUTBOX_DEPTH_HEADER),
+            oldest_unsent_s: number(OLDEST_UNSENT_HEADER),
+        }))
+    }
+}
+
 /// The caller of an authenticated endpoint. Checked on every request against the database,
 /// so an ended session, a revoked device or a disabled account stops at once, not when its
 /// token expires, and role changes take effect immediately.

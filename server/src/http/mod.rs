@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod blobs;
 mod conflicts;
+mod devices;
 pub mod error;
 mod export;
 pub mod extract;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(sync::router())
         .merge(conflicts::router())
+        .merge(devices::router())
         .merge(audit::router())
         .merge(households::router())
         .merge(export::router())
@@ -56,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(log_internal_errors))
         .layer(middleware::from_fn(limit_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_app_version,
+        ))
         .layer(middleware::map_response(version_headers))
         .layer(
             TraceLayer::new_for_http()
@@ -111,6 +117,33 @@ async fn limit_headers(req: Request, next: Next) -> Response {
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::InvalidRequest,
             format!("request headers total {size} bytes; at most {MAX_HEADER_BYTES} are accepted"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Refuses apps older than `clients.min_version`, before anything else runs: an old app
+/// must not write with rules it does not know. Requests without the header (probes, curl,
+/// the console) pass.
+async fn require_app_version(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(min) = state.settings().clients.min_version.as_deref()
+        && let Some(v) = req
+            .headers()
+            .get(fieldsync_protocol::client::APP_VERSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        && fieldsync_protocol::client::is_older(v, min)
+    {
+        return ApiError::client(
+            StatusCode::UPGRADE_REQUIRED,
+            ErrorCode::UpgradeRequired,
+            format!(
+                "this app is version {v}; the server needs {min} or later. Update the app: records not yet sent stay on the phone"
+            ),
         )
         .into_response();
     }

@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::pull::PullResponse;
-use fieldsync_protocol::push::{PushResponse, RawPushRequest, Status};
+use fieldsync_protocol::push::{ClientInfo, PushResponse, RawPushRequest, Status};
 use fieldsync_protocol::receipt::{ReceiptBody, ReceiptKey};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{AppJson, AppQuery, AuthUser};
+use super::extract::{AppJson, AppQuery, AuthUser, ClientHeaders};
 use crate::app::AppState;
 use crate::clock;
 use crate::sync::push::PushRules;
@@ -45,6 +45,7 @@ pub(super) async fn actor(state: &AppState, auth: &AuthUser) -> Result<Actor, Ap
 async fn push_batch(
     State(state): State<AppState>,
     auth: AuthUser,
+    ClientHeaders(headers): ClientHeaders,
     AppJson(req): AppJson<RawPushRequest>,
 ) -> Result<AppJson<PushResponse>, ApiError> {
     if req.device_id != auth.device_id {
@@ -78,14 +79,14 @@ async fn push_batch(
     };
     let n = req.mutations.len();
     let subjects: Vec<Option<Subject>> = req.mutations.iter().map(subject).collect();
-    let mut results = push::push(
-        state.store(),
-        &actor,
-        &rules,
-        req.mutations,
-        &req.client.unwrap_or_default(),
-    )
-    .await?;
+    // What the body says of the phone wins over the headers; either may be absent.
+    let body = req.client.unwrap_or_default();
+    let client = ClientInfo {
+        app_version: body.app_version.or(headers.app_version),
+        outbox_depth: body.outbox_depth.or(headers.outbox_depth),
+        oldest_unsent_s: body.oldest_unsent_s.or(headers.oldest_unsent_s),
+    };
+    let mut results = push::push(state.store(), &actor, &rules, req.mutations, &client).await?;
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     tracing::info!(
         device = %auth.device_id,
@@ -158,6 +159,7 @@ struct PullParams {
 async fn pull_changes(
     State(state): State<AppState>,
     auth: AuthUser,
+    ClientHeaders(client): ClientHeaders,
     AppQuery(params): AppQuery<PullParams>,
 ) -> Result<AppJson<PullResponse>, ApiError> {
     let limits = &state.settings().limits;
@@ -173,6 +175,11 @@ async fn pull_changes(
         Some(n) => n.min(limits.max_pull_limit),
     };
     let actor = actor(&state, &auth).await?;
+    // A pull is contact too: a phone that only reads must not look silent to its leader.
+    state
+        .store()
+        .device_seen(auth.device_id, clock::now_ms(), &client)
+        .await?;
     let page = pull::pull(
         state.store(),
         &actor,

@@ -66,6 +66,20 @@ pub struct DeviceInfo {
     pub revoked_at: Option<i64>,
 }
 
+/// A phone's last contact and health, with its user, for the team leader's list.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DeviceHealth {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub last_seen_at: i64,
+    pub app_version: Option<String>,
+    pub outbox_depth: Option<i64>,
+    pub oldest_unsent_s: Option<i64>,
+}
+
 /// What a revoke or disable found before it changed anything.
 #[derive(Debug)]
 pub struct PreviousState {
@@ -190,6 +204,33 @@ impl Store {
 
     /// Devices with their users, of one user or of all, by username and most recently seen
     /// first.
+    /// Every phone in use (not revoked, of an active user), with the divisions its user is
+    /// assigned to on `today` as `(user, division)` pairs.
+    pub async fn device_health(
+        &self,
+        today: &str,
+    ) -> Result<(Vec<DeviceHealth>, Vec<(Uuid, String)>)> {
+        let devices = fetch_as!(
+            self.reader(),
+            fetch_all,
+            DeviceHealth,
+            "SELECT d.id, d.user_id, u.username, u.display_name, u.role, d.last_seen_at,
+                 d.app_version, d.outbox_depth, d.oldest_unsent_s
+             FROM devices d JOIN users u ON u.id = d.user_id
+             WHERE d.revoked_at IS NULL AND u.disabled_at IS NULL
+             ORDER BY d.last_seen_at, d.id",
+        )?;
+        let assigned = fetch_as!(
+            self.reader(),
+            fetch_all,
+            (Uuid, String),
+            "SELECT DISTINCT user_id, division_code FROM assignments
+             WHERE starts_on <= $1 AND (ends_on IS NULL OR ends_on >= $1)",
+            today,
+        )?;
+        Ok((devices, assigned))
+    }
+
     pub async fn devices(&self, user_id: Option<Uuid>) -> Result<Vec<DeviceInfo>> {
         Ok(match user_id {
             Some(id) => fetch_as!(

@@ -43,7 +43,8 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 use crate::privacy::DataKey;
 
 pub use admin::{
-    DeviceInfo, ImportAssignment, ImportSummary, ImportUser, PreviousState, UserOutcome,
+    DeviceHealth, DeviceInfo, ImportAssignment, ImportSummary, ImportUser, PreviousState,
+    UserOutcome,
 };
 pub use attendance::{
     AssignmentSpan, CadreRow, CoverageRow, PlainRecord, PresenceEvent, ReviewRow,

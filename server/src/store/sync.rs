@@ -27,6 +27,36 @@ fn sqlite_in_ids(head: &str, ids: &[Uuid], tail: &str) -> QueryBuilder<Sqlite> {
     qb
 }
 
+/// Records a device's contact and the health it reported (what it did not report is kept).
+const TOUCH_DEVICE: &str = "UPDATE devices SET last_seen_at = $2,
+         app_version = COALESCE($3, app_version),
+         outbox_depth = COALESCE($4, outbox_depth),
+         oldest_unsent_s = COALESCE($5, oldest_unsent_s)
+     WHERE id = $1 RETURNING user_id, revoked_at";
+
+impl Store {
+    /// A contact that writes nothing else (a pull): when, and the health the phone reported.
+    pub async fn device_seen(
+        &self,
+        device_id: Uuid,
+        now_ms: i64,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let _: Option<(Uuid, Option<i64>)> = fetch_as!(
+            self.writer(),
+            fetch_optional,
+            (Uuid, Option<i64>),
+            TOUCH_DEVICE,
+            device_id,
+            now_ms,
+            client.app_version.as_deref(),
+            client.outbox_depth.map(to_i64),
+            client.oldest_unsent_s.map(to_i64),
+        )?;
+        Ok(())
+    }
+}
+
 impl Tx {
     /// Records that the device is syncing and locks its row, so that two pushes of the same
     /// device (a retry overtaking a slow original) run one after the other. Returns the
@@ -41,11 +71,7 @@ impl Tx {
             self.conn(),
             fetch_optional,
             (Uuid, Option<i64>),
-            "UPDATE devices SET last_seen_at = $2,
-                 app_version = COALESCE($3, app_version),
-                 outbox_depth = COALESCE($4, outbox_depth),
-                 oldest_unsent_s = COALESCE($5, oldest_unsent_s)
-             WHERE id = $1 RETURNING user_id, revoked_at",
+            TOUCH_DEVICE,
             device_id,
             now_ms,
             client.app_version.as_deref(),
