@@ -46,6 +46,9 @@ pub struct Limits {
     pub trust_forwarded_for: bool,
     /// Self-reports one farmer account may send in 24 hours (the public channel).
     pub self_reports_per_day: i64,
+    /// Days back an offline edit may have been made in a village its cadre has since been
+    /// moved from, and still be taken (judged by the edit's clock stamp).
+    pub late_edit_days: i64,
 }
 
 impl Default for Limits {
@@ -61,6 +64,7 @@ impl Default for Limits {
             login_window_s: 900,
             trust_forwarded_for: false,
             self_reports_per_day: 3,
+            late_edit_days: 30,
         }
     }
 }

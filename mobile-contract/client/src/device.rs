@@ -26,12 +26,32 @@ impl Device {
         }
     }
 
-    fn stamp(&mut self) -> fieldsync_protocol::Hlc {
+    /// A device that already has an id (a phone's store reopened).
+    pub fn with_id(id: Uuid) -> Self {
+        Device {
+            id,
+            clock: HlcClock::new(id),
+            skew_ms: 0,
+        }
+    }
+
+    /// Moves the clock past a stamp it has seen (its own last one, kept across restarts, or
+    /// another device's): the next stamp orders after it.
+    pub fn observe(&mut self, seen: &fieldsync_protocol::Hlc) {
+        let now = self.now_ms();
+        self.clock.observe(seen, now);
+    }
+
+    fn now_ms(&self) -> u64 {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        self.clock
-            .tick(u64::try_from(now + self.skew_ms).unwrap_or(0))
+        u64::try_from(now + self.skew_ms).unwrap_or(0)
+    }
+
+    fn stamp(&mut self) -> fieldsync_protocol::Hlc {
+        let now = self.now_ms();
+        self.clock.tick(now)
     }
 
     /// A new record id (UUID v7, made offline).

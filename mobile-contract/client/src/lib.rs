@@ -7,9 +7,11 @@
 
 mod api;
 mod device;
+pub mod replica;
 
-pub use api::{Api, ClientError};
+pub use api::{Api, CLIENT_VERSION, ClientError};
 pub use device::Device;
+pub use replica::{Replica, ReplicaError, SyncReport};
 
 /// The name of a photo: the SHA-256 of its bytes as the camera wrote them, in lower-case hex.
 /// Records list these names in `photos`; `Api::upload_photo` sends the bytes under them.

@@ -75,6 +75,7 @@ async fn push_batch(
         max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
         gps: state.settings().gps.clone(),
         self_reports_per_day: limits.self_reports_per_day,
+        late_edit_ms: limits.late_edit_days.saturating_mul(86_400_000),
         monitoring: state.settings().monitoring.clone(),
     };
     let n = req.mutations.len();

@@ -77,6 +77,23 @@ impl Tx {
         Ok(ids)
     }
 
+    /// Whether the user was assigned on `day` (`YYYY-MM-DD`) to a division holding `village`.
+    pub async fn was_assigned(&mut self, user_id: Uuid, village: &str, day: &str) -> Result<bool> {
+        let codes: Vec<String> = fetch_scalar!(
+            self.conn(),
+            fetch_all,
+            String,
+            "SELECT division_code FROM assignments
+             WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)",
+            user_id,
+            day,
+        )?;
+        Ok(codes.iter().any(|c| {
+            let (lo, hi) = super::village_range(c);
+            lo.as_str() <= village && village <= hi.as_str()
+        }))
+    }
+
     /// The stored verdict on a record's fix.
     pub async fn gps_verdict(&mut self, id: Uuid) -> Result<Option<GpsVerdict>> {
         let v: Option<Option<Json<GpsVerdict>>> = fetch_scalar!(

@@ -56,7 +56,8 @@ pub(super) async fn plan(
         (_, Some(w)) => w.scope.clone(),
         (_, None) => return Ok(Err(merge::Refusal::NotFound.detail(def.name))),
     };
-    if !actor.villages.contains(&scope) {
+    if !actor.villages.contains(&scope) && !made_while_assigned(tx, actor, rules, m, &scope).await?
+    {
         return Ok(Err(out_of_scope(tx, def, &scope).await?));
     }
     if m.op != Op::Delete
@@ -249,6 +250,24 @@ fn scope_of_new(
             }
         }
     }
+}
+
+/// An edit made offline while the cadre still served a village they have since left (a
+/// reassignment while the phone was away) is still taken: the work was theirs when they did
+/// it. Judged by the day the edit was stamped, within `limits.late_edit_days`.
+async fn made_while_assigned(
+    tx: &mut Tx,
+    actor: &Actor,
+    rules: &PushRules,
+    m: &Mutation,
+    scope: &str,
+) -> Result<bool, StoreError> {
+    let made = i64::try_from(m.hlc.wall_ms).unwrap_or(i64::MAX);
+    if made < rules.now_ms - rules.late_edit_ms || made > rules.now_ms {
+        return Ok(false);
+    }
+    let day = crate::clock::iso(crate::clock::date_of_ms(made));
+    tx.was_assigned(actor.user_id, scope, &day).await
 }
 
 /// Tells an unknown village from one the caller is not assigned to.

@@ -33,6 +33,8 @@ pub struct PushRules {
     pub gps: crate::geo::judge::GpsLimits,
     /// Self-reports one farmer account may send in 24 hours.
     pub self_reports_per_day: i64,
+    /// How far back an edit may have been made in a village the cadre has since left.
+    pub late_edit_ms: i64,
     /// The year's monitoring line, for risk elimination.
     pub monitoring: crate::config::MonitoringSettings,
 }

@@ -19,6 +19,7 @@ mod helpers;
 mod input;
 mod pull;
 mod push;
+mod replica;
 mod reports;
 mod scope;
 mod security;

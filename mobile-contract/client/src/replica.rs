@@ -1,0 +1,657 @@
+//! A phone's local copy: what the app shows, what it has not sent yet, and how it syncs.
+//!
+//! The store is a SQLite file, so the outbox and the cursor survive the app being killed:
+//! - `records`: each record as the server last gave it (version, fields, deleted);
+//! - `outbox`: the phone's mutations not yet answered, in the order they were made;
+//! - `answers`: what the server said of each sent mutation (rejections stay to be shown);
+//! - `photos`: photos waiting to be uploaded, by name;
+//! - `meta`: device id, the clock's last stamp, the pull cursor.
+//!
+//! What the user sees ([`Replica::view`]) is the server's record with the outbox's pending
+//! edits laid over it. [`Replica::sync`] pushes the outbox (in order, retrying with backoff,
+//! keeping each mutation until an answer for its id arrives), uploads photos (resuming), then
+//! pulls until `has_more` is false. A village the server drops is evicted only after its
+//! pending edits were pushed; an edit the server refuses is kept with the refusal, never
+//! dropped silently.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use fieldsync_protocol::push::{Mutation, MutationResult, Op, Status};
+use fieldsync_protocol::registry::{self, ScopeRule};
+use fieldsync_protocol::{ErrorCode, Hlc};
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use uuid::Uuid;
+
+use crate::{Api, ClientError, Device};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("local store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error(transparent)]
+    Server(#[from] ClientError),
+    #[error("local data is damaged: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+type Result<T> = std::result::Result<T, ReplicaError>;
+
+/// A record as the phone shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Local {
+    pub id: Uuid,
+    pub entity: String,
+    pub scope: String,
+    /// The server version the view is based on (0: not on the server yet).
+    pub version: u64,
+    pub deleted: bool,
+    pub fields: Map<String, Value>,
+    /// Edits not yet answered by the server.
+    pub pending: usize,
+}
+
+/// A mutation the server refused (or that could no longer be sent), kept for the user.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refused {
+    pub mutation_id: Uuid,
+    pub record_id: Uuid,
+    pub code: String,
+    pub message: String,
+}
+
+/// What one sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub duplicates: usize,
+    pub pulled: usize,
+    pub photos: usize,
+    pub dropped_scopes: Vec<String>,
+}
+
+/// How the network misbehaves, for tests and the simulator.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// The next push reaches the server but its answer is lost.
+    pub lose_next_answer: bool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY, entity TEXT NOT NULL, scope TEXT NOT NULL,
+    version INTEGER NOT NULL, deleted INTEGER NOT NULL, fields TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_scope ON records (scope);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, mutation_id TEXT NOT NULL UNIQUE,
+    record_id TEXT NOT NULL, scope TEXT NOT NULL, body TEXT NOT NULL, made_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (
+    mutation_id TEXT PRIMARY KEY, record_id TEXT NOT NULL, status TEXT NOT NULL,
+    version INTEGER, code TEXT, message TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS photos (sha256 TEXT PRIMARY KEY, path TEXT NOT NULL);
+";
+
+/// Mutations sent in one push.
+const BATCH: i64 = 100;
+/// Tries of one request before the sync gives up (the outbox keeps everything).
+const TRIES: u32 = 5;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A phone: its local store, its identity and clock, and its connection.
+#[derive(Debug)]
+pub struct Replica {
+    db: SqlitePool,
+    pub device: Device,
+    pub api: Api,
+    pub faults: Faults,
+}
+
+impl Replica {
+    /// Opens (or creates) the phone's store at `path`, for the server at `base_url`. The
+    /// device id is made on first open and kept.
+    pub async fn open(path: &Path, base_url: &str) -> Result<Replica> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let db = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&db).await?;
+        let mut device = match meta(&db, "device_id").await? {
+            Some(id) => Device::with_id(
+                id.parse()
+                    .map_err(|_| ReplicaError::Corrupt("device_id".into()))?,
+            ),
+            None => {
+                let d = Device::new();
+                set_meta(&db, "device_id", &d.id.to_string()).await?;
+                d
+            }
+        };
+        if let Some(last) = meta(&db, "last_hlc").await? {
+            let hlc: Hlc =
+                serde_json::from_str(&last).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+            device.observe(&hlc);
+        }
+        let api = Api::new(base_url, device.id);
+        Ok(Replica {
+            db,
+            device,
+            api,
+            faults: Faults::default(),
+        })
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str) -> Result<()> {
+        self.api.login(username, password).await?;
+        Ok(())
+    }
+
+    /// Creates a record offline; returns its id.
+    pub async fn create(&mut self, entity: &str, fields: Value) -> Result<Uuid> {
+        let id = self.device.new_id();
+        let m = self.device.create(entity, id, fields);
+        let scope = self.scope_of_new(&m).await?;
+        self.enqueue(m, &scope).await?;
+        Ok(id)
+    }
+
+    /// Changes fields of a record offline.
+    pub async fn update(&mut self, id: Uuid, fields: Value) -> Result<()> {
+        let rec = self
+            .view(id)
+            .await?
+            .ok_or_else(|| ReplicaError::Invalid(format!("no record {id}")))?;
+        // A record created here and not yet confirmed will be version 1.
+        let base = rec.version.max(1);
+        let m = self.device.update(&rec.entity, id, base, fields);
+        self.enqueue(m, &rec.scope).await
+    }
+
+    /// Deletes a record offline.
+    pub async fn delete(&mut self, id: Uuid) -> Result<()> {
+        let rec = self
+            .view(id)
+            .await?
+            .ok_or_else(|| ReplicaError::Invalid(format!("no record {id}")))?;
+        let m = self.device.delete(&rec.entity, id, rec.version.max(1));
+        self.enqueue(m, &rec.scope).await
+    }
+
+    /// Keeps a photo to upload on the next sync (name it in a record's `photos` by
+    /// [`crate::photo_name`]).
+    pub async fn add_photo(&self, path: &Path) -> Result<String> {
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| ReplicaError::Invalid(format!("{}: {e}", path.display())))?;
+        let name = crate::photo_name(&bytes);
+        sqlx::query("INSERT OR IGNORE INTO photos (sha256, path) VALUES (?, ?)")
+            .bind(&name)
+            .bind(path.display().to_string())
+            .execute(&self.db)
+            .await?;
+        Ok(name)
+    }
+
+    async fn scope_of_new(&self, m: &Mutation) -> Result<String> {
+        let def = registry::entity(&m.entity)
+            .ok_or_else(|| ReplicaError::Invalid(format!("unknown entity {}", m.entity)))?;
+        let text = |f: &str| m.fields.get(f).and_then(Value::as_str).map(str::to_owned);
+        match def.scope {
+            ScopeRule::OwnField(f) => {
+                text(f).ok_or_else(|| ReplicaError::Invalid(format!("a {} needs {f}", def.name)))
+            }
+            ScopeRule::Parent { field } => {
+                let parent: Uuid = text(field).and_then(|s| s.parse().ok()).ok_or_else(|| {
+                    ReplicaError::Invalid(format!("a {} needs {field}", def.name))
+                })?;
+                Ok(self
+                    .view(parent)
+                    .await?
+                    .ok_or_else(|| ReplicaError::Invalid(format!("no record {parent}")))?
+                    .scope)
+            }
+        }
+    }
+
+    async fn enqueue(&mut self, m: Mutation, scope: &str) -> Result<()> {
+        let body = serde_json::to_string(&m).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+        let hlc =
+            serde_json::to_string(&m.hlc).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "INSERT INTO outbox (mutation_id, record_id, scope, body, made_ms) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(m.mutation_id.to_string())
+        .bind(m.id.to_string())
+        .bind(scope)
+        .bind(body)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_hlc', ?)")
+            .bind(hlc)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The record as the user sees it: the server's copy with pending edits over it.
+    pub async fn view(&self, id: Uuid) -> Result<Option<Local>> {
+        let base: Option<(String, String, i64, bool, String)> = sqlx::query_as(
+            "SELECT entity, scope, version, deleted, fields FROM records WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.db)
+        .await?;
+        let pending = self.pending_of(Some(id)).await?;
+        let mut local = match base {
+            Some((entity, scope, version, deleted, fields)) => Local {
+                id,
+                entity,
+                scope,
+                version: u64::try_from(version).unwrap_or(0),
+                deleted,
+                fields: parse_fields(&fields)?,
+                pending: 0,
+            },
+            None => match pending.first() {
+                Some((m, scope)) => Local {
+                    id,
+                    entity: m.entity.clone(),
+                    scope: scope.clone(),
+                    version: 0,
+                    deleted: false,
+                    fields: Map::new(),
+                    pending: 0,
+                },
+                None => return Ok(None),
+            },
+        };
+        for (m, _) in &pending {
+            lay_over(&mut local, m);
+        }
+        Ok(Some(local))
+    }
+
+    /// Every record the phone shows, pending edits applied, by id.
+    pub async fn all(&self) -> Result<BTreeMap<Uuid, Local>> {
+        let rows: Vec<(String, String, String, i64, bool, String)> = sqlx::query_as(
+            "SELECT id, entity, scope, version, deleted, fields FROM records ORDER BY id",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        let mut out = BTreeMap::new();
+        for (id, entity, scope, version, deleted, fields) in rows {
+            let id: Uuid = id
+                .parse()
+                .map_err(|_| ReplicaError::Corrupt("record id".into()))?;
+            out.insert(
+                id,
+                Local {
+                    id,
+                    entity,
+                    scope,
+                    version: u64::try_from(version).unwrap_or(0),
+                    deleted,
+                    fields: parse_fields(&fields)?,
+                    pending: 0,
+                },
+            );
+        }
+        for (m, scope) in self.pending_of(None).await? {
+            let local = out.entry(m.id).or_insert_with(|| Local {
+                id: m.id,
+                entity: m.entity.clone(),
+                scope,
+                version: 0,
+                deleted: false,
+                fields: Map::new(),
+                pending: 0,
+            });
+            lay_over(local, &m);
+        }
+        Ok(out)
+    }
+
+    /// Pending mutations (of one record, or all), oldest first, with their village.
+    async fn pending_of(&self, id: Option<Uuid>) -> Result<Vec<(Mutation, String)>> {
+        let rows: Vec<(String, String)> = match id {
+            Some(id) => {
+                sqlx::query_as("SELECT body, scope FROM outbox WHERE record_id = ? ORDER BY seq")
+                    .bind(id.to_string())
+                    .fetch_all(&self.db)
+                    .await?
+            }
+            None => {
+                sqlx::query_as("SELECT body, scope FROM outbox ORDER BY seq")
+                    .fetch_all(&self.db)
+                    .await?
+            }
+        };
+        rows.into_iter()
+            .map(|(body, scope)| {
+                serde_json::from_str(&body)
+                    .map(|m| (m, scope))
+                    .map_err(|e| ReplicaError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Mutations waiting, and the age in seconds of the oldest.
+    pub async fn outbox(&self) -> Result<(u64, u64)> {
+        let (n, oldest): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(made_ms) FROM outbox")
+                .fetch_one(&self.db)
+                .await?;
+        let age = oldest.map_or(0, |t| ((now_ms() - t).max(0) / 1000) as u64);
+        Ok((u64::try_from(n).unwrap_or(0), age))
+    }
+
+    /// What the server refused (or what could not be sent before its village was dropped).
+    pub async fn refused(&self) -> Result<Vec<Refused>> {
+        let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT mutation_id, record_id, code, message FROM answers
+             WHERE status = 'rejected' ORDER BY mutation_id",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(m, r, code, message)| {
+                Some(Refused {
+                    mutation_id: m.parse().ok()?,
+                    record_id: r.parse().ok()?,
+                    code: code.unwrap_or_default(),
+                    message: message.unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// The server's answer to one of this phone's mutations.
+    pub async fn answer(&self, mutation_id: Uuid) -> Result<Option<MutationResult>> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM answers WHERE mutation_id = ?")
+                .bind(mutation_id.to_string())
+                .fetch_optional(&self.db)
+                .await?;
+        body.map(|b| serde_json::from_str(&b).map_err(|e| ReplicaError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    /// Push, upload, pull. Stops at the first failure that retrying did not cure; what was
+    /// not sent stays in the outbox for the next sync.
+    pub async fn sync(&mut self) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        self.push_all(None, &mut report).await?;
+        self.upload_photos(&mut report).await?;
+        self.pull_all(&mut report).await?;
+        Ok(report)
+    }
+
+    /// Pushes the outbox (of one village, or all) in order, a batch at a time.
+    async fn push_all(&mut self, scope: Option<&str>, report: &mut SyncReport) -> Result<()> {
+        loop {
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT mutation_id, body FROM outbox WHERE ?1 IS NULL OR scope = ?1
+                 ORDER BY seq LIMIT ?2",
+            )
+            .bind(scope)
+            .bind(BATCH)
+            .fetch_all(&self.db)
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let batch: Vec<Mutation> = rows
+                .iter()
+                .map(|(_, b)| serde_json::from_str(b))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+            let (depth, age) = self.outbox().await?;
+            self.api.set_health(depth, age);
+            let response = retry(|| self.api.push(batch.clone())).await?;
+            if std::mem::take(&mut self.faults.lose_next_answer) {
+                // The server applied it; the phone never heard. The outbox keeps everything
+                // and the next push is answered `duplicate`.
+                continue;
+            }
+            let mut tx = self.db.begin().await?;
+            for (m, r) in batch.iter().zip(&response.results) {
+                match r.status {
+                    Status::Conflict => report.conflicts += 1,
+                    Status::Rejected => report.rejected += 1,
+                    Status::Duplicate => report.duplicates += 1,
+                    Status::Applied | Status::Merged => {}
+                }
+                report.pushed += 1;
+                save_answer(&mut tx, m, r).await?;
+                sqlx::query("DELETE FROM outbox WHERE mutation_id = ?")
+                    .bind(m.mutation_id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+
+    async fn upload_photos(&mut self, report: &mut SyncReport) -> Result<()> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT sha256, path FROM photos")
+            .fetch_all(&self.db)
+            .await?;
+        for (sha, path) in rows {
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(|e| ReplicaError::Invalid(format!("{path}: {e}")))?;
+            retry(|| self.api.upload_photo(&sha, &bytes, 256 * 1024)).await?;
+            sqlx::query("DELETE FROM photos WHERE sha256 = ?")
+                .bind(&sha)
+                .execute(&self.db)
+                .await?;
+            report.photos += 1;
+        }
+        Ok(())
+    }
+
+    async fn pull_all(&mut self, report: &mut SyncReport) -> Result<()> {
+        loop {
+            let cursor = meta(&self.db, "cursor").await?;
+            let page = match retry(|| self.api.pull(cursor.as_deref(), Some(500))).await {
+                Err(ClientError::Api { body, .. })
+                    if body.error.code == ErrorCode::InvalidCursor =>
+                {
+                    // The server no longer knows this cursor: start again from nothing.
+                    sqlx::query("DELETE FROM meta WHERE key = 'cursor'")
+                        .execute(&self.db)
+                        .await?;
+                    sqlx::query("DELETE FROM records").execute(&self.db).await?;
+                    continue;
+                }
+                other => other?,
+            };
+            for scope in &page.drop_scopes {
+                self.drop_scope(scope, report).await?;
+            }
+            let mut tx = self.db.begin().await?;
+            for c in &page.changes {
+                let fields = serde_json::to_string(&c.fields)
+                    .map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO records (id, entity, scope, version, deleted, fields)
+                     VALUES (?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (id) DO UPDATE SET entity = excluded.entity,
+                         scope = excluded.scope, version = excluded.version,
+                         deleted = excluded.deleted, fields = excluded.fields
+                     WHERE excluded.version >= records.version",
+                )
+                .bind(c.id.to_string())
+                .bind(&c.entity)
+                .bind(&c.scope)
+                .bind(i64::try_from(c.version).unwrap_or(i64::MAX))
+                .bind(c.deleted)
+                .bind(fields)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?)")
+                .bind(&page.cursor)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            report.pulled += page.changes.len();
+            if !page.has_more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A village the phone no longer serves: its pending edits go first (made while the cadre
+    /// was assigned, the server still takes them), then its records leave the phone. Edits that
+    /// still cannot be sent are kept as refused, with the reason, never dropped silently.
+    async fn drop_scope(&mut self, scope: &str, report: &mut SyncReport) -> Result<()> {
+        self.push_all(Some(scope), report).await?;
+        let left: Vec<(String, String)> =
+            sqlx::query_as("SELECT mutation_id, record_id FROM outbox WHERE scope = ?")
+                .bind(scope)
+                .fetch_all(&self.db)
+                .await?;
+        let mut tx = self.db.begin().await?;
+        for (mutation_id, record_id) in left {
+            sqlx::query(
+                "INSERT OR REPLACE INTO answers (mutation_id, record_id, status, code, message, body)
+                 VALUES (?, ?, 'rejected', 'forbidden_scope', ?, '{}')",
+            )
+            .bind(&mutation_id)
+            .bind(&record_id)
+            .bind(format!("village {scope} left this phone before the edit was sent"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM outbox WHERE scope = ?")
+            .bind(scope)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM records WHERE scope = ?")
+            .bind(scope)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        report.dropped_scopes.push(scope.to_owned());
+        Ok(())
+    }
+}
+
+async fn save_answer(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    m: &Mutation,
+    r: &MutationResult,
+) -> Result<()> {
+    let body = serde_json::to_string(r).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+    let status = match r.status {
+        Status::Duplicate => r.original_status.unwrap_or(Status::Duplicate),
+        s => s,
+    };
+    sqlx::query(
+        "INSERT OR REPLACE INTO answers (mutation_id, record_id, status, version, code, message, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(m.mutation_id.to_string())
+    .bind(m.id.to_string())
+    .bind(status.as_str())
+    .bind(r.version.and_then(|v| i64::try_from(v).ok()))
+    .bind(r.error.as_ref().map(|e| e.code.as_str()))
+    .bind(r.error.as_ref().map(|e| e.message.clone()))
+    .bind(body)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Lays a pending mutation over the record the phone shows.
+fn lay_over(local: &mut Local, m: &Mutation) {
+    local.pending += 1;
+    match m.op {
+        Op::Create => {
+            local.fields.clone_from(&m.fields);
+            local.deleted = false;
+        }
+        Op::Update => {
+            for (k, v) in &m.fields {
+                if v.is_null() {
+                    local.fields.remove(k);
+                } else {
+                    local.fields.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Op::Delete => local.deleted = true,
+    }
+}
+
+fn parse_fields(text: &str) -> Result<Map<String, Value>> {
+    serde_json::from_str(text).map_err(|e| ReplicaError::Corrupt(e.to_string()))
+}
+
+async fn meta(db: &SqlitePool, key: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        .bind(key)
+        .fetch_optional(db)
+        .await?)
+}
+
+async fn set_meta(db: &SqlitePool, key: &str, value: &str) -> Result<()> {
+    sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
+        .bind(key)
+        .bind(value)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether an error may go away by itself (the network, a busy or restarting server).
+fn transient(e: &ClientError) -> bool {
+    match e {
+        ClientError::Http(_) => true,
+        ClientError::Api { status, .. } => {
+            status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408
+        }
+        ClientError::NotLoggedIn => false,
+    }
+}
+
+/// Runs a request up to [`TRIES`] times with exponential backoff (100 ms, 200 ms, …) on
+/// transient failures.
+async fn retry<T, F, Fut>(mut f: F) -> std::result::Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, ClientError>>,
+{
+    let mut wait = Duration::from_millis(100);
+    let mut tries = 1;
+    loop {
+        match f().await {
+            Err(e) if tries < TRIES && transient(&e) => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
