@@ -17,3 +17,4 @@ mod receipts;
 mod roster;
 mod settings;
 mod shutdown;
+mod simulator;

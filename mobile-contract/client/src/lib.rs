@@ -8,6 +8,7 @@
 mod api;
 mod device;
 pub mod replica;
+pub mod sim;
 
 pub use api::{Api, CLIENT_VERSION, ClientError};
 pub use device::Device;

@@ -170,8 +170,8 @@ impl Replica {
         Ok(id)
     }
 
-    /// Changes fields of a record offline.
-    pub async fn update(&mut self, id: Uuid, fields: Value) -> Result<()> {
+    /// Changes fields of a record offline; returns the mutation's id.
+    pub async fn update(&mut self, id: Uuid, fields: Value) -> Result<Uuid> {
         let rec = self
             .view(id)
             .await?
@@ -179,7 +179,9 @@ impl Replica {
         // A record created here and not yet confirmed will be version 1.
         let base = rec.version.max(1);
         let m = self.device.update(&rec.entity, id, base, fields);
-        self.enqueue(m, &rec.scope).await
+        let mutation_id = m.mutation_id;
+        self.enqueue(m, &rec.scope).await?;
+        Ok(mutation_id)
     }
 
     /// Deletes a record offline.
