@@ -6,21 +6,16 @@
 //! ```
 //! `phones.csv` has the header `username,password,village,reviewer` (reviewer: `true` for a
 //! first secretary whose account reads the village's conflicts; one per village). Exits 1 when
-//! a phone did not converge or an edit was lost.
+//! a phone did not converge or an edit was lost, 2 on bad arguments.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use fieldsync_client::sim::{PhoneSpec, SimConfig, run};
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: fieldsync-sim --server URL --phones FILE.csv [--edits N] [--rounds N] [--households N] [--seed N] [--dir DIR]"
-    );
-    std::process::exit(2)
-}
+const USAGE: &str = "usage: fieldsync-sim --server URL --phones FILE.csv [--edits N] [--rounds N] [--households N] [--seed N] [--dir DIR]";
 
-#[tokio::main]
-async fn main() {
+fn config() -> Result<SimConfig, String> {
     let mut args = std::env::args().skip(1);
     let mut server = None;
     let mut phones_file = None;
@@ -38,36 +33,32 @@ async fn main() {
         seed: 7,
     };
     while let Some(a) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| usage());
-        let number = |v: String| v.parse::<usize>().unwrap_or_else(|_| usage());
+        let value = args.next().ok_or_else(|| USAGE.to_owned())?;
+        let number = || value.parse::<usize>().map_err(|_| USAGE.to_owned());
         match a.as_str() {
-            "--server" => server = Some(value()),
-            "--phones" => phones_file = Some(PathBuf::from(value())),
-            "--edits" => cfg.edits = number(value()),
-            "--rounds" => cfg.rounds = number(value()),
-            "--households" => cfg.households_per_village = number(value()),
-            "--seed" => cfg.seed = number(value()) as u64,
-            "--dir" => cfg.dir = PathBuf::from(value()),
-            _ => usage(),
+            "--server" => server = Some(value.clone()),
+            "--phones" => phones_file = Some(PathBuf::from(&value)),
+            "--edits" => cfg.edits = number()?,
+            "--rounds" => cfg.rounds = number()?,
+            "--households" => cfg.households_per_village = number()?,
+            "--seed" => cfg.seed = number()? as u64,
+            "--dir" => cfg.dir = PathBuf::from(&value),
+            _ => return Err(USAGE.to_owned()),
         }
     }
     let (Some(server), Some(file)) = (server, phones_file) else {
-        usage()
+        return Err(USAGE.to_owned());
     };
     cfg.base_url = server;
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        eprintln!("{}: {e}", file.display());
-        std::process::exit(2)
-    });
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     for (n, line) in text.lines().enumerate().skip(1) {
         let cols: Vec<&str> = line.split(',').map(str::trim).collect();
         let [username, password, village, reviewer] = cols.as_slice() else {
-            eprintln!(
+            return Err(format!(
                 "{}:{}: want username,password,village,reviewer",
                 file.display(),
                 n + 1
-            );
-            std::process::exit(2)
+            ));
         };
         cfg.phones.push(PhoneSpec {
             username: (*username).to_owned(),
@@ -76,20 +67,31 @@ async fn main() {
             reviewer: *reviewer == "true",
         });
     }
-    if let Err(e) = std::fs::create_dir_all(&cfg.dir) {
-        eprintln!("{}: {e}", cfg.dir.display());
-        std::process::exit(2)
-    }
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("{}: {e}", cfg.dir.display()))?;
+    Ok(cfg)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cfg = match config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     match run(&cfg).await {
         Ok(summary) => {
             println!("{summary}");
-            if !summary.ok() {
-                std::process::exit(1)
+            if summary.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             }
         }
         Err(e) => {
             eprintln!("simulation failed: {e}");
-            std::process::exit(1)
+            ExitCode::from(1)
         }
     }
 }
