@@ -79,7 +79,7 @@ impl std::fmt::Display for SimSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{} phones in {} villages, {} edits, {} syncs in {:.1} s",
+            "{} phones, {} villages, {} edits, {} syncs in {:.1} s",
             self.phones, self.villages, self.edits, self.syncs, self.seconds
         )?;
         writeln!(
