@@ -176,11 +176,16 @@ async fn pull_changes(
         Some(n) => n.min(limits.max_pull_limit),
     };
     let actor = actor(&state, &auth).await?;
-    // A pull is contact too: a phone that only reads must not look silent to its leader.
-    state
-        .store()
-        .device_seen(auth.device_id, clock::now_ms(), &client)
-        .await?;
+    // A pull is contact too: a phone that only reads must not look silent to its leader. Noted
+    // off the request's path: a pull must never wait for the write lock (on SQLite, a long
+    // push holds it).
+    let store = state.store().clone();
+    let device = auth.device_id;
+    tokio::spawn(async move {
+        if let Err(e) = store.device_seen(device, clock::now_ms(), &client).await {
+            tracing::debug!(error = %e, "recording a pull's contact failed");
+        }
+    });
     let page = pull::pull(
         state.store(),
         &actor,

@@ -46,6 +46,27 @@ async fn leaders_find_phones_that_went_silent_or_hold_old_unsent_records() {
     // Twelve records waiting, the oldest three days old: the pull carries it in headers.
     busy.api.set_health(12, 3 * 86_400);
     busy.api.pull_all(None, None).await.expect("pull");
+    // A pull's contact is recorded off the request's path: wait until the leader sees it.
+    let depth_of_busy = || async {
+        let all: Value = leader.api.get_json("/v1/devices").await.expect("list");
+        all["devices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["device_id"] == busy.api.device_id().to_string())
+            .map(|d| d["outbox_depth"].clone())
+    };
+    for _ in 0..50 {
+        if depth_of_busy().await == Some(serde_json::json!(12)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        depth_of_busy().await,
+        Some(serde_json::json!(12)),
+        "the pull's health"
+    );
     // A push says it in the body too; the body wins.
     let m = busy
         .dev

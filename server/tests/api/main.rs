@@ -21,6 +21,7 @@ mod pull;
 mod push;
 mod replica;
 mod reports;
+mod scenarios;
 mod scope;
 mod security;
 mod tokens;
