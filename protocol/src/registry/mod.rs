@@ -10,6 +10,7 @@ pub mod idcard;
 mod member;
 mod presence;
 mod report;
+pub mod schema;
 mod survey;
 mod validate;
 pub mod work;
