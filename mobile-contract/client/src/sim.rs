@@ -380,6 +380,11 @@ async fn check_nothing_lost(
             answers.insert(e.mutation, a);
         }
     }
+    // Edits by record and field: each is judged against the others of its field only.
+    let mut by_field: HashMap<(Uuid, &str), Vec<&Edit>> = HashMap::new();
+    for e in edits {
+        by_field.entry((e.record, e.field)).or_default().push(e);
+    }
     for e in edits {
         let Some(a) = answers.get(&e.mutation) else {
             summary.lost.push(format!("{}: no answer", e.mutation));
@@ -397,10 +402,8 @@ async fn check_nothing_lost(
             .get(&e.record)
             .and_then(|f| f.get(e.field))
             .is_some_and(|v| *v == e.value);
-        let replaced_knowingly = edits.iter().any(|f| {
-            f.record == e.record
-                && f.field == e.field
-                && f.mutation != e.mutation
+        let replaced_knowingly = by_field[&(e.record, e.field)].iter().any(|f| {
+            f.mutation != e.mutation
                 && (f.base >= made || (f.phone == e.phone && f.order > e.order))
                 && answers.get(&f.mutation).is_some_and(|fa| {
                     !matches!(fa.status, Status::Rejected)
