@@ -41,6 +41,8 @@ pub struct Api {
     base: String,
     device_id: Uuid,
     tokens: Option<(String, String)>,
+    /// When the access token runs out (by this process's clock).
+    expires_at: Option<std::time::Instant>,
     app_version: String,
     health: Option<(u64, u64)>,
 }
@@ -56,9 +58,16 @@ impl Api {
             base: base_url.trim_end_matches('/').to_owned(),
             device_id,
             tokens: None,
+            expires_at: None,
             app_version: CLIENT_VERSION.to_owned(),
             health: None,
         }
+    }
+
+    /// Whether the access token runs out within a minute: refresh before a long sync.
+    pub fn token_expiring(&self) -> bool {
+        self.expires_at
+            .is_some_and(|t| t <= std::time::Instant::now() + std::time::Duration::from_secs(60))
     }
 
     /// The app version sent with every request (the server may refuse one that is too old).
@@ -98,6 +107,8 @@ impl Api {
             )
             .await?;
         self.tokens = Some((t.access_token.clone(), t.refresh_token.clone()));
+        self.expires_at =
+            Some(std::time::Instant::now() + std::time::Duration::from_secs(t.expires_in));
         Ok(t)
     }
 
@@ -115,6 +126,8 @@ impl Api {
             )
             .await?;
         self.tokens = Some((t.access_token.clone(), t.refresh_token.clone()));
+        self.expires_at =
+            Some(std::time::Instant::now() + std::time::Duration::from_secs(t.expires_in));
         Ok(t)
     }
 

@@ -401,17 +401,26 @@ impl Replica {
     /// not sent stays in the outbox for the next sync.
     pub async fn sync(&mut self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
+        self.fresh_token().await?;
         self.push_all(None, &mut report).await?;
         self.upload_photos(&mut report).await?;
         self.pull_all(&mut report).await?;
         Ok(report)
     }
 
+    /// Only sends the outbox (a phone on a metered link that pulls later).
+    pub async fn push(&mut self) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        self.fresh_token().await?;
+        self.push_all(None, &mut report).await?;
+        Ok(report)
+    }
+
     /// Pushes the outbox (of one village, or all) in order, a batch at a time.
     async fn push_all(&mut self, scope: Option<&str>, report: &mut SyncReport) -> Result<()> {
         loop {
-            let rows: Vec<(String, String)> = sqlx::query_as(
-                "SELECT mutation_id, body FROM outbox WHERE ?1 IS NULL OR scope = ?1
+            let rows: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT mutation_id, body, scope FROM outbox WHERE ?1 IS NULL OR scope = ?1
                  ORDER BY seq LIMIT ?2",
             )
             .bind(scope)
@@ -423,11 +432,12 @@ impl Replica {
             }
             let batch: Vec<Mutation> = rows
                 .iter()
-                .map(|(_, b)| serde_json::from_str(b))
+                .map(|(_, b, _)| serde_json::from_str(b))
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
             let (depth, age) = self.outbox().await?;
             self.api.set_health(depth, age);
+            self.fresh_token().await?;
             let response = retry(|| self.api.push(batch.clone())).await?;
             if std::mem::take(&mut self.faults.lose_next_answer) {
                 // The server applied it; the phone never heard. The outbox keeps everything
@@ -435,7 +445,7 @@ impl Replica {
                 continue;
             }
             let mut tx = self.db.begin().await?;
-            for (m, r) in batch.iter().zip(&response.results) {
+            for ((m, r), (_, _, scope)) in batch.iter().zip(&response.results).zip(&rows) {
                 match r.status {
                     Status::Conflict => report.conflicts += 1,
                     Status::Rejected => report.rejected += 1,
@@ -444,6 +454,9 @@ impl Replica {
                 }
                 report.pushed += 1;
                 save_answer(&mut tx, m, r).await?;
+                if r.status == Status::Applied {
+                    apply_own(&mut tx, m, scope, r).await?;
+                }
                 sqlx::query("DELETE FROM outbox WHERE mutation_id = ?")
                     .bind(m.mutation_id.to_string())
                     .execute(&mut *tx)
@@ -451,6 +464,15 @@ impl Replica {
             }
             tx.commit().await?;
         }
+    }
+
+    /// Access tokens last 15 minutes; a long sync (a week of outbox on a slow link) outlives
+    /// one, so the token is refreshed when it is about to run out.
+    async fn fresh_token(&mut self) -> Result<()> {
+        if self.api.token_expiring() {
+            self.api.refresh().await?;
+        }
+        Ok(())
     }
 
     async fn upload_photos(&mut self, report: &mut SyncReport) -> Result<()> {
@@ -473,6 +495,7 @@ impl Replica {
 
     async fn pull_all(&mut self, report: &mut SyncReport) -> Result<()> {
         loop {
+            self.fresh_token().await?;
             let cursor = meta(&self.db, "cursor").await?;
             let page = match retry(|| self.api.pull(cursor.as_deref(), Some(500))).await {
                 Err(ClientError::Api { body, .. })
@@ -580,6 +603,65 @@ async fn save_answer(
     .bind(r.error.as_ref().map(|e| e.code.as_str()))
     .bind(r.error.as_ref().map(|e| e.message.clone()))
     .bind(body)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A mutation the server applied as sent (no merge): the server's record is now the phone's
+/// copy with the mutation on it, at the answered version, so the phone shows it at once even
+/// if the pull that follows fails. Merged or conflicting answers wait for the pull.
+async fn apply_own(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    m: &Mutation,
+    scope: &str,
+    r: &MutationResult,
+) -> Result<()> {
+    let Some(version) = r.version.and_then(|v| i64::try_from(v).ok()) else {
+        return Ok(());
+    };
+    let current: Option<(i64, String)> =
+        sqlx::query_as("SELECT version, fields FROM records WHERE id = ?")
+            .bind(m.id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+    let mut local = match (m.op, current) {
+        (Op::Create, None) => Local {
+            id: m.id,
+            entity: m.entity.clone(),
+            scope: scope.to_owned(),
+            version: 0,
+            deleted: false,
+            fields: Map::new(),
+            pending: 0,
+        },
+        // Only on top of the very version the server applied it to.
+        (Op::Update | Op::Delete, Some((v, fields))) if v + 1 == version => Local {
+            id: m.id,
+            entity: m.entity.clone(),
+            scope: scope.to_owned(),
+            version: u64::try_from(v).unwrap_or(0),
+            deleted: false,
+            fields: parse_fields(&fields)?,
+            pending: 0,
+        },
+        _ => return Ok(()),
+    };
+    lay_over(&mut local, m);
+    let fields =
+        serde_json::to_string(&local.fields).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO records (id, entity, scope, version, deleted, fields) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
+             fields = excluded.fields
+         WHERE excluded.version > records.version",
+    )
+    .bind(m.id.to_string())
+    .bind(&local.entity)
+    .bind(&local.scope)
+    .bind(version)
+    .bind(local.deleted)
+    .bind(fields)
     .execute(&mut **tx)
     .await?;
     Ok(())

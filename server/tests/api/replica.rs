@@ -109,6 +109,34 @@ async fn the_outbox_survives_a_restart_and_lost_answers_refusals_and_conflicts_l
 }
 
 #[tokio::test]
+async fn a_sync_outliving_its_access_token_refreshes_it_and_an_answer_shows_at_once() {
+    let app = spawn_app_with(|s| s.auth.access_ttl_s = 2).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut phone, _) = replica(&app, &dir, Role::FirstSecretary, "2026-01-01").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let h = phone
+        .create(
+            "household",
+            json!({"village_code": VILLAGE_A, "head_name": "马"}),
+        )
+        .await
+        .expect("create");
+    // The token has run out: the sync refreshes it instead of failing.
+    phone.sync().await.expect("sync after the token expired");
+    // Applied as sent: the phone's copy is the server's, without waiting for a pull.
+    phone
+        .update(h, json!({"address": "一组 1 号"}))
+        .await
+        .expect("edit");
+    let report = phone.push().await.expect("push");
+    assert_eq!(report.pushed, 1);
+    assert_eq!(report.pulled, 0);
+    let shown = phone.view(h).await.expect("view").expect("h");
+    assert_eq!((shown.version, shown.pending), (2, 0));
+    assert_eq!(shown.fields["address"], "一组 1 号");
+}
+
+#[tokio::test]
 async fn a_cadre_moved_to_another_village_while_offline_loses_nothing() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().expect("dir");
