@@ -52,11 +52,8 @@ async fn main() {
     let sqlite = ScratchDatabase::sqlite("fieldsync-bench-attendance").expect("temp dir");
     all.push(run("sqlite", &sqlite).await);
     drop(sqlite);
-    let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    match ScratchDatabase::postgres(&admin, "fieldsync_bench_attendance").await {
-        Ok(db) => all.push(run("postgres", &db).await),
-        Err(e) => eprintln!("PostgreSQL at {admin} unusable ({e}): PostgreSQL figures skipped"),
+    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench_attendance").await {
+        all.push(run("postgres", &db).await);
     }
     println!();
     println!("| engine | events | sheets | time | sheets/s | present days | peak RSS growth |");

@@ -49,11 +49,8 @@ async fn main() {
     all.extend(run("sqlite", &sqlite).await);
     drop(sqlite);
 
-    let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    match ScratchDatabase::postgres(&admin, "fieldsync_bench_export").await {
-        Ok(db) => all.extend(run("postgres", &db).await),
-        Err(e) => eprintln!("PostgreSQL at {admin} unusable ({e}): PostgreSQL figures skipped"),
+    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench_export").await {
+        all.extend(run("postgres", &db).await);
     }
     print_table(&all);
 }

@@ -33,11 +33,8 @@ async fn main() {
     let sqlite = ScratchDatabase::sqlite("fieldsync-bench-field").expect("temp dir");
     rows.push(bench("sqlite", &sqlite).await);
     drop(sqlite);
-    let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    match ScratchDatabase::postgres(&admin, "fieldsync_bench_field").await {
-        Ok(db) => rows.push(bench("postgres", &db).await),
-        Err(e) => eprintln!("PostgreSQL at {admin} unusable ({e}): PostgreSQL figures skipped"),
+    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench_field").await {
+        rows.push(bench("postgres", &db).await);
     }
     println!();
     println!(
@@ -106,17 +103,9 @@ async fn bench(engine: &str, db: &ScratchDatabase) -> String {
     let dir = db.dir().join("phones");
     std::fs::create_dir_all(&dir).expect("phones dir");
     let cfg = SimConfig {
-        base_url: server.base_url(),
-        phones,
-        dir,
-        households_per_village: 30,
         edits: 24_000,
-        rounds: 20,
-        offline_chance: 0.15,
-        offline_rounds_max: 6,
-        lost_answer_chance: 0.1,
-        skew_ms_max: 2 * 3_600_000,
         seed: 11,
+        ..SimConfig::field(&server.base_url(), phones, dir)
     };
     let s = run(&cfg).await.expect("simulation");
     eprintln!("{s}");

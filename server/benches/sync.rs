@@ -20,11 +20,15 @@ use fieldsync_protocol::push::{Mutation, Status};
 use fieldsync_server::app;
 use fieldsync_server::auth::password;
 use fieldsync_server::config::Settings;
-use fieldsync_server::store::{NewUser, Store};
+
 use fieldsync_server::testing::ScratchDatabase;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use uuid::Uuid;
+
+mod common;
+
+use common::{PASSWORD, login};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -36,7 +40,6 @@ const REPEATS: usize = 3;
 const CONFLICTING_PER_BATCH: usize = 5;
 const PULL_VILLAGE: &str = "640422100002";
 const PUSH_VILLAGE: &str = "640422100004";
-const PASSWORD: &str = "bench-password";
 
 struct Figures {
     engine: &'static str,
@@ -59,11 +62,8 @@ async fn main() {
     all.push(run("sqlite", &sqlite).await);
     drop(sqlite);
 
-    let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    match ScratchDatabase::postgres(&admin, "fieldsync_bench").await {
-        Ok(db) => all.push(run("postgres", &db).await),
-        Err(e) => eprintln!("PostgreSQL at {admin} unusable ({e}): PostgreSQL figures skipped"),
+    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench").await {
+        all.push(run("postgres", &db).await);
     }
     print_table(&all);
 }
@@ -199,37 +199,6 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
         pull_json_bytes: json_bytes,
         pull_gzip_bytes: gzip_bytes,
     }
-}
-
-async fn login(
-    store: &Store,
-    base: &str,
-    hash: &str,
-    name: &str,
-    role: Role,
-    village: &str,
-) -> (Api, Device) {
-    let user = NewUser {
-        id: Uuid::now_v7(),
-        username: name.into(),
-        password_hash: hash.into(),
-        role,
-        display_name: None,
-    };
-    let today = fieldsync_server::clock::iso(fieldsync_server::clock::today());
-    store
-        .create_user(
-            &user,
-            &[village.to_owned()],
-            &today,
-            fieldsync_server::clock::now_ms(),
-        )
-        .await
-        .expect("user");
-    let dev = Device::new();
-    let mut api = Api::new(base, dev.id);
-    api.login(name, PASSWORD).await.expect("login");
-    (api, dev)
 }
 
 fn household_fields(village: &str, n: usize) -> Value {

@@ -13,7 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use fieldsync_client::{Api, Device};
 use fieldsync_protocol::Role;
 use fieldsync_protocol::merge::RecordState;
 use fieldsync_protocol::push::Status;
@@ -21,11 +20,15 @@ use fieldsync_server::app;
 use fieldsync_server::auth::password;
 use fieldsync_server::clock;
 use fieldsync_server::config::Settings;
-use fieldsync_server::store::{NewUser, RecordWrite, Store, WriteBatch};
+use fieldsync_server::store::{RecordWrite, Store, WriteBatch};
 use fieldsync_server::testing::ScratchDatabase;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 use uuid::Uuid;
+
+mod common;
+
+use common::{PASSWORD, login};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -37,7 +40,6 @@ const BATCH: usize = 50;
 const ROUNDS: usize = 10;
 const LIST_VILLAGES: usize = 20;
 const LIST_TASKS_PER_VILLAGE: usize = 500;
-const PASSWORD: &str = "bench-password";
 
 struct Figures {
     engine: &'static str,
@@ -56,11 +58,8 @@ async fn main() {
     let sqlite = ScratchDatabase::sqlite("fieldsync-bench-work").expect("temp dir");
     all.push(run("sqlite", &sqlite).await);
     drop(sqlite);
-    let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    match ScratchDatabase::postgres(&admin, "fieldsync_bench_work").await {
-        Ok(db) => all.push(run("postgres", &db).await),
-        Err(e) => eprintln!("PostgreSQL at {admin} unusable ({e}): PostgreSQL figures skipped"),
+    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench_work").await {
+        all.push(run("postgres", &db).await);
     }
     println!();
     println!(
@@ -208,36 +207,6 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
 
 async fn count_tasks(store: &Store) -> usize {
     store.work_records("task", None).await.expect("tasks").len()
-}
-
-async fn login(
-    store: &Store,
-    base: &str,
-    hash: &str,
-    name: &str,
-    role: Role,
-    division: &str,
-) -> (Api, Device) {
-    let user = NewUser {
-        id: Uuid::now_v7(),
-        username: name.into(),
-        password_hash: hash.into(),
-        role,
-        display_name: None,
-    };
-    store
-        .create_user(
-            &user,
-            &[division.to_owned()],
-            &clock::iso(clock::today()),
-            clock::now_ms(),
-        )
-        .await
-        .expect("user");
-    let dev = Device::new();
-    let mut api = Api::new(base, dev.id);
-    api.login(name, PASSWORD).await.expect("login");
-    (api, dev)
 }
 
 /// Writes records straight through the store, in transactions of 1,000.

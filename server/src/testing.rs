@@ -72,6 +72,20 @@ impl ScratchDatabase {
         })
     }
 
+    /// A PostgreSQL database for a benchmark on the server `FIELDSYNC_BENCH_DATABASE_URL`
+    /// names (default the local one); `None`, with a notice, when there is none to use.
+    pub async fn bench_postgres(name: &str) -> Option<ScratchDatabase> {
+        let admin = std::env::var("FIELDSYNC_BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        match ScratchDatabase::postgres(&admin, name).await {
+            Ok(db) => Some(db),
+            Err(e) => {
+                eprintln!("PostgreSQL at {admin} unusable ({e}): PostgreSQL figures skipped");
+                None
+            }
+        }
+    }
+
     /// The data directory to give the server (`FIELDSYNC_DATA_DIR`).
     pub fn dir(&self) -> &Path {
         &self.dir

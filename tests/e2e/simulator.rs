@@ -44,17 +44,8 @@ async fn twenty_four_phones_converge_and_lose_nothing() {
     let dir = env.root().join("phones");
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = SimConfig {
-        base_url: server.base.clone(),
-        phones,
-        dir,
-        households_per_village: 30,
-        edits: 5_000,
-        rounds: 20,
-        offline_chance: 0.15,
-        offline_rounds_max: 6,
-        lost_answer_chance: 0.1,
-        skew_ms_max: 2 * 3_600_000,
         seed: 2026,
+        ..SimConfig::field(&server.base, phones, dir)
     };
     let summary = run(&cfg).await.expect("simulation");
     println!("{summary}");

@@ -55,6 +55,21 @@ pub struct Local {
     pub pending: usize,
 }
 
+impl Local {
+    /// A record the phone knows only from its own pending create.
+    fn blank(id: Uuid, entity: &str, scope: &str) -> Local {
+        Local {
+            id,
+            entity: entity.to_owned(),
+            scope: scope.to_owned(),
+            version: 0,
+            deleted: false,
+            fields: Map::new(),
+            pending: 0,
+        }
+    }
+}
+
 /// A mutation the server refused (or that could no longer be sent), kept for the user.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Refused {
@@ -273,15 +288,7 @@ impl Replica {
                 pending: 0,
             },
             None => match pending.first() {
-                Some((m, scope)) => Local {
-                    id,
-                    entity: m.entity.clone(),
-                    scope: scope.clone(),
-                    version: 0,
-                    deleted: false,
-                    fields: Map::new(),
-                    pending: 0,
-                },
+                Some((m, scope)) => Local::blank(id, &m.entity, scope),
                 None => return Ok(None),
             },
         };
@@ -317,15 +324,9 @@ impl Replica {
             );
         }
         for (m, scope) in self.pending_of(None).await? {
-            let local = out.entry(m.id).or_insert_with(|| Local {
-                id: m.id,
-                entity: m.entity.clone(),
-                scope,
-                version: 0,
-                deleted: false,
-                fields: Map::new(),
-                pending: 0,
-            });
+            let local = out
+                .entry(m.id)
+                .or_insert_with(|| Local::blank(m.id, &m.entity, &scope));
             lay_over(local, &m);
         }
         Ok(out)
@@ -626,24 +627,12 @@ async fn apply_own(
             .fetch_optional(&mut **tx)
             .await?;
     let mut local = match (m.op, current) {
-        (Op::Create, None) => Local {
-            id: m.id,
-            entity: m.entity.clone(),
-            scope: scope.to_owned(),
-            version: 0,
-            deleted: false,
-            fields: Map::new(),
-            pending: 0,
-        },
+        (Op::Create, None) => Local::blank(m.id, &m.entity, scope),
         // Only on top of the very version the server applied it to.
         (Op::Update | Op::Delete, Some((v, fields))) if v + 1 == version => Local {
-            id: m.id,
-            entity: m.entity.clone(),
-            scope: scope.to_owned(),
             version: u64::try_from(v).unwrap_or(0),
-            deleted: false,
             fields: parse_fields(&fields)?,
-            pending: 0,
+            ..Local::blank(m.id, &m.entity, scope)
         },
         _ => return Ok(()),
     };

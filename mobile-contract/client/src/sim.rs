@@ -50,6 +50,27 @@ pub struct SimConfig {
     pub seed: u64,
 }
 
+impl SimConfig {
+    /// Field conditions: 30 households a village, 5,000 edits over 20 rounds, one phone in
+    /// seven going offline for up to 6 rounds, clocks up to two hours off, one push answer in
+    /// ten lost.
+    pub fn field(base_url: &str, phones: Vec<PhoneSpec>, dir: PathBuf) -> SimConfig {
+        SimConfig {
+            base_url: base_url.to_owned(),
+            phones,
+            dir,
+            households_per_village: 30,
+            edits: 5_000,
+            rounds: 20,
+            offline_chance: 0.15,
+            offline_rounds_max: 6,
+            lost_answer_chance: 0.1,
+            skew_ms_max: 2 * 3_600_000,
+            seed: 7,
+        }
+    }
+}
+
 /// What a run did and found.
 #[derive(Clone, Debug, Default)]
 pub struct SimSummary {

@@ -19,19 +19,11 @@ fn config() -> Result<SimConfig, String> {
     let mut args = std::env::args().skip(1);
     let mut server = None;
     let mut phones_file = None;
-    let mut cfg = SimConfig {
-        base_url: String::new(),
-        phones: Vec::new(),
-        dir: std::env::temp_dir().join(format!("fieldsync-sim-{}", std::process::id())),
-        households_per_village: 30,
-        edits: 5_000,
-        rounds: 20,
-        offline_chance: 0.15,
-        offline_rounds_max: 6,
-        lost_answer_chance: 0.1,
-        skew_ms_max: 2 * 3_600_000,
-        seed: 7,
-    };
+    let mut cfg = SimConfig::field(
+        "",
+        Vec::new(),
+        std::env::temp_dir().join(format!("fieldsync-sim-{}", std::process::id())),
+    );
     while let Some(a) = args.next() {
         let value = args.next().ok_or_else(|| USAGE.to_owned())?;
         let number = || value.parse::<usize>().map_err(|_| USAGE.to_owned());
