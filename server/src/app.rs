@@ -26,6 +26,7 @@ struct Inner {
     settings: Settings,
     blobs: Blobs,
     receipts: Signer,
+    metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -43,12 +44,17 @@ impl AppState {
                 settings,
                 blobs,
                 receipts,
+                metrics: crate::metrics::Metrics::default(),
             }),
         }
     }
 
     pub fn receipts(&self) -> &Signer {
         &self.inner.receipts
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     pub fn blobs(&self) -> &Blobs {

@@ -100,6 +100,10 @@ pub struct Settings {
     /// Unset: `data_dir/data.key`, made on first start. Servers sharing one database must
     /// share this key.
     pub data_key: Option<SecretString>,
+    /// When set, `GET /metrics` needs `Authorization: Bearer <token>`
+    /// (`FIELDSYNC_METRICS_TOKEN`); unset, it is open (it holds counts, never personal data:
+    /// keep it off the public side of the load balancer).
+    pub metrics_token: Option<SecretString>,
     /// Most database connections per process.
     pub max_connections: u32,
     pub log_format: LogFormat,
@@ -241,6 +245,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             database_url: None,
             data_key: None,
+            metrics_token: None,
             max_connections: 16,
             log_format: LogFormat::Pretty,
             limits: Limits::default(),
@@ -259,6 +264,7 @@ const KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "data_key",
+    "metrics_token",
     "max_connections",
     "log_format",
     "limits",

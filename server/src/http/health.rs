@@ -19,6 +19,53 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// Prometheus metrics (`crate::metrics`), behind `metrics_token` when one is set.
+async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use secrecy::ExposeSecret;
+    if let Some(token) = &state.settings().metrics_token {
+        let sent = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "));
+        let expected = token.expose_secret();
+        let matches = sent.is_some_and(|s| {
+            s.len() == expected.len()
+                && s.bytes()
+                    .zip(expected.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if !matches {
+            return Err(ApiError::unauthorized(
+                fieldsync_protocol::ErrorCode::Unauthorized,
+                "send Authorization: Bearer <metrics_token>",
+            ));
+        }
+    }
+    let stats = state.store().sync_stats().await?;
+    let shared = crate::metrics::Shared {
+        head_seq: stats.head_seq,
+        records: stats.records,
+        mutations: stats.mutations,
+        conflicts: stats.conflicts,
+        open_conflicts: stats.open_conflicts,
+        photos_waiting: state.store().photos_waiting().await?,
+    };
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics().render(&shared),
+    )
+        .into_response())
 }
 
 /// The process is up.

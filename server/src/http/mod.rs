@@ -26,6 +26,7 @@ use fieldsync_protocol::{ErrorCode, PROTOCOL_VERSION};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -57,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         // Pulls are large and village links slow: compress whatever the phone accepts.
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(log_internal_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .layer(middleware::from_fn(limit_headers))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -72,7 +77,15 @@ pub fn router(state: AppState) -> Router {
                         .get::<MatchedPath>()
                         .map_or("unmatched", |p| p.as_str())
                         .to_owned();
-                    tracing::info_span!("request", method = %req.method(), route)
+                    // Made by the layer below, or kept from the load balancer: one id ties
+                    // every log line of a request together, across replicas.
+                    let request_id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                        .to_owned();
+                    tracing::info_span!("request", method = %req.method(), route, request_id)
                 })
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _span: &Span| {
@@ -87,6 +100,9 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("handler panicked").into_response()
         }))
+        // The id is sent back, so a cadre's "it failed" can be found in the logs.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 
@@ -121,6 +137,30 @@ async fn limit_headers(req: Request, next: Next) -> Response {
         .into_response();
     }
     next.run(req).await
+}
+
+/// Counts and times every request by its route template (a path with ids would make a
+/// label per household).
+async fn record_metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    state.metrics().observe_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// Refuses apps older than `clients.min_version`, before anything else runs: an old app

@@ -88,6 +88,9 @@ async fn push_batch(
         oldest_unsent_s: body.oldest_unsent_s.or(headers.oldest_unsent_s),
     };
     let mut results = push::push(state.store(), &actor, &rules, req.mutations, &client).await?;
+    state
+        .metrics()
+        .count_results(results.iter().map(|r| r.status));
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     tracing::info!(
         device = %auth.device_id,

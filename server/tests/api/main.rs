@@ -17,6 +17,7 @@ mod devices;
 mod export;
 mod helpers;
 mod input;
+mod metrics;
 mod pull;
 mod push;
 mod replica;
