@@ -7,6 +7,7 @@
 
 mod areas;
 mod audit;
+mod backup;
 mod devices;
 mod export;
 mod forms;
@@ -219,6 +220,18 @@ enum Admin {
         #[arg(long, value_name = "COUNTY")]
         county: String,
     },
+    /// Copy the database and every stored object (photos, thumbnails) into a new directory;
+    /// safe while the server runs. The data key is not copied: keep it apart.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the configured database and put back the objects from a backup directory
+    /// (stop the servers first; the data key must be the one the backup was made with).
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Mark tasks still open after their due day as escalated to the township supervisor;
     /// `serve` does this every `monitoring.escalate_every_s`.
     EscalateTasks,
@@ -249,6 +262,8 @@ pub async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve::serve(settings).await,
         Command::Migrate => serve::migrate(&settings).await,
+        // A restore replaces the database: nothing may hold it open.
+        Command::Admin(Admin::Restore { from }) => backup::restore(&settings, &from).await,
         Command::Admin(cmd) => {
             let store = app::open_store(&settings).await?;
             app::prepare(&store).await?;
@@ -324,6 +339,11 @@ async fn verify_receipt(store: &Store, file: &std::path::Path) -> anyhow::Result
     Ok(())
 }
 
+/// `restore` is run before the store is opened (see `run`); reaching `admin` with it is a bug.
+fn unreachable_restore() -> anyhow::Result<()> {
+    anyhow::bail!("restore runs without an open database")
+}
+
 async fn collect_photos(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     let blobs = crate::blobs::Blobs::open(
         store.clone(),
@@ -344,6 +364,8 @@ async fn collect_photos(store: &Store, settings: &Settings) -> anyhow::Result<()
 async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result<()> {
     match cmd {
         Admin::CollectPhotos => collect_photos(store, settings).await?,
+        Admin::Backup { out } => backup::backup(store, settings, &out).await?,
+        Admin::Restore { .. } => unreachable_restore()?,
         Admin::TaskRules { county } => work::show(store, county.as_deref()).await?,
         Admin::SetTaskRules { county, file } => work::set(store, &county, &file).await?,
         Admin::ResetTaskRules { county } => work::reset(store, &county).await?,

@@ -285,6 +285,22 @@ impl Store {
         format!("sqlite:{}", data_dir.join("fieldsync.db").display())
     }
 
+    /// A consistent copy of the SQLite database into a new file, while it is in use.
+    pub async fn vacuum_into(&self, file: &Path) -> Result<()> {
+        match self.writer() {
+            Engine::Sqlite(p) => {
+                sqlx::query("VACUUM INTO ?")
+                    .bind(file.display().to_string())
+                    .execute(p)
+                    .await?;
+                Ok(())
+            }
+            Engine::Postgres(_) => Err(StoreError::Corrupt(
+                "VACUUM INTO is SQLite's; back up PostgreSQL with pg_dump".into(),
+            )),
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         match self.write {
             Engine::Sqlite(_) => Kind::Sqlite,
