@@ -37,6 +37,15 @@ pub fn today() -> Date {
     date_of_ms(now_ms())
 }
 
+/// A stored date (`YYYY-MM-DD`).
+pub fn parse_date(text: &str) -> Option<Date> {
+    Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
 /// `YYYY-MM-DD`, the form dates are stored in.
 pub fn iso(date: Date) -> String {
     format!(

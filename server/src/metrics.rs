@@ -52,16 +52,8 @@ pub struct Metrics {
     push: [AtomicU64; 5],
 }
 
-/// What the database says at scrape time.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Shared {
-    pub head_seq: i64,
-    pub records: i64,
-    pub mutations: i64,
-    pub conflicts: i64,
-    pub open_conflicts: i64,
-    pub photos_waiting: i64,
-}
+/// What the database says at scrape time (one query).
+pub type Shared = crate::store::SyncStats;
 
 impl Metrics {
     pub fn observe_request(&self, route: &str, method: &str, status: u16, secs: f64) {

@@ -387,6 +387,21 @@ impl Replica {
             .collect())
     }
 
+    /// Every answer the server gave this phone, by mutation id.
+    pub async fn answers(&self) -> Result<std::collections::HashMap<Uuid, MutationResult>> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT mutation_id, body FROM answers")
+            .fetch_all(&self.db)
+            .await?;
+        rows.into_iter()
+            .filter_map(|(id, body)| Some((id.parse().ok()?, body)))
+            .map(|(id, body)| {
+                serde_json::from_str(&body)
+                    .map(|r| (id, r))
+                    .map_err(|e| ReplicaError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
     /// The server's answer to one of this phone's mutations.
     pub async fn answer(&self, mutation_id: Uuid) -> Result<Option<MutationResult>> {
         let body: Option<String> =
@@ -552,22 +567,23 @@ impl Replica {
     /// still cannot be sent are kept as refused, with the reason, never dropped silently.
     async fn drop_scope(&mut self, scope: &str, report: &mut SyncReport) -> Result<()> {
         self.push_all(Some(scope), report).await?;
-        let left: Vec<(String, String)> =
-            sqlx::query_as("SELECT mutation_id, record_id FROM outbox WHERE scope = ?")
-                .bind(scope)
-                .fetch_all(&self.db)
-                .await?;
-        let mut tx = self.db.begin().await?;
-        for (mutation_id, record_id) in left {
-            sqlx::query(
-                "INSERT OR REPLACE INTO answers (mutation_id, record_id, status, code, message, body)
-                 VALUES (?, ?, 'rejected', 'forbidden_scope', ?, '{}')",
-            )
-            .bind(&mutation_id)
-            .bind(&record_id)
-            .bind(format!("village {scope} left this phone before the edit was sent"))
-            .execute(&mut *tx)
+        let left: Vec<String> = sqlx::query_scalar("SELECT body FROM outbox WHERE scope = ?")
+            .bind(scope)
+            .fetch_all(&self.db)
             .await?;
+        let mut tx = self.db.begin().await?;
+        for body in left {
+            let m: Mutation =
+                serde_json::from_str(&body).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+            // Kept as the server would have answered it, so the phone shows it like any refusal.
+            let refused = MutationResult::rejected(
+                Some(m.mutation_id),
+                fieldsync_protocol::ErrorDetail::new(
+                    ErrorCode::ForbiddenScope,
+                    format!("village {scope} left this phone before the edit was sent"),
+                ),
+            );
+            save_answer(&mut tx, &m, &refused).await?;
         }
         sqlx::query("DELETE FROM outbox WHERE scope = ?")
             .bind(scope)

@@ -139,6 +139,9 @@ pub static CASE_STEP: EntityDef = EntityDef {
 /// a conflict. A cancellation (a leader's call) gives way to work done with evidence.
 pub const TASK_STATUSES: &[&str] = &["open", "in_progress", "cancelled", "done"];
 
+/// The statuses of a task still to be worked.
+pub const OPEN_TASK_STATUSES: &[&str] = &["open", "in_progress"];
+
 /// Where a task came from.
 pub const TASK_SOURCES: &[&str] = &[
     "housing_check",

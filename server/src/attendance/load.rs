@@ -1,6 +1,7 @@
 //! Loading what a sheet is computed from (events, assignments, declared absences, the review
 //! log) and computing it: one path for the HTTP API, the township export and the benchmark.
 
+use crate::clock::parse_date;
 use std::collections::{HashMap, HashSet};
 
 use time::{Date, Month, OffsetDateTime, Time};
@@ -141,14 +142,6 @@ pub async fn absences(store: &Store, user_id: Uuid) -> Result<Vec<Absence>, Stor
             })
         })
         .collect())
-}
-
-pub fn parse_date(text: &str) -> Option<Date> {
-    Date::parse(
-        text,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()
 }
 
 fn local_midnight_ms(day: Date) -> i64 {

@@ -35,7 +35,7 @@ pub use gc::Collected;
 pub use local::LocalDisk;
 pub use photo::PhotoError;
 pub use s3::{S3Settings, S3Store};
-pub use store::{BlobStore, BlobStoreError, ByteStream, Listed, Object};
+pub use store::{BlobStore, BlobStoreError, ByteStream, Listed, Object, check_key};
 pub use upload::{Chunk, parse_content_range};
 pub use worker::spawn_workers;
 

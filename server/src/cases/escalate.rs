@@ -28,10 +28,11 @@ pub struct Escalated {
 }
 
 fn overdue(fields: &Map<String, Value>, today: &str) -> bool {
-    let open = matches!(
-        fields.get("status").and_then(Value::as_str),
-        Some("open" | "in_progress") | None
-    );
+    // A task without a status is open (a phone's create before the server filled it in).
+    let open = fields
+        .get("status")
+        .and_then(Value::as_str)
+        .is_none_or(|s| fieldsync_protocol::registry::work::OPEN_TASK_STATUSES.contains(&s));
     let due = fields.get("due_on").and_then(Value::as_str);
     open && due.is_some_and(|d| d < today) && !fields.contains_key("escalated_at")
 }

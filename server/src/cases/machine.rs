@@ -48,6 +48,11 @@ impl CaseState {
         }
     }
 
+    /// Eliminated or not admitted: the procedure is over.
+    pub fn is_ended(self) -> bool {
+        matches!(self, CaseState::Eliminated | CaseState::NotAdmitted)
+    }
+
     pub fn parse(s: &str) -> Option<CaseState> {
         ALL_STATES.iter().copied().find(|c| c.as_str() == s)
     }

@@ -81,7 +81,7 @@ fn trigger(on: &str) -> Result<Trigger, String> {
     let parts: Vec<&str> = on.split(':').collect();
     match parts.as_slice() {
         ["case", state] => match CaseState::parse(state) {
-            Some(CaseState::Eliminated | CaseState::NotAdmitted) => Err(format!(
+            Some(s) if s.is_ended() => Err(format!(
                 "a case that is {state} has ended: no task follows it"
             )),
             Some(s) => Ok(Trigger::Case(s)),

@@ -45,16 +45,10 @@ fn blobs_of(store: &Store, settings: &Settings) -> anyhow::Result<Blobs> {
     )?)
 }
 
-/// Object keys are the store's own (`originals/ab/ab12…`): only plain relative paths are
-/// written or read, so a doctored manifest cannot write outside the backup.
+/// Object keys are the store's own (`originals/ab/ab12…`), checked by the store's rules, so
+/// a doctored manifest cannot write outside the backup.
 fn object_path(dir: &Path, key: &str) -> anyhow::Result<PathBuf> {
-    let ok = !key.is_empty()
-        && key
-            .split('/')
-            .all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\\'));
-    if !ok {
-        bail!("object key {key:?} is not a plain relative path");
-    }
+    crate::blobs::check_key(key)?;
     Ok(dir.join("objects").join(key))
 }
 

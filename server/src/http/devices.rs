@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, AuthUser};
-use super::sync::actor;
 use crate::app::AppState;
 use crate::clock;
 use crate::store::village_range;
@@ -75,17 +74,7 @@ async fn list(
             "the phones list is for team leaders and county officers",
         ));
     }
-    let mut villages = actor(&state, &auth).await?.villages;
-    if let Some(v) = q.village.as_deref() {
-        if !villages.contains(v) {
-            return Err(ApiError::forbidden(
-                ErrorCode::ForbiddenScope,
-                format!("{v} is not one of your villages"),
-            )
-            .at("village"));
-        }
-        villages = [v.to_owned()].into_iter().collect();
-    }
+    let villages = super::sync::villages_asked(&state, &auth, q.village.as_deref()).await?;
     let now = clock::now_ms();
     let (devices, assigned) = state
         .store()

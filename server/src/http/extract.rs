@@ -137,6 +137,14 @@ pub struct AuthUser {
     pub role: Role,
 }
 
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -144,17 +152,12 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    ErrorCode::Unauthorized,
-                    "send Authorization: Bearer <access_token>",
-                )
-            })?;
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized(
+                ErrorCode::Unauthorized,
+                "send Authorization: Bearer <access_token>",
+            )
+        })?;
         let claims = state.keys().verify(token.trim()).map_err(|e| match e {
             TokenError::Expired => ApiError::unauthorized(ErrorCode::TokenExpired, e.to_string()),
             TokenError::Invalid => ApiError::unauthorized(ErrorCode::Unauthorized, e.to_string()),

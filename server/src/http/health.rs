@@ -30,10 +30,7 @@ async fn metrics(
     use axum::response::IntoResponse;
     use secrecy::ExposeSecret;
     if let Some(token) = &state.settings().metrics_token {
-        let sent = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "));
+        let sent = super::extract::bearer(&headers);
         let expected = token.expose_secret();
         let matches = sent.is_some_and(|s| {
             s.len() == expected.len()
@@ -49,15 +46,7 @@ async fn metrics(
             ));
         }
     }
-    let stats = state.store().sync_stats().await?;
-    let shared = crate::metrics::Shared {
-        head_seq: stats.head_seq,
-        records: stats.records,
-        mutations: stats.mutations,
-        conflicts: stats.conflicts,
-        open_conflicts: stats.open_conflicts,
-        photos_waiting: state.store().photos_waiting().await?,
-    };
+    let shared = state.store().sync_stats().await?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

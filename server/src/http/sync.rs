@@ -42,6 +42,25 @@ pub(super) async fn actor(state: &AppState, auth: &AuthUser) -> Result<Actor, Ap
     })
 }
 
+/// The caller's villages, or the one of them a list asks for (`?village=`); another village is
+/// `forbidden_scope`.
+pub(super) async fn villages_asked(
+    state: &AppState,
+    auth: &AuthUser,
+    village: Option<&str>,
+) -> Result<BTreeSet<String>, ApiError> {
+    let mine = actor(state, auth).await?.villages;
+    match village {
+        None => Ok(mine),
+        Some(v) if mine.contains(v) => Ok([v.to_owned()].into_iter().collect()),
+        Some(v) => Err(ApiError::forbidden(
+            ErrorCode::ForbiddenScope,
+            format!("{v} is not one of your villages"),
+        )
+        .at("village")),
+    }
+}
+
 async fn push_batch(
     State(state): State<AppState>,
     auth: AuthUser,

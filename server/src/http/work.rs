@@ -17,7 +17,6 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AppQuery, AuthUser};
-use super::sync::actor;
 use crate::access::{self, Action};
 use crate::app::AppState;
 use crate::clock;
@@ -106,16 +105,7 @@ async fn villages(
             format!("a {} does not read {entity} records", auth.role),
         ));
     }
-    let mine = actor(state, auth).await?.villages;
-    match village {
-        None => Ok(mine),
-        Some(v) if mine.contains(v) => Ok([v.to_owned()].into_iter().collect()),
-        Some(v) => Err(ApiError::forbidden(
-            ErrorCode::ForbiddenScope,
-            format!("{v} is not one of your villages"),
-        )
-        .at("village")),
-    }
+    super::sync::villages_asked(state, auth, village).await
 }
 
 fn text<'a>(f: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
@@ -149,7 +139,7 @@ async fn tasks(
 ) -> Result<AppJson<TaskList>, ApiError> {
     let which = q.status.as_deref().unwrap_or("open");
     let wanted: &[&str] = match which {
-        "open" => &["open", "in_progress"],
+        "open" => registry::work::OPEN_TASK_STATUSES,
         "closed" => &["done", "cancelled"],
         "all" => registry::work::TASK_STATUSES,
         other => {
@@ -184,7 +174,8 @@ async fn tasks(
         {
             continue;
         }
-        let late = matches!(status, "open" | "in_progress")
+        let late = registry::work::OPEN_TASK_STATUSES
+            .contains(&status)
             .then(|| text(f, "due_on").and_then(|d| days_after(today, d)))
             .flatten()
             .filter(|d| *d > 0);
@@ -202,7 +193,10 @@ async fn tasks(
     });
     let open = items
         .iter()
-        .filter(|i| matches!(text(&i.fields, "status"), Some("open" | "in_progress")))
+        .filter(|i| {
+            text(&i.fields, "status")
+                .is_some_and(|s| registry::work::OPEN_TASK_STATUSES.contains(&s))
+        })
         .count();
     let overdue = items.iter().filter(|i| i.days_overdue.is_some()).count();
     shown.finish(&state).await?;
@@ -215,12 +209,7 @@ async fn tasks(
 
 /// Days from `date` (`YYYY-MM-DD`) to `today`.
 fn days_after(today: time::Date, date: &str) -> Option<i64> {
-    let d = time::Date::parse(
-        date,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()?;
-    Some((today - d).whole_days())
+    Some((today - clock::parse_date(date)?).whole_days())
 }
 
 #[derive(Deserialize)]

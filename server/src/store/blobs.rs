@@ -65,18 +65,6 @@ pub struct BlobReference {
 }
 
 impl Store {
-    /// Uploaded photos not yet processed: the depth of the processing queue.
-    pub async fn photos_waiting(&self) -> Result<i64> {
-        Ok(fetch_scalar!(
-            self.reader(),
-            fetch_one,
-            i64,
-            "SELECT COUNT(*) FROM blobs WHERE state = 'processing'",
-        )?)
-    }
-}
-
-impl Store {
     pub async fn blob(&self, sha256: &str) -> Result<Option<BlobRow>> {
         Ok(fetch_as!(
             self.reader(),

@@ -15,7 +15,7 @@ use super::{
 const RECORD_COLUMNS: &str = "id, entity, scope, version, deleted, fields, meta";
 
 /// `SELECT … WHERE id IN (…)` for SQLite, which has no array parameters.
-fn sqlite_in_ids(head: &str, ids: &[Uuid], tail: &str) -> QueryBuilder<Sqlite> {
+pub(super) fn sqlite_in_ids(head: &str, ids: &[Uuid], tail: &str) -> QueryBuilder<Sqlite> {
     let mut qb = QueryBuilder::<Sqlite>::new(head);
     qb.push(" IN (");
     let mut list = qb.separated(", ");
@@ -138,26 +138,29 @@ impl Tx {
 }
 
 /// Row counts of the sync tables (for `/metrics`, admin and tests).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncStats {
     pub head_seq: i64,
     pub records: i64,
     pub mutations: i64,
     pub conflicts: i64,
     pub open_conflicts: i64,
+    /// Uploaded photos not yet processed: the depth of the processing queue.
+    pub photos_waiting: i64,
 }
 
 impl Store {
     pub async fn sync_stats(&self) -> Result<SyncStats> {
-        let (head_seq, records, mutations, conflicts, open_conflicts) = fetch_as!(
+        let (head_seq, records, mutations, conflicts, open_conflicts, photos_waiting) = fetch_as!(
             self.reader(),
             fetch_one,
-            (i64, i64, i64, i64, i64),
+            (i64, i64, i64, i64, i64, i64),
             "SELECT (SELECT seq FROM sync_head WHERE id = 1),
                     (SELECT COUNT(*) FROM records),
                     (SELECT COUNT(*) FROM mutations),
                     (SELECT COUNT(*) FROM conflicts),
-                    (SELECT COUNT(*) FROM conflicts WHERE resolved_at IS NULL)",
+                    (SELECT COUNT(*) FROM conflicts WHERE resolved_at IS NULL),
+                    (SELECT COUNT(*) FROM blobs WHERE state = 'processing')",
         )?;
         Ok(SyncStats {
             head_seq,
@@ -165,6 +168,7 @@ impl Store {
             mutations,
             conflicts,
             open_conflicts,
+            photos_waiting,
         })
     }
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Result, Store, Tx, execute, fetch_as, fetch_scalar};
+use super::{Engine, Result, Store, StoreError, Tx, execute, fetch_as, fetch_scalar};
 
 /// A person who may take a task: active, assigned on the day to the village or one of the
 /// divisions above it.
@@ -61,20 +61,33 @@ impl Tx {
     }
 
     /// The live cases and tasks of households (by the `(household_id, entity)` index).
+    /// One query for the whole batch: a push of 50 checks names up to 50 households.
     pub async fn work_ids_of_households(&mut self, households: &[Uuid]) -> Result<Vec<Uuid>> {
-        let mut ids = Vec::new();
-        for h in households {
-            let found: Vec<Uuid> = fetch_scalar!(
-                self.conn(),
-                fetch_all,
-                Uuid,
-                "SELECT id FROM records
-                 WHERE household_id = $1 AND entity IN ('case', 'task') AND NOT deleted",
-                h,
-            )?;
-            ids.extend(found);
+        if households.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(ids)
+        match self.conn() {
+            Engine::Sqlite(c) => {
+                super::sync::sqlite_in_ids(
+                    "SELECT id FROM records WHERE household_id",
+                    households,
+                    "AND entity IN ('case', 'task') AND NOT deleted",
+                )
+                .build_query_scalar()
+                .fetch_all(c)
+                .await
+            }
+            Engine::Postgres(c) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM records
+                     WHERE household_id = ANY($1) AND entity IN ('case', 'task') AND NOT deleted",
+                )
+                .bind(households)
+                .fetch_all(c)
+                .await
+            }
+        }
+        .map_err(StoreError::from_db)
     }
 
     /// Whether the user was assigned on `day` (`YYYY-MM-DD`) to a division holding `village`.
@@ -157,23 +170,25 @@ impl Tx {
     /// Who may take a task in a village on `today`, in order of assignment then name.
     pub async fn candidates(&mut self, village: &str, today: &str) -> Result<Vec<Candidate>> {
         let codes = village_and_above(village);
-        let mut out: Vec<Candidate> = Vec::new();
-        for code in &codes {
-            let found: Vec<Candidate> = fetch_as!(
-                self.conn(),
-                fetch_all,
-                Candidate,
-                "SELECT u.id AS user_id, u.role, a.division_code
-                 FROM assignments a JOIN users u ON u.id = a.user_id
-                 WHERE a.division_code = $1 AND a.starts_on <= $2
-                   AND (a.ends_on IS NULL OR a.ends_on >= $2) AND u.disabled_at IS NULL
-                 ORDER BY a.starts_on, u.username",
-                code,
-                today,
-            )?;
-            out.extend(found);
-        }
-        Ok(out)
+        let code = |i: usize| codes.get(i).unwrap_or(&codes[0]).clone();
+        // Nearest division first: a code sorts after the codes of the divisions above it
+        // (640104001002 > 640104001 > 640104 > 640100 > 640000).
+        Ok(fetch_as!(
+            self.conn(),
+            fetch_all,
+            Candidate,
+            "SELECT u.id AS user_id, u.role, a.division_code
+             FROM assignments a JOIN users u ON u.id = a.user_id
+             WHERE a.division_code IN ($1, $2, $3, $4, $5) AND a.starts_on <= $6
+               AND (a.ends_on IS NULL OR a.ends_on >= $6) AND u.disabled_at IS NULL
+             ORDER BY a.division_code DESC, a.starts_on, u.username",
+            code(0),
+            code(1),
+            code(2),
+            code(3),
+            code(4),
+            today,
+        )?)
     }
 
     /// A county's own task rules (JSON), if it has set any.

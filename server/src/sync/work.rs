@@ -68,7 +68,7 @@ const LEADERS: &[Role] = &[
     Role::TownshipSupervisor,
     Role::CountyOfficer,
 ];
-const OPEN_TASK: &[&str] = &["open", "in_progress"];
+use fieldsync_protocol::registry::work::OPEN_TASK_STATUSES as OPEN_TASK;
 
 fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     fields.get(name)?.as_str()
@@ -96,7 +96,9 @@ fn live<'a>(
 }
 
 fn is_open_case(fields: &Map<String, Value>) -> bool {
-    !matches!(text(fields, "state"), Some("eliminated" | "not_admitted"))
+    !text(fields, "state")
+        .and_then(CaseState::parse)
+        .is_some_and(CaseState::is_ended)
 }
 
 /// Decides what the mutation sets off; `state` is its record after the merge, and gains the
@@ -186,7 +188,9 @@ async fn make_tasks(
     if fired.is_empty() {
         return Ok(());
     }
-    let candidates = tx.candidates(about.village, &clock::iso(at.today)).await?;
+    // Read only when a task is really made: a failing check whose task is already open
+    // (the common case on a re-check) costs no assignment query.
+    let mut candidates = None;
     for rule in fired {
         let same = |f: &Map<String, Value>| {
             text(f, "kind") == Some(rule.kind.as_str())
@@ -203,6 +207,10 @@ async fn make_tasks(
         if exists {
             continue;
         }
+        let candidates = match &mut candidates {
+            Some(c) => c,
+            None => candidates.insert(tx.candidates(about.village, &clock::iso(at.today)).await?),
+        };
         let assignee = rule.assign.iter().find_map(|role| {
             candidates
                 .iter()
@@ -546,9 +554,7 @@ async fn step(
     let current = text(&case_fields, "state")
         .and_then(CaseState::parse)
         .unwrap_or(CaseState::Reported);
-    let publicity_until = text(&case_fields, "publicity_until").and_then(|d| {
-        Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()
-    });
+    let publicity_until = text(&case_fields, "publicity_until").and_then(clock::parse_date);
 
     let mut evidence = Evidence {
         note: text(f, "note").map(str::to_owned),
@@ -710,7 +716,7 @@ async fn step(
         }
         _ => {}
     }
-    if matches!(to, CaseState::Eliminated | CaseState::NotAdmitted) {
+    if to.is_ended() {
         moved.insert("closed_at".into(), json!(at.rfc3339));
     }
     let household = uuid(&case_fields, "household_id").or(verified_household);
