@@ -248,30 +248,54 @@ impl Store {
     }
 
     /// Every live record of `entity` (`case`, `task`, `self_report`) in the given villages
-    /// (all villages: `None`).
-    /// Reads by entity and filters villages here: a county officer's villages are thousands
-    /// of codes, and a county holds thousands of tasks, not millions.
+    /// (all villages: `None`), by the `(entity, scope)` index, oldest first.
     pub async fn work_records(
         &self,
         entity: &str,
         villages: Option<&std::collections::BTreeSet<String>>,
     ) -> Result<Vec<WorkRecord>> {
-        let rows: Vec<WorkRecord> = fetch_as!(
-            self.reader(),
-            fetch_all,
-            WorkRecord,
-            "SELECT id, scope, version, fields, created_at FROM records
-             WHERE entity = $1 AND NOT deleted ORDER BY created_at, id",
-            entity,
-        )?;
-        let mut out = Vec::with_capacity(rows.len());
-        for mut r in rows
-            .into_iter()
-            .filter(|r| villages.is_none_or(|v| v.contains(&r.scope)))
-        {
+        let mut rows: Vec<WorkRecord> = match villages {
+            None => fetch_as!(
+                self.reader(),
+                fetch_all,
+                WorkRecord,
+                "SELECT id, scope, version, fields, created_at FROM records
+                 WHERE entity = $1 AND NOT deleted ORDER BY created_at, id",
+                entity,
+            )?,
+            Some(villages) => {
+                let villages: Vec<&String> = villages.iter().collect();
+                match self.reader() {
+                    Engine::Sqlite(p) => {
+                        let list = serde_json::to_string(&villages)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        sqlx::query_as(
+                            "SELECT id, scope, version, fields, created_at FROM records
+                             WHERE entity = $1 AND scope IN (SELECT value FROM json_each($2))
+                               AND NOT deleted ORDER BY created_at, id",
+                        )
+                        .bind(entity)
+                        .bind(list)
+                        .fetch_all(p)
+                        .await?
+                    }
+                    Engine::Postgres(p) => {
+                        sqlx::query_as(
+                            "SELECT id, scope, version, fields, created_at FROM records
+                             WHERE entity = $1 AND scope = ANY($2) AND NOT deleted
+                             ORDER BY created_at, id",
+                        )
+                        .bind(entity)
+                        .bind(villages)
+                        .fetch_all(p)
+                        .await?
+                    }
+                }
+            }
+        };
+        for r in &mut rows {
             super::sealing::open_fields(self.key(), entity, &mut r.fields.0)?;
-            out.push(r);
         }
-        Ok(out)
+        Ok(rows)
     }
 }
