@@ -13,7 +13,7 @@ pub fn is_sha256_hex(s: &str) -> bool {
 }
 
 /// Where a blob stands on the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BlobState {
     /// Part of it has arrived (a chunked upload); `received` says how much.
@@ -27,7 +27,7 @@ pub enum BlobState {
 }
 
 /// The answer to an upload and to `GET /v1/blobs/{sha256}/meta`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BlobInfo {
     pub sha256: String,
     pub state: BlobState,

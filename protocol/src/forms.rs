@@ -10,7 +10,7 @@ use time::macros::format_description;
 
 use crate::error::{ErrorCode, ErrorDetail};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormDef {
     /// Stable across versions, e.g. `household_basics`.
@@ -20,7 +20,7 @@ pub struct FormDef {
     pub fields: Vec<FormField>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     Text,
@@ -35,7 +35,7 @@ pub enum FieldKind {
     MultiChoice,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormField {
     pub name: String,
@@ -58,7 +58,7 @@ pub struct FormField {
 }
 
 /// Holds when the answer to `field` is one of `one_of`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     pub field: String,

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::error::{ErrorCode, ErrorDetail};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Crs {
     Wgs84,
@@ -16,7 +16,7 @@ pub enum Crs {
     Bd09,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GpsFix {
     pub lat: f64,
     pub lon: f64,
@@ -112,7 +112,19 @@ mod tests {
 }
 
 /// Why the server doubts a fix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Doubt {
     /// Outside the village's boundary by more than the fix's accuracy.
@@ -133,14 +145,14 @@ pub enum Doubt {
 }
 
 /// A point in WGS-84.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LatLon {
     pub lat: f64,
     pub lon: f64,
 }
 
 /// The server's judgement of a record's GPS fix, written by the server and sent on pull.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GpsVerdict {
     /// No doubts.
     pub ok: bool,
@@ -160,7 +172,7 @@ pub struct GpsVerdict {
 
 /// The shape a fix is held against: the village's own when an administrator imported or set
 /// one, else its county's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VillageArea {
     VillageShape,

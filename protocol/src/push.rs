@@ -8,7 +8,7 @@ use crate::error::{ErrorCode, ErrorDetail};
 use crate::gps::GpsFix;
 use crate::hlc::Hlc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Op {
     Create,
@@ -28,7 +28,7 @@ impl Op {
 
 /// One edit made on a phone. Ids are UUID v7 made on the device, so records can be created
 /// offline; `mutation_id` makes a re-send recognisable.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mutation {
     pub mutation_id: Uuid,
@@ -64,7 +64,7 @@ impl Mutation {
 
 /// What the phone reports about itself on every push and pull, so team leaders can find
 /// phones that silently stopped syncing.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClientInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_version: Option<String>,
@@ -77,7 +77,22 @@ pub struct ClientInfo {
 }
 
 /// The request as a client builds it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "device_id": "0192f5a0-0000-7000-8000-00000000d001",
+    "mutations": [{
+        "mutation_id": "0192f5a0-0001-7000-8000-000000000001",
+        "entity": "household",
+        "id": "0192f5a0-1000-7000-8000-000000000001",
+        "op": "create",
+        "base_version": null,
+        "fields": {"village_code": "640104001002", "head_name": "马德福", "phone": "13995001234"},
+        "hlc": {"wall_ms": 1764300000000u64, "counter": 0, "node": "0192f5a0-0000-7000-8000-00000000d001"},
+        "gps": {"lat": 38.4872, "lon": 106.2309, "accuracy_m": 8.0, "crs": "wgs84",
+                "fix_at": "2025-11-28T10:00:00Z", "mocked": false}
+    }],
+    "client": {"app_version": "1.4.2", "outbox_depth": 1, "oldest_unsent_s": 3600}
+}))]
 pub struct PushRequest {
     pub device_id: Uuid,
     pub mutations: Vec<Mutation>,
@@ -95,7 +110,7 @@ pub struct RawPushRequest {
     pub client: Option<ClientInfo>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Applied on the version it was made on.
@@ -135,7 +150,9 @@ impl Status {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ConflictKind {
     /// Both sides set the same field to different values.
@@ -148,7 +165,7 @@ pub enum ConflictKind {
 
 /// A same-field race: the value kept, and the value that lost (stored in a conflict record
 /// that a reviewer can resolve).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConflictInfo {
     pub field: String,
     /// The value this mutation carried.
@@ -162,7 +179,7 @@ pub struct ConflictInfo {
     pub kind: ConflictKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MutationResult {
     /// Null only when the mutation was too malformed to carry a readable id.
     pub mutation_id: Option<Uuid>,
@@ -196,7 +213,7 @@ impl MutationResult {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushResponse {
     /// One result per mutation, in the order of the request.
     pub results: Vec<MutationResult>,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What a receipt attests.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptBody {
     pub mutation_id: Uuid,
     pub record_id: Uuid,
@@ -26,7 +26,7 @@ pub struct ReceiptBody {
     pub received_at_ms: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
     /// Which server key signed it (the first 16 hex digits of the SHA-256 of the public key).
     pub key_id: String,
@@ -61,7 +61,7 @@ impl Receipt {
 }
 
 /// The public key that verifies receipts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptKey {
     pub algorithm: String,
     pub key_id: String,

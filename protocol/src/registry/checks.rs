@@ -355,7 +355,9 @@ pub fn current<'a>(records: &'a [Observed<'a>]) -> Vec<&'a Observed<'a>> {
 }
 
 /// Where a household stands on one of the four checks.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct CheckStatus {
     /// `pass`, `fail`, or `none` (never checked).
     pub state: String,

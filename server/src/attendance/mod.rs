@@ -74,7 +74,7 @@ impl Absence {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AbsenceRef {
     pub request_id: Uuid,
     pub kind: String,
@@ -82,7 +82,7 @@ pub struct AbsenceRef {
     pub status: &'static str,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DayState {
     /// A doubt-free event in an assigned village.
@@ -99,7 +99,7 @@ pub enum DayState {
     Future,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EventRef {
     pub record_id: Uuid,
     pub entity: String,
@@ -114,7 +114,7 @@ pub struct EventRef {
     pub doubts: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Day {
     /// `YYYY-MM-DD`.
     pub date: String,
@@ -125,7 +125,7 @@ pub struct Day {
     pub absences: Vec<AbsenceRef>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Sheet {
     pub user_id: Uuid,
     /// `YYYY-MM`.

@@ -50,6 +50,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the OpenAPI 3.1 document of the HTTP API (as `GET /v1/openapi.json` serves it).
+    Openapi,
     /// Administrative tasks on the configured database.
     #[command(subcommand)]
     Admin(Admin),
@@ -248,6 +250,11 @@ enum Admin {
 
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Openapi) {
+        // Needs no settings: the document depends on the code only.
+        println!("{}", crate::http::openapi::to_json());
+        return Ok(());
+    }
     let loaded = Settings::load(cli.config.as_deref())?;
     let settings = loaded.settings;
     if matches!(cli.command, Command::Serve) {
@@ -262,6 +269,7 @@ pub async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve::serve(settings).await,
         Command::Migrate => serve::migrate(&settings).await,
+        Command::Openapi => Ok(()),
         // A restore replaces the database: nothing may hold it open.
         Command::Admin(Admin::Restore { from }) => backup::restore(&settings, &from).await,
         Command::Admin(cmd) => {

@@ -16,6 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::{ErrorCode, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,33 +32,35 @@ use crate::clock;
 use crate::export::Format;
 use crate::store::{ReviewRow, village_range};
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(sheet, review, reply, table_csv, table_xlsx, coverage))]
+pub(super) struct Api;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/attendance", get(sheet))
         .route("/v1/attendance/review", post(review))
         .route("/v1/attendance/reply", post(reply))
-        .route(
-            "/v1/attendance/table.csv",
-            get(|s, a, q| table_file(s, a, q, Format::Csv)),
-        )
-        .route(
-            "/v1/attendance/table.xlsx",
-            get(|s, a, q| table_file(s, a, q, Format::Xlsx)),
-        )
+        .route("/v1/attendance/table.csv", get(table_csv))
+        .route("/v1/attendance/table.xlsx", get(table_xlsx))
         .route("/v1/villages/{code}/coverage", get(coverage))
 }
 
 /// Roles that review other cadres' attendance.
 const REVIEWERS: &[Role] = &[Role::TownshipSupervisor, Role::CountyOfficer, Role::Admin];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SheetQuery {
+    /// The cadre; the caller when absent.
     user_id: Option<Uuid>,
     /// `YYYY-MM`; this month when absent.
+    #[param(schema_with = super::openapi::month)]
     month: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A cadre's month: every day with its evidence, the counts, and where the review stands.
+#[derive(Serialize, utoipa::ToSchema)]
 struct SheetView {
     #[serde(flatten)]
     sheet: Sheet,
@@ -65,12 +68,13 @@ struct SheetView {
     /// The sheet as the team leader approved it; later events and decisions do not change it,
     /// they show as `amendments`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     approved: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     amendments: Vec<Amendment>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReviewView {
     /// `open`, `returned`, `answered` or `approved`.
     state: &'static str,
@@ -78,8 +82,9 @@ struct ReviewView {
     history: Vec<ReviewEntry>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReviewEntry {
+    /// `approve`, `return`, `reply` or `accept_event`.
     action: String,
     by_user: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,13 +95,19 @@ struct ReviewEntry {
 }
 
 /// A day whose state changed after approval.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Amendment {
     date: String,
     approved: Value,
     now: Value,
 }
 
+/// A cadre's sheet for a month: one's own, or, for a team leader, a cadre of their villages.
+#[utoipa::path(get, operation_id = "getAttendanceSheet", path = "/v1/attendance", tag = "attendance", params(SheetQuery),
+    responses(
+        (status = 200, description = "The sheet", body = SheetView),
+        (status = 404, description = "`not_found`: not a cadre the caller oversees", body = ErrorBody),
+    ))]
 async fn sheet(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -113,17 +124,29 @@ async fn sheet(
     Ok(AppJson(view(sheet, &reviews)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReviewRequest {
     user_id: Uuid,
+    #[schema(schema_with = super::openapi::month)]
     month: String,
-    /// `approve`, `return` or `accept_event`.
+    /// `approve`, `return` (with a `comment`) or `accept_event` (with an `event_id`).
+    #[schema(pattern = "^(approve|return|accept_event)$")]
     action: String,
     comment: Option<String>,
     event_id: Option<Uuid>,
 }
 
+/// A team leader approves a sheet, returns it with a comment, or accepts a doubted event
+/// (`event_id`) so that its day counts.
+#[utoipa::path(post, operation_id = "reviewAttendance", path = "/v1/attendance/review", tag = "attendance", request_body = ReviewRequest,
+    responses(
+        (status = 200, description = "The sheet after the decision", body = SheetView),
+        (status = 403, description = "`forbidden_role`: not a reviewer, or one's own sheet", body = ErrorBody),
+        (status = 404, description = "`not_found`: not a cadre the caller oversees, or no such event", body = ErrorBody),
+        (status = 400, description = "`missing_field` (a return needs a `comment`, an acceptance an `event_id`) or `invalid_request`", body = ErrorBody),
+        (status = 409, description = "The sheet is already approved (approved sheets are locked)", body = ErrorBody),
+    ))]
 async fn review(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -210,14 +233,21 @@ async fn review(
     Ok(AppJson(view(sheet, &reviews)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplyRequest {
+    #[schema(schema_with = super::openapi::month)]
     month: String,
     comment: String,
 }
 
 /// The cadre answers a returned sheet (with the leave request or the explanation asked for).
+#[utoipa::path(post, operation_id = "replyAttendance", path = "/v1/attendance/reply", tag = "attendance", request_body = ReplyRequest,
+    responses(
+        (status = 200, description = "The sheet with the answer", body = SheetView),
+        (status = 400, description = "`missing_field` or `invalid_request`", body = ErrorBody),
+        (status = 409, description = "The sheet is not returned", body = ErrorBody),
+    ))]
 async fn reply(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -287,9 +317,13 @@ async fn oversees(state: &AppState, auth: &AuthUser, spans: &[Span]) -> Result<b
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TableQuery {
+    /// A division code (township, county …) of the caller's villages.
+    #[param(schema_with = super::openapi::division_code)]
     division: String,
+    #[param(schema_with = super::openapi::month)]
     month: String,
 }
 
@@ -325,6 +359,34 @@ async fn table(
         .collect();
     let rows = attendance::table::rows(state.store(), &cadres, month).await?;
     Ok((attendance::table::headers(last.day()), rows))
+}
+
+/// The monthly attendance table (one row per cadre, one column per day) as CSV.
+#[utoipa::path(get, operation_id = "attendanceTableCsv", path = "/v1/attendance/table.csv", tag = "attendance", params(TableQuery),
+    responses(
+        (status = 200, description = "CSV", body = String, content_type = "text/csv"),
+        (status = 403, description = "`forbidden_role`", body = ErrorBody),
+    ))]
+async fn table_csv(
+    state: State<AppState>,
+    auth: AuthUser,
+    query: AppQuery<TableQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    table_file(state, auth, query, Format::Csv).await
+}
+
+/// The same table as an Excel workbook.
+#[utoipa::path(get, operation_id = "attendanceTableXlsx", path = "/v1/attendance/table.xlsx", tag = "attendance", params(TableQuery),
+    responses(
+        (status = 200, description = "XLSX", body = super::openapi::Binary, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 403, description = "`forbidden_role`", body = ErrorBody),
+    ))]
+async fn table_xlsx(
+    state: State<AppState>,
+    auth: AuthUser,
+    query: AppQuery<TableQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    table_file(state, auth, query, Format::Xlsx).await
 }
 
 /// The table as a file; a county's is a few hundred rows, made in memory on a blocking thread.
@@ -429,7 +491,7 @@ fn view(sheet: Sheet, reviews: &[ReviewRow]) -> SheetView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Coverage {
     village: String,
     month: String,
@@ -442,7 +504,7 @@ struct Coverage {
     visited_households: Vec<CoveredHousehold>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CoveredHousehold {
     household_id: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -452,13 +514,22 @@ struct CoveredHousehold {
     last_visit_ms: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CoverageQuery {
+    /// `YYYY-MM`; this month when absent.
+    #[param(schema_with = super::openapi::month)]
     month: Option<String>,
 }
 
 /// `GET /v1/villages/{code}/coverage?month=`: which households of a village were visited (or
 /// checked) this month and which not.
+#[utoipa::path(get, operation_id = "getVillageCoverage", path = "/v1/villages/{code}/coverage", tag = "attendance",
+    params(("code" = String, Path, description = "The village's 12-digit code", pattern = "^[0-9]{12}$"), CoverageQuery),
+    responses(
+        (status = 200, description = "Visited and unvisited households", body = Coverage),
+        (status = 403, description = "`forbidden_role` or `forbidden_scope`", body = ErrorBody),
+    ))]
 async fn coverage(
     State(state): State<AppState>,
     auth: AuthUser,

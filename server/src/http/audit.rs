@@ -3,6 +3,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::{ErrorCode, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -12,11 +13,16 @@ use super::extract::{AppJson, AppQuery, AuthUser};
 use crate::app::AppState;
 use crate::store::{AuditFilter, AuditRow};
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list))]
+pub(super) struct Api;
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/audit", get(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Params {
     household_id: Option<Uuid>,
     user_id: Option<Uuid>,
@@ -29,7 +35,8 @@ struct Params {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditPage)]
 struct Page {
     entries: Vec<AuditRow>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -37,6 +44,12 @@ struct Page {
     next: Option<String>,
 }
 
+/// Who read or changed which household's personal data, newest first (administrators only).
+#[utoipa::path(get, operation_id = "listAudit", path = "/v1/audit", tag = "review", params(Params),
+    responses(
+        (status = 200, description = "A page of entries", body = Page),
+        (status = 403, description = "`forbidden_role`", body = ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     auth: AuthUser,

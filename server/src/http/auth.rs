@@ -8,6 +8,7 @@ use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::auth::{
     LoginRequest, PasswordChange, RefreshRequest, TokenResponse, UserInfo,
 };
+use fieldsync_protocol::error::ErrorBody;
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -17,6 +18,10 @@ use crate::auth::{password, token};
 use crate::clock;
 use crate::ratelimit::{self, Verdict};
 use crate::store::{EndReason, Spent, UserRow};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login, refresh, logout, change_password))]
+pub(super) struct Api;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,6 +33,12 @@ pub fn router() -> Router<AppState> {
 
 /// Changing one's password ends every other session of the user (a cadre who suspects the
 /// initial password leaked logs the copy out).
+#[utoipa::path(post, operation_id = "changePassword", path = "/v1/auth/password", tag = "auth", request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; every other session of the user has ended"),
+        (status = 401, description = "`invalid_credentials` (at `current_password`), or the login ended", body = ErrorBody),
+        (status = 422, description = "`invalid_value`: the new password is too short, too long or the current one", body = ErrorBody),
+    ))]
 async fn change_password(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -77,6 +88,14 @@ fn bad_credentials() -> ApiError {
     ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong username or password")
 }
 
+/// Logs in on one device: the tokens are bound to `device_id`.
+#[utoipa::path(post, operation_id = "login", path = "/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 403, description = "`device_revoked`: this device was revoked for this user", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many failed logins; `Retry-After` says when to try again", body = ErrorBody),
+    ))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -145,6 +164,13 @@ async fn login(
     issue(&state, &user, req.device_id, session, refresh_token, now).map(AppJson)
 }
 
+/// Trades a refresh token for new tokens. Each refresh token works once; presenting a used one
+/// ends the session (it was copied).
+#[utoipa::path(post, operation_id = "refreshToken", path = "/v1/auth/refresh", tag = "auth", security(()), request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "`device_revoked`: the session has ended; log in again", body = ErrorBody),
+    ))]
 async fn refresh(
     State(state): State<AppState>,
     AppJson(req): AppJson<RefreshRequest>,
@@ -198,6 +224,9 @@ async fn refresh(
     }
 }
 
+/// Ends this device's session.
+#[utoipa::path(post, operation_id = "logout", path = "/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "Logged out")))]
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, ApiError> {
     state
         .store()

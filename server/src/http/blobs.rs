@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::blob::{BlobInfo, BlobState, is_sha256_hex};
+use fieldsync_protocol::error::ErrorBody;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AuthUser};
@@ -23,6 +24,10 @@ use super::sync::actor;
 use crate::access::{self, Action};
 use crate::app::AppState;
 use crate::blobs::{BlobError, original_key, parse_content_range, thumb_key};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(upload, progress, original, thumbnail, meta))]
+pub(super) struct Api;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,6 +39,19 @@ pub fn router() -> Router<AppState> {
         .route("/v1/blobs/{sha256}/meta", get(meta))
 }
 
+/// Uploads a photo, whole or a chunk at a time (`Content-Range: bytes 0-65535/1048576`); after
+/// a dropped connection, `HEAD` says where to go on. The bytes must hash to the name.
+#[utoipa::path(put, operation_id = "uploadPhoto", path = "/v1/blobs/{sha256}", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
+    request_body(content = super::openapi::Binary, content_type = "application/octet-stream", description = "The photo (JPEG or PNG) or one chunk of it"),
+    responses(
+        (status = 200, description = "A chunk was stored; more to come", body = BlobInfo, headers(("Upload-Offset" = u64, description = "Bytes held"))),
+        (status = 201, description = "Complete and the hash matched", body = BlobInfo, headers(("Upload-Offset" = u64, description = "Bytes held"))),
+        (status = 409, description = "`upload_offset`: the chunk does not start where the server is (`field` says `upload_offset=N`)", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_format` (HEIC and others)", body = ErrorBody),
+        (status = 422, description = "`hash_mismatch` or `bad_photo`", body = ErrorBody),
+        (status = 429, description = "`quota_exceeded`: the device's daily upload quota is spent", body = ErrorBody),
+    ))]
 async fn upload(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -79,6 +97,15 @@ fn offset_header(info: &BlobInfo) -> (header::HeaderName, HeaderValue) {
 
 /// `HEAD`: 200 with `Upload-Offset` (bytes held), `Upload-Length` and `Blob-State` when the
 /// server has any of it; 404 when it has nothing, so the phone starts from byte 0.
+#[utoipa::path(head, operation_id = "getUploadProgress", path = "/v1/blobs/{sha256}", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
+    responses(
+        (status = 200, description = "The server holds some or all of it", headers(
+            ("Upload-Offset" = u64, description = "Bytes held"),
+            ("Upload-Length" = u64, description = "The whole size, when known"),
+            ("Blob-State" = String, description = "`receiving`, `processing`, `ready` or `rejected`"),
+        )),
+        (status = 404, description = "Nothing of it: start from byte 0"),
+    ))]
 async fn progress(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -98,6 +125,12 @@ async fn progress(
     Ok((StatusCode::OK, headers).into_response())
 }
 
+/// What the server knows of a photo: state, size, pixels, where and when the camera says.
+#[utoipa::path(get, operation_id = "getPhotoMeta", path = "/v1/blobs/{sha256}/meta", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
+    responses(
+        (status = 200, description = "The photo's state", body = BlobInfo),
+        (status = 404, description = "`not_found`: unknown, or not the caller's to see", body = ErrorBody),
+    ))]
 async fn meta(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -106,6 +139,17 @@ async fn meta(
     Ok(AppJson(visible(&state, &auth, &sha256).await?))
 }
 
+/// The stored photo (EXIF removed), one byte range if asked; cacheable for good.
+#[utoipa::path(get, operation_id = "getPhoto", path = "/v1/blobs/{sha256}", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
+    responses(
+        (status = 200, description = "The photo", body = super::openapi::Binary, content_type = "image/jpeg"),
+        (status = 202, description = "Still arriving or being processed", body = BlobInfo),
+        (status = 206, description = "The asked-for range", body = super::openapi::Binary, content_type = "image/jpeg"),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 416, description = "The range is outside the photo"),
+        (status = 422, description = "`bad_photo` or `unsupported_format`: the photo was not accepted", body = ErrorBody),
+    ))]
 async fn original(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -120,6 +164,17 @@ async fn original(
     serve(&state, info, &original_key(&sha256), content_type, &headers).await
 }
 
+/// The JPEG thumbnail.
+#[utoipa::path(get, operation_id = "getThumbnail", path = "/v1/blobs/{sha256}/thumb", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
+    responses(
+        (status = 200, description = "The thumbnail", body = super::openapi::Binary, content_type = "image/jpeg"),
+        (status = 202, description = "Still arriving or being processed", body = BlobInfo),
+        (status = 206, description = "The asked-for range", body = super::openapi::Binary, content_type = "image/jpeg"),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 416, description = "The range is outside the thumbnail"),
+        (status = 422, description = "`bad_photo` or `unsupported_format`", body = ErrorBody),
+    ))]
 async fn thumbnail(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -4,6 +4,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
+use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::registry::{self, Personal};
 use fieldsync_protocol::{ErrorCode, Role};
 use serde::{Deserialize, Serialize};
@@ -20,13 +21,17 @@ use crate::privacy;
 use crate::store::{AuditAction, AuditEntry, ConflictFilter, ConflictRow};
 use crate::sync::resolve::{self, Decision, Resolution};
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, resolve_one))]
+pub(super) struct Api;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/conflicts", get(list))
         .route("/v1/conflicts/{id}/resolve", post(resolve_one))
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum StatusFilter {
     #[default]
@@ -35,26 +40,38 @@ enum StatusFilter {
     All,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// `open` (default), `resolved` or `all`.
     #[serde(default)]
+    #[param(inline)]
     status: StatusFilter,
+    /// Only the conflicts of this record.
     record_id: Option<Uuid>,
     /// The last conflict id of the previous page.
     after: Option<Uuid>,
+    /// At most this many (the server caps it).
+    #[param(minimum = 1)]
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// A value that lost a same-field race, and the values around it, as the reviewer's role may
+/// see them.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConflictView {
     pub id: Uuid,
     pub entity: String,
     pub record_id: Uuid,
     pub scope: String,
     pub field: String,
+    /// `field` or `delete`.
     pub kind: String,
+    /// The value the pushing device sent.
     pub yours: Value,
+    /// The value the server had.
     pub theirs: Value,
+    /// The value the record kept.
     pub kept: Value,
     pub mutation_id: Uuid,
     pub device_id: Uuid,
@@ -110,7 +127,7 @@ impl ConflictView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ConflictPage {
     conflicts: Vec<ConflictView>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -118,6 +135,12 @@ struct ConflictPage {
     next: Option<Uuid>,
 }
 
+/// Conflicts of the caller's villages waiting for a reviewer (or resolved), oldest first.
+#[utoipa::path(get, operation_id = "listConflicts", path = "/v1/conflicts", tag = "review", params(ListParams),
+    responses(
+        (status = 200, description = "A page of conflicts", body = ConflictPage),
+        (status = 403, description = "`forbidden_role`: the role does not review conflicts", body = ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -189,13 +212,25 @@ fn read_entry(auth: &AuthUser, r: &ConflictRow) -> Option<AuditEntry> {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Resolved {
     conflict: ConflictView,
     /// The record's version after the decision.
     version: u64,
 }
 
+/// Decides a conflict: keep the kept value, take the phone's (`yours`) or the server's
+/// (`theirs`), or set a corrected `value`. The decision is a new version of the record that
+/// every phone pulls.
+#[utoipa::path(post, operation_id = "resolveConflict", path = "/v1/conflicts/{id}/resolve", tag = "review", request_body = Decision,
+    params(("id" = Uuid, Path, description = "The conflict")),
+    responses(
+        (status = 200, description = "Resolved", body = Resolved),
+        (status = 403, description = "`forbidden_role` or `forbidden_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such conflict in the caller's villages", body = ErrorBody),
+        (status = 409, description = "`conflict`: already resolved", body = ErrorBody),
+        (status = 422, description = "`invalid_value`: the decision does not fit the field", body = ErrorBody),
+    ))]
 async fn resolve_one(
     State(state): State<AppState>,
     auth: AuthUser,

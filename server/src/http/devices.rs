@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::{ErrorCode, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -18,21 +19,29 @@ use crate::app::AppState;
 use crate::clock;
 use crate::store::village_range;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list))]
+pub(super) struct Api;
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/devices", get(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Query {
     /// Only phones not heard from for at least this many days.
     silent_days: Option<u32>,
     /// Only phones whose oldest unsent record is at least this many hours old.
     unsent_hours: Option<u32>,
+    /// One of the caller's villages.
+    #[param(schema_with = super::openapi::village_code)]
     village: Option<String>,
 }
 
-#[derive(Serialize)]
+/// One phone and what it last said of itself.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Phone {
     device_id: Uuid,
     user_id: Uuid,
@@ -54,7 +63,7 @@ struct Phone {
     flags: Vec<&'static str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Phones {
     /// Longest silent first.
     devices: Vec<Phone>,
@@ -63,6 +72,13 @@ struct Phones {
 /// Who watches phones: the team leaders and the county.
 const WATCHERS: &[Role] = &[Role::Admin, Role::CountyOfficer, Role::TownshipSupervisor];
 
+/// The phones of the caller's villages, longest silent first: the ones that stopped syncing or
+/// hold old unsent records are the ones to call.
+#[utoipa::path(get, operation_id = "listDevices", path = "/v1/devices", tag = "review", params(Query),
+    responses(
+        (status = 200, description = "The phones", body = Phones),
+        (status = 403, description = "`forbidden_role` (not a leader) or `forbidden_scope` (`village`)", body = ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -32,6 +32,7 @@ use crate::access::{self, Action};
 use crate::app::AppState;
 use crate::clock;
 use crate::export::{self, ExportError, Format, Households, Reader, csv_preamble, csv_rows};
+use fieldsync_protocol::error::ErrorBody;
 
 /// Pieces of a response made ahead of the client: enough to keep the connection busy, few
 /// enough that a stalled download holds little memory.
@@ -42,18 +43,31 @@ const FILE_CHUNK: usize = 64 * 1024;
 
 type Chunk = Result<Bytes, std::io::Error>;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(households_csv, households_xlsx))]
+pub(super) struct Api;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/export/households.csv", get(households_csv))
         .route("/v1/export/households.xlsx", get(households_xlsx))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Params {
     /// A division code of any level; default: all the caller's villages.
+    #[param(schema_with = super::openapi::division_code)]
     division: Option<String>,
 }
 
+/// The households of the caller's villages (or of one division) as CSV (UTF-8 with a BOM, for
+/// Excel), streamed; personal data as the role may see it.
+#[utoipa::path(get, operation_id = "exportHouseholdsCsv", path = "/v1/export/households.csv", tag = "export", params(Params),
+    responses(
+        (status = 200, description = "CSV", body = String, content_type = "text/csv"),
+        (status = 403, description = "`forbidden_role` or `forbidden_scope` (`division`)", body = ErrorBody),
+    ))]
 async fn households_csv(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -99,6 +113,12 @@ async fn households_csv(
     Ok(attachment(Format::Csv, &name, None, rx))
 }
 
+/// The same list as an Excel workbook.
+#[utoipa::path(get, operation_id = "exportHouseholdsXlsx", path = "/v1/export/households.xlsx", tag = "export", params(Params),
+    responses(
+        (status = 200, description = "XLSX", body = super::openapi::Binary, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 403, description = "`forbidden_role` or `forbidden_scope` (`division`)", body = ErrorBody),
+    ))]
 async fn households_xlsx(
     State(state): State<AppState>,
     auth: AuthUser,

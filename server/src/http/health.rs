@@ -3,17 +3,23 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use fieldsync_protocol::error::ErrorBody;
 use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::AppJson;
 use crate::app::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Health {
+    /// `ok`.
     status: &'static str,
     version: &'static str,
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, metrics))]
+pub(super) struct Api;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,6 +29,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Prometheus metrics (`crate::metrics`), behind `metrics_token` when one is set.
+#[utoipa::path(get, operation_id = "metrics", path = "/metrics", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "Prometheus text format: requests and latency by route, push results, sync head, conflicts, photo queue", body = String, content_type = "text/plain"),
+        (status = 401, description = "A `metrics_token` is set and was not sent", body = ErrorBody),
+    ))]
 async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -58,6 +69,8 @@ async fn metrics(
 }
 
 /// The process is up.
+#[utoipa::path(get, operation_id = "healthz", path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, description = "Up", body = Health)))]
 async fn healthz() -> AppJson<Health> {
     AppJson(Health {
         status: "ok",
@@ -66,6 +79,11 @@ async fn healthz() -> AppJson<Health> {
 }
 
 /// The process can serve: its database and its photo store answer.
+#[utoipa::path(get, operation_id = "readyz", path = "/readyz", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "Database and photo store answer", body = Health),
+        (status = 503, description = "`unavailable`: the database or the photo store does not answer", body = ErrorBody),
+    ))]
 async fn readyz(State(state): State<AppState>) -> Result<AppJson<Health>, ApiError> {
     let blobs = state.blobs().store();
     blobs.check().await.map_err(|e| {

@@ -4,6 +4,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::forms::FormDef;
 use fieldsync_protocol::gps::LatLon;
 use fieldsync_protocol::registry::checks::{self, CheckStatus, Observed};
@@ -22,13 +23,18 @@ use crate::clock;
 use crate::privacy;
 use crate::store::{AuditAction, AuditEntry};
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(household_checks, forms))]
+pub(super) struct Api;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/households/{id}/checks", get(household_checks))
         .route("/v1/forms", get(forms))
 }
 
-#[derive(Serialize)]
+/// A check or survey of the household, as the caller's role may see it.
+#[derive(Serialize, utoipa::ToSchema)]
 struct CheckRecord {
     entity: String,
     id: Uuid,
@@ -47,7 +53,7 @@ struct CheckRecord {
 /// A photo named by a check, for a reviewer: its state, and where and when the camera says it
 /// was taken, judged like any fix (against the village's county and the household's location)
 /// and set against the record's own fix.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PhotoView {
     sha256: String,
     /// `missing` when the phone has not uploaded it (yet).
@@ -125,7 +131,7 @@ fn photo_view(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HouseholdChecks {
     household_id: Uuid,
     /// `housing_check`, `water_check`, `education_check`, `health_check`.
@@ -134,6 +140,15 @@ struct HouseholdChecks {
     history: Vec<CheckRecord>,
 }
 
+/// Where a household stands on housing, water, school and health, with every check and
+/// survey behind it and their photos.
+#[utoipa::path(get, operation_id = "getHouseholdChecks", path = "/v1/households/{id}/checks", tag = "review",
+    params(("id" = Uuid, Path, description = "The household")),
+    responses(
+        (status = 200, description = "The household's standing and history", body = HouseholdChecks),
+        (status = 403, description = "`forbidden_role`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such household in the caller's villages", body = ErrorBody),
+    ))]
 async fn household_checks(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -256,7 +271,7 @@ fn photo_names(fields: &Map<String, Value>) -> impl Iterator<Item = &str> {
         .filter_map(Value::as_str)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PublishedForm {
     definition: FormDef,
     published_at_ms: i64,
@@ -265,12 +280,14 @@ struct PublishedForm {
     retired_at_ms: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Forms {
     forms: Vec<PublishedForm>,
 }
 
 /// Every form version, retired ones included (a phone may still hold surveys filled on them).
+#[utoipa::path(get, operation_id = "listForms", path = "/v1/forms", tag = "sync",
+    responses((status = 200, description = "The forms", body = Forms)))]
 async fn forms(State(state): State<AppState>, _auth: AuthUser) -> Result<AppJson<Forms>, ApiError> {
     let forms = state
         .store()

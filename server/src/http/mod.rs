@@ -11,6 +11,7 @@ mod export;
 pub mod extract;
 mod health;
 mod households;
+pub mod openapi;
 mod reports;
 mod sync;
 mod work;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(attendance::router())
         .merge(reports::router())
         .merge(work::router())
+        .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -11,11 +11,15 @@ use super::error::ApiError;
 use super::extract::{AppJson, AuthUser};
 use crate::app::AppState;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(mine))]
+pub(super) struct Api;
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/self-reports/mine", get(mine))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MyReport {
     id: Uuid,
     village_code: String,
@@ -32,11 +36,14 @@ struct MyReport {
     not_admitted_reason: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MyReports {
     reports: Vec<MyReport>,
 }
 
+/// The caller's own self-reports (hotline operators: the ones they took) and where each stands.
+#[utoipa::path(get, operation_id = "listMySelfReports", path = "/v1/self-reports/mine", tag = "work",
+    responses((status = 200, description = "The reports, newest first", body = MyReports)))]
 async fn mine(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -7,7 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use fieldsync_protocol::ErrorCode;
+use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::pull::PullResponse;
+use fieldsync_protocol::push::PushRequest;
 use fieldsync_protocol::push::{ClientInfo, PushResponse, RawPushRequest, Status};
 use fieldsync_protocol::receipt::{ReceiptBody, ReceiptKey};
 use serde::Deserialize;
@@ -18,6 +20,10 @@ use crate::app::AppState;
 use crate::clock;
 use crate::sync::push::PushRules;
 use crate::sync::{Actor, pull, push};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(push_batch, pull_changes, receipt_key))]
+pub(super) struct Api;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -61,6 +67,14 @@ pub(super) async fn villages_asked(
     }
 }
 
+/// A batch of mutations from one device, each judged on its own: one result per mutation, in
+/// order. A malformed or refused mutation is `rejected` alone; the others are applied.
+#[utoipa::path(post, operation_id = "push", path = "/v1/sync/push", tag = "sync", request_body = PushRequest,
+    responses(
+        (status = 200, description = "One result per mutation", body = PushResponse),
+        (status = 403, description = "`device_mismatch`: `device_id` is not the token's device", body = ErrorBody),
+        (status = 413, description = "`batch_too_large` or `body_too_large`", body = ErrorBody),
+    ))]
 async fn push_batch(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -169,16 +183,28 @@ fn subject(raw: &serde_json::Value) -> Option<Subject> {
 }
 
 /// The public key that checks receipts; no login needed, so anyone can check one.
+#[utoipa::path(get, operation_id = "getReceiptKey", path = "/v1/receipts/key", tag = "sync", security(()),
+    responses((status = 200, description = "The Ed25519 public key", body = ReceiptKey)))]
 async fn receipt_key(State(state): State<AppState>) -> AppJson<ReceiptKey> {
     AppJson(state.receipts().public())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PullParams {
+    /// The `cursor` of the previous pull; absent or empty for the first.
     cursor: Option<String>,
+    /// Most changes in one answer (at least 1; the server caps it).
+    #[param(minimum = 1)]
     limit: Option<usize>,
 }
 
+/// Every change of the caller's villages after the cursor, in the order they were made.
+#[utoipa::path(get, operation_id = "pull", path = "/v1/sync/pull", tag = "sync", params(PullParams),
+    responses(
+        (status = 200, description = "A page of changes; pull again at once while `has_more`", body = PullResponse),
+        (status = 400, description = "`invalid_cursor` (pull again without one) or `invalid_request`", body = ErrorBody),
+    ))]
 async fn pull_changes(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use fieldsync_protocol::ErrorCode;
+use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::registry::{self, EntityDef, Personal};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -23,6 +24,10 @@ use crate::clock;
 use crate::privacy;
 use crate::store::{AuditAction, AuditEntry, WorkRecord};
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(tasks, cases, case, awaiting))]
+pub(super) struct Api;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/tasks", get(tasks))
@@ -31,8 +36,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/self-reports/awaiting", get(awaiting))
 }
 
-/// One record of a list, as the caller may see it.
-#[derive(Serialize)]
+/// One record of a list, as the caller may see it (its `fields` are those of its entity in
+/// `mobile-contract/schemas/entities.json`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WorkItem)]
 struct Item {
     id: Uuid,
     version: i64,
@@ -112,19 +119,24 @@ fn text<'a>(f: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     f.get(k)?.as_str()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TaskQuery {
+    /// One of the caller's villages.
+    #[param(schema_with = super::openapi::village_code)]
     village: Option<String>,
+    /// Only this person's tasks.
     assignee: Option<Uuid>,
     /// `open` (default: open and in progress), `closed` (done and cancelled) or `all`.
+    #[param(pattern = "^(open|closed|all)$")]
     status: Option<String>,
     /// Only tasks escalated to the caller.
     #[serde(default)]
     escalated_to_me: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TaskList {
     /// Open tasks overdue first (most overdue first), then by due day.
     tasks: Vec<Item>,
@@ -132,6 +144,12 @@ struct TaskList {
     overdue: usize,
 }
 
+/// The tasks of the caller's villages: open ones overdue first.
+#[utoipa::path(get, operation_id = "listTasks", path = "/v1/tasks", tag = "work", params(TaskQuery),
+    responses(
+        (status = 200, description = "The tasks", body = TaskList),
+        (status = 403, description = "`forbidden_role` or `forbidden_scope` (`village`)", body = ErrorBody),
+    ))]
 async fn tasks(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -212,14 +230,19 @@ fn days_after(today: time::Date, date: &str) -> Option<i64> {
     Some((today - clock::parse_date(date)?).whole_days())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct CaseQuery {
+    /// One of the caller's villages.
+    #[param(schema_with = super::openapi::village_code)]
     village: Option<String>,
+    /// Only cases in this state.
+    #[param(schema_with = super::openapi::case_state)]
     state: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CaseList {
     /// How many cases are in each state (of the villages asked, whatever `state` filters).
     by_state: BTreeMap<String, usize>,
@@ -227,6 +250,12 @@ struct CaseList {
     cases: Vec<Item>,
 }
 
+/// The monitoring cases of the caller's villages, with counts by state.
+#[utoipa::path(get, operation_id = "listCases", path = "/v1/cases", tag = "work", params(CaseQuery),
+    responses(
+        (status = 200, description = "The cases", body = CaseList),
+        (status = 403, description = "`forbidden_role` or `forbidden_scope` (`village`)", body = ErrorBody),
+    ))]
 async fn cases(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -269,7 +298,7 @@ async fn cases(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CaseView {
     case: Item,
     /// Every step proposed, oldest first, with the server's outcome.
@@ -278,6 +307,14 @@ struct CaseView {
     reports: Vec<Item>,
 }
 
+/// One case with its whole history: steps with their outcomes, tasks and self-reports.
+#[utoipa::path(get, operation_id = "getCase", path = "/v1/cases/{id}", tag = "work",
+    params(("id" = Uuid, Path, description = "The case")),
+    responses(
+        (status = 200, description = "The case", body = CaseView),
+        (status = 403, description = "`forbidden_role`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such case in the caller's villages", body = ErrorBody),
+    ))]
 async fn case(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -343,12 +380,18 @@ async fn case(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Awaiting {
     /// Self-reports whose case still waits for home verification, oldest first.
     reports: Vec<Item>,
 }
 
+/// Self-reports whose case still waits for the home verification visit.
+#[utoipa::path(get, operation_id = "listAwaitingSelfReports", path = "/v1/self-reports/awaiting", tag = "work", params(VillageOnly),
+    responses(
+        (status = 200, description = "The reports", body = Awaiting),
+        (status = 403, description = "`forbidden_role` or `forbidden_scope` (`village`)", body = ErrorBody),
+    ))]
 async fn awaiting(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -378,8 +421,11 @@ async fn awaiting(
     Ok(AppJson(Awaiting { reports }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct VillageOnly {
+    /// One of the caller's villages.
+    #[param(schema_with = super::openapi::village_code)]
     village: Option<String>,
 }

@@ -41,12 +41,14 @@ pub struct AuditEntry {
 }
 
 /// One audit entry: a read or decision from `audit_log`, or a write from the mutation log.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRow {
+    /// Milliseconds since the epoch.
     pub id: Uuid,
     pub at: i64,
     pub user_id: Uuid,
     pub device_id: Option<Uuid>,
+    /// `read`, `write` or `decide`.
     pub action: String,
     pub entity: String,
     pub record_id: Uuid,

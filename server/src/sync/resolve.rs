@@ -16,7 +16,7 @@ use crate::store::{
     AuditAction, AuditEntry, ConflictRow, MutationWrite, RecordWrite, Store, StoreError, WriteBatch,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Choice {
     /// Keep the value the merge kept.
@@ -29,7 +29,8 @@ pub enum Choice {
     Value,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A reviewer's decision on a conflict.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub choice: Choice,
     #[serde(default)]
@@ -39,7 +40,7 @@ pub struct Decision {
 }
 
 /// What is stored with a resolved conflict.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resolution {
     pub choice: Choice,
     /// The value the field was set to (null: cleared, or for a deleted record, left deleted).

@@ -18,6 +18,7 @@ mod export;
 mod helpers;
 mod input;
 mod metrics;
+mod openapi;
 mod pull;
 mod push;
 mod replica;
