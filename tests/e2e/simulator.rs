@@ -1,6 +1,7 @@
 //! The field simulator against the real binary: 24 phones in 3 villages, 5,000+ edits over
 //! 20 rounds of field work with offline periods of up to days, clocks hours wrong and push
-//! answers lost; at the end every phone equals the server and no edit is lost.
+//! answers lost, photos taken on visits; at the end every phone equals the server, no edit is
+//! lost and every photo is stored and processed.
 
 use std::fmt::Write;
 
@@ -10,6 +11,10 @@ use crate::harness::{PASSWORD, TestEnv};
 
 const VILLAGES: [&str; 3] = ["640104001002", "640104001003", "640104001005"];
 const PER_VILLAGE: usize = 8;
+const PHOTO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/photos/32-lens_data.jpeg"
+);
 
 #[tokio::test]
 async fn twenty_four_phones_converge_and_lose_nothing() {
@@ -45,6 +50,7 @@ async fn twenty_four_phones_converge_and_lose_nothing() {
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = SimConfig {
         seed: 2026,
+        photo: Some(PHOTO.into()),
         ..SimConfig::field(&server.base, phones, dir)
     };
     let summary = run(&cfg).await.expect("simulation");
@@ -63,4 +69,5 @@ async fn twenty_four_phones_converge_and_lose_nothing() {
         summary.duplicates > 0,
         "lost answers were re-sent: {summary}"
     );
+    assert!(summary.photos > 50, "phones took photos: {summary}");
 }

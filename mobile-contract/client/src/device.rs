@@ -42,7 +42,8 @@ impl Device {
         self.clock.observe(seen, now);
     }
 
-    fn now_ms(&self) -> u64 {
+    /// The phone's clock (with its skew), milliseconds since the epoch.
+    pub fn now_ms(&self) -> u64 {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);

@@ -48,6 +48,11 @@ pub struct SimConfig {
     /// Phones' clocks are off by up to this much (behind, or a little ahead).
     pub skew_ms_max: i64,
     pub seed: u64,
+    /// A JPEG the phones photograph with: each photo is a copy made unique by a comment
+    /// segment, attached to a visit record. `None`: no photos.
+    pub photo: Option<PathBuf>,
+    /// Chance that a phone takes a photo (records a visit with it) in a round.
+    pub photo_chance: f64,
 }
 
 impl SimConfig {
@@ -67,6 +72,8 @@ impl SimConfig {
             lost_answer_chance: 0.1,
             skew_ms_max: 2 * 3_600_000,
             seed: 7,
+            photo: None,
+            photo_chance: 0.25,
         }
     }
 }
@@ -83,16 +90,23 @@ pub struct SimSummary {
     pub conflicts: usize,
     pub rejected: usize,
     pub duplicates: usize,
+    /// Photos taken (each on a visit record).
+    pub photos: usize,
     pub seconds: f64,
     /// Phones whose state differs from the server's, with the first difference.
     pub diverged: Vec<String>,
     /// Edits neither kept, nor knowingly replaced, nor in a conflict record.
     pub lost: Vec<String>,
+    /// Photos the server does not hold complete and processed at the end.
+    pub photos_missing: Vec<String>,
 }
 
 impl SimSummary {
     pub fn ok(&self) -> bool {
-        self.diverged.is_empty() && self.lost.is_empty() && self.rejected == 0
+        self.diverged.is_empty()
+            && self.lost.is_empty()
+            && self.photos_missing.is_empty()
+            && self.rejected == 0
     }
 }
 
@@ -107,6 +121,20 @@ impl std::fmt::Display for SimSummary {
             f,
             "offline periods {}, answers lost {}, conflicts {}, duplicates {}, rejected {}",
             self.offline_periods, self.lost_answers, self.conflicts, self.duplicates, self.rejected
+        )?;
+        writeln!(
+            f,
+            "photos {}: {}",
+            self.photos,
+            if self.photos_missing.is_empty() {
+                "all stored and processed".to_owned()
+            } else {
+                format!(
+                    "{} missing: {:?}",
+                    self.photos_missing.len(),
+                    self.photos_missing
+                )
+            }
         )?;
         write!(
             f,
@@ -228,6 +256,8 @@ pub async fn run(cfg: &SimConfig) -> Result<SimSummary, ReplicaError> {
 
     let per_round = cfg.edits.div_ceil(cfg.rounds.max(1) * phones.len().max(1));
     let mut edits: Vec<Edit> = Vec::new();
+    // Each photo with the phone that took it (the one that may see it wherever it is).
+    let mut photos: Vec<(usize, String)> = Vec::new();
     let mut made = 0usize;
     for round in 0..cfg.rounds {
         // Work in the field.
@@ -256,6 +286,30 @@ pub async fn run(cfg: &SimConfig) -> Result<SimSummary, ReplicaError> {
                     order: made,
                 });
                 made += 1;
+            }
+            if let Some(source) = &cfg.photo
+                && rng.chance(cfg.photo_chance)
+            {
+                let household = hs[rng.below(hs.len())];
+                let name = take_photo(&p.replica, source, &cfg.dir, i, made).await?;
+                let started_at = time::OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(p.replica.device.now_ms()) * 1_000_000,
+                )
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+                p.replica
+                    .create(
+                        "visit",
+                        json!({"village_code": p.spec.village, "household_id": household,
+                               "started_at": started_at, "purpose": "routine",
+                               "photos": [name.clone()]}),
+                    )
+                    .await?;
+                photos.push((i, name));
             }
             if round > 0 && p.offline_until <= round && rng.chance(cfg.offline_chance) {
                 p.offline_until = round + 1 + rng.below(cfg.offline_rounds_max.max(1));
@@ -305,10 +359,86 @@ pub async fn run(cfg: &SimConfig) -> Result<SimSummary, ReplicaError> {
         }
     }
 
+    summary.photos = photos.len();
     check_convergence(&phones, &mut summary).await?;
     check_nothing_lost(&phones, &villages, &edits, &mut summary).await?;
+    check_photos(&phones, &photos, &mut summary).await?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// A photo as a phone takes it: the source JPEG made unique by a comment segment (COM, right
+/// after the start-of-image marker), written to the phone's folder and kept for upload.
+async fn take_photo(
+    replica: &Replica,
+    source: &std::path::Path,
+    dir: &std::path::Path,
+    phone: usize,
+    n: usize,
+) -> Result<String, ReplicaError> {
+    let bytes = tokio::fs::read(source)
+        .await
+        .map_err(|e| ReplicaError::Invalid(format!("{}: {e}", source.display())))?;
+    let Some(rest) = bytes.strip_prefix(&[0xFF, 0xD8][..]) else {
+        return Err(ReplicaError::Invalid(format!(
+            "{} is not a JPEG",
+            source.display()
+        )));
+    };
+    let comment = format!("fieldsync-sim phone {phone} photo {n}");
+    let len = u16::try_from(comment.len() + 2).unwrap_or(u16::MAX);
+    let mut photo = Vec::with_capacity(bytes.len() + comment.len() + 4);
+    photo.extend_from_slice(&[0xFF, 0xD8, 0xFF, 0xFE]);
+    photo.extend_from_slice(&len.to_be_bytes());
+    photo.extend_from_slice(comment.as_bytes());
+    photo.extend_from_slice(rest);
+    let path = dir.join(format!("photo-{phone}-{n}.jpg"));
+    tokio::fs::write(&path, &photo)
+        .await
+        .map_err(|e| ReplicaError::Invalid(format!("{}: {e}", path.display())))?;
+    replica.add_photo(&path).await
+}
+
+/// Every photo taken is on the server, complete (its bytes hashed to its name on arrival) and
+/// processed. Processing runs in the background, so this waits for it a while.
+async fn check_photos(
+    phones: &[Phone],
+    photos: &[(usize, String)],
+    summary: &mut SimSummary,
+) -> Result<(), ReplicaError> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    let mut waiting: Vec<&(usize, String)> = photos.iter().collect();
+    while !waiting.is_empty() {
+        let mut still = Vec::new();
+        for taken in waiting {
+            let (phone, name) = taken;
+            let meta: Result<Value, _> = phones[*phone]
+                .replica
+                .api
+                .get_json(&format!("/v1/blobs/{name}/meta"))
+                .await;
+            match meta.as_ref().ok().and_then(|m| m["state"].as_str()) {
+                Some("ready") => {}
+                Some("processing" | "receiving") => still.push(taken),
+                other => summary
+                    .photos_missing
+                    .push(format!("{name}: {}", other.unwrap_or("not on the server"))),
+            }
+        }
+        if !still.is_empty() && Instant::now() > deadline {
+            summary.photos_missing.extend(
+                still
+                    .iter()
+                    .map(|(_, n)| format!("{n}: still processing after 120 s")),
+            );
+            break;
+        }
+        if !still.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        waiting = still;
+    }
+    Ok(())
 }
 
 /// Every phone's records (pending nothing) equal a full pull of its villages.

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! fieldsync-sim --server http://127.0.0.1:8080 --phones phones.csv [--edits 5000] [--rounds 20]
-//!               [--households 30] [--seed 7] [--dir /tmp/sim]
+//!               [--households 30] [--seed 7] [--dir /tmp/sim] [--photo FILE.jpg]
 //! ```
 //! `phones.csv` has the header `username,password,village,reviewer` (reviewer: `true` for a
 //! first secretary whose account reads the village's conflicts; one per village). Exits 1 when
@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use fieldsync_client::sim::{PhoneSpec, SimConfig, run};
 
-const USAGE: &str = "usage: fieldsync-sim --server URL --phones FILE.csv [--edits N] [--rounds N] [--households N] [--seed N] [--dir DIR]";
+const USAGE: &str = "usage: fieldsync-sim --server URL --phones FILE.csv [--edits N] [--rounds N] [--households N] [--seed N] [--dir DIR] [--photo FILE.jpg]";
 
 fn config() -> Result<SimConfig, String> {
     let mut args = std::env::args().skip(1);
@@ -35,6 +35,7 @@ fn config() -> Result<SimConfig, String> {
             "--households" => cfg.households_per_village = number()?,
             "--seed" => cfg.seed = number()? as u64,
             "--dir" => cfg.dir = PathBuf::from(&value),
+            "--photo" => cfg.photo = Some(PathBuf::from(&value)),
             _ => return Err(USAGE.to_owned()),
         }
     }
