@@ -106,8 +106,8 @@ pub fn photo_dir(settings: &Settings) -> std::path::PathBuf {
     settings.data_dir.join("photos")
 }
 
-/// Opens the configured blob store and starts the photo workers and the hourly collection of
-/// unused photos on the current runtime.
+/// Opens the configured blob store and starts the photo workers and the periodic jobs
+/// (`crate::jobs`: task escalation, collection of unused photos) on the current runtime.
 pub fn start_blobs(store: &Store, settings: &Settings) -> Result<Blobs, StartError> {
     let blobs = Blobs::open(
         store.clone(),
@@ -116,7 +116,12 @@ pub fn start_blobs(store: &Store, settings: &Settings) -> Result<Blobs, StartErr
         &settings.data_dir,
     )?;
     crate::blobs::spawn_workers(&blobs, settings.blobs.workers);
-    blobs.spawn_collector(std::time::Duration::from_secs(3600));
+    crate::jobs::Runner::new(
+        store.clone(),
+        blobs.clone(),
+        crate::jobs::schedule(settings),
+    )
+    .spawn();
     Ok(blobs)
 }
 

@@ -15,6 +15,7 @@ pub mod export;
 pub mod geo;
 pub mod hex;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod privacy;
 pub mod ratelimit;

@@ -9,7 +9,6 @@
 //! photo cannot both win.
 
 use super::{BlobError, Blobs, incoming_key, original_key, staging_prefix, thumb_key};
-use crate::clock;
 
 /// What one collection removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,27 +56,5 @@ impl Blobs {
             }
         }
         Ok(done)
-    }
-
-    /// Collects now and then, for as long as the process runs.
-    pub fn spawn_collector(&self, every: std::time::Duration) {
-        let blobs = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                match blobs.collect(clock::now_ms()).await {
-                    Ok(c) if c.photos + c.uploads > 0 => {
-                        tracing::info!(
-                            photos = c.photos,
-                            uploads = c.uploads,
-                            "collected unused photos"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "photo collection"),
-                }
-            }
-        });
     }
 }

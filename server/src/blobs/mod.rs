@@ -81,6 +81,8 @@ struct Inner {
     tmp: PathBuf,
     /// Rung when an upload is complete, so an idle worker starts at once.
     wake: Notify,
+    /// Seconds each photo this process processed took (`/metrics`).
+    processing: crate::metrics::SharedHistogram,
 }
 
 impl Blobs {
@@ -114,6 +116,7 @@ impl Blobs {
                 settings,
                 tmp,
                 wake: Notify::new(),
+                processing: crate::metrics::SharedHistogram::new(crate::metrics::SECONDS),
             }),
         }
     }
@@ -124,6 +127,11 @@ impl Blobs {
 
     pub fn settings(&self) -> &BlobSettings {
         &self.inner.settings
+    }
+
+    /// How long processing photos took in this process, for the metrics.
+    pub fn processing_times(&self) -> Option<crate::metrics::Histogram> {
+        self.inner.processing.snapshot()
     }
 
     fn db(&self) -> &Store {

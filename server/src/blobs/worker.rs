@@ -55,7 +55,12 @@ impl Blobs {
         let Some(row) = self.db().claim_blob(now, now - LEASE_MS).await? else {
             return Ok(false);
         };
-        match self.process(&row).await {
+        let started = std::time::Instant::now();
+        let outcome = self.process(&row).await;
+        self.inner
+            .processing
+            .observe(started.elapsed().as_secs_f64());
+        match outcome {
             Ok(facts) => {
                 self.db()
                     .blob_ready(&row.sha256, &facts, clock::now_ms())

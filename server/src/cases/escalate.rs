@@ -125,20 +125,6 @@ pub async fn escalate(store: &Store, now_ms: i64) -> Result<Escalated, StoreErro
     Ok(done)
 }
 
-/// Runs [`escalate`] every `every` in the background (for `serve`).
-pub fn spawn(store: Store, every: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = escalate(&store, clock::now_ms()).await {
-                tracing::warn!(error = %e, "escalating overdue tasks failed; will try again");
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -237,6 +237,11 @@ enum Admin {
     /// Mark tasks still open after their due day as escalated to the township supervisor;
     /// `serve` does this every `monitoring.escalate_every_s`.
     EscalateTasks,
+    /// The periodic jobs the servers share (escalation, photo collection): interval, runs,
+    /// failures, the last error, when each is due next and which replica holds it.
+    Jobs,
+    /// Make a periodic job due now: the next server to look (within 15 s) runs it.
+    RunJob { name: String },
     /// Import village or township shapes from a GeoJSON FeatureCollection (Polygon or
     /// MultiPolygon features with the division code in `code`); the file's coordinate system
     /// must be given. A village's shape replaces its circle; all or nothing.
@@ -378,6 +383,8 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
         Admin::SetTaskRules { county, file } => work::set(store, &county, &file).await?,
         Admin::ResetTaskRules { county } => work::reset(store, &county).await?,
         Admin::EscalateTasks => work::escalate_now(store).await?,
+        Admin::Jobs => work::jobs(store).await?,
+        Admin::RunJob { name } => work::run_job(store, &name).await?,
         Admin::VerifyReceipt { file } => verify_receipt(store, &file).await?,
         Admin::ExportAttendance {
             division,

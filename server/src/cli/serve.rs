@@ -35,12 +35,6 @@ pub(super) async fn serve(settings: Settings) -> anyhow::Result<()> {
             clock::TEST_OFFSET_VAR
         );
     }
-    if settings.monitoring.escalate_every_s > 0 {
-        crate::cases::escalate::spawn(
-            store.clone(),
-            std::time::Duration::from_secs(settings.monitoring.escalate_every_s),
-        );
-    }
     let state = AppState::new(store.clone(), keys, settings, blobs, receipts);
     app::serve(listener, state, app::shutdown_signal()).await?;
     store.close().await;

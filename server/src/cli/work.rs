@@ -1,5 +1,6 @@
 //! `admin task-rules` and `admin escalate-tasks`: a county's own rules for follow-up tasks,
-//! and escalating overdue tasks on demand.
+//! and escalating overdue tasks on demand; `admin jobs` and `admin run-job`: the periodic jobs
+//! the servers share.
 
 use std::path::Path;
 
@@ -68,5 +69,49 @@ pub(super) async fn escalate_now(store: &Store) -> anyhow::Result<()> {
         "escalated {} overdue tasks ({} in villages without a township supervisor)",
         done.tasks, done.without_leader
     );
+    Ok(())
+}
+
+pub(super) async fn jobs(store: &Store) -> anyhow::Result<()> {
+    let now = clock::now_ms();
+    println!(
+        "{:<16} {:>8} {:>6} {:>8}  {:<21} {:<19} {:<20} last error",
+        "job", "every", "runs", "failures", "last finished (UTC+8)", "next due (UTC+8)", "held by"
+    );
+    for j in store.jobs().await? {
+        let held = match (&j.locked_by, j.locked_until) {
+            (Some(node), Some(until)) if until >= now => node.as_str(),
+            _ => "-",
+        };
+        println!(
+            "{:<16} {:>7}s {:>6} {:>8}  {:<21} {:<19} {:<20} {}",
+            j.name,
+            j.every_ms / 1000,
+            j.runs,
+            j.failures,
+            j.last_finished_at.map_or("-".to_owned(), super::local_time),
+            if j.is_due(now) {
+                "now".to_owned()
+            } else {
+                super::local_time(j.next_run_at)
+            },
+            held,
+            j.last_error.as_deref().unwrap_or("-"),
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn run_job(store: &Store, name: &str) -> anyhow::Result<()> {
+    if !store.make_job_due(name, clock::now_ms()).await? {
+        let known: Vec<String> = store.jobs().await?.into_iter().map(|j| j.name).collect();
+        if known.is_empty() {
+            bail!(
+                "no job {name:?}: no server has registered its jobs yet (it does when it starts)"
+            );
+        }
+        bail!("no job {name:?}; the jobs are: {}", known.join(", "));
+    }
+    println!("{name} is due now; a running server takes it up within 15 s");
     Ok(())
 }

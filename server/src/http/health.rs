@@ -57,7 +57,14 @@ async fn metrics(
             ));
         }
     }
-    let shared = state.store().sync_stats().await?;
+    let now = crate::clock::now_ms();
+    let jobs = state.store().jobs().await?;
+    let shared = crate::metrics::Shared {
+        sync: state.store().sync_stats().await?,
+        jobs_due: jobs.iter().filter(|j| j.is_due(now)).count() as i64,
+        jobs,
+        photo_processing: state.blobs().processing_times(),
+    };
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

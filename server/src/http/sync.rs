@@ -227,11 +227,23 @@ async fn pull_changes(
     // A pull is contact too: a phone that only reads must not look silent to its leader. Noted
     // off the request's path: a pull must never wait for the write lock (on SQLite, a long
     // push holds it).
-    let store = state.store().clone();
+    // How far behind the head the phone was is measured there too.
+    let background = state.clone();
     let device = auth.device_id;
+    let behind_from = params
+        .cursor
+        .as_deref()
+        .and_then(|c| crate::sync::cursor::Cursor::decode(c).ok())
+        .map(|c| c.s);
     tokio::spawn(async move {
+        let store = background.store();
         if let Err(e) = store.device_seen(device, clock::now_ms(), &client).await {
             tracing::debug!(error = %e, "recording a pull's contact failed");
+        }
+        if let Some(from) = behind_from
+            && let Ok(head) = store.head_seq().await
+        {
+            background.metrics().observe_pull_lag(head - from);
         }
     });
     let page = pull::pull(

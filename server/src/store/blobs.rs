@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::{Result, Store, execute, fetch_as, fetch_scalar};
+use super::{Engine, Result, Store, execute, fetch_as, fetch_scalar};
 
 /// A blob's row.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -147,16 +147,32 @@ impl Store {
     /// `stale_before_ms`. Two workers never hold the same blob: the claim re-checks the lease
     /// on the row it updates.
     pub async fn claim_blob(&self, now_ms: i64, stale_before_ms: i64) -> Result<Option<BlobRow>> {
+        // On PostgreSQL the workers of every replica skip each other's locked rows rather than
+        // queueing behind one photo; the outer condition is checked again on the locked row.
+        let sql = match self.writer() {
+            Engine::Sqlite(_) => {
+                "UPDATE blobs SET claimed_at = $1, attempts = attempts + 1
+                 WHERE sha256 = (SELECT sha256 FROM blobs WHERE state = 'processing'
+                                    AND (claimed_at IS NULL OR claimed_at < $2)
+                                 ORDER BY uploaded_at LIMIT 1)
+                   AND state = 'processing' AND (claimed_at IS NULL OR claimed_at < $2)
+                 RETURNING sha256"
+            }
+            Engine::Postgres(_) => {
+                "UPDATE blobs SET claimed_at = $1, attempts = attempts + 1
+                 WHERE sha256 = (SELECT sha256 FROM blobs WHERE state = 'processing'
+                                    AND (claimed_at IS NULL OR claimed_at < $2)
+                                 ORDER BY uploaded_at LIMIT 1
+                                 FOR UPDATE SKIP LOCKED)
+                   AND state = 'processing' AND (claimed_at IS NULL OR claimed_at < $2)
+                 RETURNING sha256"
+            }
+        };
         let sha: Option<String> = fetch_scalar!(
             self.writer(),
             fetch_optional,
             String,
-            "UPDATE blobs SET claimed_at = $1, attempts = attempts + 1
-             WHERE sha256 = (SELECT sha256 FROM blobs WHERE state = 'processing'
-                                AND (claimed_at IS NULL OR claimed_at < $2)
-                             ORDER BY uploaded_at LIMIT 1)
-               AND state = 'processing' AND (claimed_at IS NULL OR claimed_at < $2)
-             RETURNING sha256",
+            sql,
             now_ms,
             stale_before_ms,
         )?;

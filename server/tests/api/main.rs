@@ -17,6 +17,7 @@ mod devices;
 mod export;
 mod helpers;
 mod input;
+mod jobs;
 mod metrics;
 mod openapi;
 mod pull;
