@@ -356,6 +356,16 @@ impl Settings {
         if self.max_connections == 0 {
             return bad("max_connections must be positive");
         }
+        // An empty token would let `Authorization: Bearer ` with nothing after it through.
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().trim().len() < 16)
+        {
+            return bad(
+                "metrics_token must have at least 16 characters (leave it unset to serve /metrics without one)",
+            );
+        }
         let b = &self.blobs;
         if b.max_photo_bytes == 0 || b.max_pixels == 0 || b.thumb_px < 32 || b.grace_days == 0 {
             return bad(
@@ -517,5 +527,15 @@ mod tests {
             Settings::load_from(None, env(&[("FIELDSYNC_AUTH__ACCESS_TTL_S", "3600")])).is_err()
         );
         assert!(Settings::load_from(None, env(&[("FIELDSYNC_LISTEN", "nowhere")])).is_err());
+        // An empty (or guessable) metrics token would open /metrics to `Bearer ` alone.
+        assert!(Settings::load_from(None, env(&[("FIELDSYNC_METRICS_TOKEN", "\"\"")])).is_err());
+        assert!(Settings::load_from(None, env(&[("FIELDSYNC_METRICS_TOKEN", "short")])).is_err());
+        assert!(
+            Settings::load_from(
+                None,
+                env(&[("FIELDSYNC_METRICS_TOKEN", "a-long-enough-metrics-token")])
+            )
+            .is_ok()
+        );
     }
 }

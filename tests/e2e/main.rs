@@ -16,6 +16,7 @@ mod privacy;
 mod quickstart;
 mod receipts;
 mod roster;
+mod scaleout;
 mod settings;
 mod shutdown;
 mod simulator;

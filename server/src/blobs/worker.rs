@@ -3,8 +3,10 @@
 //! both. Decoding runs on blocking threads, one per worker, so a slow photo never stalls
 //! requests, and the number of workers bounds the memory decoding can take.
 //!
-//! A claim is a lease: a worker that dies mid-photo (the process was killed) leaves the claim
-//! to expire and another worker, on any replica, takes the photo up again.
+//! A claim is a lease, renewed while the photo is being worked on: a worker that dies mid-photo
+//! (the process was killed) stops renewing, and within a lease another worker, on any replica,
+//! takes the photo up again. The outcome is written only while the photo is still
+//! `processing`, so a worker that lost its claim and finishes late changes nothing.
 
 use std::time::Duration;
 
@@ -13,8 +15,10 @@ use crate::store::{BlobFacts, BlobRow};
 
 use super::{BlobError, Blobs, incoming_key, original_key, photo, thumb_key, to_i64};
 
-/// How long a claim holds: far longer than any photo takes.
-const LEASE_MS: i64 = 5 * 60 * 1000;
+/// How long a claim holds without renewal.
+const LEASE_MS: i64 = 30 * 1000;
+/// How often a worker renews the claim of the photo it works on.
+const RENEW: Duration = Duration::from_secs(10);
 /// Idle workers look at the queue this often (uploads reaching other replicas ring no bell
 /// here).
 const POLL: Duration = Duration::from_secs(5);
@@ -56,7 +60,20 @@ impl Blobs {
             return Ok(false);
         };
         let started = std::time::Instant::now();
+        let renewal = {
+            let db = self.db().clone();
+            let sha = row.sha256.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(RENEW).await;
+                    if let Err(e) = db.renew_blob_claim(&sha, clock::now_ms()).await {
+                        tracing::warn!(error = %e, "renewing a photo's claim failed");
+                    }
+                }
+            })
+        };
         let outcome = self.process(&row).await;
+        renewal.abort();
         self.inner
             .processing
             .observe(started.elapsed().as_secs_f64());

@@ -192,7 +192,7 @@ impl Store {
             "UPDATE blobs SET state = 'ready', processed_at = $2, format = $3, width = $4,
                  height = $5, orientation = $6, stored_size = $7, thumb_size = $8, gps_lat = $9,
                  gps_lon = $10, gps_alt_m = $11, taken_at = $12, claimed_at = NULL
-             WHERE sha256 = $1",
+             WHERE sha256 = $1 AND state = 'processing'",
             sha256,
             now_ms,
             &facts.format,
@@ -220,7 +220,7 @@ impl Store {
             self.writer(),
             "UPDATE blobs SET state = 'rejected', processed_at = $2, reason = $3, detail = $4,
                  claimed_at = NULL
-             WHERE sha256 = $1",
+             WHERE sha256 = $1 AND state = 'processing'",
             sha256,
             now_ms,
             reason,
@@ -233,8 +233,19 @@ impl Store {
     pub async fn release_blob(&self, sha256: &str) -> Result<()> {
         execute!(
             self.writer(),
-            "UPDATE blobs SET claimed_at = NULL WHERE sha256 = $1",
+            "UPDATE blobs SET claimed_at = NULL WHERE sha256 = $1 AND state = 'processing'",
             sha256
+        )?;
+        Ok(())
+    }
+
+    /// Keeps a claim alive while its photo is being processed.
+    pub async fn renew_blob_claim(&self, sha256: &str, now_ms: i64) -> Result<()> {
+        execute!(
+            self.writer(),
+            "UPDATE blobs SET claimed_at = $2 WHERE sha256 = $1 AND state = 'processing'",
+            sha256,
+            now_ms,
         )?;
         Ok(())
     }

@@ -100,10 +100,11 @@ async fn every_answer_carries_a_request_id_and_keeps_the_load_balancers() {
 
 #[tokio::test]
 async fn a_metrics_token_keeps_strangers_out() {
-    let app = spawn_app_with(|s| s.metrics_token = Some("scrape-me-7".to_owned().into())).await;
+    let app =
+        spawn_app_with(|s| s.metrics_token = Some("scrape-me-please-7".to_owned().into())).await;
     assert_eq!(scrape(&app, None).await.0, 401);
     assert_eq!(scrape(&app, Some("scrape-me-8")).await.0, 401);
-    let (status, text) = scrape(&app, Some("scrape-me-7")).await;
+    let (status, text) = scrape(&app, Some("scrape-me-please-7")).await;
     assert_eq!(status, 200);
     assert!(text.contains("fieldsync_sync_head_seq"));
 }

@@ -19,9 +19,15 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 impl TestEnv {
     /// Starts `fieldsync serve` on a free port and waits until `/readyz` answers 200.
     pub async fn serve(&self) -> Server {
+        self.serve_with(&[]).await
+    }
+
+    /// [`TestEnv::serve`] with variables of this server's own on top of the environment's (a
+    /// replica's own data directory, say).
+    pub async fn serve_with(&self, own: &[(&str, String)]) -> Server {
         // The port is free when probed but another process may take it before the server binds.
         for _ in 0..3 {
-            let mut server = self.spawn_server();
+            let mut server = self.spawn_server(own);
             match server.wait_ready().await {
                 Ok(()) => return server,
                 Err(_) if server.log().contains("cannot listen") => continue,
@@ -31,7 +37,7 @@ impl TestEnv {
         panic!("fieldsync serve found no free port in three tries");
     }
 
-    fn spawn_server(&self) -> Server {
+    fn spawn_server(&self, own: &[(&str, String)]) -> Server {
         let port = free_port();
         let n = self.starts.fetch_add(1, Ordering::Relaxed);
         let stdout = self.root.join(format!("serve-{n}.stdout.log"));
@@ -40,6 +46,7 @@ impl TestEnv {
         let child = self
             .command(&["serve"])
             .env("FIELDSYNC_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(own.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(file(&stdout))
             .stderr(file(&stderr))
@@ -56,7 +63,7 @@ impl TestEnv {
 
 /// A port nothing listens on, never the same twice in this run: two tests given the same
 /// port would each see the other's server answer `/readyz`.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
@@ -126,6 +133,13 @@ impl Server {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Kills the process at once (SIGKILL): no shutdown, requests in flight cut off, as when a
+    /// machine dies.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Everything the server wrote so far, standard output then standard error.

@@ -1,0 +1,393 @@
+//! Stateless replicas: three `fieldsync serve` processes on one PostgreSQL database and one
+//! S3 bucket (each with its own data directory, sharing only the data key), behind nginx as
+//! the load balancer (no sticky sessions), driven by the field simulator. One replica is
+//! killed with SIGKILL in the middle of the run. At the end every phone equals the server,
+//! no edit is lost, every photo is stored and processed, the mutation log holds each
+//! mutation exactly once, a paged pull through the balancer (each page from whichever
+//! replica) skips nothing, and a periodic job made due after the kill runs on a survivor.
+//!
+//! Needs `FIELDSYNC_TEST_DATABASE_URL` (PostgreSQL), `FIELDSYNC_TEST_S3_ENDPOINT` and nginx
+//! (`apt-get install nginx-light`); `.ci/run` provides all three. Without PostgreSQL or S3 it
+//! says so and passes (the embedded engine has no replicas). `FIELDSYNC_SCALEOUT_PHONES` and
+//! `FIELDSYNC_SCALEOUT_EDITS` make the long version (`ops/load/` runs it).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fieldsync_client::sim::{PhoneSpec, SimConfig, run};
+use fieldsync_client::{Api, Device};
+
+use crate::harness::{PASSWORD, TestEnv, free_port};
+
+const VILLAGES: [&str; 3] = ["640104001002", "640104001003", "640104001005"];
+const DATA_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+const PHOTO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/photos/32-lens_data.jpeg"
+);
+
+fn number(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// nginx in the foreground on a free port, with its files in `dir`; killed on `Drop`.
+struct Nginx {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Nginx {
+    fn start(dir: &Path, upstreams: &[String]) -> Nginx {
+        let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).is_file())
+            .unwrap_or_else(|| {
+                panic!("the scale-out test needs nginx as its load balancer: apt-get install nginx-light")
+            });
+        let port = free_port();
+        let mut servers = String::new();
+        for u in upstreams {
+            let _ = writeln!(
+                servers,
+                "    server {} max_fails=3 fail_timeout=10s;",
+                u.trim_start_matches("http://")
+            );
+        }
+        // The routing of ops/nginx.conf, on loopback with fixed addresses: no sticky sessions;
+        // any request is tried on another replica when its replica refused the connection,
+        // and a push also after it got there (a push is safe to send again: its mutations
+        // answer `duplicate`); photo bodies stream to the replica so a cut upload resumes.
+        let conf = format!(
+            "worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log {dir}/nginx-access.log;
+  client_body_temp_path {dir}/client_body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  client_max_body_size 8m;
+  upstream fieldsync {{
+{servers}    keepalive 16;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    proxy_http_version 1.1;
+    proxy_set_header Connection \"\";
+    proxy_set_header X-Request-Id $request_id;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 120s;
+    proxy_next_upstream error timeout http_502 http_503;
+    proxy_next_upstream_tries 2;
+    location / {{
+      proxy_pass http://fieldsync;
+    }}
+    location = /v1/sync/push {{
+      proxy_pass http://fieldsync;
+      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+    }}
+    location /v1/blobs/ {{
+      proxy_pass http://fieldsync;
+      client_max_body_size 20m;
+      proxy_request_buffering off;
+    }}
+  }}
+}}
+",
+            dir = dir.display()
+        );
+        let file = dir.join("nginx.conf");
+        std::fs::write(&file, conf).expect("write nginx.conf");
+        let log = dir.join("nginx.stderr.log");
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&file)
+            .arg("-p")
+            .arg(dir)
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("nginx log"))
+            .spawn()
+            .expect("nginx should start");
+        Nginx {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "nginx exited ({status}): {}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            if reqwest::get(format!("{}/readyz", self.base))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("nginx did not answer within 15 s");
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One value from PostgreSQL.
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-Atc", sql])
+        .output()
+        .expect("psql should run");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+async fn head_seq(base: &str) -> i64 {
+    let Ok(res) = reqwest::get(format!("{base}/metrics")).await else {
+        return 0;
+    };
+    res.text()
+        .await
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("fieldsync_sync_head_seq ")?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn three_replicas_behind_nginx_lose_nothing_when_one_is_killed() {
+    let Ok(s3_endpoint) = std::env::var("FIELDSYNC_TEST_S3_ENDPOINT") else {
+        eprintln!("FIELDSYNC_TEST_S3_ENDPOINT is not set: scale-out test skipped");
+        return;
+    };
+    let mut env = TestEnv::new().await;
+    let Some(db_url) = env.var("FIELDSYNC_DATABASE_URL").map(str::to_owned) else {
+        eprintln!("replicas need PostgreSQL (FIELDSYNC_TEST_DATABASE_URL): scale-out test skipped");
+        return;
+    };
+    let per_village = number("FIELDSYNC_SCALEOUT_PHONES", 12) / VILLAGES.len();
+    let edits = number("FIELDSYNC_SCALEOUT_EDITS", 3_000);
+
+    // One bucket, one data key: all the replicas share besides the database.
+    let bucket = format!("fieldsync-scaleout-{}", uuid::Uuid::now_v7().simple());
+    let s3 = fieldsync_server::config::S3Settings {
+        endpoint: Some(s3_endpoint.clone()),
+        region: "us-east-1".into(),
+        bucket: bucket.clone(),
+        prefix: "photos/".into(),
+        access_key_id: "test".into(),
+        secret_access_key: "test".to_owned().into(),
+        path_style: true,
+    };
+    fieldsync_server::blobs::S3Store::new(&fieldsync_server::blobs::s3_settings(&s3))
+        .create_bucket()
+        .await
+        .expect("create the bucket");
+    for (k, v) in [
+        ("FIELDSYNC_BLOBS__BACKEND", "s3".to_owned()),
+        ("FIELDSYNC_BLOBS__S3__ENDPOINT", s3_endpoint),
+        ("FIELDSYNC_BLOBS__S3__BUCKET", bucket),
+        ("FIELDSYNC_BLOBS__S3__PREFIX", "photos/".to_owned()),
+        ("FIELDSYNC_BLOBS__S3__REGION", "us-east-1".to_owned()),
+        ("FIELDSYNC_BLOBS__S3__ACCESS_KEY_ID", "test".to_owned()),
+        ("FIELDSYNC_BLOBS__S3__SECRET_ACCESS_KEY", "test".to_owned()),
+        ("FIELDSYNC_BLOBS__S3__PATH_STYLE", "true".to_owned()),
+        ("FIELDSYNC_DATA_KEY", DATA_KEY.to_owned()),
+        ("FIELDSYNC_LIMITS__TRUST_FORWARDED_FOR", "true".to_owned()),
+        // The cadres of this run sign in many times from one address.
+        (
+            "FIELDSYNC_LIMITS__LOGIN_FAILURES_PER_IP",
+            "100000".to_owned(),
+        ),
+    ] {
+        env.set(k, v);
+    }
+
+    let mut csv = String::from("username,role,display_name,divisions,starts_on,ends_on,password\n");
+    let mut phones = Vec::new();
+    for (v, village) in VILLAGES.iter().enumerate() {
+        for i in 0..per_village.max(2) {
+            let role = if i == 0 {
+                "first_secretary"
+            } else {
+                "grid_worker"
+            };
+            let username = format!("p{v}-{i}");
+            let _ = writeln!(csv, "{username},{role},,{village},2026-01-01,,{PASSWORD}");
+            phones.push(PhoneSpec {
+                username,
+                password: PASSWORD.to_owned(),
+                village: (*village).to_owned(),
+                reviewer: i == 0,
+            });
+        }
+    }
+    let file = env.root().join("phones.csv");
+    std::fs::write(&file, csv).expect("write");
+    let out = env
+        .admin(&["import-users", file.to_str().unwrap_or_default()], "")
+        .await;
+    assert!(out.status.success(), "{out:?}");
+
+    // Each replica with a data directory of its own: nothing is shared on disk.
+    let mut replicas = Vec::new();
+    for r in 0..3 {
+        let dir = env.root().join(format!("replica-{r}"));
+        replicas.push(
+            env.serve_with(&[("FIELDSYNC_DATA_DIR", dir.display().to_string())])
+                .await,
+        );
+    }
+    let upstreams: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
+    let lb_dir = env.root().join("nginx");
+    std::fs::create_dir_all(&lb_dir).expect("nginx dir");
+    let mut nginx = Nginx::start(&lb_dir, &upstreams);
+    nginx.wait_ready().await;
+
+    let dir = env.root().join("phones");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cfg = SimConfig {
+        seed: 99,
+        edits,
+        rounds: 12,
+        households_per_village: 20,
+        photo: Some(PHOTO.into()),
+        ..SimConfig::field(&nginx.base, phones, dir)
+    };
+    let expected_mutations = VILLAGES.len() * cfg.households_per_village + cfg.edits;
+    let sim = tokio::spawn(async move { run(&cfg).await });
+
+    // Kill a replica once about a third of the edits are in. (Metrics are per replica and
+    // not behind the balancer; the head is the same on every replica.)
+    let watch = replicas[0].base.clone();
+    let started = Instant::now();
+    while head_seq(&watch).await < (expected_mutations / 3) as i64 {
+        assert!(
+            !sim.is_finished(),
+            "the simulation ended before the replica could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the simulation made too little progress"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let killed_at = head_seq(&watch).await;
+    replicas[1].kill_hard();
+    eprintln!("replica 1 killed at sequence {killed_at}");
+
+    let summary = sim.await.expect("simulation task").expect("simulation");
+    println!("{summary}");
+    let logs = || {
+        replicas
+            .iter()
+            .map(|r| r.log())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(summary.ok(), "{summary}\n{}", logs());
+    assert!(summary.photos > 0, "{summary}");
+
+    // Each mutation the phones made is in the log exactly once: none lost, none applied twice
+    // (a push retried by nginx on another replica is answered `duplicate`).
+    let made = VILLAGES.len() * 20 + summary.edits + summary.photos;
+    let logged: usize = psql(&db_url, "SELECT COUNT(*) FROM mutations")
+        .parse()
+        .expect("a count");
+    let distinct: usize = psql(&db_url, "SELECT COUNT(DISTINCT mutation_id) FROM mutations")
+        .parse()
+        .expect("a count");
+    assert_eq!((logged, distinct), (made, made), "{summary}");
+
+    // A paged pull through the balancer, each page from whichever replica, delivers every
+    // record at its current version: cursors mean the same on every replica.
+    let reviewer = &replicas[0];
+    let dev = Device::new();
+    let mut api = Api::new(&nginx.base, dev.id);
+    api.login("p0-0", PASSWORD).await.expect("login");
+    let mut pulled: BTreeMap<String, u64> = BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = api
+            .pull(cursor.as_deref(), Some(5))
+            .await
+            .expect("pull through nginx");
+        pages += 1;
+        for c in page.changes {
+            let v = pulled.entry(c.id.to_string()).or_default();
+            *v = (*v).max(c.version);
+        }
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    let stored: BTreeMap<String, u64> = psql(
+        &db_url,
+        &format!(
+            "SELECT id, version FROM records WHERE scope = '{}' ORDER BY id",
+            VILLAGES[0]
+        ),
+    )
+    .lines()
+    .filter_map(|l| {
+        let (id, v) = l.split_once('|')?;
+        Some((id.to_owned(), v.parse().ok()?))
+    })
+    .collect();
+    assert!(pages > 3, "paged over several replicas");
+    assert_eq!(pulled, stored, "{}", reviewer.log());
+
+    // The killed replica's share of background work goes on: a job made due now runs on a
+    // survivor.
+    let runs = |env_url: &str| {
+        psql(
+            env_url,
+            "SELECT runs FROM jobs WHERE name = 'collect_photos'",
+        )
+        .parse::<i64>()
+        .unwrap_or(0)
+    };
+    let before = runs(&db_url);
+    let out = env.admin(&["run-job", "collect_photos"], "").await;
+    assert!(out.status.success(), "{out:?}");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while runs(&db_url) == before {
+        assert!(
+            Instant::now() < deadline,
+            "no surviving replica ran the job\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(nginx);
+}
