@@ -17,6 +17,7 @@ mod quickstart;
 mod receipts;
 mod roster;
 mod scaleout;
+mod seed;
 mod settings;
 mod shutdown;
 mod simulator;

@@ -1,0 +1,232 @@
+//! `admin seed-region`: fills a PostgreSQL database with a region's worth of synthetic records
+//! (households, members, the four checks) spread over every village, to measure how push and
+//! pull cost grows with the data (`ops/load/`). Never for a production database: it refuses
+//! one that already holds records, unless told to add to them.
+//!
+//! The records are what phones would have pushed: valid fields, merge metadata, sequence
+//! numbers after the sync head. Personal data is left out (names are synthetic; no ID-card
+//! numbers, which would need sealing and the keyed index).
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, bail};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::progress::Progress;
+use crate::clock;
+use crate::store::{Kind, Store};
+
+/// Households written per `COPY` (each with its members and checks).
+const CHUNK: usize = 2_000;
+const CHECKS: [&str; 4] = [
+    "housing_check",
+    "water_check",
+    "education_check",
+    "health_check",
+];
+
+pub(super) struct Plan {
+    pub households: usize,
+    pub members: usize,
+    pub checks: usize,
+    pub skip: Vec<String>,
+    pub add: bool,
+}
+
+pub(super) async fn seed(store: &Store, plan: Plan) -> anyhow::Result<()> {
+    if store.kind() != Kind::Postgres {
+        bail!("seed-region needs PostgreSQL (FIELDSYNC_DATABASE_URL=postgres://…)");
+    }
+    let existing = store.sync_stats().await?.records;
+    if existing > 0 && !plan.add {
+        bail!(
+            "the database already holds {existing} records; seed only an empty measurement database (or pass --add)"
+        );
+    }
+    let villages: Vec<String> = store
+        .villages_under("64")
+        .await?
+        .into_iter()
+        .filter(|v| !plan.skip.contains(v))
+        .collect();
+    if villages.is_empty() {
+        bail!("no villages to seed");
+    }
+    let mut seq = store.seed_start().await?;
+    let now = clock::now_ms();
+    let node = Uuid::nil();
+    let total = plan.households;
+    let mut progress = Progress::new("households", total);
+    let mut done = 0;
+    let mut rows = 0u64;
+    let mut n = 0usize;
+    while done < total {
+        let mut csv = String::with_capacity(CHUNK * (1 + plan.members + plan.checks) * 400);
+        for _ in 0..CHUNK.min(total - done) {
+            let village = &villages[n % villages.len()];
+            household(&mut csv, &mut seq, village, n, &plan, now, node);
+            n += 1;
+            done += 1;
+        }
+        rows += store
+            .seed_records(csv.into_bytes())
+            .await
+            .context("copying a chunk of records")?;
+        progress.update(done);
+    }
+    store.seed_finish(seq).await?;
+    progress.finish();
+    println!(
+        "seeded {rows} records: {total} households in {} villages, {} members and {} checks each; sync head {seq}",
+        villages.len(),
+        plan.members,
+        plan.checks
+    );
+    Ok(())
+}
+
+/// One household with its members and checks, as CSV rows.
+fn household(
+    csv: &mut String,
+    seq: &mut i64,
+    village: &str,
+    n: usize,
+    plan: &Plan,
+    now: i64,
+    node: Uuid,
+) {
+    let id = Uuid::now_v7();
+    let mut fields = Map::new();
+    fields.insert("village_code".into(), json!(village));
+    fields.insert("head_name".into(), json!(format!("户主{n}")));
+    fields.insert("grid".into(), json!(format!("网格{}", n % 7 + 1)));
+    fields.insert("poverty_status".into(), json!("out_of_poverty"));
+    fields.insert("household_size".into(), json!(plan.members.max(1)));
+    row(
+        csv,
+        seq,
+        id,
+        "household",
+        village,
+        fields,
+        now,
+        node,
+        Some(id),
+    );
+    let mut members = Vec::with_capacity(plan.members);
+    for m in 0..plan.members {
+        let member = Uuid::now_v7();
+        members.push(member);
+        let mut fields = Map::new();
+        fields.insert("household_id".into(), json!(id));
+        fields.insert("name".into(), json!(format!("成员{n}-{m}")));
+        fields.insert(
+            "relation".into(),
+            json!(if m == 0 { "head" } else { "child" }),
+        );
+        fields.insert(
+            "gender".into(),
+            json!(if m % 2 == 0 { "male" } else { "female" }),
+        );
+        row(
+            csv,
+            seq,
+            member,
+            "member",
+            village,
+            fields,
+            now,
+            node,
+            Some(id),
+        );
+    }
+    for c in 0..plan.checks {
+        let entity = CHECKS[c % CHECKS.len()];
+        // A check a month, going back from now.
+        let captured = time::OffsetDateTime::from_unix_timestamp(
+            now / 1000 - i64::try_from(c / CHECKS.len()).unwrap_or(0) * 30 * 86_400,
+        )
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+        let mut fields = Map::new();
+        fields.insert("household_id".into(), json!(id));
+        fields.insert("captured_at".into(), json!(captured));
+        fields.insert("passing".into(), json!(true));
+        fields.insert("failures".into(), json!([]));
+        let member = members.get(c % members.len().max(1)).copied();
+        match entity {
+            "housing_check" => {
+                fields.insert("appraisal_grade".into(), json!("A"));
+            }
+            "water_check" => {
+                fields.insert("source".into(), json!("centralised_tap"));
+                for k in [
+                    "quantity_ok",
+                    "quality_ok",
+                    "convenience_ok",
+                    "supply_guaranteed",
+                ] {
+                    fields.insert(k.into(), json!(true));
+                }
+            }
+            "education_check" => {
+                fields.insert("member_id".into(), json!(member));
+                fields.insert("status".into(), json!("enrolled"));
+            }
+            _ => {
+                fields.insert("member_id".into(), json!(member));
+                fields.insert("insured".into(), json!(true));
+                fields.insert("family_doctor_signed".into(), json!(true));
+            }
+        }
+        row(
+            csv,
+            seq,
+            Uuid::now_v7(),
+            entity,
+            village,
+            fields,
+            now,
+            node,
+            Some(id),
+        );
+    }
+}
+
+/// One record as a CSV row in the order of `store::SEED_COLUMNS`, at version 1, every field
+/// stamped by the seeding node.
+#[allow(clippy::too_many_arguments)]
+fn row(
+    csv: &mut String,
+    seq: &mut i64,
+    id: Uuid,
+    entity: &str,
+    village: &str,
+    fields: Map<String, Value>,
+    now: i64,
+    node: Uuid,
+    household: Option<Uuid>,
+) {
+    *seq += 1;
+    let stamp = json!({"version": 1, "hlc": {"wall_ms": now, "counter": 0, "node": node}});
+    let meta: Map<String, Value> = fields.keys().map(|k| (k.clone(), stamp.clone())).collect();
+    let quoted = |v: &Map<String, Value>| {
+        format!(
+            "\"{}\"",
+            Value::Object(v.clone()).to_string().replace('"', "\"\"")
+        )
+    };
+    let _ = writeln!(
+        csv,
+        "{id},{entity},{village},1,{seq},false,{},{},{now},{now},{node},{node},{}",
+        quoted(&fields),
+        quoted(&meta),
+        household.map(|h| h.to_string()).unwrap_or_default(),
+        seq = *seq,
+    );
+}
