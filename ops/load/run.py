@@ -89,6 +89,8 @@ class Stack:
 
     def __init__(self, work, db_url, s3, replicas):
         self.work = Path(work)
+        # nginx's workers drop to an unprivileged user: they must reach their temp dirs here.
+        os.chmod(self.work, 0o755)
         self.procs = []
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith("FIELDSYNC_")
@@ -219,7 +221,10 @@ def run_sim(stack, phones, edits):
         capture_output=True, text=True,
     )
     if out.returncode != 0:
-        raise SystemExit(f"fieldsync-sim failed:\n{out.stdout}\n{out.stderr}")
+        keep = Path(tempfile.mkdtemp(prefix="fieldsync-load-failed-"))
+        for f in stack.work.glob("*.log"):
+            shutil.copy(f, keep)
+        raise SystemExit(f"fieldsync-sim failed (logs in {keep}):\n{out.stdout}\n{out.stderr}")
     first = out.stdout.splitlines()[0]  # "N phones, M villages, E edits, S syncs in T s"
     words = first.replace(",", "").split()
     made, seconds = int(words[4]), float(words[-2])

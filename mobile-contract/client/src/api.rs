@@ -333,7 +333,19 @@ impl Api {
         if status.is_success() {
             return Ok(res.json().await?);
         }
-        let body: ErrorBody = res.json().await?;
+        // A proxy in between may answer with a page of its own: still an answer with a status
+        // (a 502 is retried like any 5xx), not a broken connection.
+        let bytes = res.bytes().await?;
+        let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
+            error: fieldsync_protocol::ErrorDetail::new(
+                if status.is_server_error() {
+                    fieldsync_protocol::ErrorCode::Unavailable
+                } else {
+                    fieldsync_protocol::ErrorCode::InvalidRequest
+                },
+                format!("{status} without an error body (from a proxy in between?)"),
+            ),
+        });
         Err(ClientError::Api { status, body })
     }
 }
