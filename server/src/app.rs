@@ -154,6 +154,9 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartError> {
     Ok(store)
 }
 
+/// The `server_keys` row of the access-token signing key.
+pub const TOKEN_KEY: &str = "jwt-hs256";
+
 /// Everything a fresh database needs before it serves: Ningxia's divisions (so villages are
 /// known without an import) and the token signing key.
 pub async fn prepare(store: &Store) -> Result<TokenKeys, StartError> {
@@ -162,8 +165,18 @@ pub async fn prepare(store: &Store) -> Result<TokenKeys, StartError> {
         let n = store.upsert_divisions(&all, |_| {}).await?;
         tracing::info!(divisions = n, "loaded the built-in Ningxia division codes");
     }
-    let secret = store.server_secret("jwt-hs256", clock::now_ms()).await?;
-    Ok(TokenKeys::from_secret(&secret))
+    let secret = store.server_secret(TOKEN_KEY, clock::now_ms()).await?;
+    let mut keys = TokenKeys::from_secret(&secret);
+    // After `admin rotate-token-key`: the old key still verifies the tokens it signed before.
+    if let (Some((previous, _)), Some((_, rotated_at))) = (
+        store
+            .server_secret_at(&format!("{TOKEN_KEY}-previous"))
+            .await?,
+        store.server_secret_at(TOKEN_KEY).await?,
+    ) {
+        keys = keys.with_previous(&previous, u64::try_from(rotated_at / 1000).unwrap_or(0));
+    }
+    Ok(keys)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting connections and lets in-flight

@@ -11,6 +11,7 @@ mod backup;
 mod cases;
 mod devices;
 mod harness;
+mod keys;
 mod photos;
 mod privacy;
 mod quickstart;

@@ -32,12 +32,26 @@ pub enum TokenError {
     Invalid,
 }
 
-/// The signing key, loaded once from the database (shared by all replicas).
+/// Longest life of an access token (`auth.access_ttl_s` is at most this).
+pub const MAX_ACCESS_TTL_S: u64 = 900;
+
+/// The signing key, loaded once from the database (shared by all replicas), and after a
+/// rotation the key before it, for the tokens it signed that are still running.
 #[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    previous: Option<Previous>,
+}
+
+/// A key rotated out: it verifies tokens only as long as one it signed before the rotation can
+/// run, so a leaked key is worthless [`MAX_ACCESS_TTL_S`] after it was replaced.
+#[derive(Clone)]
+struct Previous {
+    decoding: DecodingKey,
+    /// When the current key replaced it, seconds since the epoch.
+    rotated_at_s: u64,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -55,7 +69,17 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            previous: None,
         }
+    }
+
+    /// Also accepts tokens of the key that `rotated_at_s` replaced, while they can run.
+    pub fn with_previous(mut self, secret: &[u8], rotated_at_s: u64) -> Self {
+        self.previous = Some(Previous {
+            decoding: DecodingKey::from_secret(secret),
+            rotated_at_s,
+        });
+        self
     }
 
     pub fn issue(
@@ -82,12 +106,27 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+        let decode = |key: &DecodingKey| {
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                .map(|d| d.claims)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                })
+        };
+        match (decode(&self.decoding), &self.previous) {
+            (Err(TokenError::Invalid), Some(p)) => {
+                let claims = decode(&p.decoding)?;
+                // Whatever it says, a token of the old key ends when the last one it could
+                // have signed honestly ends.
+                if claims.exp <= p.rotated_at_s + MAX_ACCESS_TTL_S {
+                    Ok(claims)
+                } else {
+                    Err(TokenError::Invalid)
+                }
+            }
+            (result, _) => result,
+        }
     }
 }
 
@@ -126,6 +165,26 @@ mod tests {
         let other = TokenKeys::from_secret(b"another secret of thirty-two by.");
         assert_eq!(other.verify(&t).unwrap_err(), TokenError::Invalid);
         assert_eq!(keys.verify("garbage").unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn a_rotated_key_verifies_only_what_it_could_have_signed_before_the_rotation() {
+        let old = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef");
+        let now = jsonwebtoken::get_current_timestamp();
+        let (user, dev, sid) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let running = old.issue(user, dev, sid, Role::GridWorker, now - 60, 900);
+        let rotated = TokenKeys::from_secret(b"a new secret, thirty-two bytes!!")
+            .with_previous(b"0123456789abcdef0123456789abcdef", now - 30);
+        assert_eq!(rotated.verify(&running).unwrap().sub, user);
+        // Minted with the old key after the rotation, to run for a day: refused.
+        let forged = old.issue(user, dev, sid, Role::Admin, now, 86_400);
+        assert_eq!(rotated.verify(&forged).unwrap_err(), TokenError::Invalid);
+        // The new key's own tokens.
+        let fresh = rotated.issue(user, dev, sid, Role::GridWorker, now, 900);
+        assert_eq!(rotated.verify(&fresh).unwrap().sid, sid);
+        // Without the previous key, the running token is refused.
+        let strict = TokenKeys::from_secret(b"a new secret, thirty-two bytes!!");
+        assert_eq!(strict.verify(&running).unwrap_err(), TokenError::Invalid);
     }
 
     #[test]

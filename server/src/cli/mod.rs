@@ -243,6 +243,10 @@ enum Admin {
     Jobs,
     /// Make a periodic job due now: the next server to look (within 15 s) runs it.
     RunJob { name: String },
+    /// Replace the access-token signing key (after a leak, or on schedule). Restart every
+    /// server afterwards; tokens the old key signed keep working until they run out (at most
+    /// 15 minutes after the rotation), and phones then refresh onto the new key.
+    RotateTokenKey,
     /// Fill a PostgreSQL measurement database with a region's worth of synthetic households,
     /// members and checks spread over every village (for `ops/load/run.py --region`). Refuses
     /// a database that already holds records unless given --add.
@@ -405,6 +409,15 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
         Admin::EscalateTasks => work::escalate_now(store).await?,
         Admin::Jobs => work::jobs(store).await?,
         Admin::RunJob { name } => work::run_job(store, &name).await?,
+        Admin::RotateTokenKey => {
+            store
+                .rotate_secret(crate::app::TOKEN_KEY, clock::now_ms())
+                .await?;
+            println!(
+                "a new token signing key is in force; restart every server now. Access tokens signed before keep working until they run out (at most {} s); refresh tokens are not affected",
+                crate::auth::token::MAX_ACCESS_TTL_S
+            );
+        }
         Admin::SeedRegion {
             households,
             members,
