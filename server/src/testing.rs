@@ -186,3 +186,26 @@ pub mod memory {
             .unwrap_or(0)
     }
 }
+
+/// S3 settings for a fresh bucket on the S3-protocol test server `FIELDSYNC_TEST_S3_ENDPOINT`
+/// names (moto in `.ci/run`), the bucket created; `None`, with a notice, when none is named.
+pub async fn s3_test_bucket(prefix: &str) -> Option<crate::config::S3Settings> {
+    let Ok(endpoint) = std::env::var("FIELDSYNC_TEST_S3_ENDPOINT") else {
+        eprintln!("FIELDSYNC_TEST_S3_ENDPOINT is not set: S3 test skipped");
+        return None;
+    };
+    let s3 = crate::config::S3Settings {
+        endpoint: Some(endpoint),
+        region: "us-east-1".into(),
+        bucket: format!("{prefix}-{}", uuid::Uuid::now_v7().simple()),
+        prefix: "photos/".into(),
+        access_key_id: "test".into(),
+        secret_access_key: "test".to_owned().into(),
+        path_style: true,
+    };
+    crate::blobs::S3Store::new(&crate::blobs::s3_settings(&s3))
+        .create_bucket()
+        .await
+        .expect("the test bucket should be creatable");
+    Some(s3)
+}

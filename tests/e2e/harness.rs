@@ -188,6 +188,43 @@ impl TestEnv {
         assert!(out.status.success(), "create-user {username}: {out:?}");
     }
 
+    /// Phones for the simulator: `per_village` users in each village (`p{v}-{i}`, role by
+    /// index, the first one the village's reviewer), imported with `admin import-users`.
+    pub async fn import_phones(
+        &self,
+        villages: &[&str],
+        per_village: usize,
+        role: impl Fn(usize) -> &'static str,
+    ) -> Vec<fieldsync_client::sim::PhoneSpec> {
+        use std::fmt::Write as _;
+        let mut csv =
+            String::from("username,role,display_name,divisions,starts_on,ends_on,password\n");
+        let mut phones = Vec::new();
+        for (v, village) in villages.iter().enumerate() {
+            for i in 0..per_village {
+                let username = format!("p{v}-{i}");
+                let _ = writeln!(
+                    csv,
+                    "{username},{},,{village},2026-01-01,,{PASSWORD}",
+                    role(i)
+                );
+                phones.push(fieldsync_client::sim::PhoneSpec {
+                    username,
+                    password: PASSWORD.to_owned(),
+                    village: (*village).to_owned(),
+                    reviewer: i == 0,
+                });
+            }
+        }
+        let file = self.root.join("phones.csv");
+        std::fs::write(&file, csv).expect("the phones file should be writable");
+        let out = self
+            .admin(&["import-users", file.to_str().unwrap_or_default()], "")
+            .await;
+        assert!(out.status.success(), "import-users: {out:?}");
+        phones
+    }
+
     /// The users `admin users` lists.
     pub async fn users(&self) -> Vec<UserLine> {
         let out = self.admin(&["users"], "").await;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fieldsync_client::sim::{PhoneSpec, SimConfig, run};
+use fieldsync_client::sim::{SimConfig, run};
 use fieldsync_client::{Api, Device};
 
 use crate::harness::{PASSWORD, TestEnv, free_port};
@@ -170,22 +170,28 @@ fn psql(url: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-async fn head_seq(base: &str) -> i64 {
-    let Ok(res) = reqwest::get(format!("{base}/metrics")).await else {
-        return 0;
-    };
-    res.text()
-        .await
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("fieldsync_sync_head_seq ")?.parse().ok())
-        .unwrap_or(0)
+/// Mutations the replicas have answered so far, from their metrics (each counts its own).
+async fn pushed(bases: &[String]) -> usize {
+    let mut n = 0.0;
+    for base in bases {
+        let Ok(res) = reqwest::get(format!("{base}/metrics")).await else {
+            continue;
+        };
+        n += res
+            .text()
+            .await
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("fieldsync_push_mutations_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    n as usize
 }
 
 #[tokio::test]
 async fn three_replicas_behind_nginx_lose_nothing_when_one_is_killed() {
-    let Ok(s3_endpoint) = std::env::var("FIELDSYNC_TEST_S3_ENDPOINT") else {
-        eprintln!("FIELDSYNC_TEST_S3_ENDPOINT is not set: scale-out test skipped");
+    let Some(s3) = fieldsync_server::testing::s3_test_bucket("fieldsync-scaleout").await else {
         return;
     };
     let mut env = TestEnv::new().await;
@@ -197,27 +203,19 @@ async fn three_replicas_behind_nginx_lose_nothing_when_one_is_killed() {
     let edits = number("FIELDSYNC_SCALEOUT_EDITS", 3_000);
 
     // One bucket, one data key: all the replicas share besides the database.
-    let bucket = format!("fieldsync-scaleout-{}", uuid::Uuid::now_v7().simple());
-    let s3 = fieldsync_server::config::S3Settings {
-        endpoint: Some(s3_endpoint.clone()),
-        region: "us-east-1".into(),
-        bucket: bucket.clone(),
-        prefix: "photos/".into(),
-        access_key_id: "test".into(),
-        secret_access_key: "test".to_owned().into(),
-        path_style: true,
-    };
-    fieldsync_server::blobs::S3Store::new(&fieldsync_server::blobs::s3_settings(&s3))
-        .create_bucket()
-        .await
-        .expect("create the bucket");
     for (k, v) in [
         ("FIELDSYNC_BLOBS__BACKEND", "s3".to_owned()),
-        ("FIELDSYNC_BLOBS__S3__ENDPOINT", s3_endpoint),
-        ("FIELDSYNC_BLOBS__S3__BUCKET", bucket),
-        ("FIELDSYNC_BLOBS__S3__PREFIX", "photos/".to_owned()),
-        ("FIELDSYNC_BLOBS__S3__REGION", "us-east-1".to_owned()),
-        ("FIELDSYNC_BLOBS__S3__ACCESS_KEY_ID", "test".to_owned()),
+        (
+            "FIELDSYNC_BLOBS__S3__ENDPOINT",
+            s3.endpoint.clone().unwrap_or_default(),
+        ),
+        ("FIELDSYNC_BLOBS__S3__BUCKET", s3.bucket.clone()),
+        ("FIELDSYNC_BLOBS__S3__PREFIX", s3.prefix.clone()),
+        ("FIELDSYNC_BLOBS__S3__REGION", s3.region.clone()),
+        (
+            "FIELDSYNC_BLOBS__S3__ACCESS_KEY_ID",
+            s3.access_key_id.clone(),
+        ),
         ("FIELDSYNC_BLOBS__S3__SECRET_ACCESS_KEY", "test".to_owned()),
         ("FIELDSYNC_BLOBS__S3__PATH_STYLE", "true".to_owned()),
         ("FIELDSYNC_DATA_KEY", DATA_KEY.to_owned()),
@@ -231,31 +229,12 @@ async fn three_replicas_behind_nginx_lose_nothing_when_one_is_killed() {
         env.set(k, v);
     }
 
-    let mut csv = String::from("username,role,display_name,divisions,starts_on,ends_on,password\n");
-    let mut phones = Vec::new();
-    for (v, village) in VILLAGES.iter().enumerate() {
-        for i in 0..per_village.max(2) {
-            let role = if i == 0 {
-                "first_secretary"
-            } else {
-                "grid_worker"
-            };
-            let username = format!("p{v}-{i}");
-            let _ = writeln!(csv, "{username},{role},,{village},2026-01-01,,{PASSWORD}");
-            phones.push(PhoneSpec {
-                username,
-                password: PASSWORD.to_owned(),
-                village: (*village).to_owned(),
-                reviewer: i == 0,
-            });
-        }
-    }
-    let file = env.root().join("phones.csv");
-    std::fs::write(&file, csv).expect("write");
-    let out = env
-        .admin(&["import-users", file.to_str().unwrap_or_default()], "")
+    let phones = env
+        .import_phones(&VILLAGES, per_village.max(2), |i| match i {
+            0 => "first_secretary",
+            _ => "grid_worker",
+        })
         .await;
-    assert!(out.status.success(), "{out:?}");
 
     // Each replica with a data directory of its own: nothing is shared on disk.
     let mut replicas = Vec::new();
@@ -286,23 +265,26 @@ async fn three_replicas_behind_nginx_lose_nothing_when_one_is_killed() {
     let sim = tokio::spawn(async move { run(&cfg).await });
 
     // Kill a replica once about a third of the edits are in. (Metrics are per replica and
-    // not behind the balancer; the head is the same on every replica.)
-    let watch = replicas[0].base.clone();
+    // not behind the balancer.)
+    let watch: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
     let started = Instant::now();
-    while head_seq(&watch).await < (expected_mutations / 3) as i64 {
-        assert!(
-            !sim.is_finished(),
-            "the simulation ended before the replica could be killed"
-        );
+    while pushed(&watch).await < expected_mutations / 3 {
+        if sim.is_finished() {
+            let outcome = sim.await.expect("simulation task");
+            panic!(
+                "the simulation ended before the replica could be killed: {:?}",
+                outcome.map(|s| s.to_string())
+            );
+        }
         assert!(
             started.elapsed() < Duration::from_secs(300),
             "the simulation made too little progress"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let killed_at = head_seq(&watch).await;
+    let killed_at = pushed(&watch).await;
     replicas[1].kill_hard();
-    eprintln!("replica 1 killed at sequence {killed_at}");
+    eprintln!("replica 1 killed after {killed_at} of about {expected_mutations} mutations");
 
     let summary = sim.await.expect("simulation task").expect("simulation");
     println!("{summary}");

@@ -3,11 +3,9 @@
 //! answers lost, photos taken on visits; at the end every phone equals the server, no edit is
 //! lost and every photo is stored and processed.
 
-use std::fmt::Write;
+use fieldsync_client::sim::{SimConfig, run};
 
-use fieldsync_client::sim::{PhoneSpec, SimConfig, run};
-
-use crate::harness::{PASSWORD, TestEnv};
+use crate::harness::TestEnv;
 
 const VILLAGES: [&str; 3] = ["640104001002", "640104001003", "640104001005"];
 const PER_VILLAGE: usize = 8;
@@ -20,31 +18,13 @@ const PHOTO: &str = concat!(
 async fn twenty_four_phones_converge_and_lose_nothing() {
     let env = TestEnv::new().await;
     let server = env.serve().await;
-    let mut csv = String::from("username,role,display_name,divisions,starts_on,ends_on,password\n");
-    let mut phones = Vec::new();
-    for (v, village) in VILLAGES.iter().enumerate() {
-        for i in 0..PER_VILLAGE {
-            let role = match i {
-                0 => "first_secretary",
-                1..=4 => "team_member",
-                _ => "grid_worker",
-            };
-            let username = format!("p{v}-{i}");
-            let _ = writeln!(csv, "{username},{role},,{village},2026-01-01,,{PASSWORD}");
-            phones.push(PhoneSpec {
-                username,
-                password: PASSWORD.to_owned(),
-                village: (*village).to_owned(),
-                reviewer: i == 0,
-            });
-        }
-    }
-    let file = env.root().join("phones.csv");
-    std::fs::write(&file, csv).expect("write");
-    let out = env
-        .admin(&["import-users", file.to_str().unwrap_or_default()], "")
+    let phones = env
+        .import_phones(&VILLAGES, PER_VILLAGE, |i| match i {
+            0 => "first_secretary",
+            1..=4 => "team_member",
+            _ => "grid_worker",
+        })
         .await;
-    assert!(out.status.success(), "{out:?}");
 
     let dir = env.root().join("phones");
     std::fs::create_dir_all(&dir).expect("dir");

@@ -53,19 +53,26 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<String>> {
         let until = now_ms.saturating_add(lease_ms);
+        // The engines differ in how the known names are passed and in row locking only.
+        let claim = |known_names: &str, lock: &str| {
+            format!(
+                "UPDATE jobs SET locked_by = $1, locked_until = $2, last_started_at = $3,
+                     runs = runs + 1
+                 WHERE name = (SELECT name FROM jobs
+                               WHERE next_run_at <= $3
+                                 AND (locked_until IS NULL OR locked_until < $3)
+                                 AND {known_names}
+                               ORDER BY next_run_at LIMIT 1 {lock})
+                 RETURNING name"
+            )
+        };
         Ok(match self.writer() {
             Engine::Sqlite(p) => {
                 let known = serde_json::to_string(known).unwrap_or_default();
-                sqlx::query_scalar::<_, String>(
-                    "UPDATE jobs SET locked_by = $1, locked_until = $2, last_started_at = $3,
-                         runs = runs + 1
-                     WHERE name = (SELECT name FROM jobs
-                                   WHERE next_run_at <= $3
-                                     AND (locked_until IS NULL OR locked_until < $3)
-                                     AND name IN (SELECT value FROM json_each($4))
-                                   ORDER BY next_run_at LIMIT 1)
-                     RETURNING name",
-                )
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(claim(
+                    "name IN (SELECT value FROM json_each($4))",
+                    "",
+                )))
                 .bind(node)
                 .bind(until)
                 .bind(now_ms)
@@ -74,17 +81,10 @@ impl Store {
                 .await?
             }
             Engine::Postgres(p) => {
-                sqlx::query_scalar::<_, String>(
-                    "UPDATE jobs SET locked_by = $1, locked_until = $2, last_started_at = $3,
-                         runs = runs + 1
-                     WHERE name = (SELECT name FROM jobs
-                                   WHERE next_run_at <= $3
-                                     AND (locked_until IS NULL OR locked_until < $3)
-                                     AND name = ANY($4)
-                                   ORDER BY next_run_at LIMIT 1
-                                   FOR UPDATE SKIP LOCKED)
-                     RETURNING name",
-                )
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(claim(
+                    "name = ANY($4)",
+                    "FOR UPDATE SKIP LOCKED",
+                )))
                 .bind(node)
                 .bind(until)
                 .bind(now_ms)

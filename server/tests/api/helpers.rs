@@ -217,24 +217,7 @@ pub async fn insert_households(store: &Store, village: &str, n: usize, user_id: 
 /// A server whose photos go to S3, when `FIELDSYNC_TEST_S3_ENDPOINT` names an S3-protocol
 /// server (a fresh bucket per test); `None` (and a notice) without one.
 pub async fn spawn_app_on_s3() -> Option<TestApp> {
-    let Ok(endpoint) = std::env::var("FIELDSYNC_TEST_S3_ENDPOINT") else {
-        eprintln!("FIELDSYNC_TEST_S3_ENDPOINT is not set: S3 test skipped");
-        return None;
-    };
-    let bucket = format!("fieldsync-test-{}", Uuid::now_v7().simple());
-    let s3 = fieldsync_server::config::S3Settings {
-        endpoint: Some(endpoint),
-        region: "us-east-1".into(),
-        bucket,
-        prefix: "photos/".into(),
-        access_key_id: "test".into(),
-        secret_access_key: "test".to_owned().into(),
-        path_style: true,
-    };
-    fieldsync_server::blobs::S3Store::new(&fieldsync_server::blobs::s3_settings(&s3))
-        .create_bucket()
-        .await
-        .expect("create the test bucket");
+    let s3 = fieldsync_server::testing::s3_test_bucket("fieldsync-test").await?;
     Some(
         spawn_app_with(|settings| {
             settings.blobs.backend = fieldsync_server::config::BlobBackend::S3;
