@@ -117,7 +117,7 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<String, Histogram>>,
     /// Mutation results, in the order of [`STATUSES`].
     push: [AtomicU64; 5],
-    /// How many changes behind the head a phone's cursor was when it pulled.
+    /// How many changes of its villages a phone had not yet received when it pulled (steady pulls after the first sync).
     pull_lag: SharedHistogram,
 }
 
@@ -201,7 +201,7 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP fieldsync_pull_lag_changes How many changes behind the head a phone's cursor was when it pulled."
+            "# HELP fieldsync_pull_lag_changes How many changes of its villages a phone had not yet received when it pulled (steady pulls after the first sync)."
         );
         let _ = writeln!(out, "# TYPE fieldsync_pull_lag_changes histogram");
         if let Some(h) = self.pull_lag.snapshot() {
@@ -273,13 +273,13 @@ impl Metrics {
             (
                 "fieldsync_job_runs_total",
                 "counter",
-                "Runs of each periodic job, by every replica.",
+                "Runs of each periodic job by all replicas together (the same on every replica: take max, not sum).",
                 (|j: &crate::store::JobRow| j.runs) as fn(&crate::store::JobRow) -> i64,
             ),
             (
                 "fieldsync_job_failures_total",
                 "counter",
-                "Failed runs of each periodic job, by every replica.",
+                "Failed runs of each periodic job by all replicas together (the same on every replica: take max, not sum).",
                 |j| j.failures,
             ),
             (

@@ -137,12 +137,8 @@ impl Api {
             .authed(self.http.post(self.url("/v1/auth/logout")))
             .send()
             .await?;
-        let status = res.status();
-        if !status.is_success() {
-            return Err(ClientError::Api {
-                status,
-                body: res.json().await?,
-            });
+        if !res.status().is_success() {
+            return Err(answer_error(res).await);
         }
         self.tokens = None;
         Ok(())
@@ -159,12 +155,8 @@ impl Api {
             .json(&body)
             .send()
             .await?;
-        let status = res.status();
-        if !status.is_success() {
-            return Err(ClientError::Api {
-                status,
-                body: res.json().await?,
-            });
+        if !res.status().is_success() {
+            return Err(answer_error(res).await);
         }
         Ok(())
     }
@@ -329,23 +321,30 @@ impl Api {
         req: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
         let res = req.send().await?;
-        let status = res.status();
-        if status.is_success() {
+        if res.status().is_success() {
             return Ok(res.json().await?);
         }
-        // A proxy in between may answer with a page of its own: still an answer with a status
-        // (a 502 is retried like any 5xx), not a broken connection.
-        let bytes = res.bytes().await?;
-        let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
-            error: fieldsync_protocol::ErrorDetail::new(
-                if status.is_server_error() {
-                    fieldsync_protocol::ErrorCode::Unavailable
-                } else {
-                    fieldsync_protocol::ErrorCode::InvalidRequest
-                },
-                format!("{status} without an error body (from a proxy in between?)"),
-            ),
-        });
-        Err(ClientError::Api { status, body })
+        Err(answer_error(res).await)
     }
+}
+
+/// An error answer. A proxy in between may answer with a page of its own (nginx's HTML 502):
+/// still an answer with a status — a 5xx is retried like any other — not a broken connection.
+async fn answer_error(res: reqwest::Response) -> ClientError {
+    let status = res.status();
+    let bytes = match res.bytes().await {
+        Ok(b) => b,
+        Err(e) => return ClientError::Http(e),
+    };
+    let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
+        error: fieldsync_protocol::ErrorDetail::new(
+            if status.is_server_error() {
+                fieldsync_protocol::ErrorCode::Unavailable
+            } else {
+                fieldsync_protocol::ErrorCode::InvalidRequest
+            },
+            format!("{status} without an error body (from a proxy in between?)"),
+        ),
+    });
+    ClientError::Api { status, body }
 }

@@ -5,8 +5,9 @@
 //!
 //! A claim is a lease, renewed while the photo is being worked on: a worker that dies mid-photo
 //! (the process was killed) stops renewing, and within a lease another worker, on any replica,
-//! takes the photo up again. The outcome is written only while the photo is still
-//! `processing`, so a worker that lost its claim and finishes late changes nothing.
+//! takes the photo up again. A claim names its holder, and renewing, finishing, rejecting and
+//! releasing all require it: a worker that lost its claim and finishes late changes nothing
+//! (and leaves the upload to the new holder).
 
 use std::time::Duration;
 
@@ -25,6 +26,15 @@ const POLL: Duration = Duration::from_secs(5);
 /// Attempts before a photo whose processing keeps failing for reasons other than the photo
 /// (the blob store unreachable) is given up.
 const MAX_ATTEMPTS: i64 = 5;
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Starts `n` workers (0 = one per CPU core) on the current runtime.
 pub fn spawn_workers(blobs: &Blobs, n: usize) {
@@ -56,47 +66,67 @@ impl Blobs {
     /// Processes one waiting photo, if there is one; false when the queue is empty.
     pub async fn process_next(&self) -> Result<bool, BlobError> {
         let now = clock::now_ms();
-        let Some(row) = self.db().claim_blob(now, now - LEASE_MS).await? else {
+        let claimant = uuid::Uuid::new_v4().simple().to_string();
+        let Some(row) = self.db().claim_blob(&claimant, now, now - LEASE_MS).await? else {
             return Ok(false);
         };
         let started = std::time::Instant::now();
-        let renewal = {
+        // Aborted when dropped, so a panicking or cancelled `process` stops renewing too.
+        let _renewal = AbortOnDrop(tokio::spawn({
             let db = self.db().clone();
-            let sha = row.sha256.clone();
-            tokio::spawn(async move {
+            let (sha, claimant) = (row.sha256.clone(), claimant.clone());
+            async move {
                 loop {
                     tokio::time::sleep(RENEW).await;
-                    if let Err(e) = db.renew_blob_claim(&sha, clock::now_ms()).await {
-                        tracing::warn!(error = %e, "renewing a photo's claim failed");
+                    match db.renew_blob_claim(&sha, &claimant, clock::now_ms()).await {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => tracing::warn!(error = %e, "renewing a photo's claim failed"),
                     }
                 }
-            })
-        };
+            }
+        }));
         let outcome = self.process(&row).await;
-        renewal.abort();
         self.inner
             .processing
             .observe(started.elapsed().as_secs_f64());
         match outcome {
             Ok(facts) => {
-                self.db()
-                    .blob_ready(&row.sha256, &facts, clock::now_ms())
-                    .await?;
-                self.store().delete(&incoming_key(&row.sha256)).await?;
-                tracing::info!(format = %facts.format, width = facts.width, height = facts.height, "photo processed");
+                if self
+                    .db()
+                    .blob_ready(&row.sha256, &claimant, &facts, clock::now_ms())
+                    .await?
+                {
+                    self.store().delete(&incoming_key(&row.sha256)).await?;
+                    tracing::info!(format = %facts.format, width = facts.width, height = facts.height, "photo processed");
+                } else {
+                    tracing::warn!(
+                        "a photo's claim passed to another worker before it was done here"
+                    );
+                }
             }
             Err(BlobError::Photo(e)) if !matches!(e, photo::PhotoError::Io(_)) => {
                 tracing::info!(reason = e.code(), "photo rejected");
-                self.db()
-                    .blob_rejected(&row.sha256, e.code(), &e.to_string(), clock::now_ms())
-                    .await?;
-                self.store().delete(&incoming_key(&row.sha256)).await?;
+                if self
+                    .db()
+                    .blob_rejected(
+                        &row.sha256,
+                        &claimant,
+                        e.code(),
+                        &e.to_string(),
+                        clock::now_ms(),
+                    )
+                    .await?
+                {
+                    self.store().delete(&incoming_key(&row.sha256)).await?;
+                }
             }
             Err(e) if row.attempts >= MAX_ATTEMPTS => {
                 tracing::error!(error = %e, attempts = row.attempts, "photo given up");
                 self.db()
                     .blob_rejected(
                         &row.sha256,
+                        &claimant,
                         "processing_failed",
                         "the server could not process this photo",
                         clock::now_ms(),
@@ -105,7 +135,7 @@ impl Blobs {
             }
             Err(e) => {
                 tracing::warn!(error = %e, attempts = row.attempts, "photo processing failed; will retry");
-                self.db().release_blob(&row.sha256).await?;
+                self.db().release_blob(&row.sha256, &claimant).await?;
             }
         }
         Ok(true)

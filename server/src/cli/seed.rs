@@ -53,32 +53,37 @@ pub(super) async fn seed(store: &Store, plan: Plan) -> anyhow::Result<()> {
     if villages.is_empty() {
         bail!("no villages to seed");
     }
-    let mut seq = store.seed_start().await?;
     let now = clock::now_ms();
     let node = Uuid::nil();
     let total = plan.households;
+    let per_household = 1 + plan.members + plan.checks;
     let mut progress = Progress::new("households", total);
     let mut done = 0;
     let mut rows = 0u64;
-    let mut n = 0usize;
     while done < total {
-        let mut csv = String::with_capacity(CHUNK * (1 + plan.members + plan.checks) * 400);
-        for _ in 0..CHUNK.min(total - done) {
-            let village = &villages[n % villages.len()];
-            household(&mut csv, &mut seq, village, n, &plan, now, node);
-            n += 1;
-            done += 1;
-        }
+        let households = CHUNK.min(total - done);
+        let first = done;
         rows += store
-            .seed_records(csv.into_bytes())
+            .seed_chunk(
+                i64::try_from(households * per_household).unwrap_or(i64::MAX),
+                |base| {
+                    let mut seq = base;
+                    let mut csv = String::with_capacity(households * per_household * 400);
+                    for n in first..first + households {
+                        let village = &villages[n % villages.len()];
+                        household(&mut csv, &mut seq, village, n, &plan, now, node);
+                    }
+                    csv.into_bytes()
+                },
+            )
             .await
             .context("copying a chunk of records")?;
+        done += households;
         progress.update(done);
     }
-    store.seed_finish(seq).await?;
     progress.finish();
     println!(
-        "seeded {rows} records: {total} households in {} villages, {} members and {} checks each; sync head {seq}",
+        "seeded {rows} records: {total} households in {} villages, {} members and {} checks each",
         villages.len(),
         plan.members,
         plan.checks

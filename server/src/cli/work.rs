@@ -112,6 +112,14 @@ pub(super) async fn run_job(store: &Store, name: &str) -> anyhow::Result<()> {
         }
         bail!("no job {name:?}; the jobs are: {}", known.join(", "));
     }
-    println!("{name} is due now; a running server takes it up within 15 s");
+    let now = clock::now_ms();
+    match store.jobs().await?.into_iter().find(|j| j.name == name) {
+        Some(j) if j.locked_until.is_some_and(|t| t >= now) => println!(
+            "{name} is due, but {} holds it until {} (UTC+8): a server runs it once that lease ends",
+            j.locked_by.as_deref().unwrap_or("a server"),
+            super::local_time(j.locked_until.unwrap_or(now))
+        ),
+        _ => println!("{name} is due now; a running server takes it up within 15 s"),
+    }
     Ok(())
 }

@@ -143,8 +143,8 @@ struct ReviewRequest {
     responses(
         (status = 200, description = "The sheet after the decision", body = SheetView),
         (status = 403, description = "`forbidden_role`: not a reviewer, or one's own sheet", body = ErrorBody),
-        (status = 404, description = "`not_found`: not a cadre the caller oversees, or no such event", body = ErrorBody),
-        (status = 400, description = "`missing_field` (a return needs a `comment`, an acceptance an `event_id`) or `invalid_request`", body = ErrorBody),
+        (status = 404, description = "`not_found`: not a cadre the caller oversees", body = ErrorBody),
+        (status = 400, description = "`missing_field` (a return needs a `comment`, an acceptance an `event_id`), `unknown_reference` (not an event of this cadre in this month), `invalid_value` (`action`) or `invalid_request`", body = ErrorBody),
         (status = 409, description = "The sheet is already approved (approved sheets are locked)", body = ErrorBody),
     ))]
 async fn review(
@@ -245,7 +245,7 @@ struct ReplyRequest {
 #[utoipa::path(post, operation_id = "replyAttendance", path = "/v1/attendance/reply", tag = "attendance", request_body = ReplyRequest,
     responses(
         (status = 200, description = "The sheet with the answer", body = SheetView),
-        (status = 400, description = "`missing_field` or `invalid_request`", body = ErrorBody),
+        (status = 400, description = "`invalid_value` (a comment of 1 to 1000 characters) or `invalid_request`", body = ErrorBody),
         (status = 409, description = "The sheet is not returned", body = ErrorBody),
     ))]
 async fn reply(
@@ -321,9 +321,12 @@ async fn oversees(state: &AppState, auth: &AuthUser, spans: &[Span]) -> Result<b
 #[into_params(parameter_in = Query)]
 struct TableQuery {
     /// A division code (township, county …) of the caller's villages.
-    #[param(schema_with = super::openapi::division_code)]
+    // Patterns as in `super::openapi::{division_code, month}`: `schema_with` would make the
+    // parameters optional.
+    #[param(pattern = "^[0-9]{2,12}$")]
     division: String,
-    #[param(schema_with = super::openapi::month)]
+    /// `YYYY-MM`.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: String,
 }
 
@@ -528,7 +531,7 @@ struct CoverageQuery {
     params(("code" = String, Path, description = "The village's 12-digit code", pattern = "^[0-9]{12}$"), CoverageQuery),
     responses(
         (status = 200, description = "Visited and unvisited households", body = Coverage),
-        (status = 403, description = "`forbidden_role` or `forbidden_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: not one of the caller's villages, or the role does not read households", body = ErrorBody),
     ))]
 async fn coverage(
     State(state): State<AppState>,

@@ -169,7 +169,7 @@ async fn login(
 #[utoipa::path(post, operation_id = "refreshToken", path = "/v1/auth/refresh", tag = "auth", security(()), request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
-        (status = 401, description = "`device_revoked`: the session has ended; log in again", body = ErrorBody),
+        (status = 401, description = "`unauthorized` (unknown, expired or of an ended session) or `device_revoked` (a spent token presented again: the session is ended); log in again", body = ErrorBody),
     ))]
 async fn refresh(
     State(state): State<AppState>,

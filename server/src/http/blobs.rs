@@ -142,9 +142,15 @@ async fn meta(
 /// The stored photo (EXIF removed), one byte range if asked; cacheable for good.
 #[utoipa::path(get, operation_id = "getPhoto", path = "/v1/blobs/{sha256}", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     responses(
-        (status = 200, description = "The photo", body = super::openapi::Binary, content_type = "image/jpeg"),
+        (status = 200, description = "The photo (JPEG or PNG, as taken)", content(
+            (super::openapi::Binary = "image/jpeg"),
+            (super::openapi::Binary = "image/png"),
+        )),
         (status = 202, description = "Still arriving or being processed", body = BlobInfo),
-        (status = 206, description = "The asked-for range", body = super::openapi::Binary, content_type = "image/jpeg"),
+        (status = 206, description = "The asked-for range", content(
+            (super::openapi::Binary = "image/jpeg"),
+            (super::openapi::Binary = "image/png"),
+        )),
         (status = 304, description = "Not modified (`If-None-Match`)"),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 416, description = "The range is outside the photo"),

@@ -67,6 +67,7 @@ struct Params {
     responses(
         (status = 200, description = "CSV", body = String, content_type = "text/csv"),
         (status = 403, description = "`forbidden_role` or `forbidden_scope` (`division`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: none of the caller's villages lies in this division", body = ErrorBody),
     ))]
 async fn households_csv(
     State(state): State<AppState>,
@@ -118,6 +119,7 @@ async fn households_csv(
     responses(
         (status = 200, description = "XLSX", body = super::openapi::Binary, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 403, description = "`forbidden_role` or `forbidden_scope` (`division`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: none of the caller's villages lies in this division", body = ErrorBody),
     ))]
 async fn households_xlsx(
     State(state): State<AppState>,

@@ -12,7 +12,7 @@ use crate::app::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct Health {
-    /// `ok`.
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
     status: &'static str,
     version: &'static str,
 }
@@ -61,7 +61,16 @@ async fn metrics(
     let jobs = state.store().jobs().await?;
     let shared = crate::metrics::Shared {
         sync: state.store().sync_stats().await?,
-        jobs_due: jobs.iter().filter(|j| j.is_due(now)).count() as i64,
+        // Only jobs this server runs: one switched off here stays due in the table for good.
+        jobs_due: {
+            let mine: Vec<&str> = crate::jobs::schedule(state.settings())
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            jobs.iter()
+                .filter(|j| j.is_due(now) && mine.contains(&j.name.as_str()))
+                .count() as i64
+        },
         jobs,
         photo_processing: state.blobs().processing_times(),
     };

@@ -227,9 +227,11 @@ async fn pull_changes(
     // A pull is contact too: a phone that only reads must not look silent to its leader. Noted
     // off the request's path: a pull must never wait for the write lock (on SQLite, a long
     // push holds it).
-    // How far behind the head the phone was is measured there too.
+    // How far behind the phone was (changes of its villages after its cursor) is measured
+    // there too.
     let background = state.clone();
     let device = auth.device_id;
+    let villages: Vec<String> = actor.villages.iter().cloned().collect();
     let behind_from = params
         .cursor
         .as_deref()
@@ -241,9 +243,9 @@ async fn pull_changes(
             tracing::debug!(error = %e, "recording a pull's contact failed");
         }
         if let Some(from) = behind_from
-            && let Ok(head) = store.head_seq().await
+            && let Ok(behind) = store.changes_after(&villages, from).await
         {
-            background.metrics().observe_pull_lag(head - from);
+            background.metrics().observe_pull_lag(behind);
         }
     });
     let page = pull::pull(

@@ -146,12 +146,18 @@ impl Store {
     /// Claims the oldest blob waiting for processing whose lease (if any) is older than
     /// `stale_before_ms`. Two workers never hold the same blob: the claim re-checks the lease
     /// on the row it updates.
-    pub async fn claim_blob(&self, now_ms: i64, stale_before_ms: i64) -> Result<Option<BlobRow>> {
+    /// Claims the oldest waiting photo whose claim is free or stale, for `claimant`.
+    pub async fn claim_blob(
+        &self,
+        claimant: &str,
+        now_ms: i64,
+        stale_before_ms: i64,
+    ) -> Result<Option<BlobRow>> {
         // On PostgreSQL the workers of every replica skip each other's locked rows rather than
         // queueing behind one photo; the outer condition is checked again on the locked row.
         let sql = match self.writer() {
             Engine::Sqlite(_) => {
-                "UPDATE blobs SET claimed_at = $1, attempts = attempts + 1
+                "UPDATE blobs SET claimed_at = $1, claimed_by = $3, attempts = attempts + 1
                  WHERE sha256 = (SELECT sha256 FROM blobs WHERE state = 'processing'
                                     AND (claimed_at IS NULL OR claimed_at < $2)
                                  ORDER BY uploaded_at LIMIT 1)
@@ -159,7 +165,7 @@ impl Store {
                  RETURNING sha256"
             }
             Engine::Postgres(_) => {
-                "UPDATE blobs SET claimed_at = $1, attempts = attempts + 1
+                "UPDATE blobs SET claimed_at = $1, claimed_by = $3, attempts = attempts + 1
                  WHERE sha256 = (SELECT sha256 FROM blobs WHERE state = 'processing'
                                     AND (claimed_at IS NULL OR claimed_at < $2)
                                  ORDER BY uploaded_at LIMIT 1
@@ -175,6 +181,7 @@ impl Store {
             sql,
             now_ms,
             stale_before_ms,
+            claimant,
         )?;
         match sha {
             Some(sha) => self.blob(&sha).await,
@@ -182,17 +189,25 @@ impl Store {
         }
     }
 
-    pub async fn blob_ready(&self, sha256: &str, facts: &BlobFacts, now_ms: i64) -> Result<()> {
+    /// Records a processed photo, if `claimant` still holds its claim (false: it does not).
+    pub async fn blob_ready(
+        &self,
+        sha256: &str,
+        claimant: &str,
+        facts: &BlobFacts,
+        now_ms: i64,
+    ) -> Result<bool> {
         let (lat, lon, alt) = match facts.gps {
             Some((lat, lon, alt)) => (Some(lat), Some(lon), alt),
             None => (None, None, None),
         };
-        execute!(
+        let n = execute!(
             self.writer(),
             "UPDATE blobs SET state = 'ready', processed_at = $2, format = $3, width = $4,
                  height = $5, orientation = $6, stored_size = $7, thumb_size = $8, gps_lat = $9,
-                 gps_lon = $10, gps_alt_m = $11, taken_at = $12, claimed_at = NULL
-             WHERE sha256 = $1 AND state = 'processing'",
+                 gps_lon = $10, gps_alt_m = $11, taken_at = $12, claimed_at = NULL,
+                 claimed_by = NULL
+             WHERE sha256 = $1 AND state = 'processing' AND claimed_by = $13",
             sha256,
             now_ms,
             &facts.format,
@@ -205,49 +220,64 @@ impl Store {
             lon,
             alt,
             &facts.taken_at,
+            claimant,
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
+    /// Records a photo the server does not take, if `claimant` still holds its claim.
     pub async fn blob_rejected(
         &self,
         sha256: &str,
+        claimant: &str,
         reason: &str,
         detail: &str,
         now_ms: i64,
-    ) -> Result<()> {
-        execute!(
+    ) -> Result<bool> {
+        let n = execute!(
             self.writer(),
             "UPDATE blobs SET state = 'rejected', processed_at = $2, reason = $3, detail = $4,
-                 claimed_at = NULL
-             WHERE sha256 = $1 AND state = 'processing'",
+                 claimed_at = NULL, claimed_by = NULL
+             WHERE sha256 = $1 AND state = 'processing' AND claimed_by = $5",
             sha256,
             now_ms,
             reason,
             detail,
+            claimant,
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Releases `claimant`'s claim after a failure worth retrying (the blob store was
+    /// unreachable).
+    pub async fn release_blob(&self, sha256: &str, claimant: &str) -> Result<()> {
+        execute!(
+            self.writer(),
+            "UPDATE blobs SET claimed_at = NULL, claimed_by = NULL
+             WHERE sha256 = $1 AND state = 'processing' AND claimed_by = $2",
+            sha256,
+            claimant,
         )?;
         Ok(())
     }
 
-    /// Releases a claim after a failure worth retrying (the blob store was unreachable).
-    pub async fn release_blob(&self, sha256: &str) -> Result<()> {
-        execute!(
+    /// Keeps `claimant`'s claim alive while its photo is being processed; false when the claim
+    /// has passed to another worker (or the photo is done).
+    pub async fn renew_blob_claim(
+        &self,
+        sha256: &str,
+        claimant: &str,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let n = execute!(
             self.writer(),
-            "UPDATE blobs SET claimed_at = NULL WHERE sha256 = $1 AND state = 'processing'",
-            sha256
-        )?;
-        Ok(())
-    }
-
-    /// Keeps a claim alive while its photo is being processed.
-    pub async fn renew_blob_claim(&self, sha256: &str, now_ms: i64) -> Result<()> {
-        execute!(
-            self.writer(),
-            "UPDATE blobs SET claimed_at = $2 WHERE sha256 = $1 AND state = 'processing'",
+            "UPDATE blobs SET claimed_at = $2
+             WHERE sha256 = $1 AND state = 'processing' AND claimed_by = $3",
             sha256,
             now_ms,
+            claimant,
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     pub async fn upload(&self, sha256: &str, device_id: Uuid) -> Result<Option<UploadRow>> {

@@ -1,43 +1,37 @@
 //! Bulk loading for region-scale measurements (`admin seed-region`): rows go straight into
-//! `records` with PostgreSQL's `COPY`, numbered after the sync head, which moves past them at
-//! the end. Only PostgreSQL: a region never runs on the embedded engine.
+//! `records` with PostgreSQL's `COPY`. Only PostgreSQL: a region never runs on the embedded
+//! engine.
 
 use super::{Engine, Result, Store, StoreError};
 
 impl Store {
-    /// The sync head, to number seeded rows after it.
-    pub async fn seed_start(&self) -> Result<i64> {
-        self.head_seq().await
-    }
-
-    /// Copies rows given as CSV in the column order of [`SEED_COLUMNS`] into `records` in one
-    /// transaction; the number of rows.
-    pub async fn seed_records(&self, csv: Vec<u8>) -> Result<u64> {
+    /// Copies `rows` records, made by `build` as CSV in the column order of [`SEED_COLUMNS`]
+    /// and numbered after the base it is given, into `records` in one transaction. The block of
+    /// sequence numbers is taken from the sync head in that transaction first: the head always
+    /// covers what is committed (a seeding stopped half-way leaves nothing a push could collide
+    /// with), and pushes meanwhile take their numbers after the block.
+    pub async fn seed_chunk(&self, rows: i64, build: impl FnOnce(i64) -> Vec<u8>) -> Result<u64> {
         let Engine::Postgres(pool) = self.writer() else {
             return Err(StoreError::UnsupportedUrl(
                 "sqlite: seeding a region needs PostgreSQL".into(),
             ));
         };
         let mut tx = pool.begin().await?;
+        let base: i64 = sqlx::query_scalar(
+            "UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $1",
+        )
+        .bind(rows)
+        .fetch_one(&mut *tx)
+        .await?;
         let mut copy = tx
             .copy_in_raw(&format!(
                 "COPY records ({SEED_COLUMNS}) FROM STDIN WITH (FORMAT csv)"
             ))
             .await?;
-        copy.send(csv).await?;
-        let rows = copy.finish().await?;
+        copy.send(build(base)).await?;
+        let copied = copy.finish().await?;
         tx.commit().await?;
-        Ok(rows)
-    }
-
-    /// Moves the sync head past the seeded rows, so pulls see them and new writes number after.
-    pub async fn seed_finish(&self, head: i64) -> Result<()> {
-        super::execute!(
-            self.writer(),
-            "UPDATE sync_head SET seq = GREATEST(seq, $1) WHERE id = 1",
-            head
-        )?;
-        Ok(())
+        Ok(copied)
     }
 }
 

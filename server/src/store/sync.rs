@@ -172,6 +172,32 @@ impl Store {
         })
     }
 
+    /// Changes after `seq` in `villages`: how far behind a phone whose cursor stands at `seq`
+    /// is (other villages' changes are not its concern).
+    pub async fn changes_after(&self, villages: &[String], seq: i64) -> Result<i64> {
+        Ok(match self.reader() {
+            Engine::Sqlite(p) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM records
+                     WHERE scope IN (SELECT value FROM json_each($1)) AND seq > $2",
+                )
+                .bind(serde_json::to_string(villages).unwrap_or_default())
+                .bind(seq)
+                .fetch_one(p)
+                .await?
+            }
+            Engine::Postgres(p) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM records WHERE scope = ANY($1) AND seq > $2",
+                )
+                .bind(villages)
+                .bind(seq)
+                .fetch_one(p)
+                .await?
+            }
+        })
+    }
+
     /// The highest sequence number committed so far.
     pub async fn head_seq(&self) -> Result<i64> {
         Ok(fetch_scalar!(
