@@ -88,6 +88,19 @@ impl Blobs {
         let coming = chunk.map(|c| c.len()).or(declared).unwrap_or(0);
         self.check_quota(device_id, coming).await?;
         match chunk {
+            // A bodyless PUT after HEAD said every byte is here: a server died between storing
+            // the last chunk and putting the parts together (the phone was told nothing). Put
+            // them together now.
+            None if declared.unwrap_or(0) == 0 => {
+                match self.db().upload(sha256, device_id).await? {
+                    Some(u) if u.total > 0 && u.received == u.total => {
+                        let prefix = staging_prefix(device_id, sha256);
+                        self.complete_staged(sha256, device_id, &prefix, to_u64(u.total))
+                            .await
+                    }
+                    _ => self.put_whole(sha256, device_id, body).await,
+                }
+            }
             None => self.put_whole(sha256, device_id, body).await,
             Some(chunk) => self.put_chunk(sha256, device_id, chunk, body).await,
         }
@@ -198,15 +211,26 @@ impl Blobs {
                 chunk.total,
             ));
         }
-        // The last chunk: put the parts together, hashing as they go.
-        let assembled = self.assemble(&prefix, chunk.total).await;
-        self.drop_parts(&prefix).await?;
-        db.end_upload(sha256, device_id).await?;
+        self.complete_staged(sha256, device_id, &prefix, chunk.total)
+            .await
+    }
+
+    /// Every byte is staged: put the parts together, hashing as they go, and hand the photo on.
+    async fn complete_staged(
+        &self,
+        sha256: &str,
+        device_id: Uuid,
+        prefix: &str,
+        total: u64,
+    ) -> Result<BlobInfo, BlobError> {
+        let assembled = self.assemble(prefix, total).await;
+        self.drop_parts(prefix).await?;
+        self.db().end_upload(sha256, device_id).await?;
         let (file, actual) = assembled?;
         if actual != sha256 {
             return Err(BlobError::HashMismatch { actual });
         }
-        self.finish(sha256, device_id, file, chunk.total).await
+        self.finish(sha256, device_id, file, total).await
     }
 
     /// Concatenates the staged parts, in order, into a temporary file; returns it with the

@@ -704,3 +704,47 @@ async fn a_check_shows_its_photos_and_where_the_camera_says_they_were_taken() {
     );
     assert_eq!(photos[1]["state"], "missing");
 }
+
+/// A server died after storing the last chunk and before putting the parts together: the
+/// phone's HEAD says every byte is there, and its bodyless PUT finishes the upload (found by the
+/// scale-out test, where it answered `hash_mismatch` for the empty body).
+#[tokio::test]
+async fn a_fully_staged_upload_is_finished_by_a_bodyless_put() {
+    let app = spawn_app().await;
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let bytes = photo("portrait_6.jpg");
+    let (name, total) = (sha(&bytes), bytes.len());
+    // What the dead server left: both parts staged (keys as `blobs::staging_prefix` makes
+    // them) and the upload counted complete, nothing assembled.
+    let prefix = format!("staging/{}/{name}/", p.dev.id.simple());
+    let dir = tempfile::tempdir().unwrap();
+    for (start, part) in [(0usize, &bytes[..50_000]), (50_000, &bytes[50_000..])] {
+        let file = dir.path().join(format!("{start}"));
+        std::fs::write(&file, part).unwrap();
+        app.blobs
+            .store()
+            .put_file(&format!("{prefix}{start:012}"), &file)
+            .await
+            .unwrap();
+    }
+    app.store
+        .set_upload(
+            &name,
+            p.dev.id,
+            total as i64,
+            total as i64,
+            fieldsync_server::clock::now_ms(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(head(&app, &p, &name).await.1, Some(total as u64));
+
+    let info = p.api.upload_photo(&name, &bytes, 64 * 1024).await.unwrap();
+    assert_eq!(info.size, Some(total as u64), "{info:?}");
+    assert_eq!(
+        processed(&app, &p, &name).await.state,
+        fieldsync_protocol::blob::BlobState::Ready
+    );
+    // The staged parts are gone.
+    assert!(app.blobs.store().list(&prefix).await.unwrap().is_empty());
+}
