@@ -88,6 +88,8 @@ pub struct SyncReport {
     pub duplicates: usize,
     pub pulled: usize,
     pub photos: usize,
+    /// Photos the server refused for good (not a photo it takes): kept apart, with the reason.
+    pub photos_refused: usize,
     pub dropped_scopes: Vec<String>,
 }
 
@@ -111,6 +113,8 @@ CREATE TABLE IF NOT EXISTS answers (
     mutation_id TEXT PRIMARY KEY, record_id TEXT NOT NULL, status TEXT NOT NULL,
     version INTEGER, code TEXT, message TEXT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS photos (sha256 TEXT PRIMARY KEY, path TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS photo_refusals (
+    sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
 ";
 
 /// Mutations sent in one push.
@@ -496,17 +500,58 @@ impl Replica {
             .fetch_all(&self.db)
             .await?;
         for (sha, path) in rows {
-            let bytes = tokio::fs::read(&path)
-                .await
-                .map_err(|e| ReplicaError::Invalid(format!("{path}: {e}")))?;
-            retry(|| self.api.upload_photo(&sha, &bytes, 256 * 1024)).await?;
+            let outcome = match tokio::fs::read(&path).await {
+                Ok(bytes) => retry(|| self.api.upload_photo(&sha, &bytes, 256 * 1024))
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(ClientError::Api {
+                    status: reqwest::StatusCode::NOT_FOUND,
+                    body: fieldsync_protocol::error::ErrorBody {
+                        error: fieldsync_protocol::ErrorDetail::new(
+                            ErrorCode::NotFound,
+                            format!("the photo file is gone from the phone: {e}"),
+                        ),
+                    },
+                }),
+            };
+            match outcome {
+                Ok(()) => report.photos += 1,
+                // Refused for what it is (not a photo the server takes, too large, gone): no
+                // retry will help, and the records must not wait for it. Kept apart for the
+                // user to see.
+                Err(ClientError::Api { status, body })
+                    if status.is_client_error()
+                        && ![401, 408, 409, 429].contains(&status.as_u16()) =>
+                {
+                    sqlx::query(
+                        "INSERT OR REPLACE INTO photo_refusals (sha256, path, code, message)
+                         VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(&sha)
+                    .bind(&path)
+                    .bind(body.error.code.as_str())
+                    .bind(&body.error.message)
+                    .execute(&self.db)
+                    .await?;
+                    report.photos_refused += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
             sqlx::query("DELETE FROM photos WHERE sha256 = ?")
                 .bind(&sha)
                 .execute(&self.db)
                 .await?;
-            report.photos += 1;
         }
         Ok(())
+    }
+
+    /// Photos the server refused for good, with its reason: (name, code, message).
+    pub async fn refused_photos(&self) -> Result<Vec<(String, String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT sha256, code, message FROM photo_refusals ORDER BY sha256")
+                .fetch_all(&self.db)
+                .await?,
+        )
     }
 
     async fn pull_all(&mut self, report: &mut SyncReport) -> Result<()> {

@@ -201,3 +201,51 @@ async fn a_cadre_moved_to_another_village_while_offline_loses_nothing() {
         Some(ErrorCode::ForbiddenScope)
     );
 }
+
+/// A photo the server refuses for what it is (an iPhone HEIC) is kept apart with its reason;
+/// the sync goes on, and a good photo and the records still reach the server.
+#[tokio::test]
+async fn a_refused_photo_is_kept_apart_and_the_sync_goes_on() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut phone, _) = replica(&app, &dir, Role::FirstSecretary, "2026-01-01").await;
+    let photos = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/photos");
+    let heic = phone
+        .add_photo(std::path::Path::new(&format!("{photos}/IMG_5195.HEIC")))
+        .await
+        .expect("heic");
+    let jpeg = phone
+        .add_photo(std::path::Path::new(&format!("{photos}/portrait_6.jpg")))
+        .await
+        .expect("jpeg");
+    let h = phone
+        .create(
+            "household",
+            json!({"village_code": VILLAGE_A, "head_name": "马"}),
+        )
+        .await
+        .expect("create");
+
+    let report = phone.sync().await.expect("the sync goes on");
+    assert_eq!((report.photos, report.photos_refused), (1, 1), "{report:?}");
+    let refused = phone.refused_photos().await.expect("refused");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].0, heic);
+    assert_eq!(refused[0].1, "unsupported_format");
+    assert_eq!(phone.outbox().await.expect("outbox").0, 0);
+    assert!(
+        phone
+            .view(h)
+            .await
+            .expect("view")
+            .is_some_and(|l| l.version >= 1)
+    );
+    let meta: serde_json::Value = phone
+        .api
+        .get_json(&format!("/v1/blobs/{jpeg}/meta"))
+        .await
+        .expect("the good photo is there");
+    assert_ne!(meta["state"], "rejected");
+    // The next sync does not try the refused one again.
+    assert_eq!(phone.sync().await.expect("sync").photos_refused, 0);
+}
