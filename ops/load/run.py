@@ -141,48 +141,17 @@ class Stack:
             wait_http(f"http://127.0.0.1:{port}/readyz")
             self.upstreams.append(f"127.0.0.1:{port}")
         self.port = free_port()
-        self.access_log = self.work / "nginx-access.log"
+        self.access_log = self.work / "nginx" / "nginx-access.log"
         (self.work / "nginx").mkdir(exist_ok=True)
         servers = "".join(
             f"    server {u} max_fails=3 fail_timeout=10s;\n" for u in self.upstreams
         )
-        conf = f"""worker_processes 1;
-pid {self.work}/nginx/nginx.pid;
-error_log {self.work}/nginx/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  log_format timing '$request_time $status $request_method $uri';
-  access_log {self.access_log} timing;
-  client_body_temp_path {self.work}/nginx/body;
-  proxy_temp_path {self.work}/nginx/proxy;
-  fastcgi_temp_path {self.work}/nginx/fastcgi;
-  uwsgi_temp_path {self.work}/nginx/uwsgi;
-  scgi_temp_path {self.work}/nginx/scgi;
-  client_max_body_size 8m;
-  upstream fieldsync {{
-{servers}    keepalive 64;
-  }}
-  server {{
-    listen 127.0.0.1:{self.port};
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_set_header X-Request-Id $request_id;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_read_timeout 120s;
-    proxy_next_upstream error timeout http_502 http_503;
-    location / {{ proxy_pass http://fieldsync; }}
-    location = /v1/sync/push {{
-      proxy_pass http://fieldsync;
-      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
-    }}
-    location /v1/blobs/ {{
-      proxy_pass http://fieldsync;
-      client_max_body_size 20m;
-      proxy_request_buffering off;
-    }}
-  }}
-}}
-"""
+        conf = (
+            (Path(__file__).parent / "nginx-loopback.conf").read_text()
+            .replace("@DIR@", str(self.work / "nginx"))
+            .replace("@PORT@", str(self.port))
+            .replace("@SERVERS@", servers.rstrip())
+        )
         (self.work / "nginx.conf").write_text(conf)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         self.procs.append(
@@ -234,7 +203,7 @@ def run_sim(stack, phones, edits):
     )
     if out.returncode != 0:
         keep = Path(tempfile.mkdtemp(prefix="fieldsync-load-failed-"))
-        for f in stack.work.glob("*.log"):
+        for f in stack.work.rglob("*.log"):
             shutil.copy(f, keep)
         raise SystemExit(f"fieldsync-sim failed (logs in {keep}):\n{out.stdout}\n{out.stderr}")
     first = out.stdout.splitlines()[0]  # "N phones, M villages, E edits, S syncs in T s"

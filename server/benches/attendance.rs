@@ -48,13 +48,7 @@ struct Figures {
 
 #[tokio::main]
 async fn main() {
-    let mut all = Vec::new();
-    let sqlite = ScratchDatabase::sqlite("fieldsync-bench-attendance").expect("temp dir");
-    all.push(run("sqlite", &sqlite).await);
-    drop(sqlite);
-    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench_attendance").await {
-        all.push(run("postgres", &db).await);
-    }
+    let all = fieldsync_server::testing::on_each_engine("attendance", run).await;
     println!();
     println!("| engine | events | sheets | time | sheets/s | present days | peak RSS growth |");
     println!("|---|---|---|---|---|---|---|");

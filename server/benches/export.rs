@@ -44,14 +44,11 @@ struct Figures {
 
 #[tokio::main]
 async fn main() {
-    let mut all = Vec::new();
-    let sqlite = ScratchDatabase::sqlite("fieldsync-bench-export").expect("temp dir");
-    all.extend(run("sqlite", &sqlite).await);
-    drop(sqlite);
-
-    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench_export").await {
-        all.extend(run("postgres", &db).await);
-    }
+    let all: Vec<_> = fieldsync_server::testing::on_each_engine("export", run)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     print_table(&all);
 }
 

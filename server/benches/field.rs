@@ -8,6 +8,11 @@
 //! phone converged with nothing lost. SQLite, then PostgreSQL
 //! (`FIELDSYNC_BENCH_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
 
+// Only the password of the shared helpers: these phones log in through the simulator.
+#[allow(dead_code)]
+mod common;
+
+use common::PASSWORD;
 use fieldsync_client::sim::{PhoneSpec, SimConfig, run};
 use fieldsync_protocol::Role;
 use fieldsync_server::app;
@@ -25,17 +30,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const COUNTY: &str = "640422";
 const VILLAGES: usize = 6;
 const PHONES_PER_VILLAGE: usize = 10;
-const PASSWORD: &str = "bench-password";
 
 #[tokio::main]
 async fn main() {
-    let mut rows = Vec::new();
-    let sqlite = ScratchDatabase::sqlite("fieldsync-bench-field").expect("temp dir");
-    rows.push(bench("sqlite", &sqlite).await);
-    drop(sqlite);
-    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench_field").await {
-        rows.push(bench("postgres", &db).await);
-    }
+    let rows = fieldsync_server::testing::on_each_engine("field", bench).await;
     println!();
     println!(
         "| engine | phones | edits | syncs | time | edits/s | syncs/s | conflicts | converged, nothing lost |"

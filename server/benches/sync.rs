@@ -57,14 +57,7 @@ struct Figures {
 
 #[tokio::main]
 async fn main() {
-    let mut all = Vec::new();
-    let sqlite = ScratchDatabase::sqlite("fieldsync-bench").expect("temp dir");
-    all.push(run("sqlite", &sqlite).await);
-    drop(sqlite);
-
-    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench").await {
-        all.push(run("postgres", &db).await);
-    }
+    let all = fieldsync_server::testing::on_each_engine("sync", run).await;
     print_table(&all);
 }
 

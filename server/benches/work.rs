@@ -54,13 +54,7 @@ struct Figures {
 
 #[tokio::main]
 async fn main() {
-    let mut all = Vec::new();
-    let sqlite = ScratchDatabase::sqlite("fieldsync-bench-work").expect("temp dir");
-    all.push(run("sqlite", &sqlite).await);
-    drop(sqlite);
-    if let Some(db) = ScratchDatabase::bench_postgres("fieldsync_bench_work").await {
-        all.push(run("postgres", &db).await);
-    }
+    let all = fieldsync_server::testing::on_each_engine("work", run).await;
     println!();
     println!(
         "| engine | checks/s (busy village) | p50 batch | p99 batch | tasks made | task list | list time | list size |"

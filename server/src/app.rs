@@ -167,13 +167,13 @@ pub async fn prepare(store: &Store) -> Result<TokenKeys, StartError> {
     }
     let secret = store.server_secret(TOKEN_KEY, clock::now_ms()).await?;
     let mut keys = TokenKeys::from_secret(&secret);
-    // After `admin rotate-token-key`: the old key still verifies the tokens it signed before.
-    if let (Some((previous, _)), Some((_, rotated_at))) = (
-        store
-            .server_secret_at(&format!("{TOKEN_KEY}-previous"))
-            .await?,
-        store.server_secret_at(TOKEN_KEY).await?,
-    ) {
+    // After `admin rotate-token-key`: the old key still verifies the tokens it signed before
+    // (the current key's row says when it replaced it).
+    if let Some((previous, _)) = store
+        .server_secret_at(&format!("{TOKEN_KEY}-previous"))
+        .await?
+        && let Some((_, rotated_at)) = store.server_secret_at(TOKEN_KEY).await?
+    {
         keys = keys.with_previous(&previous, u64::try_from(rotated_at / 1000).unwrap_or(0));
     }
     Ok(keys)

@@ -209,3 +209,20 @@ pub async fn s3_test_bucket(prefix: &str) -> Option<crate::config::S3Settings> {
         .expect("the test bucket should be creatable");
     Some(s3)
 }
+
+/// Runs a benchmark on SQLite (in a temp dir) and then, when one is usable, on PostgreSQL
+/// ([`ScratchDatabase::bench_postgres`]); what each run gave, in that order. `name` names the
+/// scratch databases.
+pub async fn on_each_engine<T>(
+    name: &str,
+    run: impl AsyncFn(&'static str, &ScratchDatabase) -> T,
+) -> Vec<T> {
+    let mut all = Vec::new();
+    let sqlite = ScratchDatabase::sqlite(&format!("fieldsync-bench-{name}")).expect("temp dir");
+    all.push(run("sqlite", &sqlite).await);
+    drop(sqlite);
+    if let Some(db) = ScratchDatabase::bench_postgres(&format!("fieldsync_bench_{name}")).await {
+        all.push(run("postgres", &db).await);
+    }
+    all
+}

@@ -60,53 +60,10 @@ impl Nginx {
                 u.trim_start_matches("http://")
             );
         }
-        // The routing of ops/nginx.conf, on loopback with fixed addresses: no sticky sessions;
-        // any request is tried on another replica when its replica refused the connection,
-        // and a push also after it got there (a push is safe to send again: its mutations
-        // answer `duplicate`); photo bodies stream to the replica so a cut upload resumes.
-        let conf = format!(
-            "worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log {dir}/nginx-access.log;
-  client_body_temp_path {dir}/client_body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  client_max_body_size 8m;
-  upstream fieldsync {{
-{servers}    keepalive 16;
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    proxy_http_version 1.1;
-    proxy_set_header Connection \"\";
-    proxy_set_header X-Request-Id $request_id;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_connect_timeout 2s;
-    proxy_read_timeout 120s;
-    proxy_next_upstream error timeout http_502 http_503;
-    proxy_next_upstream_tries 2;
-    location / {{
-      proxy_pass http://fieldsync;
-    }}
-    location = /v1/sync/push {{
-      proxy_pass http://fieldsync;
-      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
-    }}
-    location /v1/blobs/ {{
-      proxy_pass http://fieldsync;
-      client_max_body_size 20m;
-      proxy_request_buffering off;
-    }}
-  }}
-}}
-",
-            dir = dir.display()
-        );
+        let conf = include_str!("../../ops/load/nginx-loopback.conf")
+            .replace("@DIR@", &dir.display().to_string())
+            .replace("@PORT@", &port.to_string())
+            .replace("@SERVERS@", servers.trim_end());
         let file = dir.join("nginx.conf");
         std::fs::write(&file, conf).expect("write nginx.conf");
         let log = dir.join("nginx.stderr.log");

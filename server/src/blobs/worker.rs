@@ -27,15 +27,6 @@ const POLL: Duration = Duration::from_secs(5);
 /// (the blob store unreachable) is given up.
 const MAX_ATTEMPTS: i64 = 5;
 
-/// A task aborted when this is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Starts `n` workers (0 = one per CPU core) on the current runtime.
 pub fn spawn_workers(blobs: &Blobs, n: usize) {
     let n = if n == 0 {
@@ -72,7 +63,7 @@ impl Blobs {
         };
         let started = std::time::Instant::now();
         // Aborted when dropped, so a panicking or cancelled `process` stops renewing too.
-        let _renewal = AbortOnDrop(tokio::spawn({
+        let _renewal = tokio_util::task::AbortOnDropHandle::new(tokio::spawn({
             let db = self.db().clone();
             let (sha, claimant) = (row.sha256.clone(), claimant.clone());
             async move {

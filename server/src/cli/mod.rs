@@ -250,22 +250,7 @@ enum Admin {
     /// Fill a PostgreSQL measurement database with a region's worth of synthetic households,
     /// members and checks spread over every village (for `ops/load/run.py --region`). Refuses
     /// a database that already holds records unless given --add.
-    SeedRegion {
-        #[arg(long, default_value_t = 1_000_000)]
-        households: usize,
-        /// Members per household.
-        #[arg(long, default_value_t = 4)]
-        members: usize,
-        /// Checks per household, spread over the four kinds.
-        #[arg(long, default_value_t = 20)]
-        checks: usize,
-        /// Leave this village empty (repeat for more).
-        #[arg(long = "skip-village", value_name = "CODE")]
-        skip: Vec<String>,
-        /// Add to a database that already holds records.
-        #[arg(long)]
-        add: bool,
-    },
+    SeedRegion(seed::Plan),
     /// Import village or township shapes from a GeoJSON FeatureCollection (Polygon or
     /// MultiPolygon features with the division code in `code`); the file's coordinate system
     /// must be given. A village's shape replaces its circle; all or nothing.
@@ -418,25 +403,7 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
                 crate::auth::token::MAX_ACCESS_TTL_S
             );
         }
-        Admin::SeedRegion {
-            households,
-            members,
-            checks,
-            skip,
-            add,
-        } => {
-            seed::seed(
-                store,
-                seed::Plan {
-                    households,
-                    members,
-                    checks,
-                    skip,
-                    add,
-                },
-            )
-            .await?
-        }
+        Admin::SeedRegion(plan) => seed::seed(store, plan).await?,
         Admin::VerifyReceipt { file } => verify_receipt(store, &file).await?,
         Admin::ExportAttendance {
             division,

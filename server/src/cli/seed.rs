@@ -26,12 +26,23 @@ const CHECKS: [&str; 4] = [
     "health_check",
 ];
 
+/// What `admin seed-region` writes.
+#[derive(clap::Args)]
 pub(super) struct Plan {
-    pub households: usize,
-    pub members: usize,
-    pub checks: usize,
-    pub skip: Vec<String>,
-    pub add: bool,
+    #[arg(long, default_value_t = 1_000_000)]
+    households: usize,
+    /// Members per household.
+    #[arg(long, default_value_t = 4)]
+    members: usize,
+    /// Checks per household, spread over the four kinds.
+    #[arg(long, default_value_t = 20)]
+    checks: usize,
+    /// Leave this village empty (repeat for more).
+    #[arg(long = "skip-village", value_name = "CODE")]
+    skip: Vec<String>,
+    /// Add to a database that already holds records.
+    #[arg(long)]
+    add: bool,
 }
 
 pub(super) async fn seed(store: &Store, plan: Plan) -> anyhow::Result<()> {
