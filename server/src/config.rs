@@ -113,6 +113,32 @@ pub struct Settings {
     pub blobs: BlobSettings,
     pub monitoring: MonitoringSettings,
     pub clients: ClientSettings,
+    pub console: ConsoleSettings,
+}
+
+/// The review console in the browser (`[console]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Hours a sign-in lasts, however busy (the cookie's lifetime).
+    pub session_hours: u32,
+    /// Mark the sign-in cookie `Secure` (sent over HTTPS only). Unset: when the request came
+    /// over HTTPS, as the load balancer says in `X-Forwarded-Proto` (only believed with
+    /// `limits.trust_forwarded_for`).
+    pub secure_cookie: Option<bool>,
+    /// Map tiles under the village map, `https://…/{z}/{x}/{y}.png` (Web Mercator). Unset: the
+    /// map draws the village's boundary and points alone, with no tile server.
+    pub tile_url: Option<String>,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            session_hours: 12,
+            secure_cookie: None,
+            tile_url: None,
+        }
+    }
 }
 
 /// The phone apps (`[clients]`).
@@ -254,6 +280,7 @@ impl Default for Settings {
             blobs: BlobSettings::default(),
             monitoring: MonitoringSettings::default(),
             clients: ClientSettings::default(),
+            console: ConsoleSettings::default(),
         }
     }
 }
@@ -273,6 +300,7 @@ const KEYS: &[&str] = &[
     "blobs",
     "monitoring",
     "clients",
+    "console",
 ];
 
 /// Variables with the prefix that are not settings but are read elsewhere.
@@ -394,6 +422,15 @@ impl Settings {
             return Err(ConfigError::Invalid(format!(
                 "clients.min_version {v:?} is not a version such as 1.4.0"
             )));
+        }
+        if !(1..=24 * 30).contains(&self.console.session_hours) {
+            return bad("console.session_hours is 1 to 720");
+        }
+        if let Some(u) = &self.console.tile_url
+            && (!(u.starts_with("https://") || u.starts_with("http://"))
+                || !(u.contains("{z}") && u.contains("{x}") && u.contains("{y}")))
+        {
+            return bad("console.tile_url is an http(s) URL with {z}, {x} and {y}");
         }
         if let Some(url) = &self.database_url {
             let url = url.expose_secret();

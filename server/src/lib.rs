@@ -10,6 +10,7 @@ pub mod cases;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod divisions;
 pub mod export;
 pub mod geo;

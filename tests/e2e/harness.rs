@@ -10,7 +10,7 @@
 
 mod server;
 
-pub use server::{Phone, free_port};
+pub use server::{Phone, Server, free_port};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

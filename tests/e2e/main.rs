@@ -9,6 +9,7 @@ mod admin;
 mod audit;
 mod backup;
 mod cases;
+mod console;
 mod devices;
 mod harness;
 mod keys;

@@ -33,7 +33,10 @@ async fn twenty_four_phones_converge_and_lose_nothing() {
         photo: Some(PHOTO.into()),
         ..SimConfig::field(&server.base, phones, dir)
     };
-    let summary = run(&cfg).await.expect("simulation");
+    let summary = match run(&cfg).await {
+        Ok(summary) => summary,
+        Err(e) => panic!("simulation: {e:?}\n{}", server.log()),
+    };
     println!("{summary}");
     assert!(summary.ok(), "{summary}\n{}", server.log());
     assert!(summary.edits >= 5_000);

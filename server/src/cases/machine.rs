@@ -152,6 +152,15 @@ pub fn roles_for(to: CaseState) -> &'static [Role] {
     }
 }
 
+/// The steps `role` may take from `from`, in the procedure's order: the buttons a reviewer
+/// is offered (the evidence is still judged when the step is taken).
+pub fn next_steps(from: CaseState, role: Role) -> Vec<CaseState> {
+    ALL_STATES
+        .into_iter()
+        .filter(|to| allowed(from, *to) && roles_for(*to).contains(&role))
+        .collect()
+}
+
 /// The steps of the procedure.
 fn allowed(from: CaseState, to: CaseState) -> bool {
     use CaseState::*;

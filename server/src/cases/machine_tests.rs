@@ -323,3 +323,23 @@ fn the_states_are_the_ones_phones_know() {
     let names: Vec<&str> = ALL_STATES.iter().map(|s| s.as_str()).collect();
     assert_eq!(names, fieldsync_protocol::registry::work::CASE_STATES);
 }
+
+#[test]
+fn next_steps_are_the_procedures_for_the_role() {
+    use CaseState::*;
+    assert_eq!(
+        next_steps(Reported, Role::FirstSecretary),
+        vec![Verified, NotAdmitted]
+    );
+    assert_eq!(
+        next_steps(Publicized, Role::TownshipSupervisor),
+        vec![TownshipReviewed]
+    );
+    assert_eq!(next_steps(Publicized, Role::FirstSecretary), vec![]);
+    assert_eq!(
+        next_steps(TownshipReviewed, Role::CountyOfficer),
+        vec![Approved, NotAdmitted]
+    );
+    assert_eq!(next_steps(Helping, Role::CountyOfficer), vec![Eliminated]);
+    assert!(next_steps(Eliminated, Role::CountyOfficer).is_empty());
+}

@@ -47,7 +47,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Roles that review other cadres' attendance.
-const REVIEWERS: &[Role] = &[Role::TownshipSupervisor, Role::CountyOfficer, Role::Admin];
+pub(crate) const REVIEWERS: &[Role] = &[Role::TownshipSupervisor, Role::CountyOfficer, Role::Admin];
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -61,45 +61,45 @@ struct SheetQuery {
 
 /// A cadre's month: every day with its evidence, the counts, and where the review stands.
 #[derive(Serialize, utoipa::ToSchema)]
-struct SheetView {
+pub(crate) struct SheetView {
     #[serde(flatten)]
-    sheet: Sheet,
-    review: ReviewView,
+    pub sheet: Sheet,
+    pub review: ReviewView,
     /// The sheet as the team leader approved it; later events and decisions do not change it,
     /// they show as `amendments`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    approved: Option<Value>,
+    pub approved: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    amendments: Vec<Amendment>,
+    pub amendments: Vec<Amendment>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct ReviewView {
+pub(crate) struct ReviewView {
     /// `open`, `returned`, `answered` or `approved`.
-    state: &'static str,
-    locked: bool,
-    history: Vec<ReviewEntry>,
+    pub state: &'static str,
+    pub locked: bool,
+    pub history: Vec<ReviewEntry>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct ReviewEntry {
+pub(crate) struct ReviewEntry {
     /// `approve`, `return`, `reply` or `accept_event`.
-    action: String,
-    by_user: Uuid,
+    pub action: String,
+    pub by_user: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<String>,
+    pub comment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    event_id: Option<Uuid>,
-    at_ms: i64,
+    pub event_id: Option<Uuid>,
+    pub at_ms: i64,
 }
 
 /// A day whose state changed after approval.
 #[derive(Serialize, utoipa::ToSchema)]
-struct Amendment {
-    date: String,
-    approved: Value,
-    now: Value,
+pub(crate) struct Amendment {
+    pub date: String,
+    pub approved: Value,
+    pub now: Value,
 }
 
 /// A cadre's sheet for a month: one's own, or, for a team leader, a cadre of their villages.
@@ -113,28 +113,41 @@ async fn sheet(
     auth: AuthUser,
     AppQuery(q): AppQuery<SheetQuery>,
 ) -> Result<AppJson<SheetView>, ApiError> {
-    let month = month_of(q.month.as_deref())?;
-    let user_id = q.user_id.unwrap_or(auth.user_id);
+    sheet_of(&state, &auth, q.user_id, q.month.as_deref())
+        .await
+        .map(AppJson)
+}
+
+/// A cadre's sheet (the caller's own when `user_id` is absent) for `month` (this month when
+/// absent), if the caller may see it: the API's and the console's.
+pub(crate) async fn sheet_of(
+    state: &AppState,
+    auth: &AuthUser,
+    user_id: Option<Uuid>,
+    month: Option<&str>,
+) -> Result<SheetView, ApiError> {
+    let month = month_of(month)?;
+    let user_id = user_id.unwrap_or(auth.user_id);
     let spans = load::spans(state.store(), user_id, month).await?;
-    if user_id != auth.user_id && !oversees(&state, &auth, &spans).await? {
+    if user_id != auth.user_id && !oversees(state, auth, &spans).await? {
         return Err(ApiError::not_found("no such cadre"));
     }
     let reviews = state.store().reviews(user_id, &month_text(month)).await?;
-    let sheet = computed(&state, user_id, month, &spans, &reviews).await?;
-    Ok(AppJson(view(sheet, &reviews)))
+    let sheet = computed(state, user_id, month, &spans, &reviews).await?;
+    Ok(view(sheet, &reviews))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReviewRequest {
-    user_id: Uuid,
+pub(crate) struct ReviewRequest {
+    pub user_id: Uuid,
     #[schema(schema_with = super::openapi::month)]
-    month: String,
+    pub month: String,
     /// `approve`, `return` (with a `comment`) or `accept_event` (with an `event_id`).
     #[schema(pattern = "^(approve|return|accept_event)$")]
-    action: String,
-    comment: Option<String>,
-    event_id: Option<Uuid>,
+    pub action: String,
+    pub comment: Option<String>,
+    pub event_id: Option<Uuid>,
 }
 
 /// A team leader approves a sheet, returns it with a comment, or accepts a doubted event
@@ -152,6 +165,15 @@ async fn review(
     auth: AuthUser,
     AppJson(req): AppJson<ReviewRequest>,
 ) -> Result<AppJson<SheetView>, ApiError> {
+    decide(&state, &auth, req).await.map(AppJson)
+}
+
+/// A team leader's decision on a sheet: the API's and the console's.
+pub(crate) async fn decide(
+    state: &AppState,
+    auth: &AuthUser,
+    req: ReviewRequest,
+) -> Result<SheetView, ApiError> {
     let month = month_of(Some(&req.month))?;
     let spans = load::spans(state.store(), req.user_id, month).await?;
     if !REVIEWERS.contains(&auth.role) || req.user_id == auth.user_id {
@@ -160,7 +182,7 @@ async fn review(
             "only a team leader reviews attendance, and not their own",
         ));
     }
-    if !oversees(&state, &auth, &spans).await? {
+    if !oversees(state, auth, &spans).await? {
         return Err(ApiError::not_found("no such cadre"));
     }
     let store = state.store();
@@ -183,7 +205,7 @@ async fn review(
             ));
         }
         "approve" => {
-            let sheet = computed(&state, req.user_id, month, &spans, &reviews).await?;
+            let sheet = computed(state, req.user_id, month, &spans, &reviews).await?;
             snapshot = Some(serde_json::to_string(&sheet).map_err(ApiError::internal)?);
         }
         "return" if comment.is_none() => return Err(needs_comment()),
@@ -229,8 +251,8 @@ async fn review(
         })
         .await?;
     let reviews = store.reviews(req.user_id, &req.month).await?;
-    let sheet = computed(&state, req.user_id, month, &spans, &reviews).await?;
-    Ok(AppJson(view(sheet, &reviews)))
+    let sheet = computed(state, req.user_id, month, &spans, &reviews).await?;
+    Ok(view(sheet, &reviews))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -290,7 +312,7 @@ async fn reply(
     Ok(AppJson(view(sheet, &reviews)))
 }
 
-fn month_of(text: Option<&str>) -> Result<(i32, Month), ApiError> {
+pub(crate) fn month_of(text: Option<&str>) -> Result<(i32, Month), ApiError> {
     let today = clock::today();
     match text {
         Some(text) => attendance::parse_month(text).ok_or_else(|| {
@@ -300,7 +322,7 @@ fn month_of(text: Option<&str>) -> Result<(i32, Month), ApiError> {
     }
 }
 
-fn month_text((year, month): (i32, Month)) -> String {
+pub(crate) fn month_text((year, month): (i32, Month)) -> String {
     format!("{year:04}-{:02}", u8::from(month))
 }
 
@@ -337,31 +359,46 @@ async fn table(
     auth: &AuthUser,
     q: &TableQuery,
 ) -> Result<(Vec<String>, Vec<Vec<crate::export::Cell>>), ApiError> {
+    let month = month_of(Some(&q.month))?;
+    let cadres = cadres_of(state, auth, &q.division, month).await?;
+    let rows = attendance::table::rows(state.store(), &cadres, month).await?;
+    let days = attendance::month_bounds(month.0, month.1)
+        .ok_or_else(no_such_month)?
+        .1
+        .day();
+    Ok((attendance::table::headers(days), rows))
+}
+
+/// The cadres below `division` whose attendance the caller reviews in `month`: one row per
+/// cadre and village of the caller's.
+pub(crate) async fn cadres_of(
+    state: &AppState,
+    auth: &AuthUser,
+    division: &str,
+    month: (i32, Month),
+) -> Result<Vec<crate::store::CadreRow>, ApiError> {
     if !REVIEWERS.contains(&auth.role) {
         return Err(ApiError::forbidden(
             ErrorCode::ForbiddenRole,
             "the attendance table is for team leaders and county officers",
         ));
     }
-    if !(2..=12).contains(&q.division.len()) || !q.division.bytes().all(|b| b.is_ascii_digit()) {
+    if !(2..=12).contains(&division.len()) || !division.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidRequest,
             "division is a division code",
         )
         .at("division"));
     }
-    let month = month_of(Some(&q.month))?;
     let (first, last) = attendance::month_bounds(month.0, month.1).ok_or_else(no_such_month)?;
     let actor = actor(state, auth).await?;
-    let cadres: Vec<_> = state
+    Ok(state
         .store()
-        .cadres_under(&q.division, &clock::iso(first), &clock::iso(last))
+        .cadres_under(division, &clock::iso(first), &clock::iso(last))
         .await?
         .into_iter()
         .filter(|c| actor.villages.contains(&c.division_code))
-        .collect();
-    let rows = attendance::table::rows(state.store(), &cadres, month).await?;
-    Ok((attendance::table::headers(last.day()), rows))
+        .collect())
 }
 
 /// The monthly attendance table (one row per cadre, one column per day) as CSV.
@@ -399,7 +436,19 @@ async fn table_file(
     AppQuery(q): AppQuery<TableQuery>,
     format: Format,
 ) -> Result<axum::response::Response, ApiError> {
-    let (headers, rows) = table(&state, &auth, &q).await?;
+    table_download(&state, &auth, q.division, q.month, format).await
+}
+
+/// The monthly table of `division` as a download: the API's and the console's.
+pub(crate) async fn table_download(
+    state: &AppState,
+    auth: &AuthUser,
+    division: String,
+    month: String,
+    format: Format,
+) -> Result<axum::response::Response, ApiError> {
+    let q = TableQuery { division, month };
+    let (headers, rows) = table(state, auth, &q).await?;
     let body =
         tokio::task::spawn_blocking(move || attendance::table::file(format, &headers, &rows))
             .await

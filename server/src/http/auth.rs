@@ -101,44 +101,8 @@ async fn login(
     ClientIp(ip): ClientIp,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
-    if req.username.is_empty() || req.username.len() > 64 || req.password.len() > 1024 {
-        return Err(bad_credentials());
-    }
     let now = clock::now_ms();
-    let limits = &state.settings().limits;
-    if let Verdict::Limited { retry_after_s } =
-        ratelimit::check(state.store(), limits, &req.username, ip, now).await?
-    {
-        return Err(ApiError::Client {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            detail: fieldsync_protocol::ErrorDetail::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many failed logins; try again in {} minutes",
-                    retry_after_s.div_ceil(60)
-                ),
-            ),
-            retry_after_s: Some(retry_after_s),
-        });
-    }
-    let user = state.store().user_by_username(&req.username).await?;
-    let stored = user
-        .as_ref()
-        .map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
-    let candidate = req.password;
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate))
-        .await
-        .map_err(ApiError::internal)?;
-    let user = match user {
-        Some(u) if ok && u.disabled_at.is_none() => u,
-        _ => {
-            ratelimit::failed(state.store(), limits, &req.username, ip, now).await?;
-            tracing::info!(%ip, "login failed");
-            return Err(bad_credentials());
-        }
-    };
-    ratelimit::succeeded(state.store(), &req.username, ip).await?;
+    let user = check_credentials(&state, ip, &req.username, req.password, now).await?;
     if !state
         .store()
         .bind_device(req.device_id, user.id, now)
@@ -162,6 +126,55 @@ async fn login(
         .await?;
     tracing::info!(user = %user.id, device = %req.device_id, session = %session, "login");
     issue(&state, &user, req.device_id, session, refresh_token, now).map(AppJson)
+}
+
+/// The active user with this username and password, throttled per username and address:
+/// the phone's login and the console's sign-in share it.
+pub(crate) async fn check_credentials(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    username: &str,
+    password: String,
+    now: i64,
+) -> Result<UserRow, ApiError> {
+    if username.is_empty() || username.len() > 64 || password.len() > 1024 {
+        return Err(bad_credentials());
+    }
+    let limits = &state.settings().limits;
+    if let Verdict::Limited { retry_after_s } =
+        ratelimit::check(state.store(), limits, username, ip, now).await?
+    {
+        return Err(ApiError::Client {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            detail: fieldsync_protocol::ErrorDetail::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many failed logins; try again in {} minutes",
+                    retry_after_s.div_ceil(60)
+                ),
+            ),
+            retry_after_s: Some(retry_after_s),
+        });
+    }
+    let user = state.store().user_by_username(username).await?;
+    let stored = user
+        .as_ref()
+        .map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
+    let candidate = password;
+    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate))
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match user {
+        Some(u) if ok && u.disabled_at.is_none() => u,
+        _ => {
+            ratelimit::failed(state.store(), limits, username, ip, now).await?;
+            tracing::info!(%ip, "login failed");
+            return Err(bad_credentials());
+        }
+    };
+    ratelimit::succeeded(state.store(), username, ip).await?;
+    Ok(user)
 }
 
 /// Trades a refresh token for new tokens. Each refresh token works once; presenting a used one

@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum StatusFilter {
+pub(crate) enum StatusFilter {
     #[default]
     Open,
     Resolved,
@@ -42,18 +42,18 @@ enum StatusFilter {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ListParams {
+pub(crate) struct ListParams {
     /// `open` (default), `resolved` or `all`.
     #[serde(default)]
     #[param(inline)]
-    status: StatusFilter,
+    pub status: StatusFilter,
     /// Only the conflicts of this record.
-    record_id: Option<Uuid>,
+    pub record_id: Option<Uuid>,
     /// The last conflict id of the previous page.
-    after: Option<Uuid>,
+    pub after: Option<Uuid>,
     /// At most this many (the server caps it).
     #[param(minimum = 1)]
-    limit: Option<i64>,
+    pub limit: Option<i64>,
 }
 
 /// A value that lost a same-field race, and the values around it, as the reviewer's role may
@@ -128,11 +128,11 @@ impl ConflictView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct ConflictPage {
-    conflicts: Vec<ConflictView>,
+pub(crate) struct ConflictPage {
+    pub conflicts: Vec<ConflictView>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<Uuid>,
+    pub next: Option<Uuid>,
 }
 
 /// Conflicts of the caller's villages waiting for a reviewer (or resolved), oldest first.
@@ -146,6 +146,15 @@ async fn list(
     auth: AuthUser,
     AppQuery(p): AppQuery<ListParams>,
 ) -> Result<AppJson<ConflictPage>, ApiError> {
+    list_conflicts(&state, &auth, p).await.map(AppJson)
+}
+
+/// A page of the conflicts of the caller's villages: the API's and the console's.
+pub(crate) async fn list_conflicts(
+    state: &AppState,
+    auth: &AuthUser,
+    p: ListParams,
+) -> Result<ConflictPage, ApiError> {
     if !access::reviews_anything(auth.role) {
         return Err(ApiError::forbidden(
             ErrorCode::ForbiddenRole,
@@ -160,7 +169,7 @@ async fn list(
         )
         .at("limit"));
     }
-    let actor = actor(&state, &auth).await?;
+    let actor = actor(state, auth).await?;
     let villages: Vec<String> = actor.villages.into_iter().collect();
     let rows = state
         .store()
@@ -187,13 +196,13 @@ async fn list(
         .take(page_size)
         .filter(|r| access::allowed(auth.role, &r.entity, Action::Review))
         .collect();
-    let audit: Vec<AuditEntry> = shown.iter().filter_map(|r| read_entry(&auth, r)).collect();
+    let audit: Vec<AuditEntry> = shown.iter().filter_map(|r| read_entry(auth, r)).collect();
     state.store().append_audit(&audit, clock::now_ms()).await?;
     let conflicts = shown
         .into_iter()
         .map(|r| ConflictView::for_role(r, auth.role))
         .collect();
-    Ok(AppJson(ConflictPage { conflicts, next }))
+    Ok(ConflictPage { conflicts, next })
 }
 
 /// A conflict of a personal field shows personal data: record the read.
@@ -213,10 +222,10 @@ fn read_entry(auth: &AuthUser, r: &ConflictRow) -> Option<AuditEntry> {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct Resolved {
-    conflict: ConflictView,
+pub(crate) struct Resolved {
+    pub conflict: ConflictView,
     /// The record's version after the decision.
-    version: u64,
+    pub version: u64,
 }
 
 /// Decides a conflict: keep the kept value, take the phone's (`yours`) or the server's
@@ -237,11 +246,23 @@ async fn resolve_one(
     AppPath(id): AppPath<Uuid>,
     AppJson(decision): AppJson<Decision>,
 ) -> Result<AppJson<Resolved>, ApiError> {
-    let actor = actor(&state, &auth).await?;
-    let done = resolve::resolve(state.store(), &actor, id, &decision, clock::now_ms()).await?;
+    resolve_conflict(&state, &auth, id, &decision)
+        .await
+        .map(AppJson)
+}
+
+/// A reviewer's decision on a conflict: the API's and the console's.
+pub(crate) async fn resolve_conflict(
+    state: &AppState,
+    auth: &AuthUser,
+    id: Uuid,
+    decision: &Decision,
+) -> Result<Resolved, ApiError> {
+    let actor = actor(state, auth).await?;
+    let done = resolve::resolve(state.store(), &actor, id, decision, clock::now_ms()).await?;
     tracing::info!(conflict = %id, reviewer = %auth.user_id, "conflict resolved");
-    Ok(AppJson(Resolved {
+    Ok(Resolved {
         conflict: ConflictView::for_role(done.conflict, auth.role),
         version: done.version,
-    }))
+    })
 }

@@ -1,10 +1,10 @@
 //! HTTP: one router per resource, merged here with the layers every request goes through.
 
-mod attendance;
+pub(crate) mod attendance;
 mod audit;
-mod auth;
+pub(crate) mod auth;
 mod blobs;
-mod conflicts;
+pub(crate) mod conflicts;
 mod devices;
 pub mod error;
 mod export;
@@ -13,8 +13,8 @@ mod health;
 mod households;
 pub mod openapi;
 mod reports;
-mod sync;
-mod work;
+pub(crate) mod sync;
+pub(crate) mod work;
 
 use std::time::Duration;
 
@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::router())
         .merge(work::router())
         .merge(openapi::router())
+        .merge(crate::console::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The caller with the villages they may touch today.
-pub(super) async fn actor(state: &AppState, auth: &AuthUser) -> Result<Actor, ApiError> {
+pub(crate) async fn actor(state: &AppState, auth: &AuthUser) -> Result<Actor, ApiError> {
     let villages: BTreeSet<String> = state
         .store()
         .user_villages(auth.user_id, &clock::iso(clock::today()))
@@ -64,6 +64,19 @@ pub(super) async fn villages_asked(
             format!("{v} is not one of your villages"),
         )
         .at("village")),
+    }
+}
+
+/// The limits a push is judged by, from the settings.
+pub(crate) fn push_rules(state: &AppState, now_ms: i64) -> PushRules {
+    let limits = &state.settings().limits;
+    PushRules {
+        now_ms,
+        max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
+        gps: state.settings().gps.clone(),
+        self_reports_per_day: limits.self_reports_per_day,
+        late_edit_ms: limits.late_edit_days.saturating_mul(86_400_000),
+        monitoring: state.settings().monitoring.clone(),
     }
 }
 
@@ -103,14 +116,7 @@ async fn push_batch(
     }
     let actor = actor(&state, &auth).await?;
     let now_ms = clock::now_ms();
-    let rules = PushRules {
-        now_ms,
-        max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
-        gps: state.settings().gps.clone(),
-        self_reports_per_day: limits.self_reports_per_day,
-        late_edit_ms: limits.late_edit_days.saturating_mul(86_400_000),
-        monitoring: state.settings().monitoring.clone(),
-    };
+    let rules = push_rules(&state, now_ms);
     let n = req.mutations.len();
     let subjects: Vec<Option<Subject>> = req.mutations.iter().map(subject).collect();
     // What the body says of the phone wins over the headers; either may be absent.

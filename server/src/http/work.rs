@@ -40,15 +40,15 @@ pub fn router() -> Router<AppState> {
 /// `mobile-contract/schemas/entities.json`).
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = WorkItem)]
-struct Item {
-    id: Uuid,
-    version: i64,
-    village_code: String,
-    fields: Map<String, Value>,
-    received_at_ms: i64,
+pub(crate) struct Item {
+    pub id: Uuid,
+    pub version: i64,
+    pub village_code: String,
+    pub fields: Map<String, Value>,
+    pub received_at_ms: i64,
     /// Tasks: open after their due day.
     #[serde(skip_serializing_if = "Option::is_none")]
-    days_overdue: Option<i64>,
+    pub days_overdue: Option<i64>,
 }
 
 /// Shows records of one entity to the caller: disclosed by role, reads of personal data
@@ -115,33 +115,33 @@ async fn villages(
     super::sync::villages_asked(state, auth, village).await
 }
 
-fn text<'a>(f: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(f: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     f.get(k)?.as_str()
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct TaskQuery {
+pub(crate) struct TaskQuery {
     /// One of the caller's villages.
     #[param(schema_with = super::openapi::village_code)]
-    village: Option<String>,
+    pub village: Option<String>,
     /// Only this person's tasks.
-    assignee: Option<Uuid>,
+    pub assignee: Option<Uuid>,
     /// `open` (default: open and in progress), `closed` (done and cancelled) or `all`.
     #[param(pattern = "^(open|closed|all)$")]
-    status: Option<String>,
+    pub status: Option<String>,
     /// Only tasks escalated to the caller.
     #[serde(default)]
-    escalated_to_me: bool,
+    pub escalated_to_me: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct TaskList {
+pub(crate) struct TaskList {
     /// Open tasks overdue first (most overdue first), then by due day.
-    tasks: Vec<Item>,
-    open: usize,
-    overdue: usize,
+    pub tasks: Vec<Item>,
+    pub open: usize,
+    pub overdue: usize,
 }
 
 /// The tasks of the caller's villages: open ones overdue first.
@@ -155,6 +155,14 @@ async fn tasks(
     auth: AuthUser,
     AppQuery(q): AppQuery<TaskQuery>,
 ) -> Result<AppJson<TaskList>, ApiError> {
+    list_tasks(&state, &auth, q).await.map(AppJson)
+}
+
+pub(crate) async fn list_tasks(
+    state: &AppState,
+    auth: &AuthUser,
+    q: TaskQuery,
+) -> Result<TaskList, ApiError> {
     let which = q.status.as_deref().unwrap_or("open");
     let wanted: &[&str] = match which {
         "open" => registry::work::OPEN_TASK_STATUSES,
@@ -168,12 +176,12 @@ async fn tasks(
             .at("status"));
         }
     };
-    let villages = villages(&state, &auth, "task", q.village.as_deref()).await?;
+    let villages = villages(state, auth, "task", q.village.as_deref()).await?;
     let today = clock::today();
     let me = auth.user_id.to_string();
     let assignee = q.assignee.map(|a| a.to_string());
     let mut shown = Shown {
-        auth: &auth,
+        auth,
         audit: Vec::new(),
     };
     let mut items: Vec<Item> = Vec::new();
@@ -217,12 +225,12 @@ async fn tasks(
         })
         .count();
     let overdue = items.iter().filter(|i| i.days_overdue.is_some()).count();
-    shown.finish(&state).await?;
-    Ok(AppJson(TaskList {
+    shown.finish(state).await?;
+    Ok(TaskList {
         tasks: items,
         open,
         overdue,
-    }))
+    })
 }
 
 /// Days from `date` (`YYYY-MM-DD`) to `today`.
@@ -233,21 +241,21 @@ fn days_after(today: time::Date, date: &str) -> Option<i64> {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct CaseQuery {
+pub(crate) struct CaseQuery {
     /// One of the caller's villages.
     #[param(schema_with = super::openapi::village_code)]
-    village: Option<String>,
+    pub village: Option<String>,
     /// Only cases in this state.
     #[param(schema_with = super::openapi::case_state)]
-    state: Option<String>,
+    pub state: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct CaseList {
+pub(crate) struct CaseList {
     /// How many cases are in each state (of the villages asked, whatever `state` filters).
-    by_state: BTreeMap<String, usize>,
+    pub by_state: BTreeMap<String, usize>,
     /// Oldest first.
-    cases: Vec<Item>,
+    pub cases: Vec<Item>,
 }
 
 /// The monitoring cases of the caller's villages, with counts by state.
@@ -261,6 +269,14 @@ async fn cases(
     auth: AuthUser,
     AppQuery(q): AppQuery<CaseQuery>,
 ) -> Result<AppJson<CaseList>, ApiError> {
+    list_cases(&state, &auth, q).await.map(AppJson)
+}
+
+pub(crate) async fn list_cases(
+    state: &AppState,
+    auth: &AuthUser,
+    q: CaseQuery,
+) -> Result<CaseList, ApiError> {
     if let Some(s) = q.state.as_deref()
         && !registry::work::CASE_STATES.contains(&s)
     {
@@ -270,13 +286,13 @@ async fn cases(
         )
         .at("state"));
     }
-    let villages = villages(&state, &auth, "case", q.village.as_deref()).await?;
+    let villages = villages(state, auth, "case", q.village.as_deref()).await?;
     let mut by_state: BTreeMap<String, usize> = registry::work::CASE_STATES
         .iter()
         .map(|s| ((*s).to_owned(), 0))
         .collect();
     let mut shown = Shown {
-        auth: &auth,
+        auth,
         audit: Vec::new(),
     };
     let mut items = Vec::new();
@@ -291,20 +307,20 @@ async fn cases(
             items.push(shown.item(&registry::CASE, r));
         }
     }
-    shown.finish(&state).await?;
-    Ok(AppJson(CaseList {
+    shown.finish(state).await?;
+    Ok(CaseList {
         by_state,
         cases: items,
-    }))
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct CaseView {
-    case: Item,
+pub(crate) struct CaseView {
+    pub case: Item,
     /// Every step proposed, oldest first, with the server's outcome.
-    steps: Vec<Item>,
-    tasks: Vec<Item>,
-    reports: Vec<Item>,
+    pub steps: Vec<Item>,
+    pub tasks: Vec<Item>,
+    pub reports: Vec<Item>,
 }
 
 /// One case with its whole history: steps with their outcomes, tasks and self-reports.
@@ -320,7 +336,15 @@ async fn case(
     auth: AuthUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<AppJson<CaseView>, ApiError> {
-    let mine = villages(&state, &auth, "case", None).await?;
+    case_of(&state, &auth, id).await.map(AppJson)
+}
+
+pub(crate) async fn case_of(
+    state: &AppState,
+    auth: &AuthUser,
+    id: Uuid,
+) -> Result<CaseView, ApiError> {
+    let mine = villages(state, auth, "case", None).await?;
     let record = state
         .store()
         .record(id)
@@ -329,7 +353,7 @@ async fn case(
         .ok_or_else(|| ApiError::not_found("no such case"))?;
     let village: BTreeSet<String> = [record.scope.clone()].into_iter().collect();
     let mut shown = Shown {
-        auth: &auth,
+        auth,
         audit: Vec::new(),
     };
     let id_text = id.to_string();
@@ -371,19 +395,19 @@ async fn case(
             created_at: 0,
         },
     );
-    shown.finish(&state).await?;
-    Ok(AppJson(CaseView {
+    shown.finish(state).await?;
+    Ok(CaseView {
         case,
         steps,
         tasks,
         reports,
-    }))
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct Awaiting {
+pub(crate) struct Awaiting {
     /// Self-reports whose case still waits for home verification, oldest first.
-    reports: Vec<Item>,
+    pub reports: Vec<Item>,
 }
 
 /// Self-reports whose case still waits for the home verification visit.
@@ -397,7 +421,15 @@ async fn awaiting(
     auth: AuthUser,
     AppQuery(q): AppQuery<VillageOnly>,
 ) -> Result<AppJson<Awaiting>, ApiError> {
-    let villages = villages(&state, &auth, "self_report", q.village.as_deref()).await?;
+    list_awaiting(&state, &auth, q).await.map(AppJson)
+}
+
+pub(crate) async fn list_awaiting(
+    state: &AppState,
+    auth: &AuthUser,
+    q: VillageOnly,
+) -> Result<Awaiting, ApiError> {
+    let villages = villages(state, auth, "self_report", q.village.as_deref()).await?;
     let store = state.store();
     let waiting: BTreeSet<String> = store
         .work_records(registry::CASE.name, Some(&villages))
@@ -407,7 +439,7 @@ async fn awaiting(
         .map(|c| c.id.to_string())
         .collect();
     let mut shown = Shown {
-        auth: &auth,
+        auth,
         audit: Vec::new(),
     };
     let reports = store
@@ -417,15 +449,15 @@ async fn awaiting(
         .filter(|r| text(&r.fields.0, "case_id").is_some_and(|c| waiting.contains(c)))
         .map(|r| shown.item(&registry::SELF_REPORT, r))
         .collect();
-    shown.finish(&state).await?;
-    Ok(AppJson(Awaiting { reports }))
+    shown.finish(state).await?;
+    Ok(Awaiting { reports })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct VillageOnly {
+pub(crate) struct VillageOnly {
     /// One of the caller's villages.
     #[param(schema_with = super::openapi::village_code)]
-    village: Option<String>,
+    pub village: Option<String>,
 }

@@ -217,7 +217,7 @@ impl Store {
             "SELECT d.id, d.user_id, u.username, u.display_name, u.role, d.last_seen_at,
                  d.app_version, d.outbox_depth, d.oldest_unsent_s
              FROM devices d JOIN users u ON u.id = d.user_id
-             WHERE d.revoked_at IS NULL AND u.disabled_at IS NULL
+             WHERE d.revoked_at IS NULL AND u.disabled_at IS NULL AND d.kind = 'phone'
              ORDER BY d.last_seen_at, d.id",
         )?;
         let assigned = fetch_as!(

@@ -1,0 +1,103 @@
+//! The console's one error type and its mapping to pages: a missing sign-in goes to the
+//! sign-in page, everything else is a small page in both languages with the reason and the
+//! way back. The API's errors keep their status (a client mistake is never a 5xx); internal
+//! ones show a generic text and carry their own to the logging middleware.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, html};
+
+use crate::http::error::{ApiError, InternalError};
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub enum ConsoleError {
+    /// No sign-in, or it ended: sign in, then come back to `next`.
+    SignIn { next: String },
+    /// A form without this session's CSRF token, or from another site.
+    Csrf,
+    /// What the shared operations answered.
+    Api(ApiError),
+}
+
+impl From<ApiError> for ConsoleError {
+    fn from(e: ApiError) -> Self {
+        ConsoleError::Api(e)
+    }
+}
+
+impl From<StoreError> for ConsoleError {
+    fn from(e: StoreError) -> Self {
+        ConsoleError::Api(e.into())
+    }
+}
+
+impl ConsoleError {
+    pub fn not_found() -> Self {
+        ConsoleError::Api(ApiError::not_found("no such page"))
+    }
+
+    pub fn bad(message: impl Into<String>) -> Self {
+        ConsoleError::Api(ApiError::bad_request(
+            fieldsync_protocol::ErrorCode::InvalidRequest,
+            message,
+        ))
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let (status, message, internal) = match self {
+            ConsoleError::SignIn { next } => {
+                let target = format!("/console/login?next={}", super::url_encode(&next));
+                let mut r = StatusCode::SEE_OTHER.into_response();
+                if let Ok(v) = HeaderValue::from_str(&target) {
+                    r.headers_mut().insert(header::LOCATION, v);
+                }
+                return r;
+            }
+            ConsoleError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "the form did not carry this sign-in's security token (it is old, or came from another site); open the page again and repeat".to_owned(),
+                None,
+            ),
+            ConsoleError::Api(ApiError::Client { status, detail, .. }) => {
+                (status, detail.message, None)
+            }
+            ConsoleError::Api(ApiError::Internal(text)) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; it has been logged".to_owned(),
+                Some(text),
+            ),
+        };
+        let title = match status {
+            StatusCode::NOT_FOUND => "找不到 · Not found",
+            StatusCode::FORBIDDEN => "不允许 · Not allowed",
+            s if s.is_server_error() => "服务器出错 · Server error",
+            _ => "未完成 · Not done",
+        };
+        let page = html! {
+            (DOCTYPE)
+            html lang="zh-CN" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) }
+                    link rel="stylesheet" href=(super::assets::CSS_PATH);
+                }
+                body.error-page {
+                    main.card {
+                        h1 { (title) }
+                        p.message data-testid="error-message" { (message) }
+                        p { a href="/console/" { "← 返回首页 · Back to the console" } }
+                    }
+                }
+            }
+        };
+        let mut response = (status, Html(page.into_string())).into_response();
+        if let Some(text) = internal {
+            response.extensions_mut().insert(InternalError(text));
+        }
+        response
+    }
+}

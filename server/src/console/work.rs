@@ -1,0 +1,606 @@
+//! Follow-up work: tasks by village and assignee (overdue first) with reassignment, cases by
+//! state with the procedure's next steps as buttons, and self-reports waiting for the home
+//! visit. Lists come from the API's code (`crate::http::work`); a reassignment or a step is a
+//! mutation pushed from the sign-in's device, judged by the same rules as a phone's.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use fieldsync_protocol::hlc::Hlc;
+use fieldsync_protocol::push::{ClientInfo, Status};
+use fieldsync_protocol::registry::work::{CASE_TYPES, HELP_MEASURES, NOT_ADMITTED_REASONS};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::error::ConsoleError;
+use super::i18n::Lang;
+use super::layout::{self, Nav};
+use super::scope::{self, Scope};
+use super::session::{Posted, Viewer, see_other};
+use super::{P, Q, here, url_encode};
+use crate::app::AppState;
+use crate::cases::machine::{self, CaseState};
+use crate::clock;
+use crate::http::error::ApiError;
+use crate::http::work::{
+    CaseQuery, Item, TaskQuery, VillageOnly, case_of, list_awaiting, list_cases, list_tasks, text,
+};
+use crate::store::Person;
+
+/// Tasks on one page: enough to work through, small enough to render at once.
+const PAGE: usize = 50;
+
+type People = HashMap<Uuid, (Person, Vec<String>)>;
+
+fn person_name(l: Lang, people: &People, id: Option<&str>) -> String {
+    match id.and_then(|i| i.parse::<Uuid>().ok()) {
+        Some(id) => people.get(&id).map_or_else(
+            || l.t("其他人", "someone else").to_owned(),
+            |p| p.0.name().to_owned(),
+        ),
+        None => l.t("未分配", "unassigned").to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TaskFilter {
+    village: Option<String>,
+    assignee: Option<String>,
+    status: Option<String>,
+    escalated: Option<String>,
+    page: Option<usize>,
+    done: Option<String>,
+}
+
+pub async fn tasks(
+    State(state): State<AppState>,
+    v: Viewer,
+    uri: Uri,
+    Q(q): Q<TaskFilter>,
+) -> Result<Response, ConsoleError> {
+    let l = v.lang;
+    let village = q.village.clone().filter(|s| !s.is_empty());
+    let assignee = match q.assignee.as_deref().filter(|s| !s.is_empty()) {
+        Some(a) => Some(
+            a.parse::<Uuid>()
+                .map_err(|_| ConsoleError::bad("assignee is not an id"))?,
+        ),
+        None => None,
+    };
+    let status = q
+        .status
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "open".into());
+    let escalated = q.escalated.as_deref() == Some("1");
+    let list = list_tasks(
+        &state,
+        &v.auth,
+        TaskQuery {
+            village: village.clone(),
+            assignee,
+            status: Some(status.clone()),
+            escalated_to_me: escalated,
+        },
+    )
+    .await?;
+    let scope = Scope::of(&state, &v).await?;
+    let people = scope::people(&state, &scope).await?;
+    let pages = list.tasks.len().div_ceil(PAGE).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, pages);
+    let link = |p: usize| {
+        format!(
+            "/console/tasks?village={}&assignee={}&status={}&escalated={}&page={p}",
+            url_encode(village.as_deref().unwrap_or("")),
+            assignee.map(|a| a.to_string()).unwrap_or_default(),
+            url_encode(&status),
+            if escalated { "1" } else { "" },
+        )
+    };
+    let back = here(&uri);
+    let can_reassign = matches!(
+        v.auth.role,
+        fieldsync_protocol::Role::FirstSecretary
+            | fieldsync_protocol::Role::TownshipSupervisor
+            | fieldsync_protocol::Role::CountyOfficer
+    );
+    let mut assignees: Vec<(&Uuid, &(Person, Vec<String>))> = people.iter().collect();
+    assignees.sort_by(|a, b| a.1.0.name().cmp(b.1.0.name()));
+    let body = html! {
+        @if q.done.is_some() { (layout::flash(Some(l.t("任务已改派", "The task was reassigned")))) }
+        form.filters method="get" action="/console/tasks" {
+            label { (l.t("村", "Village"))
+                select name="village" data-auto {
+                    option value="" { (l.t("全部", "All")) }
+                    (scope.village_options(village.as_deref()))
+                }
+            }
+            label { (l.t("负责人", "Assignee"))
+                select name="assignee" data-auto {
+                    option value="" { (l.t("全部", "All")) }
+                    @for (id, (p, _)) in &assignees {
+                        option value=(id) selected[assignee == Some(**id)] { (p.name()) }
+                    }
+                }
+            }
+            label { (l.t("状态", "Status"))
+                select name="status" data-auto {
+                    option value="open" selected[status == "open"] { (l.t("未办结", "Open")) }
+                    option value="closed" selected[status == "closed"] { (l.t("已办结/取消", "Closed")) }
+                    option value="all" selected[status == "all"] { (l.t("全部", "All")) }
+                }
+            }
+            label { (l.t("上报给我", "Escalated to me"))
+                select name="escalated" data-auto {
+                    option value="" { (l.t("不限", "Any")) }
+                    option value="1" selected[escalated] { (l.t("是", "Yes")) }
+                }
+            }
+            button type="submit" { (l.t("查看", "Show")) }
+        }
+        div.cards {
+            div.card { div.muted { (l.t("未办结", "Open")) } div.figure data-testid="open-tasks" { (list.open) } }
+            div.card { div.muted { (l.t("已逾期", "Overdue")) } div.figure data-testid="overdue-tasks" { (list.overdue) } }
+            div.card { div.muted { (l.t("本页", "This list")) } div.figure { (list.tasks.len()) } }
+        }
+        div.scroll {
+            table data-testid="tasks" {
+                thead { tr {
+                    th { (l.t("期限", "Due")) } th.num { (l.t("逾期天数", "Days late")) } th { (l.t("村", "Village")) }
+                    th { (l.t("任务", "Task")) } th { (l.t("负责人", "Assignee")) } th { (l.t("状态", "Status")) }
+                    @if can_reassign { th { (l.t("改派", "Reassign")) } }
+                } }
+                tbody {
+                    @for t in list.tasks.iter().skip((page - 1) * PAGE).take(PAGE) {
+                        (task_row(&v, t, &scope, &people, can_reassign, &back))
+                    }
+                    @if list.tasks.is_empty() { tr { td colspan="7" .muted { (l.t("没有任务", "No tasks")) } } }
+                }
+            }
+        }
+        (layout::pager(l, page, pages, link))
+    };
+    Ok(layout::page(&v, Nav::Tasks, l.t("帮扶任务", "Tasks"), &back, body).into_response())
+}
+
+fn task_row(
+    v: &Viewer,
+    t: &Item,
+    scope: &Scope,
+    people: &People,
+    can_reassign: bool,
+    back: &str,
+) -> Markup {
+    let l = v.lang;
+    let f = &t.fields;
+    let status = text(f, "status").unwrap_or("open");
+    let open = matches!(status, "open" | "in_progress");
+    let assignee = text(f, "assignee_id");
+    // Who may be given it: people assigned to the village or above it.
+    let mut candidates: Vec<(&Uuid, &Person)> = people
+        .iter()
+        .filter(|(_, (_, divisions))| {
+            divisions
+                .iter()
+                .any(|d| t.village_code.starts_with(d.as_str()))
+        })
+        .map(|(id, (p, _))| (id, p))
+        .collect();
+    candidates.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+    html! {
+        tr class=[t.days_overdue.map(|_| "late")] data-id=(t.id) {
+            td { (text(f, "due_on").unwrap_or("")) }
+            td.num { @if let Some(d) = t.days_overdue { span.badge.bad { (d) } } }
+            td { (scope.name(&t.village_code)) }
+            td {
+                (text(f, "title").unwrap_or(""))
+                @if let Some(c) = text(f, "case_id") { " " a href=(format!("/console/cases/{c}")) { (l.t("案例", "case")) } }
+                @if text(f, "escalated_at").is_some() { " " span.badge.warn { (l.t("已上报", "escalated")) } }
+            }
+            td { (person_name(l, people, assignee)) }
+            td { (l.task_status(status)) }
+            @if can_reassign {
+                td {
+                    @if open {
+                        form.inline method="post" action=(format!("/console/tasks/{}/reassign", t.id)) {
+                            (layout::csrf(v))
+                            input type="hidden" name="version" value=(t.version);
+                            input type="hidden" name="back" value=(back);
+                            select name="assignee_id" required {
+                                @for (id, p) in &candidates {
+                                    option value=(id) selected[assignee == Some(id.to_string().as_str())] { (p.name()) " · " (l.role_name(&p.role)) }
+                                }
+                            }
+                            button.secondary type="submit" { (l.t("改派", "Reassign")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Pushes one mutation made in the console from the sign-in's device, as a phone would.
+/// Refused mutations come back as the reason, so the page can say it.
+async fn push_one(state: &AppState, v: &Viewer, mutation: Value) -> Result<(), ConsoleError> {
+    let actor = crate::http::sync::actor(state, &v.auth).await?;
+    let now = clock::now_ms();
+    let rules = crate::http::sync::push_rules(state, now);
+    let results = crate::sync::push::push(
+        state.store(),
+        &actor,
+        &rules,
+        vec![mutation],
+        &ClientInfo::default(),
+    )
+    .await
+    .map_err(ApiError::from)?;
+    match results.into_iter().next() {
+        Some(r) if r.status == Status::Rejected => Err(ConsoleError::Api(match r.error {
+            Some(detail) => ApiError::from_detail(detail),
+            None => ApiError::internal("a rejection without a reason"),
+        })),
+        Some(_) => Ok(()),
+        None => Err(ConsoleError::Api(ApiError::internal("push gave no result"))),
+    }
+}
+
+fn stamp(v: &Viewer) -> Hlc {
+    Hlc {
+        wall_ms: u64::try_from(clock::now_ms()).unwrap_or_default(),
+        counter: 0,
+        node: v.auth.device_id,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReassignForm {
+    assignee_id: Uuid,
+    version: u64,
+    back: Option<String>,
+}
+
+pub async fn reassign(
+    State(state): State<AppState>,
+    P(id): P<Uuid>,
+    posted: Posted<ReassignForm>,
+) -> Result<Response, ConsoleError> {
+    let v = &posted.viewer;
+    let f = &posted.form;
+    push_one(
+        &state,
+        v,
+        json!({
+            "mutation_id": Uuid::now_v7(),
+            "entity": "task",
+            "id": id,
+            "op": "update",
+            "base_version": f.version,
+            "fields": { "assignee_id": f.assignee_id },
+            "hlc": stamp(v),
+        }),
+    )
+    .await?;
+    let back = f
+        .back
+        .as_deref()
+        .filter(|b| b.starts_with("/console/tasks"))
+        .unwrap_or("/console/tasks");
+    let sep = if back.contains('?') { '&' } else { '?' };
+    Ok(see_other(&format!("{back}{sep}done=reassigned")))
+}
+
+#[derive(Deserialize)]
+pub struct CaseFilter {
+    village: Option<String>,
+    state: Option<String>,
+}
+
+pub async fn cases(
+    State(state): State<AppState>,
+    v: Viewer,
+    uri: Uri,
+    Q(q): Q<CaseFilter>,
+) -> Result<Response, ConsoleError> {
+    let l = v.lang;
+    let village = q.village.clone().filter(|s| !s.is_empty());
+    let wanted = q.state.clone().filter(|s| !s.is_empty());
+    let list = list_cases(
+        &state,
+        &v.auth,
+        CaseQuery {
+            village: village.clone(),
+            state: wanted.clone(),
+        },
+    )
+    .await?;
+    let scope = Scope::of(&state, &v).await?;
+    let link = |s: &str| {
+        format!(
+            "/console/cases?village={}&state={s}",
+            url_encode(village.as_deref().unwrap_or(""))
+        )
+    };
+    let body = html! {
+        form.filters method="get" action="/console/cases" {
+            label { (l.t("村", "Village"))
+                select name="village" data-auto {
+                    option value="" { (l.t("全部", "All")) }
+                    (scope.village_options(village.as_deref()))
+                }
+            }
+            input type="hidden" name="state" value=(wanted.as_deref().unwrap_or(""));
+            button type="submit" { (l.t("查看", "Show")) }
+        }
+        p.states data-testid="by-state" {
+            a href=(link("")) class=[wanted.is_none().then_some("badge ok")] { (l.t("全部", "All")) }
+            @for (s, n) in &list.by_state {
+                " " a.badge href=(link(s)) class=[(wanted.as_deref() == Some(s.as_str())).then_some("ok")] { (l.case_state(s)) " " (n) }
+            }
+        }
+        div.scroll {
+            table data-testid="cases" {
+                thead { tr {
+                    th { (l.t("开始", "Opened")) } th { (l.t("村", "Village")) } th { (l.t("困难", "Difficulty")) }
+                    th { (l.t("类型", "Type")) } th { (l.t("状态", "State")) } th.num { (l.t("申报次数", "Reports")) }
+                } }
+                tbody {
+                    @for c in &list.cases {
+                        tr {
+                            td { a href=(format!("/console/cases/{}", c.id)) { (text(&c.fields, "opened_at").and_then(|t| t.get(..10)).unwrap_or("—")) } }
+                            td { (scope.name(&c.village_code)) }
+                            td { (l.difficulty(text(&c.fields, "category").unwrap_or(""))) }
+                            td { @if let Some(t) = text(&c.fields, "case_type") { (l.monitoring_type(t)) } }
+                            td { (l.case_state(text(&c.fields, "state").unwrap_or("reported"))) }
+                            td.num { (c.fields.get("reports").and_then(Value::as_i64).unwrap_or(0)) }
+                        }
+                    }
+                    @if list.cases.is_empty() { tr { td colspan="6" .muted { (l.t("没有监测对象", "No cases")) } } }
+                }
+            }
+        }
+    };
+    Ok(layout::page(
+        &v,
+        Nav::Cases,
+        l.t("监测对象", "Monitoring cases"),
+        &here(&uri),
+        body,
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CasePageQuery {
+    done: Option<String>,
+}
+
+pub async fn case(
+    State(state): State<AppState>,
+    v: Viewer,
+    uri: Uri,
+    P(id): P<Uuid>,
+    Q(q): Q<CasePageQuery>,
+) -> Result<Response, ConsoleError> {
+    let l = v.lang;
+    let view = case_of(&state, &v.auth, id).await?;
+    let scope = Scope::of(&state, &v).await?;
+    let people = scope::people(&state, &scope).await?;
+    let f = &view.case.fields;
+    let current = text(f, "state").unwrap_or("reported");
+    let next = CaseState::parse(current)
+        .map(|s| machine::next_steps(s, v.auth.role))
+        .unwrap_or_default();
+    let title = format!(
+        "{} · {}",
+        l.difficulty(text(f, "category").unwrap_or("")),
+        scope.name(&view.case.village_code)
+    );
+    let body = html! {
+        @if q.done.is_some() { (layout::flash(Some(l.t("已提交，结果见下方记录", "Submitted; the outcome is in the steps below")))) }
+        div.cards {
+            div.card { div.muted { (l.t("当前状态", "State")) } div.figure data-testid="case-state" { (l.case_state(current)) } }
+            div.card {
+                div.muted { (l.t("类型", "Type")) }
+                div { @if let Some(t) = text(f, "case_type") { (l.monitoring_type(t)) } @else { "—" } }
+                @if let Some(u) = text(f, "publicity_until") { div.muted { (l.t("公示至 ", "Publicity until ")) (u) } }
+            }
+            div.card { div.muted { (l.t("情况说明", "Description")) } div { (text(f, "description").unwrap_or("—")) } }
+        }
+        @if !next.is_empty() {
+            h2 { (l.t("下一步", "Next step")) }
+            div.card data-testid="next-steps" {
+                @for to in &next { (step_form(&v, id, current, *to)) }
+            }
+        }
+        h2 { (l.t("办理记录", "Steps")) }
+        table data-testid="steps" {
+            thead { tr { th { (l.t("时间", "When")) } th { (l.t("步骤", "Step")) } th { (l.t("结果", "Outcome")) } th { (l.t("说明", "Note")) } } }
+            tbody {
+                @for s in &view.steps {
+                    tr {
+                        td { (text(&s.fields, "taken_at").unwrap_or("")) }
+                        td { (l.case_state(text(&s.fields, "from").unwrap_or(""))) " → " (l.case_state(text(&s.fields, "to").unwrap_or(""))) }
+                        td { (outcome(l, text(&s.fields, "outcome"))) @if let Some(r) = text(&s.fields, "refusal") { " " span.muted { (r) } } }
+                        td { (text(&s.fields, "note").unwrap_or("")) }
+                    }
+                }
+            }
+        }
+        h2 { (l.t("相关任务", "Tasks")) }
+        ul {
+            @for t in &view.tasks {
+                li { (text(&t.fields, "title").unwrap_or("")) " · " (l.task_status(text(&t.fields, "status").unwrap_or("open")))
+                     " · " (person_name(l, &people, text(&t.fields, "assignee_id"))) " · " (text(&t.fields, "due_on").unwrap_or("")) }
+            }
+        }
+        h2 { (l.t("农户申报", "Self-reports")) }
+        ul {
+            @for r in &view.reports {
+                li { (layout::when(r.received_at_ms)) " · " (l.difficulty(text(&r.fields, "category").unwrap_or(""))) " · " (text(&r.fields, "description").unwrap_or("")) }
+            }
+        }
+    };
+    Ok(layout::page(&v, Nav::Cases, &title, &here(&uri), body).into_response())
+}
+
+fn outcome(l: Lang, o: Option<&str>) -> Markup {
+    match o {
+        Some("applied") => html! { span.badge.ok { (l.t("已生效", "applied")) } },
+        Some("already") => html! { span.badge { (l.t("已有人办理", "already taken")) } },
+        Some("refused") => html! { span.badge.bad { (l.t("未通过", "refused")) } },
+        _ => html! { span.badge { "—" } },
+    }
+}
+
+/// The form of one step, with the evidence that step needs.
+fn step_form(v: &Viewer, case: Uuid, from: &str, to: CaseState) -> Markup {
+    let l = v.lang;
+    let label = l.case_state(to.as_str());
+    html! {
+        form.inline method="post" action=(format!("/console/cases/{case}/step")) data-testid=(format!("step-{}", to.as_str())) {
+            (layout::csrf(v))
+            input type="hidden" name="from" value=(from);
+            input type="hidden" name="to" value=(to.as_str());
+            @match to {
+                CaseState::Verified => { input name="visit_id" required placeholder=(l.t("入户走访记录编号", "Id of the home visit")); }
+                CaseState::Publicized => { label { (l.t("公示天数", "Days of publicity")) input type="number" name="publicity_days" min="5" max="60" value="5" required; } }
+                CaseState::Approved => {
+                    select name="case_type" required {
+                        @for t in CASE_TYPES { option value=(t) { (l.monitoring_type(t)) } }
+                    }
+                }
+                CaseState::NotAdmitted => {
+                    select name="reason" required {
+                        @for r in NOT_ADMITTED_REASONS { option value=(r) { (r) } }
+                    }
+                }
+                CaseState::Helping => {
+                    @for m in HELP_MEASURES { label.check { input type="checkbox" name="measures" value=(m); (m) } }
+                }
+                _ => {}
+            }
+            input name="note" maxlength="2000" size="24" required[to == CaseState::Reviewed]
+                placeholder=(if to == CaseState::Reviewed { l.t("评议记录（必填）", "Who met and what they decided") } else { l.t("说明（可选）", "Note (optional)") });
+            button type="submit" { "→ " (label) }
+        }
+    }
+}
+
+/// A step, as a `case_step` pushed from the sign-in's device: the server's state machine
+/// judges it exactly as it judges a phone's.
+pub async fn step(
+    State(state): State<AppState>,
+    P(id): P<Uuid>,
+    posted: Posted<Vec<(String, String)>>,
+) -> Result<Response, ConsoleError> {
+    let v = &posted.viewer;
+    let mut fields = Map::new();
+    let mut measures = Vec::new();
+    for (k, value) in &posted.form {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        match k.as_str() {
+            "from" | "to" | "note" | "case_type" | "reason" | "visit_id" => {
+                fields.insert(k.clone(), Value::String(value.to_owned()));
+            }
+            "publicity_days" => {
+                let days: u32 = value
+                    .parse()
+                    .map_err(|_| ConsoleError::bad("publicity_days is a number of days"))?;
+                fields.insert(k.clone(), json!(days));
+            }
+            "measures" => measures.push(Value::String(value.to_owned())),
+            _ => {}
+        }
+    }
+    if !measures.is_empty() {
+        fields.insert("measures".into(), Value::Array(measures));
+    }
+    fields.insert("case_id".into(), json!(id));
+    fields.insert(
+        "taken_at".into(),
+        json!(clock::rfc3339_of_ms(clock::now_ms())),
+    );
+    push_one(
+        &state,
+        v,
+        json!({
+            "mutation_id": Uuid::now_v7(),
+            "entity": "case_step",
+            "id": Uuid::now_v7(),
+            "op": "create",
+            "fields": fields,
+            "hlc": stamp(v),
+        }),
+    )
+    .await?;
+    Ok(see_other(&format!("/console/cases/{id}?done=1")))
+}
+
+pub async fn reports(
+    State(state): State<AppState>,
+    v: Viewer,
+    uri: Uri,
+    Q(q): Q<VillageOnly>,
+) -> Result<Response, ConsoleError> {
+    let l = v.lang;
+    let village = q.village.clone().filter(|s| !s.is_empty());
+    let list = list_awaiting(
+        &state,
+        &v.auth,
+        VillageOnly {
+            village: village.clone(),
+        },
+    )
+    .await?;
+    let scope = Scope::of(&state, &v).await?;
+    let body = html! {
+        form.filters method="get" action="/console/reports" {
+            label { (l.t("村", "Village"))
+                select name="village" data-auto {
+                    option value="" { (l.t("全部", "All")) }
+                    (scope.village_options(village.as_deref()))
+                }
+            }
+            button type="submit" { (l.t("查看", "Show")) }
+        }
+        p.muted { (l.t("这些农户申报还在等待入户核实。", "These self-reports are waiting for the home verification visit.")) }
+        div.scroll {
+            table data-testid="reports" {
+                thead { tr {
+                    th { (l.t("收到", "Received")) } th { (l.t("村", "Village")) } th { (l.t("困难", "Difficulty")) }
+                    th { (l.t("申报人", "Reporter")) } th { (l.t("情况", "Description")) } th { (l.t("渠道", "Channel")) } th {}
+                } }
+                tbody {
+                    @for r in &list.reports {
+                        tr {
+                            td { (layout::when(r.received_at_ms)) }
+                            td { (scope.name(&r.village_code)) }
+                            td { (l.difficulty(text(&r.fields, "category").unwrap_or(""))) }
+                            td { (text(&r.fields, "reporter_name").unwrap_or("—")) }
+                            td { (text(&r.fields, "description").unwrap_or("—")) }
+                            td { (text(&r.fields, "channel").unwrap_or("")) }
+                            td { @if let Some(c) = text(&r.fields, "case_id") { a href=(format!("/console/cases/{c}")) { (l.t("查看", "Open")) } } }
+                        }
+                    }
+                    @if list.reports.is_empty() { tr { td colspan="7" .muted { (l.t("没有等待核实的申报", "Nothing waiting")) } } }
+                }
+            }
+        }
+    };
+    Ok(layout::page(
+        &v,
+        Nav::Reports,
+        l.t("农户申报", "Self-reports"),
+        &here(&uri),
+        body,
+    )
+    .into_response())
+}

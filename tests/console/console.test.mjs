@@ -1,0 +1,148 @@
+// The review console in headless Chromium, run by tests/e2e/console.rs against a seeded server.
+// Exits non-zero on the first failed expectation; every page is saved as a screenshot.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import path from "node:path";
+
+const base = process.env.FIELDSYNC_URL;
+const password = process.env.PASSWORD;
+const shots = process.env.SHOTS;
+const cadre = process.env.CADRE_NAME;
+const office = { width: 1366, height: 768 };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM,
+  args: ["--no-sandbox", "--font-render-hinting=none"],
+});
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  console.log(`screenshot ${name}`);
+}
+
+async function signIn(page, username, next) {
+  const res = await page.goto(`${base}${next}`);
+  assert.equal(res.status(), 200);
+  assert.match(page.url(), /\/console\/login\?next=/, "an anonymous visitor is sent to sign in");
+  await page.fill("input[name=username]", username);
+  await page.fill("input[name=password]", password);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+}
+
+async function open(page, url, name) {
+  const res = await page.goto(`${base}${url}`);
+  assert.equal(res.status(), 200, `${url} answered ${res.status()}`);
+  await shot(page, name);
+  return res;
+}
+
+try {
+  // A wrong password is refused on the page, in Chinese.
+  const context = await browser.newContext({ viewport: office, locale: "zh-CN" });
+  const page = await context.newPage();
+  page.on("dialog", (d) => d.accept());
+  await page.goto(`${base}/console/login`);
+  await page.fill("input[name=username]", process.env.SUPERVISOR);
+  await page.fill("input[name=password]", "wrong password");
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  assert.match(await page.textContent("[data-testid=login-problem]"), /用户名或密码不对/);
+  await shot(page, "login");
+
+  // The township supervisor signs in and lands on the attendance list.
+  await signIn(page, process.env.SUPERVISOR, "/console/attendance");
+  assert.match(page.url(), /\/console\/attendance$/);
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "fs_console");
+  assert.ok(session, "a session cookie is set");
+  assert.equal(session.httpOnly, true, "the session cookie is HttpOnly");
+  assert.equal(session.sameSite, "Lax");
+  assert.match(await page.textContent("[data-testid=who]"), /张秀兰/);
+  const row = page.locator("[data-testid=sheets] tr", { hasText: cadre });
+  assert.equal(await row.count(), 1, "the cadre's sheet waits for review");
+  await shot(page, "attendance");
+
+  // The supervisor opens the sheet: the days with their evidence.
+  await Promise.all([page.waitForNavigation(), row.locator("a").first().click()]);
+  const sheetUrl = new URL(page.url());
+  assert.match(sheetUrl.pathname, /^\/console\/attendance\/[0-9a-f-]{36}$/);
+  assert.ok((await page.locator("[data-testid=days] .day.present").count()) > 0, "present days shown");
+  assert.match(await page.textContent("[data-testid=review-state]"), /待审核/);
+  await shot(page, "sheet");
+
+  // A CSRF-less POST is refused, and so is one with another token; nothing changes.
+  const target = `${base}${sheetUrl.pathname}/review`;
+  const month = await page.inputValue("[data-testid=decide] input[name=month]");
+  let res = await page.request.post(target, { form: { month, action: "approve" } });
+  assert.equal(res.status(), 403, "no CSRF token");
+  res = await page.request.post(target, { form: { month, action: "approve", csrf: "forged" } });
+  assert.equal(res.status(), 403, "a wrong CSRF token");
+  const token = await page.inputValue("[data-testid=decide] input[name=csrf]");
+  res = await page.request.post(target, {
+    form: { month, action: "approve", csrf: token },
+    headers: { Origin: "https://evil.example" },
+  });
+  assert.equal(res.status(), 403, "the right token from another site");
+  await page.reload();
+  assert.match(await page.textContent("[data-testid=review-state]"), /待审核/, "still unreviewed");
+
+  // The supervisor approves (confirming the dialog): the sheet is locked.
+  await Promise.all([page.waitForNavigation(), page.click("[data-testid=approve]")]);
+  assert.match(await page.textContent("[data-testid=flash]"), /已审核通过/);
+  assert.match(await page.textContent("[data-testid=review-state]"), /已审核/);
+  assert.equal(await page.locator("[data-testid=approve]").count(), 0, "an approved sheet offers no decision");
+  assert.match(await page.textContent("[data-testid=history]"), /张秀兰/);
+  await shot(page, "approved");
+
+  // Every page of the console opens.
+  await open(page, "/console/", "dashboard");
+  assert.ok((await page.locator("figure.chart svg").count()) >= 2, "charts drawn");
+  await open(page, "/console/tasks", "tasks");
+  assert.ok((await page.locator("[data-testid=tasks] tbody tr[data-id]").count()) >= 1, "the failing check's task is listed");
+  await open(page, "/console/cases", "cases");
+  const caseLink = page.locator("[data-testid=cases] tbody a").first();
+  await Promise.all([page.waitForNavigation(), caseLink.click()]);
+  assert.match(await page.textContent("[data-testid=case-state]"), /已申报/);
+  await shot(page, "case");
+  await open(page, "/console/reports", "reports");
+  assert.ok((await page.locator("[data-testid=reports] tbody tr").count()) >= 1);
+  await open(page, "/console/conflicts", "conflicts");
+  const conflicts = await page.locator("[data-testid=conflict]").count();
+  assert.ok(conflicts >= 1, "the phones' conflicts wait for review");
+  await Promise.all([page.waitForNavigation(), page.locator("[data-testid=conflict] [data-testid=keep]").first().click()]);
+  assert.match(await page.textContent("[data-testid=flash]"), /已处理/);
+  await open(page, "/console/map?village=640104001002", "map");
+  assert.ok((await page.locator("[data-testid=map] circle").count()) >= 1, "the month's points drawn");
+  assert.ok((await page.locator("[data-testid=map] circle[data-verdict=doubted]").count()) >= 1, "the mocked fix is marked");
+
+  // English, then a tablet.
+  await page.goto(`${base}/console/attendance`);
+  await Promise.all([page.waitForNavigation(), page.click("text=English")]);
+  assert.equal(await page.getAttribute("html", "lang"), "en");
+  assert.match(await page.textContent("nav.sections"), /Attendance/);
+  await shot(page, "english");
+  const tablet = await browser.newContext({ viewport: { width: 820, height: 1180 }, storageState: await context.storageState() });
+  const tpage = await tablet.newPage();
+  await tpage.goto(`${base}${sheetUrl.pathname}`);
+  await shot(tpage, "tablet");
+  await tablet.close();
+
+  // Signing out ends the session: the old cookie opens nothing.
+  await Promise.all([page.waitForNavigation(), page.click("form.signout button")]);
+  assert.match(page.url(), /\/console\/login$/);
+  await context.close();
+
+  // A supervisor of another township cannot open the sheet.
+  const other = await browser.newContext({ viewport: office });
+  const opage = await other.newPage();
+  await signIn(opage, process.env.OTHER_SUPERVISOR, "/console/");
+  res = await opage.goto(`${base}${sheetUrl.pathname}`);
+  assert.equal(res.status(), 404, "another township's cadre does not exist for them");
+  await shot(opage, "other-township");
+  const list = await opage.goto(`${base}/console/attendance`);
+  assert.equal(list.status(), 200);
+  assert.equal(await opage.locator("[data-testid=sheets] tr", { hasText: cadre }).count(), 0);
+  await other.close();
+  console.log("console browser test passed");
+} finally {
+  await browser.close();
+}
