@@ -66,6 +66,18 @@ try {
   const sheetUrl = new URL(page.url());
   assert.match(sheetUrl.pathname, /^\/console\/attendance\/[0-9a-f-]{36}$/);
   assert.ok((await page.locator("[data-testid=days] .day.present").count()) > 0, "present days shown");
+  // The visit's photo is shown with its day, and the server gives it to this reviewer.
+  const thumb = page.locator("[data-testid=days] .photos img").first();
+  await thumb.waitFor();
+  const src = await thumb.getAttribute("src");
+  let photo = await page.request.get(`${base}${src}`);
+  for (let i = 0; i < 50 && photo.status() === 202; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    photo = await page.request.get(`${base}${src}`);
+  }
+  assert.equal(photo.status(), 200, "the thumbnail is served");
+  assert.equal(photo.headers()["content-type"], "image/jpeg");
+  await page.reload();
   assert.match(await page.textContent("[data-testid=review-state]"), /待审核/);
   await shot(page, "sheet");
 
@@ -137,6 +149,7 @@ try {
   await signIn(opage, process.env.OTHER_SUPERVISOR, "/console/");
   res = await opage.goto(`${base}${sheetUrl.pathname}`);
   assert.equal(res.status(), 404, "another township's cadre does not exist for them");
+  assert.equal((await opage.request.get(`${base}${src}`)).status(), 404, "nor do its photos");
   await shot(opage, "other-township");
   const list = await opage.goto(`${base}/console/attendance`);
   assert.equal(list.status(), 200);

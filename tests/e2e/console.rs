@@ -29,6 +29,10 @@ const OTHER_TOWNSHIP: &str = "640104002";
 /// 银川鼓楼 (WGS-84), inside the village's county.
 const HERE: (f64, f64) = (38.4680, 106.2719);
 const CHROMIUM: &str = "/usr/bin/chromium";
+const PHOTO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/photos/32-lens_data.jpeg"
+);
 
 fn script_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("console")
@@ -129,10 +133,17 @@ async fn seed(env: &TestEnv, server: &Server) {
         ));
     }
     let recent = (now - time::Duration::hours(2)).to_offset(time::UtcOffset::UTC);
+    // The visit is photographed: the reviewer sees the photo with the day's evidence.
+    let photo = std::fs::read(PHOTO).expect("the test photo");
+    let sha = fieldsync_client::photo_name(&photo);
+    sec.api
+        .upload_photo(&sha, &photo, 256 * 1024)
+        .await
+        .expect("upload");
     batch.push(fixed(
         &mut sec,
         "visit",
-        json!({"village_code": VILLAGE, "household_id": households[0].to_string(), "started_at": rfc3339(recent), "purpose": "routine"}),
+        json!({"village_code": VILLAGE, "household_id": households[0].to_string(), "started_at": rfc3339(recent), "purpose": "routine", "photos": [sha]}),
         recent,
         false,
     ));

@@ -2,6 +2,8 @@
 //! days with their evidence, the decisions (approve, return with a comment, accept a doubted
 //! event), and the township table as XLSX.
 
+use std::collections::{HashMap, HashSet};
+
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
@@ -225,8 +227,49 @@ pub async fn sheet(
         _ => l.t("已接受该记录", "The event now counts"),
     });
     let title = format!("{} · {}", name, view.sheet.month);
-    let body = sheet_body(&v, &view, &scope, reviewer, &who, done);
+    let photos = photos_of(&state, user_id, &view.sheet).await?;
+    let body = sheet_body(&v, &view, &scope, reviewer, &who, done, &photos);
     Ok(layout::page(&v, Nav::Attendance, &title, &here(&uri), body).into_response())
+}
+
+/// The photos of the month's visits and checks, by record: the evidence a reviewer looks at.
+async fn photos_of(
+    state: &AppState,
+    user_id: Uuid,
+    sheet: &Sheet,
+) -> Result<HashMap<Uuid, Vec<String>>, ConsoleError> {
+    let shown: HashSet<Uuid> = sheet
+        .days
+        .iter()
+        .flat_map(|d| d.events.iter().map(|e| e.record_id))
+        .collect();
+    let mut out = HashMap::new();
+    for entity in [
+        "visit",
+        "housing_check",
+        "water_check",
+        "education_check",
+        "health_check",
+    ] {
+        for r in state.store().records_created_by(user_id, entity).await? {
+            if !shown.contains(&r.id) {
+                continue;
+            }
+            let hashes: Vec<String> = r
+                .fields
+                .0
+                .get("photos")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|h| h.as_str().map(str::to_owned))
+                .collect();
+            if !hashes.is_empty() {
+                out.insert(r.id, hashes);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn sheet_body(
@@ -236,6 +279,7 @@ fn sheet_body(
     reviewer: bool,
     who: &dyn Fn(Uuid) -> String,
     done: Option<&str>,
+    photos: &HashMap<Uuid, Vec<String>>,
 ) -> Markup {
     let l = v.lang;
     let s = &view.sheet;
@@ -288,6 +332,7 @@ fn sheet_body(
         }
         h2 { (l.t("每日记录", "Days")) }
         div.days data-testid="days" {
+            @for w in WEEKDAYS { div.weekday { (l.t(w.0, w.1)) } }
             @for _ in 0..offset { div {} }
             @for d in &s.days {
                 div class=(format!("day {}", day_class(d.state))) data-date=(d.date) {
@@ -297,6 +342,15 @@ fn sheet_body(
                             (e.time) " " (l.check_kind(&e.entity)) " · " (scope.name(&e.village))
                             @if e.accepted { " " span.badge.ok { (l.t("已接受", "accepted")) } }
                             @else if !e.counts { " " span.badge.warn title=(e.doubts.join(", ")) { (doubt_text(l, &e.doubts)) } }
+                            @if let Some(hashes) = photos.get(&e.record_id) {
+                                div.photos {
+                                    @for h in hashes {
+                                        a href=(format!("/console/photos/{h}")) target="_blank" {
+                                            img src=(format!("/console/photos/{h}/thumb")) alt=(l.t("现场照片", "photo")) loading="lazy";
+                                        }
+                                    }
+                                }
+                            }
                             @if can_decide && !e.counts {
                                 form.inline method="post" action=(action) {
                                     (layout::csrf(v))
@@ -333,6 +387,17 @@ fn sheet_body(
         }
     }
 }
+
+/// Monday first, as Chinese calendars are printed.
+const WEEKDAYS: [(&str, &str); 7] = [
+    ("一", "Mon"),
+    ("二", "Tue"),
+    ("三", "Wed"),
+    ("四", "Thu"),
+    ("五", "Fri"),
+    ("六", "Sat"),
+    ("日", "Sun"),
+];
 
 fn day_class(state: DayState) -> &'static str {
     match state {

@@ -16,6 +16,7 @@ mod error;
 mod i18n;
 mod layout;
 mod map;
+mod photos;
 mod scope;
 mod session;
 mod work;
@@ -61,6 +62,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/reports", get(work::reports))
         .route("/console/conflicts", get(conflicts::list))
         .route("/console/conflicts/{id}/resolve", post(conflicts::resolve))
+        .route("/console/photos/{sha256}", get(photos::original))
+        .route("/console/photos/{sha256}/thumb", get(photos::thumbnail))
         .route("/console/map", get(map::page))
         .route("/console/map/{village}/points.geojson", get(map::geojson))
         .layer(axum::middleware::map_response(move |res: Response| {

@@ -162,12 +162,26 @@ async fn original(
     AppPath(sha256): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let info = visible(&state, &auth, &sha256).await?;
+    photo(&state, &auth, &sha256, false, &headers).await
+}
+
+/// A photo as stored (or its thumbnail), if the caller may see it: the API's and the console's.
+pub(crate) async fn photo(
+    state: &AppState,
+    auth: &AuthUser,
+    sha256: &str,
+    thumb: bool,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let info = visible(state, auth, sha256).await?;
+    if thumb {
+        return serve(state, info, &thumb_key(sha256), "image/jpeg", headers).await;
+    }
     let content_type = match info.format.as_deref() {
         Some("png") => "image/png",
         _ => "image/jpeg",
     };
-    serve(&state, info, &original_key(&sha256), content_type, &headers).await
+    serve(state, info, &original_key(sha256), content_type, headers).await
 }
 
 /// The JPEG thumbnail.
@@ -187,8 +201,7 @@ async fn thumbnail(
     AppPath(sha256): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let info = visible(&state, &auth, &sha256).await?;
-    serve(&state, info, &thumb_key(&sha256), "image/jpeg", &headers).await
+    photo(&state, &auth, &sha256, true, &headers).await
 }
 
 /// What the caller may know of the blob; 404 when it is not theirs to see.

@@ -95,7 +95,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             // Contention that outlasted the retries: the phone should simply try again.
-            StoreError::Retry => ApiError::Client {
+            StoreError::Retry | StoreError::Busy => ApiError::Client {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 detail: ErrorDetail::new(
                     ErrorCode::Unavailable,

@@ -3,7 +3,7 @@
 pub(crate) mod attendance;
 mod audit;
 pub(crate) mod auth;
-mod blobs;
+pub(crate) mod blobs;
 pub(crate) mod conflicts;
 mod devices;
 pub mod error;

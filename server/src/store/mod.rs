@@ -125,7 +125,7 @@ pub(crate) use {execute, fetch_as, fetch_scalar};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A unique constraint (named) was violated: the caller maps it to a client error.
@@ -135,10 +135,27 @@ pub enum StoreError {
     /// insert) and may simply be run again.
     #[error("transaction must be retried")]
     Retry,
+    /// No connection came free within the acquire timeout: the server is overloaded. Not
+    /// retried inside (another wait would only add to the load); the client is told to retry.
+    #[error("no database connection came free in time")]
+    Busy,
     #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// Every engine error is classified, not only those of statements that expect contention: a
+/// busy database, a lock, or a pool whose connections stayed busy past the acquire timeout (the
+/// single SQLite writer under a burst of pushes) is load, answered 503 with `Retry-After`, which
+/// phones retry, not an internal error.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut => StoreError::Busy,
+            other => StoreError::from_db(other),
+        }
+    }
 }
 
 impl StoreError {

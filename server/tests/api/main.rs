@@ -13,6 +13,7 @@ mod cases;
 mod checks;
 mod concurrency;
 mod conflicts;
+mod console;
 mod devices;
 mod export;
 mod helpers;

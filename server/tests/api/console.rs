@@ -1,0 +1,649 @@
+//! The review console over HTTP, as a browser uses it (cookies, forms, redirects), on both
+//! engines: signing in and out, the cookie's attributes, CSRF refusals, and that each page's
+//! action does what the API would (approve a sheet, reassign a task, move a case, resolve a
+//! conflict) and each figure counts what was recorded (dashboard, map).
+
+use std::collections::HashMap;
+
+use fieldsync_protocol::Role;
+use fieldsync_protocol::gps::{Crs, GpsFix};
+use fieldsync_protocol::push::{Mutation, Status};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+/// A browser: a cookie jar, no automatic redirects.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+    /// Attributes of each cookie as last set.
+    set: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The CSRF token of the first form on the page.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find(r#"name="csrf" value=""#)
+            .expect("a form with a token");
+        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').expect("end of the value")].to_owned()
+    }
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: base.to_owned(),
+            cookies: HashMap::new(),
+            set: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn take(&mut self, r: reqwest::Response) -> Page {
+        for v in r.headers().get_all("set-cookie") {
+            let text = v.to_str().unwrap_or_default().to_owned();
+            let (pair, _) = text.split_once(';').unwrap_or((&text, ""));
+            let (k, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), value.to_owned());
+            }
+            self.set.insert(k.to_owned(), text.clone());
+        }
+        Page {
+            status: r.status(),
+            location: r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: r.text().await.unwrap_or_default(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("get");
+        self.take(r).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).expect("form"));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let r = req.send().await.expect("post");
+        self.take(r).await
+    }
+
+    async fn sign_in(&mut self, username: &str) {
+        let login = self.get("/console/login").await;
+        assert_eq!(login.status, StatusCode::OK);
+        let token = login.csrf();
+        let done = self
+            .post(
+                "/console/login",
+                &[
+                    ("username", username),
+                    ("password", PASSWORD),
+                    ("csrf", &token),
+                    ("next", "/console/tasks"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.location.as_deref(), Some("/console/tasks"));
+    }
+}
+
+/// A record with a fix; `nth` moves the fix a few tens of metres and ten minutes back, since
+/// identical coordinates at two households, or two places at once, are doubted.
+fn fixed(p: &mut Phone, entity: &str, fields: Value, nth: u32, mocked: bool) -> Mutation {
+    let mut m = p.dev.create(entity, p.dev.new_id(), fields);
+    m.gps = Some(GpsFix {
+        lat: 38.4680 + f64::from(nth) * 0.0003,
+        lon: 106.2719,
+        accuracy_m: 10.0,
+        crs: Crs::Wgs84,
+        fix_at: time::OffsetDateTime::now_utc() - time::Duration::minutes(10 * i64::from(nth)),
+        mocked,
+    });
+    m
+}
+
+fn now() -> String {
+    fieldsync_server::clock::rfc3339_of_ms(fieldsync_server::clock::now_ms())
+}
+
+async fn push_ok(
+    api: &fieldsync_client::Api,
+    batch: Vec<Mutation>,
+) -> Vec<fieldsync_protocol::push::MutationResult> {
+    let r = api.push(batch).await.expect("push").results;
+    assert!(
+        r.iter()
+            .all(|r| matches!(r.status, Status::Applied | Status::Merged)),
+        "{r:?}"
+    );
+    r
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_guarded_cookie_and_signing_out_ends_the_session() {
+    let app = spawn_app().await;
+    let (_, supervisor) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let (_, farmer) = app.user(Role::Farmer, &[VILLAGE_A]).await;
+    let mut b = Browser::new(&app.base);
+
+    let first = b.get("/console/tasks?village=x").await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        first.location.as_deref(),
+        Some("/console/login?next=/console/tasks%3Fvillage%3Dx")
+    );
+
+    // The sign-in form's own token must come back with its cookie.
+    let login = b.get("/console/login").await;
+    let token = login.csrf();
+    let mut stranger = Browser::new(&app.base);
+    let refused = stranger
+        .post(
+            "/console/login",
+            &[
+                ("username", &supervisor),
+                ("password", PASSWORD),
+                ("csrf", &token),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "no login cookie");
+
+    let wrong = b
+        .post(
+            "/console/login",
+            &[
+                ("username", &supervisor),
+                ("password", "nope"),
+                ("csrf", &token),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("用户名或密码不对"), "{}", wrong.body);
+    assert!(!b.cookies.contains_key("fs_console"));
+
+    // A farmer has no console.
+    let token = b.get("/console/login").await.csrf();
+    let farmer_try = b
+        .post(
+            "/console/login",
+            &[
+                ("username", &farmer),
+                ("password", PASSWORD),
+                ("csrf", &token),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(farmer_try.status, StatusCode::FORBIDDEN);
+    assert!(!b.cookies.contains_key("fs_console"));
+
+    // An offer to go elsewhere after signing in is ignored.
+    let token = b.get("/console/login").await.csrf();
+    let ok = b
+        .post(
+            "/console/login",
+            &[
+                ("username", &supervisor),
+                ("password", PASSWORD),
+                ("csrf", &token),
+                ("next", "https://evil.example/"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.location.as_deref(), Some("/console/"));
+    let cookie = b.set.get("fs_console").expect("a session cookie").clone();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP: not Secure: {cookie}"
+    );
+    assert!(cookie.contains("Path=/console"), "{cookie}");
+
+    let home = b.get("/console/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("乡镇包村干部"), "the role is shown");
+    let token = home.csrf();
+    let old = b.cookies.clone();
+    let out = b.post("/console/logout", &[("csrf", &token)], None).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    // The old cookie, kept by an attacker, opens nothing.
+    b.cookies = old;
+    assert_eq!(b.get("/console/").await.status, StatusCode::SEE_OTHER);
+    // Nor does the API take the session's device for a phone.
+    assert!(!b.get("/console/").await.body.contains("乡镇包村干部"));
+}
+
+#[tokio::test]
+async fn behind_tls_the_cookie_is_secure() {
+    let app = spawn_app_with(|s| s.console.secure_cookie = Some(true)).await;
+    let (_, supervisor) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&supervisor).await;
+    assert!(
+        b.set["fs_console"].contains("; Secure"),
+        "{}",
+        b.set["fs_console"]
+    );
+}
+
+#[tokio::test]
+async fn forms_without_the_sessions_token_change_nothing() {
+    let app = spawn_app().await;
+    let (cadre, _) = app.user(Role::TeamMember, &[VILLAGE_A]).await;
+    let (_, supervisor) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let (_, other) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&supervisor).await;
+    let mut c = Browser::new(&app.base);
+    c.sign_in(&other).await;
+    let month = fieldsync_server::clock::iso(fieldsync_server::clock::today())[..7].to_owned();
+    let sheet = b
+        .get(&format!("/console/attendance/{cadre}?month={month}"))
+        .await;
+    assert_eq!(sheet.status, StatusCode::OK);
+    let token = sheet.csrf();
+    let others_token = c.get("/console/").await.csrf();
+    let path = format!("/console/attendance/{cadre}/review");
+    for (form, origin) in [
+        (vec![("month", month.as_str()), ("action", "approve")], None),
+        (
+            vec![
+                ("month", month.as_str()),
+                ("action", "approve"),
+                ("csrf", "forged"),
+            ],
+            None,
+        ),
+        (
+            vec![
+                ("month", month.as_str()),
+                ("action", "approve"),
+                ("csrf", others_token.as_str()),
+            ],
+            None,
+        ),
+        (
+            vec![
+                ("month", month.as_str()),
+                ("action", "approve"),
+                ("csrf", token.as_str()),
+            ],
+            Some("https://evil.example"),
+        ),
+    ] {
+        let r = b.post(&path, &form, origin).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{form:?} {origin:?}");
+    }
+    assert!(
+        app.store
+            .reviews(cadre, &month)
+            .await
+            .expect("reviews")
+            .is_empty()
+    );
+
+    // With the token, from this site: approved, and the page says so.
+    let done = b
+        .post(
+            &path,
+            &[("month", &month), ("action", "approve"), ("csrf", &token)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let after = b
+        .get(done.location.as_deref().expect("back to the sheet"))
+        .await;
+    assert!(after.body.contains("已审核通过并锁定"), "{}", after.body);
+    let reviews = app.store.reviews(cadre, &month).await.expect("reviews");
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].action, "approve");
+    // A return needs a comment, as in the API: a clear page, not a 5xx.
+    let token = after.csrf();
+    let again = b
+        .post(
+            &path,
+            &[("month", &month), ("action", "return"), ("csrf", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CONFLICT,
+        "approved sheets are locked"
+    );
+}
+
+#[tokio::test]
+async fn a_reassignment_and_a_step_are_judged_like_a_phones() {
+    let app = spawn_app().await;
+    let mut sec = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let (member, _) = app.user(Role::TeamMember, &[VILLAGE_A]).await;
+    let (outsider, _) = app.user(Role::TeamMember, &[VILLAGE_B]).await;
+    let (_, supervisor) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let h = sec.dev.new_id();
+    let at = now();
+    push_ok(
+        &sec.api,
+        vec![
+            sec.dev.create("household", h, household(VILLAGE_A, "马")),
+            sec.dev.create(
+                "housing_check",
+                sec.dev.new_id(),
+                json!({"household_id": h.to_string(), "captured_at": at, "appraisal_grade": "D"}),
+            ),
+        ],
+    )
+    .await;
+    let tasks: Value = sec.api.get_json("/v1/tasks").await.expect("tasks");
+    let task = tasks["tasks"][0].clone();
+    let task_id = task["id"].as_str().expect("a task").to_owned();
+
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&supervisor).await;
+    let page = b.get("/console/tasks").await;
+    assert!(page.body.contains(&task_id), "the task is listed");
+    let token = page.csrf();
+    let version = task["version"].to_string();
+    let path = format!("/console/tasks/{task_id}/reassign");
+    // Someone not assigned to the village: refused with the push's reason, nothing changed.
+    let bad = b
+        .post(
+            &path,
+            &[
+                ("assignee_id", &outsider.to_string()),
+                ("version", &version),
+                ("csrf", &token),
+            ],
+            None,
+        )
+        .await;
+    assert!(bad.status.is_client_error(), "{} {}", bad.status, bad.body);
+    let ok = b
+        .post(
+            &path,
+            &[
+                ("assignee_id", &member.to_string()),
+                ("version", &version),
+                ("csrf", &token),
+                ("back", "/console/tasks?status=all"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(
+        ok.location.as_deref(),
+        Some("/console/tasks?status=all&done=reassigned")
+    );
+    let tasks: Value = sec.api.get_json("/v1/tasks").await.expect("tasks");
+    assert_eq!(
+        tasks["tasks"][0]["fields"]["assignee_id"],
+        member.to_string(),
+        "the phone pulls the change"
+    );
+
+    // A self-report opens a case; the first secretary does not admit it, from the console.
+    let mut hotline = app.phone(Role::HotlineOperator, &[TOWNSHIP]).await;
+    push_ok(
+        &hotline.api,
+        vec![hotline.dev.create(
+            "self_report",
+            hotline.dev.new_id(),
+            json!({
+        "village_code": VILLAGE_A, "household_id": h.to_string(), "category": "illness",
+        "description": "住院", "consent_to_checks": true, "channel": "hotline"}),
+        )],
+    )
+    .await;
+    let cases: Value = sec.api.get_json("/v1/cases").await.expect("cases");
+    let case_id = cases["cases"][0]["id"].as_str().expect("a case").to_owned();
+    let secretary = app
+        .store
+        .user_by_id(sec.user_id)
+        .await
+        .expect("user")
+        .expect("exists")
+        .username;
+    let mut s = Browser::new(&app.base);
+    s.sign_in(&secretary).await;
+    let case_page = s.get(&format!("/console/cases/{case_id}")).await;
+    assert_eq!(case_page.status, StatusCode::OK);
+    assert!(
+        case_page
+            .body
+            .contains(r#"data-testid="step-not_admitted""#),
+        "the allowed step is a button"
+    );
+    assert!(
+        !case_page.body.contains(r#"data-testid="step-approved""#),
+        "the county's step is not"
+    );
+    let token = case_page.csrf();
+    let step = s
+        .post(
+            &format!("/console/cases/{case_id}/step"),
+            &[
+                ("from", "reported"),
+                ("to", "not_admitted"),
+                ("reason", "criteria_not_met"),
+                ("note", "收入达标"),
+                ("csrf", &token),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(step.status, StatusCode::SEE_OTHER, "{}", step.body);
+    let case: Value = sec
+        .api
+        .get_json(&format!("/v1/cases/{case_id}"))
+        .await
+        .expect("case");
+    assert_eq!(case["case"]["fields"]["state"], "not_admitted");
+    assert_eq!(case["steps"][0]["fields"]["outcome"], "applied");
+}
+
+#[tokio::test]
+async fn the_dashboard_and_the_map_count_what_was_recorded() {
+    let app = spawn_app().await;
+    let mut sec = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let (_, supervisor) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let (_, elsewhere) = app.user(Role::TownshipSupervisor, &["640104002"]).await;
+    let hs: Vec<Uuid> = (0..3).map(|_| sec.dev.new_id()).collect();
+    let at = now();
+    let mut batch: Vec<Mutation> = hs
+        .iter()
+        .map(|h| sec.dev.create("household", *h, household(VILLAGE_A, "户")))
+        .collect();
+    batch.push(fixed(&mut sec, "visit", json!({"village_code": VILLAGE_A, "household_id": hs[0].to_string(), "started_at": at, "purpose": "routine"}), 0, false));
+    batch.push(fixed(
+        &mut sec,
+        "housing_check",
+        json!({"household_id": hs[1].to_string(), "captured_at": at, "appraisal_grade": "D"}),
+        1,
+        false,
+    ));
+    batch.push(fixed(
+        &mut sec,
+        "housing_check",
+        json!({"household_id": hs[0].to_string(), "captured_at": at, "appraisal_grade": "A"}),
+        2,
+        true,
+    ));
+    push_ok(&sec.api, batch).await;
+
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&supervisor).await;
+    let dash = b.get(&format!("/console/?division={TOWNSHIP}")).await;
+    assert_eq!(dash.status, StatusCode::OK);
+    // Two of the three households were seen this month; one of two housing checks failed.
+    assert!(dash.body.contains("66.7%"), "{}", dash.body);
+    assert!(
+        dash.body.contains("1 / 2"),
+        "failed housing checks: {}",
+        dash.body
+    );
+
+    let month = fieldsync_server::clock::iso(fieldsync_server::clock::today())[..7].to_owned();
+    let geo = b
+        .get(&format!(
+            "/console/map/{VILLAGE_A}/points.geojson?month={month}"
+        ))
+        .await;
+    assert_eq!(geo.status, StatusCode::OK);
+    let fc: Value = serde_json::from_str(&geo.body).expect("GeoJSON");
+    let features = fc["features"].as_array().expect("features");
+    assert_eq!(features[0]["properties"]["kind"], "boundary");
+    assert_eq!(
+        features[0]["properties"]["area"], "county_shape",
+        "no village shape imported"
+    );
+    let verdicts: Vec<&str> = features[1..]
+        .iter()
+        .filter_map(|f| f["properties"]["verdict"].as_str())
+        .collect();
+    assert_eq!(verdicts.len(), 3);
+    assert_eq!(
+        verdicts.iter().filter(|v| **v == "doubted").count(),
+        1,
+        "the mocked fix: {features:?}"
+    );
+    let page = b.get(&format!("/console/map?village={VILLAGE_A}")).await;
+    assert_eq!(page.body.matches("<circle").count(), 3);
+
+    // Another township's supervisor sees neither.
+    let mut o = Browser::new(&app.base);
+    o.sign_in(&elsewhere).await;
+    assert_eq!(
+        o.get(&format!("/console/map/{VILLAGE_A}/points.geojson"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        o.get(&format!("/console/?division={TOWNSHIP}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_is_shown_side_by_side_and_resolved() {
+    let app = spawn_app().await;
+    let mut a = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let mut c = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let (_, reviewer) = app.user(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let h = a.dev.new_id();
+    push_ok(
+        &a.api,
+        vec![a.dev.create("household", h, household(VILLAGE_A, "冯"))],
+    )
+    .await;
+    push_ok(
+        &a.api,
+        vec![
+            a.dev
+                .update("household", h, 1, json!({"head_name": "冯一"})),
+        ],
+    )
+    .await;
+    let r = c
+        .api
+        .push(vec![c.dev.update(
+            "household",
+            h,
+            1,
+            json!({"head_name": "冯二"}),
+        )])
+        .await
+        .expect("push");
+    assert_eq!(r.results[0].status, Status::Conflict);
+
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&reviewer).await;
+    let page = b.get("/console/conflicts").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body.matches(r#"data-testid="conflict""#).count(), 1);
+    assert!(
+        page.body.contains("冯一") && page.body.contains("冯二"),
+        "both values shown"
+    );
+    let id = r.results[0].conflicts[0].conflict_id;
+    let token = page.csrf();
+    let done = b
+        .post(
+            &format!("/console/conflicts/{id}/resolve"),
+            &[
+                ("choice", "value"),
+                ("value", "冯三"),
+                ("note", "户口本"),
+                ("csrf", &token),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(
+        b.get("/console/conflicts")
+            .await
+            .body
+            .contains(r#"data-testid="no-conflicts""#)
+    );
+    let (changes, _, _) = a.api.pull_all(None, None).await.expect("pull");
+    let latest = latest(&changes);
+    assert_eq!(latest[&h].fields["head_name"], "冯三");
+}
