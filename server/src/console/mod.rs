@@ -70,6 +70,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
             let policy = policy.clone();
             async move { protect(res, &policy) }
         }))
+        .layer(axum::middleware::from_fn(server_timing))
+}
+
+/// `Server-Timing: app;dur=…`: how long the server took over a page (the browser's developer
+/// tools show it; the console benchmark reads it).
+async fn server_timing(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.1}")) {
+        res.headers_mut().insert("server-timing", v);
+    }
+    res
 }
 
 /// The page's content policy: scripts, styles and pictures from this server only (and map
