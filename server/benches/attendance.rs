@@ -3,9 +3,12 @@
 //! One county for one month: the first 300 villages of 西吉县 (640422), three cadres each (900),
 //! every cadre with two judged check-ins a day on 30 days of October 2026 (one in ten doubted),
 //! and one cadre in ten with an approved two-day training: 54,000 events, written straight
-//! through the store. Then every cadre's sheet is computed through the code the API runs
-//! (`attendance::load`: assignments, events, absences, review log): time, sheets/s and the
-//! growth of peak RSS (`VmHWM`, reset first). SQLite always; PostgreSQL when
+//! through the store. Then every cadre's sheet is computed twice: one cadre at a time through
+//! the code the API runs for one sheet (`attendance::load::{spans, sheet}`: assignments,
+//! events, absences, review log; about six queries each), and all at once as the township table
+//! and the console read them (`Store::cadres_under` for the county, then
+//! `attendance::load::sheets`: five queries in all). Time, sheets/s and the growth of peak RSS
+//! (`VmHWM`, reset first) of each. SQLite always; PostgreSQL when
 //! `FIELDSYNC_BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) names
 //! a server where the benchmark may create and drop a database.
 
@@ -44,25 +47,33 @@ struct Figures {
     secs: f64,
     present_days: u64,
     growth_kib: u64,
+    /// The county's cadre list and all its sheets at once.
+    batched_secs: f64,
+    batched_growth_kib: u64,
 }
 
 #[tokio::main]
 async fn main() {
     let all = fieldsync_server::testing::on_each_engine("attendance", run).await;
     println!();
-    println!("| engine | events | sheets | time | sheets/s | present days | peak RSS growth |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| engine | events | sheets | one by one | sheets/s | peak RSS growth | at once (list + sheets) | sheets/s | peak RSS growth | present days |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for f in &all {
         println!(
-            "| {} | {} (loaded in {:.1} s) | {} | {:.2} s | {:.0} | {} | {:.1} MiB |",
+            "| {} | {} (loaded in {:.1} s) | {} | {:.2} s | {:.0} | {:.1} MiB | {:.0} ms | {:.0} | {:.1} MiB | {} |",
             f.engine,
             f.events,
             f.load_s,
             f.sheets,
             f.secs,
             f.sheets as f64 / f.secs,
+            f.growth_kib as f64 / 1024.0,
+            f.batched_secs * 1000.0,
+            f.sheets as f64 / f.batched_secs,
+            f.batched_growth_kib as f64 / 1024.0,
             f.present_days,
-            f.growth_kib as f64 / 1024.0
         );
     }
 }
@@ -135,6 +146,24 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
         "{present_days} present days"
     );
     let growth_kib = peak_kib().saturating_sub(before);
+
+    let before = reset_peak();
+    let started = Instant::now();
+    let listed = store
+        .cadres_under(COUNTY, "2026-10-01", "2026-10-31")
+        .await
+        .expect("cadres");
+    let sheets = load::sheets(&store, &listed, MONTH).await.expect("sheets");
+    let batched_secs = started.elapsed().as_secs_f64();
+    let batched_growth_kib = peak_kib().saturating_sub(before);
+    assert_eq!(sheets.len(), cadres.len());
+    let batched_days: u64 = sheets.values().map(|s| u64::from(s.sheet.present)).sum();
+    assert_eq!(batched_days, present_days, "the same sheets either way");
+    eprintln!(
+        "   {} sheets one by one in {secs:.2} s, at once in {:.0} ms",
+        cadres.len(),
+        batched_secs * 1000.0
+    );
     store.close().await;
     Figures {
         engine,
@@ -144,6 +173,8 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
         secs,
         present_days,
         growth_kib,
+        batched_secs,
+        batched_growth_kib,
     }
 }
 

@@ -9,6 +9,8 @@ use super::{Result, Store, fetch_as};
 /// A record of the cadre with a judged GPS fix.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PresenceEvent {
+    /// Who created the record (the cadre).
+    pub user_id: Uuid,
     pub record_id: Uuid,
     pub entity: String,
     pub scope: String,
@@ -23,13 +25,38 @@ pub struct PresenceEvent {
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PlainRecord {
     pub id: Uuid,
+    pub created_by: Uuid,
     pub scope: String,
     pub fields: Json<serde_json::Map<String, serde_json::Value>>,
     pub created_at: i64,
 }
 
+/// Which assignments make a cadre of a division for a period: first secretaries and work team
+/// members (`u`) assigned (`a`) to a village in `[$1, $2]` (the division's village range) at
+/// some time in `[$3, $4]`. One text, spliced in with `concat!`, so that [`Store::cadres_under`]
+/// and every batched read take the same cadres.
+macro_rules! cadre_assignment {
+    () => {
+        "a.division_code >= $1 AND a.division_code <= $2
+         AND a.starts_on <= $4 AND (a.ends_on IS NULL OR a.ends_on >= $3)
+         AND u.role IN ('first_secretary', 'team_member')"
+    };
+}
+
+/// The ids of the cadres of a division for a period (binds as [`cadre_assignment!`]), as a
+/// subquery.
+macro_rules! selected_cadres {
+    () => {
+        concat!(
+            "SELECT a.user_id FROM assignments a JOIN users u ON u.id = a.user_id WHERE ",
+            cadre_assignment!()
+        )
+    };
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AssignmentSpan {
+    pub user_id: Uuid,
     pub division_code: String,
     pub starts_on: String,
     pub ends_on: Option<String>,
@@ -103,12 +130,13 @@ impl Store {
             self.reader(),
             fetch_all,
             CadreRow,
-            "SELECT DISTINCT u.id AS user_id, u.username, u.display_name, u.role, a.division_code
-             FROM assignments a JOIN users u ON u.id = a.user_id
-             WHERE a.division_code >= $1 AND a.division_code <= $2
-               AND a.starts_on <= $4 AND (a.ends_on IS NULL OR a.ends_on >= $3)
-               AND u.role IN ('first_secretary', 'team_member')
-             ORDER BY a.division_code, u.username",
+            concat!(
+                "SELECT DISTINCT u.id AS user_id, u.username, u.display_name, u.role,
+                        a.division_code
+                 FROM assignments a JOIN users u ON u.id = a.user_id WHERE ",
+                cadre_assignment!(),
+                " ORDER BY a.division_code, u.username"
+            ),
             lo,
             hi,
             from,
@@ -172,11 +200,11 @@ impl Store {
             self.reader(),
             fetch_all,
             PresenceEvent,
-            "SELECT r.id AS record_id, r.entity, r.scope, g.fix_at, r.created_at AS received_at,
-                    r.gps_verdict
+            "SELECT r.created_by AS user_id, r.id AS record_id, r.entity, r.scope, g.fix_at,
+                    r.created_at AS received_at, r.gps_verdict
              FROM gps_fixes g JOIN records r ON r.id = g.record_id
              WHERE r.created_by = $1 AND g.fix_at >= $2 AND g.fix_at < $3
-             ORDER BY g.fix_at",
+             ORDER BY g.fix_at, r.id",
             user_id,
             from_ms,
             to_ms,
@@ -193,7 +221,7 @@ impl Store {
             self.reader(),
             fetch_all,
             PlainRecord,
-            "SELECT id, scope, fields, created_at FROM records
+            "SELECT id, created_by, scope, fields, created_at FROM records
              WHERE created_by = $1 AND entity = $2 AND NOT deleted ORDER BY created_at, id",
             user_id,
             entity,
@@ -206,7 +234,7 @@ impl Store {
             self.reader(),
             fetch_all,
             PlainRecord,
-            "SELECT id, scope, fields, created_at FROM records
+            "SELECT id, created_by, scope, fields, created_at FROM records
              WHERE entity = $1 AND scope = $2 AND NOT deleted ORDER BY created_at, id",
             entity,
             scope,
@@ -224,12 +252,168 @@ impl Store {
             self.reader(),
             fetch_all,
             AssignmentSpan,
-            "SELECT division_code, starts_on, ends_on FROM assignments
+            "SELECT user_id, division_code, starts_on, ends_on FROM assignments
              WHERE user_id = $1 AND starts_on <= $3 AND (ends_on IS NULL OR ends_on >= $2)
-             ORDER BY starts_on",
+             ORDER BY starts_on, division_code",
             user_id,
             from,
             to,
+        )?)
+    }
+
+    // Batched reads for every cadre below a division (the township table, the console): each
+    // returns for all the cadres `cadres_under(division, from, to)` lists what the per-cadre read
+    // above returns for one, in the same order within each cadre, so that grouping the rows by
+    // cadre gives the same sheets in a handful of queries instead of six per cadre.
+
+    /// The assignments overlapping `[from, to]` (`YYYY-MM-DD`) of every cadre below `division`
+    /// (all of their assignments, not only those below it, as [`Store::assignment_spans`]).
+    /// Every such cadre has at least one.
+    pub async fn assignment_spans_under(
+        &self,
+        division: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<AssignmentSpan>> {
+        let (lo, hi) = super::identity::village_range(division);
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            AssignmentSpan,
+            concat!(
+                "SELECT user_id, division_code, starts_on, ends_on FROM assignments
+                 WHERE user_id IN (",
+                selected_cadres!(),
+                ") AND starts_on <= $4 AND (ends_on IS NULL OR ends_on >= $3)
+                 ORDER BY starts_on, division_code"
+            ),
+            lo,
+            hi,
+            from,
+            to,
+        )?)
+    }
+
+    /// The review logs of `month` of every cadre below `division` assigned in `[from, to]`,
+    /// each oldest first.
+    pub async fn reviews_under(
+        &self,
+        division: &str,
+        from: &str,
+        to: &str,
+        month: &str,
+    ) -> Result<Vec<ReviewRow>> {
+        let (lo, hi) = super::identity::village_range(division);
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            ReviewRow,
+            concat!(
+                "SELECT id, user_id, month, action, by_user, comment, event_id, snapshot, at
+                 FROM attendance_reviews WHERE user_id IN (",
+                selected_cadres!(),
+                ") AND month = $5 ORDER BY at, id"
+            ),
+            lo,
+            hi,
+            from,
+            to,
+            month,
+        )?)
+    }
+
+    /// The events of every cadre below `division` assigned in `[from, to]` whose fix was taken
+    /// in `[from_ms, to_ms)`: selected by who created them, wherever that was (as
+    /// [`Store::presence_events`]), each cadre's by fix time.
+    pub async fn presence_events_under(
+        &self,
+        division: &str,
+        from: &str,
+        to: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<PresenceEvent>> {
+        let (lo, hi) = super::identity::village_range(division);
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            PresenceEvent,
+            concat!(
+                "SELECT r.created_by AS user_id, r.id AS record_id, r.entity, r.scope, g.fix_at,
+                        r.created_at AS received_at, r.gps_verdict
+                 FROM gps_fixes g JOIN records r ON r.id = g.record_id
+                 WHERE r.created_by IN (",
+                selected_cadres!(),
+                ") AND g.fix_at >= $5 AND g.fix_at < $6
+                 ORDER BY g.fix_at, r.id"
+            ),
+            lo,
+            hi,
+            from,
+            to,
+            from_ms,
+            to_ms,
+        )?)
+    }
+
+    /// The live records of `entity` that the cadres below `division` assigned in `[from, to]`
+    /// created, each cadre's oldest first (as [`Store::records_created_by`]).
+    pub async fn records_created_under(
+        &self,
+        division: &str,
+        from: &str,
+        to: &str,
+        entity: &str,
+    ) -> Result<Vec<PlainRecord>> {
+        let (lo, hi) = super::identity::village_range(division);
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            PlainRecord,
+            concat!(
+                "SELECT id, created_by, scope, fields, created_at FROM records
+                 WHERE created_by IN (",
+                selected_cadres!(),
+                ") AND entity = $5 AND NOT deleted ORDER BY created_at, id"
+            ),
+            lo,
+            hi,
+            from,
+            to,
+            entity,
+        )?)
+    }
+
+    /// The live records of `entity` in every village where a cadre below `division` assigned
+    /// in `[from, to]` created a live record of `made_there` (the leave decisions of the
+    /// villages of their leave requests), oldest first (as [`Store::records_in_village`]).
+    pub async fn records_in_villages_under(
+        &self,
+        division: &str,
+        from: &str,
+        to: &str,
+        entity: &str,
+        made_there: &str,
+    ) -> Result<Vec<PlainRecord>> {
+        let (lo, hi) = super::identity::village_range(division);
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            PlainRecord,
+            concat!(
+                "SELECT id, created_by, scope, fields, created_at FROM records
+                 WHERE entity = $5 AND NOT deleted AND scope IN (
+                     SELECT m.scope FROM records m
+                     WHERE m.entity = $6 AND NOT m.deleted AND m.created_by IN (",
+                selected_cadres!(),
+                ")) ORDER BY created_at, id"
+            ),
+            lo,
+            hi,
+            from,
+            to,
+            entity,
+            made_there,
         )?)
     }
 }

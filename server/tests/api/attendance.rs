@@ -556,3 +556,355 @@ async fn village_coverage_lists_who_was_visited_this_month_and_who_not() {
         .expect_err("not theirs");
     assert_eq!(e.code(), Some(ErrorCode::NotFound));
 }
+
+/// What one user's phone sent, written straight through the store (as the benchmark does), so
+/// that a test can place fixes, verdicts and receipt times anywhere.
+struct Sent {
+    user: uuid::Uuid,
+    records: Vec<fieldsync_server::store::RecordWrite>,
+    fixes: Vec<fieldsync_server::store::FixWrite>,
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap()
+}
+
+/// 09:00 Beijing time on `day` of October 2026.
+fn morning(day: i64) -> OffsetDateTime {
+    datetime!(2026-10-01 01:00 UTC) + time::Duration::days(day - 1)
+}
+
+impl Sent {
+    fn new(user: uuid::Uuid) -> Sent {
+        Sent {
+            user,
+            records: Vec::new(),
+            fixes: Vec::new(),
+        }
+    }
+
+    fn record(
+        &mut self,
+        entity: &'static str,
+        village: &str,
+        fields: Value,
+        deleted: bool,
+    ) -> uuid::Uuid {
+        let id = uuid::Uuid::now_v7();
+        let mut fields = fields.as_object().cloned().unwrap();
+        fields.insert("village_code".into(), json!(village));
+        self.records.push(fieldsync_server::store::RecordWrite {
+            id,
+            entity,
+            scope: village.to_owned(),
+            state: fieldsync_protocol::merge::RecordState {
+                version: 1,
+                deleted,
+                fields,
+                ..Default::default()
+            },
+            gps: None,
+            gps_verdict: None,
+            household_id: None,
+            created: true,
+            user_id: self.user,
+        });
+        id
+    }
+
+    /// An event with a judged fix at `at`, doubted for `doubt` if given.
+    fn event(
+        &mut self,
+        entity: &'static str,
+        village: &str,
+        at: OffsetDateTime,
+        doubt: Option<fieldsync_protocol::gps::Doubt>,
+    ) -> uuid::Uuid {
+        let id = self.record(entity, village, json!({}), false);
+        if let Some(r) = self.records.last_mut() {
+            r.gps_verdict = Some(fieldsync_protocol::gps::GpsVerdict {
+                ok: doubt.is_none(),
+                reasons: doubt.into_iter().collect(),
+                wgs84: fieldsync_protocol::gps::LatLon {
+                    lat: HERE.0,
+                    lon: HERE.1,
+                },
+                against: None,
+                outside_by_m: None,
+                from_household_m: None,
+            });
+        }
+        self.fixes.push(fieldsync_server::store::FixWrite {
+            record_id: id,
+            household_id: None,
+            fix_at_ms: ms(at),
+            lat: HERE.0,
+            lon: HERE.1,
+        });
+        id
+    }
+
+    fn leave(&mut self, village: &str, kind: &str, days: (&str, &str), extra: Value) -> uuid::Uuid {
+        let mut fields =
+            json!({"kind": kind, "first_day": days.0, "last_day": days.1, "reason": "家中有事"});
+        if let (Some(f), Some(extra)) = (fields.as_object_mut(), extra.as_object()) {
+            f.extend(extra.clone());
+        }
+        self.record("leave_request", village, fields, false)
+    }
+
+    fn decide(&mut self, village: &str, request: uuid::Uuid, decision: &str) {
+        self.record(
+            "leave_decision",
+            village,
+            json!({"leave_request_id": request.to_string(), "decision": decision}),
+            false,
+        );
+    }
+
+    /// Writes what was sent as received by the server at `received`.
+    async fn save(self, store: &fieldsync_server::store::Store, received: OffsetDateTime) {
+        let batch = fieldsync_server::store::WriteBatch {
+            device_id: uuid::Uuid::now_v7(),
+            user_id: self.user,
+            now_ms: ms(received),
+            records: self.records,
+            mutations: Vec::new(),
+            conflicts: Vec::new(),
+            audit: Vec::new(),
+            fixes: self.fixes,
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.write(&batch).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_sheets_of_a_township_read_at_once_equal_those_read_one_by_one() {
+    use fieldsync_protocol::gps::Doubt;
+    use fieldsync_server::attendance::{DayState, load};
+    use fieldsync_server::store::{CadreRow, ReviewRow};
+
+    /// A village of another township (兴庆区 640104002).
+    const FAR: &str = "640104002001";
+    let month = (2026, time::Month::October);
+    let app = spawn_app().await;
+    let store = &app.store;
+    let (leader, _) = app
+        .user_since(Role::TownshipSupervisor, &[TOWNSHIP], SINCE)
+        .await;
+    let (c1, _) = app.user_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+    let (c2, _) = app
+        .user_since(Role::FirstSecretary, &[VILLAGE_B], SINCE)
+        .await;
+    // Moved from B to A in the middle of the month.
+    store
+        .set_assignments(c2, &[VILLAGE_A.to_owned()], "2026-10-15", "2026-10-14")
+        .await
+        .unwrap();
+    // No events at all.
+    let (c3, _) = app.user_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+    // Also assigned outside the township: events there count, as on the cadre's own sheet.
+    let (c4, _) = app
+        .user_since(Role::TeamMember, &[VILLAGE_B, FAR], SINCE)
+        .await;
+    // Not below the township: never read.
+    let (stranger, _) = app.user_since(Role::TeamMember, &[FAR], SINCE).await;
+    let received = datetime!(2026-11-02 02:00 UTC);
+
+    let mut s = Sent::new(c1);
+    for day in 1..=5 {
+        s.event("presence", VILLAGE_A, morning(day), None);
+    }
+    s.event(
+        "presence",
+        VILLAGE_A,
+        morning(6),
+        Some(Doubt::OutsideVillage),
+    );
+    let accepted = s.event("presence", VILLAGE_A, morning(7), Some(Doubt::MockLocation));
+    s.event("visit", FAR, morning(8), None);
+    // Two events at the same instant: their order must not depend on how they were read.
+    s.event(
+        "presence",
+        VILLAGE_A,
+        morning(10),
+        Some(Doubt::OutsideVillage),
+    );
+    s.event("presence", VILLAGE_A, morning(10), None);
+    // 23:00 Beijing on 30 September, 23:30 on 31 October.
+    s.event("presence", VILLAGE_A, datetime!(2026-09-30 15:00 UTC), None);
+    s.event("presence", VILLAGE_A, datetime!(2026-10-31 15:30 UTC), None);
+    let training = s.leave(
+        VILLAGE_A,
+        "training",
+        ("2026-10-12", "2026-10-13"),
+        json!({}),
+    );
+    let old = s.leave(VILLAGE_A, "leave", ("2026-10-14", "2026-10-14"), json!({}));
+    let pending = s.leave(VILLAGE_A, "leave", ("2026-10-17", "2026-10-17"), json!({}));
+    let turned = s.leave(VILLAGE_A, "leave", ("2026-10-16", "2026-10-16"), json!({}));
+    let gone = s.record(
+        "leave_request",
+        VILLAGE_A,
+        json!({"kind": "leave", "first_day": "2026-10-18", "last_day": "2026-10-18"}),
+        true,
+    );
+    s.save(store, received).await;
+    // A fix stamped four days after the server had it.
+    let mut ahead = Sent::new(c1);
+    ahead.event("presence", VILLAGE_A, morning(9), None);
+    ahead.save(store, morning(5)).await;
+    let mut later = Sent::new(c1);
+    let new = later.leave(
+        VILLAGE_A,
+        "leave",
+        ("2026-10-14", "2026-10-15"),
+        json!({"supersedes": old.to_string()}),
+    );
+    later.save(store, received + time::Duration::hours(1)).await;
+
+    let mut s = Sent::new(c2);
+    for day in 1..=3 {
+        s.event("housing_check", VILLAGE_B, morning(day), None);
+    }
+    s.event("presence", VILLAGE_A, morning(16), None);
+    s.event("presence", VILLAGE_A, morning(17), None);
+    // After the move: B is no longer the cadre's.
+    s.event("presence", VILLAGE_B, morning(20), None);
+    let trip = s.leave(
+        VILLAGE_B,
+        "official_trip",
+        ("2026-10-21", "2026-10-22"),
+        json!({}),
+    );
+    s.save(store, received).await;
+
+    let mut s = Sent::new(c4);
+    for day in 1..=4 {
+        s.event("presence", FAR, morning(day), None);
+    }
+    s.event(
+        "presence",
+        VILLAGE_B,
+        morning(5),
+        Some(Doubt::ImpossibleTravel),
+    );
+    let c4_leave = s.leave(FAR, "leave", ("2026-10-06", "2026-10-06"), json!({}));
+    s.save(store, received).await;
+
+    let mut s = Sent::new(stranger);
+    s.event("presence", FAR, morning(1), None);
+    s.save(store, received).await;
+
+    let mut d = Sent::new(leader);
+    for request in [training, old, new, turned, gone] {
+        d.decide(VILLAGE_A, request, "approved");
+    }
+    d.decide(VILLAGE_B, trip, "approved");
+    d.decide(FAR, c4_leave, "approved");
+    // Filed in another cadre's village: c1's sheet never looks there.
+    d.decide(FAR, pending, "approved");
+    d.save(store, received + time::Duration::hours(2)).await;
+    let mut d = Sent::new(leader);
+    d.decide(VILLAGE_A, turned, "rejected");
+    d.save(store, received + time::Duration::hours(3)).await;
+
+    let review = |user, action: &str, event_id| ReviewRow {
+        id: uuid::Uuid::now_v7(),
+        user_id: user,
+        month: "2026-10".into(),
+        action: action.into(),
+        by_user: if action == "reply" { user } else { leader },
+        comment: Some("第8天?".into()),
+        event_id,
+        snapshot: None,
+        at: ms(received) + 1,
+    };
+    store
+        .add_review(&review(c1, "accept_event", Some(accepted)))
+        .await
+        .unwrap();
+    store.add_review(&review(c1, "return", None)).await.unwrap();
+    store.add_review(&review(c1, "reply", None)).await.unwrap();
+    store
+        .add_review(&review(c2, "approve", None))
+        .await
+        .unwrap();
+    // Another month's review is not this month's.
+    store
+        .add_review(&ReviewRow {
+            month: "2026-09".into(),
+            ..review(c3, "approve", None)
+        })
+        .await
+        .unwrap();
+
+    let mut cadres = store
+        .cadres_under(TOWNSHIP, "2026-10-01", "2026-10-31")
+        .await
+        .unwrap();
+    // c2 has a row for each village.
+    assert_eq!(cadres.len(), 5, "{cadres:?}");
+    // A row `cadres_under` would not give (the leader is no cadre) is read alone.
+    cadres.push(CadreRow {
+        user_id: leader,
+        username: "leader".into(),
+        display_name: None,
+        role: "township_supervisor".into(),
+        division_code: TOWNSHIP.into(),
+    });
+
+    let sheets = load::sheets(store, &cadres, month).await.unwrap();
+    let mut users: Vec<_> = sheets.keys().copied().collect();
+    users.sort();
+    let mut expected = vec![c1, c2, c3, c4, leader];
+    expected.sort();
+    assert_eq!(users, expected);
+    for (user, batched) in &sheets {
+        let spans = load::spans(store, *user, month).await.unwrap();
+        let reviews = store.reviews(*user, "2026-10").await.unwrap();
+        let alone = load::sheet(store, *user, month, &spans, &reviews)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&batched.sheet).unwrap(),
+            serde_json::to_value(&alone).unwrap(),
+            "sheet of {user}"
+        );
+        assert_eq!(batched.reviews, reviews, "reviews of {user}");
+    }
+
+    // And the mix is the one meant.
+    let state = |user, day: usize| sheets[&user].sheet.days[day - 1].state;
+    let c1_days: Vec<DayState> = [1, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 18, 30, 31]
+        .into_iter()
+        .map(|d| state(c1, d))
+        .collect();
+    use DayState::*;
+    assert_eq!(
+        c1_days,
+        [
+            Present, Doubtful, Present, Doubtful, Doubtful, Present, Exempt, Leave, Leave, Absent,
+            Absent, Absent, Absent, Present
+        ]
+    );
+    assert_eq!(sheets[&c1].sheet.days[16].absences[0].status, "pending");
+    assert_eq!(sheets[&c1].sheet.days[9].events.len(), 2);
+    assert_eq!(sheets[&c1].review_state(), "answered");
+    assert_eq!(
+        [2, 16, 20, 21].map(|d| state(c2, d)),
+        [Present, Present, Doubtful, Exempt]
+    );
+    assert_eq!(sheets[&c2].review_state(), "approved");
+    assert_eq!(sheets[&c3].sheet.present, 0);
+    assert_eq!(sheets[&c3].review_state(), "open");
+    assert_eq!([1, 5, 6].map(|d| state(c4, d)), [Present, Doubtful, Leave]);
+
+    let rows = fieldsync_server::attendance::table::rows(store, &cadres, month)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), cadres.len());
+}
