@@ -103,7 +103,8 @@ impl Session {
             .expect("login page");
         self.keep(&r);
         let page = r.text().await.expect("body");
-        let at = page.find(r#"name="csrf" value=""#).expect("token") + 20;
+        let marker = r#"name="csrf" value=""#;
+        let at = page.find(marker).expect("token") + marker.len();
         let token = &page[at..at + page[at..].find('"').expect("end")];
         let form = serde_urlencoded::to_string([
             ("username", username),
@@ -206,12 +207,12 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
         (
             "task list (10,000 tasks), page 1",
             "/console/tasks?status=all".into(),
-            "<tr data-id",
+            "data-id=",
         ),
         (
             "task list, page 100",
             "/console/tasks?status=all&page=100".into(),
-            "<tr data-id",
+            "data-id=",
         ),
         (
             "a cadre's sheet",

@@ -8,11 +8,10 @@ use fieldsync_protocol::gps::{Doubt, GpsVerdict, LatLon};
 use fieldsync_protocol::merge::RecordState;
 use fieldsync_server::store::{FixWrite, NewUser, RecordWrite, Store, WriteBatch};
 use serde_json::{Map, Value, json};
-use time::Month;
+
 use uuid::Uuid;
 
 pub const COUNTY: &str = "640422";
-pub const MONTH: (i32, Month) = (2026, Month::October);
 pub const MONTH_TEXT: &str = "2026-10";
 pub const DAYS: i64 = 30;
 /// 2026-10-01 09:00 Beijing time.

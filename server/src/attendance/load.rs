@@ -141,6 +141,10 @@ pub async fn sheets(
             .await?,
         |e| e.user_id,
     );
+    // In fix-time order, as the one-cadre read gives them (ids break ties on both engines).
+    for list in events.values_mut() {
+        list.sort_by_key(|e| (e.fix_at, e.record_id));
+    }
     let mut requests = group(
         store
             .records_created_under(&division, &from, &to, "leave_request")
@@ -267,12 +271,7 @@ fn sheet_of(
 /// An event as the sheet judges it, from the stored fix and its verdict.
 fn event(e: PresenceEvent, accepted: bool) -> Event {
     let verdict = e.gps_verdict.map(|v| v.0).unwrap_or_default();
-    let mut doubts: Vec<String> = verdict["reasons"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.as_str().map(str::to_owned))
-        .collect();
+    let mut doubts = verdict.reasons;
     // A fix stamped after the server already had it: the phone's clock was set ahead (to claim
     // days not yet lived, say).
     let ahead = e.fix_at > e.received_at + CLOCK_SLACK_MS;
@@ -285,7 +284,7 @@ fn event(e: PresenceEvent, accepted: bool) -> Event {
         village: e.scope,
         at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(e.fix_at) * 1_000_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-        fix_ok: verdict["ok"].as_bool().unwrap_or(false) && !ahead,
+        fix_ok: verdict.ok && !ahead,
         doubts,
         accepted,
     }

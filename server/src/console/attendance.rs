@@ -17,7 +17,7 @@ use super::scope::Scope;
 use super::session::{Posted, Viewer, see_other};
 use super::{P, Q, here, url_encode};
 use crate::app::AppState;
-use crate::attendance::{DayState, Sheet, load, review_state};
+use crate::attendance::{DayState, Sheet, load};
 use crate::export::Format;
 use crate::http::attendance::{self as api, ReviewRequest, SheetView};
 use crate::store::CadreRow;
@@ -43,21 +43,21 @@ pub(super) async fn lines(
     cadres: Vec<CadreRow>,
     month: (i32, time::Month),
 ) -> Result<Vec<Line>, ConsoleError> {
-    let store = state.store();
-    let month_text = api::month_text(month);
-    let mut out = Vec::with_capacity(cadres.len());
-    for cadre in cadres {
-        let spans = load::spans(store, cadre.user_id, month).await?;
-        let reviews = store.reviews(cadre.user_id, &month_text).await?;
-        if let Some(sheet) = load::sheet(store, cadre.user_id, month, &spans, &reviews).await? {
-            out.push(Line {
+    // All of them in a handful of queries: a county is 900 cadres.
+    let sheets = load::sheets(state.store(), &cadres, month).await?;
+    Ok(cadres
+        .into_iter()
+        .filter_map(|cadre| {
+            // A cadre of two villages is listed once per village, with the same sheet.
+            let found = sheets.get(&cadre.user_id)?;
+            let (sheet, review) = (found.sheet.clone(), found.review_state());
+            Some(Line {
                 cadre,
                 sheet,
-                review: review_state(&reviews),
-            });
-        }
-    }
-    Ok(out)
+                review,
+            })
+        })
+        .collect())
 }
 
 /// The month's sheets of a division's cadres.
