@@ -110,7 +110,7 @@ fn card(v: &Viewer, c: &ConflictView, scope: &Scope, who: &dyn Fn(Uuid) -> Strin
     html! {
         div.card data-testid="conflict" data-id=(c.id) {
             div {
-                strong { (entity_name(l, &c.entity)) " · " (c.field) }
+                strong { (entity_name(l, &c.entity)) " · " (l.field(&c.field)) }
                 " " span.badge { (kind_name(l, &c.kind)) }
                 " " span.muted { (scope.name(&c.scope)) " · " (who(c.user_id)) " · " (layout::when(c.created_at_ms)) }
             }

@@ -143,6 +143,43 @@ impl Lang {
         }
     }
 
+    /// A field of a household, a member or a task, for reviewers; the wire name otherwise.
+    pub fn field(self, name: &str) -> String {
+        let label = match name {
+            "head_name" => self.t("户主姓名", "Head of household"),
+            "name" => self.t("姓名", "Name"),
+            "grid" => self.t("网格", "Grid"),
+            "address" => self.t("住址", "Address"),
+            "phone" => self.t("电话", "Phone"),
+            "head_id_card" | "id_card" => self.t("身份证号", "ID card"),
+            "poverty_status" => self.t("脱贫状态", "Poverty status"),
+            "monitoring_type" => self.t("监测类型", "Monitoring type"),
+            "labour_capacity" => self.t("劳动能力", "Labour capacity"),
+            "household_size" => self.t("家庭人口", "Household size"),
+            "per_capita_income" => self.t("人均纯收入", "Income per person"),
+            "income_year" => self.t("收入年度", "Income year"),
+            "home_lat" => self.t("住房纬度", "Home latitude"),
+            "home_lon" => self.t("住房经度", "Home longitude"),
+            "notes" | "note" => self.t("备注", "Notes"),
+            "relation" => self.t("与户主关系", "Relation to head"),
+            "gender" => self.t("性别", "Gender"),
+            "birth_date" => self.t("出生日期", "Birth date"),
+            "school_status" => self.t("就学状态", "School status"),
+            "school_name" => self.t("学校", "School"),
+            "insurance_status" => self.t("医保状态", "Health insurance"),
+            "family_doctor_signed" => self.t("家庭医生签约", "Family doctor"),
+            "illness" => self.t("疾病", "Illness"),
+            "disability" => self.t("残疾", "Disability"),
+            "migrant_worker" => self.t("外出务工", "Migrant worker"),
+            "status" => self.t("状态", "Status"),
+            "assignee_id" => self.t("负责人", "Assignee"),
+            "due_on" => self.t("期限", "Due"),
+            "title" => self.t("标题", "Title"),
+            _ => return name.to_owned(),
+        };
+        label.to_owned()
+    }
+
     /// A household's monitoring type.
     pub fn monitoring_type(self, t: &str) -> &'static str {
         match t {
@@ -171,6 +208,19 @@ mod tests {
         }
         for t in crate::cases::machine::CASE_TYPES {
             assert_ne!(Lang::En.monitoring_type(t), "Not typed", "{t}");
+        }
+        // Every field a reviewer can meet in a household or member conflict reads as words.
+        for def in [
+            &fieldsync_protocol::registry::HOUSEHOLD,
+            &fieldsync_protocol::registry::MEMBER,
+        ] {
+            for f in def
+                .fields
+                .iter()
+                .filter(|f| !f.name.ends_with("_code") && f.name != "household_id")
+            {
+                assert_ne!(Lang::Zh.field(f.name), f.name, "{}.{}", def.name, f.name);
+            }
         }
         assert_eq!(Lang::from_code("en"), Some(Lang::En));
         assert_eq!(Lang::from_code("fr"), None);
