@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::ConsoleError;
 use super::layout::{self, Nav};
-use super::scope::Scope;
+use super::scope::{self, Scope};
 use super::session::{Posted, Viewer, see_other};
 use super::{P, Q, here, url_encode};
 use crate::app::AppState;
@@ -78,13 +78,13 @@ pub async fn list(
     let scope = Scope::of(&state, &v).await?;
     let month = api::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
     let month_text = api::month_text(month);
-    let Some(division) = q
-        .division
-        .clone()
-        .filter(|d| !d.is_empty())
-        .or_else(|| scope.default_division().map(str::to_owned))
-    else {
-        return Ok(no_divisions(&v, &uri));
+    let Some(division) = scope.division(q.division.as_deref()) else {
+        return Ok(scope::unassigned(
+            &v,
+            Nav::Attendance,
+            l.t("考勤审核", "Attendance review"),
+            &uri,
+        ));
     };
     let cadres = api::cadres_of(&state, &v.auth, &division, month).await?;
     let all = lines(&state, cadres, month).await?;
@@ -158,18 +158,6 @@ pub async fn list(
     .into_response())
 }
 
-fn no_divisions(v: &Viewer, uri: &Uri) -> Response {
-    let l = v.lang;
-    layout::page(
-        v,
-        Nav::Attendance,
-        l.t("考勤审核", "Attendance review"),
-        &here(uri),
-        html! { p.muted { (l.t("您目前没有分配的乡镇或村", "You are not assigned to any division today")) } },
-    )
-    .into_response()
-}
-
 fn meets(l: super::i18n::Lang, yes: bool) -> Markup {
     html! {
         @if yes { span.badge.ok { (l.t("达标", "Yes")) } } @else { span.badge.bad { (l.t("未达标", "No")) } }
@@ -211,13 +199,8 @@ pub async fn sheet(
     let name = cadre.display_name.clone().unwrap_or(cadre.username.clone());
     let scope = Scope::of(&state, &v).await?;
     let reviewer = api::REVIEWERS.contains(&v.auth.role) && user_id != v.auth.user_id;
-    let people = super::scope::people(&state, &scope).await?;
-    let who = |id: Uuid| {
-        people.get(&id).map_or_else(
-            || l.t("其他人", "someone else").to_owned(),
-            |p| p.0.name().to_owned(),
-        )
-    };
+    let people = scope::people(&state, &scope).await?;
+    let who = |id: Uuid| scope::name_of(l, &people, id);
     let done = q.done.as_deref().map(|d| match d {
         "approve" => l.t("已审核通过并锁定", "Approved and locked"),
         "return" => l.t(

@@ -58,12 +58,7 @@ pub async fn list(
     .await?;
     let scope = Scope::of(&state, &v).await?;
     let people = scope::people(&state, &scope).await?;
-    let who = |id: Uuid| {
-        people.get(&id).map_or_else(
-            || l.t("其他人", "someone else").to_owned(),
-            |p| p.0.name().to_owned(),
-        )
-    };
+    let who = |id: Uuid| scope::name_of(l, &people, id);
     let status = if resolved { "resolved" } else { "open" };
     let body = html! {
         @if q.done.is_some() { (layout::flash(Some(l.t("已处理该冲突", "The conflict is resolved")))) }

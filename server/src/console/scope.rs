@@ -6,7 +6,11 @@ use std::collections::{BTreeSet, HashMap};
 use maud::{Markup, html};
 use uuid::Uuid;
 
+use axum::response::{IntoResponse, Response};
+
 use super::error::ConsoleError;
+use super::i18n::Lang;
+use super::layout::{self, Nav};
 use super::session::Viewer;
 use crate::app::AppState;
 use crate::clock;
@@ -63,9 +67,12 @@ impl Scope {
         out
     }
 
-    /// The division a page shows when none is asked for: the first assignment.
-    pub fn default_division(&self) -> Option<&str> {
-        self.divisions.first().map(String::as_str)
+    /// The division a page shows: the one asked for, else the first assignment.
+    pub fn division(&self, asked: Option<&str>) -> Option<String> {
+        asked
+            .filter(|d| !d.is_empty())
+            .or_else(|| self.divisions.first().map(String::as_str))
+            .map(str::to_owned)
     }
 
     /// Whether `code` is one of the viewer's divisions or below one.
@@ -97,13 +104,34 @@ impl Scope {
     }
 }
 
+/// The people of the viewer's divisions by id, with the divisions each is assigned to.
+pub type People = HashMap<Uuid, (Person, Vec<String>)>;
+
+/// A person's name, or "someone else" for one outside the viewer's divisions.
+pub fn name_of(l: Lang, people: &People, id: Uuid) -> String {
+    people.get(&id).map_or_else(
+        || l.t("其他人", "someone else").to_owned(),
+        |p| p.0.name().to_owned(),
+    )
+}
+
+/// The page of a section that needs a division, for a viewer assigned to none today.
+pub fn unassigned(v: &Viewer, nav: Nav, title: &str, uri: &axum::http::Uri) -> Response {
+    let l = v.lang;
+    layout::page(
+        v,
+        nav,
+        title,
+        &super::here(uri),
+        html! { p.muted { (l.t("您目前没有分配的乡镇或村", "You are not assigned to any division today")) } },
+    )
+    .into_response()
+}
+
 /// The people assigned in the viewer's divisions, by id.
-pub async fn people(
-    state: &AppState,
-    scope: &Scope,
-) -> Result<HashMap<Uuid, (Person, Vec<String>)>, ConsoleError> {
+pub async fn people(state: &AppState, scope: &Scope) -> Result<People, ConsoleError> {
     let today = clock::iso(clock::today());
-    let mut out: HashMap<Uuid, (Person, Vec<String>)> = HashMap::new();
+    let mut out: People = HashMap::new();
     for d in &scope.divisions {
         for (p, division) in state.store().people_under(d, &today).await? {
             out.entry(p.id)

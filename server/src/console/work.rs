@@ -3,8 +3,6 @@
 //! visit. Lists come from the API's code (`crate::http::work`); a reassignment or a step is a
 //! mutation pushed from the sign-in's device, judged by the same rules as a phone's.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +17,7 @@ use uuid::Uuid;
 use super::error::ConsoleError;
 use super::i18n::Lang;
 use super::layout::{self, Nav};
-use super::scope::{self, Scope};
+use super::scope::{self, People, Scope};
 use super::session::{Posted, Viewer, see_other};
 use super::{P, Q, here, url_encode};
 use crate::app::AppState;
@@ -34,14 +32,10 @@ use crate::store::Person;
 /// Tasks on one page: enough to work through, small enough to render at once.
 const PAGE: usize = 50;
 
-type People = HashMap<Uuid, (Person, Vec<String>)>;
-
+/// The name of the person a record names by id (an assignee), or "unassigned".
 fn person_name(l: Lang, people: &People, id: Option<&str>) -> String {
     match id.and_then(|i| i.parse::<Uuid>().ok()) {
-        Some(id) => people.get(&id).map_or_else(
-            || l.t("其他人", "someone else").to_owned(),
-            |p| p.0.name().to_owned(),
-        ),
+        Some(id) => scope::name_of(l, people, id),
         None => l.t("未分配", "unassigned").to_owned(),
     }
 }
