@@ -61,7 +61,9 @@ pub use divisions::Division;
 pub use export::{ExportCheck, ExportHousehold, HouseholdCursor, VillageLabel};
 pub use identity::{DeviceRow, NewUser, UserRow, village_range};
 pub use jobs::JobRow;
-pub use observations::{DivisionShape, HouseholdRecord, PublishedForm, StoredArea, VillageArea};
+pub use observations::{
+    DivisionShape, HouseholdRecord, PublishedForm, StoredArea, StoredFix, VillageArea,
+};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
 pub use sessions::{EndReason, SessionAuth, Spent};

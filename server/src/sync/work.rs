@@ -22,7 +22,7 @@ use fieldsync_protocol::Role;
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
 use fieldsync_protocol::merge::{self, RecordState};
 use fieldsync_protocol::push::{ConflictInfo, ConflictKind, Mutation, Op, Status};
-use fieldsync_protocol::registry::checks::{self, Observed};
+use fieldsync_protocol::registry::checks::{self, CheckState, Observed};
 use fieldsync_protocol::registry::{self, EntityDef};
 use serde_json::{Map, Value, json};
 use time::Date;
@@ -509,7 +509,8 @@ async fn household_facts(
     let status = checks::household_status(&checks::current(&observed));
     let checks_pass = status.iter().all(|(name, s)| {
         // A household without school-age children has no education check to pass.
-        s.state == "pass" || (*name == registry::EDUCATION_CHECK.name && s.state == "none")
+        s.state == CheckState::Pass
+            || (*name == registry::EDUCATION_CHECK.name && s.state == CheckState::None)
     });
     Ok(Household {
         income: home.get("per_capita_income").and_then(Value::as_f64),
