@@ -121,7 +121,7 @@ fn the_readmes_values_are_the_contracts() {
     for group in groups {
         let wanted: BTreeSet<String> = group.iter().cloned().collect();
         assert!(
-            enums.iter().any(|e| *e == wanted),
+            enums.contains(&wanted),
             "README.md names {group:?}, which is no enumeration of the contract (mobile-contract/)"
         );
     }
