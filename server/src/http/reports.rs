@@ -31,7 +31,8 @@ struct MyReport {
     description: String,
     received_at_ms: i64,
     /// Where the monitoring case the report opened or joined stands (`reported`, `verified`
-    /// … `eliminated`, `not_admitted`); `received` until a case takes it up.
+    /// … `eliminated`, `not_admitted`); `received` until a case takes it up, and to a farmer
+    /// while the case is not their own household's.
     status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     case_id: Option<Uuid>,
