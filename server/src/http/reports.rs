@@ -5,10 +5,9 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use fieldsync_protocol::Role;
 use serde::Serialize;
 use uuid::Uuid;
-
-use fieldsync_protocol::Role;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AuthUser};
