@@ -59,6 +59,12 @@ pub enum ErrorCode {
     ForbiddenRole,
     /// The record lies outside the villages the caller is assigned to.
     ForbiddenScope,
+    /// A farmer's account reports only about the household its own ID-card number belongs to
+    /// (as head or member); this report names another household or another person.
+    NotYourHousehold,
+    /// A farmer's account has no ID-card number on file, so the server cannot tell which
+    /// household is theirs; ask the village (the first secretary) to register it.
+    IdCardNotOnFile,
     /// The hybrid logical clock stamp is further in the future than the server tolerates.
     HlcInFuture,
     /// The GPS fix is malformed (coordinates out of range, negative accuracy …).
@@ -75,6 +81,9 @@ pub enum ErrorCode {
     DeviceMismatch,
     /// The device or its session was revoked; log in again.
     DeviceRevoked,
+    /// This phone is registered to another account: a login on it is refused and nothing of
+    /// that account changes. Ask an administrator to hand the phone over (HTTP 409).
+    DeviceTaken,
     /// Too many requests; retry after the `Retry-After` header.
     RateLimited,
     /// The request conflicts with the state on the server (e.g. a conflict already resolved).
@@ -106,7 +115,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 44] = [
+    pub const ALL: [ErrorCode; 47] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::BodyTooLarge,
@@ -131,6 +140,8 @@ impl ErrorCode {
         ErrorCode::AppendOnly,
         ErrorCode::ForbiddenRole,
         ErrorCode::ForbiddenScope,
+        ErrorCode::NotYourHousehold,
+        ErrorCode::IdCardNotOnFile,
         ErrorCode::HlcInFuture,
         ErrorCode::InvalidGps,
         ErrorCode::InvalidCursor,
@@ -139,6 +150,7 @@ impl ErrorCode {
         ErrorCode::InvalidCredentials,
         ErrorCode::DeviceMismatch,
         ErrorCode::DeviceRevoked,
+        ErrorCode::DeviceTaken,
         ErrorCode::RateLimited,
         ErrorCode::Conflict,
         ErrorCode::HashMismatch,
@@ -180,6 +192,8 @@ impl ErrorCode {
             AppendOnly => "append_only",
             ForbiddenRole => "forbidden_role",
             ForbiddenScope => "forbidden_scope",
+            NotYourHousehold => "not_your_household",
+            IdCardNotOnFile => "id_card_not_on_file",
             HlcInFuture => "hlc_in_future",
             InvalidGps => "invalid_gps",
             InvalidCursor => "invalid_cursor",
@@ -188,6 +202,7 @@ impl ErrorCode {
             InvalidCredentials => "invalid_credentials",
             DeviceMismatch => "device_mismatch",
             DeviceRevoked => "device_revoked",
+            DeviceTaken => "device_taken",
             RateLimited => "rate_limited",
             Conflict => "conflict",
             HashMismatch => "hash_mismatch",

@@ -25,6 +25,7 @@ mod jobs;
 mod keys;
 mod limits;
 mod observations;
+mod own_id_cards;
 mod rows;
 mod sealing;
 mod seed;
@@ -59,11 +60,12 @@ pub use conflicts::{ConflictFilter, ConflictRow};
 pub use console::{ConsoleSession, MapPoint, Person, VillageMonth};
 pub use divisions::Division;
 pub use export::{ExportCheck, ExportHousehold, HouseholdCursor, VillageLabel};
-pub use identity::{DeviceRow, NewUser, UserRow, village_range};
+pub use identity::{Binding, DeviceRow, HandOver, NewUser, UserRow, village_range};
 pub use jobs::JobRow;
 pub use observations::{
     DivisionShape, HouseholdRecord, PublishedForm, StoredArea, StoredFix, VillageArea,
 };
+pub use own_id_cards::OwnIdCard;
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
 pub use sessions::{EndReason, SessionAuth, Spent};
