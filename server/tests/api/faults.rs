@@ -104,8 +104,10 @@ fn big_batch(phone: &mut Phone, n: usize) -> Vec<Mutation> {
 /// The issue's full disk, made with SQLite's `max_page_count`: the push answers
 /// `storage_full` and keeps nothing, `/readyz` says so, and once space is back the same server
 /// takes the same push (applied, not `duplicate`: nothing of it was kept before) and logins.
-/// Before the fix, the first failure left the write connection counting an open transaction
-/// and every later write answered 500 ("begin_with at non-zero transaction depth").
+/// Before the fix, a write that SQLite rolled back whole (here the readiness probe's single
+/// insert; on a real disk a failed COMMIT) left the write connection counting an open
+/// transaction, and every later write answered 500 ("begin_with at non-zero transaction
+/// depth"), space or not.
 #[tokio::test]
 async fn a_full_disk_answers_storage_full_and_heals_without_a_restart() {
     let app = spawn_app().await;
@@ -134,7 +136,6 @@ async fn a_full_disk_answers_storage_full_and_heals_without_a_restart() {
 
     // Space is freed: no restart.
     limit_sqlite_growth(&app.store, None).await.unwrap();
-    assert_eq!(readyz(&app).await.status, 200);
     let answer = push(&app, &phone, &batch).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     let res: PushResponse = serde_json::from_value(answer.body).unwrap();
@@ -144,6 +145,7 @@ async fn a_full_disk_answers_storage_full_and_heals_without_a_restart() {
         "a failed push kept part of the batch: {res:?}"
     );
     assert_eq!(login(&app, &username).await.status, 200);
+    assert_eq!(readyz(&app).await.status, 200);
 }
 
 /// No connection comes free within the wait (the single SQLite writer, or every PostgreSQL
