@@ -112,7 +112,7 @@ impl From<StoreError> for ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 detail: ErrorDetail::new(
                     ErrorCode::StorageFull,
-                    "the server's storage is full; your data stays on the phone, retry later",
+                    "the server's storage is full; nothing was saved, retry later",
                 ),
                 retry_after_s: Some(60),
             },

@@ -7,11 +7,13 @@
 //!   into an internal error. Transient means it goes away by itself: no connection free in time,
 //!   a lock held elsewhere, a connection lost or a database restarting, too little memory or too
 //!   many connections ([`StoreError::Busy`]), and a full disk ([`StoreError::Full`]).
-//! - A connection goes back to a pool only outside any transaction (see [`released_clean`]):
-//!   SQLite rolls a whole transaction back by itself on some errors (a full disk among them),
-//!   after which sqlx's own rollback fails and its transaction count stays at one for good, and
-//!   every later `BEGIN` on that connection would fail. Such a connection is closed instead,
-//!   and the pool opens a fresh one.
+//! - A connection goes back to its pool only outside any transaction. On PostgreSQL sqlx sees
+//!   to it (the rollback of a dropped transaction is sent before the release's ping, and a
+//!   connection that fails it is closed). On SQLite it did not: SQLite rolls a whole
+//!   transaction back by itself on some errors (a full disk among them), sqlx's own rollback
+//!   then fails, its transaction count stays at one for good, and every later `BEGIN` on that
+//!   connection failed until a restart. The write pool now closes such a connection and opens
+//!   a fresh one ([`released_clean`]).
 
 use sqlx::{Connection, SqliteConnection};
 
@@ -107,7 +109,7 @@ fn sqlstate_fault(code: &str) -> Option<StoreError> {
     })
 }
 
-/// Whether a connection handed back to a SQLite pool may serve again: only outside any
+/// Whether a connection handed back to the SQLite write pool may serve again: only outside any
 /// transaction. A dropped transaction queues its rollback on the connection's worker; the ping
 /// runs behind it, so the count read afterwards is the one the rollback left.
 pub(super) async fn released_clean(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {

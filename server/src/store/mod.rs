@@ -265,13 +265,13 @@ impl Store {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(opts.wait)
+                // Transactions run here only; readers never begin one.
                 .after_release(|conn, _| Box::pin(fault::released_clean(conn)))
                 .connect_with(connect.clone())
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.clamp(1, 8))
                 .acquire_timeout(opts.wait)
-                .after_release(|conn, _| Box::pin(fault::released_clean(conn)))
                 .connect_with(connect.read_only(true))
                 .await?;
             return Ok(Store {
