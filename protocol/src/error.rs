@@ -110,12 +110,18 @@ pub enum ErrorCode {
     UpgradeRequired,
     /// An error on the server; the request may be retried.
     Internal,
-    /// The server is starting or shutting down; retry shortly.
+    /// The server cannot serve the request now and will by itself: it is starting or
+    /// shutting down, or its database is busy or out of reach. HTTP 503; retry after the
+    /// `Retry-After` header (a push that did reach the database is answered `duplicate`).
     Unavailable,
+    /// The server's disk is full: nothing of the request was kept. HTTP 503; keep the data on
+    /// the phone and retry after the `Retry-After` header; the server recovers by itself once
+    /// space is freed.
+    StorageFull,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 47] = [
+    pub const ALL: [ErrorCode; 48] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::BodyTooLarge,
@@ -163,6 +169,7 @@ impl ErrorCode {
         ErrorCode::UpgradeRequired,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::StorageFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -215,6 +222,7 @@ impl ErrorCode {
             UpgradeRequired => "upgrade_required",
             Internal => "internal",
             Unavailable => "unavailable",
+            StorageFull => "storage_full",
         }
     }
 }

@@ -106,6 +106,9 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// Most database connections per process.
     pub max_connections: u32,
+    /// Milliseconds a request waits for the database (a free connection; on SQLite also the
+    /// write lock another process holds) before it is answered 503 `unavailable`.
+    pub database_wait_ms: u64,
     pub log_format: LogFormat,
     pub limits: Limits,
     pub auth: AuthSettings,
@@ -273,6 +276,7 @@ impl Default for Settings {
             data_key: None,
             metrics_token: None,
             max_connections: 16,
+            database_wait_ms: 10_000,
             log_format: LogFormat::Pretty,
             limits: Limits::default(),
             auth: AuthSettings::default(),
@@ -293,6 +297,7 @@ const KEYS: &[&str] = &[
     "data_key",
     "metrics_token",
     "max_connections",
+    "database_wait_ms",
     "log_format",
     "limits",
     "auth",
@@ -384,6 +389,9 @@ impl Settings {
         if self.max_connections == 0 {
             return bad("max_connections must be positive");
         }
+        if !(100..=600_000).contains(&self.database_wait_ms) {
+            return bad("database_wait_ms is 100 to 600000");
+        }
         // An empty token would let `Authorization: Bearer ` with nothing after it through.
         if self
             .metrics_token
@@ -463,7 +471,7 @@ impl Settings {
     pub fn connect_options(&self) -> ConnectOptions {
         ConnectOptions {
             max_connections: self.max_connections,
-            ..ConnectOptions::default()
+            wait: std::time::Duration::from_millis(self.database_wait_ms),
         }
     }
 }

@@ -226,3 +226,29 @@ pub async fn on_each_engine<T>(
     }
     all
 }
+
+/// Lets the SQLite file of `store` grow by no more than `pages` further pages (`None`: as far
+/// as SQLite allows), as a full disk would: SQLite then fails writes with `SQLITE_FULL`. The
+/// limit (`PRAGMA max_page_count`) belongs to the write connection, so a test keeping the disk
+/// "full" sets it again after a failure may have replaced that connection. No-op on PostgreSQL.
+pub async fn limit_sqlite_growth(store: &Store, pages: Option<u64>) -> Result<(), sqlx::Error> {
+    let crate::store::Engine::Sqlite(pool) = store.writer() else {
+        return Ok(());
+    };
+    let mut conn = pool.acquire().await?;
+    let limit = match pages {
+        Some(extra) => {
+            let now: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&mut *conn)
+                .await?;
+            u64::try_from(now).unwrap_or(0) + extra
+        }
+        None => u64::from(u32::MAX - 1),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA max_page_count = {limit}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

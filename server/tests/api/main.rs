@@ -16,6 +16,7 @@ mod conflicts;
 mod console;
 mod devices;
 mod export;
+mod faults;
 mod helpers;
 mod input;
 mod jobs;
