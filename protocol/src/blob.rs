@@ -24,6 +24,10 @@ pub enum BlobState {
     Ready,
     /// Not a photo the server takes; `reason` says why. Uploading it again will not help.
     Rejected,
+    /// Accepted once, but the server no longer has its bytes (its storage lost them before
+    /// the photo was processed): upload it again, from byte 0 (`received` is 0). The photo
+    /// keeps its owners and the records that name it.
+    Missing,
 }
 
 /// The answer to an upload and to `GET /v1/blobs/{sha256}/meta`.

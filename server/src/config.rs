@@ -208,6 +208,12 @@ pub struct BlobSettings {
     pub grace_days: u32,
     /// Days an unfinished chunked upload is kept for resuming.
     pub unfinished_days: u32,
+    /// Wait before a photo whose processing failed for a reason other than the photo (the
+    /// blob store or the disk failing) is tried again, in milliseconds; doubles with each
+    /// attempt up to `retry_max_ms`. Such a photo is never given up.
+    pub retry_first_ms: u64,
+    /// Longest wait between two attempts at one photo, in milliseconds.
+    pub retry_max_ms: u64,
     /// `local` (under the data directory) or `s3`.
     pub backend: BlobBackend,
     pub s3: S3Settings,
@@ -223,6 +229,8 @@ impl Default for BlobSettings {
             workers: 0,
             grace_days: 30,
             unfinished_days: 7,
+            retry_first_ms: 5_000,
+            retry_max_ms: 15 * 60 * 1000,
             backend: BlobBackend::Local,
             s3: S3Settings::default(),
         }
@@ -407,6 +415,9 @@ impl Settings {
             return bad(
                 "blobs: max_photo_bytes, max_pixels, grace_days must be positive and thumb_px at least 32",
             );
+        }
+        if b.retry_first_ms == 0 || b.retry_max_ms < b.retry_first_ms {
+            return bad("blobs: retry_first_ms must be positive and retry_max_ms at least as long");
         }
         if b.backend == BlobBackend::S3 && (b.s3.bucket.is_empty() || b.s3.access_key_id.is_empty())
         {

@@ -15,6 +15,7 @@
 mod gc;
 mod local;
 pub mod photo;
+mod retry;
 mod s3;
 mod store;
 mod upload;
@@ -121,6 +122,21 @@ impl Blobs {
         }
     }
 
+    /// The same service over `wrap(store)`, before anything has used it: the tests of storage
+    /// failures put a store that fails on purpose in front of the real one.
+    pub fn wrapping_store(
+        self,
+        wrap: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore>,
+    ) -> Blobs {
+        let inner = &self.inner;
+        Blobs::with_store(
+            inner.db.clone(),
+            wrap(inner.store.clone()),
+            inner.settings.clone(),
+            inner.tmp.clone(),
+        )
+    }
+
     pub fn store(&self) -> &dyn BlobStore {
         self.inner.store.as_ref()
     }
@@ -153,10 +169,17 @@ impl Blobs {
     /// What the server has of a blob, as the device sees it: the blob's state, or the
     /// device's own upload in progress. `None` when it has nothing.
     pub async fn info(&self, sha256: &str, device_id: Uuid) -> Result<Option<BlobInfo>, BlobError> {
-        if let Some(row) = self.db().blob(sha256).await? {
-            return Ok(Some(info_of(&row)));
+        let row = self.db().blob(sha256).await?;
+        // A photo whose bytes the server lost shows the device's own new upload of it, if
+        // one is under way, so that the phone resumes it rather than starting over.
+        if let Some(row) = row.as_ref().filter(|r| r.state != MISSING) {
+            return Ok(Some(info_of(row)));
         }
-        Ok(self.db().upload(sha256, device_id).await?.map(|u| {
+        let upload = self.db().upload(sha256, device_id).await?;
+        if let (Some(row), None) = (&row, &upload) {
+            return Ok(Some(info_of(row)));
+        }
+        Ok(upload.map(|u| {
             BlobInfo::unprocessed(
                 sha256,
                 BlobState::Receiving,
@@ -199,10 +222,17 @@ fn staging_prefix(device_id: Uuid, sha256: &str) -> String {
     format!("staging/{}/{sha256}/", device_id.simple())
 }
 
+/// The `blobs.state` of a photo whose uploaded bytes are gone: the server needs them again.
+const MISSING: &str = "missing";
+
 pub fn info_of(row: &BlobRow) -> BlobInfo {
     let state = match row.state.as_str() {
         "ready" => BlobState::Ready,
         "rejected" => BlobState::Rejected,
+        // Nothing of it is held: the phone sends it again from byte 0.
+        MISSING => {
+            return BlobInfo::unprocessed(&row.sha256, BlobState::Missing, 0, to_u64(row.size));
+        }
         _ => BlobState::Processing,
     };
     let gps = match (row.gps_lat, row.gps_lon) {

@@ -74,11 +74,14 @@ impl Blobs {
         if !fieldsync_protocol::blob::is_sha256_hex(sha256) {
             return Err(BlobError::BadName(sha256.to_owned()));
         }
-        // The same bytes again (another phone, or a retry whose answer was lost): instant.
+        // The same bytes again (another phone, or a retry whose answer was lost): instant,
+        // unless the server lost its copy before processing it.
         if let Some(row) = self.db().blob(sha256).await? {
             self.db().add_blob_owner(sha256, device_id).await?;
             self.db().touch_blob(sha256, clock::now_ms()).await?;
-            return Ok(super::info_of(&row));
+            if !self.takes_bytes_again(&row).await? {
+                return Ok(super::info_of(&row));
+            }
         }
         let max = self.settings().max_photo_bytes;
         let announced = chunk.map(|c| c.total).or(declared).unwrap_or(0);
@@ -298,6 +301,7 @@ impl Blobs {
         self.db()
             .add_blob(sha256, to_i64(size), device_id, now)
             .await?;
+        self.db().requeue_blob(sha256).await?;
         self.inner.wake.notify_one();
         let row = self.db().blob(sha256).await?;
         Ok(row

@@ -102,7 +102,7 @@ fn offset_header(info: &BlobInfo) -> (header::HeaderName, HeaderValue) {
         (status = 200, description = "The server holds some or all of it", headers(
             ("Upload-Offset" = u64, description = "Bytes held"),
             ("Upload-Length" = u64, description = "The whole size, when known"),
-            ("Blob-State" = String, description = "`receiving`, `processing`, `ready` or `rejected`"),
+            ("Blob-State" = String, description = "`receiving`, `processing`, `ready`, `rejected` or `missing` (send it again from byte 0)"),
         )),
         (status = 404, description = "Nothing of it: start from byte 0"),
     ))]
@@ -146,7 +146,7 @@ async fn meta(
             (super::openapi::Binary = "image/jpeg"),
             (super::openapi::Binary = "image/png"),
         )),
-        (status = 202, description = "Still arriving or being processed", body = BlobInfo),
+        (status = 202, description = "Still arriving or being processed, or `missing` (its phone is to send it again)", body = BlobInfo),
         (status = 206, description = "The asked-for range", content(
             (super::openapi::Binary = "image/jpeg"),
             (super::openapi::Binary = "image/png"),
@@ -188,7 +188,7 @@ pub(crate) async fn photo(
 #[utoipa::path(get, operation_id = "getThumbnail", path = "/v1/blobs/{sha256}/thumb", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     responses(
         (status = 200, description = "The thumbnail", body = super::openapi::Binary, content_type = "image/jpeg"),
-        (status = 202, description = "Still arriving or being processed", body = BlobInfo),
+        (status = 202, description = "Still arriving or being processed, or `missing` (its phone is to send it again)", body = BlobInfo),
         (status = 206, description = "The asked-for range", body = super::openapi::Binary, content_type = "image/jpeg"),
         (status = 304, description = "Not modified (`If-None-Match`)"),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -238,6 +238,7 @@ fn state_name(s: BlobState) -> &'static str {
         BlobState::Processing => "processing",
         BlobState::Ready => "ready",
         BlobState::Rejected => "rejected",
+        BlobState::Missing => "missing",
     }
 }
 
@@ -252,7 +253,8 @@ async fn serve(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     match info.state {
-        BlobState::Receiving | BlobState::Processing => {
+        // Missing: the photo's phone is sending it again.
+        BlobState::Receiving | BlobState::Processing | BlobState::Missing => {
             return Ok((StatusCode::ACCEPTED, AppJson(info)).into_response());
         }
         BlobState::Rejected => {
