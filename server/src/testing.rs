@@ -1,5 +1,8 @@
 //! Support for the test suites and the benchmark: a throwaway database on either engine, made
-//! fresh and removed on drop. The server itself never uses this module.
+//! fresh and removed on drop; test photos made at run time ([`photo`]). The server itself never
+//! uses this module.
+
+pub mod photo;
 
 use std::path::{Path, PathBuf};
 

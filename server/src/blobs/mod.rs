@@ -24,7 +24,7 @@ mod worker;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fieldsync_protocol::blob::{BlobInfo, BlobState};
+use fieldsync_protocol::blob::{BlobInfo, BlobState, PhotoMetadata};
 use fieldsync_protocol::gps::LatLon;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -250,6 +250,7 @@ pub fn info_of(row: &BlobRow) -> BlobInfo {
         height: dim(row.height),
         gps,
         taken_at: row.taken_at.clone(),
+        metadata: row.metadata.as_deref().and_then(PhotoMetadata::parse),
         reason: row.reason.clone(),
     }
 }

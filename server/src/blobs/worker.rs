@@ -201,6 +201,7 @@ impl Blobs {
             thumb_size: to_i64(done.thumb_bytes),
             gps: done.gps.map(|g| (g.lat, g.lon, g.altitude_m)),
             taken_at: done.taken_at,
+            metadata: done.metadata.as_str().to_owned(),
         }))
     }
 }

@@ -28,6 +28,8 @@ pub struct BlobRow {
     pub taken_at: Option<String>,
     pub reason: Option<String>,
     pub detail: Option<String>,
+    /// `read`, `none` or `unreadable` (`PhotoMetadata`); NULL before migration 0015.
+    pub metadata: Option<String>,
 }
 
 /// What processing found, for a blob that is now ready.
@@ -41,6 +43,8 @@ pub struct BlobFacts {
     pub thumb_size: i64,
     pub gps: Option<(f64, f64, Option<f64>)>,
     pub taken_at: Option<String>,
+    /// What became of the EXIF: `read`, `none` or `unreadable`.
+    pub metadata: String,
 }
 
 /// A chunked upload in progress.
@@ -72,7 +76,7 @@ impl Store {
             BlobRow,
             "SELECT sha256, state, size, uploaded_by, uploaded_at, attempts, processed_at, format,
                  width, height, orientation, stored_size, thumb_size, gps_lat, gps_lon, gps_alt_m,
-                 taken_at, reason, detail
+                 taken_at, reason, detail, metadata
              FROM blobs WHERE sha256 = $1",
             sha256
         )?)
@@ -210,7 +214,7 @@ impl Store {
             "UPDATE blobs SET state = 'ready', processed_at = $2, format = $3, width = $4,
                  height = $5, orientation = $6, stored_size = $7, thumb_size = $8, gps_lat = $9,
                  gps_lon = $10, gps_alt_m = $11, taken_at = $12, claimed_at = NULL,
-                 claimed_by = NULL, retry_at = NULL
+                 claimed_by = NULL, retry_at = NULL, metadata = $14
              WHERE sha256 = $1 AND state IN ('processing', 'missing') AND claimed_by = $13",
             sha256,
             now_ms,
@@ -225,6 +229,7 @@ impl Store {
             alt,
             &facts.taken_at,
             claimant,
+            &facts.metadata,
         )?;
         Ok(n == 1)
     }
