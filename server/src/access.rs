@@ -5,7 +5,7 @@
 
 use fieldsync_protocol::Role;
 use fieldsync_protocol::push::Op;
-use fieldsync_protocol::registry::Personal;
+use fieldsync_protocol::registry::{self, Personal};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -32,9 +32,14 @@ impl Action {
 /// One row: a role's rights on an entity.
 pub struct Grant {
     pub role: Role,
+    /// An entity's name, or [`EVERY_CHECK`].
     pub entity: &'static str,
     pub actions: &'static [Action],
 }
+
+/// In a grant, every check of the registry (`registry::CHECKS`): a new check has the rights of
+/// the others without a row of its own.
+pub const EVERY_CHECK: &str = "(every check)";
 
 use Action::*;
 use Role::*;
@@ -60,35 +65,17 @@ pub static GRANTS: &[Grant] = &[
     Grant { role: GridWorker, entity: "household", actions: EDIT },
     Grant { role: GridWorker, entity: "member", actions: EDIT_DELETE },
     // Observations (checks, surveys) are facts: recorded once, never edited or deleted.
-    Grant { role: Admin, entity: "housing_check", actions: RECORD },
-    Grant { role: Admin, entity: "water_check", actions: RECORD },
-    Grant { role: Admin, entity: "education_check", actions: RECORD },
-    Grant { role: Admin, entity: "health_check", actions: RECORD },
+    Grant { role: Admin, entity: EVERY_CHECK, actions: RECORD },
     Grant { role: Admin, entity: "survey_submission", actions: RECORD },
-    Grant { role: CountyOfficer, entity: "housing_check", actions: RECORD },
-    Grant { role: CountyOfficer, entity: "water_check", actions: RECORD },
-    Grant { role: CountyOfficer, entity: "education_check", actions: RECORD },
-    Grant { role: CountyOfficer, entity: "health_check", actions: RECORD },
+    Grant { role: CountyOfficer, entity: EVERY_CHECK, actions: RECORD },
     Grant { role: CountyOfficer, entity: "survey_submission", actions: RECORD },
-    Grant { role: TownshipSupervisor, entity: "housing_check", actions: &[Read] },
-    Grant { role: TownshipSupervisor, entity: "water_check", actions: &[Read] },
-    Grant { role: TownshipSupervisor, entity: "education_check", actions: &[Read] },
-    Grant { role: TownshipSupervisor, entity: "health_check", actions: &[Read] },
+    Grant { role: TownshipSupervisor, entity: EVERY_CHECK, actions: &[Read] },
     Grant { role: TownshipSupervisor, entity: "survey_submission", actions: &[Read] },
-    Grant { role: FirstSecretary, entity: "housing_check", actions: RECORD },
-    Grant { role: FirstSecretary, entity: "water_check", actions: RECORD },
-    Grant { role: FirstSecretary, entity: "education_check", actions: RECORD },
-    Grant { role: FirstSecretary, entity: "health_check", actions: RECORD },
+    Grant { role: FirstSecretary, entity: EVERY_CHECK, actions: RECORD },
     Grant { role: FirstSecretary, entity: "survey_submission", actions: RECORD },
-    Grant { role: TeamMember, entity: "housing_check", actions: RECORD },
-    Grant { role: TeamMember, entity: "water_check", actions: RECORD },
-    Grant { role: TeamMember, entity: "education_check", actions: RECORD },
-    Grant { role: TeamMember, entity: "health_check", actions: RECORD },
+    Grant { role: TeamMember, entity: EVERY_CHECK, actions: RECORD },
     Grant { role: TeamMember, entity: "survey_submission", actions: RECORD },
-    Grant { role: GridWorker, entity: "housing_check", actions: RECORD },
-    Grant { role: GridWorker, entity: "water_check", actions: RECORD },
-    Grant { role: GridWorker, entity: "education_check", actions: RECORD },
-    Grant { role: GridWorker, entity: "health_check", actions: RECORD },
+    Grant { role: GridWorker, entity: EVERY_CHECK, actions: RECORD },
     Grant { role: GridWorker, entity: "survey_submission", actions: RECORD },
     // Visits and check-ins: the cadres who must be in the village record them; those who review
     // attendance read them.
@@ -151,9 +138,17 @@ pub static GRANTS: &[Grant] = &[
 ];
 
 pub fn allowed(role: Role, entity: &str, action: Action) -> bool {
+    // Checks are granted together; no row names one (a test holds to it).
+    let row = if registry::is_check(entity) {
+        EVERY_CHECK
+    } else if entity == EVERY_CHECK {
+        return false;
+    } else {
+        entity
+    };
     GRANTS
         .iter()
-        .any(|g| g.role == role && g.entity == entity && g.actions.contains(&action))
+        .any(|g| g.role == role && g.entity == row && g.actions.contains(&action))
 }
 
 /// How much of a kind of personal data a role sees.
@@ -198,8 +193,34 @@ mod tests {
     #[test]
     fn every_grant_names_a_registered_entity() {
         for g in GRANTS {
-            assert!(ENTITIES.iter().any(|e| e.name == g.entity), "{}", g.entity);
+            assert!(
+                g.entity == EVERY_CHECK || ENTITIES.iter().any(|e| e.name == g.entity),
+                "{}",
+                g.entity
+            );
+            assert!(!registry::is_check(g.entity), "{}: grant EVERY_CHECK", g.entity);
         }
+    }
+
+    #[test]
+    fn every_check_has_the_rights_of_the_checks() {
+        for check in registry::CHECK_NAMES {
+            for role in Role::ALL {
+                for action in [Read, Create, Update, Delete, Review, Approve] {
+                    assert_eq!(
+                        allowed(role, check, action),
+                        GRANTS.iter().any(|g| g.role == role
+                            && g.entity == EVERY_CHECK
+                            && g.actions.contains(&action)),
+                        "{role:?} {check} {action:?}"
+                    );
+                }
+            }
+        }
+        assert!(allowed(GridWorker, "water_check", Create));
+        assert!(!allowed(GridWorker, "water_check", Update));
+        assert!(!allowed(Farmer, "health_check", Read));
+        assert!(!allowed(GridWorker, EVERY_CHECK, Create));
     }
 
     #[test]

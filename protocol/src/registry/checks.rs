@@ -150,12 +150,31 @@ pub static HEALTH_CHECK: EntityDef = check(
     ],
 );
 
+/// Every check: the one list of them. Adding a check is its definition here, an entry in this
+/// list and its outcome rules in [`evaluate`]; everything else that names checks (the entity
+/// list, task sources and evidence, rights, the server's queries) is derived from this.
 pub static CHECKS: [&EntityDef; 4] = [
     &HOUSING_CHECK,
     &WATER_CHECK,
     &EDUCATION_CHECK,
     &HEALTH_CHECK,
 ];
+
+/// The names of [`CHECKS`], in the same order.
+pub const CHECK_NAMES: [&str; CHECKS.len()] = {
+    let mut names = [""; CHECKS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = CHECKS[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// Whether `entity` names one of the [`CHECKS`].
+pub fn is_check(entity: &str) -> bool {
+    CHECK_NAMES.contains(&entity)
+}
 
 fn flag(fields: &Map<String, Value>, name: &str) -> Option<bool> {
     fields.get(name).and_then(Value::as_bool)
@@ -401,7 +420,7 @@ pub struct CheckStatus {
 
 /// A household's standing on the four checks, from the checks in force. Per-member checks fail
 /// the household when any member's fails.
-pub fn household_status(in_force: &[&Observed<'_>]) -> [(&'static str, CheckStatus); 4] {
+pub fn household_status(in_force: &[&Observed<'_>]) -> [(&'static str, CheckStatus); CHECKS.len()] {
     CHECKS.map(|def| {
         let mine: Vec<&&Observed<'_>> = in_force.iter().filter(|o| o.entity == def.name).collect();
         let mut status = CheckStatus::default();

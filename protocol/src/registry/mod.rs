@@ -17,10 +17,14 @@ pub mod work;
 
 use crate::push::Op;
 
-pub use checks::{CHECKS, EDUCATION_CHECK, HEALTH_CHECK, HOUSING_CHECK, WATER_CHECK};
+pub use checks::{
+    CHECK_NAMES, CHECKS, EDUCATION_CHECK, HEALTH_CHECK, HOUSING_CHECK, WATER_CHECK, is_check,
+};
 pub use household::HOUSEHOLD;
 pub use member::MEMBER;
-pub use presence::{ABSENCE_KINDS, LEAVE_DECISION, LEAVE_REQUEST, PRESENCE, VISIT, VISIT_PURPOSES};
+pub use presence::{
+    ABSENCE_KINDS, AT_HOUSEHOLD, LEAVE_DECISION, LEAVE_REQUEST, PRESENCE, VISIT, VISIT_PURPOSES,
+};
 pub use report::{CHANNELS, DIFFICULTIES, SELF_REPORT};
 pub use survey::SURVEY_SUBMISSION;
 pub use validate::validate_fields;
@@ -199,23 +203,41 @@ impl EntityDef {
 }
 
 /// Every entity the server accepts today. Later issues add theirs here.
-pub static ENTITIES: &[&EntityDef] = &[
-    &HOUSEHOLD,
-    &MEMBER,
-    &HOUSING_CHECK,
-    &WATER_CHECK,
-    &EDUCATION_CHECK,
-    &HEALTH_CHECK,
-    &SURVEY_SUBMISSION,
-    &VISIT,
-    &PRESENCE,
-    &LEAVE_REQUEST,
-    &LEAVE_DECISION,
-    &SELF_REPORT,
-    &CASE,
-    &CASE_STEP,
-    &TASK,
-];
+pub static ENTITIES: &[&EntityDef] = &join::<_, { CHECKS.len() + 2 }, 9, { CHECKS.len() + 11 }>(
+    join::<_, 2, { CHECKS.len() }, { CHECKS.len() + 2 }>([&HOUSEHOLD, &MEMBER], CHECKS),
+    [
+        &SURVEY_SUBMISSION,
+        &VISIT,
+        &PRESENCE,
+        &LEAVE_REQUEST,
+        &LEAVE_DECISION,
+        &SELF_REPORT,
+        &CASE,
+        &CASE_STEP,
+        &TASK,
+    ],
+);
+
+/// `a` followed by `b`, at compile time: lists derived from [`CHECKS`] (the entity list, task
+/// sources and evidence) follow it without repeating its names. `N` must be `A + B`, and `A`
+/// not zero.
+const fn join<T: Copy, const A: usize, const B: usize, const N: usize>(
+    a: [T; A],
+    b: [T; B],
+) -> [T; N] {
+    assert!(A > 0 && A + B == N, "join: N must be A + B");
+    let mut out = [a[0]; N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
 
 pub fn entity(name: &str) -> Option<&'static EntityDef> {
     ENTITIES.iter().copied().find(|e| e.name == name)

@@ -3,6 +3,7 @@
 //! counts the day (see the server's `attendance` module).
 
 use super::FieldType::*;
+use super::checks::CHECK_NAMES;
 use super::{EntityDef, FieldDef, ScopeRule};
 
 /// Why a visit was made.
@@ -41,6 +42,11 @@ pub static VISIT: EntityDef = EntityDef {
         FieldDef::plain("supersedes", Ref("visit")).immutable(),
     ],
 };
+
+/// The entities whose records show a cadre at a household: a visit or any check. They count as
+/// visits in coverage and attendance, and may close a task (`work::EVIDENCE`).
+pub const AT_HOUSEHOLD: [&str; CHECK_NAMES.len() + 1] =
+    super::join::<_, 1, { CHECK_NAMES.len() }, { CHECK_NAMES.len() + 1 }>(["visit"], CHECK_NAMES);
 
 /// An explicit check-in: "I am in the village now", with a fix.
 pub static PRESENCE: EntityDef = EntityDef {

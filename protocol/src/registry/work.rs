@@ -7,6 +7,7 @@
 //! never meet in a field merge; the later step meets the state the first one left.
 
 use super::FieldType::*;
+use super::checks::CHECK_NAMES;
 use super::household::MONITORING_TYPES;
 use super::report::DIFFICULTIES;
 use super::{EntityDef, FieldDef, MergePolicy, Personal, ScopeRule};
@@ -143,24 +144,14 @@ pub const TASK_STATUSES: &[&str] = &["open", "in_progress", "cancelled", "done"]
 pub const OPEN_TASK_STATUSES: &[&str] = &["open", "in_progress"];
 
 /// Where a task came from.
-pub const TASK_SOURCES: &[&str] = &[
-    "housing_check",
-    "water_check",
-    "education_check",
-    "health_check",
-    "self_report",
-    "case",
-    "manual",
-];
+pub const TASK_SOURCES: &[&str] =
+    &super::join::<_, { CHECK_NAMES.len() }, 3, { CHECK_NAMES.len() + 3 }>(
+        CHECK_NAMES,
+        ["self_report", "case", "manual"],
+    );
 
-/// What may close a task: a visit or one of the four checks.
-pub const EVIDENCE: &[&str] = &[
-    "visit",
-    "housing_check",
-    "water_check",
-    "education_check",
-    "health_check",
-];
+/// What may close a task: a record made at the household (a visit or a check).
+pub const EVIDENCE: &[&str] = &super::AT_HOUSEHOLD;
 
 pub static TASK: EntityDef = EntityDef {
     name: "task",

@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
+use fieldsync_protocol::registry::CHECK_NAMES as CHECKS;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -19,12 +20,6 @@ use crate::store::{Kind, Store};
 
 /// Households written per `COPY` (each with its members and checks).
 const CHUNK: usize = 2_000;
-const CHECKS: [&str; 4] = [
-    "housing_check",
-    "water_check",
-    "education_check",
-    "health_check",
-];
 
 /// What `admin seed-region` writes.
 #[derive(clap::Args)]
@@ -194,11 +189,13 @@ fn household(
                 fields.insert("member_id".into(), json!(member));
                 fields.insert("status".into(), json!("enrolled"));
             }
-            _ => {
+            "health_check" => {
                 fields.insert("member_id".into(), json!(member));
                 fields.insert("insured".into(), json!(true));
                 fields.insert("family_doctor_signed".into(), json!(true));
             }
+            // A check added to the registry later is seeded with the common fields alone.
+            _ => {}
         }
         row(
             csv,

@@ -1,10 +1,13 @@
 //! What a cadre's attendance is computed from: their judged events of a period and their dated
 //! assignments.
 
+use std::sync::LazyLock;
+
+use fieldsync_protocol::registry;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Result, Store, fetch_as};
+use super::{Result, Store, entity_list, fetch_as};
 
 /// A record of the cadre with a judged GPS fix.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -107,6 +110,27 @@ pub struct ReviewRow {
     pub at: i64,
 }
 
+/// Every live household of a village with the records made at it (visits and checks) in a
+/// time range: how many, and the last.
+static COVERAGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH seen AS (
+             SELECT r.household_id, COALESCE(g.fix_at, r.created_at) AS at
+             FROM records r LEFT JOIN gps_fixes g ON g.record_id = r.id
+             WHERE r.scope = $1 AND r.entity IN ({})
+         )
+         SELECT h.id AS household_id, h.fields,
+                (SELECT COUNT(*) FROM seen s
+                  WHERE s.household_id = h.id AND s.at >= $2 AND s.at < $3) AS visits,
+                (SELECT MAX(s.at) FROM seen s
+                  WHERE s.household_id = h.id AND s.at >= $2 AND s.at < $3) AS last_visit_ms
+         FROM records h
+         WHERE h.entity = 'household' AND h.scope = $1 AND NOT h.deleted
+         ORDER BY h.id",
+        entity_list(&registry::AT_HOUSEHOLD)
+    )
+});
+
 impl Store {
     pub async fn add_review(&self, r: &ReviewRow) -> Result<()> {
         super::execute!(
@@ -165,20 +189,7 @@ impl Store {
             self.reader(),
             fetch_all,
             CoverageRow,
-            "WITH seen AS (
-                 SELECT r.household_id, COALESCE(g.fix_at, r.created_at) AS at
-                 FROM records r LEFT JOIN gps_fixes g ON g.record_id = r.id
-                 WHERE r.scope = $1 AND r.entity IN
-                       ('visit', 'housing_check', 'water_check', 'education_check', 'health_check')
-             )
-             SELECT h.id AS household_id, h.fields,
-                    (SELECT COUNT(*) FROM seen s
-                      WHERE s.household_id = h.id AND s.at >= $2 AND s.at < $3) AS visits,
-                    (SELECT MAX(s.at) FROM seen s
-                      WHERE s.household_id = h.id AND s.at >= $2 AND s.at < $3) AS last_visit_ms
-             FROM records h
-             WHERE h.entity = 'household' AND h.scope = $1 AND NOT h.deleted
-             ORDER BY h.id",
+            COVERAGE.as_str(),
             village,
             from_ms,
             to_ms,

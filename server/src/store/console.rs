@@ -2,9 +2,12 @@
 //! device of kind `console` made for it, so everything that ends a phone's session ends this
 //! one too; the browser's cookie token and the session's CSRF token live beside it.
 
+use std::sync::LazyLock;
+
+use fieldsync_protocol::registry;
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError, execute, fetch_as};
+use super::{Result, Store, StoreError, entity_list, execute, fetch_as};
 
 /// A console sign-in as a request sees it.
 #[derive(Debug, sqlx::FromRow)]
@@ -208,6 +211,38 @@ pub struct VillageMonth {
     pub checks: Vec<(String, i64, i64)>,
 }
 
+/// Households of each village with a record made at them (a visit or a check) in a time range.
+static VISITED_BY_VILLAGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT r.scope, COUNT(DISTINCT r.household_id)
+         FROM records r LEFT JOIN gps_fixes g ON g.record_id = r.id
+         WHERE r.scope >= $1 AND r.scope <= $2 AND r.household_id IS NOT NULL
+           AND r.entity IN ({})
+           AND COALESCE(g.fix_at, r.created_at) >= $3 AND COALESCE(g.fix_at, r.created_at) < $4
+         GROUP BY r.scope",
+        entity_list(&registry::AT_HOUSEHOLD)
+    )
+});
+
+/// Checks of each village in a time range, and how many failed. `passing` is written by the
+/// server into the check's fields (JSON on both engines, read differently).
+static CHECKS_BY_VILLAGE_SQLITE: LazyLock<String> =
+    LazyLock::new(|| checks_by_village("json_extract(r.fields, '$.passing') = 0"));
+static CHECKS_BY_VILLAGE_POSTGRES: LazyLock<String> =
+    LazyLock::new(|| checks_by_village("r.fields->>'passing' = 'false'"));
+
+fn checks_by_village(failed: &str) -> String {
+    format!(
+        "SELECT r.scope, r.entity, COUNT(*), SUM(CASE WHEN {failed} THEN 1 ELSE 0 END)
+         FROM records r LEFT JOIN gps_fixes g ON g.record_id = r.id
+         WHERE r.scope >= $1 AND r.scope <= $2 AND NOT r.deleted
+           AND r.entity IN ({})
+           AND COALESCE(g.fix_at, r.created_at) >= $3 AND COALESCE(g.fix_at, r.created_at) < $4
+         GROUP BY r.scope, r.entity",
+        entity_list(&registry::CHECK_NAMES)
+    )
+}
+
 impl Store {
     /// Each village at or below `code` with its households, visited households and checks in
     /// `[from_ms, to_ms)` (by the fix's time, else by when the server received them).
@@ -235,12 +270,7 @@ impl Store {
             self.reader(),
             fetch_all,
             (String, i64),
-            "SELECT r.scope, COUNT(DISTINCT r.household_id)
-             FROM records r LEFT JOIN gps_fixes g ON g.record_id = r.id
-             WHERE r.scope >= $1 AND r.scope <= $2 AND r.household_id IS NOT NULL
-               AND r.entity IN ('visit', 'housing_check', 'water_check', 'education_check', 'health_check')
-               AND COALESCE(g.fix_at, r.created_at) >= $3 AND COALESCE(g.fix_at, r.created_at) < $4
-             GROUP BY r.scope",
+            VISITED_BY_VILLAGE.as_str(),
             &lo,
             &hi,
             from_ms,
@@ -248,27 +278,9 @@ impl Store {
         )? {
             out.entry(scope).or_default().visited = n;
         }
-        // `passing` is written by the server into the check's fields (JSON on both engines,
-        // read differently).
         let checks = match self.reader() {
-            super::Engine::Sqlite(_) => {
-                "SELECT r.scope, r.entity, COUNT(*),
-                        SUM(CASE WHEN json_extract(r.fields, '$.passing') = 0 THEN 1 ELSE 0 END)
-                 FROM records r LEFT JOIN gps_fixes g ON g.record_id = r.id
-                 WHERE r.scope >= $1 AND r.scope <= $2 AND NOT r.deleted
-                   AND r.entity IN ('housing_check', 'water_check', 'education_check', 'health_check')
-                   AND COALESCE(g.fix_at, r.created_at) >= $3 AND COALESCE(g.fix_at, r.created_at) < $4
-                 GROUP BY r.scope, r.entity"
-            }
-            super::Engine::Postgres(_) => {
-                "SELECT r.scope, r.entity, COUNT(*),
-                        SUM(CASE WHEN r.fields->>'passing' = 'false' THEN 1 ELSE 0 END)
-                 FROM records r LEFT JOIN gps_fixes g ON g.record_id = r.id
-                 WHERE r.scope >= $1 AND r.scope <= $2 AND NOT r.deleted
-                   AND r.entity IN ('housing_check', 'water_check', 'education_check', 'health_check')
-                   AND COALESCE(g.fix_at, r.created_at) >= $3 AND COALESCE(g.fix_at, r.created_at) < $4
-                 GROUP BY r.scope, r.entity"
-            }
+            super::Engine::Sqlite(_) => CHECKS_BY_VILLAGE_SQLITE.as_str(),
+            super::Engine::Postgres(_) => CHECKS_BY_VILLAGE_POSTGRES.as_str(),
         };
         for (scope, entity, n, failed) in fetch_as!(
             self.reader(),

@@ -132,6 +132,24 @@ macro_rules! execute {
 
 pub(crate) use {execute, fetch_as, fetch_scalar};
 
+/// Entity names from the registry as an SQL list (`'visit', 'housing_check', …`), for the few
+/// queries that ask for a family of entities (checks, records made at a household), so that the
+/// registry stays the only list of them. Such a query is formatted once (a `LazyLock`). The
+/// names are the registry's identifiers, never input; anything else is refused loudly.
+pub(super) fn entity_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| {
+            assert!(
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "not a registry entity name: {n:?}"
+            );
+            format!("'{n}'")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
