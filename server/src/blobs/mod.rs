@@ -9,7 +9,9 @@
 //! - `thumbs/{aa}/{sha256}.jpg`: its JPEG thumbnail, orientation applied.
 //!
 //! The database (`store::blobs`) holds the state of each blob, who uploaded it, which records
-//! name it, and the chunked uploads in progress. Nothing here holds a whole upload in memory:
+//! name it (and which of those open it to their readers), and the chunked uploads in progress.
+//! A device becomes an owner of a blob only by sending every byte of it: the server holding a
+//! photo is never a reason to give it to someone who names its hash. Nothing here holds a whole upload in memory:
 //! bodies stream into temporary files, hashed as they arrive.
 
 mod gc;
@@ -150,12 +152,14 @@ impl Blobs {
         }
     }
 
-    /// What the server has of a blob, as the device sees it: the blob's state, or the
-    /// device's own upload in progress. `None` when it has nothing.
-    pub async fn info(&self, sha256: &str, device_id: Uuid) -> Result<Option<BlobInfo>, BlobError> {
-        if let Some(row) = self.db().blob(sha256).await? {
-            return Ok(Some(info_of(&row)));
-        }
+    /// The device's own chunked upload of a blob in progress, if it has one: what `HEAD`
+    /// answers a device that may not see the blob itself (yet), exactly as if no one else had
+    /// sent it.
+    pub async fn progress(
+        &self,
+        sha256: &str,
+        device_id: Uuid,
+    ) -> Result<Option<BlobInfo>, BlobError> {
         Ok(self.db().upload(sha256, device_id).await?.map(|u| {
             BlobInfo::unprocessed(
                 sha256,

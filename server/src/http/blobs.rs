@@ -5,12 +5,16 @@
 //! - `GET /v1/blobs/{sha256}/thumb`: the JPEG thumbnail (202 while it is being made);
 //! - `GET /v1/blobs/{sha256}/meta`: state, size, pixels, where and when the camera says.
 //!
-//! A photo is visible to every device that uploaded it and to whoever may read a record that
-//! names it; to anyone else it does not exist (404, as for records outside one's villages).
+//! A photo is visible to every device that uploaded it (sent every byte, hashed) and to
+//! whoever may read a record linked to it (see `store::blobs`); to anyone else it does not
+//! exist: every answer of `HEAD`, `GET`, `/meta`, `/thumb` and `PUT` is the one a photo the
+//! server never had gets. Every upload answer is sent after the rest of the body was read
+//! (within the size limit), so clients that write their whole body first can read it.
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::body::{Body, BodyDataStream, Bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -23,7 +27,8 @@ use super::extract::{AppJson, AppPath, AuthUser};
 use super::sync::actor;
 use crate::access::{self, Action};
 use crate::app::AppState;
-use crate::blobs::{BlobError, original_key, parse_content_range, thumb_key};
+use crate::blobs::{BlobError, Chunk, info_of, original_key, parse_content_range, thumb_key};
+use tokio_stream::{Stream, StreamExt};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(upload, progress, original, thumbnail, meta))]
@@ -52,14 +57,65 @@ pub fn router() -> Router<AppState> {
         (status = 422, description = "`hash_mismatch` or `bad_photo`", body = ErrorBody),
         (status = 429, description = "`quota_exceeded`: the device's daily upload quota is spent", body = ErrorBody),
     ))]
-async fn upload(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    AppPath(sha256): AppPath<String>,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    let chunk = match headers.get(header::CONTENT_RANGE) {
+async fn upload(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let mut body = Unread::new(
+        body.into_data_stream(),
+        &parts.headers,
+        state.blobs().settings().max_photo_bytes,
+    );
+    let asked = match asked(&state, &mut parts).await {
+        Ok(asked) => asked,
+        Err(e) => {
+            body.drain().await;
+            return e.into_response();
+        }
+    };
+    // In a task of its own: when the phone's connection drops, hyper drops this handler, but
+    // the part that did arrive must still be stored and counted so the phone can resume.
+    let blobs = state.blobs().clone();
+    let put = tokio::spawn(async move {
+        let Asked {
+            sha256,
+            device,
+            chunk,
+            declared,
+            visible,
+        } = asked;
+        let put = blobs
+            .put(&sha256, device, chunk, declared, visible, &mut body)
+            .await;
+        body.drain().await;
+        put
+    })
+    .await;
+    let info = match put {
+        Ok(Ok(info)) => info,
+        Ok(Err(e)) => return ApiError::from(e).into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let status = match info.state {
+        BlobState::Receiving => StatusCode::OK,
+        _ => StatusCode::CREATED,
+    };
+    let offset = offset_header(&info);
+    (status, [offset], AppJson(info)).into_response()
+}
+
+/// What an upload request asks for, read from its head.
+struct Asked {
+    sha256: String,
+    device: uuid::Uuid,
+    chunk: Option<Chunk>,
+    declared: Option<u64>,
+    /// The caller may see the blob already (asked only of a bodyless request).
+    visible: bool,
+}
+
+async fn asked(state: &AppState, parts: &mut Parts) -> Result<Asked, ApiError> {
+    let auth = AuthUser::from_request_parts(parts, state).await?;
+    let AppPath(sha256) = AppPath::<String>::from_request_parts(parts, state).await?;
+    let chunk = match parts.headers.get(header::CONTENT_RANGE) {
         Some(v) => {
             let text = v.to_str().map_err(|_| {
                 ApiError::bad_request(ErrorCode::InvalidRequest, "Content-Range is not text")
@@ -68,24 +124,92 @@ async fn upload(
         }
         None => None,
     };
-    let declared = headers
+    let declared = parts
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let body = request.into_body().into_data_stream();
-    // In a task of its own: when the phone's connection drops, hyper drops this handler, but
-    // the part that did arrive must still be stored and counted so the phone can resume.
-    let blobs = state.blobs().clone();
-    let device = auth.device_id;
-    let info = tokio::spawn(async move { blobs.put(&sha256, device, chunk, declared, body).await })
-        .await
-        .map_err(ApiError::internal)??;
-    let status = match info.state {
-        BlobState::Receiving => StatusCode::OK,
-        _ => StatusCode::CREATED,
-    };
-    let offset = offset_header(&info);
-    Ok((status, [offset], AppJson(info)).into_response())
+    let visible = chunk.is_none()
+        && declared.unwrap_or(0) == 0
+        && is_sha256_hex(&sha256)
+        && seen(state, &auth, &sha256).await?.is_some();
+    Ok(Asked {
+        sha256,
+        device: auth.device_id,
+        chunk,
+        declared,
+        visible,
+    })
+}
+
+/// An upload's body, counted as it is read, so that what the server did not need can be read
+/// and dropped before the answer goes out. A client that writes its whole body before reading
+/// (Python's urllib, many phone HTTP stacks) otherwise meets a connection closed under its
+/// write, a broken pipe instead of the answer, and sends the photo again forever.
+struct Unread {
+    body: BodyDataStream,
+    read: u64,
+    polled: bool,
+    /// `Expect: 100-continue`: hyper sends `100 Continue` on the first read of the body.
+    expects_continue: bool,
+    declared: Option<u64>,
+    /// Read at most this much in all: beyond the size limit a body is not worth reading.
+    limit: u64,
+}
+
+impl Unread {
+    fn new(body: BodyDataStream, headers: &HeaderMap, limit: u64) -> Unread {
+        let expects_continue = headers
+            .get(header::EXPECT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        Unread {
+            body,
+            read: 0,
+            polled: false,
+            expects_continue,
+            declared,
+            limit,
+        }
+    }
+
+    /// Reads and drops the rest of the body, within the limit.
+    async fn drain(&mut self) {
+        // A client waiting for `100 Continue` was never told to send the body: the answer is
+        // all it needs.
+        if self.expects_continue && !self.polled {
+            return;
+        }
+        if self.declared.is_some_and(|n| n > self.limit) {
+            return;
+        }
+        while self.read <= self.limit {
+            match self.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            }
+        }
+    }
+}
+
+impl Stream for Unread {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.polled = true;
+        let next = std::pin::Pin::new(&mut self.body).poll_next(cx);
+        if let std::task::Poll::Ready(Some(Ok(bytes))) = &next {
+            self.read = self.read.saturating_add(bytes.len() as u64);
+        }
+        next
+    }
 }
 
 fn offset_header(info: &BlobInfo) -> (header::HeaderName, HeaderValue) {
@@ -204,32 +328,45 @@ async fn thumbnail(
     photo(&state, &auth, &sha256, true, &headers).await
 }
 
-/// What the caller may know of the blob; 404 when it is not theirs to see.
+/// What the caller may know of the blob; 404 when it is not theirs to see, exactly as for a
+/// blob the server has never had, except for the caller's own upload in progress.
 async fn visible(state: &AppState, auth: &AuthUser, sha256: &str) -> Result<BlobInfo, ApiError> {
     if !is_sha256_hex(sha256) {
         return Err(BlobError::BadName(sha256.to_owned()).into());
     }
-    let missing = || ApiError::not_found("no such photo");
-    let Some(info) = state.blobs().info(sha256, auth.device_id).await? else {
-        return Err(missing());
-    };
-    // An upload in progress is only ever the asking device's own (`info` looked it up so).
-    if info.state == BlobState::Receiving {
+    if let Some(info) = seen(state, auth, sha256).await? {
         return Ok(info);
     }
+    state
+        .blobs()
+        .progress(sha256, auth.device_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such photo"))
+}
+
+/// The blob, if the server has it and the caller may see it: their device sent it, or a
+/// record they may read links to it (see `store::blobs`).
+async fn seen(
+    state: &AppState,
+    auth: &AuthUser,
+    sha256: &str,
+) -> Result<Option<BlobInfo>, ApiError> {
     let store = state.store();
+    let Some(row) = store.blob(sha256).await? else {
+        return Ok(None);
+    };
     if store.is_blob_owner(sha256, auth.device_id).await? {
-        return Ok(info);
+        return Ok(Some(info_of(&row)));
     }
     let references = store.blob_references(sha256).await?;
     if references.is_empty() {
-        return Err(missing());
+        return Ok(None);
     }
     let actor = actor(state, auth).await?;
     let readable = references.iter().any(|r| {
         actor.villages.contains(&r.scope) && access::allowed(auth.role, &r.entity, Action::Read)
     });
-    if readable { Ok(info) } else { Err(missing()) }
+    Ok(readable.then(|| info_of(&row)))
 }
 
 fn state_name(s: BlobState) -> &'static str {

@@ -1,10 +1,23 @@
 //! What the server knows about uploaded blobs: their state, who uploaded them, which records
 //! name them, chunked uploads in progress and the daily upload quota. The bytes themselves are
 //! in the blob store (`crate::blobs`).
+//!
+//! Who may see a blob: its owners (devices that sent every byte of it, hashed) and the readers
+//! of a record whose reference to it is a *link*. Naming a hash in a record is not enough: a
+//! reference links only when the blob was uploaded by a device of someone who may write that
+//! record (the writer's own phone in the common case). Records and uploads arrive in either
+//! order, so the question is asked by whichever comes second: a push asks of the blob's
+//! owners (`Tx::links_to`), an upload of the records already naming the blob
+//! (`Tx::own_blob`); the answer is stored (`blob_refs.linked`) and kept when scopes change
+//! later.
 
+use fieldsync_protocol::Role;
 use uuid::Uuid;
 
-use super::{Engine, Result, Store, execute, fetch_as, fetch_scalar};
+use crate::access::{self, Action};
+use crate::clock;
+
+use super::{Engine, Result, Store, StoreError, Tx, execute, fetch_as, fetch_scalar};
 
 /// A blob's row.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -78,8 +91,8 @@ impl Store {
         )?)
     }
 
-    /// Records a received blob (waiting for processing) and its uploader. A blob that exists
-    /// already keeps its row; the device becomes one more owner.
+    /// Records a received blob (waiting for processing) and its uploader, who becomes an
+    /// owner (see `Tx::own_blob`). A blob that exists already keeps its row.
     pub async fn add_blob(
         &self,
         sha256: &str,
@@ -88,6 +101,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
+        tx.lock_blob_links(sha256).await?;
         execute!(
             tx.conn(),
             "INSERT INTO blobs (sha256, state, size, uploaded_by, uploaded_at, touched_at)
@@ -97,26 +111,23 @@ impl Store {
             device_id,
             now_ms,
         )?;
-        execute!(
-            tx.conn(),
-            "INSERT INTO blob_owners (sha256, device_id) VALUES ($1, $2)
-             ON CONFLICT (sha256, device_id) DO NOTHING",
-            sha256,
-            device_id,
-        )?;
+        tx.own_blob(sha256, device_id, now_ms).await?;
         tx.commit().await
     }
 
-    /// Makes the device an owner of a blob that exists (a second upload of the same bytes).
-    pub async fn add_blob_owner(&self, sha256: &str, device_id: Uuid) -> Result<()> {
+    /// Makes the device an owner of a blob that exists: it has just sent the same bytes
+    /// again, hashed. Starts the blob's grace period again.
+    pub async fn add_blob_owner(&self, sha256: &str, device_id: Uuid, now_ms: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.lock_blob_links(sha256).await?;
+        tx.own_blob(sha256, device_id, now_ms).await?;
         execute!(
-            self.writer(),
-            "INSERT INTO blob_owners (sha256, device_id) VALUES ($1, $2)
-             ON CONFLICT (sha256, device_id) DO NOTHING",
+            tx.conn(),
+            "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1 AND touched_at < $2",
             sha256,
-            device_id,
+            now_ms
         )?;
-        Ok(())
+        tx.commit().await
     }
 
     pub async fn is_blob_owner(&self, sha256: &str, device_id: Uuid) -> Result<bool> {
@@ -131,15 +142,27 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The records that name a blob: entity and village of each.
+    /// The records whose reference to a blob is a link (see the module doc): entity and
+    /// village of each. A record that merely names the blob is not among them.
     pub async fn blob_references(&self, sha256: &str) -> Result<Vec<BlobReference>> {
         Ok(fetch_as!(
             self.reader(),
             fetch_all,
             BlobReference,
             "SELECT r.entity, r.scope FROM blob_refs b JOIN records r ON r.id = b.record_id
-             WHERE b.sha256 = $1",
+             WHERE b.sha256 = $1 AND b.linked",
             sha256,
+        )?)
+    }
+
+    /// The photos a record names whose reference is a link: the ones its readers may see.
+    pub async fn linked_photos(&self, record_id: Uuid) -> Result<Vec<String>> {
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_all,
+            String,
+            "SELECT sha256 FROM blob_refs WHERE record_id = $1 AND linked",
+            record_id,
         )?)
     }
 
@@ -409,5 +432,134 @@ impl Store {
             now_ms
         )?;
         Ok(())
+    }
+}
+
+/// A reference not linked yet, and whether the user now uploading the blob wrote its record.
+#[derive(sqlx::FromRow)]
+struct OpenReference {
+    record_id: Uuid,
+    entity: String,
+    scope: String,
+    written: bool,
+}
+
+/// Any number for the first key of PostgreSQL's two-key advisory locks, so these locks cannot
+/// meet another use of advisory locks.
+const LINK_LOCK: i32 = 0x1216;
+
+impl Tx {
+    /// Serialises the decisions about one blob's links until commit: a push naming the blob
+    /// and an upload of it, each of which looks for the other, must not both miss the other
+    /// because neither had committed. SQLite runs one writer at a time anyway. Take them in
+    /// sorted order when taking several.
+    pub(super) async fn lock_blob_links(&mut self, sha256: &str) -> Result<()> {
+        if let Engine::Postgres(c) = self.conn() {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind(LINK_LOCK)
+                .bind(sha256)
+                .execute(c)
+                .await
+                .map_err(StoreError::from_db)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a record of `entity` in `scope` that `writer` has just written and that names
+    /// the blob links to it: the blob was uploaded by one of the writer's devices, or by a
+    /// device of someone else who may write that record today. Call under
+    /// [`Tx::lock_blob_links`].
+    pub(super) async fn links_to(
+        &mut self,
+        sha256: &str,
+        writer: Uuid,
+        entity: &str,
+        scope: &str,
+        today: &str,
+    ) -> Result<bool> {
+        let owners: Vec<Uuid> = fetch_scalar!(
+            self.conn(),
+            fetch_all,
+            Uuid,
+            "SELECT DISTINCT d.user_id FROM blob_owners o JOIN devices d ON d.id = o.device_id
+             WHERE o.sha256 = $1",
+            sha256,
+        )?;
+        if owners.contains(&writer) {
+            return Ok(true);
+        }
+        if owners.is_empty() {
+            return Ok(false);
+        }
+        self.may_write(&owners, entity, scope, today).await
+    }
+
+    /// Makes the device an owner of the blob (it sent every byte, hashed) and links the
+    /// references its user could have made: records the user wrote, or may write today.
+    /// Call under [`Tx::lock_blob_links`].
+    async fn own_blob(&mut self, sha256: &str, device_id: Uuid, now_ms: i64) -> Result<()> {
+        execute!(
+            self.conn(),
+            "INSERT INTO blob_owners (sha256, device_id) VALUES ($1, $2)
+             ON CONFLICT (sha256, device_id) DO NOTHING",
+            sha256,
+            device_id,
+        )?;
+        let user: Option<Uuid> = fetch_scalar!(
+            self.conn(),
+            fetch_optional,
+            Uuid,
+            "SELECT user_id FROM devices WHERE id = $1",
+            device_id,
+        )?;
+        let Some(user) = user else {
+            return Ok(());
+        };
+        let open: Vec<OpenReference> = fetch_as!(
+            self.conn(),
+            fetch_all,
+            OpenReference,
+            "SELECT b.record_id, r.entity, r.scope,
+                 EXISTS (SELECT 1 FROM mutations m
+                         WHERE m.record_id = b.record_id AND m.user_id = $2) AS written
+             FROM blob_refs b JOIN records r ON r.id = b.record_id
+             WHERE b.sha256 = $1 AND NOT b.linked",
+            sha256,
+            user,
+        )?;
+        let today = clock::iso(clock::date_of_ms(now_ms));
+        for r in open {
+            if r.written || self.may_write(&[user], &r.entity, &r.scope, &today).await? {
+                execute!(
+                    self.conn(),
+                    "UPDATE blob_refs SET linked = TRUE WHERE sha256 = $1 AND record_id = $2",
+                    sha256,
+                    r.record_id,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether one of `users` may write a record of `entity` in `scope` on `today`: assigned
+    /// to the village (or a division above it) and of a role that creates or edits the entity.
+    async fn may_write(
+        &mut self,
+        users: &[Uuid],
+        entity: &str,
+        scope: &str,
+        today: &str,
+    ) -> Result<bool> {
+        let writes = |role: &str| {
+            role.parse::<Role>().is_ok_and(|role| {
+                access::allowed(role, entity, Action::Create)
+                    || access::allowed(role, entity, Action::Update)
+            })
+        };
+        Ok(self
+            .candidates(scope, today)
+            .await?
+            .iter()
+            .any(|c| users.contains(&c.user_id) && writes(&c.role)))
     }
 }
