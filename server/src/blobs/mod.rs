@@ -11,8 +11,8 @@
 //! The database (`store::blobs`) holds the state of each blob, who uploaded it, which records
 //! name it (and which of those open it to their readers), and the chunked uploads in progress.
 //! A device becomes an owner of a blob only by sending every byte of it: the server holding a
-//! photo is never a reason to give it to someone who names its hash. Nothing here holds a whole upload in memory:
-//! bodies stream into temporary files, hashed as they arrive.
+//! photo is never a reason to give it to someone who names its hash. Nothing here holds a whole
+//! upload in memory: bodies stream into temporary files, hashed as they arrive.
 
 mod gc;
 mod local;

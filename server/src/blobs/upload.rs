@@ -261,6 +261,11 @@ impl Blobs {
         self.db()
             .add_blob_owner(sha256, device_id, clock::now_ms())
             .await?;
+        self.received(sha256, size).await
+    }
+
+    /// What the server has of a blob just received whole.
+    async fn received(&self, sha256: &str, size: u64) -> Result<BlobInfo, BlobError> {
         let row = self.db().blob(sha256).await?;
         Ok(row
             .map(|r| super::info_of(&r))
@@ -338,15 +343,7 @@ impl Blobs {
             .add_blob(sha256, to_i64(size), device_id, now)
             .await?;
         self.inner.wake.notify_one();
-        let row = self.db().blob(sha256).await?;
-        Ok(row
-            .map(|r| super::info_of(&r))
-            .unwrap_or(BlobInfo::unprocessed(
-                sha256,
-                BlobState::Processing,
-                size,
-                size,
-            )))
+        self.received(sha256, size).await
     }
 }
 

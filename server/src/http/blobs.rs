@@ -6,13 +6,13 @@
 //! - `GET /v1/blobs/{sha256}/meta`: state, size, pixels, where and when the camera says.
 //!
 //! A photo is visible to every device that uploaded it (sent every byte, hashed) and to
-//! whoever may read a record linked to it (see `store::blobs`); to anyone else it does not
+//! whoever may read a record linked to it (see `store::blob_links`); to anyone else it does not
 //! exist: every answer of `HEAD`, `GET`, `/meta`, `/thumb` and `PUT` is the one a photo the
 //! server never had gets. Every upload answer is sent after the rest of the body was read
 //! (within the size limit), so clients that write their whole body first can read it.
 
 use axum::Router;
-use axum::body::{Body, BodyDataStream, Bytes};
+use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -25,10 +25,10 @@ use fieldsync_protocol::error::ErrorBody;
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AuthUser};
 use super::sync::actor;
+use super::unread::Unread;
 use crate::access::{self, Action};
 use crate::app::AppState;
 use crate::blobs::{BlobError, Chunk, info_of, original_key, parse_content_range, thumb_key};
-use tokio_stream::{Stream, StreamExt};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(upload, progress, original, thumbnail, meta))]
@@ -46,11 +46,17 @@ pub fn router() -> Router<AppState> {
 
 /// Uploads a photo, whole or a chunk at a time (`Content-Range: bytes 0-65535/1048576`); after
 /// a dropped connection, `HEAD` says where to go on. The bytes must hash to the name.
+///
+/// A photo the server already holds becomes the caller's only when every byte of it was sent. A
+/// bodyless `PUT` finishes the caller's own upload whose chunks are all in, or answers what the
+/// server has of a photo the caller may already see; for any other photo it gets what a photo
+/// the server never had gets. Every answer comes after the rest of the body was read (up to the
+/// size limit); with `Expect: 100-continue`, an answer that needs no body comes without it.
 #[utoipa::path(put, operation_id = "uploadPhoto", path = "/v1/blobs/{sha256}", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     request_body(content = super::openapi::Binary, content_type = "application/octet-stream", description = "The photo (JPEG or PNG) or one chunk of it"),
     responses(
         (status = 200, description = "A chunk was stored; more to come", body = BlobInfo, headers(("Upload-Offset" = u64, description = "Bytes held"))),
-        (status = 201, description = "Complete and the hash matched", body = BlobInfo, headers(("Upload-Offset" = u64, description = "Bytes held"))),
+        (status = 201, description = "Complete and the hash matched (or, bodyless, a photo the caller may see)", body = BlobInfo, headers(("Upload-Offset" = u64, description = "Bytes held"))),
         (status = 409, description = "`upload_offset`: the chunk does not start where the server is (`field` says `upload_offset=N`)", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_format` (HEIC and others)", body = ErrorBody),
@@ -140,76 +146,6 @@ async fn asked(state: &AppState, parts: &mut Parts) -> Result<Asked, ApiError> {
         declared,
         visible,
     })
-}
-
-/// An upload's body, counted as it is read, so that what the server did not need can be read
-/// and dropped before the answer goes out. A client that writes its whole body before reading
-/// (Python's urllib, many phone HTTP stacks) otherwise meets a connection closed under its
-/// write, a broken pipe instead of the answer, and sends the photo again forever.
-struct Unread {
-    body: BodyDataStream,
-    read: u64,
-    polled: bool,
-    /// `Expect: 100-continue`: hyper sends `100 Continue` on the first read of the body.
-    expects_continue: bool,
-    declared: Option<u64>,
-    /// Read at most this much in all: beyond the size limit a body is not worth reading.
-    limit: u64,
-}
-
-impl Unread {
-    fn new(body: BodyDataStream, headers: &HeaderMap, limit: u64) -> Unread {
-        let expects_continue = headers
-            .get(header::EXPECT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        Unread {
-            body,
-            read: 0,
-            polled: false,
-            expects_continue,
-            declared,
-            limit,
-        }
-    }
-
-    /// Reads and drops the rest of the body, within the limit.
-    async fn drain(&mut self) {
-        // A client waiting for `100 Continue` was never told to send the body: the answer is
-        // all it needs.
-        if self.expects_continue && !self.polled {
-            return;
-        }
-        if self.declared.is_some_and(|n| n > self.limit) {
-            return;
-        }
-        while self.read <= self.limit {
-            match self.next().await {
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return,
-            }
-        }
-    }
-}
-
-impl Stream for Unread {
-    type Item = Result<Bytes, axum::Error>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.polled = true;
-        let next = std::pin::Pin::new(&mut self.body).poll_next(cx);
-        if let std::task::Poll::Ready(Some(Ok(bytes))) = &next {
-            self.read = self.read.saturating_add(bytes.len() as u64);
-        }
-        next
-    }
 }
 
 fn offset_header(info: &BlobInfo) -> (header::HeaderName, HeaderValue) {
@@ -345,7 +281,7 @@ async fn visible(state: &AppState, auth: &AuthUser, sha256: &str) -> Result<Blob
 }
 
 /// The blob, if the server has it and the caller may see it: their device sent it, or a
-/// record they may read links to it (see `store::blobs`).
+/// record they may read links to it (see `store::blob_links`).
 async fn seen(
     state: &AppState,
     auth: &AuthUser,

@@ -14,6 +14,7 @@ mod households;
 pub mod openapi;
 mod reports;
 pub(crate) mod sync;
+mod unread;
 pub(crate) mod work;
 
 use std::time::Duration;

@@ -132,10 +132,9 @@ impl Tx {
 
 impl Tx {
     /// Notes which blobs the batch's records name (a check's photos), each reference linked or
-    /// not (see `store::blobs`: a record opens a photo only if it was uploaded by a device of
-    /// someone who may write the record), and starts each named blob's grace period again:
-    /// touching the row makes a concurrent collection of it wait for this transaction and then
-    /// find it young (see `Store::forget_blob`).
+    /// not (see `store::blob_links`: a record opens a photo only if it was uploaded by a device of
+    /// someone who may write the record), and starts each named blob's grace period again
+    /// (`Tx::touch_blob`).
     async fn reference_blobs(&mut self, batch: &WriteBatch) -> Result<()> {
         let mut named: Vec<(String, &RecordWrite)> = Vec::new();
         for r in &batch.records {
@@ -175,12 +174,7 @@ impl Tx {
                 r.id,
                 linked,
             )?;
-            super::execute!(
-                self.conn(),
-                "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1 AND touched_at < $2",
-                sha,
-                batch.now_ms,
-            )?;
+            self.touch_blob(sha, batch.now_ms).await?;
         }
         Ok(())
     }

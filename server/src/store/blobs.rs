@@ -3,21 +3,11 @@
 //! in the blob store (`crate::blobs`).
 //!
 //! Who may see a blob: its owners (devices that sent every byte of it, hashed) and the readers
-//! of a record whose reference to it is a *link*. Naming a hash in a record is not enough: a
-//! reference links only when the blob was uploaded by a device of someone who may write that
-//! record (the writer's own phone in the common case). Records and uploads arrive in either
-//! order, so the question is asked by whichever comes second: a push asks of the blob's
-//! owners (`Tx::links_to`), an upload of the records already naming the blob
-//! (`Tx::own_blob`); the answer is stored (`blob_refs.linked`) and kept when scopes change
-//! later.
+//! of a record whose reference to it is a link (`store::blob_links`).
 
-use fieldsync_protocol::Role;
 use uuid::Uuid;
 
-use crate::access::{self, Action};
-use crate::clock;
-
-use super::{Engine, Result, Store, StoreError, Tx, execute, fetch_as, fetch_scalar};
+use super::{Engine, Result, Store, Tx, execute, fetch_as, fetch_scalar};
 
 /// A blob's row.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -92,7 +82,7 @@ impl Store {
     }
 
     /// Records a received blob (waiting for processing) and its uploader, who becomes an
-    /// owner (see `Tx::own_blob`). A blob that exists already keeps its row.
+    /// owner (see `store::blob_links`). A blob that exists already keeps its row.
     pub async fn add_blob(
         &self,
         sha256: &str,
@@ -121,12 +111,7 @@ impl Store {
         let mut tx = self.begin().await?;
         tx.lock_blob_links(sha256).await?;
         tx.own_blob(sha256, device_id, now_ms).await?;
-        execute!(
-            tx.conn(),
-            "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1 AND touched_at < $2",
-            sha256,
-            now_ms
-        )?;
+        tx.touch_blob(sha256, now_ms).await?;
         tx.commit().await
     }
 
@@ -422,144 +407,19 @@ impl Store {
         tx.commit().await?;
         Ok(n > 0)
     }
+}
 
-    /// Starts a blob's grace period again (it was uploaded again).
-    pub async fn touch_blob(&self, sha256: &str, now_ms: i64) -> Result<()> {
+impl Tx {
+    /// Starts a blob's grace period again (it was uploaded again, or a record names it). On
+    /// PostgreSQL the row stays locked until commit, so a collection of it waits and then finds
+    /// it young (see `Store::forget_blob`).
+    pub(super) async fn touch_blob(&mut self, sha256: &str, now_ms: i64) -> Result<()> {
         execute!(
-            self.writer(),
-            "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1",
+            self.conn(),
+            "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1 AND touched_at < $2",
             sha256,
             now_ms
         )?;
         Ok(())
-    }
-}
-
-/// A reference not linked yet, and whether the user now uploading the blob wrote its record.
-#[derive(sqlx::FromRow)]
-struct OpenReference {
-    record_id: Uuid,
-    entity: String,
-    scope: String,
-    written: bool,
-}
-
-/// Any number for the first key of PostgreSQL's two-key advisory locks, so these locks cannot
-/// meet another use of advisory locks.
-const LINK_LOCK: i32 = 0x1216;
-
-impl Tx {
-    /// Serialises the decisions about one blob's links until commit: a push naming the blob
-    /// and an upload of it, each of which looks for the other, must not both miss the other
-    /// because neither had committed. SQLite runs one writer at a time anyway. Take them in
-    /// sorted order when taking several.
-    pub(super) async fn lock_blob_links(&mut self, sha256: &str) -> Result<()> {
-        if let Engine::Postgres(c) = self.conn() {
-            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-                .bind(LINK_LOCK)
-                .bind(sha256)
-                .execute(c)
-                .await
-                .map_err(StoreError::from_db)?;
-        }
-        Ok(())
-    }
-
-    /// Whether a record of `entity` in `scope` that `writer` has just written and that names
-    /// the blob links to it: the blob was uploaded by one of the writer's devices, or by a
-    /// device of someone else who may write that record today. Call under
-    /// [`Tx::lock_blob_links`].
-    pub(super) async fn links_to(
-        &mut self,
-        sha256: &str,
-        writer: Uuid,
-        entity: &str,
-        scope: &str,
-        today: &str,
-    ) -> Result<bool> {
-        let owners: Vec<Uuid> = fetch_scalar!(
-            self.conn(),
-            fetch_all,
-            Uuid,
-            "SELECT DISTINCT d.user_id FROM blob_owners o JOIN devices d ON d.id = o.device_id
-             WHERE o.sha256 = $1",
-            sha256,
-        )?;
-        if owners.contains(&writer) {
-            return Ok(true);
-        }
-        if owners.is_empty() {
-            return Ok(false);
-        }
-        self.may_write(&owners, entity, scope, today).await
-    }
-
-    /// Makes the device an owner of the blob (it sent every byte, hashed) and links the
-    /// references its user could have made: records the user wrote, or may write today.
-    /// Call under [`Tx::lock_blob_links`].
-    async fn own_blob(&mut self, sha256: &str, device_id: Uuid, now_ms: i64) -> Result<()> {
-        execute!(
-            self.conn(),
-            "INSERT INTO blob_owners (sha256, device_id) VALUES ($1, $2)
-             ON CONFLICT (sha256, device_id) DO NOTHING",
-            sha256,
-            device_id,
-        )?;
-        let user: Option<Uuid> = fetch_scalar!(
-            self.conn(),
-            fetch_optional,
-            Uuid,
-            "SELECT user_id FROM devices WHERE id = $1",
-            device_id,
-        )?;
-        let Some(user) = user else {
-            return Ok(());
-        };
-        let open: Vec<OpenReference> = fetch_as!(
-            self.conn(),
-            fetch_all,
-            OpenReference,
-            "SELECT b.record_id, r.entity, r.scope,
-                 EXISTS (SELECT 1 FROM mutations m
-                         WHERE m.record_id = b.record_id AND m.user_id = $2) AS written
-             FROM blob_refs b JOIN records r ON r.id = b.record_id
-             WHERE b.sha256 = $1 AND NOT b.linked",
-            sha256,
-            user,
-        )?;
-        let today = clock::iso(clock::date_of_ms(now_ms));
-        for r in open {
-            if r.written || self.may_write(&[user], &r.entity, &r.scope, &today).await? {
-                execute!(
-                    self.conn(),
-                    "UPDATE blob_refs SET linked = TRUE WHERE sha256 = $1 AND record_id = $2",
-                    sha256,
-                    r.record_id,
-                )?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether one of `users` may write a record of `entity` in `scope` on `today`: assigned
-    /// to the village (or a division above it) and of a role that creates or edits the entity.
-    async fn may_write(
-        &mut self,
-        users: &[Uuid],
-        entity: &str,
-        scope: &str,
-        today: &str,
-    ) -> Result<bool> {
-        let writes = |role: &str| {
-            role.parse::<Role>().is_ok_and(|role| {
-                access::allowed(role, entity, Action::Create)
-                    || access::allowed(role, entity, Action::Update)
-            })
-        };
-        Ok(self
-            .candidates(scope, today)
-            .await?
-            .iter()
-            .any(|c| users.contains(&c.user_id) && writes(&c.role)))
     }
 }

@@ -15,6 +15,7 @@ mod admin;
 mod attendance;
 mod audit;
 mod batch;
+mod blob_links;
 mod blobs;
 mod conflicts;
 mod console;

@@ -60,7 +60,10 @@ async fn send(
     let res = req.send().await.expect("request");
     let status = res.status();
     let bytes = res.bytes().await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn upload(app: &TestApp, p: &Phone, bytes: &[u8]) -> (StatusCode, Value) {
@@ -94,8 +97,20 @@ async fn answers(app: &TestApp, p: &Phone, name: &str) -> Vec<(&'static str, Sta
         ("HEAD", Method::HEAD, path.clone(), None, None),
         ("GET", Method::GET, path.clone(), None, None),
         ("GET meta", Method::GET, format!("{path}/meta"), None, None),
-        ("GET thumb", Method::GET, format!("{path}/thumb"), None, None),
-        ("PUT empty", Method::PUT, path.clone(), Some(Vec::new()), None),
+        (
+            "GET thumb",
+            Method::GET,
+            format!("{path}/thumb"),
+            None,
+            None,
+        ),
+        (
+            "PUT empty",
+            Method::PUT,
+            path.clone(),
+            Some(Vec::new()),
+            None,
+        ),
         (
             "PUT other bytes",
             Method::PUT,
@@ -256,7 +271,11 @@ async fn naming_another_villages_photo_in_a_record_opens_nothing() {
         format!("/v1/blobs/{name}/meta"),
         format!("/v1/blobs/{name}/thumb"),
     ] {
-        assert_eq!(status_of(&app, &a, &path).await, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            status_of(&app, &a, &path).await,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     let view: Value = a
         .api
@@ -336,21 +355,31 @@ async fn a_reference_links_to_uploads_of_those_who_may_write_the_record() {
     let reader = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
     let outsider = app.phone(Role::GridWorker, &[VILLAGE_B]).await;
     let supervisor = app.phone(Role::TownshipSupervisor, &[TOWNSHIP]).await;
-    let [first, later, foreign, unwritable] =
-        ["member first", "member later", "outsider later", "supervisor first"]
-            .map(|l| jpeg(l, 0));
+    let [first, later, foreign, unwritable] = [
+        "member first",
+        "member later",
+        "outsider later",
+        "supervisor first",
+    ]
+    .map(|l| jpeg(l, 0));
     let meta = |bytes: &[u8]| format!("/v1/blobs/{}/meta", sha(bytes));
 
     // Uploaded by a team member of the village, then named by its first secretary.
     assert_eq!(upload(&app, &member, &first).await.0, StatusCode::CREATED);
     // Uploaded by a supervisor, who reads checks but does not record them.
-    assert_eq!(upload(&app, &supervisor, &unwritable).await.0, StatusCode::CREATED);
+    assert_eq!(
+        upload(&app, &supervisor, &unwritable).await.0,
+        StatusCode::CREATED
+    );
     let named = [&first, &later, &foreign, &unwritable].map(|b| sha(b));
     let named: Vec<&str> = named.iter().map(String::as_str).collect();
     record_check(&mut secretary, VILLAGE_A, &named).await;
     // Named first, uploaded afterwards.
     assert_eq!(upload(&app, &member, &later).await.0, StatusCode::CREATED);
-    assert_eq!(upload(&app, &outsider, &foreign).await.0, StatusCode::CREATED);
+    assert_eq!(
+        upload(&app, &outsider, &foreign).await.0,
+        StatusCode::CREATED
+    );
 
     for bytes in [&first, &later] {
         assert_eq!(status_of(&app, &reader, &meta(bytes)).await, StatusCode::OK);
@@ -400,7 +429,10 @@ async fn a_whole_reupload_by_someone_else_makes_them_an_owner() {
     assert_eq!(got, get_bytes(&app, &p, &photo).await.2);
     // Now that q may see it, a bodyless PUT (a lost answer) is answered at once.
     let (status, body) = send(&app, &q, Method::PUT, &photo, Some(Vec::new()), None).await;
-    assert_eq!((status, body["state"].clone()), (StatusCode::CREATED, json!("ready")));
+    assert_eq!(
+        (status, body["state"].clone()),
+        (StatusCode::CREATED, json!("ready"))
+    );
 }
 
 /// Bodies this large do not fit the sockets' buffers: a server that answers without reading
@@ -444,7 +476,8 @@ async fn put_then_read(
     let addr = app.base.trim_start_matches("http://");
     let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut head = format!(
-        "PUT /v1/blobs/{name} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "PUT /v1/blobs/{name} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n",
         body.len()
     );
     if let Some(token) = token {
@@ -485,17 +518,29 @@ async fn every_upload_answer_reaches_a_client_that_sends_its_whole_body_first() 
     let range = format!("bytes 1000-{}/{}", 1000 + LARGE - 1, 1000 + LARGE);
     let (status, body) =
         put_then_read(&app, Some(&token), &other, Some(range), &bytes[..LARGE]).await;
-    assert_eq!((status, body["error"]["code"].clone()), (409, json!("upload_offset")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("upload_offset"))
+    );
 
     // Bytes under another photo's name, and under the name of a photo the server has.
     let (status, body) = put_then_read(&app, Some(&token), &other, None, &bytes).await;
-    assert_eq!((status, body["error"]["code"].clone()), (422, json!("hash_mismatch")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (422, json!("hash_mismatch"))
+    );
     let (status, body) = put_then_read(&app, Some(&token), &name, None, &bytes[1..]).await;
-    assert_eq!((status, body["error"]["code"].clone()), (422, json!("hash_mismatch")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (422, json!("hash_mismatch"))
+    );
 
     // No token (an expired one alike): the phone must read the 401 to log in again.
     let (status, body) = put_then_read(&app, None, &name, None, &bytes).await;
-    assert_eq!((status, body["error"]["code"].clone()), (401, json!("unauthorized")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (401, json!("unauthorized"))
+    );
 }
 
 /// A client that asks `Expect: 100-continue` is answered without being asked for a body it
@@ -520,18 +565,27 @@ async fn a_client_that_waits_for_100_continue_sends_its_body_only_when_needed() 
 
     let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let wrong = format!("bytes 10-{}/{}", total + 9, total + 10);
-    socket.write_all(head(&wrong).as_bytes()).await.expect("head");
+    socket
+        .write_all(head(&wrong).as_bytes())
+        .await
+        .expect("head");
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), socket.read_to_end(&mut raw))
         .await
         .expect("an answer without the body")
         .expect("read");
     let (status, body) = parse_answer(&raw);
-    assert_eq!((status, body["error"]["code"].clone()), (409, json!("upload_offset")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("upload_offset"))
+    );
 
     let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let whole = format!("bytes 0-{}/{total}", total - 1);
-    socket.write_all(head(&whole).as_bytes()).await.expect("head");
+    socket
+        .write_all(head(&whole).as_bytes())
+        .await
+        .expect("head");
     let mut interim = [0u8; 25];
     socket.read_exact(&mut interim).await.expect("100 Continue");
     assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -539,5 +593,9 @@ async fn a_client_that_waits_for_100_continue_sends_its_body_only_when_needed() 
     let mut raw = Vec::new();
     socket.read_to_end(&mut raw).await.expect("answer");
     let (status, body) = parse_answer(&raw);
-    assert_eq!((status, body["state"].clone()), (201, json!("processing")), "{body}");
+    assert_eq!(
+        (status, body["state"].clone()),
+        (201, json!("processing")),
+        "{body}"
+    );
 }
