@@ -38,7 +38,8 @@ if not TARGET.is_absolute():
     TARGET = ROOT / TARGET
 BIN = TARGET / "release" / "fieldsync"
 SIM = TARGET / "release" / "fieldsync-sim"
-PHOTO = ROOT.parent / "shared" / "data" / "photos" / "32-lens_data.jpeg"
+# The phones' camera: a photo built by fieldsync_server::testing::photo (examples/test-photo).
+PHOTO = TARGET / "load-camera.jpg"
 VILLAGES = ["640104001002", "640104001003", "640104001005"]
 PASSWORD = "load-password-1"
 DATA_KEY = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
@@ -305,9 +306,10 @@ def main():
 
     subprocess.run(
         ["cargo", "build", "--release", "-q", "-p", "fieldsync-server", "--bin", "fieldsync",
-         "-p", "fieldsync-client", "--bin", "fieldsync-sim"],
+         "--example", "test-photo", "-p", "fieldsync-client", "--bin", "fieldsync-sim"],
         cwd=ROOT, check=True,
     )
+    subprocess.run([TARGET / "release" / "examples" / "test-photo", PHOTO], check=True)
     moto = None
     s3 = os.environ.get("FIELDSYNC_TEST_S3_ENDPOINT")
     if not s3:

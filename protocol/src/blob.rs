@@ -24,6 +24,46 @@ pub enum BlobState {
     Ready,
     /// Not a photo the server takes; `reason` says why. Uploading it again will not help.
     Rejected,
+    /// Accepted once, but the server no longer has its bytes (its storage lost them before
+    /// the photo was processed): upload it again, from byte 0 (`received` is 0). The photo
+    /// keeps its owners and the records that name it.
+    Missing,
+}
+
+/// What became of a processed photo's EXIF block, which the stored file no longer has: `read`
+/// (GPS, time and orientation come from it, where the camera wrote them), `none` (the photo had
+/// none) or `unreadable` (damaged, so dropped whole: no GPS, no time, orientation 1; the photo
+/// itself is kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoMetadata {
+    /// Read: `gps`, `taken_at` and the orientation come from it where the camera wrote them.
+    Read,
+    /// The photo had none.
+    None,
+    /// It was damaged (a directory running past its end, looping, pointing outside the block)
+    /// and was dropped whole: no GPS, no time, orientation 1. The photo itself is kept.
+    Unreadable,
+}
+
+impl PhotoMetadata {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhotoMetadata::Read => "read",
+            PhotoMetadata::None => "none",
+            PhotoMetadata::Unreadable => "unreadable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PhotoMetadata> {
+        [
+            PhotoMetadata::Read,
+            PhotoMetadata::None,
+            PhotoMetadata::Unreadable,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
 }
 
 /// The answer to an upload and to `GET /v1/blobs/{sha256}/meta`.
@@ -49,6 +89,10 @@ pub struct BlobInfo {
     pub gps: Option<crate::gps::LatLon>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_at: Option<String>,
+    /// What became of the EXIF, once processed (absent for photos processed by servers
+    /// before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<PhotoMetadata>,
     /// Why it was rejected: `unsupported_format`, `too_many_pixels`, `truncated`, `corrupt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -67,6 +111,7 @@ impl BlobInfo {
             height: None,
             gps: None,
             taken_at: None,
+            metadata: None,
             reason: None,
         }
     }
@@ -84,5 +129,21 @@ mod tests {
         assert!(!is_sha256_hex(&ok[1..]));
         assert!(!is_sha256_hex(&format!("{}g", &ok[1..])));
         assert!(!is_sha256_hex("../etc/passwd"));
+    }
+
+    #[test]
+    fn photo_metadata_names_round_trip() {
+        for m in [
+            PhotoMetadata::Read,
+            PhotoMetadata::None,
+            PhotoMetadata::Unreadable,
+        ] {
+            assert_eq!(PhotoMetadata::parse(m.as_str()), Some(m));
+            assert_eq!(
+                serde_json::to_value(m).ok(),
+                Some(serde_json::Value::from(m.as_str()))
+            );
+        }
+        assert_eq!(PhotoMetadata::parse("partial"), None);
     }
 }

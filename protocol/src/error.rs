@@ -59,6 +59,12 @@ pub enum ErrorCode {
     ForbiddenRole,
     /// The record lies outside the villages the caller is assigned to.
     ForbiddenScope,
+    /// A farmer's account reports only about the household its own ID-card number belongs to
+    /// (as head or member); this report names another household or another person.
+    NotYourHousehold,
+    /// A farmer's account has no ID-card number on file, so the server cannot tell which
+    /// household is theirs; ask the village (the first secretary) to register it.
+    IdCardNotOnFile,
     /// The hybrid logical clock stamp is further in the future than the server tolerates.
     HlcInFuture,
     /// The GPS fix is malformed (coordinates out of range, negative accuracy …).
@@ -75,6 +81,9 @@ pub enum ErrorCode {
     DeviceMismatch,
     /// The device or its session was revoked; log in again.
     DeviceRevoked,
+    /// This phone is registered to another account: a login on it is refused and nothing of
+    /// that account changes. Ask an administrator to hand the phone over (HTTP 409).
+    DeviceTaken,
     /// Too many requests; retry after the `Retry-After` header.
     RateLimited,
     /// The request conflicts with the state on the server (e.g. a conflict already resolved).
@@ -101,12 +110,18 @@ pub enum ErrorCode {
     UpgradeRequired,
     /// An error on the server; the request may be retried.
     Internal,
-    /// The server is starting or shutting down; retry shortly.
+    /// The server cannot serve the request now and will by itself: it is starting or
+    /// shutting down, or its database is busy or out of reach. HTTP 503; retry after the
+    /// `Retry-After` header (a push that did reach the database is answered `duplicate`).
     Unavailable,
+    /// The server's disk is full: nothing of the request was kept. HTTP 503; keep the data on
+    /// the phone and retry after the `Retry-After` header; the server recovers by itself once
+    /// space is freed.
+    StorageFull,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 44] = [
+    pub const ALL: [ErrorCode; 48] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::BodyTooLarge,
@@ -131,6 +146,8 @@ impl ErrorCode {
         ErrorCode::AppendOnly,
         ErrorCode::ForbiddenRole,
         ErrorCode::ForbiddenScope,
+        ErrorCode::NotYourHousehold,
+        ErrorCode::IdCardNotOnFile,
         ErrorCode::HlcInFuture,
         ErrorCode::InvalidGps,
         ErrorCode::InvalidCursor,
@@ -139,6 +156,7 @@ impl ErrorCode {
         ErrorCode::InvalidCredentials,
         ErrorCode::DeviceMismatch,
         ErrorCode::DeviceRevoked,
+        ErrorCode::DeviceTaken,
         ErrorCode::RateLimited,
         ErrorCode::Conflict,
         ErrorCode::HashMismatch,
@@ -151,6 +169,7 @@ impl ErrorCode {
         ErrorCode::UpgradeRequired,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::StorageFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -180,6 +199,8 @@ impl ErrorCode {
             AppendOnly => "append_only",
             ForbiddenRole => "forbidden_role",
             ForbiddenScope => "forbidden_scope",
+            NotYourHousehold => "not_your_household",
+            IdCardNotOnFile => "id_card_not_on_file",
             HlcInFuture => "hlc_in_future",
             InvalidGps => "invalid_gps",
             InvalidCursor => "invalid_cursor",
@@ -188,6 +209,7 @@ impl ErrorCode {
             InvalidCredentials => "invalid_credentials",
             DeviceMismatch => "device_mismatch",
             DeviceRevoked => "device_revoked",
+            DeviceTaken => "device_taken",
             RateLimited => "rate_limited",
             Conflict => "conflict",
             HashMismatch => "hash_mismatch",
@@ -200,6 +222,7 @@ impl ErrorCode {
             UpgradeRequired => "upgrade_required",
             Internal => "internal",
             Unavailable => "unavailable",
+            StorageFull => "storage_full",
         }
     }
 }

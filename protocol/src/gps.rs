@@ -170,6 +170,25 @@ pub struct GpsVerdict {
     pub from_household_m: Option<f64>,
 }
 
+impl GpsVerdict {
+    /// Adds or removes one doubt, keeping `reasons` sorted and `ok` true only without any;
+    /// true when the verdict changed (a late fix revised an earlier judgement).
+    pub fn set_doubt(&mut self, doubt: Doubt, doubted: bool) -> bool {
+        let had = self.reasons.contains(&doubt);
+        if had == doubted {
+            return false;
+        }
+        if doubted {
+            self.reasons.push(doubt);
+            self.reasons.sort_unstable();
+        } else {
+            self.reasons.retain(|d| *d != doubt);
+        }
+        self.ok = self.reasons.is_empty();
+        true
+    }
+}
+
 /// The shape a fix is held against: the village's own when an administrator imported or set
 /// one, else its county's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -9,6 +9,10 @@
 //!   alone on one thread;
 //! - memory: 8 uploads of 20 MB at once (a 12-MP JPEG with 13 MB of trailing data, streamed
 //!   from files), their processing included: the growth of peak RSS (`VmHWM`, reset first).
+//!
+//! The photos are made from a real one (`iphone_hdr_NO.jpg` of the real-phone corpus, the
+//! folder `FIELDSYNC_TEST_PHOTOS` names), so that pixels and EXIF are a camera's; without the
+//! corpus the benchmark says so and measures nothing.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,6 +27,7 @@ use fieldsync_server::config::Settings;
 use fieldsync_server::store::NewUser;
 use fieldsync_server::testing::ScratchDatabase;
 use fieldsync_server::testing::memory::{peak_kib, reset_peak};
+use fieldsync_server::testing::photo as test_photo;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -30,10 +35,7 @@ use uuid::Uuid;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const SOURCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/photos/iphone_hdr_NO.jpg"
-);
+const SOURCE: &str = "iphone_hdr_NO.jpg";
 const PHOTOS: usize = 40;
 const BIG: usize = 8;
 const BIG_BYTES: usize = 20 * 1024 * 1024;
@@ -46,10 +48,13 @@ async fn main() {
         memory_phase(PathBuf::from(work)).await;
         return;
     }
+    let Some(corpus) = test_photo::corpus("the photo benchmark") else {
+        return;
+    };
     let db = ScratchDatabase::sqlite("fieldsync-bench-photos").expect("temp dir");
     let work = db.dir().join("bench");
     std::fs::create_dir_all(&work).expect("work dir");
-    let base_jpeg = twelve_megapixels(&work);
+    let base_jpeg = twelve_megapixels(&test_photo::corpus_file(&corpus, SOURCE), &work);
     let single_ms = process_alone(&base_jpeg, &work);
 
     let settings = Settings {
@@ -200,9 +205,8 @@ async fn memory_phase(work: PathBuf) {
 
 /// The phone photo scaled to 4032 × 3024 (12.2 MP) and encoded as a camera would (quality 90),
 /// with the original's EXIF block copied in so that stripping has work to do.
-fn twelve_megapixels(work: &Path) -> Vec<u8> {
-    let source = std::fs::read(SOURCE).expect("source photo");
-    let img = image::load_from_memory(&source).expect("decode source");
+fn twelve_megapixels(source: &[u8], work: &Path) -> Vec<u8> {
+    let img = image::load_from_memory(source).expect("decode source");
     let big = img.resize_exact(4032, 3024, image::imageops::FilterType::Triangle);
     let mut encoded = Vec::new();
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, 90);

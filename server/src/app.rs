@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use secrecy::ExposeSecret;
 
 use crate::auth::TokenKeys;
-use crate::blobs::{BlobError, Blobs};
+use crate::blobs::{BlobError, BlobStore, Blobs};
 use crate::config::Settings;
 use crate::privacy::{DataKey, KeyError};
 use crate::receipts::Signer;
@@ -109,12 +109,21 @@ pub fn photo_dir(settings: &Settings) -> std::path::PathBuf {
 /// Opens the configured blob store and starts the photo workers and the periodic jobs
 /// (`crate::jobs`: task escalation, collection of unused photos) on the current runtime.
 pub fn start_blobs(store: &Store, settings: &Settings) -> Result<Blobs, StartError> {
+    start_blobs_wrapped(store, settings, |blob_store| blob_store)
+}
+
+fn start_blobs_wrapped(
+    store: &Store,
+    settings: &Settings,
+    wrap: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore>,
+) -> Result<Blobs, StartError> {
     let blobs = Blobs::open(
         store.clone(),
         &settings.blobs,
         &photo_dir(settings),
         &settings.data_dir,
-    )?;
+    )?
+    .wrapping_store(wrap);
     crate::blobs::spawn_workers(&blobs, settings.blobs.workers);
     crate::jobs::Runner::new(
         store.clone(),
@@ -227,6 +236,16 @@ impl Drop for Running {
 
 /// Opens the database, prepares it and serves on `listener` in a background task.
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    start_wrapping_blob_store(settings, listener, |blob_store| blob_store).await
+}
+
+/// [`start`], with the configured blob store seen through `wrap`: the tests of storage
+/// failures put a store that fails on purpose in front of the real one.
+pub async fn start_wrapping_blob_store(
+    settings: Settings,
+    listener: TcpListener,
+    wrap: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore> + Send,
+) -> Result<Running, StartError> {
     let store = open_store(&settings).await?;
     let keys = prepare(&store).await?;
     let addr = listener
@@ -236,7 +255,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
             source,
         })?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let blobs = start_blobs(&store, &settings)?;
+    let blobs = start_blobs_wrapped(&store, &settings, wrap)?;
     let receipts = Signer::load(&store).await?;
     let state = AppState::new(store.clone(), keys, settings, blobs.clone(), receipts);
     let task = tokio::spawn(serve(listener, state, async move {

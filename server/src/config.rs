@@ -106,6 +106,9 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// Most database connections per process.
     pub max_connections: u32,
+    /// Milliseconds a request waits for the database (a free connection; on SQLite also the
+    /// write lock another process holds) before it is answered 503 `unavailable`.
+    pub database_wait_ms: u64,
     pub log_format: LogFormat,
     pub limits: Limits,
     pub auth: AuthSettings,
@@ -205,6 +208,12 @@ pub struct BlobSettings {
     pub grace_days: u32,
     /// Days an unfinished chunked upload is kept for resuming.
     pub unfinished_days: u32,
+    /// Wait before a photo whose processing failed for a reason other than the photo (the
+    /// blob store or the disk failing) is tried again, in milliseconds; doubles with each
+    /// attempt up to `retry_max_ms`. Such a photo is never given up.
+    pub retry_first_ms: u64,
+    /// Longest wait between two attempts at one photo, in milliseconds.
+    pub retry_max_ms: u64,
     /// `local` (under the data directory) or `s3`.
     pub backend: BlobBackend,
     pub s3: S3Settings,
@@ -220,6 +229,8 @@ impl Default for BlobSettings {
             workers: 0,
             grace_days: 30,
             unfinished_days: 7,
+            retry_first_ms: 5_000,
+            retry_max_ms: 15 * 60 * 1000,
             backend: BlobBackend::Local,
             s3: S3Settings::default(),
         }
@@ -273,6 +284,7 @@ impl Default for Settings {
             data_key: None,
             metrics_token: None,
             max_connections: 16,
+            database_wait_ms: 10_000,
             log_format: LogFormat::Pretty,
             limits: Limits::default(),
             auth: AuthSettings::default(),
@@ -293,6 +305,7 @@ const KEYS: &[&str] = &[
     "data_key",
     "metrics_token",
     "max_connections",
+    "database_wait_ms",
     "log_format",
     "limits",
     "auth",
@@ -384,6 +397,9 @@ impl Settings {
         if self.max_connections == 0 {
             return bad("max_connections must be positive");
         }
+        if !(100..=600_000).contains(&self.database_wait_ms) {
+            return bad("database_wait_ms is 100 to 600000");
+        }
         // An empty token would let `Authorization: Bearer ` with nothing after it through.
         if self
             .metrics_token
@@ -399,6 +415,9 @@ impl Settings {
             return bad(
                 "blobs: max_photo_bytes, max_pixels, grace_days must be positive and thumb_px at least 32",
             );
+        }
+        if b.retry_first_ms == 0 || b.retry_max_ms < b.retry_first_ms {
+            return bad("blobs: retry_first_ms must be positive and retry_max_ms at least as long");
         }
         if b.backend == BlobBackend::S3 && (b.s3.bucket.is_empty() || b.s3.access_key_id.is_empty())
         {
@@ -463,7 +482,7 @@ impl Settings {
     pub fn connect_options(&self) -> ConnectOptions {
         ConnectOptions {
             max_connections: self.max_connections,
-            ..ConnectOptions::default()
+            wait: std::time::Duration::from_millis(self.database_wait_ms),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! Support for the test suites and the benchmark: a throwaway database on either engine, made
-//! fresh and removed on drop. The server itself never uses this module.
+//! fresh and removed on drop; test photos made at run time ([`photo`]). The server itself never
+//! uses this module.
+
+pub mod photo;
 
 use std::path::{Path, PathBuf};
 
@@ -225,4 +228,30 @@ pub async fn on_each_engine<T>(
         all.push(run("postgres", &db).await);
     }
     all
+}
+
+/// Lets the SQLite file of `store` grow by no more than `pages` further pages (`None`: as far
+/// as SQLite allows), as a full disk would: SQLite then fails writes with `SQLITE_FULL`. The
+/// limit (`PRAGMA max_page_count`) belongs to the write connection, so a test keeping the disk
+/// "full" sets it again after a failure may have replaced that connection. No-op on PostgreSQL.
+pub async fn limit_sqlite_growth(store: &Store, pages: Option<u64>) -> Result<(), sqlx::Error> {
+    let crate::store::Engine::Sqlite(pool) = store.writer() else {
+        return Ok(());
+    };
+    let mut conn = pool.acquire().await?;
+    let limit = match pages {
+        Some(extra) => {
+            let now: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&mut *conn)
+                .await?;
+            u64::try_from(now).unwrap_or(0) + extra
+        }
+        None => u64::from(u32::MAX - 1),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA max_page_count = {limit}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

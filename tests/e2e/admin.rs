@@ -90,3 +90,61 @@ async fn admin_commands_reject_bad_input() {
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.contains("imported 1 divisions"), "{out:?}");
 }
+
+/// A farmer's own ID-card number comes from standard input, never the command line, and only
+/// farmer accounts carry one.
+#[tokio::test]
+async fn a_farmers_id_card_is_read_from_standard_input() {
+    let env = TestEnv::new().await;
+    env.create_user("ma", "farmer", VILLAGE).await;
+    env.create_user("li", "grid_worker", VILLAGE).await;
+    for (args, stdin, message) in [
+        (
+            vec!["set-id-card", "--username", "ma"],
+            "11010519491231002\n",
+            "not valid: an ID-card number has 18 characters",
+        ),
+        (
+            vec!["set-id-card", "--username", "ma"],
+            "110105194912310021\n",
+            "check digit",
+        ),
+        (
+            vec!["set-id-card", "--username", "li"],
+            "11010519491231002X\n",
+            "only farmer accounts",
+        ),
+        (
+            vec!["set-id-card", "--username", "nobody"],
+            "11010519491231002X\n",
+            "no user named \"nobody\"",
+        ),
+        (
+            vec!["set-id-card", "--username", "ma", "11010519491231002X"],
+            "",
+            "unexpected argument",
+        ),
+    ] {
+        let out = env.admin(&args, stdin).await;
+        assert!(!out.status.success(), "{args:?} was accepted: {out:?}");
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
+    let out = env
+        .admin(&["set-id-card", "--username", "ma"], "11010519491231002x\n")
+        .await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stdout.contains("1101**********002X") && !out.stdout.contains("19491231"),
+        "the number is shown masked: {}",
+        out.stdout
+    );
+    let out = env
+        .admin(&["set-id-card", "--username", "ma", "--remove"], "")
+        .await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stdout.contains("no ID-card number on file"),
+        "{}",
+        out.stdout
+    );
+}

@@ -5,14 +5,11 @@
 use std::collections::BTreeMap;
 
 use fieldsync_protocol::push::Status;
+use fieldsync_server::testing::photo::TestPhoto;
 use serde_json::{Value, json};
 
 use crate::harness::{Phone, TestEnv, VILLAGE};
 
-const PHOTO: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/photos/portrait_6.jpg"
-));
 /// 32 bytes, base64: the key is kept apart from the backup, as the runbook says.
 const KEY: &str = "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
@@ -51,7 +48,8 @@ async fn back_up_wipe_restore_and_everything_is_identical() {
     env.create_user("secretary", "first_secretary", VILLAGE)
         .await;
     let mut phone = server.phone("secretary").await;
-    let name = fieldsync_client::photo_name(PHOTO);
+    let photo = TestPhoto::new(600, 450).orientation(6).jpeg();
+    let name = fieldsync_client::photo_name(&photo);
     let h = phone.dev.new_id();
     let household = phone.dev.create(
         "household",
@@ -71,7 +69,7 @@ async fn back_up_wipe_restore_and_everything_is_identical() {
     );
     phone
         .api
-        .upload_photo(&name, PHOTO, 64 * 1024)
+        .upload_photo(&name, &photo, 64 * 1024)
         .await
         .expect("upload");
     let thumb_path = format!("/v1/blobs/{name}/thumb");

@@ -29,10 +29,6 @@ const OTHER_TOWNSHIP: &str = "640104002";
 /// 银川鼓楼 (WGS-84), inside the village's county.
 const HERE: (f64, f64) = (38.4680, 106.2719);
 const CHROMIUM: &str = "/usr/bin/chromium";
-const PHOTO: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/photos/32-lens_data.jpeg"
-);
 
 fn script_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("console")
@@ -134,7 +130,9 @@ async fn seed(env: &TestEnv, server: &Server) {
     }
     let recent = (now - time::Duration::hours(2)).to_offset(time::UtcOffset::UTC);
     // The visit is photographed: the reviewer sees the photo with the day's evidence.
-    let photo = std::fs::read(PHOTO).expect("the test photo");
+    let photo = fieldsync_server::testing::photo::TestPhoto::new(200, 133)
+        .gps(HERE.0, HERE.1)
+        .jpeg();
     let sha = fieldsync_client::photo_name(&photo);
     sec.api
         .upload_photo(&sha, &photo, 256 * 1024)

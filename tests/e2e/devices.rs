@@ -226,3 +226,88 @@ async fn a_disabled_user_cannot_log_in_until_enabled() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_phone_changes_hands_only_when_the_administrator_hands_it_over() {
+    let env = TestEnv::new().await;
+    env.create_user("ma", "grid_worker", VILLAGE).await;
+    env.create_user("li", "grid_worker", VILLAGE).await;
+    env.create_user("wang", "grid_worker", VILLAGE).await;
+    let server = env.serve().await;
+    let ma = server.phone("ma").await;
+    let id = ma.dev.id.to_string();
+
+    // Li knows the phone's id (it shows in conflict lists, device lists, receipts).
+    let mut li = Api::new(&server.base, ma.dev.id);
+    assert_eq!(
+        refusal(li.login("li", PASSWORD).await),
+        (StatusCode::CONFLICT, ErrorCode::DeviceTaken)
+    );
+    ma.api
+        .pull(None, None)
+        .await
+        .expect("ma's session is untouched");
+
+    let out = env
+        .admin(&["hand-over-device", &id, "--to", "li"], "")
+        .await;
+    ok(&out, "hand-over-device");
+    assert!(
+        out.stdout.contains(&format!(
+            "device {id} now belongs to li: ma is refused on it"
+        )) && out.stdout.contains("(1 sessions ended)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        refusal(ma.api.pull(None, None).await),
+        (StatusCode::UNAUTHORIZED, ErrorCode::DeviceRevoked),
+        "ma's session on it ended"
+    );
+    li.login("li", PASSWORD)
+        .await
+        .expect("li logs in on it now");
+    li.pull(None, None).await.expect("and works");
+    let out = env.admin(&["devices", "--username", "li"], "").await;
+    assert!(out.stdout.contains(&id), "{}", out.stdout);
+
+    let out = env
+        .admin(&["hand-over-device", &id, "--to", "li"], "")
+        .await;
+    ok(&out, "hand over again");
+    assert!(
+        out.stdout
+            .contains("already registered to li; nothing changed"),
+        "{}",
+        out.stdout
+    );
+    li.pull(None, None).await.expect("nothing changed for li");
+
+    ok(&env.admin(&["disable-user", "wang"], "").await, "disable");
+    let unknown = Uuid::now_v7().to_string();
+    for (args, message) in [
+        (
+            vec!["hand-over-device", id.as_str(), "--to", "nobody"],
+            "no user named \"nobody\"",
+        ),
+        (
+            vec!["hand-over-device", unknown.as_str(), "--to", "li"],
+            "no device",
+        ),
+        (
+            vec!["hand-over-device", "12345", "--to", "li"],
+            "\"12345\" is not a device id",
+        ),
+        (
+            vec!["hand-over-device", id.as_str(), "--to", "wang"],
+            "wang is disabled",
+        ),
+    ] {
+        let out = env.admin(&args, "").await;
+        assert!(!out.status.success(), "{args:?} was accepted: {out:?}");
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
+    li.pull(None, None)
+        .await
+        .expect("refused commands changed nothing");
+}

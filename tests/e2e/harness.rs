@@ -19,6 +19,7 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use fieldsync_server::testing::ScratchDatabase;
+use fieldsync_server::testing::photo::TestPhoto;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
@@ -115,6 +116,17 @@ impl TestEnv {
     /// The test's own temp dir, for files it wants to hand to a command.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// A phone photo for the simulator's cameras (`SimConfig::photo`), built at run time and
+    /// written into this environment's folder: 200 × 133 pixels, taken in [`VILLAGE`].
+    pub fn camera_photo(&self) -> PathBuf {
+        TestPhoto::new(200, 133)
+            .gps(38.4680, 106.2719)
+            .taken_at("2026:05:14 09:30:05", Some("+08:00"))
+            .camera("HUAWEI", "nova 11")
+            .write_jpeg(&self.root.join("camera.jpg"))
+            .expect("the test photo should be writable")
     }
 
     pub fn data_dir(&self) -> PathBuf {

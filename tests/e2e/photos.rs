@@ -6,12 +6,9 @@ use fieldsync_protocol::blob::BlobState;
 use fieldsync_protocol::push::Status;
 use serde_json::json;
 
-use crate::harness::{TestEnv, VILLAGE};
+use fieldsync_server::testing::photo::TestPhoto;
 
-const PHOTO: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/photos/portrait_6.jpg"
-);
+use crate::harness::{TestEnv, VILLAGE};
 
 #[tokio::test]
 async fn a_photo_goes_up_in_chunks_and_reaches_the_reviewer() {
@@ -22,7 +19,8 @@ async fn a_photo_goes_up_in_chunks_and_reaches_the_reviewer() {
         .await;
     let mut ma = server.phone("ma").await;
 
-    let bytes = std::fs::read(PHOTO).unwrap();
+    // Big enough for several chunks; turned, as a phone held upright writes it.
+    let bytes = TestPhoto::new(600, 450).textured().orientation(6).jpeg();
     let name = fieldsync_client::photo_name(&bytes);
     let info = ma.api.upload_photo(&name, &bytes, 16 * 1024).await.unwrap();
     assert_eq!(info.state, BlobState::Processing, "{info:?}");

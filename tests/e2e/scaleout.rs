@@ -24,10 +24,6 @@ use crate::harness::{PASSWORD, TestEnv, free_port};
 
 const VILLAGES: [&str; 3] = ["640104001002", "640104001003", "640104001005"];
 const DATA_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
-const PHOTO: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/photos/32-lens_data.jpeg"
-);
 
 fn number(var: &str, default: usize) -> usize {
     std::env::var(var)
@@ -215,7 +211,7 @@ async fn three_replicas_behind_nginx_lose_nothing_when_one_is_killed() {
         edits,
         rounds: 12,
         households_per_village: 20,
-        photo: Some(PHOTO.into()),
+        photo: Some(env.camera_photo()),
         ..SimConfig::field(&nginx.base, phones, dir)
     };
     let expected_mutations = VILLAGES.len() * cfg.households_per_village + cfg.edits;

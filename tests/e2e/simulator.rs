@@ -9,10 +9,6 @@ use crate::harness::TestEnv;
 
 const VILLAGES: [&str; 3] = ["640104001002", "640104001003", "640104001005"];
 const PER_VILLAGE: usize = 8;
-const PHOTO: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/photos/32-lens_data.jpeg"
-);
 
 #[tokio::test]
 async fn twenty_four_phones_converge_and_lose_nothing() {
@@ -30,7 +26,7 @@ async fn twenty_four_phones_converge_and_lose_nothing() {
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = SimConfig {
         seed: 2026,
-        photo: Some(PHOTO.into()),
+        photo: Some(env.camera_photo()),
         ..SimConfig::field(&server.base, phones, dir)
     };
     let summary = match run(&cfg).await {

@@ -354,13 +354,46 @@ pub fn current<'a>(records: &'a [Observed<'a>]) -> Vec<&'a Observed<'a>> {
     best
 }
 
+/// Where a household stands on one check.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    /// The checks in force pass.
+    Pass,
+    /// A check in force failed (for a member's check: any member's).
+    Fail,
+    /// Never checked.
+    #[default]
+    None,
+}
+
+impl CheckState {
+    /// The name on the wire and in exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckState::Pass => "pass",
+            CheckState::Fail => "fail",
+            CheckState::None => "none",
+        }
+    }
+}
+
 /// Where a household stands on one of the four checks.
 #[derive(
     Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
 pub struct CheckStatus {
-    /// `pass`, `fail`, or `none` (never checked).
-    pub state: String,
+    pub state: CheckState,
     pub failures: Vec<String>,
     /// When the latest check in force was captured.
     pub checked_at: Option<String>,
@@ -371,10 +404,7 @@ pub struct CheckStatus {
 pub fn household_status(in_force: &[&Observed<'_>]) -> [(&'static str, CheckStatus); 4] {
     CHECKS.map(|def| {
         let mine: Vec<&&Observed<'_>> = in_force.iter().filter(|o| o.entity == def.name).collect();
-        let mut status = CheckStatus {
-            state: "none".into(),
-            ..CheckStatus::default()
-        };
+        let mut status = CheckStatus::default();
         let mut latest = None;
         for o in mine {
             let failures: Vec<String> = o
@@ -387,10 +417,10 @@ pub fn household_status(in_force: &[&Observed<'_>]) -> [(&'static str, CheckStat
                         .collect()
                 })
                 .unwrap_or_default();
-            if failures.is_empty() && status.state != "fail" {
-                status.state = "pass".into();
+            if failures.is_empty() && status.state != CheckState::Fail {
+                status.state = CheckState::Pass;
             } else if !failures.is_empty() {
-                status.state = "fail".into();
+                status.state = CheckState::Fail;
             }
             for f in failures {
                 if !status.failures.contains(&f) {
@@ -489,22 +519,22 @@ mod status_tests {
         let get = |name: &str| status.iter().find(|(n, _)| *n == name).unwrap().1.clone();
         assert_eq!(
             (
-                get("water_check").state.as_str(),
+                get("water_check").state,
                 get("water_check").failures.clone()
             ),
-            ("fail", vec!["water_supply".to_owned()])
+            (CheckState::Fail, vec!["water_supply".to_owned()])
         );
         assert_eq!(
             get("housing_check").state,
-            "pass",
+            CheckState::Pass,
             "the correction is in force"
         );
         assert_eq!(
             get("education_check").state,
-            "fail",
+            CheckState::Fail,
             "one child out of school fails the household"
         );
         assert_eq!(get("education_check").failures, ["out_of_school"]);
-        assert_eq!(get("health_check").state, "none");
+        assert_eq!(get("health_check").state, CheckState::None);
     }
 }

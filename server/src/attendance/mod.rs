@@ -24,6 +24,14 @@ pub mod table;
 /// Days a cadre must be present each calendar month (DOMAIN.md, l.1282).
 pub const REQUIRED_DAYS: u32 = 20;
 
+/// The roles with attendance duty (DOMAIN.md, l.1282): the cadres who live in the villages.
+/// Only their sheets are read and reviewed by others, by the team leaders above them, never
+/// upward; `store::attendance`'s `cadre_assignment!` selects the same roles for the tables.
+pub const CADRE_ROLES: &[fieldsync_protocol::Role] = &[
+    fieldsync_protocol::Role::FirstSecretary,
+    fieldsync_protocol::Role::TeamMember,
+];
+
 /// One event that may prove presence.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {

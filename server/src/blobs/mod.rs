@@ -17,6 +17,7 @@
 mod gc;
 mod local;
 pub mod photo;
+mod retry;
 mod s3;
 mod store;
 mod upload;
@@ -25,7 +26,7 @@ mod worker;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fieldsync_protocol::blob::{BlobInfo, BlobState};
+use fieldsync_protocol::blob::{BlobInfo, BlobState, PhotoMetadata};
 use fieldsync_protocol::gps::LatLon;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -123,6 +124,21 @@ impl Blobs {
         }
     }
 
+    /// The same service over `wrap(store)`, before anything has used it: the tests of storage
+    /// failures put a store that fails on purpose in front of the real one.
+    pub fn wrapping_store(
+        self,
+        wrap: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore>,
+    ) -> Blobs {
+        let inner = &self.inner;
+        Blobs::with_store(
+            inner.db.clone(),
+            wrap(inner.store.clone()),
+            inner.settings.clone(),
+            inner.tmp.clone(),
+        )
+    }
+
     pub fn store(&self) -> &dyn BlobStore {
         self.inner.store.as_ref()
     }
@@ -152,15 +168,26 @@ impl Blobs {
         }
     }
 
-    /// The device's own chunked upload of a blob in progress, if it has one: what `HEAD`
-    /// answers a device that may not see the blob itself (yet), exactly as if no one else had
-    /// sent it.
-    pub async fn progress(
+    /// What the server has of a blob, as the device sees it. `seen` is the blob's row when the
+    /// device may see the blob (see `http::blobs`), `None` when the server has none or the
+    /// device may not see it: then only the device's own chunked upload in progress is
+    /// answered, exactly as if no one else had ever sent the blob. A photo whose bytes the
+    /// server lost shows the device's own new upload of it, if one is under way, so that the
+    /// phone resumes it rather than starting over. `None` when there is nothing to tell.
+    pub async fn info(
         &self,
         sha256: &str,
         device_id: Uuid,
+        seen: Option<&BlobRow>,
     ) -> Result<Option<BlobInfo>, BlobError> {
-        Ok(self.db().upload(sha256, device_id).await?.map(|u| {
+        if let Some(row) = seen.filter(|r| r.state != MISSING) {
+            return Ok(Some(info_of(row)));
+        }
+        let upload = self.db().upload(sha256, device_id).await?;
+        if let (Some(row), None) = (seen, &upload) {
+            return Ok(Some(info_of(row)));
+        }
+        Ok(upload.map(|u| {
             BlobInfo::unprocessed(
                 sha256,
                 BlobState::Receiving,
@@ -203,10 +230,17 @@ fn staging_prefix(device_id: Uuid, sha256: &str) -> String {
     format!("staging/{}/{sha256}/", device_id.simple())
 }
 
+/// The `blobs.state` of a photo whose uploaded bytes are gone: the server needs them again.
+const MISSING: &str = "missing";
+
 pub fn info_of(row: &BlobRow) -> BlobInfo {
     let state = match row.state.as_str() {
         "ready" => BlobState::Ready,
         "rejected" => BlobState::Rejected,
+        // Nothing of it is held: the phone sends it again from byte 0.
+        MISSING => {
+            return BlobInfo::unprocessed(&row.sha256, BlobState::Missing, 0, to_u64(row.size));
+        }
         _ => BlobState::Processing,
     };
     let gps = match (row.gps_lat, row.gps_lon) {
@@ -224,6 +258,7 @@ pub fn info_of(row: &BlobRow) -> BlobInfo {
         height: dim(row.height),
         gps,
         taken_at: row.taken_at.clone(),
+        metadata: row.metadata.as_deref().and_then(PhotoMetadata::parse),
         reason: row.reason.clone(),
     }
 }

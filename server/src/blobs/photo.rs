@@ -12,7 +12,9 @@
 //!   photo gets a new EXIF block holding only its orientation, so viewers still turn it upright;
 //! - a small JPEG thumbnail, orientation applied.
 //!
-//! No input panics, and broken EXIF never fails a photo: it only leaves fields `None`.
+//! No input panics, and broken EXIF never fails a photo: a block that does not parse whole is
+//! dropped whole (no GPS, no time, orientation 1: a half-read block could turn the photo or
+//! place it wrongly), and [`Processed::metadata`] says it was unreadable.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek};
@@ -20,6 +22,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use exif::{Exif, In, Tag, Value};
+pub use fieldsync_protocol::blob::PhotoMetadata;
 use image::codecs::jpeg::JpegEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageError, ImageReader, Rgb, RgbImage};
@@ -109,6 +112,8 @@ pub struct Processed {
     pub taken_at: Option<String>,
     /// Make and model, e.g. "Apple iPhone 6".
     pub camera: Option<String>,
+    /// Whether the EXIF was read, absent, or unreadable (and so ignored).
+    pub metadata: PhotoMetadata,
     pub stripped_bytes: u64,
     pub thumb_bytes: u64,
 }
@@ -204,7 +209,7 @@ pub fn process(
         height,
     } = layout.inspection;
 
-    let meta = read_exif(&bytes);
+    let meta = read_exif(exif_block(&bytes, format, &layout.parts));
     let image = match format {
         Format::Jpeg => decode_jpeg_scaled(&bytes, &layout.inspection, limits)?,
         Format::Png => decode(&bytes, &layout.inspection, limits)?,
@@ -231,6 +236,7 @@ pub fn process(
         gps: meta.gps,
         taken_at: meta.taken_at,
         camera: meta.camera,
+        metadata: meta.metadata,
         stripped_bytes: stripped.len() as u64,
         thumb_bytes: thumb.len() as u64,
     })
@@ -319,6 +325,9 @@ fn scan_jpeg<R: BufRead + Seek>(
             }
             marker = w.skip_entropy_coded()?;
             parts.push(start..w.pos - 2);
+        } else if matches!(marker, 0xE0..=0xEF | 0xFE) {
+            parts.push(start..w.pos);
+            marker = w.marker_after_metadata()?;
         } else {
             parts.push(start..w.pos);
             marker = w.marker()?;
@@ -431,6 +440,33 @@ impl<R: BufRead + Seek> Walker<R> {
                     )));
                 }
                 [m] => return Ok(m),
+            }
+        }
+    }
+
+    /// The marker after a metadata segment (APPn, COM), skipping bytes that lie outside any
+    /// segment, as libjpeg and jpeg-decoder do: an EXIF block longer than its segment's length
+    /// (a directory announcing more entries than the segment holds, as some phones and
+    /// messaging apps write) leaves its end here, and the pixels are fine. No more than a
+    /// segment's worth is skipped; the bytes skipped are in no part, so never stored.
+    fn marker_after_metadata(&mut self) -> Result<u8, PhotoError> {
+        let start = self.pos;
+        loop {
+            if self.pos - start > 0xFFFF {
+                return Err(PhotoError::Corrupt(format!(
+                    "no JPEG marker in the 64 KiB after byte {start}"
+                )));
+            }
+            if self.read::<1>()? != [0xFF] {
+                continue;
+            }
+            loop {
+                match self.read::<1>()? {
+                    [0xFF] => continue,
+                    // A stuffed zero is data, not a marker.
+                    [0x00] => break,
+                    [m] => return Ok(m),
+                }
             }
         }
     }
@@ -562,7 +598,7 @@ fn orientation_tiff(orientation: u16) -> [u8; 26] {
 }
 
 /// CRC-32 (ISO 3309) as PNG chunks need; only a few bytes are ever hashed, so no table.
-fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in bytes {
         crc ^= u32::from(b);
@@ -715,27 +751,51 @@ struct Meta {
     gps: Option<ExifGps>,
     taken_at: Option<String>,
     camera: Option<String>,
+    metadata: PhotoMetadata,
 }
 
 impl Meta {
-    const NONE: Meta = Meta {
-        orientation: 1,
-        gps: None,
-        taken_at: None,
-        camera: None,
-    };
+    fn nothing(metadata: PhotoMetadata) -> Meta {
+        Meta {
+            orientation: 1,
+            gps: None,
+            taken_at: None,
+            camera: None,
+            metadata,
+        }
+    }
 }
 
-/// Reads what EXIF there is; a broken block gives whatever fields parsed, or none.
-fn read_exif(bytes: &[u8]) -> Meta {
-    let mut reader = exif::Reader::new();
-    reader.continue_on_error(true);
-    let exif = reader
-        .read_from_container(&mut Cursor::new(bytes))
-        .or_else(|e| e.distill_partial_result(|_ignored| {}))
-        .ok();
-    let Some(exif) = exif else {
-        return Meta::NONE;
+/// The EXIF block (the TIFF structure) of the first `Exif` APP1 segment of a JPEG, or of a
+/// PNG's `eXIf` chunk, found in the structure `scan` walked: the reader never walks the
+/// container itself, so a container quirk cannot pass for damaged EXIF.
+fn exif_block<'a>(bytes: &'a [u8], format: Format, parts: &[Range<u64>]) -> Option<&'a [u8]> {
+    parts
+        .iter()
+        .filter_map(|r| slice(bytes, r))
+        .find_map(|part| match format {
+            // Marker (2), length (2), payload.
+            Format::Jpeg if part.get(..2) == Some(&[0xFF, 0xE1]) => {
+                part.get(4..)?.strip_prefix(b"Exif\0\0")
+            }
+            // Length (4), type (4), data, CRC (4).
+            Format::Png if part.get(4..8) == Some(b"eXIf") => {
+                part.get(8..part.len().checked_sub(4)?)
+            }
+            _ => None,
+        })
+}
+
+/// Reads an EXIF block. Any defect in its structure makes the whole block unreadable: fields
+/// parsed before the defect are as suspect as the rest (a count running past the end means
+/// the writer was wrong about the directory), and a wrong orientation or position is worse
+/// evidence than none.
+fn read_exif(block: Option<&[u8]>) -> Meta {
+    let Some(block) = block else {
+        return Meta::nothing(PhotoMetadata::None);
+    };
+    let Ok(exif) = exif::Reader::new().read_raw(block.to_vec()) else {
+        return Meta::nothing(PhotoMetadata::Unreadable);
     };
     let orientation = exif
         .get_field(Tag::Orientation, In::PRIMARY)
@@ -748,6 +808,7 @@ fn read_exif(bytes: &[u8]) -> Meta {
         gps: gps(&exif),
         taken_at: taken_at(&exif),
         camera: camera(&exif),
+        metadata: PhotoMetadata::Read,
     }
 }
 

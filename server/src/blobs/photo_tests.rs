@@ -1,19 +1,18 @@
-//! Photo intake on the real phone photos of `shared/data/photos` and on hostile files built here.
+//! Photo intake on photos built here (`testing::photo`: EXIF of every kind, damaged EXIF,
+//! hostile files) and, when `FIELDSYNC_TEST_PHOTOS` names the folder, on real phone photos
+//! (the `corpus_` tests).
 
 use std::path::PathBuf;
 
-use exif::experimental::Writer;
-use exif::{Field, Rational};
-use image::codecs::png::PngEncoder;
-use image::{ImageEncoder, RgbaImage};
+use exif::Field;
 use tempfile::TempDir;
 
 use super::*;
+use crate::testing::photo::{ExifDamage, TestPhoto, ascii, corpus, damaged_exif, heic, rationals};
 
-const PHOTOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/photos");
-
-fn photo(name: &str) -> PathBuf {
-    Path::new(PHOTOS).join(name)
+/// A photo of the real-phone corpus, or `None` (said on stderr) when there is no corpus.
+fn corpus_photo(test: &str, name: &str) -> Option<PathBuf> {
+    corpus(test).map(|dir| dir.join(name))
 }
 
 /// Processes `input` into a fresh directory, returning it (to keep the files) and the paths.
@@ -71,7 +70,11 @@ fn decoded_size(path: &Path) -> (u32, u32) {
 // ---- Real photos ----------------------------------------------------------------------------
 
 #[test]
-fn inspect_reads_the_stored_size_of_every_photo() {
+fn corpus_inspect_reads_the_stored_size_of_every_photo() {
+    let Some(dir) = corpus("corpus_inspect_reads_the_stored_size_of_every_photo") else {
+        return;
+    };
+    let photo = |name: &str| dir.join(name);
     let limits = Limits::default();
     for (name, width, height) in [
         ("iphone_hdr_NO.jpg", 3264, 2448),
@@ -94,8 +97,13 @@ fn inspect_reads_the_stored_size_of_every_photo() {
 }
 
 #[test]
-fn iphone_photo_gives_gps_west_time_and_camera_and_is_stripped() {
-    let input = photo("iphone_hdr_NO.jpg");
+fn corpus_iphone_photo_gives_gps_west_time_and_camera_and_is_stripped() {
+    let Some(input) = corpus_photo(
+        "corpus_iphone_photo_gives_gps_west_time_and_camera_and_is_stripped",
+        "iphone_hdr_NO.jpg",
+    ) else {
+        return;
+    };
     let (_dir, original, thumb, result) = run(&input);
     let p = result.unwrap();
     let gps = p.gps.unwrap();
@@ -107,6 +115,7 @@ fn iphone_photo_gives_gps_west_time_and_camera_and_is_stripped() {
     );
     assert_eq!(p.taken_at.as_deref(), Some("2015-04-10T20:12:23"));
     assert_eq!(p.camera.as_deref(), Some("Apple iPhone 6"));
+    assert_eq!(p.metadata, PhotoMetadata::Read);
     assert_eq!(
         (p.format, p.width, p.height, p.orientation),
         (Format::Jpeg, 3264, 2448, 1)
@@ -123,8 +132,14 @@ fn iphone_photo_gives_gps_west_time_and_camera_and_is_stripped() {
 }
 
 #[test]
-fn zero_length_exif_string_still_gives_gps_and_xmp_and_iptc_are_dropped() {
-    let (_dir, original, thumb, result) = run(&photo("67-0_length_string.jpg"));
+fn corpus_zero_length_exif_string_still_gives_gps_and_xmp_and_iptc_are_dropped() {
+    let Some(input) = corpus_photo(
+        "corpus_zero_length_exif_string_still_gives_gps_and_xmp_and_iptc_are_dropped",
+        "67-0_length_string.jpg",
+    ) else {
+        return;
+    };
+    let (_dir, original, thumb, result) = run(&input);
     let p = result.unwrap();
     let gps = p.gps.unwrap();
     assert!(
@@ -139,19 +154,29 @@ fn zero_length_exif_string_still_gives_gps_and_xmp_and_iptc_are_dropped() {
 }
 
 #[test]
-fn portrait_photo_is_upright_in_the_thumbnail_and_keeps_only_its_orientation() {
-    let (_dir, original, thumb, result) = run(&photo("portrait_6.jpg"));
+fn corpus_portrait_photo_is_upright_in_the_thumbnail_and_keeps_only_its_orientation() {
+    let Some(input) = corpus_photo(
+        "corpus_portrait_photo_is_upright_in_the_thumbnail_and_keeps_only_its_orientation",
+        "portrait_6.jpg",
+    ) else {
+        return;
+    };
+    let (_dir, original, thumb, result) = run(&input);
     let p = result.unwrap();
     assert_eq!((p.orientation, p.width, p.height), (6, 450, 600));
     assert_eq!(decoded_size(&thumb), (240, 320));
-    assert_clean(&original, 6);
+    assert_turned(&original, (600, 450), 6);
+}
+
+/// Pixels copied, not rotated, and an EXIF orientation where viewers look for it.
+fn assert_turned(original: &Path, stored: (u32, u32), orientation: u16) {
+    assert_clean(original, orientation);
     assert_eq!(
-        decoded_size(&original),
-        (600, 450),
+        decoded_size(original),
+        stored,
         "pixels are copied, not rotated"
     );
-    // Viewers find the orientation where they look for it.
-    let reader = ImageReader::open(&original).unwrap();
+    let reader = ImageReader::open(original).unwrap();
     let mut decoder = reader
         .with_guessed_format()
         .unwrap()
@@ -159,13 +184,19 @@ fn portrait_photo_is_upright_in_the_thumbnail_and_keeps_only_its_orientation() {
         .unwrap();
     assert_eq!(
         image::ImageDecoder::orientation(&mut decoder).unwrap(),
-        Orientation::Rotate90
+        Orientation::from_exif(orientation as u8).unwrap()
     );
 }
 
 #[test]
-fn gps_block_without_coordinates_gives_no_gps() {
-    let (_dir, original, thumb, result) = run(&photo("32-lens_data.jpeg"));
+fn corpus_gps_block_without_coordinates_gives_no_gps() {
+    let Some(input) = corpus_photo(
+        "corpus_gps_block_without_coordinates_gives_no_gps",
+        "32-lens_data.jpeg",
+    ) else {
+        return;
+    };
+    let (_dir, original, thumb, result) = run(&input);
     let p = result.unwrap();
     assert_eq!(p.gps, None);
     assert_eq!(p.camera.as_deref(), Some("NIKON D300"));
@@ -180,17 +211,36 @@ fn gps_block_without_coordinates_gives_no_gps() {
 }
 
 #[test]
-fn photo_without_gps_processes() {
-    let (_dir, original, _thumb, result) = run(&photo("jolla.jpg"));
+fn corpus_photo_without_gps_processes() {
+    let Some(input) = corpus_photo("corpus_photo_without_gps_processes", "jolla.jpg") else {
+        return;
+    };
+    let (_dir, original, _thumb, result) = run(&input);
     let p = result.unwrap();
     assert_eq!((p.gps, p.camera.as_deref()), (None, Some("Jolla")));
+    assert_eq!(p.metadata, PhotoMetadata::Read);
     assert_clean(&original, 1);
 }
 
 #[test]
-fn heic_is_named_and_refused_with_advice() {
-    let input = photo("IMG_5195.HEIC");
-    let err = inspect(&input, &Limits::default()).unwrap_err();
+fn corpus_heic_is_named_and_refused_with_advice() {
+    let Some(input) = corpus_photo(
+        "corpus_heic_is_named_and_refused_with_advice",
+        "IMG_5195.HEIC",
+    ) else {
+        return;
+    };
+    heic_is_named_and_refused_with_advice(&input);
+}
+
+#[test]
+fn heic_is_named_and_refused_with_advice_from_its_first_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    heic_is_named_and_refused_with_advice(&write_temp(&dir, "photo.heic", &heic()));
+}
+
+fn heic_is_named_and_refused_with_advice(input: &Path) {
+    let err = inspect(input, &Limits::default()).unwrap_err();
     assert!(
         matches!(&err, PhotoError::Unsupported(f) if f == "heic"),
         "{err:?}"
@@ -201,111 +251,45 @@ fn heic_is_named_and_refused_with_advice() {
         message.contains("JPEG or PNG") && message.contains("HEIC"),
         "{message}"
     );
-    let (_dir, original, thumb, result) = run(&input);
+    let (_dir, original, thumb, result) = run(input);
     assert!(matches!(result, Err(PhotoError::Unsupported(f)) if f == "heic"));
     assert!(!original.exists() && !thumb.exists());
 }
 
-// ---- Synthetic EXIF: the paths the real photos do not cover ---------------------------------
+// ---- Built photos: every EXIF path, without the corpus ---------------------------------------
 
-fn small_jpeg() -> Vec<u8> {
-    let image = RgbImage::from_fn(64, 48, |x, y| Rgb([(x * 4) as u8, (y * 5) as u8, 128]));
-    let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, 90)
-        .encode_image(&image)
-        .unwrap();
-    out
-}
-
-fn ascii_field(tag: Tag, text: &str) -> Field {
-    Field {
-        tag,
-        ifd_num: In::PRIMARY,
-        value: Value::Ascii(vec![text.as_bytes().to_vec()]),
-    }
-}
-
-fn rational_field(tag: Tag, values: &[(u32, u32)]) -> Field {
-    let value = Value::Rational(
-        values
-            .iter()
-            .map(|&(num, denom)| Rational { num, denom })
-            .collect(),
-    );
-    Field {
-        tag,
-        ifd_num: In::PRIMARY,
-        value,
-    }
-}
-
-fn tiff(fields: &[Field]) -> Vec<u8> {
-    let mut writer = Writer::new();
-    for field in fields {
-        writer.push_field(field);
-    }
-    let mut out = Cursor::new(Vec::new());
-    writer.write(&mut out, false).unwrap();
-    out.into_inner()
-}
-
-/// A JPEG carrying the EXIF block and every kind of metadata segment, with a trailer after EOI.
-fn jpeg_full_of_metadata(exif_tiff: &[u8]) -> Vec<u8> {
-    let base = small_jpeg();
-    let segment = |marker: u8, payload: &[u8]| {
-        let mut s = vec![0xFF, marker];
-        s.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
-        s.extend_from_slice(payload);
-        s
-    };
-    let mut out = base[..2].to_vec();
-    out.extend(segment(0xE1, &[&b"Exif\0\0"[..], exif_tiff].concat()));
-    out.extend(segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>"));
-    out.extend(segment(0xED, b"Photoshop 3.0\08BIM"));
-    out.extend(segment(0xE2, b"ICC_PROFILE\0\x01\x01fake-profile"));
-    out.extend(segment(0xE2, b"MPF\0secondary images"));
-    out.extend(segment(0xFE, b"secret comment"));
-    out.extend_from_slice(&base[2..]);
-    out.extend_from_slice(b"SEFHtrailer with secret data");
-    out
+/// Writes `bytes` to a fresh directory and processes them.
+fn run_bytes(
+    name: &str,
+    bytes: &[u8],
+) -> (TempDir, PathBuf, PathBuf, Result<Processed, PhotoError>) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_temp(&dir, name, bytes);
+    let (out, original, thumb, result) = run(&input);
+    drop(dir);
+    (out, original, thumb, result)
 }
 
 #[test]
 fn south_west_offset_time_and_below_sea_level_are_read() {
-    let exif_tiff = tiff(&[
-        ascii_field(Tag::Make, "Canon"),
-        ascii_field(Tag::Model, "Canon EOS 5D"),
-        ascii_field(Tag::DateTimeOriginal, "2026:11:28 09:30:05"),
-        ascii_field(Tag::OffsetTimeOriginal, "-05:00"),
-        ascii_field(Tag::GPSLatitudeRef, "S"),
-        rational_field(Tag::GPSLatitude, &[(33, 1), (52, 1), (1234, 100)]),
-        ascii_field(Tag::GPSLongitudeRef, "W"),
-        rational_field(Tag::GPSLongitude, &[(70, 1), (30, 1), (0, 1)]),
-        Field {
-            tag: Tag::GPSAltitudeRef,
-            ifd_num: In::PRIMARY,
-            value: Value::Byte(vec![1]),
-        },
-        rational_field(Tag::GPSAltitude, &[(15, 2)]),
-        Field {
-            tag: Tag::Orientation,
-            ifd_num: In::PRIMARY,
-            value: Value::Short(vec![8]),
-        },
-    ]);
-    let dir = tempfile::tempdir().unwrap();
-    let input = write_temp(&dir, "in.jpg", &jpeg_full_of_metadata(&exif_tiff));
-    let (_out, original, thumb, result) = run(&input);
+    let lat = -(33.0 + 52.0 / 60.0 + 12.34 / 3600.0);
+    let jpeg = TestPhoto::new(64, 48)
+        .camera("Canon", "Canon EOS 5D")
+        .taken_at("2026:11:28 09:30:05", Some("-05:00"))
+        .gps(lat, -70.5)
+        .altitude(-7.5)
+        .orientation(8)
+        .other_metadata()
+        .jpeg();
+    let (_out, original, thumb, result) = run_bytes("in.jpg", &jpeg);
     let p = result.unwrap();
     let gps = p.gps.unwrap();
-    assert!(
-        (gps.lat - -(33.0 + 52.0 / 60.0 + 12.34 / 3600.0)).abs() < 1e-9,
-        "{gps:?}"
-    );
-    assert!((gps.lon - -70.5).abs() < 1e-9, "{gps:?}");
+    assert!((gps.lat - lat).abs() < 1e-7, "{gps:?}");
+    assert!((gps.lon - -70.5).abs() < 1e-7, "{gps:?}");
     assert_eq!(gps.altitude_m, Some(-7.5));
     assert_eq!(p.taken_at.as_deref(), Some("2026-11-28T09:30:05-05:00"));
     assert_eq!(p.camera.as_deref(), Some("Canon EOS 5D"));
+    assert_eq!(p.metadata, PhotoMetadata::Read);
     assert_eq!((p.orientation, p.width, p.height), (8, 48, 64));
     assert_eq!(decoded_size(&thumb), (48, 64));
 
@@ -319,6 +303,7 @@ fn south_west_offset_time_and_below_sea_level_are_read() {
     for gone in [
         &b"MPF\0"[..],
         b"secret comment",
+        b"test photo",
         b"SEFH",
         b"8BIM",
         b"xmpmeta",
@@ -330,84 +315,220 @@ fn south_west_offset_time_and_below_sea_level_are_read() {
 }
 
 #[test]
+fn a_photo_taken_in_a_village_gives_its_position() {
+    let jpeg = TestPhoto::new(64, 48)
+        .gps(38.4680, 106.2719)
+        .altitude(1111.0)
+        .jpeg();
+    let p = run_bytes("in.jpg", &jpeg).3.unwrap();
+    let gps = p.gps.unwrap();
+    assert!(
+        (gps.lat - 38.4680).abs() < 1e-7 && (gps.lon - 106.2719).abs() < 1e-7,
+        "{gps:?}"
+    );
+    assert_eq!(gps.altitude_m, Some(1111.0));
+    assert_eq!((p.taken_at, p.camera, p.orientation), (None, None, 1));
+}
+
+#[test]
+fn rotated_photo_is_upright_in_the_thumbnail_and_keeps_only_its_orientation() {
+    let jpeg = TestPhoto::new(120, 90)
+        .orientation(6)
+        .camera("Xiaomi", "Redmi Note 12")
+        .jpeg();
+    let (_out, original, thumb, result) = run_bytes("in.jpg", &jpeg);
+    let p = result.unwrap();
+    assert_eq!((p.orientation, p.width, p.height), (6, 90, 120));
+    assert_eq!(decoded_size(&thumb), (90, 120));
+    assert_turned(&original, (120, 90), 6);
+}
+
+#[test]
+fn metadata_says_whether_there_was_exif() {
+    let none = run_bytes("in.jpg", &TestPhoto::default().jpeg()).3.unwrap();
+    assert_eq!(
+        (none.metadata, none.orientation, none.gps),
+        (PhotoMetadata::None, 1, None)
+    );
+    let read = run_bytes("in.jpg", &TestPhoto::default().camera("vivo", "Y35").jpeg())
+        .3
+        .unwrap();
+    assert_eq!(read.metadata, PhotoMetadata::Read);
+    let png = run_bytes("in.png", &TestPhoto::default().png()).3.unwrap();
+    assert_eq!(
+        (png.format, png.metadata),
+        (Format::Png, PhotoMetadata::None)
+    );
+}
+
+/// Damaged EXIF, as phone makers and messaging apps write it: the photo is kept and decoded,
+/// and the block is dropped whole, even the orientation and GPS that parse before the damage.
+#[test]
+fn damaged_exif_keeps_the_photo_and_drops_the_whole_block() {
+    for damage in ExifDamage::ALL {
+        for (name, bytes) in [
+            (
+                "in.jpg",
+                TestPhoto::new(64, 48).raw_exif(damaged_exif(damage)).jpeg(),
+            ),
+            (
+                "in.png",
+                TestPhoto::new(64, 48).raw_exif(damaged_exif(damage)).png(),
+            ),
+        ] {
+            let (_out, original, thumb, result) = run_bytes(name, &bytes);
+            let p = result.unwrap_or_else(|e| panic!("{damage:?} {name}: {e:?}"));
+            assert_eq!(
+                (
+                    p.metadata,
+                    p.orientation,
+                    p.gps,
+                    p.taken_at.as_deref(),
+                    p.camera.as_deref()
+                ),
+                (PhotoMetadata::Unreadable, 1, None, None, None),
+                "{damage:?} {name}"
+            );
+            assert_eq!((p.width, p.height), (64, 48), "{damage:?} {name}");
+            assert_clean(&original, 1);
+            assert_eq!(decoded_size(&original), (64, 48));
+            assert_eq!(decoded_size(&thumb), (64, 48));
+        }
+    }
+}
+
+/// An EXIF block longer than its segment says (its directory announces more entries than the
+/// segment holds, as some phones and messaging apps write it) leaves its end between two
+/// segments. libjpeg and jpeg-decoder skip such bytes and show the photo; so does the server,
+/// which keeps the photo, drops the cut-short block and stores none of the stray bytes. It used
+/// to refuse the upload as `corrupt`.
+#[test]
+fn exif_spilling_out_of_its_segment_keeps_the_photo() {
+    let photo = TestPhoto::new(64, 48)
+        .orientation(6)
+        .gps(38.4680, 106.2719)
+        .camera("OPPO", "A57");
+    let spilled = photo.clone().exif_spilling_out(40).jpeg();
+    assert_eq!(
+        spilled.len(),
+        photo.jpeg().len(),
+        "the same bytes, a shorter segment"
+    );
+    let decoded = image::load_from_memory(&spilled).expect("another decoder shows it");
+    assert_eq!((decoded.width(), decoded.height()), (64, 48));
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_temp(&dir, "in.jpg", &spilled);
+    let header = inspect(&input, &Limits::default()).unwrap();
+    assert_eq!((header.width, header.height), (64, 48));
+    let (_out, original, thumb, result) = run(&input);
+    let p = result.unwrap();
+    assert_eq!(
+        (p.metadata, p.orientation, p.gps, p.camera.as_deref()),
+        (PhotoMetadata::Unreadable, 1, None, None)
+    );
+    assert_clean(&original, 1);
+    assert_eq!(decoded_size(&original), (64, 48));
+    assert_eq!(decoded_size(&thumb), (64, 48));
+    let stray = &photo.exif().unwrap()[photo.exif().unwrap().len() - 40..];
+    let stored = std::fs::read(&original).unwrap();
+    assert!(
+        !stored.windows(stray.len()).any(|w| w == stray),
+        "stray bytes stored"
+    );
+
+    // Not without bound: past a segment's worth of stray bytes the file is corrupt.
+    let exif_end = 4 + usize::from(u16::from_be_bytes([spilled[4], spilled[5]]));
+    let mut lost = spilled[..exif_end].to_vec();
+    lost.extend(std::iter::repeat_n(0u8, 70_000));
+    lost.extend_from_slice(&spilled[exif_end..]);
+    let lost = write_temp(&dir, "lost.jpg", &lost);
+    let err = inspect(&lost, &Limits::default()).unwrap_err();
+    assert!(matches!(err, PhotoError::Corrupt(_)), "{err:?}");
+}
+
+/// The damaged blocks of `testing::photo` are damaged for a reader, not only for ours: the
+/// one a phone would read them with keeps what it parsed before the damage, and reports it.
+#[test]
+fn damaged_exif_is_damaged_for_a_forgiving_reader_too() {
+    for damage in ExifDamage::ALL {
+        let mut reader = exif::Reader::new();
+        reader.continue_on_error(true);
+        let Err(exif::Error::PartialResult(partial)) = reader.read_raw(damaged_exif(damage)) else {
+            panic!("{damage:?}: not a partial result");
+        };
+        let (exif, errors) = partial.into_inner();
+        assert!(!errors.is_empty(), "{damage:?}");
+        assert_eq!(
+            exif.get_field(Tag::Orientation, In::PRIMARY)
+                .and_then(|f| f.value.get_uint(0)),
+            Some(6),
+            "{damage:?}: the orientation before the damage"
+        );
+        let gps = gps(&exif).is_some();
+        assert_eq!(
+            gps,
+            matches!(damage, ExifDamage::CountPastEnd | ExifDamage::Loop),
+            "{damage:?}"
+        );
+    }
+}
+
+#[test]
 fn gps_without_hemisphere_or_at_null_island_is_ignored() {
     for fields in [
         vec![
-            rational_field(Tag::GPSLatitude, &[(38, 1), (28, 1), (0, 1)]),
-            rational_field(Tag::GPSLongitude, &[(106, 1), (16, 1), (0, 1)]),
+            rationals(Tag::GPSLatitude, &[(38, 1), (28, 1), (0, 1)]),
+            rationals(Tag::GPSLongitude, &[(106, 1), (16, 1), (0, 1)]),
         ],
         vec![
-            ascii_field(Tag::GPSLatitudeRef, "N"),
-            rational_field(Tag::GPSLatitude, &[(0, 1), (0, 1), (0, 1)]),
-            ascii_field(Tag::GPSLongitudeRef, "E"),
-            rational_field(Tag::GPSLongitude, &[(0, 1), (0, 1), (0, 1)]),
+            ascii(Tag::GPSLatitudeRef, "N"),
+            rationals(Tag::GPSLatitude, &[(0, 1), (0, 1), (0, 1)]),
+            ascii(Tag::GPSLongitudeRef, "E"),
+            rationals(Tag::GPSLongitude, &[(0, 1), (0, 1), (0, 1)]),
         ],
         vec![
-            ascii_field(Tag::GPSLatitudeRef, "N"),
-            rational_field(Tag::GPSLatitude, &[(38, 0), (0, 1), (0, 1)]),
-            ascii_field(Tag::GPSLongitudeRef, "E"),
-            rational_field(Tag::GPSLongitude, &[(106, 1), (0, 1), (0, 1)]),
+            ascii(Tag::GPSLatitudeRef, "N"),
+            rationals(Tag::GPSLatitude, &[(38, 0), (0, 1), (0, 1)]),
+            ascii(Tag::GPSLongitudeRef, "E"),
+            rationals(Tag::GPSLongitude, &[(106, 1), (0, 1), (0, 1)]),
         ],
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let input = write_temp(&dir, "in.jpg", &jpeg_full_of_metadata(&tiff(&fields)));
-        assert_eq!(run(&input).3.unwrap().gps, None, "{fields:?}");
+        let photo = fields
+            .iter()
+            .cloned()
+            .fold(TestPhoto::default(), TestPhoto::field);
+        let p = run_bytes("in.jpg", &photo.jpeg()).3.unwrap();
+        assert_eq!(
+            (p.gps, p.metadata),
+            (None, PhotoMetadata::Read),
+            "{fields:?}"
+        );
     }
 }
 
 #[test]
 fn local_time_without_offset_and_blank_time() {
-    let fields = [ascii_field(Tag::DateTimeOriginal, "2026:01:02 03:04:05")];
+    let read = |photo: TestPhoto| read_exif(photo.exif().as_deref()).taken_at;
     assert_eq!(
-        read_exif(&jpeg_full_of_metadata(&tiff(&fields)))
-            .taken_at
-            .as_deref(),
+        read(TestPhoto::default().taken_at("2026:01:02 03:04:05", None)).as_deref(),
         Some("2026-01-02T03:04:05")
     );
-    let blank = [ascii_field(Tag::DateTimeOriginal, "    :  :     :  :  ")];
     assert_eq!(
-        read_exif(&jpeg_full_of_metadata(&tiff(&blank))).taken_at,
+        read(TestPhoto::default().taken_at("    :  :     :  :  ", None)),
         None
     );
 }
 
 #[test]
 fn png_text_time_and_exif_are_dropped_but_orientation_kept() {
-    let image = RgbaImage::from_fn(40, 30, |x, _| {
-        image::Rgba([255, 0, 0, if x < 20 { 0 } else { 255 }])
-    });
-    let mut png = Vec::new();
-    PngEncoder::new(&mut png)
-        .write_image(&image, 40, 30, image::ExtendedColorType::Rgba8)
-        .unwrap();
-    let chunk = |kind: &[u8], data: &[u8]| {
-        let mut c = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-        c.extend_from_slice(kind);
-        c.extend_from_slice(data);
-        let crc = crc32(&c[4..]);
-        c.extend_from_slice(&crc.to_be_bytes());
-        c
-    };
-    let exif_tiff = tiff(&[
-        Field {
-            tag: Tag::Orientation,
-            ifd_num: In::PRIMARY,
-            value: Value::Short(vec![6]),
-        },
-        ascii_field(Tag::GPSLatitudeRef, "N"),
-        rational_field(Tag::GPSLatitude, &[(38, 1), (28, 1), (0, 1)]),
-        ascii_field(Tag::GPSLongitudeRef, "E"),
-        rational_field(Tag::GPSLongitude, &[(106, 1), (16, 1), (0, 1)]),
-    ]);
-    let ihdr_end = 8 + 25;
-    let mut input = png[..ihdr_end].to_vec();
-    input.extend(chunk(b"eXIf", &exif_tiff));
-    input.extend(chunk(b"tEXt", b"Comment\0secret"));
-    input.extend(chunk(b"tIME", &[7, 234, 11, 28, 9, 30, 5]));
-    input.extend(chunk(b"sRGB", &[0]));
-    input.extend_from_slice(&png[ihdr_end..]);
+    let png = TestPhoto::new(40, 30)
+        .orientation(6)
+        .gps(38.0 + 28.0 / 60.0, 106.0 + 16.0 / 60.0)
+        .other_metadata()
+        .png();
     let dir = tempfile::tempdir().unwrap();
-    let input = write_temp(&dir, "in.png", &input);
+    let input = write_temp(&dir, "in.png", &png);
 
     assert_eq!(
         inspect(&input, &Limits::default()).unwrap().format,
@@ -421,7 +542,7 @@ fn png_text_time_and_exif_are_dropped_but_orientation_kept() {
     );
     assert!(
         p.gps
-            .is_some_and(|g| (g.lat - (38.0 + 28.0 / 60.0)).abs() < 1e-9)
+            .is_some_and(|g| (g.lat - (38.0 + 28.0 / 60.0)).abs() < 1e-7)
     );
     assert_clean(&original, 6);
     let stripped = std::fs::read(&original).unwrap();
@@ -466,7 +587,10 @@ fn sniff_names_what_it_refuses() {
 
 #[test]
 fn half_a_jpeg_is_truncated_and_nothing_is_written() {
-    let bytes = std::fs::read(photo("iphone_hdr_NO.jpg")).unwrap();
+    let bytes = TestPhoto::new(256, 192)
+        .textured()
+        .gps(38.47, 106.27)
+        .jpeg();
     let dir = tempfile::tempdir().unwrap();
     let input = write_temp(&dir, "half.jpg", &bytes[..bytes.len() / 2]);
     let err = inspect(&input, &Limits::default()).unwrap_err();
@@ -479,17 +603,13 @@ fn half_a_jpeg_is_truncated_and_nothing_is_written() {
 
 #[test]
 fn padding_after_eoi_is_accepted_and_missing_iend_is_not() {
-    let mut bytes = std::fs::read(photo("32-lens_data.jpeg")).unwrap();
+    let mut bytes = TestPhoto::new(200, 133).jpeg();
     bytes.extend_from_slice(&[0, 0, 0xFF, 0xFF, 0]);
     let dir = tempfile::tempdir().unwrap();
     let padded = write_temp(&dir, "padded.jpg", &bytes);
     assert!(inspect(&padded, &Limits::default()).is_ok());
 
-    let mut png = Vec::new();
-    let image = RgbImage::new(8, 8);
-    PngEncoder::new(&mut png)
-        .write_image(&image, 8, 8, image::ExtendedColorType::Rgb8)
-        .unwrap();
+    let png = TestPhoto::new(8, 8).png();
     let no_iend = write_temp(&dir, "no_iend.png", &png[..png.len() - 12]);
     let err = inspect(&no_iend, &Limits::default()).unwrap_err();
     assert!(matches!(err, PhotoError::Truncated), "{err:?}");
@@ -575,8 +695,9 @@ fn memory_limit_applies_below_the_pixel_limit() {
         ..Limits::default()
     };
     let dir = tempfile::tempdir().unwrap();
+    let input = write_temp(&dir, "in.jpg", &TestPhoto::new(200, 133).jpeg());
     let err = process(
-        &photo("32-lens_data.jpeg"),
+        &input,
         &dir.path().join("o"),
         &dir.path().join("t"),
         &limits,
@@ -595,10 +716,23 @@ fn memory_limit_applies_below_the_pixel_limit() {
     );
 }
 
-/// Mutated and cut copies of a real photo: any result is fine, a panic is not.
+/// A camera's photo with all its metadata, for the mutation tests.
+fn full_photo() -> Vec<u8> {
+    TestPhoto::new(200, 133)
+        .textured()
+        .camera("NIKON CORPORATION", "NIKON D300")
+        .taken_at("2012:07:14 16:30:12", Some("+08:00"))
+        .gps(38.4680, 106.2719)
+        .altitude(1111.5)
+        .orientation(6)
+        .other_metadata()
+        .jpeg()
+}
+
+/// Mutated and cut copies of a photo: any result is fine, a panic is not.
 #[test]
 fn damaged_copies_never_panic() {
-    let original = std::fs::read(photo("32-lens_data.jpeg")).unwrap();
+    let original = full_photo();
     let dir = tempfile::tempdir().unwrap();
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     for round in 0..150 {
@@ -620,6 +754,43 @@ fn damaged_copies_never_panic() {
             &Limits::default(),
         );
     }
+}
+
+/// Bytes of the EXIF block changed at random, the JPEG's structure and pixels left alone: the
+/// photo is always accepted, whatever became of its metadata.
+#[test]
+fn damage_inside_the_exif_block_never_costs_the_photo() {
+    let original = full_photo();
+    // SOI, then the EXIF segment: marker, length, "Exif\0\0", the block.
+    assert_eq!(original[2..4], [0xFF, 0xE1]);
+    let block = 10..4 + usize::from(u16::from_be_bytes([original[4], original[5]]));
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = XorShift(0xD1B5_4A32_D192_ED03);
+    let mut unreadable = 0;
+    for round in 0..150 {
+        let mut bytes = original.clone();
+        for _ in 0..1 + rng.below(6) {
+            let at = block.start + rng.below(block.len());
+            bytes[at] = rng.byte();
+        }
+        let path = write_temp(&dir, "damaged.jpg", &bytes);
+        let p = process(
+            &path,
+            &dir.path().join("o"),
+            &dir.path().join("t"),
+            &Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        if p.metadata == PhotoMetadata::Unreadable {
+            unreadable += 1;
+            assert_eq!((p.orientation, p.gps, p.taken_at), (1, None, None));
+        }
+        assert_eq!(decoded_size(&dir.path().join("o")), (200, 133));
+    }
+    assert!(
+        unreadable > 10,
+        "only {unreadable} of 150 damaged blocks were unreadable"
+    );
 }
 
 #[test]

@@ -96,8 +96,13 @@ impl Blobs {
                     .await;
             }
             // The phone's answer was lost, or it has the photo through a record: what the
-            // server has, without the bytes (and without making the device an owner).
-            if visible && let Some(row) = self.db().blob(sha256).await? {
+            // server has, without the bytes (and without making the device an owner). A
+            // photo whose bytes the server lost needs them: the empty body goes on to fail
+            // the hash check, as it did before.
+            if visible
+                && let Some(row) = self.held(sha256).await?
+                && !self.takes_bytes_again(&row).await?
+            {
                 return Ok(super::info_of(&row));
             }
         }
@@ -146,7 +151,7 @@ impl Blobs {
         let max = self.settings().max_photo_bytes;
         let mut hasher = Sha256::new();
         // Bytes the server holds already are only hashed, as proof, not stored again.
-        if self.db().blob(sha256).await?.is_some() {
+        if self.held(sha256).await?.is_some() {
             let received = receive(body, &mut std::io::sink(), Some(&mut hasher), max).await;
             self.count(device_id, received.bytes).await?;
             received.ended?;
@@ -244,7 +249,7 @@ impl Blobs {
         if actual != sha256 {
             return Err(BlobError::HashMismatch { actual });
         }
-        if self.db().blob(sha256).await?.is_some() {
+        if self.held(sha256).await?.is_some() {
             return self.proven(sha256, device_id, total).await;
         }
         self.finish(sha256, device_id, file, total).await
@@ -261,7 +266,21 @@ impl Blobs {
         self.db()
             .add_blob_owner(sha256, device_id, clock::now_ms())
             .await?;
+        if let Some(row) = self.db().blob(sha256).await? {
+            // A photo waiting out a failed attempt is tried again at once.
+            self.takes_bytes_again(&row).await?;
+        }
         self.received(sha256, size).await
+    }
+
+    /// The blob's row, if the server holds its bytes (a `missing` photo's are lost: the
+    /// server takes them again from whoever sends them).
+    async fn held(&self, sha256: &str) -> Result<Option<crate::store::BlobRow>, BlobError> {
+        Ok(self
+            .db()
+            .blob(sha256)
+            .await?
+            .filter(|r| r.state != super::MISSING))
     }
 
     /// What the server has of a blob just received whole.
@@ -342,6 +361,7 @@ impl Blobs {
         self.db()
             .add_blob(sha256, to_i64(size), device_id, now)
             .await?;
+        self.db().requeue_blob(sha256).await?;
         self.inner.wake.notify_one();
         self.received(sha256, size).await
     }

@@ -8,24 +8,25 @@
 //! takes the photo up again. A claim names its holder, and renewing, finishing, rejecting and
 //! releasing all require it: a worker that lost its claim and finishes late changes nothing
 //! (and leaves the upload to the new holder).
+//!
+//! An attempt that fails for a reason other than the photo leaves it in the queue for a later
+//! attempt, never rejected, with its uploaded bytes kept (`super::retry` says when and why).
 
 use std::time::Duration;
 
 use crate::clock;
 use crate::store::{BlobFacts, BlobRow};
 
-use super::{BlobError, Blobs, incoming_key, original_key, photo, thumb_key, to_i64};
+use super::retry::{MISSING_AFTER, backoff_ms, bad_photo};
+use super::{BlobError, Blobs, MISSING, incoming_key, original_key, photo, thumb_key, to_i64};
 
 /// How long a claim holds without renewal.
 const LEASE_MS: i64 = 30 * 1000;
 /// How often a worker renews the claim of the photo it works on.
 const RENEW: Duration = Duration::from_secs(10);
 /// Idle workers look at the queue this often (uploads reaching other replicas ring no bell
-/// here).
+/// here), or sooner when a failed photo's first retry is due sooner.
 const POLL: Duration = Duration::from_secs(5);
-/// Attempts before a photo whose processing keeps failing for reasons other than the photo
-/// (the blob store unreachable) is given up.
-const MAX_ATTEMPTS: i64 = 5;
 
 /// Starts `n` workers (0 = one per CPU core) on the current runtime.
 pub fn spawn_workers(blobs: &Blobs, n: usize) {
@@ -34,6 +35,7 @@ pub fn spawn_workers(blobs: &Blobs, n: usize) {
     } else {
         n
     };
+    let poll = POLL.min(Duration::from_millis(blobs.settings().retry_first_ms));
     for _ in 0..n {
         let blobs = blobs.clone();
         tokio::spawn(async move {
@@ -41,11 +43,11 @@ pub fn spawn_workers(blobs: &Blobs, n: usize) {
                 match blobs.process_next().await {
                     Ok(true) => {}
                     Ok(false) => {
-                        let _ = tokio::time::timeout(POLL, blobs.inner.wake.notified()).await;
+                        let _ = tokio::time::timeout(poll, blobs.inner.wake.notified()).await;
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "photo worker");
-                        tokio::time::sleep(POLL).await;
+                        tokio::time::sleep(poll).await;
                     }
                 }
             }
@@ -54,7 +56,7 @@ pub fn spawn_workers(blobs: &Blobs, n: usize) {
 }
 
 impl Blobs {
-    /// Processes one waiting photo, if there is one; false when the queue is empty.
+    /// Processes one waiting photo, if one is due; false when none is.
     pub async fn process_next(&self) -> Result<bool, BlobError> {
         let now = clock::now_ms();
         let claimant = uuid::Uuid::new_v4().simple().to_string();
@@ -82,66 +84,96 @@ impl Blobs {
             .processing
             .observe(started.elapsed().as_secs_f64());
         match outcome {
-            Ok(facts) => {
+            Ok(Some(facts)) => {
                 if self
                     .db()
                     .blob_ready(&row.sha256, &claimant, &facts, clock::now_ms())
                     .await?
                 {
-                    self.store().delete(&incoming_key(&row.sha256)).await?;
                     tracing::info!(format = %facts.format, width = facts.width, height = facts.height, "photo processed");
+                    self.drop_incoming(&row.sha256).await;
                 } else {
                     tracing::warn!(
                         "a photo's claim passed to another worker before it was done here"
                     );
                 }
             }
-            Err(BlobError::Photo(e)) if !matches!(e, photo::PhotoError::Io(_)) => {
-                tracing::info!(reason = e.code(), "photo rejected");
-                if self
-                    .db()
-                    .blob_rejected(
-                        &row.sha256,
-                        &claimant,
-                        e.code(),
-                        &e.to_string(),
-                        clock::now_ms(),
-                    )
-                    .await?
-                {
-                    self.store().delete(&incoming_key(&row.sha256)).await?;
+            Ok(None) => self.bytes_absent(&row, &claimant).await?,
+            Err(e) => match bad_photo(&e) {
+                Some(bad) => {
+                    tracing::info!(reason = bad.code(), "photo rejected");
+                    let (code, detail) = (bad.code(), bad.to_string());
+                    if self
+                        .db()
+                        .blob_rejected(&row.sha256, &claimant, code, &detail, clock::now_ms())
+                        .await?
+                    {
+                        self.drop_incoming(&row.sha256).await;
+                    }
                 }
-            }
-            Err(e) if row.attempts >= MAX_ATTEMPTS => {
-                tracing::error!(error = %e, attempts = row.attempts, "photo given up");
-                self.db()
-                    .blob_rejected(
-                        &row.sha256,
-                        &claimant,
-                        "processing_failed",
-                        "the server could not process this photo",
-                        clock::now_ms(),
-                    )
-                    .await?;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, attempts = row.attempts, "photo processing failed; will retry");
-                self.db().release_blob(&row.sha256, &claimant).await?;
-            }
+                None => {
+                    let wait = self.retry_later(&row, &claimant).await?;
+                    tracing::warn!(
+                        error = %e, attempts = row.attempts, retry_in_s = wait / 1000,
+                        "processing a photo failed, not for the photo's fault; will try again"
+                    );
+                }
+            },
         }
         Ok(true)
     }
 
-    async fn process(&self, row: &BlobRow) -> Result<BlobFacts, BlobError> {
+    /// Leaves the photo in the queue, to be taken again after the wait its attempts call for
+    /// (returned, in milliseconds).
+    async fn retry_later(&self, row: &BlobRow, claimant: &str) -> Result<i64, BlobError> {
+        let s = self.settings();
+        let wait = backoff_ms(row.attempts, s.retry_first_ms, s.retry_max_ms);
+        let at = clock::now_ms().saturating_add(wait);
+        self.db().release_blob(&row.sha256, claimant, at).await?;
+        Ok(wait)
+    }
+
+    /// The photo's uploaded bytes are not in the blob store: a store failure like another for
+    /// a few attempts, then `missing`, looked for again at the longest interval.
+    async fn bytes_absent(&self, row: &BlobRow, claimant: &str) -> Result<(), BlobError> {
+        if row.state != MISSING && row.attempts < MISSING_AFTER {
+            let wait = self.retry_later(row, claimant).await?;
+            tracing::warn!(
+                attempts = row.attempts,
+                retry_in_s = wait / 1000,
+                "a photo's uploaded bytes are not in the blob store; will look again"
+            );
+            return Ok(());
+        }
+        if row.state != MISSING {
+            tracing::warn!(
+                attempts = row.attempts,
+                "a photo's uploaded bytes are gone from the blob store; its phone is asked for it again"
+            );
+        }
+        let at = clock::now_ms().saturating_add(to_i64(self.settings().retry_max_ms));
+        self.db().blob_missing(&row.sha256, claimant, at).await?;
+        Ok(())
+    }
+
+    /// The uploaded bytes of a photo that is done with. Failing to delete them loses nothing
+    /// (the object stays until the photo is collected), so it is only logged.
+    async fn drop_incoming(&self, sha256: &str) {
+        if let Err(e) = self.store().delete(&incoming_key(sha256)).await {
+            tracing::warn!(error = %e, "deleting a processed photo's uploaded bytes failed");
+        }
+    }
+
+    /// Processes the photo and stores the results; `None` when its uploaded bytes are not in
+    /// the blob store.
+    async fn process(&self, row: &BlobRow) -> Result<Option<BlobFacts>, BlobError> {
         let input = self.temp_file()?;
         if !self
             .store()
             .fetch_to_file(&incoming_key(&row.sha256), input.path())
             .await?
         {
-            return Err(BlobError::Photo(photo::PhotoError::Corrupt(
-                "the uploaded bytes are gone from the blob store".to_owned(),
-            )));
+            return Ok(None);
         }
         let original = self.temp_file()?;
         let thumb = self.temp_file()?;
@@ -160,7 +192,7 @@ impl Blobs {
         self.store()
             .put_file(&thumb_key(&row.sha256), thumb.path())
             .await?;
-        Ok(BlobFacts {
+        Ok(Some(BlobFacts {
             format: done.format.as_str().to_owned(),
             width: i64::from(done.width),
             height: i64::from(done.height),
@@ -169,6 +201,7 @@ impl Blobs {
             thumb_size: to_i64(done.thumb_bytes),
             gps: done.gps.map(|g| (g.lat, g.lon, g.altitude_m)),
             taken_at: done.taken_at,
-        })
+            metadata: done.metadata.as_str().to_owned(),
+        }))
     }
 }

@@ -1,8 +1,9 @@
-//! `admin devices`, `revoke-device` and `unrevoke-device`: the phones that have logged in, and
-//! shutting a lost one out. Revoking takes effect on the device's next request (sessions are
-//! checked on every request), so the command's message can promise it.
+//! `admin devices`, `revoke-device`, `unrevoke-device` and `hand-over-device`: the phones that
+//! have logged in, shutting a lost one out, and giving one to another cadre. Revoking and
+//! handing over take effect on the device's next request (sessions are checked on every
+//! request), so the command's message can promise it.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use uuid::Uuid;
 
 use super::local_time;
@@ -71,6 +72,45 @@ pub(super) async fn revoke_device(store: &Store, device: Uuid, revoke: bool) -> 
             println!("device {device} of {user} is no longer revoked: it may log in again");
         }
         (false, None) => println!("device {device} of {user} was not revoked; nothing changed"),
+    }
+    Ok(())
+}
+
+/// A phone belongs to the user it was first registered to; a login of anyone else on it is
+/// refused. Handing it over is this explicit step: the previous user's sessions on it end.
+pub(super) async fn hand_over_device(store: &Store, device: Uuid, to: &str) -> anyhow::Result<()> {
+    let user = store
+        .user_by_username(to)
+        .await?
+        .with_context(|| format!("no user named {to:?}"))?;
+    if user.disabled_at.is_some() {
+        bail!("{to} is disabled; enable the account first (fieldsync admin enable-user {to})");
+    }
+    let before = store
+        .hand_over_device(device, user.id, clock::now_ms())
+        .await?
+        .with_context(|| {
+            format!("no device {device} (`fieldsync admin devices` lists the devices)")
+        })?;
+    let from = before.from_username;
+    if before.kind != "phone" {
+        bail!(
+            "device {device} is a console sign-in of {from}, not a phone; a console sign-in is never handed over"
+        );
+    }
+    if before.from_user == user.id {
+        println!("device {device} is already registered to {to}; nothing changed");
+        return Ok(());
+    }
+    println!(
+        "device {device} now belongs to {to}: {from} is refused on it from the next request ({} sessions ended), and {to} may log in on it",
+        before.sessions_ended
+    );
+    if let Some(t) = before.revoked_at {
+        println!(
+            "note: the device is still revoked (since {}); `fieldsync admin unrevoke-device {device}` lets it log in",
+            local_time(t)
+        );
     }
     Ok(())
 }

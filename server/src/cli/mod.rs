@@ -120,6 +120,25 @@ enum Admin {
         #[arg(value_name = "DEVICE_ID", value_parser = devices::device_arg)]
         device: Uuid,
     },
+    /// Give a phone to another user (a new cadre takes over a phone): the previous user's
+    /// sessions on it end, and the new user may log in on it. Until then a login of anyone but
+    /// its first user on a phone is refused (`device_taken`).
+    HandOverDevice {
+        #[arg(value_name = "DEVICE_ID", value_parser = devices::device_arg)]
+        device: Uuid,
+        /// The user who takes the phone over.
+        #[arg(long, value_name = "USERNAME")]
+        to: String,
+    },
+    /// Put a farmer's own ID-card number on file, read from standard input (never an argument):
+    /// a farmer's account reports only about the household that number belongs to.
+    SetIdCard {
+        #[arg(long)]
+        username: String,
+        /// Remove the number on file instead.
+        #[arg(long)]
+        remove: bool,
+    },
     /// Shut a user out: no login, every session ends, their phones are refused.
     DisableUser { username: String },
     /// Let a disabled user log in again.
@@ -432,6 +451,12 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
         Admin::Devices { username } => devices::devices(store, username.as_deref()).await?,
         Admin::RevokeDevice { device } => devices::revoke_device(store, device, true).await?,
         Admin::UnrevokeDevice { device } => devices::revoke_device(store, device, false).await?,
+        Admin::HandOverDevice { device, to } => {
+            devices::hand_over_device(store, device, &to).await?;
+        }
+        Admin::SetIdCard { username, remove } => {
+            users::set_id_card(store, &username, remove).await?;
+        }
         Admin::DisableUser { username } => users::disable_user(store, &username, true).await?,
         Admin::EnableUser { username } => users::disable_user(store, &username, false).await?,
         Admin::Audit {

@@ -1,11 +1,12 @@
-//! `admin create-user`, `assign`, `users`, `disable-user` and `enable-user`: one person at a
-//! time, typed by an administrator. Division codes are checked before anything is written, so
+//! `admin create-user`, `assign`, `users`, `disable-user`, `enable-user` and `set-id-card`: one
+//! person at a time, typed by an administrator. Division codes are checked before anything is written, so
 //! a typo never leaves a user assigned to a village that does not exist.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, bail};
 use fieldsync_protocol::Role;
+use fieldsync_protocol::registry::idcard;
 use time::Date;
 use uuid::Uuid;
 
@@ -154,6 +155,48 @@ pub(super) async fn disable_user(
     Ok(())
 }
 
+/// `admin set-id-card`: a farmer's own ID-card number, read from standard input (never from
+/// the command line, where it would stay in the shell's history and the process list), or
+/// removed. A farmer's account reports only about the household that number belongs to.
+pub(super) async fn set_id_card(store: &Store, username: &str, remove: bool) -> anyhow::Result<()> {
+    let user = store
+        .user_by_username(username)
+        .await?
+        .with_context(|| format!("no user named {username:?}"))?;
+    if remove {
+        store.set_user_id_card(user.id, None).await?;
+        println!("{username} has no ID-card number on file now");
+        return Ok(());
+    }
+    if user.role()? != Role::Farmer {
+        bail!(
+            "{username} is a {}: only farmer accounts have their own ID-card number on file",
+            user.role
+        );
+    }
+    let number = read_line("ID-card number")?;
+    let number = idcard::normalize(number.trim());
+    if let Err(e) = idcard::validate(&number) {
+        bail!("the ID-card number read from standard input is not valid: {e}");
+    }
+    store.set_user_id_card(user.id, Some(&number)).await?;
+    let households = store
+        .own_id_card(user.id)
+        .await?
+        .map_or(0, |own| own.households.len());
+    let shown = crate::privacy::mask(&serde_json::Value::String(number));
+    let shown = shown.as_str().unwrap_or_default();
+    match households {
+        0 => println!(
+            "{username}'s ID-card number {shown} is on file; no household of the villages holds it yet (the village registers the household), so {username} reports only with this number"
+        ),
+        n => println!(
+            "{username}'s ID-card number {shown} is on file; {username} reports about the household holding it ({n} found)"
+        ),
+    }
+    Ok(())
+}
+
 async fn check_divisions(store: &Store, codes: &[String]) -> anyhow::Result<()> {
     for code in codes {
         if store.division(code).await?.is_none() {
@@ -166,15 +209,19 @@ async fn check_divisions(store: &Store, codes: &[String]) -> anyhow::Result<()> 
 }
 
 /// The first line of standard input. Prompts when a person is typing.
-fn read_password() -> anyhow::Result<String> {
+fn read_line(prompt: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprint!("password: ");
+        eprint!("{prompt}: ");
         let _ = std::io::stderr().flush();
     }
     let mut line = String::new();
     stdin.lock().read_line(&mut line)?;
-    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let secret = read_line("password")?;
     if secret.chars().count() < password::MIN_LEN {
         bail!(
             "the password (read from standard input) needs at least {} characters",

@@ -1,6 +1,7 @@
 //! The console's one error type and its mapping to pages: a missing sign-in goes to the
 //! sign-in page, everything else is a small page in both languages with the reason and the
-//! way back. The API's errors keep their status (a client mistake is never a 5xx); internal
+//! way back. The API's errors keep their status (a client mistake is never a 5xx); a busy
+//! database or a full disk is a 503 page saying to try again, with `Retry-After`; internal
 //! ones show a generic text and carry their own to the logging middleware.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -47,7 +48,7 @@ impl ConsoleError {
 
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
-        let (status, message, internal) = match self {
+        let (status, message, internal, retry_after_s) = match self {
             ConsoleError::SignIn { next } => {
                 let target = format!("/console/login?next={}", super::url_encode(&next));
                 let mut r = StatusCode::SEE_OTHER.into_response();
@@ -60,19 +61,25 @@ impl IntoResponse for ConsoleError {
                 StatusCode::FORBIDDEN,
                 "the form did not carry this sign-in's security token (it is old, or came from another site); open the page again and repeat".to_owned(),
                 None,
+                None,
             ),
-            ConsoleError::Api(ApiError::Client { status, detail, .. }) => {
-                (status, detail.message, None)
-            }
+            ConsoleError::Api(ApiError::Client {
+                status,
+                detail,
+                retry_after_s,
+            }) => (status, detail.message, None, retry_after_s),
             ConsoleError::Api(ApiError::Internal(text)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error; it has been logged".to_owned(),
                 Some(text),
+                None,
             ),
         };
         let title = match status {
             StatusCode::NOT_FOUND => "找不到 · Not found",
             StatusCode::FORBIDDEN => "不允许 · Not allowed",
+            // A busy or unreachable database, a full disk: it passes by itself.
+            StatusCode::SERVICE_UNAVAILABLE => "请稍后再试 · Try again shortly",
             s if s.is_server_error() => "服务器出错 · Server error",
             _ => "未完成 · Not done",
         };
@@ -95,9 +102,33 @@ impl IntoResponse for ConsoleError {
             }
         };
         let mut response = (status, Html(page.into_string())).into_response();
+        if let Some(s) = retry_after_s.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, s);
+        }
         if let Some(text) = internal {
             response.extensions_mut().insert(InternalError(text));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A full disk or a busy database is a page saying to try again, with `Retry-After`, as
+    /// the API answers it.
+    #[tokio::test]
+    async fn storage_trouble_is_a_page_saying_try_again() {
+        for e in [StoreError::Full, StoreError::Busy] {
+            let r = ConsoleError::from(e).into_response();
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(r.headers().contains_key(header::RETRY_AFTER));
+            assert!(r.extensions().get::<InternalError>().is_none());
+            let body = axum::body::to_bytes(r.into_body(), 65536).await.unwrap();
+            assert!(String::from_utf8_lossy(&body).contains("Try again shortly"));
+        }
     }
 }

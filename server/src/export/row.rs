@@ -137,7 +137,7 @@ fn check_cells(s: CheckStatus) -> [Cell; 3] {
         Cell::Text(s.failures.join(";"))
     };
     [
-        Cell::Text(s.state),
+        Cell::text(s.state.as_str()),
         failures,
         s.checked_at.map_or(Cell::Empty, Cell::Text),
     ]

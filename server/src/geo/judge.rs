@@ -85,7 +85,7 @@ pub fn judge(ctx: &FixContext) -> GpsVerdict {
     }
     if ctx
         .previous
-        .is_some_and(|prev| impossible_travel(fix, here, &prev, limits.max_speed_kmh))
+        .is_some_and(|prev| impossible_travel(fix, &prev, limits))
     {
         reasons.push(Doubt::ImpossibleTravel);
     }
@@ -110,18 +110,24 @@ pub fn judge(ctx: &FixContext) -> GpsVerdict {
     }
 }
 
-/// Whether covering the distance between the fixes, less both accuracy radii, in the time
-/// between them needs more than `max_speed_kmh`. The previous fix's radius is not stored and is
-/// taken to be this fix's. The order of the fixes does not matter (phones sync late and out of
-/// order); at the same instant any distance beyond the radii is impossible.
-fn impossible_travel(fix: &GpsFix, here: LatLon, prev: &PreviousFix, max_speed_kmh: f64) -> bool {
+/// Whether covering the distance between `fix` and the device's fix before it, less both
+/// accuracy radii, in the time between them needs more than `max_speed_kmh`. The earlier fix's
+/// radius is not stored and is taken to be this fix's; at the same instant any distance beyond
+/// the radii is impossible.
+///
+/// A fix is only ever held against the one just before it in time, whatever order they
+/// arrived in: when a late fix lands between two stored ones, the later of those is judged
+/// again against it (`sync::travel`), so the doubted set is the same in any order of sync.
+pub fn impossible_travel(fix: &GpsFix, prev: &PreviousFix, limits: &GpsLimits) -> bool {
+    let here = to_wgs84(fix.lat, fix.lon, fix.crs);
     let moved_m = (distance_m(prev.at, here) - 2.0 * fix.accuracy_m).max(0.0);
     let elapsed_ms = unix_ms(fix).abs_diff(prev.fix_at_ms) as f64;
     // km/h = m / ms × 3600, compared without dividing so that 0 ms needs no special case.
-    moved_m * 3_600.0 > max_speed_kmh * elapsed_ms
+    moved_m * 3_600.0 > limits.max_speed_kmh * elapsed_ms
 }
 
-fn unix_ms(fix: &GpsFix) -> i64 {
+/// The fix's time in Unix milliseconds.
+pub fn unix_ms(fix: &GpsFix) -> i64 {
     let ms = fix.fix_at.unix_timestamp_nanos().div_euclid(1_000_000);
     // `OffsetDateTime` spans ±9999 years, ~3e14 ms: this always fits.
     i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })

@@ -6,9 +6,10 @@
 //!   accepts a doubted event with a comment;
 //! - `POST /v1/attendance/reply`: the cadre answers a returned sheet.
 //!
-//! Cadres see their own sheet; township supervisors (team leaders), county officers and
-//! administrators see and review those of cadres assigned to villages they oversee. To anyone
-//! else a cadre does not exist.
+//! Everyone sees their own sheet; township supervisors (team leaders), county officers and
+//! administrators see and review those of the cadres with attendance duty (first secretaries,
+//! work team members) assigned to villages they oversee, never a colleague's or a superior's.
+//! To anyone else a sheet does not exist.
 
 use std::collections::HashMap;
 
@@ -129,7 +130,7 @@ pub(crate) async fn sheet_of(
     let month = month_of(month)?;
     let user_id = user_id.unwrap_or(auth.user_id);
     let spans = load::spans(state.store(), user_id, month).await?;
-    if user_id != auth.user_id && !oversees(state, auth, &spans).await? {
+    if user_id != auth.user_id && !oversees(state, auth, user_id, &spans).await? {
         return Err(ApiError::not_found("no such cadre"));
     }
     let reviews = state.store().reviews(user_id, &month_text(month)).await?;
@@ -182,7 +183,7 @@ pub(crate) async fn decide(
             "only a team leader reviews attendance, and not their own",
         ));
     }
-    if !oversees(state, auth, &spans).await? {
+    if !oversees(state, auth, req.user_id, &spans).await? {
         return Err(ApiError::not_found("no such cadre"));
     }
     let store = state.store();
@@ -326,10 +327,22 @@ pub(crate) fn month_text((year, month): (i32, Month)) -> String {
     format!("{year:04}-{:02}", u8::from(month))
 }
 
-/// Whether the caller reviews a cadre with these assignments: a reviewing role with one of the
-/// cadre's villages among its own.
-async fn oversees(state: &AppState, auth: &AuthUser, spans: &[Span]) -> Result<bool, ApiError> {
+/// Whether the caller reviews this user's sheet: a reviewing role, a user with attendance duty
+/// (a first secretary or work team member: a county officer's or another supervisor's sheet is
+/// nobody's to review), and one of the user's villages among the caller's own.
+async fn oversees(
+    state: &AppState,
+    auth: &AuthUser,
+    user_id: Uuid,
+    spans: &[Span],
+) -> Result<bool, ApiError> {
     if !REVIEWERS.contains(&auth.role) {
+        return Ok(false);
+    }
+    let Some(user) = state.store().user_by_id(user_id).await? else {
+        return Ok(false);
+    };
+    if !attendance::CADRE_ROLES.contains(&user.role()?) {
         return Ok(false);
     }
     let actor = actor(state, auth).await?;

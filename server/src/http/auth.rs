@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::auth::{password, token};
 use crate::clock;
 use crate::ratelimit::{self, Verdict};
-use crate::store::{EndReason, Spent, UserRow};
+use crate::store::{Binding, EndReason, Spent, UserRow};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(login, refresh, logout, change_password))]
@@ -32,12 +32,15 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Changing one's password ends every other session of the user (a cadre who suspects the
-/// initial password leaked logs the copy out).
+/// initial password leaked logs the copy out). Wrong current passwords are throttled like
+/// logins (per user and per session): a stolen session must not become a way to guess the
+/// password and lock the owner out, so the session that keeps guessing is ended.
 #[utoipa::path(post, operation_id = "changePassword", path = "/v1/auth/password", tag = "auth", request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed; every other session of the user has ended"),
-        (status = 401, description = "`invalid_credentials` (at `current_password`), or the login ended", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials` (at `current_password`; after the last try the window allows, this session has ended too), or the login ended", body = ErrorBody),
         (status = 422, description = "`invalid_value`: the new password is too short, too long or the current one", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many wrong passwords for this user or session; `Retry-After` says when to try again", body = ErrorBody),
     ))]
 async fn change_password(
     State(state): State<AppState>,
@@ -61,11 +64,19 @@ async fn change_password(
         )
         .at("new_password"));
     }
+    let now = clock::now_ms();
     let user = state
         .store()
         .user_by_id(auth.user_id)
         .await?
         .ok_or_else(bad_credentials)?;
+    let limits = &state.settings().limits;
+    // Checked before the password, so a right guess while limited is refused like a wrong one.
+    if let Verdict::Limited { retry_after_s } =
+        ratelimit::check_change(state.store(), limits, &user.username, auth.session_id, now).await?
+    {
+        return Err(too_many("wrong passwords", retry_after_s));
+    }
     let (stored, current, new) = (user.password_hash, req.current_password, req.new_password);
     let hash = tokio::task::spawn_blocking(move || {
         password::verify(&stored, &current).then(|| password::hash(&new))
@@ -74,26 +85,67 @@ async fn change_password(
     .map_err(ApiError::internal)?;
     let hash = match hash {
         Some(h) => h.map_err(ApiError::internal)?,
-        None => return Err(bad_credentials().at("current_password")),
+        None => {
+            let spent = ratelimit::failed_change(
+                state.store(),
+                limits,
+                &user.username,
+                auth.session_id,
+                now,
+            )
+            .await?;
+            if spent {
+                state
+                    .store()
+                    .end_session(auth.session_id, EndReason::PasswordGuessing, now)
+                    .await?;
+                tracing::warn!(user = %auth.user_id, session = %auth.session_id, "wrong current passwords: session ended");
+                return Err(ApiError::unauthorized(
+                    ErrorCode::InvalidCredentials,
+                    "wrong password, too many times: this login has ended; log in again",
+                )
+                .at("current_password"));
+            }
+            return Err(bad_credentials().at("current_password"));
+        }
     };
     state
         .store()
-        .change_password(auth.user_id, &hash, auth.session_id, clock::now_ms())
+        .change_password(auth.user_id, &hash, auth.session_id, now)
         .await?;
+    ratelimit::succeeded_change(state.store(), &user.username, auth.session_id).await?;
     tracing::info!(user = %auth.user_id, "password changed");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 429 with `Retry-After`, as the login and the password change answer while limited.
+fn too_many(what: &str, retry_after_s: u64) -> ApiError {
+    ApiError::Client {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        detail: fieldsync_protocol::ErrorDetail::new(
+            ErrorCode::RateLimited,
+            format!(
+                "too many {what}; try again in {} minutes",
+                retry_after_s.div_ceil(60)
+            ),
+        ),
+        retry_after_s: Some(retry_after_s),
+    }
 }
 
 fn bad_credentials() -> ApiError {
     ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong username or password")
 }
 
-/// Logs in on one device: the tokens are bound to `device_id`.
+/// Logs in on one device: the tokens are bound to `device_id`. A device belongs to the user it
+/// was first registered to; another user's login on it is refused until an administrator
+/// hands it over (`fieldsync admin hand-over-device`).
 #[utoipa::path(post, operation_id = "login", path = "/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
         (status = 403, description = "`device_revoked`: this device was revoked for this user", body = ErrorBody),
+        (status = 409, description = "`device_taken` (at `device_id`): this phone is registered to another account; nothing of that account changed. An administrator hands a phone over", body = ErrorBody),
         (status = 429, description = "`rate_limited`: too many failed logins; `Retry-After` says when to try again", body = ErrorBody),
     ))]
 async fn login(
@@ -103,15 +155,27 @@ async fn login(
 ) -> Result<AppJson<TokenResponse>, ApiError> {
     let now = clock::now_ms();
     let user = check_credentials(&state, ip, &req.username, req.password, now).await?;
-    if !state
+    match state
         .store()
         .bind_device(req.device_id, user.id, now)
         .await?
     {
-        return Err(ApiError::forbidden(
-            ErrorCode::DeviceRevoked,
-            "this device was revoked; ask an administrator",
-        ));
+        Binding::Bound => {}
+        Binding::Revoked => {
+            return Err(ApiError::forbidden(
+                ErrorCode::DeviceRevoked,
+                "this device was revoked; ask an administrator",
+            ));
+        }
+        Binding::Taken => {
+            tracing::info!(user = %user.id, device = %req.device_id, "login refused: device of another user");
+            return Err(ApiError::client(
+                StatusCode::CONFLICT,
+                ErrorCode::DeviceTaken,
+                "this phone is registered to another account; ask an administrator to hand it over",
+            )
+            .at("device_id"));
+        }
     }
     let (refresh_token, hash) = token::new_refresh_token();
     let session = state
@@ -144,17 +208,7 @@ pub(crate) async fn check_credentials(
     if let Verdict::Limited { retry_after_s } =
         ratelimit::check(state.store(), limits, username, ip, now).await?
     {
-        return Err(ApiError::Client {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            detail: fieldsync_protocol::ErrorDetail::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many failed logins; try again in {} minutes",
-                    retry_after_s.div_ceil(60)
-                ),
-            ),
-            retry_after_s: Some(retry_after_s),
-        });
+        return Err(too_many("failed logins", retry_after_s));
     }
     let user = state.store().user_by_username(username).await?;
     let stored = user
@@ -173,7 +227,7 @@ pub(crate) async fn check_credentials(
             return Err(bad_credentials());
         }
     };
-    ratelimit::succeeded(state.store(), username, ip).await?;
+    ratelimit::succeeded(state.store(), username).await?;
     Ok(user)
 }
 

@@ -28,7 +28,8 @@ use super::sync::actor;
 use super::unread::Unread;
 use crate::access::{self, Action};
 use crate::app::AppState;
-use crate::blobs::{BlobError, Chunk, info_of, original_key, parse_content_range, thumb_key};
+use crate::blobs::{BlobError, Chunk, original_key, parse_content_range, thumb_key};
+use crate::store::BlobRow;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(upload, progress, original, thumbnail, meta))]
@@ -162,7 +163,7 @@ fn offset_header(info: &BlobInfo) -> (header::HeaderName, HeaderValue) {
         (status = 200, description = "The server holds some or all of it", headers(
             ("Upload-Offset" = u64, description = "Bytes held"),
             ("Upload-Length" = u64, description = "The whole size, when known"),
-            ("Blob-State" = String, description = "`receiving`, `processing`, `ready` or `rejected`"),
+            ("Blob-State" = String, description = "`receiving`, `processing`, `ready`, `rejected` or `missing` (send it again from byte 0)"),
         )),
         (status = 404, description = "Nothing of it: start from byte 0"),
     ))]
@@ -206,7 +207,7 @@ async fn meta(
             (super::openapi::Binary = "image/jpeg"),
             (super::openapi::Binary = "image/png"),
         )),
-        (status = 202, description = "Still arriving or being processed", body = BlobInfo),
+        (status = 202, description = "Still arriving or being processed, or `missing` (its phone is to send it again)", body = BlobInfo),
         (status = 206, description = "The asked-for range", content(
             (super::openapi::Binary = "image/jpeg"),
             (super::openapi::Binary = "image/png"),
@@ -248,7 +249,7 @@ pub(crate) async fn photo(
 #[utoipa::path(get, operation_id = "getThumbnail", path = "/v1/blobs/{sha256}/thumb", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     responses(
         (status = 200, description = "The thumbnail", body = super::openapi::Binary, content_type = "image/jpeg"),
-        (status = 202, description = "Still arriving or being processed", body = BlobInfo),
+        (status = 202, description = "Still arriving or being processed, or `missing` (its phone is to send it again)", body = BlobInfo),
         (status = 206, description = "The asked-for range", body = super::openapi::Binary, content_type = "image/jpeg"),
         (status = 304, description = "Not modified (`If-None-Match`)"),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -270,29 +271,23 @@ async fn visible(state: &AppState, auth: &AuthUser, sha256: &str) -> Result<Blob
     if !is_sha256_hex(sha256) {
         return Err(BlobError::BadName(sha256.to_owned()).into());
     }
-    if let Some(info) = seen(state, auth, sha256).await? {
-        return Ok(info);
-    }
+    let seen = seen(state, auth, sha256).await?;
     state
         .blobs()
-        .progress(sha256, auth.device_id)
+        .info(sha256, auth.device_id, seen.as_ref())
         .await?
         .ok_or_else(|| ApiError::not_found("no such photo"))
 }
 
-/// The blob, if the server has it and the caller may see it: their device sent it, or a
-/// record they may read links to it (see `store::blob_links`).
-async fn seen(
-    state: &AppState,
-    auth: &AuthUser,
-    sha256: &str,
-) -> Result<Option<BlobInfo>, ApiError> {
+/// The blob's row, if the server has it and the caller may see it: their device sent it, or
+/// a record they may read links to it (see `store::blob_links`).
+async fn seen(state: &AppState, auth: &AuthUser, sha256: &str) -> Result<Option<BlobRow>, ApiError> {
     let store = state.store();
     let Some(row) = store.blob(sha256).await? else {
         return Ok(None);
     };
     if store.is_blob_owner(sha256, auth.device_id).await? {
-        return Ok(Some(info_of(&row)));
+        return Ok(Some(row));
     }
     let references = store.blob_references(sha256).await?;
     if references.is_empty() {
@@ -302,7 +297,7 @@ async fn seen(
     let readable = references.iter().any(|r| {
         actor.villages.contains(&r.scope) && access::allowed(auth.role, &r.entity, Action::Read)
     });
-    Ok(readable.then(|| info_of(&row)))
+    Ok(readable.then_some(row))
 }
 
 fn state_name(s: BlobState) -> &'static str {
@@ -311,6 +306,7 @@ fn state_name(s: BlobState) -> &'static str {
         BlobState::Processing => "processing",
         BlobState::Ready => "ready",
         BlobState::Rejected => "rejected",
+        BlobState::Missing => "missing",
     }
 }
 
@@ -325,7 +321,8 @@ async fn serve(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     match info.state {
-        BlobState::Receiving | BlobState::Processing => {
+        // Missing: the photo's phone is sending it again.
+        BlobState::Receiving | BlobState::Processing | BlobState::Missing => {
             return Ok((StatusCode::ACCEPTED, AppJson(info)).into_response());
         }
         BlobState::Rejected => {

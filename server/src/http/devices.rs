@@ -59,8 +59,18 @@ struct Phone {
     /// As last reported; `null` when the app never said.
     outbox_depth: Option<i64>,
     oldest_unsent_s: Option<i64>,
-    /// `silent` and/or `old_unsent` when the phone trips the asked-for limits.
-    flags: Vec<&'static str>,
+    /// Which of the asked-for limits the phone trips.
+    flags: Vec<PhoneFlag>,
+}
+
+/// A limit of the list's query that a phone trips.
+#[derive(Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum PhoneFlag {
+    /// No contact for `silent_days` or more.
+    Silent,
+    /// Its oldest unsent record is `unsent_hours` old or older.
+    OldUnsent,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -116,12 +126,12 @@ async fn list(
         let silent_days = (now - d.last_seen_at).max(0) / day_ms;
         let mut flags = Vec::new();
         if q.silent_days.is_some_and(|n| silent_days >= i64::from(n)) {
-            flags.push("silent");
+            flags.push(PhoneFlag::Silent);
         }
         if q.unsent_hours
             .is_some_and(|h| d.oldest_unsent_s.unwrap_or(0) >= i64::from(h) * 3600)
         {
-            flags.push("old_unsent");
+            flags.push(PhoneFlag::OldUnsent);
         }
         let filtered = q.silent_days.is_some() || q.unsent_hours.is_some();
         if filtered && flags.is_empty() {

@@ -1,6 +1,8 @@
 //! The one error type of the HTTP boundary and its mapping to responses.
 //!
-//! Client mistakes answer with their status, code and field path. Internal errors answer with
+//! Client mistakes answer with their status, code and field path. Trouble that passes by
+//! itself (a busy or unreachable database, a full disk) answers 503 with `Retry-After` and a
+//! code the phone can show (`unavailable`, `storage_full`). Internal errors answer with
 //! a generic 500 body; their text goes into a response extension that the logging middleware
 //! writes inside the request's span, never to the client.
 
@@ -94,7 +96,8 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            // Contention that outlasted the retries: the phone should simply try again.
+            // Contention that outlasted the retries, or a database busy or out of reach for a
+            // moment: the phone should simply try again.
             StoreError::Retry | StoreError::Busy => ApiError::Client {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 detail: ErrorDetail::new(
@@ -102,6 +105,16 @@ impl From<StoreError> for ApiError {
                     "the server is busy; retry shortly",
                 ),
                 retry_after_s: Some(1),
+            },
+            // Nothing was kept and nothing is lost: the phone keeps its data until space is
+            // freed; retrying every second would only add load.
+            StoreError::Full => ApiError::Client {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                detail: ErrorDetail::new(
+                    ErrorCode::StorageFull,
+                    "the server's storage is full; nothing was saved, retry later",
+                ),
+                retry_after_s: Some(60),
             },
             StoreError::Duplicate(what) => ApiError::client(
                 StatusCode::CONFLICT,
@@ -219,5 +232,32 @@ impl IntoResponse for ApiError {
                 response
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Trouble that passes by itself is a 503 the phone retries, with the code it can show;
+    /// the engine's text stays out of the body.
+    #[tokio::test]
+    async fn transient_storage_faults_answer_503_with_retry_after() {
+        for (e, code) in [
+            (StoreError::Busy, "unavailable"),
+            (StoreError::Retry, "unavailable"),
+            (StoreError::Full, "storage_full"),
+        ] {
+            let r = ApiError::from(e).into_response();
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(r.headers().contains_key(header::RETRY_AFTER));
+            let body = axum::body::to_bytes(r.into_body(), 4096).await.unwrap();
+            let body: ErrorBody = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body.error.code.as_str(), code);
+        }
+        let r = ApiError::from(StoreError::Db(sqlx::Error::RowNotFound)).into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

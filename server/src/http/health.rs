@@ -3,12 +3,14 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::error::ErrorBody;
 use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::AppJson;
 use crate::app::AppState;
+use crate::store::StoreError;
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct Health {
@@ -94,30 +96,51 @@ async fn healthz() -> AppJson<Health> {
     })
 }
 
-/// The process can serve: its database and its photo store answer.
+/// How long the readiness probe waits for the database's write: a server whose writes queue
+/// longer than this would answer pushes 503 anyway.
+const WRITE_PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The process can serve: its database takes writes and its photo store answers.
 #[utoipa::path(get, operation_id = "readyz", path = "/readyz", tag = "operations", security(()),
     responses(
-        (status = 200, description = "Database and photo store answer", body = Health),
-        (status = 503, description = "`unavailable`: the database or the photo store does not answer", body = ErrorBody),
+        (status = 200, description = "The database takes writes and the photo store answers", body = Health),
+        (status = 503, description = "`storage_full`: the database's disk is full; `unavailable`: the database does not take a write within 2 s, or the photo store does not answer. Ready again by itself once the cause is gone", body = ErrorBody),
     ))]
 async fn readyz(State(state): State<AppState>) -> Result<AppJson<Health>, ApiError> {
+    let not_ready = |code, message: &str| ApiError::Client {
+        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        detail: fieldsync_protocol::ErrorDetail::new(code, message),
+        retry_after_s: Some(5),
+    };
     let blobs = state.blobs().store();
     blobs.check().await.map_err(|e| {
         tracing::warn!(error = %e, store = blobs.name(), "readiness check: photo store does not answer");
-        ApiError::client(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            fieldsync_protocol::ErrorCode::Unavailable,
-            "the photo store does not answer",
-        )
+        not_ready(ErrorCode::Unavailable, "the photo store does not answer")
     })?;
-    state.store().ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness check: database does not answer");
-        ApiError::client(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            fieldsync_protocol::ErrorCode::Unavailable,
-            "the database does not answer",
-        )
-    })?;
+    let probe = tokio::time::timeout(WRITE_PROBE_WAIT, state.store().check_writable()).await;
+    match probe {
+        Ok(Ok(())) => {}
+        Ok(Err(StoreError::Full)) => {
+            return Err(not_ready(
+                ErrorCode::StorageFull,
+                "the database cannot write: its disk is full",
+            ));
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check: the database does not take writes");
+            return Err(not_ready(
+                ErrorCode::Unavailable,
+                "the database does not take writes",
+            ));
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: the database did not take a write within 2 s");
+            return Err(not_ready(
+                ErrorCode::Unavailable,
+                "the database did not take a write within 2 s",
+            ));
+        }
+    }
     Ok(AppJson(Health {
         status: "ready",
         version: super::SERVER_VERSION,

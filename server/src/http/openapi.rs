@@ -284,6 +284,6 @@ fn common_responses(op: &mut Operation) {
     );
     add(
         "503",
-        "`unavailable`: the database or photo store does not answer; retry with backoff",
+        "`unavailable`: the database is busy or out of reach, or the photo store does not answer; `storage_full`: the server's disk is full and nothing was kept. Both pass by themselves: retry after `Retry-After`",
     );
 }

@@ -31,6 +31,8 @@ pub struct BlobRow {
     pub taken_at: Option<String>,
     pub reason: Option<String>,
     pub detail: Option<String>,
+    /// `read`, `none` or `unreadable` (`PhotoMetadata`); NULL before migration 0015.
+    pub metadata: Option<String>,
 }
 
 /// What processing found, for a blob that is now ready.
@@ -44,6 +46,8 @@ pub struct BlobFacts {
     pub thumb_size: i64,
     pub gps: Option<(f64, f64, Option<f64>)>,
     pub taken_at: Option<String>,
+    /// What became of the EXIF: `read`, `none` or `unreadable`.
+    pub metadata: String,
 }
 
 /// A chunked upload in progress.
@@ -75,7 +79,7 @@ impl Store {
             BlobRow,
             "SELECT sha256, state, size, uploaded_by, uploaded_at, attempts, processed_at, format,
                  width, height, orientation, stored_size, thumb_size, gps_lat, gps_lon, gps_alt_m,
-                 taken_at, reason, detail
+                 taken_at, reason, detail, metadata
              FROM blobs WHERE sha256 = $1",
             sha256
         )?)
@@ -151,10 +155,10 @@ impl Store {
         )?)
     }
 
-    /// Claims the oldest blob waiting for processing whose lease (if any) is older than
-    /// `stale_before_ms`. Two workers never hold the same blob: the claim re-checks the lease
-    /// on the row it updates.
-    /// Claims the oldest waiting photo whose claim is free or stale, for `claimant`.
+    /// Claims, for `claimant`, the oldest photo waiting for a worker: in the queue
+    /// (`processing`, or `missing` to look for its bytes again), due (`retry_at` passed) and
+    /// unclaimed or claimed before `stale_before_ms` (a lease that ran out). Two workers never
+    /// hold the same photo: the claim re-checks all of it on the row it updates.
     pub async fn claim_blob(
         &self,
         claimant: &str,
@@ -166,19 +170,23 @@ impl Store {
         let sql = match self.writer() {
             Engine::Sqlite(_) => {
                 "UPDATE blobs SET claimed_at = $1, claimed_by = $3, attempts = attempts + 1
-                 WHERE sha256 = (SELECT sha256 FROM blobs WHERE state = 'processing'
+                 WHERE sha256 = (SELECT sha256 FROM blobs WHERE state IN ('processing', 'missing')
                                     AND (claimed_at IS NULL OR claimed_at < $2)
+                                    AND (retry_at IS NULL OR retry_at <= $1)
                                  ORDER BY uploaded_at LIMIT 1)
-                   AND state = 'processing' AND (claimed_at IS NULL OR claimed_at < $2)
+                   AND state IN ('processing', 'missing') AND (claimed_at IS NULL OR claimed_at < $2)
+                   AND (retry_at IS NULL OR retry_at <= $1)
                  RETURNING sha256"
             }
             Engine::Postgres(_) => {
                 "UPDATE blobs SET claimed_at = $1, claimed_by = $3, attempts = attempts + 1
-                 WHERE sha256 = (SELECT sha256 FROM blobs WHERE state = 'processing'
+                 WHERE sha256 = (SELECT sha256 FROM blobs WHERE state IN ('processing', 'missing')
                                     AND (claimed_at IS NULL OR claimed_at < $2)
+                                    AND (retry_at IS NULL OR retry_at <= $1)
                                  ORDER BY uploaded_at LIMIT 1
                                  FOR UPDATE SKIP LOCKED)
-                   AND state = 'processing' AND (claimed_at IS NULL OR claimed_at < $2)
+                   AND state IN ('processing', 'missing') AND (claimed_at IS NULL OR claimed_at < $2)
+                   AND (retry_at IS NULL OR retry_at <= $1)
                  RETURNING sha256"
             }
         };
@@ -214,8 +222,8 @@ impl Store {
             "UPDATE blobs SET state = 'ready', processed_at = $2, format = $3, width = $4,
                  height = $5, orientation = $6, stored_size = $7, thumb_size = $8, gps_lat = $9,
                  gps_lon = $10, gps_alt_m = $11, taken_at = $12, claimed_at = NULL,
-                 claimed_by = NULL
-             WHERE sha256 = $1 AND state = 'processing' AND claimed_by = $13",
+                 claimed_by = NULL, retry_at = NULL, metadata = $14
+             WHERE sha256 = $1 AND state IN ('processing', 'missing') AND claimed_by = $13",
             sha256,
             now_ms,
             &facts.format,
@@ -229,11 +237,13 @@ impl Store {
             alt,
             &facts.taken_at,
             claimant,
+            &facts.metadata,
         )?;
         Ok(n == 1)
     }
 
-    /// Records a photo the server does not take, if `claimant` still holds its claim.
+    /// Records a photo the server does not take (for the photo's own fault), if `claimant`
+    /// still holds its claim.
     pub async fn blob_rejected(
         &self,
         sha256: &str,
@@ -245,8 +255,8 @@ impl Store {
         let n = execute!(
             self.writer(),
             "UPDATE blobs SET state = 'rejected', processed_at = $2, reason = $3, detail = $4,
-                 claimed_at = NULL, claimed_by = NULL
-             WHERE sha256 = $1 AND state = 'processing' AND claimed_by = $5",
+                 claimed_at = NULL, claimed_by = NULL, retry_at = NULL
+             WHERE sha256 = $1 AND state IN ('processing', 'missing') AND claimed_by = $5",
             sha256,
             now_ms,
             reason,
@@ -256,17 +266,60 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Releases `claimant`'s claim after a failure worth retrying (the blob store was
-    /// unreachable).
-    pub async fn release_blob(&self, sha256: &str, claimant: &str) -> Result<()> {
+    /// Releases `claimant`'s claim after a failure that was not the photo's (the blob store
+    /// failed): the photo stays in the queue, to be taken again at `retry_at_ms`.
+    pub async fn release_blob(&self, sha256: &str, claimant: &str, retry_at_ms: i64) -> Result<()> {
         execute!(
             self.writer(),
-            "UPDATE blobs SET claimed_at = NULL, claimed_by = NULL
-             WHERE sha256 = $1 AND state = 'processing' AND claimed_by = $2",
+            "UPDATE blobs SET claimed_at = NULL, claimed_by = NULL, retry_at = $3
+             WHERE sha256 = $1 AND state IN ('processing', 'missing') AND claimed_by = $2",
             sha256,
             claimant,
+            retry_at_ms,
         )?;
         Ok(())
+    }
+
+    /// Releases `claimant`'s claim on a photo whose uploaded bytes are not in the blob store:
+    /// it is `missing` (the phone is asked for it again), and looked for again at
+    /// `retry_at_ms` in case the bytes come back.
+    pub async fn blob_missing(&self, sha256: &str, claimant: &str, retry_at_ms: i64) -> Result<()> {
+        execute!(
+            self.writer(),
+            "UPDATE blobs SET state = 'missing', claimed_at = NULL, claimed_by = NULL,
+                 retry_at = $3
+             WHERE sha256 = $1 AND state IN ('processing', 'missing') AND claimed_by = $2",
+            sha256,
+            claimant,
+            retry_at_ms,
+        )?;
+        Ok(())
+    }
+
+    /// A `missing` photo's bytes were uploaded again: back in the queue, due at once, counting
+    /// attempts afresh. Any claim on it ends, so that a worker that found the bytes absent a
+    /// moment ago cannot mark it missing again.
+    pub async fn requeue_blob(&self, sha256: &str) -> Result<()> {
+        execute!(
+            self.writer(),
+            "UPDATE blobs SET state = 'processing', attempts = 0, retry_at = NULL,
+                 claimed_at = NULL, claimed_by = NULL
+             WHERE sha256 = $1 AND state = 'missing'",
+            sha256,
+        )?;
+        Ok(())
+    }
+
+    /// Makes a photo waiting out a failed attempt due at once (its phone sent it again); true
+    /// when it was waiting.
+    pub async fn retry_blob_now(&self, sha256: &str) -> Result<bool> {
+        let n = execute!(
+            self.writer(),
+            "UPDATE blobs SET retry_at = NULL
+             WHERE sha256 = $1 AND state = 'processing' AND retry_at IS NOT NULL",
+            sha256,
+        )?;
+        Ok(n == 1)
     }
 
     /// Keeps `claimant`'s claim alive while its photo is being processed; false when the claim
@@ -280,7 +333,7 @@ impl Store {
         let n = execute!(
             self.writer(),
             "UPDATE blobs SET claimed_at = $2
-             WHERE sha256 = $1 AND state = 'processing' AND claimed_by = $3",
+             WHERE sha256 = $1 AND state IN ('processing', 'missing') AND claimed_by = $3",
             sha256,
             now_ms,
             claimant,

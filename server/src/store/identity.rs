@@ -41,6 +41,28 @@ pub struct DeviceRow {
     pub user_disabled_at: Option<i64>,
 }
 
+/// What a login finds of the device it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// New, now registered to the user, or already theirs.
+    Bound,
+    /// Revoked by an administrator.
+    Revoked,
+    /// Registered to another user.
+    Taken,
+}
+
+/// A device before it was handed over, and how many sessions the handover ended.
+#[derive(Debug)]
+pub struct HandOver {
+    pub from_user: Uuid,
+    pub from_username: String,
+    /// `phone`, or `console` (a browser sign-in's, never handed over).
+    pub kind: String,
+    pub revoked_at: Option<i64>,
+    pub sessions_ended: u64,
+}
+
 /// The range of 12-digit village codes below a division code of any level. Codes are
 /// hierarchical: province `64` + `0000`, city 4 digits + `00`, county 6, township 9,
 /// village 12; county codes never end in `00`.
@@ -194,30 +216,95 @@ impl Store {
         )?)
     }
 
-    /// Binds a device to the user logging in on it. A device that moves to another user loses
-    /// the previous user's refresh tokens. Returns `false` if the device is revoked.
-    pub async fn bind_device(&self, device_id: Uuid, user_id: Uuid, now_ms: i64) -> Result<bool> {
+    /// Registers a device to the user logging in on it: a new device id becomes the user's,
+    /// the user's own device is seen again. A device registered to another user is refused
+    /// and nothing of it changes (its owner's sessions go on); only an administrator's
+    /// [`Store::hand_over_device`] gives it to someone else. One statement, so two first
+    /// logins racing on one new id cannot both register it.
+    pub async fn bind_device(
+        &self,
+        device_id: Uuid,
+        user_id: Uuid,
+        now_ms: i64,
+    ) -> Result<Binding> {
         let mut tx = self.begin().await?;
         let bound: Option<Uuid> = fetch_scalar!(
             tx.conn(),
             fetch_optional,
             Uuid,
             "INSERT INTO devices (id, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)
-             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, last_seen_at = excluded.last_seen_at
-             WHERE devices.revoked_at IS NULL
+             ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+             WHERE devices.revoked_at IS NULL AND devices.user_id = excluded.user_id
              RETURNING user_id",
             device_id,
             user_id,
             now_ms,
         )
         .map_err(StoreError::from_db)?;
-        if bound.is_none() {
-            return Ok(false);
+        if bound.is_some() {
+            tx.commit().await?;
+            return Ok(Binding::Bound);
         }
-        tx.end_sessions_of_others(device_id, user_id, now_ms)
+        let revoked: Option<Option<i64>> = fetch_scalar!(
+            tx.conn(),
+            fetch_optional,
+            Option<i64>,
+            "SELECT revoked_at FROM devices WHERE id = $1",
+            device_id,
+        )?;
+        tx.commit().await?;
+        Ok(match revoked {
+            Some(Some(_)) => Binding::Revoked,
+            _ => Binding::Taken,
+        })
+    }
+
+    /// Gives a phone to another user (an administrator's decision): every session of its
+    /// previous user on it ends (`device_reassigned`), so their tokens stop at the next
+    /// request, and the new user may log in on it. `None` if there is no such device.
+    pub async fn hand_over_device(
+        &self,
+        device_id: Uuid,
+        to_user: Uuid,
+        now_ms: i64,
+    ) -> Result<Option<HandOver>> {
+        let mut tx = self.begin().await?;
+        let Some((from_user, from_username, kind, revoked_at)) = fetch_as!(
+            tx.conn(),
+            fetch_optional,
+            (Uuid, String, String, Option<i64>),
+            "SELECT d.user_id, u.username, d.kind, d.revoked_at
+             FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
+            device_id,
+        )?
+        else {
+            return Ok(None);
+        };
+        let before = HandOver {
+            from_user,
+            from_username,
+            kind,
+            revoked_at,
+            sessions_ended: 0,
+        };
+        // A console sign-in's device is made for that sign-in alone: nothing to hand over.
+        if before.kind != "phone" || before.from_user == to_user {
+            return Ok(Some(before));
+        }
+        execute!(
+            tx.conn(),
+            "UPDATE devices SET user_id = $2 WHERE id = $1",
+            device_id,
+            to_user,
+        )?;
+        let sessions_ended = tx
+            .end_sessions_of_others(device_id, to_user, now_ms)
             .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(HandOver {
+            sessions_ended,
+            ..before
+        }))
     }
 
     /// The device and its user's current role, for checking a request's token.

@@ -10,6 +10,10 @@
 //! SQLite writes go through a pool of one connection and start with `BEGIN IMMEDIATE`: SQLite
 //! allows one writer anyway, and queueing in-process is fairer and faster than spinning on
 //! `SQLITE_BUSY`. Reads use a separate pool.
+//!
+//! Every engine error is classified in one place (`fault.rs`): trouble that passes by itself
+//! (a busy or unreachable database, a full disk) is told apart from bugs, so it is answered
+//! "retry later", and a failed transaction never spoils the pooled connection it ran on.
 
 mod admin;
 mod attendance;
@@ -21,11 +25,14 @@ mod conflicts;
 mod console;
 mod divisions;
 mod export;
+mod fault;
 mod identity;
 mod jobs;
 mod keys;
 mod limits;
 mod observations;
+mod own_id_cards;
+mod probe;
 mod rows;
 mod sealing;
 mod seed;
@@ -60,9 +67,12 @@ pub use conflicts::{ConflictFilter, ConflictRow};
 pub use console::{ConsoleSession, MapPoint, Person, VillageMonth};
 pub use divisions::Division;
 pub use export::{ExportCheck, ExportHousehold, HouseholdCursor, VillageLabel};
-pub use identity::{DeviceRow, NewUser, UserRow, village_range};
+pub use identity::{Binding, DeviceRow, HandOver, NewUser, UserRow, village_range};
 pub use jobs::JobRow;
-pub use observations::{DivisionShape, HouseholdRecord, PublishedForm, StoredArea, VillageArea};
+pub use observations::{
+    DivisionShape, HouseholdRecord, PublishedForm, StoredArea, StoredFix, VillageArea,
+};
+pub use own_id_cards::OwnIdCard;
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
 pub use sessions::{EndReason, SessionAuth, Spent};
@@ -136,51 +146,21 @@ pub enum StoreError {
     /// insert) and may simply be run again.
     #[error("transaction must be retried")]
     Retry,
-    /// No connection came free within the acquire timeout: the server is overloaded. Not
-    /// retried inside (another wait would only add to the load); the client is told to retry.
-    #[error("no database connection came free in time")]
+    /// The database cannot serve this request now, and will by itself: no connection came free
+    /// within the wait (the server is overloaded, or another process held SQLite's write lock
+    /// all along), the connection was lost, or the database is restarting or short of memory
+    /// or connections. Not retried inside (another wait would only add to the load); the client
+    /// is told to retry.
+    #[error("the database is busy or out of reach")]
     Busy,
+    /// The database cannot grow: its disk is full. The transaction was rolled back; writes
+    /// work again, with no restart, once space is freed.
+    #[error("the database's disk is full")]
+    Full,
     #[error("unsupported database URL {0:?}: use sqlite:PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-}
-
-/// Every engine error is classified, not only those of statements that expect contention: a
-/// busy database, a lock, or a pool whose connections stayed busy past the acquire timeout (the
-/// single SQLite writer under a burst of pushes) is load, answered 503 with `Retry-After`, which
-/// phones retry, not an internal error.
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut => StoreError::Busy,
-            other => StoreError::from_db(other),
-        }
-    }
-}
-
-impl StoreError {
-    /// Classifies engine errors that mean "a concurrent transaction got in the way".
-    pub fn from_db(e: sqlx::Error) -> StoreError {
-        if let sqlx::Error::Database(db) = &e {
-            let code = db.code();
-            let retry = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLITE_BUSY or SQLITE_LOCKED, with any extended code.
-                code.and_then(|c| c.parse::<i32>().ok())
-                    .is_some_and(|n| matches!(n & 0xff, 5 | 6))
-            } else {
-                // PostgreSQL: serialization_failure, deadlock_detected.
-                matches!(code.as_deref(), Some("40001" | "40P01"))
-            };
-            if retry {
-                return StoreError::Retry;
-            }
-            if db.is_unique_violation() {
-                return StoreError::Duplicate(db.constraint().unwrap_or("unique key").to_owned());
-            }
-        }
-        StoreError::Db(e)
-    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -242,14 +222,16 @@ impl Tx {
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
     pub max_connections: u32,
-    pub acquire_timeout: Duration,
+    /// How long a request waits for the database before it is answered busy: for a free
+    /// connection, and on SQLite for the write lock while another process holds it.
+    pub wait: Duration,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             max_connections: 16,
-            acquire_timeout: Duration::from_secs(10),
+            wait: Duration::from_secs(10),
         }
     }
 }
@@ -266,7 +248,7 @@ impl Store {
                 .options([("idle_in_transaction_session_timeout", "60s")]);
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
-                .acquire_timeout(opts.acquire_timeout)
+                .acquire_timeout(opts.wait)
                 .connect_with(connect)
                 .await?;
             return Ok(Store {
@@ -283,16 +265,18 @@ impl Store {
                 // phone, which has emptied its outbox, would lose the edit.
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(opts.wait)
                 .pragma("temp_store", "memory");
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
-                .acquire_timeout(opts.acquire_timeout)
+                .acquire_timeout(opts.wait)
+                // Transactions run here only; readers never begin one.
+                .after_release(|conn, _| Box::pin(fault::released_clean(conn)))
                 .connect_with(connect.clone())
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.clamp(1, 8))
-                .acquire_timeout(opts.acquire_timeout)
+                .acquire_timeout(opts.wait)
                 .connect_with(connect.read_only(true))
                 .await?;
             return Ok(Store {
@@ -374,12 +358,6 @@ impl Store {
             Engine::Sqlite(p) => Engine::Sqlite(p),
             Engine::Postgres(p) => Engine::Postgres(p),
         }
-    }
-
-    /// Answers whether the database takes queries (for `/readyz`).
-    pub async fn ping(&self) -> Result<()> {
-        fetch_scalar!(self.reader(), fetch_one, i32, "SELECT 1")?;
-        Ok(())
     }
 
     pub async fn close(&self) {

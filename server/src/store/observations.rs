@@ -33,6 +33,16 @@ impl From<FormRow> for PublishedForm {
     }
 }
 
+/// A stored fix of a device with its record's fix and verdict, to judge it again when a late
+/// fix lands before it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredFix {
+    pub record_id: Uuid,
+    pub fix_at: i64,
+    pub gps: Option<Json<fieldsync_protocol::gps::GpsFix>>,
+    pub gps_verdict: Option<Json<fieldsync_protocol::gps::GpsVerdict>>,
+}
+
 /// An administrator's centre and radius for a village.
 #[derive(Clone, Copy, Debug, PartialEq, sqlx::FromRow)]
 pub struct VillageArea {
@@ -239,20 +249,48 @@ impl Tx {
         }
     }
 
-    /// The device's latest fix taken before `before_ms` (WGS-84): `(lat, lon, fix_at_ms)`.
+    /// The device's fix just before the fix of record `record_id` at `fix_at_ms` (WGS-84):
+    /// `(lat, lon, fix_at_ms, record_id)`. Fixes are ordered by time, then by record id, so two at the
+    /// same instant still have an order that does not depend on which arrived first.
     pub async fn previous_fix(
         &mut self,
         device_id: Uuid,
-        before_ms: i64,
-    ) -> Result<Option<(f64, f64, i64)>> {
+        fix_at_ms: i64,
+        record_id: Uuid,
+    ) -> Result<Option<(f64, f64, i64, Uuid)>> {
         Ok(fetch_as!(
             self.conn(),
             fetch_optional,
-            (f64, f64, i64),
-            "SELECT lat, lon, fix_at FROM gps_fixes WHERE device_id = $1 AND fix_at <= $2
-             ORDER BY fix_at DESC LIMIT 1",
+            (f64, f64, i64, Uuid),
+            "SELECT lat, lon, fix_at, record_id FROM gps_fixes
+             WHERE device_id = $1 AND (fix_at < $2 OR (fix_at = $2 AND record_id < $3))
+             ORDER BY fix_at DESC, record_id DESC LIMIT 1",
             device_id,
-            before_ms,
+            fix_at_ms,
+            record_id,
+        )?)
+    }
+
+    /// The device's stored fix just after the fix of record `record_id` at `fix_at_ms` (the
+    /// order of [`Tx::previous_fix`]), with the record's fix as the phone sent it and the
+    /// verdict it was given.
+    pub async fn next_fix(
+        &mut self,
+        device_id: Uuid,
+        fix_at_ms: i64,
+        record_id: Uuid,
+    ) -> Result<Option<StoredFix>> {
+        Ok(fetch_as!(
+            self.conn(),
+            fetch_optional,
+            StoredFix,
+            "SELECT g.record_id, g.fix_at, r.gps, r.gps_verdict
+             FROM gps_fixes g JOIN records r ON r.id = g.record_id
+             WHERE g.device_id = $1 AND (g.fix_at > $2 OR (g.fix_at = $2 AND g.record_id > $3))
+             ORDER BY g.fix_at, g.record_id LIMIT 1",
+            device_id,
+            fix_at_ms,
+            record_id,
         )?)
     }
 

@@ -37,7 +37,7 @@ pub enum EndReason {
     Logout,
     /// A spent refresh token was presented again.
     RefreshReuse,
-    /// The device was handed to another user.
+    /// An administrator handed the device to another user.
     DeviceReassigned,
     /// The user changed their password on another session.
     PasswordChanged,
@@ -45,6 +45,9 @@ pub enum EndReason {
     DeviceRevoked,
     /// An administrator disabled the user.
     UserDisabled,
+    /// Too many wrong current passwords were tried on the session (a stolen session guessing
+    /// the password it would need to lock the owner out).
+    PasswordGuessing,
 }
 
 impl EndReason {
@@ -56,6 +59,7 @@ impl EndReason {
             EndReason::PasswordChanged => "password_changed",
             EndReason::DeviceRevoked => "device_revoked",
             EndReason::UserDisabled => "user_disabled",
+            EndReason::PasswordGuessing => "password_guessing",
         }
     }
 }
@@ -275,14 +279,15 @@ async fn end(tx: &mut super::Tx, session_id: Uuid, reason: EndReason, now_ms: i6
 }
 
 impl super::Tx {
-    /// Ends every session of a device that belongs to another user than `keep_user`.
+    /// Ends every session of a device that belongs to another user than `keep_user`, and
+    /// returns how many were running.
     pub async fn end_sessions_of_others(
         &mut self,
         device_id: Uuid,
         keep_user: Uuid,
         now_ms: i64,
-    ) -> Result<()> {
-        execute!(
+    ) -> Result<u64> {
+        let ended = execute!(
             self.conn(),
             "UPDATE sessions SET ended_at = $3, end_reason = $4
              WHERE device_id = $1 AND user_id <> $2 AND ended_at IS NULL",
@@ -297,6 +302,6 @@ impl super::Tx {
             device_id,
             keep_user
         )?;
-        Ok(())
+        Ok(ended)
     }
 }

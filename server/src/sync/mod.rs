@@ -8,6 +8,7 @@ mod plan;
 pub mod pull;
 pub mod push;
 pub mod resolve;
+mod travel;
 mod validate;
 mod work;
 

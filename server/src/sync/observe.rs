@@ -198,28 +198,30 @@ pub(super) async fn judge_fix(
         let lon = h.state.fields.get("home_lon")?.as_f64()?;
         Some(LatLon { lat, lon })
     });
+    // The fix just before this one in time, stored or earlier in this batch (see `travel`).
     let stored = tx
-        .previous_fix(device_id, fix_at_ms)
+        .previous_fix(device_id, fix_at_ms, m.id)
         .await?
-        .map(|(lat, lon, at)| PreviousFix {
-            at: LatLon { lat, lon },
-            fix_at_ms: at,
-        });
+        .map(|(lat, lon, at, id)| (at, id, LatLon { lat, lon }));
     let in_batch = earlier
         .iter()
-        .filter(|f| f.fix_at_ms <= fix_at_ms)
-        .max_by_key(|f| f.fix_at_ms)
-        .map(|f| PreviousFix {
-            at: LatLon {
-                lat: f.lat,
-                lon: f.lon,
-            },
-            fix_at_ms: f.fix_at_ms,
-        });
-    let previous = match (stored, in_batch) {
-        (Some(a), Some(b)) => Some(if a.fix_at_ms >= b.fix_at_ms { a } else { b }),
-        (a, b) => a.or(b),
-    };
+        .filter(|f| (f.fix_at_ms, f.record_id) < (fix_at_ms, m.id))
+        .map(|f| {
+            (
+                f.fix_at_ms,
+                f.record_id,
+                LatLon {
+                    lat: f.lat,
+                    lon: f.lon,
+                },
+            )
+        })
+        .max_by_key(|(at, id, _)| (*at, *id));
+    let previous = stored
+        .into_iter()
+        .chain(in_batch)
+        .max_by_key(|(at, id, _)| (*at, *id))
+        .map(|(fix_at_ms, _, at)| PreviousFix { at, fix_at_ms });
     let wgs84 = crate::geo::convert::to_wgs84(fix.lat, fix.lon, fix.crs);
     // A copied fix is one household's coordinates reused at another. Events at no household
     // (a check-in at the village office every morning) repeat their place by nature.

@@ -179,6 +179,8 @@ pub(super) async fn plan(
         if let Some((verdict, fix)) = judged {
             w.gps_verdict = Some(verdict);
             batch.fixes.push(fix);
+            // This fix may now stand just before one judged earlier: judge that one again.
+            super::travel::revise_next(tx, rules, actor, m, records, batch, order).await?;
         }
     }
     let mut status = outcome.status;

@@ -22,7 +22,7 @@ use fieldsync_protocol::Role;
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
 use fieldsync_protocol::merge::{self, RecordState};
 use fieldsync_protocol::push::{ConflictInfo, ConflictKind, Mutation, Op, Status};
-use fieldsync_protocol::registry::checks::{self, Observed};
+use fieldsync_protocol::registry::checks::{self, CheckState, Observed};
 use fieldsync_protocol::registry::{self, EntityDef};
 use serde_json::{Map, Value, json};
 use time::Date;
@@ -117,7 +117,14 @@ pub(super) async fn judge(
 ) -> Judged {
     let at = At::new(rules.now_ms);
     match (def.name, m.op) {
-        ("self_report", Op::Create) => self_report(tx, m, state, scope, records, &at).await,
+        ("self_report", Op::Create) => {
+            if actor.role == Role::Farmer
+                && let Err(e) = farmer_reports_own_household(tx, actor, state, scope).await?
+            {
+                return Ok(Err(e));
+            }
+            self_report(tx, m, state, scope, records, &at).await
+        }
         ("case", Op::Create) => open_case(tx, actor, m, state, scope, records, &at).await,
         ("case_step", Op::Create) => step(tx, actor, rules, m, state, records, &at).await,
         ("task", Op::Create | Op::Update) => {
@@ -278,6 +285,47 @@ fn open_case_of(
                 && is_open_case(f)
         })
         .map(|(id, f)| (id, f.get("reports").and_then(Value::as_i64).unwrap_or(0)))
+}
+
+/// A farmer's account reports only about its own household: the one whose head or a member
+/// holds the ID-card number on file for the account. A report naming another household, or
+/// another person's number that is not of the farmer's household, would join a stranger's case
+/// and show its progress to the farmer. Hotline operators report for anyone.
+async fn farmer_reports_own_household(
+    tx: &mut Tx,
+    actor: &Actor,
+    state: &RecordState,
+    scope: &str,
+) -> Result<Result<(), ErrorDetail>, StoreError> {
+    let Some(own) = tx.own_id_card(actor.user_id).await? else {
+        return Ok(Err(ErrorDetail::new(
+            ErrorCode::IdCardNotOnFile,
+            "your ID-card number is not on file for this account; ask the village (the first secretary) to register it, or call 12317",
+        )
+        .at("fields.id_card")));
+    };
+    let not_yours = |field: &str| {
+        Ok(Err(ErrorDetail::new(
+            ErrorCode::NotYourHousehold,
+            "this account reports only about your own household; for another household, call 12317",
+        )
+        .at(field)))
+    };
+    if let Some(h) = uuid(&state.fields, "household_id")
+        && !own.households.contains(&h)
+    {
+        return not_yours("fields.household_id");
+    }
+    if let Some(card) = text(&state.fields, "id_card")
+        && tx.blind_id_card(card) != own.blind
+    {
+        // Another member of the farmer's own household (a spouse, a parent) is theirs too.
+        let theirs = tx.household_of_id_card(card, scope).await?;
+        if !theirs.is_some_and(|h| own.households.contains(&h)) {
+            return not_yours("fields.id_card");
+        }
+    }
+    Ok(Ok(()))
 }
 
 async fn self_report(
@@ -509,7 +557,8 @@ async fn household_facts(
     let status = checks::household_status(&checks::current(&observed));
     let checks_pass = status.iter().all(|(name, s)| {
         // A household without school-age children has no education check to pass.
-        s.state == "pass" || (*name == registry::EDUCATION_CHECK.name && s.state == "none")
+        s.state == CheckState::Pass
+            || (*name == registry::EDUCATION_CHECK.name && s.state == CheckState::None)
     });
     Ok(Household {
         income: home.get("per_capita_income").and_then(Value::as_f64),

@@ -199,6 +199,61 @@ async fn team_leaders_read_the_sheets_of_their_villages_only() {
     assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
 }
 
+/// Sheets are reviewed by the leaders of the cadres who live in the villages, never upward: a
+/// township supervisor's villages lie inside the county officer's county, which does not make
+/// the officer's sheet theirs to read or return; nor a fellow supervisor's, nor a grid
+/// worker's (grid workers have no attendance duty).
+#[tokio::test]
+async fn a_supervisor_reads_and_reviews_no_sheet_but_those_of_village_cadres() {
+    let app = spawn_app().await;
+    let supervisor = app
+        .phone_since(Role::TownshipSupervisor, &[TOWNSHIP], SINCE)
+        .await;
+    let county = app
+        .phone_since(Role::CountyOfficer, &["640104"], SINCE)
+        .await;
+    let fellow = app
+        .phone_since(Role::TownshipSupervisor, &[TOWNSHIP], SINCE)
+        .await;
+    let grid = app.phone_since(Role::GridWorker, &[VILLAGE_A], SINCE).await;
+    let cadre = app.phone_since(Role::TeamMember, &[VILLAGE_A], SINCE).await;
+    let path = |user: uuid::Uuid| format!("/v1/attendance?month=2026-10&user_id={user}");
+    let review = |user: uuid::Uuid| json!({"user_id": user, "month": "2026-10", "action": "return", "comment": "请说明"});
+    for (reader, other) in [
+        (&supervisor, &county),
+        (&supervisor, &fellow),
+        (&supervisor, &grid),
+        (&county, &supervisor),
+    ] {
+        let e = reader
+            .api
+            .get_json::<Value>(&path(other.user_id))
+            .await
+            .expect_err("not theirs to read");
+        assert_eq!(e.code(), Some(ErrorCode::NotFound));
+        let e = reader
+            .api
+            .post_json::<_, Value>("/v1/attendance/review", &review(other.user_id))
+            .await
+            .expect_err("not theirs to return");
+        assert_eq!(e.code(), Some(ErrorCode::NotFound));
+    }
+    for leader in [&supervisor, &county] {
+        let v: Value = leader
+            .api
+            .post_json("/v1/attendance/review", &review(cadre.user_id))
+            .await
+            .expect("a village cadre's sheet is reviewed");
+        assert_eq!(v["user_id"], json!(cadre.user_id));
+    }
+    let own: Value = county
+        .api
+        .get_json("/v1/attendance?month=2026-10")
+        .await
+        .expect("everyone reads their own sheet");
+    assert_eq!(own["user_id"], json!(county.user_id));
+}
+
 #[tokio::test]
 async fn approved_training_counts_approved_leave_does_not() {
     let app = spawn_app().await;

@@ -77,18 +77,83 @@ async fn requests_without_a_valid_token_are_refused() {
     assert_eq!(body["error"]["code"], "unauthorized");
 }
 
-/// The same phone handed to another cadre: the first cadre's token stops working.
+/// A login names its device; the device belongs to the user it was first registered to. Another
+/// user's login on it (its id is visible in conflict lists, device lists, receipts) is refused
+/// and changes nothing of the owner's session; only an administrator hands it over.
 #[tokio::test]
-async fn a_device_moves_to_its_new_user() {
+async fn a_login_on_another_users_phone_is_refused_until_it_is_handed_over() {
     let app = spawn_app().await;
-    let first = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let (_, second) = app.user(Role::GridWorker, &[VILLAGE_B]).await;
+    let mut first = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let (second_id, second) = app.user(Role::GridWorker, &[VILLAGE_B]).await;
     let mut same_phone = Api::new(&app.base, first.dev.id);
-    same_phone.login(&second, PASSWORD).await.unwrap();
+    match same_phone.login(&second, PASSWORD).await {
+        Err(fieldsync_client::ClientError::Api { status, body }) => {
+            assert_eq!(status, 409);
+            assert_eq!(body.error.code, ErrorCode::DeviceTaken);
+            assert_eq!(body.error.field.as_deref(), Some("device_id"));
+            assert!(body.error.message.contains("administrator"), "{body:?}");
+        }
+        other => panic!("a login on another user's phone was not refused: {other:?}"),
+    }
+    first
+        .api
+        .pull(None, None)
+        .await
+        .expect("the owner's session goes on");
+    first
+        .api
+        .refresh()
+        .await
+        .expect("and so does its refresh token");
+    // The owner logs in again on their own phone: that is no takeover.
+    let mut again = Api::new(&app.base, first.dev.id);
+    again
+        .login(
+            &app.store
+                .user_by_id(first.user_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .username,
+            PASSWORD,
+        )
+        .await
+        .expect("the owner logs in again");
+
+    // The administrator hands the phone over: the first user's sessions on it end.
+    let handed = app
+        .store
+        .hand_over_device(first.dev.id, second_id, fieldsync_server::clock::now_ms())
+        .await
+        .unwrap()
+        .expect("the device exists");
     assert_eq!(
-        first.api.pull(None, None).await.unwrap_err().code(),
-        Some(ErrorCode::DeviceRevoked)
+        (handed.from_user, handed.sessions_ended),
+        (first.user_id, 2)
     );
+    for old in [&first.api, &again] {
+        assert_eq!(
+            old.pull(None, None).await.unwrap_err().code(),
+            Some(ErrorCode::DeviceRevoked)
+        );
+    }
+    same_phone.login(&second, PASSWORD).await.unwrap();
     let page = same_phone.pull(None, None).await.unwrap();
     assert_eq!(page.scopes, [VILLAGE_B]);
+    let first_name = app
+        .store
+        .user_by_id(first.user_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .username;
+    assert_eq!(
+        Api::new(&app.base, first.dev.id)
+            .login(&first_name, PASSWORD)
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::DeviceTaken),
+        "now the first user is the stranger on it"
+    );
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use fieldsync_protocol::Role;
 use fieldsync_protocol::blob::{BlobInfo, BlobState};
 use fieldsync_protocol::push::Status;
+use fieldsync_server::testing::photo::TestPhoto;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -17,19 +18,12 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-/// A small JPEG made here, unique to `label`, followed by `padding` bytes (cameras append data
-/// after the image; the server neither decodes nor keeps it).
+/// A small JPEG made at run time, unique to `label`, followed by `padding` bytes (cameras
+/// append data after the image; the server neither decodes nor keeps it).
 fn jpeg(label: &str, padding: usize) -> Vec<u8> {
     let seed = Sha256::digest(label.as_bytes());
-    let image = image::RgbImage::from_fn(64, 48, |x, y| {
-        image::Rgb([seed[0] ^ (x as u8 * 4), seed[1] ^ (y as u8 * 5), seed[2]])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    let mut bytes = out.into_inner();
-    bytes.extend_from_slice(label.as_bytes());
-    bytes.extend((0..padding).map(|i| (i % 251) as u8));
-    bytes
+    let seed = u64::from_le_bytes(seed[..8].try_into().expect("eight bytes"));
+    TestPhoto::default().seed(seed).trailer(padding).jpeg()
 }
 
 fn sha(bytes: &[u8]) -> String {

@@ -1,6 +1,8 @@
-//! Photos: uploads whole and in chunks (interrupted and resumed), the hash check, processing of
-//! real phone photos (GPS read, EXIF gone, thumbnail upright), hostile files, who may see a
-//! photo, ranges and caching, quotas, and collection of photos no record names.
+//! Photos: uploads whole and in chunks (interrupted and resumed), the hash check, processing
+//! (GPS read, EXIF gone, thumbnail upright, damaged EXIF dropped but the photo kept), hostile
+//! files, who may see a photo, ranges and caching, quotas, and collection of photos no record
+//! names. Photos are built by `testing::photo`; one test runs the real-phone corpus when
+//! `FIELDSYNC_TEST_PHOTOS` names it.
 //!
 //! Every test runs on the local-disk store; the ones marked so run on S3 as well when
 //! `FIELDSYNC_TEST_S3_ENDPOINT` names an S3-protocol server (CI starts one).
@@ -8,18 +10,19 @@
 use std::time::Duration;
 
 use fieldsync_protocol::Role;
-use fieldsync_protocol::blob::BlobInfo;
+use fieldsync_protocol::blob::{BlobInfo, BlobState, PhotoMetadata};
 use fieldsync_protocol::push::Status;
+use fieldsync_server::testing::photo::{ExifDamage, TestPhoto, corpus, corpus_file, damaged_exif};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
 
-const PHOTOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/photos");
-
-fn photo(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{PHOTOS}/{name}")).expect("test photo")
+/// A photo of `bytes` bytes or a little more (the image, then a trailer the server ignores),
+/// different for every seed.
+fn photo_of_size(seed: u64, bytes: usize) -> Vec<u8> {
+    TestPhoto::default().seed(seed).trailer(bytes).jpeg()
 }
 
 fn sha(bytes: &[u8]) -> String {
@@ -75,7 +78,7 @@ async fn processed(app: &TestApp, p: &Phone, name: &str) -> BlobInfo {
             .get_json(&format!("/v1/blobs/{name}/meta"))
             .await
             .expect("meta");
-        if info.state != fieldsync_protocol::blob::BlobState::Processing {
+        if info.state != BlobState::Processing {
             return info;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -91,32 +94,54 @@ fn exif_of(bytes: &[u8]) -> Option<exif::Exif> {
 }
 
 #[tokio::test]
-async fn real_photos_lose_their_exif_and_keep_what_it_said() {
+async fn photos_lose_their_exif_and_keep_what_it_said() {
     let app = spawn_app().await;
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let bytes = photo("iphone_hdr_NO.jpg");
+    let bytes = TestPhoto::new(640, 480)
+        .textured()
+        .gps(38.4680, 106.2719)
+        .altitude(1111.0)
+        .taken_at("2026:05:14 09:30:05", Some("+08:00"))
+        .camera("Xiaomi", "Redmi Note 12")
+        .other_metadata()
+        .jpeg();
     let name = sha(&bytes);
     let sent = put(&app, &p, &name, bytes.clone(), None).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     assert_eq!(sent.body["state"], "processing");
 
     let info = processed(&app, &p, &name).await;
-    assert_eq!(
-        info.state,
-        fieldsync_protocol::blob::BlobState::Ready,
-        "{info:?}"
-    );
+    assert_eq!(info.state, BlobState::Ready, "{info:?}");
     let gps = info.gps.expect("GPS from the EXIF");
     assert!(
-        (gps.lat - 40.446972).abs() < 1e-5 && (gps.lon + 3.724753).abs() < 1e-5,
+        (gps.lat - 38.4680).abs() < 1e-6 && (gps.lon - 106.2719).abs() < 1e-6,
         "{gps:?}"
     );
-    assert_eq!((info.width, info.height), (Some(3264), Some(2448)));
+    assert_eq!(info.taken_at.as_deref(), Some("2026-05-14T09:30:05+08:00"));
+    assert_eq!(info.metadata, Some(PhotoMetadata::Read));
+    assert_eq!((info.width, info.height), (Some(640), Some(480)));
+    assert_stored_without_exif(&app, &p, &name, &bytes, (640, 480)).await;
 
-    let (status, headers, stored) = get_bytes(&app, &p, &format!("/v1/blobs/{name}")).await;
+    let (status, headers, thumb) = get_bytes(&app, &p, &format!("/v1/blobs/{name}/thumb")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "image/jpeg");
-    assert!(stored.len() < bytes.len() && stored.len() > bytes.len() / 2);
+    let t = image::load_from_memory(&thumb).expect("thumbnail decodes");
+    assert_eq!((t.width(), t.height()), (320, 240));
+}
+
+/// The stored original: smaller than the upload, no location, time or camera left, and the
+/// same pixels.
+async fn assert_stored_without_exif(
+    app: &TestApp,
+    p: &Phone,
+    name: &str,
+    uploaded: &[u8],
+    size: (u32, u32),
+) {
+    let (status, headers, stored) = get_bytes(app, p, &format!("/v1/blobs/{name}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert!(stored.len() < uploaded.len() && stored.len() > uploaded.len() / 2);
     let left = exif_of(&stored);
     let tags: Vec<_> = left
         .iter()
@@ -134,41 +159,139 @@ async fn real_photos_lose_their_exif_and_keep_what_it_said() {
         "EXIF left in the stored original: {tags:?}"
     );
     let decoded = image::load_from_memory(&stored).expect("the stored original still decodes");
-    assert_eq!((decoded.width(), decoded.height()), (3264, 2448));
-
-    let (status, headers, thumb) = get_bytes(&app, &p, &format!("/v1/blobs/{name}/thumb")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers["content-type"], "image/jpeg");
-    let t = image::load_from_memory(&thumb).expect("thumbnail decodes");
-    assert_eq!((t.width(), t.height()), (320, 240));
+    assert_eq!((decoded.width(), decoded.height()), size);
 }
 
 #[tokio::test]
 async fn thumbnails_stand_upright_and_photos_without_gps_have_none() {
     let app = spawn_app().await;
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let portrait = photo("portrait_6.jpg");
-    let jolla = photo("jolla.jpg");
-    let galaxy = photo("67-0_length_string.jpg");
-    for bytes in [&portrait, &jolla, &galaxy] {
+    let portrait = TestPhoto::new(600, 450).orientation(6).jpeg();
+    let no_gps = TestPhoto::default().seed(1).camera("Jolla", "Jolla").jpeg();
+    let located = TestPhoto::default().seed(2).gps(51.025, 7.591944).jpeg();
+    for bytes in [&portrait, &no_gps, &located] {
         let sent = put(&app, &p, &sha(bytes), bytes.clone(), None).await;
         assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     }
-    let info = processed(&app, &p, &sha(&portrait)).await;
+    assert_upright(&app, &p, &portrait).await;
+    let info = processed(&app, &p, &sha(&no_gps)).await;
+    assert_eq!((info.gps, info.metadata), (None, Some(PhotoMetadata::Read)));
+    let g = processed(&app, &p, &sha(&located)).await.gps.expect("GPS");
+    assert!(
+        (g.lat - 51.025).abs() < 1e-5 && (g.lon - 7.591944).abs() < 1e-5,
+        "{g:?}"
+    );
+}
+
+/// A 600 × 450 photo with orientation 6: shown 450 × 600, thumbnail upright, and the stored
+/// original keeps only its orientation, so viewers still turn it.
+async fn assert_upright(app: &TestApp, p: &Phone, portrait: &[u8]) {
+    let info = processed(app, p, &sha(portrait)).await;
     assert_eq!(
         (info.width, info.height),
         (Some(450), Some(600)),
         "orientation 6 turns 600×450"
     );
-    let (_, _, thumb) = get_bytes(&app, &p, &format!("/v1/blobs/{}/thumb", sha(&portrait))).await;
+    let (_, _, thumb) = get_bytes(app, p, &format!("/v1/blobs/{}/thumb", sha(portrait))).await;
     let t = image::load_from_memory(&thumb).expect("thumbnail");
     assert_eq!((t.width(), t.height()), (240, 320));
-    // The stored original keeps only its orientation, so viewers still turn it.
-    let (_, _, stored) = get_bytes(&app, &p, &format!("/v1/blobs/{}", sha(&portrait))).await;
+    let (_, _, stored) = get_bytes(app, p, &format!("/v1/blobs/{}", sha(portrait))).await;
     let left = exif_of(&stored).expect("an orientation-only EXIF");
     let tags: Vec<_> = left.fields().map(|f| f.tag).collect();
     assert_eq!(tags, [exif::Tag::Orientation]);
+}
 
+/// A photo whose EXIF is damaged (as some phones and messaging apps write it) is stored, its
+/// EXIF dropped whole, and `/meta` says the metadata was unreadable.
+#[tokio::test]
+async fn a_photo_with_damaged_exif_is_kept_and_meta_says_so() {
+    let app = spawn_app().await;
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    // A directory announcing more entries than the block holds; a block spilling out of its
+    // segment (refused as `corrupt` at upload before).
+    let located = TestPhoto::new(600, 450)
+        .orientation(6)
+        .gps(38.4680, 106.2719);
+    let damaged = [
+        located
+            .clone()
+            .raw_exif(damaged_exif(ExifDamage::CountPastEnd))
+            .jpeg(),
+        located.exif_spilling_out(40).jpeg(),
+    ];
+    let bare = TestPhoto::default().jpeg();
+    for bytes in damaged.iter().chain([&bare]) {
+        let sent = put(&app, &p, &sha(bytes), bytes.clone(), None).await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    }
+    for bytes in &damaged {
+        let info = processed(&app, &p, &sha(bytes)).await;
+        assert_eq!(
+            (
+                info.state,
+                info.metadata,
+                info.gps,
+                info.taken_at.as_deref()
+            ),
+            (
+                BlobState::Ready,
+                Some(PhotoMetadata::Unreadable),
+                None,
+                None
+            ),
+            "{info:?}"
+        );
+        assert_eq!(
+            (info.width, info.height),
+            (Some(600), Some(450)),
+            "orientation 1: the orientation before the damage is not believed"
+        );
+        let meta: Value = p
+            .api
+            .get_json(&format!("/v1/blobs/{}/meta", sha(bytes)))
+            .await
+            .expect("meta");
+        assert_eq!(meta["metadata"], "unreadable", "{meta}");
+        let (status, _, stored) = get_bytes(&app, &p, &format!("/v1/blobs/{}", sha(bytes))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(exif_of(&stored).is_none(), "no EXIF kept");
+        let decoded = image::load_from_memory(&stored).expect("the stored photo decodes");
+        assert_eq!((decoded.width(), decoded.height()), (600, 450));
+    }
+
+    let info = processed(&app, &p, &sha(&bare)).await;
+    assert_eq!(info.metadata, Some(PhotoMetadata::None));
+}
+
+/// The real phone photos of the corpus (`FIELDSYNC_TEST_PHOTOS`): what their EXIF says comes
+/// through HTTP, none of it stays in the stored file, and the iPhone's HEIC is refused by name.
+#[tokio::test]
+async fn corpus_real_phone_photos_keep_what_their_exif_said() {
+    let Some(dir) = corpus("corpus_real_phone_photos_keep_what_their_exif_said") else {
+        return;
+    };
+    let app = spawn_app().await;
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let iphone = corpus_file(&dir, "iphone_hdr_NO.jpg");
+    let portrait = corpus_file(&dir, "portrait_6.jpg");
+    let jolla = corpus_file(&dir, "jolla.jpg");
+    let galaxy = corpus_file(&dir, "67-0_length_string.jpg");
+    for bytes in [&iphone, &portrait, &jolla, &galaxy] {
+        let sent = put(&app, &p, &sha(bytes), bytes.clone(), None).await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    }
+
+    let info = processed(&app, &p, &sha(&iphone)).await;
+    assert_eq!(info.state, BlobState::Ready, "{info:?}");
+    let gps = info.gps.expect("GPS from the EXIF");
+    assert!(
+        (gps.lat - 40.446972).abs() < 1e-5 && (gps.lon + 3.724753).abs() < 1e-5,
+        "{gps:?}"
+    );
+    assert_eq!((info.width, info.height), (Some(3264), Some(2448)));
+    assert_stored_without_exif(&app, &p, &sha(&iphone), &iphone, (3264, 2448)).await;
+
+    assert_upright(&app, &p, &portrait).await;
     assert_eq!(processed(&app, &p, &sha(&jolla)).await.gps, None);
     let g = processed(&app, &p, &sha(&galaxy))
         .await
@@ -177,6 +300,22 @@ async fn thumbnails_stand_upright_and_photos_without_gps_have_none() {
     assert!(
         (g.lat - 51.025).abs() < 1e-5 && (g.lon - 7.591944).abs() < 1e-5,
         "{g:?}"
+    );
+    for bytes in [&iphone, &portrait, &jolla, &galaxy] {
+        let info = processed(&app, &p, &sha(bytes)).await;
+        assert_eq!(info.metadata, Some(PhotoMetadata::Read), "{info:?}");
+    }
+
+    let heic = corpus_file(&dir, "IMG_5195.HEIC");
+    let sent = put(&app, &p, &sha(&heic), heic.clone(), None).await;
+    assert_eq!(
+        (sent.status, sent.body["error"]["code"].clone()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!("unsupported_format")
+        ),
+        "{}",
+        sent.body
     );
 }
 
@@ -225,7 +364,7 @@ fn png_bomb() -> Vec<u8> {
 async fn hostile_and_broken_files_get_a_clear_refusal_and_nothing_is_kept() {
     let app = spawn_app().await;
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let whole = photo("iphone_hdr_NO.jpg");
+    let whole = TestPhoto::new(256, 192).textured().jpeg();
 
     let truncated = whole[..whole.len() / 2].to_vec();
     let sent = put(&app, &p, &sha(&truncated), truncated.clone(), None).await;
@@ -254,7 +393,7 @@ async fn hostile_and_broken_files_get_a_clear_refusal_and_nothing_is_kept() {
         sent.body
     );
 
-    let heic = photo("IMG_5195.HEIC");
+    let heic = fieldsync_server::testing::photo::heic();
     let sent = put(&app, &p, &sha(&heic), heic.clone(), None).await;
     assert_eq!(
         (sent.status, sent.body["error"]["code"].clone()),
@@ -319,7 +458,7 @@ fn dropping_body(bytes: Vec<u8>) -> reqwest::Body {
 
 async fn chunked_upload_resumes(app: &TestApp) {
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let bytes = photo("iphone_hdr_NO.jpg");
+    let bytes = photo_of_size(0, 2_000_000);
     let (name, total) = (sha(&bytes), bytes.len());
     assert_eq!(head(app, &p, &name).await.0, StatusCode::NOT_FOUND);
 
@@ -384,18 +523,20 @@ async fn chunked_upload_resumes(app: &TestApp) {
     assert_eq!(rest.status, StatusCode::CREATED, "{}", rest.body);
 
     let info = processed(app, &p, &name).await;
-    assert_eq!(
-        info.state,
-        fieldsync_protocol::blob::BlobState::Ready,
-        "{info:?}"
-    );
+    assert_eq!(info.state, BlobState::Ready, "{info:?}");
     let (status, _, stored) = get_bytes(app, &p, &format!("/v1/blobs/{name}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(image::load_from_memory(&stored).is_ok());
 
-    // Another phone with the same photo: instant, without sending it.
+    // Another phone with the same photo proves it by sending it whole, as if the server had
+    // never had it: the photo's name alone is not enough (issue 16).
     let q = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
-    let again = put(app, &q, &name, Vec::new(), None).await;
+    let named = put(app, &q, &name, Vec::new(), None).await;
+    assert_eq!(
+        (named.status, named.body["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("hash_mismatch"))
+    );
+    let again = put(app, &q, &name, bytes.clone(), None).await;
     assert_eq!(
         (again.status, again.body["state"].clone()),
         (StatusCode::CREATED, json!("ready"))
@@ -417,7 +558,7 @@ async fn the_same_upload_works_on_s3() {
     chunked_upload_resumes(&app).await;
     // And a whole upload, processed, served with a range.
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let bytes = photo("portrait_6.jpg");
+    let bytes = TestPhoto::new(600, 450).orientation(6).jpeg();
     assert_eq!(
         put(&app, &p, &sha(&bytes), bytes.clone(), None)
             .await
@@ -442,7 +583,7 @@ async fn photos_are_seen_by_their_uploader_and_by_readers_of_records_naming_them
     let mut p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     let reviewer = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
     let outsider = app.phone(Role::FirstSecretary, &[VILLAGE_B]).await;
-    let bytes = photo("jolla.jpg");
+    let bytes = TestPhoto::default().jpeg();
     let name = sha(&bytes);
     assert_eq!(
         put(&app, &p, &name, bytes.clone(), None).await.status,
@@ -539,7 +680,7 @@ async fn size_and_daily_limits_hold() {
     })
     .await;
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let big = photo("iphone_hdr_NO.jpg");
+    let big = photo_of_size(0, 2_000_000);
     let sent = put(&app, &p, &sha(&big), big.clone(), None).await;
     assert_eq!(
         (sent.status, sent.body["error"]["code"].clone()),
@@ -561,7 +702,7 @@ async fn size_and_daily_limits_hold() {
         "the announced total counts"
     );
 
-    let small = photo("portrait_6.jpg");
+    let small = photo_of_size(1, 150_000);
     assert!(small.len() < 200_000);
     assert_eq!(
         put(&app, &p, &sha(&small), small.clone(), None)
@@ -569,8 +710,8 @@ async fn size_and_daily_limits_hold() {
             .status,
         StatusCode::CREATED
     );
-    let galaxy = photo("67-0_length_string.jpg");
-    let sent = put(&app, &p, &sha(&galaxy), galaxy.clone(), None).await;
+    let second = photo_of_size(2, 150_000);
+    let sent = put(&app, &p, &sha(&second), second.clone(), None).await;
     assert_eq!(
         (sent.status, sent.body["error"]["code"].clone()),
         (StatusCode::TOO_MANY_REQUESTS, json!("quota_exceeded")),
@@ -583,7 +724,10 @@ async fn size_and_daily_limits_hold() {
 async fn photos_no_record_names_are_collected_after_the_grace_period() {
     let app = spawn_app().await;
     let mut p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let (kept, dropped) = (photo("portrait_6.jpg"), photo("jolla.jpg"));
+    let (kept, dropped) = (
+        TestPhoto::default().seed(1).jpeg(),
+        TestPhoto::default().seed(2).jpeg(),
+    );
     for bytes in [&kept, &dropped] {
         assert_eq!(
             put(&app, &p, &sha(bytes), bytes.clone(), None).await.status,
@@ -640,7 +784,7 @@ async fn photos_no_record_names_are_collected_after_the_grace_period() {
 async fn a_check_shows_its_photos_and_where_the_camera_says_they_were_taken() {
     let app = spawn_app().await;
     let mut p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let madrid = photo("iphone_hdr_NO.jpg");
+    let madrid = TestPhoto::default().gps(40.446972, -3.724753).jpeg();
     let name = sha(&madrid);
     assert_eq!(
         put(&app, &p, &name, madrid.clone(), None).await.status,
@@ -712,7 +856,7 @@ async fn a_check_shows_its_photos_and_where_the_camera_says_they_were_taken() {
 async fn a_fully_staged_upload_is_finished_by_a_bodyless_put() {
     let app = spawn_app().await;
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let bytes = photo("portrait_6.jpg");
+    let bytes = photo_of_size(0, 100_000);
     let (name, total) = (sha(&bytes), bytes.len());
     // What the dead server left: both parts staged (keys as `blobs::staging_prefix` makes
     // them) and the upload counted complete, nothing assembled.
@@ -741,10 +885,7 @@ async fn a_fully_staged_upload_is_finished_by_a_bodyless_put() {
 
     let info = p.api.upload_photo(&name, &bytes, 64 * 1024).await.unwrap();
     assert_eq!(info.size, Some(total as u64), "{info:?}");
-    assert_eq!(
-        processed(&app, &p, &name).await.state,
-        fieldsync_protocol::blob::BlobState::Ready
-    );
+    assert_eq!(processed(&app, &p, &name).await.state, BlobState::Ready);
     // The staged parts are gone.
     assert!(app.blobs.store().list(&prefix).await.unwrap().is_empty());
 }

@@ -367,6 +367,32 @@ async fn forms_without_the_sessions_token_change_nothing() {
     );
 }
 
+/// The console runs the API's check: a supervisor cannot read or approve the sheet of the
+/// county officer above them there either.
+#[tokio::test]
+async fn the_console_shows_no_sheet_of_a_superior() {
+    let app = spawn_app().await;
+    let (county, _) = app.user(Role::CountyOfficer, &["640104"]).await;
+    let (_, supervisor) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&supervisor).await;
+    let month = fieldsync_server::clock::iso(fieldsync_server::clock::today())[..7].to_owned();
+    let sheet = b
+        .get(&format!("/console/attendance/{county}?month={month}"))
+        .await;
+    assert_eq!(sheet.status, StatusCode::NOT_FOUND, "{}", sheet.body);
+    let token = b.get("/console/").await.csrf();
+    let r = b
+        .post(
+            &format!("/console/attendance/{county}/review"),
+            &[("month", &month), ("action", "approve"), ("csrf", &token)],
+            Some(&app.base),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert!(app.store.reviews(county, &month).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn a_reassignment_and_a_step_are_judged_like_a_phones() {
     let app = spawn_app().await;

@@ -1,12 +1,13 @@
 //! Starting a server on a fresh database, and phones to talk to it.
 
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use fieldsync_client::{Api, Device};
 use fieldsync_protocol::Role;
 use fieldsync_protocol::pull::Change;
 use fieldsync_server::app;
 use fieldsync_server::auth::password;
+use fieldsync_server::blobs::BlobStore;
 use fieldsync_server::config::Settings;
 use fieldsync_server::store::{NewUser, Store};
 use fieldsync_server::testing::ScratchDatabase;
@@ -48,6 +49,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_wrapping_store(tweak, |blob_store| blob_store).await
+}
+
+/// [`spawn_app_with`], with the server's blob store seen through `wrap` (a store that fails on
+/// purpose, in front of the real one).
+pub async fn spawn_app_wrapping_store(
+    tweak: impl FnOnce(&mut Settings),
+    wrap: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore> + Send,
+) -> TestApp {
     init_logs();
     let db = ScratchDatabase::from_env("FIELDSYNC_TEST_DATABASE_URL", "fieldsync_test")
         .await
@@ -59,7 +69,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     };
     tweak(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let server = app::start(settings.clone(), listener)
+    let server = app::start_wrapping_blob_store(settings.clone(), listener, wrap)
         .await
         .expect("start server");
     TestApp {

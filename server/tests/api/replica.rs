@@ -209,15 +209,14 @@ async fn a_refused_photo_is_kept_apart_and_the_sync_goes_on() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().expect("dir");
     let (mut phone, _) = replica(&app, &dir, Role::FirstSecretary, "2026-01-01").await;
-    let photos = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/photos");
-    let heic = phone
-        .add_photo(std::path::Path::new(&format!("{photos}/IMG_5195.HEIC")))
-        .await
-        .expect("heic");
-    let jpeg = phone
-        .add_photo(std::path::Path::new(&format!("{photos}/portrait_6.jpg")))
-        .await
-        .expect("jpeg");
+    let heic = dir.path().join("IMG_0001.HEIC");
+    std::fs::write(&heic, fieldsync_server::testing::photo::heic()).expect("write");
+    let heic = phone.add_photo(&heic).await.expect("heic");
+    let jpeg = fieldsync_server::testing::photo::TestPhoto::new(600, 450)
+        .orientation(6)
+        .write_jpeg(&dir.path().join("IMG_0002.jpg"))
+        .expect("write");
+    let jpeg = phone.add_photo(&jpeg).await.expect("jpeg");
     let h = phone
         .create(
             "household",

@@ -1,5 +1,6 @@
 //! The self-report channel: a hotline operator or a farmer declares a difficulty; consent and
-//! an identification are required; a farmer's account is rate limited and sees only its own.
+//! an identification are required; a farmer's account is rate limited, reports only about its
+//! own household and sees only its own.
 
 use fieldsync_protocol::push::Status;
 use fieldsync_protocol::{ErrorCode, Role};
@@ -65,6 +66,10 @@ async fn reports_need_consent_and_an_identification_and_farmers_are_rate_limited
     );
 
     // A farmer: three a day, the fourth refused alone with a clear code.
+    app.store
+        .set_user_id_card(farmer.user_id, Some("11010519491231002X"))
+        .await
+        .expect("the farmer's own number on file");
     let id_card = json!({"id_card": "11010519491231002X"});
     let batch: Vec<_> = (0..4)
         .map(|_| report(&mut farmer, id_card.clone()))
@@ -114,4 +119,176 @@ async fn reports_need_consent_and_an_identification_and_farmers_are_rate_limited
         .collect();
     assert_eq!(reports.len(), 4);
     assert!(reports.iter().all(|c| c.fields.contains_key("description")));
+}
+
+const FARMER: &str = "640104198001011235";
+const SPOUSE: &str = "640104198202022344";
+const NEIGHBOUR: &str = "640104198503033450";
+
+fn refusal(r: &fieldsync_protocol::push::MutationResult) -> Option<(ErrorCode, String)> {
+    r.error
+        .as_ref()
+        .map(|e| (e.code, e.field.clone().unwrap_or_default()))
+}
+
+/// A farmer's account reports about the household of its own ID-card number (as head or
+/// member), never a neighbour's: joining the neighbour's open case would show the farmer its
+/// progress. Hotline operators report for anyone.
+#[tokio::test]
+async fn a_farmer_reports_only_about_their_own_household() {
+    let app = spawn_app().await;
+    let mut cadre = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let mut operator = app.phone(Role::HotlineOperator, &["640104"]).await;
+    let mut farmer = app.phone(Role::Farmer, &[VILLAGE_A]).await;
+    let (own, spouse, neighbour) = (cadre.dev.new_id(), cadre.dev.new_id(), cadre.dev.new_id());
+    let batch = vec![
+        cadre.dev.create(
+            "household",
+            own,
+            json!({"village_code": VILLAGE_A, "head_name": "马", "head_id_card": FARMER}),
+        ),
+        cadre.dev.create(
+            "member",
+            spouse,
+            json!({"household_id": own.to_string(), "name": "李", "id_card": SPOUSE}),
+        ),
+        cadre.dev.create(
+            "household",
+            neighbour,
+            json!({"village_code": VILLAGE_A, "head_name": "杨", "head_id_card": NEIGHBOUR}),
+        ),
+    ];
+    cadre.api.push(batch).await.expect("households");
+
+    // The neighbour called 12317: their household has an open case for an illness.
+    let call = report(
+        &mut operator,
+        json!({"household_id": neighbour.to_string(), "channel": "hotline"}),
+    );
+    let r = operator.api.push(vec![call]).await.expect("operator");
+    assert_eq!(r.results[0].status, Status::Applied, "{r:?}");
+
+    let batch = vec![report(&mut farmer, json!({"id_card": FARMER}))];
+    let r = farmer.api.push(batch).await.expect("push");
+    assert_eq!(
+        refusal(&r.results[0]),
+        Some((ErrorCode::IdCardNotOnFile, "fields.id_card".into())),
+        "a farmer without a number on file is told to have it registered"
+    );
+
+    app.store
+        .set_user_id_card(farmer.user_id, Some(FARMER))
+        .await
+        .expect("number on file");
+    let batch = vec![
+        report(&mut farmer, json!({"id_card": NEIGHBOUR})),
+        report(&mut farmer, json!({"household_id": neighbour.to_string()})),
+        report(
+            &mut farmer,
+            json!({"household_id": own.to_string(), "id_card": NEIGHBOUR}),
+        ),
+        report(&mut farmer, json!({"id_card": FARMER})),
+        report(
+            &mut farmer,
+            json!({"id_card": SPOUSE, "category": "disability"}),
+        ),
+        report(
+            &mut farmer,
+            json!({"household_id": own.to_string(), "category": "housing"}),
+        ),
+    ];
+    let r = farmer.api.push(batch).await.expect("push");
+    let outcomes: Vec<_> = r.results.iter().map(refusal).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Some((ErrorCode::NotYourHousehold, "fields.id_card".into())),
+            Some((ErrorCode::NotYourHousehold, "fields.household_id".into())),
+            Some((ErrorCode::NotYourHousehold, "fields.id_card".into())),
+            None,
+            None,
+            None,
+        ],
+        "{r:?}"
+    );
+    let theirs = app
+        .store
+        .work_records("case", None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.fields.0.get("household_id") == Some(&json!(neighbour.to_string())))
+        .map(|c| c.id)
+        .expect("the neighbour's case");
+    let mine: Value = farmer
+        .api
+        .get_json("/v1/self-reports/mine")
+        .await
+        .expect("mine");
+    let reports = mine["reports"].as_array().cloned().unwrap_or_default();
+    assert_eq!(reports.len(), 3, "{mine}");
+    assert!(
+        reports
+            .iter()
+            .all(|r| r["status"] == "reported" && r["case_id"] != json!(theirs.to_string())),
+        "{mine}"
+    );
+
+    // The hotline takes anyone's report, by number too.
+    let call = report(
+        &mut operator,
+        json!({"id_card": NEIGHBOUR, "channel": "hotline"}),
+    );
+    let r = operator.api.push(vec![call]).await.expect("operator");
+    assert_eq!(r.results[0].status, Status::Applied, "{r:?}");
+}
+
+/// What a report shows of the case it joined is the reporter's business only while the case
+/// is their household's: a farmer whose number on file no longer matches the case's household
+/// (a wrong number corrected, a report from before the rule) sees the report as received.
+#[tokio::test]
+async fn a_farmer_follows_only_the_cases_of_their_own_household() {
+    let app = spawn_app().await;
+    let mut cadre = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let mut operator = app.phone(Role::HotlineOperator, &["640104"]).await;
+    let mut farmer = app.phone(Role::Farmer, &[VILLAGE_A]).await;
+    let household = cadre.dev.new_id();
+    let create = cadre.dev.create(
+        "household",
+        household,
+        json!({"village_code": VILLAGE_A, "head_name": "杨", "head_id_card": NEIGHBOUR}),
+    );
+    cadre.api.push(vec![create]).await.expect("household");
+    let call = report(
+        &mut operator,
+        json!({"household_id": household.to_string(), "channel": "hotline"}),
+    );
+    operator.api.push(vec![call]).await.expect("operator");
+
+    app.store
+        .set_user_id_card(farmer.user_id, Some(NEIGHBOUR))
+        .await
+        .unwrap();
+    let batch = vec![report(&mut farmer, json!({"id_card": NEIGHBOUR}))];
+    let r = farmer.api.push(batch).await.expect("push");
+    assert_eq!(r.results[0].status, Status::Applied, "{r:?}");
+    let mine: Value = farmer.api.get_json("/v1/self-reports/mine").await.unwrap();
+    assert_eq!(mine["reports"][0]["status"], "reported", "{mine}");
+    assert!(mine["reports"][0]["case_id"].is_string(), "{mine}");
+
+    // The number was someone else's: corrected, the farmer no longer follows that case.
+    app.store
+        .set_user_id_card(farmer.user_id, Some(FARMER))
+        .await
+        .unwrap();
+    let mine: Value = farmer.api.get_json("/v1/self-reports/mine").await.unwrap();
+    assert_eq!(mine["reports"][0]["status"], "received", "{mine}");
+    assert!(mine["reports"][0].get("case_id").is_none(), "{mine}");
+    // The hotline operator who took the call still follows it.
+    let taken: Value = operator
+        .api
+        .get_json("/v1/self-reports/mine")
+        .await
+        .unwrap();
+    assert_eq!(taken["reports"][0]["status"], "reported", "{taken}");
 }

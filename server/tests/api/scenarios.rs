@@ -18,7 +18,6 @@ use uuid::Uuid;
 use crate::helpers::*;
 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../mobile-contract/scenarios");
-const PHOTOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/photos");
 /// Values that differ on every run, wherever they appear.
 const VOLATILE: &[&str] = &["conflict_id", "cursor", "receipt", "server_time_ms"];
 
@@ -137,8 +136,12 @@ async fn replay(path: &Path, record: bool) -> Vec<String> {
                 *cursor = Some(page.cursor.clone());
                 serde_json::to_value(page).expect("page")
             } else if let Some(u) = step.get("upload") {
-                let file = u["file"].as_str().unwrap_or_default();
-                let bytes = std::fs::read(Path::new(PHOTOS).join(file)).expect("photo");
+                // The photo travels in the file itself, so the phone team has the very bytes.
+                let bytes = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    u["base64"].as_str().unwrap_or_default(),
+                )
+                .expect("step's photo in base64");
                 let sha = u["sha256"].as_str().unwrap_or_default();
                 assert_eq!(
                     fieldsync_client::photo_name(&bytes),

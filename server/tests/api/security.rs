@@ -325,3 +325,54 @@ async fn one_address_guessing_many_accounts_is_throttled() {
     let e = api.login("nobody9", "x").await.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::RateLimited));
 }
+
+/// A farmer's own ID-card number (what their reports are checked against) is kept like every
+/// other: sealed, with a keyed hash to find the households holding it.
+#[tokio::test]
+async fn an_accounts_own_id_card_is_sealed_at_rest() {
+    let app = spawn_app().await;
+    let farmer = app.phone(Role::Farmer, &[VILLAGE_A]).await;
+    let mut cadre = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let h = cadre.dev.new_id();
+    cadre
+        .api
+        .push(vec![cadre.dev.create(
+            "household",
+            h,
+            json!({"village_code": VILLAGE_A, "head_name": "马", "head_id_card": ID_CARD}),
+        )])
+        .await
+        .unwrap();
+    assert!(
+        app.store
+            .set_user_id_card(farmer.user_id, Some("11010519491231002x"))
+            .await
+            .unwrap()
+    );
+    let sql = "SELECT id_card FROM users WHERE id_card IS NOT NULL";
+    let stored: Vec<String> = if app.db_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_all(&mut c).await.unwrap()
+    };
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].contains("1101051949") && !stored[0].contains("31002"),
+        "stored in clear: {}",
+        stored[0]
+    );
+    let own = app
+        .store
+        .own_id_card(farmer.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.households, vec![h], "a lower-case x is the same number");
+    app.store
+        .set_user_id_card(farmer.user_id, None)
+        .await
+        .unwrap();
+    assert_eq!(app.store.own_id_card(farmer.user_id).await.unwrap(), None);
+}

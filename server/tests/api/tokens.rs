@@ -202,3 +202,127 @@ async fn changing_the_password_logs_out_every_other_session() {
     );
     fresh.login(&username, "new-password-2").await.unwrap();
 }
+
+/// `POST /v1/auth/password` with the session's access token, answered in full.
+async fn change_password(
+    app: &TestApp,
+    access: &str,
+    current: &str,
+) -> (u16, Option<String>, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/auth/password", app.base))
+        .bearer_auth(access)
+        .json(&json!({"current_password": current, "new_password": "taken-over-pw-9"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (status, retry, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn password_is_still(app: &TestApp, user: Uuid, password: &str) -> bool {
+    let stored = app
+        .store
+        .user_by_id(user)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    fieldsync_server::auth::password::verify(&stored, password)
+}
+
+/// The sequence: whoever holds a stolen session guesses the current password fifteen
+/// times, then sends the right one. The guessing session ends at the fifth wrong guess, so the
+/// right password never changes anything; the username is limited like logins.
+#[tokio::test]
+async fn a_stolen_session_cannot_guess_the_password_to_change_it() {
+    let app = spawn_app().await;
+    let (user, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
+    let thief = app.login(user, &username).await;
+    let access = thief.api.access_token().unwrap().to_owned();
+    let mut answers = Vec::new();
+    for i in 0..15 {
+        let (status, _, body) = change_password(&app, &access, &format!("guess-{i:02}-pw")).await;
+        answers.push((
+            status,
+            body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ));
+    }
+    let (status, _, _) = change_password(&app, &access, PASSWORD).await;
+    assert_ne!(
+        status, 204,
+        "the sixteenth, right, guess changed the password: {answers:?}"
+    );
+    let wrong = (401, "invalid_credentials".to_owned());
+    let ended = (401, "device_revoked".to_owned());
+    assert_eq!(answers[..5], vec![wrong; 5], "{answers:?}");
+    assert_eq!(
+        answers[5..],
+        vec![ended; 10],
+        "the session ended at the fifth: {answers:?}"
+    );
+    assert_eq!(
+        thief.api.pull(None, None).await.unwrap_err().code(),
+        Some(ErrorCode::DeviceRevoked)
+    );
+    assert!(password_is_still(&app, user, PASSWORD).await);
+
+    // Logging in again needs the password, and the username is limited like after failed logins.
+    let mut relogin = fieldsync_client::Api::new(&app.base, Uuid::now_v7());
+    assert_eq!(
+        relogin.login(&username, PASSWORD).await.unwrap_err().code(),
+        Some(ErrorCode::RateLimited)
+    );
+}
+
+/// Wrong current passwords count per user across sessions: once the user is limited, even the
+/// right password is answered 429 with `Retry-After`, from any session.
+#[tokio::test]
+async fn the_password_change_is_limited_per_user_like_logins() {
+    let app = spawn_app().await;
+    let (user, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
+    let a = app.login(user, &username).await;
+    let b = app.login(user, &username).await;
+    let c = app.login(user, &username).await;
+    let (a, b, c) = (
+        a.api.access_token().unwrap().to_owned(),
+        b.api.access_token().unwrap().to_owned(),
+        c.api.access_token().unwrap().to_owned(),
+    );
+    for (access, n) in [(&a, 3), (&b, 2)] {
+        for _ in 0..n {
+            let (status, _, body) = change_password(&app, access, "not-the-password").await;
+            assert_eq!(
+                (status, body["error"]["field"].as_str()),
+                (401, Some("current_password"))
+            );
+        }
+    }
+    let (status, retry, body) = change_password(&app, &c, PASSWORD).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert!(password_is_still(&app, user, PASSWORD).await);
+    // Neither session used up its own tries: both still work.
+    for access in [&a, &b] {
+        let r = reqwest::Client::new()
+            .get(format!("{}/v1/sync/pull", app.base))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
