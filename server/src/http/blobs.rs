@@ -13,8 +13,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -25,10 +24,9 @@ use fieldsync_protocol::error::ErrorBody;
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AuthUser};
 use super::sync::actor;
-use super::unread::Unread;
 use crate::access::{self, Action};
 use crate::app::AppState;
-use crate::blobs::{BlobError, Chunk, original_key, parse_content_range, thumb_key};
+use crate::blobs::{BlobError, original_key, parse_content_range, thumb_key};
 use crate::store::BlobRow;
 
 #[derive(utoipa::OpenApi)]
@@ -64,65 +62,14 @@ pub fn router() -> Router<AppState> {
         (status = 422, description = "`hash_mismatch` or `bad_photo`", body = ErrorBody),
         (status = 429, description = "`quota_exceeded`: the device's daily upload quota is spent", body = ErrorBody),
     ))]
-async fn upload(State(state): State<AppState>, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let mut body = Unread::new(
-        body.into_data_stream(),
-        &parts.headers,
-        state.blobs().settings().max_photo_bytes,
-    );
-    let asked = match asked(&state, &mut parts).await {
-        Ok(asked) => asked,
-        Err(e) => {
-            body.drain().await;
-            return e.into_response();
-        }
-    };
-    // In a task of its own: when the phone's connection drops, hyper drops this handler, but
-    // the part that did arrive must still be stored and counted so the phone can resume.
-    let blobs = state.blobs().clone();
-    let put = tokio::spawn(async move {
-        let Asked {
-            sha256,
-            device,
-            chunk,
-            declared,
-            visible,
-        } = asked;
-        let put = blobs
-            .put(&sha256, device, chunk, declared, visible, &mut body)
-            .await;
-        body.drain().await;
-        put
-    })
-    .await;
-    let info = match put {
-        Ok(Ok(info)) => info,
-        Ok(Err(e)) => return ApiError::from(e).into_response(),
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
-    let status = match info.state {
-        BlobState::Receiving => StatusCode::OK,
-        _ => StatusCode::CREATED,
-    };
-    let offset = offset_header(&info);
-    (status, [offset], AppJson(info)).into_response()
-}
-
-/// What an upload request asks for, read from its head.
-struct Asked {
-    sha256: String,
-    device: uuid::Uuid,
-    chunk: Option<Chunk>,
-    declared: Option<u64>,
-    /// The caller may see the blob already (asked only of a bodyless request).
-    visible: bool,
-}
-
-async fn asked(state: &AppState, parts: &mut Parts) -> Result<Asked, ApiError> {
-    let auth = AuthUser::from_request_parts(parts, state).await?;
-    let AppPath(sha256) = AppPath::<String>::from_request_parts(parts, state).await?;
-    let chunk = match parts.headers.get(header::CONTENT_RANGE) {
+async fn upload(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    AppPath(sha256): AppPath<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    let chunk = match headers.get(header::CONTENT_RANGE) {
         Some(v) => {
             let text = v.to_str().map_err(|_| {
                 ApiError::bad_request(ErrorCode::InvalidRequest, "Content-Range is not text")
@@ -131,22 +78,35 @@ async fn asked(state: &AppState, parts: &mut Parts) -> Result<Asked, ApiError> {
         }
         None => None,
     };
-    let declared = parts
-        .headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // Whether the caller may see the photo already matters only to a bodyless PUT (see
+    // `Blobs::put`).
     let visible = chunk.is_none()
         && declared.unwrap_or(0) == 0
         && is_sha256_hex(&sha256)
-        && seen(state, &auth, &sha256).await?.is_some();
-    Ok(Asked {
-        sha256,
-        device: auth.device_id,
-        chunk,
-        declared,
-        visible,
+        && seen(&state, &auth, &sha256).await?.is_some();
+    let body = request.into_body().into_data_stream();
+    // In a task of its own: when the phone's connection drops, hyper drops this handler, but
+    // the part that did arrive must still be stored and counted so the phone can resume.
+    // Whatever of the body is left unread when this answers is read by `unread`.
+    let blobs = state.blobs().clone();
+    let device = auth.device_id;
+    let info = tokio::spawn(async move {
+        blobs
+            .put(&sha256, device, chunk, declared, visible, body)
+            .await
     })
+    .await
+    .map_err(ApiError::internal)??;
+    let status = match info.state {
+        BlobState::Receiving => StatusCode::OK,
+        _ => StatusCode::CREATED,
+    };
+    let offset = offset_header(&info);
+    Ok((status, [offset], AppJson(info)).into_response())
 }
 
 fn offset_header(info: &BlobInfo) -> (header::HeaderName, HeaderValue) {
@@ -281,7 +241,11 @@ async fn visible(state: &AppState, auth: &AuthUser, sha256: &str) -> Result<Blob
 
 /// The blob's row, if the server has it and the caller may see it: their device sent it, or
 /// a record they may read links to it (see `store::blob_links`).
-async fn seen(state: &AppState, auth: &AuthUser, sha256: &str) -> Result<Option<BlobRow>, ApiError> {
+async fn seen(
+    state: &AppState,
+    auth: &AuthUser,
+    sha256: &str,
+) -> Result<Option<BlobRow>, ApiError> {
     let store = state.store();
     let Some(row) = store.blob(sha256).await? else {
         return Ok(None);

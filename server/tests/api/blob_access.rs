@@ -42,6 +42,19 @@ async fn send(
     body: Option<Vec<u8>>,
     range: Option<String>,
 ) -> (StatusCode, Value) {
+    let (status, _, body) = send_full(app, p, method, path, body, range).await;
+    (status, body)
+}
+
+/// [`send`], with the answer's headers.
+async fn send_full(
+    app: &TestApp,
+    p: &Phone,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+    range: Option<String>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let mut req = reqwest::Client::new()
         .request(method, format!("{}{path}", app.base))
         .bearer_auth(p.api.access_token().unwrap_or_default());
@@ -52,10 +65,11 @@ async fn send(
         req = req.header("content-range", range);
     }
     let res = req.send().await.expect("request");
-    let status = res.status();
+    let (status, headers) = (res.status(), res.headers().clone());
     let bytes = res.bytes().await.expect("body");
     (
         status,
+        headers,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
@@ -81,10 +95,18 @@ async fn processed(p: &Phone, name: &str) -> BlobInfo {
     panic!("photo {name} still processing after 10 s");
 }
 
+/// Headers that differ from one request to the next whatever the photo: the time and the
+/// request's own id.
+const PER_REQUEST: [&str; 2] = ["date", "x-request-id"];
+
+/// One answer as the phone sees it: what was asked, the status, every header but the
+/// per-request ones, and the body, with the photo's name written as `<sha>` so that two
+/// photos' answers compare.
+type Answer = (&'static str, StatusCode, Vec<(String, String)>, String);
+
 /// Everything the phone can ask about a photo by its name, in an order that changes nothing
-/// before it is asked (the chunk, last, starts an upload of the phone's own), with the name
-/// written as `<sha>` so two photos' answers compare.
-async fn answers(app: &TestApp, p: &Phone, name: &str) -> Vec<(&'static str, StatusCode, String)> {
+/// before it is asked (the chunk, last, starts an upload of the phone's own).
+async fn answers(app: &TestApp, p: &Phone, name: &str) -> Vec<Answer> {
     let path = format!("/v1/blobs/{name}");
     let mut out = Vec::new();
     for (what, method, path, body, range) in [
@@ -120,9 +142,30 @@ async fn answers(app: &TestApp, p: &Phone, name: &str) -> Vec<(&'static str, Sta
             Some("bytes 0-9/100".to_owned()),
         ),
         ("HEAD after", Method::HEAD, path.clone(), None, None),
+        (
+            "GET meta after",
+            Method::GET,
+            format!("{path}/meta"),
+            None,
+            None,
+        ),
     ] {
-        let (status, body) = send(app, p, method, &path, body, range).await;
-        out.push((what, status, body.to_string().replace(name, "<sha>")));
+        let (status, headers, body) = send_full(app, p, method, &path, body, range).await;
+        let mut headers: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(k, _)| !PER_REQUEST.contains(&k.as_str()))
+            .map(|(k, v)| {
+                let v = v.to_str().unwrap_or("<not text>").replace(name, "<sha>");
+                (k.as_str().to_owned(), v)
+            })
+            .collect();
+        headers.sort();
+        out.push((
+            what,
+            status,
+            headers,
+            body.to_string().replace(name, "<sha>"),
+        ));
     }
     out
 }
@@ -458,27 +501,22 @@ fn parse_answer(raw: &[u8]) -> (u16, Value) {
     (status, serde_json::from_slice(body).unwrap_or(Value::Null))
 }
 
-/// A `PUT` as Python's urllib sends it: the head and the whole body written before a byte of
-/// the answer is read.
-async fn put_then_read(
+/// A request as Python's urllib sends it: the head (`method path`, then `headers`) and the
+/// whole body written before a byte of the answer is read.
+async fn write_then_read(
     app: &TestApp,
-    token: Option<&str>,
-    name: &str,
-    range: Option<String>,
+    request: &str,
+    headers: &[String],
     body: &[u8],
 ) -> (u16, Value) {
     let addr = app.base.trim_start_matches("http://");
     let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut head = format!(
-        "PUT /v1/blobs/{name} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n",
+        "{request} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(range) = range {
-        head.push_str(&format!("Content-Range: {range}\r\n"));
+    for h in headers {
+        head.push_str(&format!("{h}\r\n"));
     }
     head.push_str("\r\n");
     socket.write_all(head.as_bytes()).await.expect("head");
@@ -491,6 +529,24 @@ async fn put_then_read(
         .expect("an answer within a minute")
         .expect("the answer is readable");
     parse_answer(&raw)
+}
+
+/// An upload as Python's urllib sends it (see [`write_then_read`]).
+async fn put_then_read(
+    app: &TestApp,
+    token: Option<&str>,
+    name: &str,
+    range: Option<String>,
+    body: &[u8],
+) -> (u16, Value) {
+    let mut headers = Vec::new();
+    if let Some(token) = token {
+        headers.push(format!("Authorization: Bearer {token}"));
+    }
+    if let Some(range) = range {
+        headers.push(format!("Content-Range: {range}"));
+    }
+    write_then_read(app, &format!("PUT /v1/blobs/{name}"), &headers, body).await
 }
 
 #[tokio::test]
@@ -531,6 +587,40 @@ async fn every_upload_answer_reaches_a_client_that_sends_its_whole_body_first() 
 
     // No token (an expired one alike): the phone must read the 401 to log in again.
     let (status, body) = put_then_read(&app, None, &name, None, &bytes).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (401, json!("unauthorized"))
+    );
+}
+
+/// Answers given before any handler reads the body reach such a client too: an app too old
+/// to upload is told to update, a push with a stale token to log in again.
+#[tokio::test]
+async fn answers_given_before_a_handler_runs_reach_a_client_that_sends_its_whole_body_first() {
+    // The reference client is 0.1.0: it may log in; a phone with 0.0.9 may not upload.
+    let app = spawn_app_with(|s| s.clients.min_version = Some("0.1.0".into())).await;
+    let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let token = p.api.access_token().unwrap_or_default().to_owned();
+    let bytes = jpeg("taken with an old app", LARGE);
+    let old = [
+        format!("Authorization: Bearer {token}"),
+        format!("{}: 0.0.9", fieldsync_protocol::client::APP_VERSION_HEADER),
+    ];
+    let (status, body) = write_then_read(
+        &app,
+        &format!("PUT /v1/blobs/{}", sha(&bytes)),
+        &old,
+        &bytes,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (426, json!("upgrade_required"))
+    );
+
+    let push = vec![b' '; 4 * 1024 * 1024];
+    let stale = ["Authorization: Bearer not-a-token".to_owned()];
+    let (status, body) = write_then_read(&app, "POST /v1/sync/push", &stale, &push).await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (401, json!("unauthorized"))
