@@ -153,23 +153,18 @@ impl Tx {
         if named.is_empty() {
             return Ok(());
         }
-        // In one order, so two pushes naming the same photos cannot wait for each other.
-        let mut locks: Vec<&str> = named.iter().map(|(sha, _)| sha.as_str()).collect();
-        locks.sort_unstable();
-        locks.dedup();
-        for sha in locks {
-            self.lock_blob_links(sha).await?;
-        }
+        self.lock_blob_links(named.iter().map(|(sha, _)| sha.as_str()))
+            .await?;
         let today = crate::clock::iso(crate::clock::date_of_ms(batch.now_ms));
         for (sha, r) in &named {
             let linked = self
-                .links_to(sha, batch.user_id, r.entity, &r.scope, &today)
+                .links_to(sha, &[batch.user_id], r.entity, &r.scope, &today)
                 .await?;
             super::execute!(
                 self.conn(),
                 "INSERT INTO blob_refs (sha256, record_id, linked) VALUES ($1, $2, $3)
                  ON CONFLICT (sha256, record_id) DO UPDATE SET linked = TRUE
-                 WHERE excluded.linked AND NOT blob_refs.linked",
+                 WHERE excluded.linked AND NOT COALESCE(blob_refs.linked, FALSE)",
                 sha,
                 r.id,
                 linked,

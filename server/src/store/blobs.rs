@@ -95,7 +95,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        tx.lock_blob_links(sha256).await?;
+        tx.lock_blob_links([sha256]).await?;
         execute!(
             tx.conn(),
             "INSERT INTO blobs (sha256, state, size, uploaded_by, uploaded_at, touched_at)
@@ -113,7 +113,7 @@ impl Store {
     /// again, hashed. Starts the blob's grace period again.
     pub async fn add_blob_owner(&self, sha256: &str, device_id: Uuid, now_ms: i64) -> Result<()> {
         let mut tx = self.begin().await?;
-        tx.lock_blob_links(sha256).await?;
+        tx.lock_blob_links([sha256]).await?;
         tx.own_blob(sha256, device_id, now_ms).await?;
         tx.touch_blob(sha256, now_ms).await?;
         tx.commit().await

@@ -321,6 +321,7 @@ impl Store {
             Engine::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
             Engine::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
+        self.decide_earlier_links().await?;
         Ok(())
     }
 

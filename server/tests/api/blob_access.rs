@@ -434,6 +434,59 @@ async fn a_reference_links_to_uploads_of_those_who_may_write_the_record() {
     );
 }
 
+/// Runs one statement on the app's database, on either engine.
+async fn execute_sql(app: &TestApp, sql: &'static str) {
+    use sqlx::Connection;
+    if app.db_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+}
+
+/// References made before the link rule are decided once, at start, by the same rule: a
+/// photo uploaded by the record's writer or by someone who may write it stays open to the
+/// record's readers, another village's photo closes.
+#[tokio::test]
+async fn references_made_before_the_rule_are_decided_by_it_at_start() {
+    let app = spawn_app().await;
+    let mut secretary = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let member = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
+    let reader = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
+    let outsider = app.phone(Role::GridWorker, &[VILLAGE_B]).await;
+    let [own, colleague, foreign] = ["secretary's", "member's", "outsider's"].map(|l| jpeg(l, 0));
+    for (p, bytes) in [
+        (&secretary, &own),
+        (&member, &colleague),
+        (&outsider, &foreign),
+    ] {
+        assert_eq!(upload(&app, p, bytes).await.0, StatusCode::CREATED);
+    }
+    let named = [&own, &colleague, &foreign].map(|b| sha(b));
+    let named: Vec<&str> = named.iter().map(String::as_str).collect();
+    record_check(&mut secretary, VILLAGE_A, &named).await;
+
+    // As a database from before migration 0012 has them: undecided, then the server starts.
+    execute_sql(&app, "UPDATE blob_refs SET linked = NULL").await;
+    let meta = |bytes: &[u8]| format!("/v1/blobs/{}/meta", sha(bytes));
+    assert_eq!(
+        status_of(&app, &reader, &meta(&own)).await,
+        StatusCode::NOT_FOUND,
+        "undecided opens nothing"
+    );
+    app.store.migrate().await.expect("migrate");
+
+    for bytes in [&own, &colleague] {
+        assert_eq!(status_of(&app, &reader, &meta(bytes)).await, StatusCode::OK);
+    }
+    assert_eq!(
+        status_of(&app, &reader, &meta(&foreign)).await,
+        StatusCode::NOT_FOUND
+    );
+}
+
 /// Someone else who has the same photo proves it by sending it whole: then it is theirs too.
 /// Other bytes under its name prove nothing.
 #[tokio::test]
