@@ -8,8 +8,8 @@
 //! A photo is visible to every device that uploaded it (sent every byte, hashed) and to
 //! whoever may read a record linked to it (see `store::blob_links`); to anyone else it does not
 //! exist: every answer of `HEAD`, `GET`, `/meta`, `/thumb` and `PUT` is the one a photo the
-//! server never had gets. Every upload answer is sent after the rest of the body was read
-//! (within the size limit), so clients that write their whole body first can read it.
+//! server never had gets. Every answer is sent after the rest of the body was read (within
+//! the size limit, see `http::unread`), so clients that write their whole body first read it.
 
 use axum::Router;
 use axum::body::Body;
@@ -125,7 +125,7 @@ fn offset_header(info: &BlobInfo) -> (header::HeaderName, HeaderValue) {
             ("Upload-Length" = u64, description = "The whole size, when known"),
             ("Blob-State" = String, description = "`receiving`, `processing`, `ready`, `rejected` or `missing` (send it again from byte 0)"),
         )),
-        (status = 404, description = "Nothing of it: start from byte 0"),
+        (status = 404, description = "Nothing of it, or nothing the caller may see (a photo someone else sent is sent whole, as proof): start from byte 0"),
     ))]
 async fn progress(
     State(state): State<AppState>,
