@@ -241,7 +241,19 @@ async fn an_empty_put_does_not_open_another_villages_photo() {
 /// after the photo exists.
 #[tokio::test]
 async fn only_the_phone_that_staged_an_upload_finishes_it_without_a_body() {
-    let app = spawn_app().await;
+    only_the_staging_phone_finishes(&spawn_app().await).await;
+}
+
+/// The same, with the parts staged in S3 (when `FIELDSYNC_TEST_S3_ENDPOINT` names a server).
+#[tokio::test]
+async fn only_the_phone_that_staged_an_upload_finishes_it_on_s3() {
+    let Some(app) = spawn_app_on_s3().await else {
+        return;
+    };
+    only_the_staging_phone_finishes(&app).await;
+}
+
+async fn only_the_staging_phone_finishes(app: &TestApp) {
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     let q = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
     let bytes = jpeg("staged by p", 40_000);
@@ -271,20 +283,20 @@ async fn only_the_phone_that_staged_an_upload_finishes_it_without_a_body() {
         .unwrap();
     let photo = format!("/v1/blobs/{name}");
 
-    let (status, body) = send(&app, &q, Method::PUT, &photo, Some(Vec::new()), None).await;
+    let (status, body) = send(app, &q, Method::PUT, &photo, Some(Vec::new()), None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = send(&app, &p, Method::PUT, &photo, Some(Vec::new()), None).await;
+    let (status, body) = send(app, &p, Method::PUT, &photo, Some(Vec::new()), None).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(processed(&p, &name).await.state, BlobState::Ready);
 
-    let (status, body) = send(&app, &q, Method::PUT, &photo, Some(Vec::new()), None).await;
+    let (status, body) = send(app, &q, Method::PUT, &photo, Some(Vec::new()), None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(status_of(&app, &q, &photo).await, StatusCode::NOT_FOUND);
+    assert_eq!(status_of(app, &q, &photo).await, StatusCode::NOT_FOUND);
     assert_eq!(
-        answers(&app, &q, &name).await,
-        answers(&app, &q, &sha(b"never staged, never sent")).await
+        answers(app, &q, &name).await,
+        answers(app, &q, &sha(b"never staged, never sent")).await
     );
-    assert_eq!(status_of(&app, &p, &photo).await, StatusCode::OK);
+    assert_eq!(status_of(app, &p, &photo).await, StatusCode::OK);
 }
 
 /// The second hole: a first secretary of village A names a photo of village B in a
