@@ -394,6 +394,43 @@ async fn a_photo_named_before_it_arrives_opens_when_its_phone_sends_it() {
     );
 }
 
+/// A record and its photos arriving at the same moment (a grid worker's check, a team
+/// member's uploads) are linked whichever commits first: each looks for the other under the
+/// photo's lock.
+#[tokio::test]
+async fn a_record_and_its_photo_arriving_together_are_linked() {
+    let app = spawn_app().await;
+    let mut p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let member = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
+    let team = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
+    for round in 0..8 {
+        let photos: Vec<Vec<u8>> = (0..3)
+            .map(|i| jpeg(&format!("together {round} {i}"), 0))
+            .collect();
+        let names: Vec<String> = photos.iter().map(|b| sha(b)).collect();
+        let named: Vec<&str> = names.iter().map(String::as_str).collect();
+        let uploads = async {
+            let mut sent = Vec::new();
+            for bytes in &photos {
+                sent.push(upload(&app, &member, bytes).await);
+            }
+            sent
+        };
+        let (_, sent) = tokio::join!(record_check(&mut p, VILLAGE_A, &named), uploads);
+        assert!(
+            sent.iter().all(|(s, _)| *s == StatusCode::CREATED),
+            "{sent:?}"
+        );
+        for name in &names {
+            assert_eq!(
+                status_of(&app, &team, &format!("/v1/blobs/{name}/meta")).await,
+                StatusCode::OK,
+                "round {round}"
+            );
+        }
+    }
+}
+
 /// A reference links to an upload by someone else only when that someone may write the
 /// record, in either order.
 #[tokio::test]
