@@ -259,7 +259,9 @@ impl Api {
 
     /// Uploads a photo as a phone on a weak link does: asks how much the server already holds,
     /// then sends the rest in chunks of `chunk` bytes. After a dropped connection, calling it
-    /// again continues where the server's copy ends. A photo the server has is not sent again.
+    /// again continues where the server's copy ends. A photo the server has and the phone may see
+    /// (its own upload, or through a record) is not sent again; one that someone else sent is
+    /// sent whole, as the server asks proof of possession (`HEAD` answers it 404).
     pub async fn upload_photo(
         &self,
         sha256: &str,

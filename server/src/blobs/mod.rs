@@ -9,8 +9,10 @@
 //! - `thumbs/{aa}/{sha256}.jpg`: its JPEG thumbnail, orientation applied.
 //!
 //! The database (`store::blobs`) holds the state of each blob, who uploaded it, which records
-//! name it, and the chunked uploads in progress. Nothing here holds a whole upload in memory:
-//! bodies stream into temporary files, hashed as they arrive.
+//! name it (and which of those open it to their readers), and the chunked uploads in progress.
+//! A device becomes an owner of a blob only by sending every byte of it: the server holding a
+//! photo is never a reason to give it to someone who names its hash. Nothing here holds a whole
+//! upload in memory: bodies stream into temporary files, hashed as they arrive.
 
 mod gc;
 mod local;
@@ -166,17 +168,23 @@ impl Blobs {
         }
     }
 
-    /// What the server has of a blob, as the device sees it: the blob's state, or the
-    /// device's own upload in progress. `None` when it has nothing.
-    pub async fn info(&self, sha256: &str, device_id: Uuid) -> Result<Option<BlobInfo>, BlobError> {
-        let row = self.db().blob(sha256).await?;
-        // A photo whose bytes the server lost shows the device's own new upload of it, if
-        // one is under way, so that the phone resumes it rather than starting over.
-        if let Some(row) = row.as_ref().filter(|r| r.state != MISSING) {
+    /// What the server has of a blob, as the device sees it. `seen` is the blob's row when the
+    /// device may see the blob (see `http::blobs`), `None` when the server has none or the
+    /// device may not see it: then only the device's own chunked upload in progress is
+    /// answered, exactly as if no one else had ever sent the blob. A photo whose bytes the
+    /// server lost shows the device's own new upload of it, if one is under way, so that the
+    /// phone resumes it rather than starting over. `None` when there is nothing to tell.
+    pub async fn info(
+        &self,
+        sha256: &str,
+        device_id: Uuid,
+        seen: Option<&BlobRow>,
+    ) -> Result<Option<BlobInfo>, BlobError> {
+        if let Some(row) = seen.filter(|r| r.state != MISSING) {
             return Ok(Some(info_of(row)));
         }
         let upload = self.db().upload(sha256, device_id).await?;
-        if let (Some(row), None) = (&row, &upload) {
+        if let (Some(row), None) = (seen, &upload) {
             return Ok(Some(info_of(row)));
         }
         Ok(upload.map(|u| {

@@ -63,23 +63,46 @@ type Body = Result<Bytes, axum::Error>;
 impl Blobs {
     /// Takes an upload of the blob named `sha256` from `device_id`. `declared` is the body's
     /// `Content-Length`, when sent, so that an oversized upload is refused before it is read.
+    /// `visible`: the device may see the blob already (it owns it, or a record it may read
+    /// links to it); only then does a bodyless `PUT` answer what the server has without the
+    /// bytes.
+    ///
+    /// Possession is proved by bytes alone: a blob the server holds is answered to anyone else
+    /// exactly as one it has never seen, step for step (limits, hash check), and only the
+    /// whole of it, hashed, makes the device an owner.
     pub async fn put(
         &self,
         sha256: &str,
         device_id: Uuid,
         chunk: Option<Chunk>,
         declared: Option<u64>,
+        visible: bool,
         body: impl Stream<Item = Body> + Unpin,
     ) -> Result<BlobInfo, BlobError> {
         if !fieldsync_protocol::blob::is_sha256_hex(sha256) {
             return Err(BlobError::BadName(sha256.to_owned()));
         }
-        // The same bytes again (another phone, or a retry whose answer was lost): instant,
-        // unless the server lost its copy before processing it.
-        if let Some(row) = self.db().blob(sha256).await? {
-            self.db().add_blob_owner(sha256, device_id).await?;
-            self.db().touch_blob(sha256, clock::now_ms()).await?;
-            if !self.takes_bytes_again(&row).await? {
+        if chunk.is_none() && declared.unwrap_or(0) == 0 {
+            // A bodyless PUT after HEAD said every byte is here: a server died between
+            // storing the last chunk and putting the parts together (the phone was told
+            // nothing). Put them together now: they are this device's own.
+            if let Some(u) = self.db().upload(sha256, device_id).await?
+                && u.total > 0
+                && u.received == u.total
+            {
+                let prefix = staging_prefix(device_id, sha256);
+                return self
+                    .complete_staged(sha256, device_id, &prefix, to_u64(u.total))
+                    .await;
+            }
+            // The phone's answer was lost, or it has the photo through a record: what the
+            // server has, without the bytes (and without making the device an owner). A
+            // photo whose bytes the server lost needs them: the empty body goes on to fail
+            // the hash check, as it did before.
+            if visible
+                && let Some(row) = self.held(sha256).await?
+                && !self.takes_bytes_again(&row).await?
+            {
                 return Ok(super::info_of(&row));
             }
         }
@@ -91,19 +114,6 @@ impl Blobs {
         let coming = chunk.map(|c| c.len()).or(declared).unwrap_or(0);
         self.check_quota(device_id, coming).await?;
         match chunk {
-            // A bodyless PUT after HEAD said every byte is here: a server died between storing
-            // the last chunk and putting the parts together (the phone was told nothing). Put
-            // them together now.
-            None if declared.unwrap_or(0) == 0 => {
-                match self.db().upload(sha256, device_id).await? {
-                    Some(u) if u.total > 0 && u.received == u.total => {
-                        let prefix = staging_prefix(device_id, sha256);
-                        self.complete_staged(sha256, device_id, &prefix, to_u64(u.total))
-                            .await
-                    }
-                    _ => self.put_whole(sha256, device_id, body).await,
-                }
-            }
             None => self.put_whole(sha256, device_id, body).await,
             Some(chunk) => self.put_chunk(sha256, device_id, chunk, body).await,
         }
@@ -138,15 +148,21 @@ impl Blobs {
         device_id: Uuid,
         body: impl Stream<Item = Body> + Unpin,
     ) -> Result<BlobInfo, BlobError> {
-        let mut file = self.temp_file()?;
+        let max = self.settings().max_photo_bytes;
         let mut hasher = Sha256::new();
-        let received = receive(
-            body,
-            file.as_file_mut(),
-            Some(&mut hasher),
-            self.settings().max_photo_bytes,
-        )
-        .await;
+        // Bytes the server holds already are only hashed, as proof, not stored again.
+        if self.held(sha256).await?.is_some() {
+            let received = receive(body, &mut std::io::sink(), Some(&mut hasher), max).await;
+            self.count(device_id, received.bytes).await?;
+            received.ended?;
+            let actual = hex(&hasher.finalize());
+            if actual != sha256 {
+                return Err(BlobError::HashMismatch { actual });
+            }
+            return self.proven(sha256, device_id, received.bytes).await;
+        }
+        let mut file = self.temp_file()?;
+        let received = receive(body, file.as_file_mut(), Some(&mut hasher), max).await;
         self.count(device_id, received.bytes).await?;
         received.ended?;
         let actual = hex(&hasher.finalize());
@@ -233,7 +249,51 @@ impl Blobs {
         if actual != sha256 {
             return Err(BlobError::HashMismatch { actual });
         }
+        if self.held(sha256).await?.is_some() {
+            return self.proven(sha256, device_id, total).await;
+        }
         self.finish(sha256, device_id, file, total).await
+    }
+
+    /// The device sent every byte of a blob the server holds already: it becomes an owner
+    /// (which may link records naming the blob) and gets what the server has.
+    async fn proven(
+        &self,
+        sha256: &str,
+        device_id: Uuid,
+        size: u64,
+    ) -> Result<BlobInfo, BlobError> {
+        self.db()
+            .add_blob_owner(sha256, device_id, clock::now_ms())
+            .await?;
+        if let Some(row) = self.db().blob(sha256).await? {
+            // A photo waiting out a failed attempt is tried again at once.
+            self.takes_bytes_again(&row).await?;
+        }
+        self.received(sha256, size).await
+    }
+
+    /// The blob's row, if the server holds its bytes (a `missing` photo's are lost: the
+    /// server takes them again from whoever sends them).
+    async fn held(&self, sha256: &str) -> Result<Option<crate::store::BlobRow>, BlobError> {
+        Ok(self
+            .db()
+            .blob(sha256)
+            .await?
+            .filter(|r| r.state != super::MISSING))
+    }
+
+    /// What the server has of a blob just received whole.
+    async fn received(&self, sha256: &str, size: u64) -> Result<BlobInfo, BlobError> {
+        let row = self.db().blob(sha256).await?;
+        Ok(row
+            .map(|r| super::info_of(&r))
+            .unwrap_or(BlobInfo::unprocessed(
+                sha256,
+                BlobState::Processing,
+                size,
+                size,
+            )))
     }
 
     /// Concatenates the staged parts, in order, into a temporary file; returns it with the
@@ -303,15 +363,7 @@ impl Blobs {
             .await?;
         self.db().requeue_blob(sha256).await?;
         self.inner.wake.notify_one();
-        let row = self.db().blob(sha256).await?;
-        Ok(row
-            .map(|r| super::info_of(&r))
-            .unwrap_or(BlobInfo::unprocessed(
-                sha256,
-                BlobState::Processing,
-                size,
-                size,
-            )))
+        self.received(sha256, size).await
     }
 }
 
@@ -324,7 +376,7 @@ struct Received {
 /// Writes the body into `out` (and the hasher), refusing more than `max` bytes.
 async fn receive(
     mut body: impl Stream<Item = Body> + Unpin,
-    out: &mut std::fs::File,
+    out: &mut impl Write,
     mut hasher: Option<&mut Sha256>,
     max: u64,
 ) -> Received {

@@ -5,8 +5,11 @@
 //! - `GET /v1/blobs/{sha256}/thumb`: the JPEG thumbnail (202 while it is being made);
 //! - `GET /v1/blobs/{sha256}/meta`: state, size, pixels, where and when the camera says.
 //!
-//! A photo is visible to every device that uploaded it and to whoever may read a record that
-//! names it; to anyone else it does not exist (404, as for records outside one's villages).
+//! A photo is visible to every device that uploaded it (sent every byte, hashed) and to
+//! whoever may read a record linked to it (see `store::blob_links`); to anyone else it does not
+//! exist: every answer of `HEAD`, `GET`, `/meta`, `/thumb` and `PUT` is the one a photo the
+//! server never had gets. Every answer is sent after the rest of the body was read (within
+//! the size limit, see `http::unread`), so clients that write their whole body first read it.
 
 use axum::Router;
 use axum::body::Body;
@@ -24,6 +27,7 @@ use super::sync::actor;
 use crate::access::{self, Action};
 use crate::app::AppState;
 use crate::blobs::{BlobError, original_key, parse_content_range, thumb_key};
+use crate::store::BlobRow;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(upload, progress, original, thumbnail, meta))]
@@ -41,11 +45,17 @@ pub fn router() -> Router<AppState> {
 
 /// Uploads a photo, whole or a chunk at a time (`Content-Range: bytes 0-65535/1048576`); after
 /// a dropped connection, `HEAD` says where to go on. The bytes must hash to the name.
+///
+/// A photo the server already holds becomes the caller's only when every byte of it was sent. A
+/// bodyless `PUT` finishes the caller's own upload whose chunks are all in, or answers what the
+/// server has of a photo the caller may already see; for any other photo it gets what a photo
+/// the server never had gets. Every answer comes after the rest of the body was read (up to the
+/// size limit); with `Expect: 100-continue`, an answer that needs no body comes without it.
 #[utoipa::path(put, operation_id = "uploadPhoto", path = "/v1/blobs/{sha256}", tag = "photos", params(("sha256" = String, Path, description = "SHA-256 of the photo's bytes as taken, 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     request_body(content = super::openapi::Binary, content_type = "application/octet-stream", description = "The photo (JPEG or PNG) or one chunk of it"),
     responses(
         (status = 200, description = "A chunk was stored; more to come", body = BlobInfo, headers(("Upload-Offset" = u64, description = "Bytes held"))),
-        (status = 201, description = "Complete and the hash matched", body = BlobInfo, headers(("Upload-Offset" = u64, description = "Bytes held"))),
+        (status = 201, description = "Complete and the hash matched (or, bodyless, a photo the caller may see)", body = BlobInfo, headers(("Upload-Offset" = u64, description = "Bytes held"))),
         (status = 409, description = "`upload_offset`: the chunk does not start where the server is (`field` says `upload_offset=N`)", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_format` (HEIC and others)", body = ErrorBody),
@@ -72,14 +82,25 @@ async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // Whether the caller may see the photo already matters only to a bodyless PUT (see
+    // `Blobs::put`).
+    let visible = chunk.is_none()
+        && declared.unwrap_or(0) == 0
+        && is_sha256_hex(&sha256)
+        && seen(&state, &auth, &sha256).await?.is_some();
     let body = request.into_body().into_data_stream();
     // In a task of its own: when the phone's connection drops, hyper drops this handler, but
     // the part that did arrive must still be stored and counted so the phone can resume.
+    // Whatever of the body is left unread when this answers is read by `unread`.
     let blobs = state.blobs().clone();
     let device = auth.device_id;
-    let info = tokio::spawn(async move { blobs.put(&sha256, device, chunk, declared, body).await })
-        .await
-        .map_err(ApiError::internal)??;
+    let info = tokio::spawn(async move {
+        blobs
+            .put(&sha256, device, chunk, declared, visible, body)
+            .await
+    })
+    .await
+    .map_err(ApiError::internal)??;
     let status = match info.state {
         BlobState::Receiving => StatusCode::OK,
         _ => StatusCode::CREATED,
@@ -104,7 +125,7 @@ fn offset_header(info: &BlobInfo) -> (header::HeaderName, HeaderValue) {
             ("Upload-Length" = u64, description = "The whole size, when known"),
             ("Blob-State" = String, description = "`receiving`, `processing`, `ready`, `rejected` or `missing` (send it again from byte 0)"),
         )),
-        (status = 404, description = "Nothing of it: start from byte 0"),
+        (status = 404, description = "Nothing of it, or nothing the caller may see (a photo someone else sent is sent whole, as proof): start from byte 0"),
     ))]
 async fn progress(
     State(state): State<AppState>,
@@ -204,32 +225,43 @@ async fn thumbnail(
     photo(&state, &auth, &sha256, true, &headers).await
 }
 
-/// What the caller may know of the blob; 404 when it is not theirs to see.
+/// What the caller may know of the blob; 404 when it is not theirs to see, exactly as for a
+/// blob the server has never had, except for the caller's own upload in progress.
 async fn visible(state: &AppState, auth: &AuthUser, sha256: &str) -> Result<BlobInfo, ApiError> {
     if !is_sha256_hex(sha256) {
         return Err(BlobError::BadName(sha256.to_owned()).into());
     }
-    let missing = || ApiError::not_found("no such photo");
-    let Some(info) = state.blobs().info(sha256, auth.device_id).await? else {
-        return Err(missing());
-    };
-    // An upload in progress is only ever the asking device's own (`info` looked it up so).
-    if info.state == BlobState::Receiving {
-        return Ok(info);
-    }
+    let seen = seen(state, auth, sha256).await?;
+    state
+        .blobs()
+        .info(sha256, auth.device_id, seen.as_ref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such photo"))
+}
+
+/// The blob's row, if the server has it and the caller may see it: their device sent it, or
+/// a record they may read links to it (see `store::blob_links`).
+async fn seen(
+    state: &AppState,
+    auth: &AuthUser,
+    sha256: &str,
+) -> Result<Option<BlobRow>, ApiError> {
     let store = state.store();
+    let Some(row) = store.blob(sha256).await? else {
+        return Ok(None);
+    };
     if store.is_blob_owner(sha256, auth.device_id).await? {
-        return Ok(info);
+        return Ok(Some(row));
     }
     let references = store.blob_references(sha256).await?;
     if references.is_empty() {
-        return Err(missing());
+        return Ok(None);
     }
     let actor = actor(state, auth).await?;
     let readable = references.iter().any(|r| {
         actor.villages.contains(&r.scope) && access::allowed(auth.role, &r.entity, Action::Read)
     });
-    if readable { Ok(info) } else { Err(missing()) }
+    Ok(readable.then_some(row))
 }
 
 fn state_name(s: BlobState) -> &'static str {

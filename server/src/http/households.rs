@@ -186,13 +186,17 @@ async fn household_checks(
         .into_iter()
         .collect();
 
-    // The photos the checks name, looked up once.
+    // The photos each check links to. One a record names without a link (uploaded by someone
+    // who could not have written the record) is shown as missing: its readers may not see it,
+    // not even its state, time or place.
     let mut blobs = std::collections::HashMap::new();
     for r in &observations {
-        for sha in photo_names(&r.fields.0) {
-            if !blobs.contains_key(sha) {
-                blobs.insert(sha.to_owned(), state.store().blob(sha).await?);
-            }
+        if photo_names(&r.fields.0).next().is_none() {
+            continue;
+        }
+        for sha in state.store().linked_photos(r.id).await? {
+            let row = state.store().blob(&sha).await?;
+            blobs.insert((r.id, sha), row);
         }
     }
     let home = household.and_then(|h| {
@@ -243,7 +247,7 @@ async fn household_checks(
                         });
                         photo_view(
                             sha,
-                            blobs.get(sha).and_then(Option::as_ref),
+                            blobs.get(&(r.id, sha.to_owned())).and_then(Option::as_ref),
                             &r.scope,
                             home,
                             record_fix,

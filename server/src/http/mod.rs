@@ -14,6 +14,7 @@ mod households;
 pub mod openapi;
 mod reports;
 pub(crate) mod sync;
+mod unread;
 pub(crate) mod work;
 
 use std::time::Duration;
@@ -106,6 +107,12 @@ pub fn router(state: AppState) -> Router {
         // The id is sent back, so a cadre's "it failed" can be found in the logs.
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outermost: whatever answered, the rest of the body is read before the answer goes
+        // out, so that a client that writes its whole body first can read it.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            unread::read_the_rest,
+        ))
         .with_state(state)
 }
 

@@ -131,39 +131,45 @@ impl Tx {
 }
 
 impl Tx {
-    /// Notes which blobs the batch's records name (a check's photos), and starts each named
-    /// blob's grace period again: touching the row makes a concurrent collection of it wait
-    /// for this transaction and then find it young (see `Store::forget_blob`).
+    /// Notes which blobs the batch's records name (a check's photos), each reference linked or
+    /// not (see `store::blob_links`: a record opens a photo only if it was uploaded by a device of
+    /// someone who may write the record), and starts each named blob's grace period again
+    /// (`Tx::touch_blob`).
     async fn reference_blobs(&mut self, batch: &WriteBatch) -> Result<()> {
+        let mut named: Vec<(String, &RecordWrite)> = Vec::new();
         for r in &batch.records {
             let Some(def) = fieldsync_protocol::registry::entity(r.entity) else {
                 continue;
             };
-            // Collected first: iterator closures held across an await make the future's
-            // `Send` bound unprovable.
-            let named: Vec<String> = def
-                .fields
-                .iter()
-                .filter(|f| f.ty == fieldsync_protocol::registry::FieldType::HashList)
-                .filter_map(|f| r.state.fields.get(f.name)?.as_array())
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect();
-            for sha in &named {
-                super::execute!(
-                    self.conn(),
-                    "INSERT INTO blob_refs (sha256, record_id) VALUES ($1, $2)
-                     ON CONFLICT (sha256, record_id) DO NOTHING",
-                    sha,
-                    r.id,
-                )?;
-                super::execute!(
-                    self.conn(),
-                    "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1 AND touched_at < $2",
-                    sha,
-                    batch.now_ms,
-                )?;
-            }
+            named.extend(
+                def.fields
+                    .iter()
+                    .filter(|f| f.ty == fieldsync_protocol::registry::FieldType::HashList)
+                    .filter_map(|f| r.state.fields.get(f.name)?.as_array())
+                    .flatten()
+                    .filter_map(|v| Some((v.as_str()?.to_owned(), r))),
+            );
+        }
+        if named.is_empty() {
+            return Ok(());
+        }
+        self.lock_blob_links(named.iter().map(|(sha, _)| sha.as_str()))
+            .await?;
+        let today = crate::clock::iso(crate::clock::date_of_ms(batch.now_ms));
+        for (sha, r) in &named {
+            let linked = self
+                .links_to(sha, &[batch.user_id], r.entity, &r.scope, &today)
+                .await?;
+            super::execute!(
+                self.conn(),
+                "INSERT INTO blob_refs (sha256, record_id, linked) VALUES ($1, $2, $3)
+                 ON CONFLICT (sha256, record_id) DO UPDATE SET linked = TRUE
+                 WHERE excluded.linked AND NOT COALESCE(blob_refs.linked, FALSE)",
+                sha,
+                r.id,
+                linked,
+            )?;
+            self.touch_blob(sha, batch.now_ms).await?;
         }
         Ok(())
     }

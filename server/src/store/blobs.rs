@@ -1,10 +1,13 @@
 //! What the server knows about uploaded blobs: their state, who uploaded them, which records
 //! name them, chunked uploads in progress and the daily upload quota. The bytes themselves are
 //! in the blob store (`crate::blobs`).
+//!
+//! Who may see a blob: its owners (devices that sent every byte of it, hashed) and the readers
+//! of a record whose reference to it is a link (`store::blob_links`).
 
 use uuid::Uuid;
 
-use super::{Engine, Result, Store, execute, fetch_as, fetch_scalar};
+use super::{Engine, Result, Store, Tx, execute, fetch_as, fetch_scalar};
 
 /// A blob's row.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
@@ -82,8 +85,8 @@ impl Store {
         )?)
     }
 
-    /// Records a received blob (waiting for processing) and its uploader. A blob that exists
-    /// already keeps its row; the device becomes one more owner.
+    /// Records a received blob (waiting for processing) and its uploader, who becomes an
+    /// owner (see `store::blob_links`). A blob that exists already keeps its row.
     pub async fn add_blob(
         &self,
         sha256: &str,
@@ -92,6 +95,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
+        tx.lock_blob_links([sha256]).await?;
         execute!(
             tx.conn(),
             "INSERT INTO blobs (sha256, state, size, uploaded_by, uploaded_at, touched_at)
@@ -101,26 +105,18 @@ impl Store {
             device_id,
             now_ms,
         )?;
-        execute!(
-            tx.conn(),
-            "INSERT INTO blob_owners (sha256, device_id) VALUES ($1, $2)
-             ON CONFLICT (sha256, device_id) DO NOTHING",
-            sha256,
-            device_id,
-        )?;
+        tx.own_blob(sha256, device_id, now_ms).await?;
         tx.commit().await
     }
 
-    /// Makes the device an owner of a blob that exists (a second upload of the same bytes).
-    pub async fn add_blob_owner(&self, sha256: &str, device_id: Uuid) -> Result<()> {
-        execute!(
-            self.writer(),
-            "INSERT INTO blob_owners (sha256, device_id) VALUES ($1, $2)
-             ON CONFLICT (sha256, device_id) DO NOTHING",
-            sha256,
-            device_id,
-        )?;
-        Ok(())
+    /// Makes the device an owner of a blob that exists: it has just sent the same bytes
+    /// again, hashed. Starts the blob's grace period again.
+    pub async fn add_blob_owner(&self, sha256: &str, device_id: Uuid, now_ms: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.lock_blob_links([sha256]).await?;
+        tx.own_blob(sha256, device_id, now_ms).await?;
+        tx.touch_blob(sha256, now_ms).await?;
+        tx.commit().await
     }
 
     pub async fn is_blob_owner(&self, sha256: &str, device_id: Uuid) -> Result<bool> {
@@ -135,15 +131,27 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The records that name a blob: entity and village of each.
+    /// The records whose reference to a blob is a link (see the module doc): entity and
+    /// village of each. A record that merely names the blob is not among them.
     pub async fn blob_references(&self, sha256: &str) -> Result<Vec<BlobReference>> {
         Ok(fetch_as!(
             self.reader(),
             fetch_all,
             BlobReference,
             "SELECT r.entity, r.scope FROM blob_refs b JOIN records r ON r.id = b.record_id
-             WHERE b.sha256 = $1",
+             WHERE b.sha256 = $1 AND b.linked",
             sha256,
+        )?)
+    }
+
+    /// The photos a record names whose reference is a link: the ones its readers may see.
+    pub async fn linked_photos(&self, record_id: Uuid) -> Result<Vec<String>> {
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_all,
+            String,
+            "SELECT sha256 FROM blob_refs WHERE record_id = $1 AND linked",
+            record_id,
         )?)
     }
 
@@ -452,12 +460,16 @@ impl Store {
         tx.commit().await?;
         Ok(n > 0)
     }
+}
 
-    /// Starts a blob's grace period again (it was uploaded again).
-    pub async fn touch_blob(&self, sha256: &str, now_ms: i64) -> Result<()> {
+impl Tx {
+    /// Starts a blob's grace period again (it was uploaded again, or a record names it). On
+    /// PostgreSQL the row stays locked until commit, so a collection of it waits and then finds
+    /// it young (see `Store::forget_blob`).
+    pub(super) async fn touch_blob(&mut self, sha256: &str, now_ms: i64) -> Result<()> {
         execute!(
-            self.writer(),
-            "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1",
+            self.conn(),
+            "UPDATE blobs SET touched_at = $2 WHERE sha256 = $1 AND touched_at < $2",
             sha256,
             now_ms
         )?;

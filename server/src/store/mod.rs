@@ -19,6 +19,7 @@ mod admin;
 mod attendance;
 mod audit;
 mod batch;
+mod blob_links;
 mod blobs;
 mod conflicts;
 mod console;
@@ -338,6 +339,7 @@ impl Store {
             Engine::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
             Engine::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
         }
+        self.decide_earlier_links().await?;
         Ok(())
     }
 

@@ -528,9 +528,15 @@ async fn chunked_upload_resumes(app: &TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert!(image::load_from_memory(&stored).is_ok());
 
-    // Another phone with the same photo: instant, without sending it.
+    // Another phone with the same photo proves it by sending it whole, as if the server had
+    // never had it: the photo's name alone is not enough (issue 16).
     let q = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
-    let again = put(app, &q, &name, Vec::new(), None).await;
+    let named = put(app, &q, &name, Vec::new(), None).await;
+    assert_eq!(
+        (named.status, named.body["error"]["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("hash_mismatch"))
+    );
+    let again = put(app, &q, &name, bytes.clone(), None).await;
     assert_eq!(
         (again.status, again.body["state"].clone()),
         (StatusCode::CREATED, json!("ready"))

@@ -8,6 +8,7 @@
 mod attendance;
 mod auth;
 mod authz;
+mod blob_access;
 mod blob_recovery;
 mod blobs;
 mod cases;
