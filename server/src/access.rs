@@ -198,7 +198,11 @@ mod tests {
                 "{}",
                 g.entity
             );
-            assert!(!registry::is_check(g.entity), "{}: grant EVERY_CHECK", g.entity);
+            assert!(
+                !registry::is_check(g.entity),
+                "{}: grant EVERY_CHECK",
+                g.entity
+            );
         }
     }
 

@@ -250,7 +250,10 @@ async fn seen(
     let Some(row) = store.blob(sha256).await? else {
         return Ok(None);
     };
-    if store.is_blob_owner(sha256, auth.device_id).await? {
+    if store
+        .is_blob_owner(sha256, auth.device_id, auth.user_id)
+        .await?
+    {
         return Ok(Some(row));
     }
     let references = store.blob_references(sha256).await?;

@@ -90,8 +90,7 @@ impl Tx {
             self.conn(),
             fetch_all,
             Uuid,
-            "SELECT DISTINCT d.user_id FROM blob_owners o JOIN devices d ON d.id = o.device_id
-             WHERE o.sha256 = $1",
+            "SELECT DISTINCT user_id FROM blob_owners WHERE sha256 = $1 AND user_id IS NOT NULL",
             sha256,
         )?;
         if owners.iter().any(|o| writers.contains(o)) {
@@ -112,13 +111,6 @@ impl Tx {
         device_id: Uuid,
         now_ms: i64,
     ) -> Result<()> {
-        execute!(
-            self.conn(),
-            "INSERT INTO blob_owners (sha256, device_id) VALUES ($1, $2)
-             ON CONFLICT (sha256, device_id) DO NOTHING",
-            sha256,
-            device_id,
-        )?;
         let user: Option<Uuid> = fetch_scalar!(
             self.conn(),
             fetch_optional,
@@ -129,6 +121,16 @@ impl Tx {
         let Some(user) = user else {
             return Ok(());
         };
+        // The device's user now: after a handover, the new holder's proof makes the photo
+        // theirs, and the previous user's ownership through this device ends.
+        execute!(
+            self.conn(),
+            "INSERT INTO blob_owners (sha256, device_id, user_id) VALUES ($1, $2, $3)
+             ON CONFLICT (sha256, device_id) DO UPDATE SET user_id = excluded.user_id",
+            sha256,
+            device_id,
+            user,
+        )?;
         let open: Vec<OpenReference> = fetch_as!(
             self.conn(),
             fetch_all,

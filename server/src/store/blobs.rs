@@ -119,14 +119,17 @@ impl Store {
         tx.commit().await
     }
 
-    pub async fn is_blob_owner(&self, sha256: &str, device_id: Uuid) -> Result<bool> {
+    /// Whether `user` sent every byte of the blob from `device_id`. Both must match: a phone
+    /// handed to another cadre does not pass its previous user's uploads to the new holder.
+    pub async fn is_blob_owner(&self, sha256: &str, device_id: Uuid, user: Uuid) -> Result<bool> {
         let n: i64 = fetch_scalar!(
             self.reader(),
             fetch_one,
             i64,
-            "SELECT COUNT(*) FROM blob_owners WHERE sha256 = $1 AND device_id = $2",
+            "SELECT COUNT(*) FROM blob_owners WHERE sha256 = $1 AND device_id = $2 AND user_id = $3",
             sha256,
             device_id,
+            user,
         )?;
         Ok(n > 0)
     }

@@ -578,6 +578,45 @@ async fn a_whole_reupload_by_someone_else_makes_them_an_owner() {
 /// them closes the connection under the client's write.
 const LARGE: usize = 12 * 1024 * 1024;
 
+/// A phone handed to another cadre (issue 16, item 3) does not hand over its previous user's
+/// photos that no record links: they were that user's uploads, not the phone's. A re-upload of
+/// the whole photo by the new holder makes it theirs, as it would for anyone.
+#[tokio::test]
+async fn a_handed_over_phone_does_not_show_its_previous_users_photos() {
+    let app = spawn_app().await;
+    let before = app.phone(Role::GridWorker, &[VILLAGE_B]).await;
+    let bytes = jpeg("a photo of the previous holder, named by no record", 0);
+    let name = sha(&bytes);
+    assert_eq!(upload(&app, &before, &bytes).await.0, StatusCode::CREATED);
+    processed(&before, &name).await;
+    let photo = format!("/v1/blobs/{name}");
+    assert_eq!(status_of(&app, &before, &photo).await, StatusCode::OK);
+
+    let (next_id, next_name) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
+    app.store
+        .hand_over_device(before.dev.id, next_id, fieldsync_server::clock::now_ms())
+        .await
+        .unwrap()
+        .expect("the device exists");
+    let mut api = fieldsync_client::Api::new(&app.base, before.dev.id);
+    api.login(&next_name, PASSWORD)
+        .await
+        .expect("the new holder logs in");
+    let after = Phone {
+        api,
+        dev: before.dev.clone(),
+        user_id: next_id,
+    };
+    assert_eq!(
+        answers(&app, &after, &name).await,
+        answers(&app, &after, &sha(b"a photo no one ever sent")).await,
+        "the previous holder's photo is one the new holder never had"
+    );
+
+    assert_eq!(upload(&app, &after, &bytes).await.0, StatusCode::CREATED);
+    assert_eq!(status_of(&app, &after, &photo).await, StatusCode::OK);
+}
+
 /// An HTTP answer: status and JSON body.
 fn parse_answer(raw: &[u8]) -> (u16, Value) {
     let end = raw
