@@ -16,11 +16,10 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AuthUser};
-use super::sync::actor;
 use crate::access::{self, Action};
-use crate::app::AppState;
 use crate::clock;
 use crate::privacy;
+use crate::state::AppState;
 use crate::store::{AuditAction, AuditEntry};
 
 #[derive(utoipa::OpenApi)]
@@ -154,7 +153,7 @@ async fn household_checks(
     auth: AuthUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<AppJson<HouseholdChecks>, ApiError> {
-    let actor = actor(&state, &auth).await?;
+    let actor = auth.actor(&state).await?;
     let records = state.store().household_records(id).await?;
     // A household outside the caller's villages (or unknown, or unreadable) does not exist for
     // the caller.
