@@ -1,13 +1,16 @@
-//! What the HTTP front ends (the API, the console) read and answer alike, beside the
-//! operations: the client's address, a file as a download, and the text of an internal error
-//! carried to the log. Neither front end imports the other; both take these from here.
+//! What the HTTP front ends (the API, the console) read and answer alike, above the
+//! operations: the client's address, the status of an operation's error, a file as a download,
+//! and the text of an internal error carried to the log. Neither front end imports the other;
+//! both take these from here.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::service::ServiceError;
 
 /// The client's address: the peer of the connection, or, when the server is told it sits
 /// behind a proxy (`limits.trust_forwarded_for`), the last `X-Forwarded-For` entry. `None`
@@ -31,6 +34,22 @@ pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The status every HTTP front end answers an operation's error with, so a page and the API
+/// agree (a client mistake is never a 5xx; trouble that passes by itself is a 503).
+pub fn status_of(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ServiceError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Busy | ServiceError::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 /// `body` as a file named `name` to save.

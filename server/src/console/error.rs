@@ -11,7 +11,7 @@ use maud::{DOCTYPE, html};
 
 use crate::service::ServiceError;
 use crate::store::StoreError;
-use crate::web::InternalError;
+use crate::web::{InternalError, status_of};
 
 #[derive(Debug)]
 pub enum ConsoleError {
@@ -52,21 +52,6 @@ impl ConsoleError {
             fieldsync_protocol::ErrorCode::InvalidRequest,
             message,
         ))
-    }
-}
-
-/// The status of a page saying what went wrong: the one the API answers the same error with.
-fn status_of(e: &ServiceError) -> StatusCode {
-    match e {
-        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
-        ServiceError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ServiceError::Busy | ServiceError::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

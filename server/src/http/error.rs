@@ -16,7 +16,7 @@ use crate::service::ServiceError;
 use crate::store::StoreError;
 use crate::sync::pull::PullError;
 use crate::sync::push::PushError;
-use crate::web::InternalError;
+use crate::web::{InternalError, status_of};
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -73,22 +73,12 @@ impl ApiError {
     }
 }
 
-/// The one mapping of the operations' errors to answers: each kind its status; throttling and
-/// storage trouble with `Retry-After`; internal errors a generic 500.
+/// The one mapping of the operations' errors to answers: each kind its status (`web::status_of`,
+/// which the console's pages share), the detail as the body; throttling and storage trouble
+/// with `Retry-After`; internal errors a generic 500.
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        let status = match &e {
-            ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ServiceError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ServiceError::Conflict(_) => StatusCode::CONFLICT,
-            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            // Trouble that passes by itself: the phone keeps its data and tries again.
-            ServiceError::Busy | ServiceError::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
-            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = status_of(&e);
         let retry_after_s = e.retry_after_s();
         match e.into_detail() {
             Ok(detail) => ApiError::Client {

@@ -7,8 +7,8 @@ use axum::routing::get;
 use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::forms::FormDef;
 use fieldsync_protocol::gps::LatLon;
+use fieldsync_protocol::registry;
 use fieldsync_protocol::registry::checks::{self, CheckStatus, Observed};
-use fieldsync_protocol::registry::{self, Personal};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -18,9 +18,8 @@ use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AuthUser};
 use crate::access::{self, Action};
 use crate::clock;
-use crate::privacy;
+use crate::service::disclosure::{self, Whereabouts};
 use crate::state::AppState;
-use crate::store::{AuditAction, AuditEntry};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(household_checks, forms))]
@@ -207,25 +206,12 @@ async fn household_checks(
         .map(|r| {
             let mut fields = r.fields.0.clone();
             if let Some(def) = registry::entity(&r.entity) {
-                privacy::disclose(auth.role, def, &mut fields);
-                let personal: Vec<String> = def
-                    .fields
-                    .iter()
-                    .filter(|f| f.personal != Personal::None && fields.contains_key(f.name))
-                    .map(|f| f.name.to_owned())
-                    .collect();
-                if !personal.is_empty() {
-                    audit.push(AuditEntry {
-                        user_id: auth.user_id,
-                        device_id: Some(auth.device_id),
-                        action: AuditAction::Read,
-                        entity: def.name,
-                        record_id: r.id,
-                        household_id: Some(id),
-                        scope: Some(r.scope.clone()),
-                        fields: personal,
-                    });
-                }
+                let at = Whereabouts {
+                    record_id: r.id,
+                    household_id: Some(id),
+                    scope: &r.scope,
+                };
+                audit.extend(disclosure::disclose(&auth, def, at, &mut fields));
             }
             CheckRecord {
                 entity: r.entity.clone(),

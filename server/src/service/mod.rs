@@ -18,6 +18,7 @@ pub mod attendance;
 pub mod caller;
 pub mod conflicts;
 pub mod credentials;
+pub mod disclosure;
 mod error;
 pub mod push;
 pub mod work;

@@ -12,17 +12,17 @@ use std::collections::BTreeSet;
 
 use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::hlc::Hlc;
-use fieldsync_protocol::registry::{EntityDef, Personal};
+use fieldsync_protocol::registry::EntityDef;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::disclosure::{self, Whereabouts};
 use super::{Caller, ServiceError};
 use crate::access::{self, Action};
 use crate::clock;
-use crate::privacy;
 use crate::state::AppState;
-use crate::store::{AuditAction, AuditEntry, WorkRecord};
+use crate::store::{AuditEntry, WorkRecord};
 
 pub use cases::{
     Awaiting, CaseFilter, CaseList, CaseView, case_of, list_awaiting, list_cases, take_step,
@@ -61,25 +61,13 @@ impl<'a> Shown<'a> {
 
     fn item(&mut self, def: &'static EntityDef, r: WorkRecord) -> Item {
         let mut fields = r.fields.0;
-        privacy::disclose(self.caller.role, def, &mut fields);
-        let personal: Vec<String> = def
-            .fields
-            .iter()
-            .filter(|f| f.personal != Personal::None && fields.contains_key(f.name))
-            .map(|f| f.name.to_owned())
-            .collect();
-        if !personal.is_empty() {
-            self.audit.push(AuditEntry {
-                user_id: self.caller.user_id,
-                device_id: Some(self.caller.device_id),
-                action: AuditAction::Read,
-                entity: def.name,
-                record_id: r.id,
-                household_id: crate::sync::household_of(def, r.id, &fields),
-                scope: Some(r.scope.clone()),
-                fields: personal,
-            });
-        }
+        let at = Whereabouts {
+            record_id: r.id,
+            household_id: crate::sync::household_of(def, r.id, &fields),
+            scope: &r.scope,
+        };
+        self.audit
+            .extend(disclosure::disclose(self.caller, def, at, &mut fields));
         Item {
             id: r.id,
             version: r.version,
