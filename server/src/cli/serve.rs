@@ -5,9 +5,10 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::clock;
 use crate::config::Settings;
+use crate::state::AppState;
 
 pub(super) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = app::open_store(&settings).await?;

@@ -16,10 +16,10 @@ use super::layout::{self, Nav};
 use super::scope::{self, Scope};
 use super::session::{Posted, Viewer, see_other};
 use super::{P, Q, here, url_encode};
-use crate::app::AppState;
 use crate::attendance::{DayState, Sheet, load};
 use crate::export::Format;
-use crate::http::attendance::{self as api, ReviewRequest, SheetView};
+use crate::service::attendance::{self as ops, Review, SheetView};
+use crate::state::AppState;
 use crate::store::CadreRow;
 
 #[derive(Deserialize)]
@@ -68,16 +68,16 @@ pub async fn list(
     Q(q): Q<ListQuery>,
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
-    if !api::REVIEWERS.contains(&v.auth.role) {
+    if !ops::REVIEWERS.contains(&v.caller.role) {
         // A first secretary reviews no one: their own sheet is the page.
         return Ok(see_other(&format!(
             "/console/attendance/{}",
-            v.auth.user_id
+            v.caller.user_id
         )));
     }
     let scope = Scope::of(&state, &v).await?;
-    let month = api::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
-    let month_text = api::month_text(month);
+    let month = ops::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
+    let month_text = ops::month_text(month);
     let Some(division) = scope.division(q.division.as_deref()) else {
         return Ok(scope::unassigned(
             &v,
@@ -86,7 +86,7 @@ pub async fn list(
             &uri,
         ));
     };
-    let cadres = api::cadres_of(&state, &v.auth, &division, month).await?;
+    let cadres = ops::cadres_of(&state, &v.caller, &division, month).await?;
     let all = lines(&state, cadres, month).await?;
     let todo = q.show.as_deref() != Some("all");
     let waiting = all
@@ -190,7 +190,7 @@ pub async fn sheet(
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
     let month = q.month.as_deref().filter(|m| !m.is_empty());
-    let view = api::sheet_of(&state, &v.auth, Some(user_id), month).await?;
+    let view = ops::sheet_of(&state, &v.caller, Some(user_id), month).await?;
     let cadre = state
         .store()
         .user_by_id(user_id)
@@ -198,7 +198,7 @@ pub async fn sheet(
         .ok_or_else(ConsoleError::not_found)?;
     let name = cadre.display_name.clone().unwrap_or(cadre.username.clone());
     let scope = Scope::of(&state, &v).await?;
-    let reviewer = api::REVIEWERS.contains(&v.auth.role) && user_id != v.auth.user_id;
+    let reviewer = ops::REVIEWERS.contains(&v.caller.role) && user_id != v.caller.user_id;
     let people = scope::people(&state, &scope).await?;
     let who = |id: Uuid| scope::name_of(l, &people, id);
     let done = q.done.as_deref().map(|d| match d {
@@ -444,7 +444,7 @@ pub struct ReviewForm {
     event_id: Option<String>,
 }
 
-/// A decision on a sheet, through the API's code.
+/// A decision on a sheet.
 pub async fn review(
     State(state): State<AppState>,
     P(user_id): P<Uuid>,
@@ -459,10 +459,10 @@ pub async fn review(
         None => None,
     };
     let month = f.month.clone();
-    api::decide(
+    ops::decide(
         &state,
-        &posted.viewer.auth,
-        ReviewRequest {
+        &posted.viewer.caller,
+        Review {
             user_id,
             month: f.month,
             action: f.action.clone(),
@@ -484,11 +484,16 @@ pub struct XlsxQuery {
     month: String,
 }
 
-/// The township table as the API gives it.
+/// The township table, the same file the API gives.
 pub async fn xlsx(
     State(state): State<AppState>,
     v: Viewer,
     Q(q): Q<XlsxQuery>,
 ) -> Result<Response, ConsoleError> {
-    Ok(api::table_download(&state, &v.auth, q.division, q.month, Format::Xlsx).await?)
+    let file = ops::table_file(&state, &v.caller, &q.division, &q.month, Format::Xlsx).await?;
+    Ok(crate::web::attachment(
+        file.bytes,
+        file.content_type,
+        &file.name,
+    ))
 }

@@ -1,7 +1,7 @@
 //! Sync conflicts waiting for a reviewer: for each, the value the phone sent, the value the
 //! server had and the value the merge kept, side by side, with the decision as buttons. The
 //! list, the disclosure of personal values, the audit of their reading and the decision are
-//! the API's (`crate::http::conflicts`).
+//! the operations' (`crate::service::conflicts`), as the API's are.
 
 use axum::extract::State;
 use axum::http::Uri;
@@ -17,10 +17,8 @@ use super::layout::{self, Nav};
 use super::scope::{self, Scope};
 use super::session::{Posted, Viewer, see_other};
 use super::{P, Q, here};
-use crate::app::AppState;
-use crate::http::conflicts::{
-    ConflictView, ListParams, StatusFilter, list_conflicts, resolve_conflict,
-};
+use crate::service::conflicts::{self as ops, ConflictQuery, ConflictView, StatusFilter};
+use crate::state::AppState;
 use crate::sync::resolve::{Choice, Decision};
 
 const PAGE: i64 = 20;
@@ -41,10 +39,10 @@ pub async fn list(
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
     let resolved = q.status.as_deref() == Some("resolved");
-    let page = list_conflicts(
+    let page = ops::list(
         &state,
-        &v.auth,
-        ListParams {
+        &v.caller,
+        ConflictQuery {
             status: if resolved {
                 StatusFilter::Resolved
             } else {
@@ -170,7 +168,7 @@ pub struct ResolveForm {
     note: Option<String>,
 }
 
-/// A decision, through the API's code. A corrected value is taken as JSON when it reads as
+/// A decision. A corrected value is taken as JSON when it reads as
 /// JSON (a number, `true`), else as text.
 pub async fn resolve(
     State(state): State<AppState>,
@@ -193,9 +191,9 @@ pub async fn resolve(
         .note
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
-    resolve_conflict(
+    ops::resolve(
         &state,
-        &posted.viewer.auth,
+        &posted.viewer.caller,
         id,
         &Decision {
             choice,

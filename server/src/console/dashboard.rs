@@ -16,10 +16,10 @@ use super::layout::{self, Nav};
 use super::scope::{self, Scope};
 use super::session::Viewer;
 use super::{Q, here};
-use crate::app::AppState;
 use crate::attendance::load;
-use crate::http::attendance as api;
-use crate::http::work::text;
+use crate::service::attendance as ops;
+use crate::service::work::text;
+use crate::state::AppState;
 use crate::store::VillageMonth;
 
 #[derive(Deserialize)]
@@ -43,8 +43,8 @@ pub async fn page(
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
     let scope = Scope::of(&state, &v).await?;
-    let month = api::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
-    let month_text = api::month_text(month);
+    let month = ops::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
+    let month_text = ops::month_text(month);
     let Some(division) = scope.division(q.division.as_deref()) else {
         return Ok(scope::unassigned(
             &v,
@@ -85,7 +85,7 @@ pub async fn page(
 
     // Households under monitoring: cases approved or being helped, by type.
     let by_type = if crate::access::allowed(
-        v.auth.role,
+        v.caller.role,
         registry::CASE.name,
         crate::access::Action::Read,
     ) {
@@ -116,8 +116,8 @@ pub async fn page(
     };
 
     // Attendance compliance of the month's cadres.
-    let attendance = if api::REVIEWERS.contains(&v.auth.role) {
-        let cadres = api::cadres_of(&state, &v.auth, &division, month).await?;
+    let attendance = if ops::REVIEWERS.contains(&v.caller.role) {
+        let cadres = ops::cadres_of(&state, &v.caller, &division, month).await?;
         let lines = super::attendance::lines(&state, cadres, month).await?;
         let meeting = lines.iter().filter(|x| x.sheet.meets_requirement).count();
         Some((meeting as i64, lines.len() as i64))

@@ -1,15 +1,17 @@
 //! The console's one error type and its mapping to pages: a missing sign-in goes to the
 //! sign-in page, everything else is a small page in both languages with the reason and the
-//! way back. The API's errors keep their status (a client mistake is never a 5xx); a busy
-//! database or a full disk is a 503 page saying to try again, with `Retry-After`; internal
-//! ones show a generic text and carry their own to the logging middleware.
+//! way back. The operations' errors ([`ServiceError`]) keep the status the API answers them
+//! with (a client mistake is never a 5xx); a busy database or a full disk is a 503 page saying
+//! to try again, with `Retry-After`; internal ones show a generic text and carry their own to
+//! the logging middleware.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, html};
 
-use crate::http::error::{ApiError, InternalError};
+use crate::service::ServiceError;
 use crate::store::StoreError;
+use crate::web::{InternalError, status_of};
 
 #[derive(Debug)]
 pub enum ConsoleError {
@@ -17,29 +19,36 @@ pub enum ConsoleError {
     SignIn { next: String },
     /// A form without this session's CSRF token, or from another site.
     Csrf,
-    /// What the shared operations answered.
-    Api(ApiError),
+    /// What the operations answered.
+    Service(ServiceError),
+    /// A client error already given its status elsewhere: the API's photo handler, which the
+    /// console calls until photo access moves onto the operations layer.
+    Answered {
+        status: StatusCode,
+        message: String,
+        retry_after_s: Option<u64>,
+    },
 }
 
-impl From<ApiError> for ConsoleError {
-    fn from(e: ApiError) -> Self {
-        ConsoleError::Api(e)
+impl From<ServiceError> for ConsoleError {
+    fn from(e: ServiceError) -> Self {
+        ConsoleError::Service(e)
     }
 }
 
 impl From<StoreError> for ConsoleError {
     fn from(e: StoreError) -> Self {
-        ConsoleError::Api(e.into())
+        ConsoleError::Service(e.into())
     }
 }
 
 impl ConsoleError {
     pub fn not_found() -> Self {
-        ConsoleError::Api(ApiError::not_found("no such page"))
+        ConsoleError::Service(ServiceError::not_found("no such page"))
     }
 
     pub fn bad(message: impl Into<String>) -> Self {
-        ConsoleError::Api(ApiError::bad_request(
+        ConsoleError::Service(ServiceError::invalid(
             fieldsync_protocol::ErrorCode::InvalidRequest,
             message,
         ))
@@ -63,17 +72,23 @@ impl IntoResponse for ConsoleError {
                 None,
                 None,
             ),
-            ConsoleError::Api(ApiError::Client {
+            ConsoleError::Answered {
                 status,
-                detail,
+                message,
                 retry_after_s,
-            }) => (status, detail.message, None, retry_after_s),
-            ConsoleError::Api(ApiError::Internal(text)) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; it has been logged".to_owned(),
-                Some(text),
-                None,
-            ),
+            } => (status, message, None, retry_after_s),
+            ConsoleError::Service(e) => {
+                let (status, retry_after_s) = (status_of(&e), e.retry_after_s());
+                match e.into_detail() {
+                    Ok(detail) => (status, detail.message, None, retry_after_s),
+                    Err(text) => (
+                        status,
+                        "internal error; it has been logged".to_owned(),
+                        Some(text),
+                        None,
+                    ),
+                }
+            }
         };
         let title = match status {
             StatusCode::NOT_FOUND => "找不到 · Not found",

@@ -80,7 +80,7 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, here: &str, body: Markup) -> Html
                 body {
                     header.top {
                         a.brand href="/console/" { (l.t("防返贫监测 · 审核工作台", "Monitoring · Review console")) }
-                        span.who data-testid="who" { (v.name) " · " (l.role(v.auth.role)) }
+                        span.who data-testid="who" { (v.name) " · " (l.role(v.caller.role)) }
                         span.lang { (lang_links(l, here)) }
                         form.signout method="post" action="/console/logout" {
                             (csrf(v))

@@ -20,9 +20,9 @@ use super::scope::Scope;
 use super::session::Viewer;
 use super::{P, Q, here, url_encode};
 use crate::access::{self, Action};
-use crate::app::AppState;
 use crate::attendance::load;
-use crate::http::attendance as api;
+use crate::service::attendance as ops;
+use crate::state::AppState;
 use crate::store::StoredArea;
 
 #[derive(Deserialize)]
@@ -35,7 +35,7 @@ pub struct MapQuery {
 fn check_village(v: &Viewer, scope: &Scope, village: &str) -> Result<(), ConsoleError> {
     if scope.villages.contains(village)
         && access::allowed(
-            v.auth.role,
+            v.caller.role,
             fieldsync_protocol::registry::HOUSEHOLD.name,
             Action::Read,
         )
@@ -112,7 +112,7 @@ pub async fn geojson(
 ) -> Result<Response, ConsoleError> {
     let scope = Scope::of(&state, &v).await?;
     check_village(&v, &scope, &village)?;
-    let month = api::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
+    let month = ops::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
     let body = collection(&state, &village, month).await?;
     let mut r = body.to_string().into_response();
     r.headers_mut().insert(
@@ -135,8 +135,8 @@ pub async fn page(
         .clone()
         .filter(|s| !s.is_empty())
         .or_else(|| scope.villages.iter().next().cloned());
-    let month = api::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
-    let month_text = api::month_text(month);
+    let month = ops::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;
+    let month_text = ops::month_text(month);
     let drawn = match &village {
         Some(code) => {
             check_village(&v, &scope, code)?;

@@ -2,10 +2,13 @@
 //! `fieldsync serve` itself under `/console/`.
 //!
 //! Pages are rendered on the server (maud) with a little optional JavaScript; every operation
-//! runs the same code as the HTTP API (`crate::http::*`), with the same access checks, village
+//! is the one the JSON API calls (`crate::service`), with the same access checks, village
 //! scopes, disclosure and audit, so the console cannot show or change more than the API would
 //! let the same person. Writes that phones make as mutations (reassigning a task, moving a
-//! case) are pushed as mutations from the sign-in's own device, through the sync path.
+//! case) are pushed as mutations from the sign-in's own device, through the sync path. The
+//! console is mounted beside the API where the application is assembled (`crate::app`), and
+//! imports nothing of the API's but its photo handler (`http::blobs::photo`), until photo
+//! access moves onto the operations layer.
 
 mod assets;
 mod attendance;
@@ -26,7 +29,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub use error::ConsoleError;
 

@@ -12,8 +12,8 @@ use super::error::ConsoleError;
 use super::i18n::Lang;
 use super::layout::{self, Nav};
 use super::session::Viewer;
-use crate::app::AppState;
 use crate::clock;
+use crate::state::AppState;
 use crate::store::Person;
 
 pub struct Scope {
@@ -27,9 +27,9 @@ impl Scope {
     pub async fn of(state: &AppState, v: &Viewer) -> Result<Scope, ConsoleError> {
         let today = clock::iso(clock::today());
         let store = state.store();
-        let divisions = store.user_assignments(v.auth.user_id, &today).await?;
+        let divisions = store.user_assignments(v.caller.user_id, &today).await?;
         let villages: BTreeSet<String> = store
-            .user_villages(v.auth.user_id, &today)
+            .user_villages(v.caller.user_id, &today)
             .await?
             .into_iter()
             .collect();

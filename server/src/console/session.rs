@@ -22,10 +22,11 @@ use serde::de::DeserializeOwned;
 use super::error::ConsoleError;
 use super::i18n::{self, Lang};
 use super::layout;
-use crate::app::AppState;
 use crate::auth::token;
 use crate::clock;
-use crate::http::extract::{AuthUser, ClientIp};
+use crate::service::credentials::check_credentials;
+use crate::service::{Caller, ServiceError};
+use crate::state::AppState;
 use crate::store::EndReason;
 
 const SESSION_COOKIE: &str = "fs_console";
@@ -43,8 +44,8 @@ const CONSOLE_ROLES: &[Role] = &[
 
 /// The signed-in caller of a console page.
 pub struct Viewer {
-    /// The same identity the API's handlers take, so the console runs their code.
-    pub auth: AuthUser,
+    /// The caller every operation takes, the same as the API's for the same person.
+    pub caller: Caller,
     pub csrf: String,
     pub lang: Lang,
     pub name: String,
@@ -98,26 +99,16 @@ impl FromRequestParts<AppState> for Viewer {
             .await?
             .ok_or_else(sign_in)?;
         // Alive as a phone's session is: not ended, account active, device not revoked.
-        let session = state
-            .store()
-            .session_auth(found.session_id)
-            .await?
-            .filter(|s| s.is_alive())
-            .ok_or_else(sign_in)?;
-        let role: Role = session
-            .role
-            .parse()
-            .map_err(|e| ConsoleError::Api(crate::http::error::ApiError::internal(e)))?;
-        if !CONSOLE_ROLES.contains(&role) {
+        let caller = match Caller::of_session(state.store(), found.session_id).await {
+            Ok(caller) => caller,
+            Err(ServiceError::Unauthenticated(_)) => return Err(sign_in()),
+            Err(e) => return Err(e.into()),
+        };
+        if !CONSOLE_ROLES.contains(&caller.role) {
             return Err(sign_in());
         }
         Ok(Viewer {
-            auth: AuthUser {
-                user_id: session.user_id,
-                device_id: found.device_id,
-                session_id: found.session_id,
-                role,
-            },
+            caller,
             csrf: found.csrf,
             lang: lang_of(&parts.headers),
             name: found.display_name.unwrap_or(found.username),
@@ -285,10 +276,10 @@ pub struct SignIn {
 /// Checks the password as the phone's login does (same throttling) and opens a session.
 pub async fn sign_in(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    parts: Parts,
     axum::extract::Form(form): axum::extract::Form<SignIn>,
 ) -> Result<Response, ConsoleError> {
+    let headers = parts.headers.clone();
     let l = lang_of(&headers);
     let next = form.next.as_deref();
     if !same_site(&headers)
@@ -296,6 +287,9 @@ pub async fn sign_in(
     {
         return Err(ConsoleError::Csrf);
     }
+    // The address the API's login reads, for the same throttling.
+    let ip = crate::web::client_ip(&parts, state.settings().limits.trust_forwarded_for)
+        .ok_or_else(|| ServiceError::internal("the server was started without connection info"))?;
     sign_in_checked(
         &state,
         ip,
@@ -306,45 +300,33 @@ pub async fn sign_in(
     )
     .await
     .or_else(|e| match e {
-        ConsoleError::Api(crate::http::error::ApiError::Client { status, .. })
-            if status == StatusCode::UNAUTHORIZED =>
-        {
-            Ok(login_form(
-                &state,
-                &headers,
-                next,
-                Some(l.t("用户名或密码不对", "Wrong username or password")),
-                StatusCode::UNAUTHORIZED,
-            ))
-        }
-        ConsoleError::Api(crate::http::error::ApiError::Client { status, .. })
-            if status == StatusCode::TOO_MANY_REQUESTS =>
-        {
-            Ok(login_form(
-                &state,
-                &headers,
-                next,
-                Some(l.t(
-                    "登录失败次数过多，请15分钟后再试",
-                    "Too many failed sign-ins; try again in 15 minutes",
-                )),
-                StatusCode::TOO_MANY_REQUESTS,
-            ))
-        }
-        ConsoleError::Api(crate::http::error::ApiError::Client { status, .. })
-            if status == StatusCode::FORBIDDEN =>
-        {
-            Ok(login_form(
-                &state,
-                &headers,
-                next,
-                Some(l.t(
-                    "此账号不使用审核工作台，请用手机应用",
-                    "This account does not use the console; use the phone app",
-                )),
-                StatusCode::FORBIDDEN,
-            ))
-        }
+        ConsoleError::Service(ServiceError::Unauthenticated(_)) => Ok(login_form(
+            &state,
+            &headers,
+            next,
+            Some(l.t("用户名或密码不对", "Wrong username or password")),
+            StatusCode::UNAUTHORIZED,
+        )),
+        ConsoleError::Service(ServiceError::RateLimited { .. }) => Ok(login_form(
+            &state,
+            &headers,
+            next,
+            Some(l.t(
+                "登录失败次数过多，请15分钟后再试",
+                "Too many failed sign-ins; try again in 15 minutes",
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        )),
+        ConsoleError::Service(ServiceError::Forbidden(_)) => Ok(login_form(
+            &state,
+            &headers,
+            next,
+            Some(l.t(
+                "此账号不使用审核工作台，请用手机应用",
+                "This account does not use the console; use the phone app",
+            )),
+            StatusCode::FORBIDDEN,
+        )),
         other => Err(other),
     })
 }
@@ -358,13 +340,14 @@ async fn sign_in_checked(
     next: Option<&str>,
 ) -> Result<Response, ConsoleError> {
     let now = clock::now_ms();
-    let user = crate::http::auth::check_credentials(state, ip, username, password, now).await?;
+    let user = check_credentials(state, ip, username, password, now).await?;
     let role = user.role()?;
     if !CONSOLE_ROLES.contains(&role) {
-        return Err(ConsoleError::Api(crate::http::error::ApiError::forbidden(
+        return Err(ServiceError::forbidden(
             fieldsync_protocol::ErrorCode::ForbiddenRole,
             "not a console role",
-        )));
+        )
+        .into());
     }
     let hours = i64::from(state.settings().console.session_hours);
     let (cookie_token, hash) = token::new_refresh_token();
@@ -402,7 +385,7 @@ pub async fn sign_out(
     state
         .store()
         .end_session(
-            posted.viewer.auth.session_id,
+            posted.viewer.caller.session_id,
             EndReason::Logout,
             clock::now_ms(),
         )

@@ -1,13 +1,12 @@
 //! Follow-up work: tasks by village and assignee (overdue first) with reassignment, cases by
 //! state with the procedure's next steps as buttons, and self-reports waiting for the home
-//! visit. Lists come from the API's code (`crate::http::work`); a reassignment or a step is a
-//! mutation pushed from the sign-in's device, judged by the same rules as a phone's.
+//! visit. Lists, reassignments and steps are the operations' (`crate::service::work`), as the
+//! API's are; a reassignment or a step is a mutation pushed from the sign-in's device, judged
+//! by the same rules as a phone's.
 
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
-use fieldsync_protocol::hlc::Hlc;
-use fieldsync_protocol::push::{ClientInfo, Status};
 use fieldsync_protocol::registry::work::{CASE_TYPES, HELP_MEASURES, NOT_ADMITTED_REASONS};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -20,13 +19,9 @@ use super::layout::{self, Nav};
 use super::scope::{self, People, Scope};
 use super::session::{Posted, Viewer, see_other};
 use super::{P, Q, here, url_encode};
-use crate::app::AppState;
 use crate::cases::machine::{self, CaseState};
-use crate::clock;
-use crate::http::error::ApiError;
-use crate::http::work::{
-    CaseQuery, Item, TaskQuery, VillageOnly, case_of, list_awaiting, list_cases, list_tasks, text,
-};
+use crate::service::work::{self as ops, CaseFilter, Item, TaskFilter, text};
+use crate::state::AppState;
 use crate::store::Person;
 
 /// Tasks on one page: enough to work through, small enough to render at once.
@@ -41,7 +36,7 @@ fn person_name(l: Lang, people: &People, id: Option<&str>) -> String {
 }
 
 #[derive(Deserialize)]
-pub struct TaskFilter {
+pub struct TasksQuery {
     village: Option<String>,
     assignee: Option<String>,
     status: Option<String>,
@@ -54,7 +49,7 @@ pub async fn tasks(
     State(state): State<AppState>,
     v: Viewer,
     uri: Uri,
-    Q(q): Q<TaskFilter>,
+    Q(q): Q<TasksQuery>,
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
     let village = q.village.clone().filter(|s| !s.is_empty());
@@ -71,10 +66,10 @@ pub async fn tasks(
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "open".into());
     let escalated = q.escalated.as_deref() == Some("1");
-    let list = list_tasks(
+    let list = ops::list_tasks(
         &state,
-        &v.auth,
-        TaskQuery {
+        &v.caller,
+        TaskFilter {
             village: village.clone(),
             assignee,
             status: Some(status.clone()),
@@ -97,7 +92,7 @@ pub async fn tasks(
     };
     let back = here(&uri);
     let can_reassign = matches!(
-        v.auth.role,
+        v.caller.role,
         fieldsync_protocol::Role::FirstSecretary
             | fieldsync_protocol::Role::TownshipSupervisor
             | fieldsync_protocol::Role::CountyOfficer
@@ -218,39 +213,6 @@ fn task_row(
     }
 }
 
-/// Pushes one mutation made in the console from the sign-in's device, as a phone would.
-/// Refused mutations come back as the reason, so the page can say it.
-async fn push_one(state: &AppState, v: &Viewer, mutation: Value) -> Result<(), ConsoleError> {
-    let actor = crate::http::sync::actor(state, &v.auth).await?;
-    let now = clock::now_ms();
-    let rules = crate::http::sync::push_rules(state, now);
-    let results = crate::sync::push::push(
-        state.store(),
-        &actor,
-        &rules,
-        vec![mutation],
-        &ClientInfo::default(),
-    )
-    .await
-    .map_err(ApiError::from)?;
-    match results.into_iter().next() {
-        Some(r) if r.status == Status::Rejected => Err(ConsoleError::Api(match r.error {
-            Some(detail) => ApiError::from_detail(detail),
-            None => ApiError::internal("a rejection without a reason"),
-        })),
-        Some(_) => Ok(()),
-        None => Err(ConsoleError::Api(ApiError::internal("push gave no result"))),
-    }
-}
-
-fn stamp(v: &Viewer) -> Hlc {
-    Hlc {
-        wall_ms: u64::try_from(clock::now_ms()).unwrap_or_default(),
-        counter: 0,
-        node: v.auth.device_id,
-    }
-}
-
 #[derive(Deserialize)]
 pub struct ReassignForm {
     assignee_id: Uuid,
@@ -263,22 +225,8 @@ pub async fn reassign(
     P(id): P<Uuid>,
     posted: Posted<ReassignForm>,
 ) -> Result<Response, ConsoleError> {
-    let v = &posted.viewer;
     let f = &posted.form;
-    push_one(
-        &state,
-        v,
-        json!({
-            "mutation_id": Uuid::now_v7(),
-            "entity": "task",
-            "id": id,
-            "op": "update",
-            "base_version": f.version,
-            "fields": { "assignee_id": f.assignee_id },
-            "hlc": stamp(v),
-        }),
-    )
-    .await?;
+    ops::reassign_task(&state, &posted.viewer.caller, id, f.version, f.assignee_id).await?;
     let back = f
         .back
         .as_deref()
@@ -289,7 +237,7 @@ pub async fn reassign(
 }
 
 #[derive(Deserialize)]
-pub struct CaseFilter {
+pub struct CasesQuery {
     village: Option<String>,
     state: Option<String>,
 }
@@ -298,15 +246,15 @@ pub async fn cases(
     State(state): State<AppState>,
     v: Viewer,
     uri: Uri,
-    Q(q): Q<CaseFilter>,
+    Q(q): Q<CasesQuery>,
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
     let village = q.village.clone().filter(|s| !s.is_empty());
     let wanted = q.state.clone().filter(|s| !s.is_empty());
-    let list = list_cases(
+    let list = ops::list_cases(
         &state,
-        &v.auth,
-        CaseQuery {
+        &v.caller,
+        CaseFilter {
             village: village.clone(),
             state: wanted.clone(),
         },
@@ -381,13 +329,13 @@ pub async fn case(
     Q(q): Q<CasePageQuery>,
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
-    let view = case_of(&state, &v.auth, id).await?;
+    let view = ops::case_of(&state, &v.caller, id).await?;
     let scope = Scope::of(&state, &v).await?;
     let people = scope::people(&state, &scope).await?;
     let f = &view.case.fields;
     let current = text(f, "state").unwrap_or("reported");
     let next = CaseState::parse(current)
-        .map(|s| machine::next_steps(s, v.auth.role))
+        .map(|s| machine::next_steps(s, v.caller.role))
         .unwrap_or_default();
     let title = format!(
         "{} · {}",
@@ -517,43 +465,24 @@ pub async fn step(
     if !measures.is_empty() {
         fields.insert("measures".into(), Value::Array(measures));
     }
-    fields.insert("case_id".into(), json!(id));
-    fields.insert(
-        "taken_at".into(),
-        json!(clock::rfc3339_of_ms(clock::now_ms())),
-    );
-    push_one(
-        &state,
-        v,
-        json!({
-            "mutation_id": Uuid::now_v7(),
-            "entity": "case_step",
-            "id": Uuid::now_v7(),
-            "op": "create",
-            "fields": fields,
-            "hlc": stamp(v),
-        }),
-    )
-    .await?;
+    ops::take_step(&state, &v.caller, id, fields).await?;
     Ok(see_other(&format!("/console/cases/{id}?done=1")))
+}
+
+#[derive(Deserialize)]
+pub struct ReportsQuery {
+    village: Option<String>,
 }
 
 pub async fn reports(
     State(state): State<AppState>,
     v: Viewer,
     uri: Uri,
-    Q(q): Q<VillageOnly>,
+    Q(q): Q<ReportsQuery>,
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
     let village = q.village.clone().filter(|s| !s.is_empty());
-    let list = list_awaiting(
-        &state,
-        &v.auth,
-        VillageOnly {
-            village: village.clone(),
-        },
-    )
-    .await?;
+    let list = ops::list_awaiting(&state, &v.caller, village.as_deref()).await?;
     let scope = Scope::of(&state, &v).await?;
     let body = html! {
         form.filters method="get" action="/console/reports" {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, AuthUser};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{AuditFilter, AuditRow};
 
 #[derive(utoipa::OpenApi)]

@@ -13,10 +13,11 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AuthUser, ClientIp};
-use crate::app::AppState;
 use crate::auth::{password, token};
 use crate::clock;
 use crate::ratelimit::{self, Verdict};
+use crate::service::credentials;
+use crate::state::AppState;
 use crate::store::{Binding, EndReason, Spent, UserRow};
 
 #[derive(utoipa::OpenApi)]
@@ -120,21 +121,11 @@ async fn change_password(
 
 /// 429 with `Retry-After`, as the login and the password change answer while limited.
 fn too_many(what: &str, retry_after_s: u64) -> ApiError {
-    ApiError::Client {
-        status: StatusCode::TOO_MANY_REQUESTS,
-        detail: fieldsync_protocol::ErrorDetail::new(
-            ErrorCode::RateLimited,
-            format!(
-                "too many {what}; try again in {} minutes",
-                retry_after_s.div_ceil(60)
-            ),
-        ),
-        retry_after_s: Some(retry_after_s),
-    }
+    credentials::too_many(what, retry_after_s).into()
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong username or password")
+    credentials::wrong_credentials().into()
 }
 
 /// Logs in on one device: the tokens are bound to `device_id`. A device belongs to the user it
@@ -154,7 +145,7 @@ async fn login(
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
     let now = clock::now_ms();
-    let user = check_credentials(&state, ip, &req.username, req.password, now).await?;
+    let user = credentials::check_credentials(&state, ip, &req.username, req.password, now).await?;
     match state
         .store()
         .bind_device(req.device_id, user.id, now)
@@ -190,45 +181,6 @@ async fn login(
         .await?;
     tracing::info!(user = %user.id, device = %req.device_id, session = %session, "login");
     issue(&state, &user, req.device_id, session, refresh_token, now).map(AppJson)
-}
-
-/// The active user with this username and password, throttled per username and address:
-/// the phone's login and the console's sign-in share it.
-pub(crate) async fn check_credentials(
-    state: &AppState,
-    ip: std::net::IpAddr,
-    username: &str,
-    password: String,
-    now: i64,
-) -> Result<UserRow, ApiError> {
-    if username.is_empty() || username.len() > 64 || password.len() > 1024 {
-        return Err(bad_credentials());
-    }
-    let limits = &state.settings().limits;
-    if let Verdict::Limited { retry_after_s } =
-        ratelimit::check(state.store(), limits, username, ip, now).await?
-    {
-        return Err(too_many("failed logins", retry_after_s));
-    }
-    let user = state.store().user_by_username(username).await?;
-    let stored = user
-        .as_ref()
-        .map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
-    let candidate = password;
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || password::verify(&stored, &candidate))
-        .await
-        .map_err(ApiError::internal)?;
-    let user = match user {
-        Some(u) if ok && u.disabled_at.is_none() => u,
-        _ => {
-            ratelimit::failed(state.store(), limits, username, ip, now).await?;
-            tracing::info!(%ip, "login failed");
-            return Err(bad_credentials());
-        }
-    };
-    ratelimit::succeeded(state.store(), username).await?;
-    Ok(user)
 }
 
 /// Trades a refresh token for new tokens. Each refresh token works once; presenting a used one

@@ -9,7 +9,7 @@
 //! whoever may read a record linked to it (see `store::blob_links`); to anyone else it does not
 //! exist: every answer of `HEAD`, `GET`, `/meta`, `/thumb` and `PUT` is the one a photo the
 //! server never had gets. Every answer is sent after the rest of the body was read (within
-//! the size limit, see `http::unread`), so clients that write their whole body first read it.
+//! the size limit, see `app::unread`), so clients that write their whole body first read it.
 
 use axum::Router;
 use axum::body::Body;

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, AuthUser};
-use crate::app::AppState;
 use crate::clock;
+use crate::state::AppState;
 use crate::store::village_range;
 
 #[derive(utoipa::OpenApi)]
@@ -100,7 +100,7 @@ async fn list(
             "the phones list is for team leaders and county officers",
         ));
     }
-    let villages = super::sync::villages_asked(&state, &auth, q.village.as_deref()).await?;
+    let villages = auth.villages_asked(&state, q.village.as_deref()).await?;
     let now = clock::now_ms();
     let (devices, assigned) = state
         .store()

@@ -1,4 +1,5 @@
-//! The one error type of the HTTP boundary and its mapping to responses.
+//! The one error type of the HTTP boundary and its mapping to responses, with the one mapping
+//! of the operations' [`ServiceError`] to it.
 //!
 //! Client mistakes answer with their status, code and field path. Trouble that passes by
 //! itself (a busy or unreachable database, a full disk) answers 503 with `Retry-After` and a
@@ -11,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::error::{ErrorBody, ErrorCode, ErrorDetail};
 
 use crate::blobs::{BlobError, PhotoError};
+use crate::service::ServiceError;
 use crate::store::StoreError;
 use crate::sync::pull::PullError;
 use crate::sync::push::PushError;
-use crate::sync::resolve::ResolveError;
+use crate::web::{InternalError, status_of};
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -25,10 +27,6 @@ pub enum ApiError {
     },
     Internal(String),
 }
-
-/// The text of an internal error, carried to the logging middleware.
-#[derive(Clone, Debug)]
-pub struct InternalError(pub String);
 
 impl ApiError {
     pub fn client(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
@@ -70,73 +68,38 @@ impl ApiError {
         Self::client(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 
-    /// A client error with the status its code implies.
-    pub fn from_detail(detail: ErrorDetail) -> Self {
-        let status = match detail.code {
-            ErrorCode::ForbiddenRole | ErrorCode::ForbiddenScope => StatusCode::FORBIDDEN,
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::Conflict | ErrorCode::AlreadyExists => StatusCode::CONFLICT,
-            ErrorCode::InvalidJson | ErrorCode::InvalidRequest | ErrorCode::InvalidCursor => {
-                StatusCode::BAD_REQUEST
-            }
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        ApiError::Client {
-            status,
-            detail,
-            retry_after_s: None,
-        }
-    }
-
     pub fn internal(e: impl std::fmt::Display) -> Self {
         ApiError::Internal(e.to_string())
     }
 }
 
+/// The one mapping of the operations' errors to answers: each kind its status (`web::status_of`,
+/// which the console's pages share), the detail as the body; throttling and storage trouble
+/// with `Retry-After`; internal errors a generic 500.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let status = status_of(&e);
+        let retry_after_s = e.retry_after_s();
+        match e.into_detail() {
+            Ok(detail) => ApiError::Client {
+                status,
+                detail,
+                retry_after_s,
+            },
+            Err(text) => ApiError::Internal(text),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            // Contention that outlasted the retries, or a database busy or out of reach for a
-            // moment: the phone should simply try again.
-            StoreError::Retry | StoreError::Busy => ApiError::Client {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                detail: ErrorDetail::new(
-                    ErrorCode::Unavailable,
-                    "the server is busy; retry shortly",
-                ),
-                retry_after_s: Some(1),
-            },
-            // Nothing was kept and nothing is lost: the phone keeps its data until space is
-            // freed; retrying every second would only add load.
-            StoreError::Full => ApiError::Client {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                detail: ErrorDetail::new(
-                    ErrorCode::StorageFull,
-                    "the server's storage is full; nothing was saved, retry later",
-                ),
-                retry_after_s: Some(60),
-            },
-            StoreError::Duplicate(what) => ApiError::client(
-                StatusCode::CONFLICT,
-                ErrorCode::Conflict,
-                format!("{what} already exists"),
-            ),
-            other => ApiError::Internal(other.to_string()),
-        }
+        ServiceError::from(e).into()
     }
 }
 
 impl From<PushError> for ApiError {
     fn from(e: PushError) -> Self {
-        match e {
-            PushError::Store(s) => s.into(),
-            PushError::UnknownDevice | PushError::DeviceRevoked => {
-                ApiError::unauthorized(ErrorCode::DeviceRevoked, e.to_string())
-            }
-            PushError::DeviceMismatch => {
-                ApiError::unauthorized(ErrorCode::DeviceMismatch, e.to_string())
-            }
-        }
+        ServiceError::from(e).into()
     }
 }
 
@@ -146,19 +109,6 @@ impl From<PullError> for ApiError {
             PullError::Store(s) => s.into(),
             PullError::Cursor(c) => {
                 ApiError::bad_request(ErrorCode::InvalidCursor, c.to_string()).at("cursor")
-            }
-        }
-    }
-}
-
-impl From<ResolveError> for ApiError {
-    fn from(e: ResolveError) -> Self {
-        match e {
-            ResolveError::Store(s) => s.into(),
-            ResolveError::NotFound => ApiError::not_found("no such conflict"),
-            ResolveError::Invalid(d) => ApiError::from_detail(d),
-            ResolveError::AlreadyResolved => {
-                ApiError::client(StatusCode::CONFLICT, ErrorCode::Conflict, e.to_string())
             }
         }
     }

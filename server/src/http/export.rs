@@ -27,11 +27,10 @@ use tracing::Instrument;
 
 use super::error::ApiError;
 use super::extract::{AppQuery, AuthUser};
-use super::sync::actor;
 use crate::access::{self, Action};
-use crate::app::AppState;
 use crate::clock;
 use crate::export::{self, ExportError, Format, Households, Reader, csv_preamble, csv_rows};
+use crate::state::AppState;
 use fieldsync_protocol::error::ErrorBody;
 
 /// Pieces of a response made ahead of the client: enough to keep the connection busy, few
@@ -157,7 +156,7 @@ async fn open(
             "your role does not read households, so it cannot export them",
         ));
     }
-    let mine = actor(state, auth).await?.villages;
+    let mine = auth.actor(state).await?.villages;
     let villages: Vec<String> = match &division {
         None => mine.into_iter().collect(),
         Some(code) => {

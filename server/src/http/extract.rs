@@ -1,22 +1,22 @@
 //! Extractors that answer every rejection in the contract's error shape: JSON bodies, query
 //! strings, path segments and the bearer token.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::ErrorCode;
-use fieldsync_protocol::Role;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::TokenError;
+use crate::service::Caller;
+use crate::service::caller::session_ended;
+use crate::state::AppState;
 
 /// `Json` whose rejections are [`ApiError`]s, and which serialises responses.
 pub struct AppJson<T>(pub T);
@@ -126,16 +126,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientHeaders {
     }
 }
 
-/// The caller of an authenticated endpoint. Checked on every request against the database,
-/// so an ended session, a revoked device or a disabled account stops at once, not when its
-/// token expires, and role changes take effect immediately.
-#[derive(Clone, Debug)]
-pub struct AuthUser {
-    pub user_id: Uuid,
-    pub device_id: Uuid,
-    pub session_id: Uuid,
-    pub role: Role,
-}
+/// The caller of an authenticated endpoint: the operations' [`Caller`], from the bearer
+/// token's session, checked against the database on every request.
+pub type AuthUser = Caller;
 
 /// The token of an `Authorization: Bearer …` header.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
@@ -145,7 +138,7 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .and_then(|h| h.strip_prefix("Bearer "))
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -162,33 +155,12 @@ impl FromRequestParts<AppState> for AuthUser {
             TokenError::Expired => ApiError::unauthorized(ErrorCode::TokenExpired, e.to_string()),
             TokenError::Invalid => ApiError::unauthorized(ErrorCode::Unauthorized, e.to_string()),
         })?;
-        let ended = || {
-            ApiError::unauthorized(
-                ErrorCode::DeviceRevoked,
-                "this session has ended; log in again",
-            )
-        };
-        let session = state
-            .store()
-            .session_auth(claims.sid)
-            .await?
-            .ok_or_else(ended)?;
-        if session.user_disabled_at.is_some() {
-            return Err(ApiError::unauthorized(
-                ErrorCode::Unauthorized,
-                "the account is disabled",
-            ));
+        let caller = Caller::of_session(state.store(), claims.sid).await?;
+        // A token names its session's device and user; one naming others is not this session's.
+        if caller.device_id != claims.dev || caller.user_id != claims.sub {
+            return Err(session_ended().into());
         }
-        if !session.is_alive() || session.device_id != claims.dev || session.user_id != claims.sub {
-            return Err(ended());
-        }
-        let role = session.role.parse().map_err(ApiError::internal)?;
-        Ok(AuthUser {
-            user_id: claims.sub,
-            device_id: claims.dev,
-            session_id: claims.sid,
-            role,
-        })
+        Ok(caller)
     }
 }
 
@@ -203,24 +175,8 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.settings().limits.trust_forwarded_for
-            && let Some(ip) = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|h| h.to_str().ok())
-                .flat_map(|h| h.split(','))
-                // Only the entry our own proxy appended can be trusted; earlier ones come
-                // from the client.
-                .next_back()
-                .and_then(|s| s.trim().parse::<IpAddr>().ok())
-        {
-            return Ok(ClientIp(ip));
-        }
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| ClientIp(addr.ip()))
+        crate::web::client_ip(parts, state.settings().limits.trust_forwarded_for)
+            .map(ClientIp)
             .ok_or_else(|| ApiError::internal("the server was started without connection info"))
     }
 }

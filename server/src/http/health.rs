@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::AppJson;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -7,8 +7,8 @@ use axum::routing::get;
 use fieldsync_protocol::error::ErrorBody;
 use fieldsync_protocol::forms::FormDef;
 use fieldsync_protocol::gps::LatLon;
+use fieldsync_protocol::registry;
 use fieldsync_protocol::registry::checks::{self, CheckStatus, Observed};
-use fieldsync_protocol::registry::{self, Personal};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -16,12 +16,10 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AuthUser};
-use super::sync::actor;
 use crate::access::{self, Action};
-use crate::app::AppState;
 use crate::clock;
-use crate::privacy;
-use crate::store::{AuditAction, AuditEntry};
+use crate::service::disclosure::{self, Whereabouts};
+use crate::state::AppState;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(household_checks, forms))]
@@ -154,7 +152,7 @@ async fn household_checks(
     auth: AuthUser,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<AppJson<HouseholdChecks>, ApiError> {
-    let actor = actor(&state, &auth).await?;
+    let actor = auth.actor(&state).await?;
     let records = state.store().household_records(id).await?;
     // A household outside the caller's villages (or unknown, or unreadable) does not exist for
     // the caller.
@@ -212,25 +210,12 @@ async fn household_checks(
         .map(|r| {
             let mut fields = r.fields.0.clone();
             if let Some(def) = registry::entity(&r.entity) {
-                privacy::disclose(auth.role, def, &mut fields);
-                let personal: Vec<String> = def
-                    .fields
-                    .iter()
-                    .filter(|f| f.personal != Personal::None && fields.contains_key(f.name))
-                    .map(|f| f.name.to_owned())
-                    .collect();
-                if !personal.is_empty() {
-                    audit.push(AuditEntry {
-                        user_id: auth.user_id,
-                        device_id: Some(auth.device_id),
-                        action: AuditAction::Read,
-                        entity: def.name,
-                        record_id: r.id,
-                        household_id: Some(id),
-                        scope: Some(r.scope.clone()),
-                        fields: personal,
-                    });
-                }
+                let at = Whereabouts {
+                    record_id: r.id,
+                    household_id: Some(id),
+                    scope: &r.scope,
+                };
+                audit.extend(disclosure::disclose(&auth, def, at, &mut fields));
             }
             CheckRecord {
                 entity: r.entity.clone(),

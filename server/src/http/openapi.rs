@@ -21,7 +21,7 @@ use super::{
     attendance, audit, auth, blobs, conflicts, devices, export, health, households, reports, sync,
     work,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/openapi.json", get(document))

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AuthUser};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{OwnIdCard, StoredRecord};
 
 #[derive(utoipa::OpenApi)]

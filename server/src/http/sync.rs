@@ -1,7 +1,5 @@
 //! `POST /v1/sync/push` and `GET /v1/sync/pull`.
 
-use std::collections::BTreeSet;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,10 +14,10 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppQuery, AuthUser, ClientHeaders};
-use crate::app::AppState;
 use crate::clock;
-use crate::sync::push::PushRules;
-use crate::sync::{Actor, pull, push};
+use crate::service::push;
+use crate::state::AppState;
+use crate::sync::{Actor, pull};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(push_batch, pull_changes, receipt_key))]
@@ -32,52 +30,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sync/pull", get(pull_changes))
 }
 
-/// The caller with the villages they may touch today.
+/// The caller with the villages they may touch today, for `blobs.rs` (the other modules call
+/// `Caller::actor`); goes when photo access moves onto the operations layer.
 pub(crate) async fn actor(state: &AppState, auth: &AuthUser) -> Result<Actor, ApiError> {
-    let villages: BTreeSet<String> = state
-        .store()
-        .user_villages(auth.user_id, &clock::iso(clock::today()))
-        .await?
-        .into_iter()
-        .collect();
-    Ok(Actor {
-        user_id: auth.user_id,
-        device_id: auth.device_id,
-        role: auth.role,
-        villages,
-    })
-}
-
-/// The caller's villages, or the one of them a list asks for (`?village=`); another village is
-/// `forbidden_scope`.
-pub(super) async fn villages_asked(
-    state: &AppState,
-    auth: &AuthUser,
-    village: Option<&str>,
-) -> Result<BTreeSet<String>, ApiError> {
-    let mine = actor(state, auth).await?.villages;
-    match village {
-        None => Ok(mine),
-        Some(v) if mine.contains(v) => Ok([v.to_owned()].into_iter().collect()),
-        Some(v) => Err(ApiError::forbidden(
-            ErrorCode::ForbiddenScope,
-            format!("{v} is not one of your villages"),
-        )
-        .at("village")),
-    }
-}
-
-/// The limits a push is judged by, from the settings.
-pub(crate) fn push_rules(state: &AppState, now_ms: i64) -> PushRules {
-    let limits = &state.settings().limits;
-    PushRules {
-        now_ms,
-        max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
-        gps: state.settings().gps.clone(),
-        self_reports_per_day: limits.self_reports_per_day,
-        late_edit_ms: limits.late_edit_days.saturating_mul(86_400_000),
-        monitoring: state.settings().monitoring.clone(),
-    }
+    Ok(auth.actor(state).await?)
 }
 
 /// A batch of mutations from one device, each judged on its own: one result per mutation, in
@@ -114,9 +70,7 @@ async fn push_batch(
         )
         .at("mutations"));
     }
-    let actor = actor(&state, &auth).await?;
     let now_ms = clock::now_ms();
-    let rules = push_rules(&state, now_ms);
     let n = req.mutations.len();
     let subjects: Vec<Option<Subject>> = req.mutations.iter().map(subject).collect();
     // What the body says of the phone wins over the headers; either may be absent.
@@ -126,7 +80,7 @@ async fn push_batch(
         outbox_depth: body.outbox_depth.or(headers.outbox_depth),
         oldest_unsent_s: body.oldest_unsent_s.or(headers.oldest_unsent_s),
     };
-    let mut results = push::push(state.store(), &actor, &rules, req.mutations, &client).await?;
+    let mut results = push::push(&state, &auth, req.mutations, &client, now_ms).await?;
     state
         .metrics()
         .count_results(results.iter().map(|r| r.status));
@@ -229,7 +183,7 @@ async fn pull_changes(
         }
         Some(n) => n.min(limits.max_pull_limit),
     };
-    let actor = actor(&state, &auth).await?;
+    let actor = auth.actor(&state).await?;
     // A pull is contact too: a phone that only reads must not look silent to its leader. Noted
     // off the request's path: a pull must never wait for the write lock (on SQLite, a long
     // push holds it).

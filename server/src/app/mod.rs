@@ -1,4 +1,8 @@
-//! The running server: shared state, start-up (migrate, seed, keys) and graceful shutdown.
+//! The running server: start-up (migrate, seed, keys), the one router both front ends are
+//! served from (`router.rs`), and graceful shutdown.
+
+mod router;
+mod unread;
 
 use std::sync::Arc;
 
@@ -12,67 +16,10 @@ use crate::config::Settings;
 use crate::privacy::{DataKey, KeyError};
 use crate::receipts::Signer;
 use crate::store::{Store, StoreError};
-use crate::{clock, divisions, http};
+use crate::{clock, divisions};
 
-/// What every handler shares. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    store: Store,
-    keys: TokenKeys,
-    settings: Settings,
-    blobs: Blobs,
-    receipts: Signer,
-    metrics: crate::metrics::Metrics,
-}
-
-impl AppState {
-    pub fn new(
-        store: Store,
-        keys: TokenKeys,
-        settings: Settings,
-        blobs: Blobs,
-        receipts: Signer,
-    ) -> Self {
-        AppState {
-            inner: Arc::new(Inner {
-                store,
-                keys,
-                settings,
-                blobs,
-                receipts,
-                metrics: crate::metrics::Metrics::default(),
-            }),
-        }
-    }
-
-    pub fn receipts(&self) -> &Signer {
-        &self.inner.receipts
-    }
-
-    pub fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.inner.metrics
-    }
-
-    pub fn blobs(&self) -> &Blobs {
-        &self.inner.blobs
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    pub fn keys(&self) -> &TokenKeys {
-        &self.inner.keys
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.inner.settings
-    }
-}
+pub use crate::state::AppState;
+pub use router::router;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -195,7 +142,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let router = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio_stream::{Stream, StreamExt};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The middleware: see the module doc.
 pub(super) async fn read_the_rest(

@@ -1,0 +1,64 @@
+//! Pushing mutations, for every front end: a phone's batch, and the single mutations the
+//! console makes on a reviewer's behalf (a task's reassignment, a case's step). Both go
+//! through `crate::sync::push` from the caller's own device, judged by the same rules, so a
+//! front end cannot do what a phone of the same person could not, and every phone pulls the
+//! change.
+
+use fieldsync_protocol::push::{ClientInfo, MutationResult, Status};
+use serde_json::Value;
+
+use super::{Caller, ServiceError};
+use crate::state::AppState;
+use crate::sync::push::{self, PushRules};
+
+/// The limits a push is judged by, from the settings.
+pub fn rules(state: &AppState, now_ms: i64) -> PushRules {
+    let limits = &state.settings().limits;
+    PushRules {
+        now_ms,
+        max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
+        gps: state.settings().gps.clone(),
+        self_reports_per_day: limits.self_reports_per_day,
+        late_edit_ms: limits.late_edit_days.saturating_mul(86_400_000),
+        monitoring: state.settings().monitoring.clone(),
+    }
+}
+
+/// Pushes `mutations` (raw JSON, each validated on its own) from the caller's device at
+/// `now_ms`: one result per mutation, in order; a refused one is `rejected` alone.
+pub async fn push(
+    state: &AppState,
+    caller: &Caller,
+    mutations: Vec<Value>,
+    client: &ClientInfo,
+    now_ms: i64,
+) -> Result<Vec<MutationResult>, ServiceError> {
+    let actor = caller.actor(state).await?;
+    let rules = rules(state, now_ms);
+    Ok(push::push(state.store(), &actor, &rules, mutations, client).await?)
+}
+
+/// Pushes one mutation made on the caller's behalf; a refusal is the error, with the reason
+/// the server gave.
+pub async fn push_one(
+    state: &AppState,
+    caller: &Caller,
+    mutation: Value,
+) -> Result<MutationResult, ServiceError> {
+    let results = push(
+        state,
+        caller,
+        vec![mutation],
+        &ClientInfo::default(),
+        crate::clock::now_ms(),
+    )
+    .await?;
+    match results.into_iter().next() {
+        Some(r) if r.status == Status::Rejected => Err(match r.error {
+            Some(detail) => ServiceError::from_detail(detail),
+            None => ServiceError::internal("a rejection without a reason"),
+        }),
+        Some(r) => Ok(r),
+        None => Err(ServiceError::internal("push gave no result")),
+    }
+}
