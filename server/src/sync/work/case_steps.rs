@@ -10,8 +10,8 @@ use fieldsync_protocol::registry::work::OPEN_TASK_STATUSES as OPEN_TASK;
 use serde_json::{Map, Value, json};
 
 use super::evidence::{household_facts, visit_problem};
+use super::follow::{Follow, Judged, Judging, MovedStep, ServerWrite, live, refuse, text, uuid};
 use super::tasks::{About, closing, make_tasks};
-use super::{Follow, Judged, Judging, MovedStep, ServerWrite, live, refuse, text, uuid};
 use crate::cases::machine::{self, Case, CaseState, Evidence, Refusal};
 use crate::cases::rules::Trigger;
 use crate::clock;

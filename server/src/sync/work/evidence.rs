@@ -9,7 +9,7 @@ use fieldsync_protocol::registry::checks::{self, CheckState, Observed};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{text, uuid};
+use super::follow::{text, uuid};
 use crate::clock;
 use crate::store::{StoreError, Tx};
 use crate::sync::batch::Working;

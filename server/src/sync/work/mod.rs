@@ -19,6 +19,7 @@
 
 mod case_steps;
 mod evidence;
+mod follow;
 mod reports;
 mod task_edits;
 mod tasks;
@@ -26,101 +27,15 @@ mod tasks;
 use std::collections::HashMap;
 
 use fieldsync_protocol::Role;
-use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
 use fieldsync_protocol::merge::{self, RecordState};
 use fieldsync_protocol::push::{ConflictInfo, ConflictKind, Op, Status};
-use fieldsync_protocol::registry::{self, EntityDef, checks};
-use serde_json::{Map, Value};
-use time::Date;
+use fieldsync_protocol::registry::{self, checks};
 use uuid::Uuid;
 
+use self::follow::{At, Follow, Judged, Judging};
 use super::batch::{Batch, Step, Working};
 use super::household::household_of;
-use crate::clock;
-use crate::store::{ConflictWrite, MutationWrite, StoreError, Tx};
-
-/// A record the server writes as a consequence.
-struct ServerWrite {
-    id: Uuid,
-    def: &'static EntityDef,
-    scope: String,
-    fields: Map<String, Value>,
-    create: bool,
-}
-
-/// A step that met a case moved by someone else: kept, and a conflict on the case's state.
-struct MovedStep {
-    case_id: Uuid,
-    scope: String,
-    yours: Value,
-    theirs: Value,
-}
-
-/// What a mutation sets off.
-#[derive(Default)]
-pub(super) struct Follow {
-    writes: Vec<ServerWrite>,
-    moved: Option<MovedStep>,
-}
-
-type Judged = Result<Result<Follow, ErrorDetail>, StoreError>;
-
-/// What judging one mutation's follow-up reads: the step, the village of its record, the
-/// records the batch holds (the push preloads the cases and tasks it may change), and the
-/// push's time.
-struct Judging<'a> {
-    step: Step<'a>,
-    scope: &'a str,
-    records: &'a HashMap<Uuid, Working>,
-    at: At,
-}
-
-impl Judging<'_> {
-    /// The mutation's record before the merge.
-    fn before(&self) -> Option<&RecordState> {
-        self.records.get(&self.step.m.id).map(|w| &w.state)
-    }
-}
-
-/// The push's time, in the forms records carry.
-struct At {
-    today: Date,
-    rfc3339: String,
-}
-
-impl At {
-    fn new(ms: i64) -> At {
-        At {
-            today: clock::date_of_ms(ms),
-            rfc3339: clock::rfc3339_of_ms(ms),
-        }
-    }
-}
-
-fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    fields.get(name)?.as_str()
-}
-
-fn uuid(fields: &Map<String, Value>, name: &str) -> Option<Uuid> {
-    text(fields, name)?.parse().ok()
-}
-
-fn refuse(code: ErrorCode, message: impl Into<String>, field: &str) -> Judged {
-    Ok(Err(ErrorDetail::new(code, message).at(field)))
-}
-
-/// Every live record of `entity` in `scope` the batch holds (the push preloads the cases and
-/// tasks of the villages it touches).
-fn live<'a>(
-    records: &'a HashMap<Uuid, Working>,
-    entity: &'a str,
-    scope: &'a str,
-) -> impl Iterator<Item = (Uuid, &'a Map<String, Value>)> + 'a {
-    records
-        .iter()
-        .filter(move |(_, w)| w.entity == entity && w.scope == scope && !w.state.deleted)
-        .map(|(id, w)| (*id, &w.state.fields))
-}
+use crate::store::{ConflictWrite, MutationWrite, Tx};
 
 /// Decides what the step's mutation sets off; `state` is its record after the merge, in
 /// village `scope`, and gains the server's fields (a case's state, a step's outcome, a closed

@@ -11,8 +11,8 @@ use fieldsync_protocol::registry;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::follow::{Follow, Judged, Judging, ServerWrite, live, refuse, text, uuid};
 use super::tasks::{About, make_tasks};
-use super::{Follow, Judged, Judging, ServerWrite, live, refuse, text, uuid};
 use crate::cases::machine::CaseState;
 use crate::cases::rules::Trigger;
 use crate::store::{StoreError, Tx};

@@ -9,7 +9,7 @@ use fieldsync_protocol::registry::work::OPEN_TASK_STATUSES as OPEN_TASK;
 use serde_json::{Map, json};
 
 use super::evidence::evidence_closes;
-use super::{Follow, Judged, Judging, refuse, text, uuid};
+use super::follow::{Follow, Judged, Judging, refuse, text, uuid};
 use crate::cases::rules;
 use crate::clock;
 use crate::store::Tx;
@@ -30,9 +30,8 @@ pub(super) async fn task_edit(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordS
         records,
         ref at,
     } = *cx;
-    let before = cx.before();
     let empty = Map::new();
-    let old = before.map_or(&empty, |b| &b.fields);
+    let old = cx.before().map_or(&empty, |b| &b.fields);
     let new = &state.fields;
     let changed = |name: &str| old.get(name) != new.get(name);
     let leader = LEADERS.contains(&actor.role);

@@ -3,17 +3,17 @@
 
 use std::borrow::Cow;
 
+use fieldsync_protocol::merge::RecordState;
 use fieldsync_protocol::registry::work::OPEN_TASK_STATUSES as OPEN_TASK;
 use fieldsync_protocol::registry::{self, checks};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{At, Follow, Judged, Judging, ServerWrite, live, text, uuid};
+use super::follow::{At, Follow, Judged, Judging, ServerWrite, live, text, uuid};
 use crate::cases::rules::{self, Rules, Trigger};
 use crate::clock;
 use crate::store::{StoreError, Tx};
 use crate::sync::batch::Step;
-use fieldsync_protocol::merge::RecordState;
 
 /// The task rules of a village's county: its own, else the built-in ones.
 async fn rules_of(tx: &mut Tx, village: &str) -> Result<Cow<'static, Rules>, StoreError> {
