@@ -10,7 +10,9 @@ use fieldsync_protocol::registry::work::OPEN_TASK_STATUSES as OPEN_TASK;
 use serde_json::{Map, Value, json};
 
 use super::evidence::{household_facts, visit_problem};
-use super::follow::{Follow, Judged, Judging, MovedStep, ServerWrite, live, refuse, text, uuid};
+use super::follow::{
+    Follow, Judged, Judging, MovedStep, ServerWrite, live, refuse, text, texts, uuid,
+};
 use super::tasks::{About, closing, make_tasks};
 use crate::cases::machine::{self, Case, CaseState, Evidence, Refusal};
 use crate::cases::rules::Trigger;
@@ -20,14 +22,9 @@ use crate::sync::batch::Step;
 
 /// A case step, judged against the case as the batch has left it.
 pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState) -> Judged {
-    let Judging {
-        step: Step {
-            actor, rules, m, ..
-        },
-        records,
-        ref at,
-        ..
-    } = *cx;
+    let Step {
+        actor, rules, m, ..
+    } = cx.step;
     let f = &state.fields;
     let parse_state = |name: &str| text(f, name).and_then(CaseState::parse);
     let (Some(case_id), Some(from), Some(to)) =
@@ -39,7 +36,7 @@ pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState)
             "fields",
         );
     };
-    let Some(case_rec) = records.get(&case_id).filter(|w| w.entity == "case") else {
+    let Some(case_rec) = cx.records.get(&case_id).filter(|w| w.entity == "case") else {
         return refuse(
             ErrorCode::UnknownReference,
             "case_id does not name a case",
@@ -61,24 +58,16 @@ pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState)
             .and_then(|d| u32::try_from(d).ok()),
         case_type: text(f, "case_type").map(str::to_owned),
         reason: text(f, "reason").map(str::to_owned),
-        measures: f
-            .get("measures")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        measures: texts(f, "measures"),
         ..Evidence::default()
     };
     let visit_id = uuid(f, "visit_id");
     let mut visit_refusal = None;
     let mut verified_household = None;
-    let mut line = rules.monitoring.line_for(at.today.year()).unwrap_or(0.0);
+    let mut line = rules.monitoring.line_for(cx.at.today.year()).unwrap_or(0.0);
     let mut income_refusal = None;
     if to == CaseState::Verified {
-        match visit_problem(tx, records, visit_id, &case_fields).await? {
+        match visit_problem(tx, cx.records, visit_id, &case_fields).await? {
             Ok(h) => {
                 evidence.verified_visit = true;
                 verified_household = Some(h);
@@ -89,11 +78,11 @@ pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState)
     if to == CaseState::Eliminated {
         match uuid(&case_fields, "household_id") {
             Some(h) => {
-                let facts = household_facts(tx, records, h).await?;
+                let facts = household_facts(tx, cx.records, h).await?;
                 evidence.no_labour_capacity = facts.no_labour;
                 evidence.checks_pass = facts.checks_pass;
                 match facts.income_year {
-                    Some(year) if year < at.today.year() - 1 => {
+                    Some(year) if year < cx.at.today.year() - 1 => {
                         income_refusal = Some(format!(
                             "the household's income is of {year}: record this year's per_capita_income and income_year first"
                         ));
@@ -120,7 +109,7 @@ pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState)
         publicity_until,
     };
     let mut follow = Follow::default();
-    let outcome = match machine::step(&case, from, to, actor.role, &evidence, line, at.today) {
+    let outcome = match machine::step(&case, from, to, actor.role, &evidence, line, cx.at.today) {
         Ok(o) => o,
         Err(Refusal::Moved { met, .. }) => {
             let already = met == to.as_str();
@@ -195,15 +184,7 @@ pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState)
             moved.insert("not_admitted_reason".into(), json!(evidence.reason));
         }
         CaseState::Helping => {
-            let mut all: Vec<String> = case_fields
-                .get("measures")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let mut all = texts(&case_fields, "measures");
             for measure in &evidence.measures {
                 if !all.contains(measure) {
                     all.push(measure.clone());
@@ -214,7 +195,7 @@ pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState)
         _ => {}
     }
     if to.is_ended() {
-        moved.insert("closed_at".into(), json!(at.rfc3339));
+        moved.insert("closed_at".into(), json!(cx.at.rfc3339));
     }
     let household = uuid(&case_fields, "household_id").or(verified_household);
     if uuid(&case_fields, "household_id").is_none()
@@ -230,7 +211,7 @@ pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState)
         create: false,
     });
     // The tasks of the state the case leaves are done: the step is their evidence.
-    for (task_id, tf) in live(records, "task", &scope) {
+    for (task_id, tf) in live(cx.records, "task", &scope) {
         if uuid(tf, "case_id") == Some(case_id)
             && text(tf, "source") != Some("manual")
             && text(tf, "status").is_some_and(|s| OPEN_TASK.contains(&s))
@@ -238,7 +219,7 @@ pub(super) async fn step(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState)
             let mut fields = closing(
                 actor.user_id,
                 visit_id.filter(|_| evidence.verified_visit),
-                at,
+                &cx.at,
             );
             fields.insert(
                 "note".into(),

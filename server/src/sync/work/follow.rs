@@ -78,6 +78,19 @@ pub(super) fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a
     fields.get(name)?.as_str()
 }
 
+/// The strings of an array field; none where it is missing.
+pub(super) fn texts(fields: &Map<String, Value>, name: &str) -> Vec<String> {
+    fields
+        .get(name)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(super) fn uuid(fields: &Map<String, Value>, name: &str) -> Option<Uuid> {
     text(fields, name)?.parse().ok()
 }

@@ -49,11 +49,7 @@ pub(super) async fn farmer_reports_own_household(
     cx: &Judging<'_>,
     state: &RecordState,
 ) -> Result<Result<(), ErrorDetail>, StoreError> {
-    let Judging {
-        step: Step { actor, .. },
-        scope,
-        ..
-    } = *cx;
+    let actor = cx.step.actor;
     let Some(own) = tx.own_id_card(actor.user_id).await? else {
         return Ok(Err(ErrorDetail::new(
             ErrorCode::IdCardNotOnFile,
@@ -77,7 +73,7 @@ pub(super) async fn farmer_reports_own_household(
         && tx.blind_id_card(card) != own.blind
     {
         // Another member of the farmer's own household (a spouse, a parent) is theirs too.
-        let theirs = tx.household_of_id_card(card, scope).await?;
+        let theirs = tx.household_of_id_card(card, cx.scope).await?;
         if !theirs.is_some_and(|h| own.households.contains(&h)) {
             return not_yours("fields.id_card");
         }
@@ -87,18 +83,13 @@ pub(super) async fn farmer_reports_own_household(
 
 /// A self-report joins the open case of its household and difficulty, or opens one.
 pub(super) async fn self_report(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState) -> Judged {
-    let Judging {
-        step: Step { m, .. },
-        scope,
-        records,
-        ref at,
-    } = *cx;
+    let m = cx.step.m;
     let mut follow = Follow::default();
     let mut household = uuid(&state.fields, "household_id");
     if household.is_none()
         && let Some(card) = text(&state.fields, "id_card")
     {
-        household = tx.household_of_id_card(card, scope).await?;
+        household = tx.household_of_id_card(card, cx.scope).await?;
         if let Some(h) = household {
             state
                 .fields
@@ -109,7 +100,7 @@ pub(super) async fn self_report(tx: &mut Tx, cx: &Judging<'_>, state: &mut Recor
         .unwrap_or("other")
         .to_owned();
     if let Some((case_id, reports)) =
-        household.and_then(|h| open_case_of(records, scope, h, &category))
+        household.and_then(|h| open_case_of(cx.records, cx.scope, h, &category))
     {
         state
             .fields
@@ -119,7 +110,7 @@ pub(super) async fn self_report(tx: &mut Tx, cx: &Judging<'_>, state: &mut Recor
         follow.writes.push(ServerWrite {
             id: case_id,
             def: &registry::CASE,
-            scope: scope.to_owned(),
+            scope: cx.scope.to_owned(),
             fields,
             create: false,
         });
@@ -130,7 +121,7 @@ pub(super) async fn self_report(tx: &mut Tx, cx: &Judging<'_>, state: &mut Recor
         .fields
         .insert("case_id".into(), json!(case_id.to_string()));
     let mut fields = Map::new();
-    fields.insert("village_code".into(), json!(scope));
+    fields.insert("village_code".into(), json!(cx.scope));
     if let Some(h) = household {
         fields.insert("household_id".into(), json!(h.to_string()));
     }
@@ -142,16 +133,16 @@ pub(super) async fn self_report(tx: &mut Tx, cx: &Judging<'_>, state: &mut Recor
     fields.insert("self_report_id".into(), json!(m.id.to_string()));
     fields.insert("reports".into(), json!(1));
     fields.insert("state".into(), json!(CaseState::Reported.as_str()));
-    fields.insert("opened_at".into(), json!(at.rfc3339));
+    fields.insert("opened_at".into(), json!(cx.at.rfc3339));
     follow.writes.push(ServerWrite {
         id: case_id,
         def: &registry::CASE,
-        scope: scope.to_owned(),
+        scope: cx.scope.to_owned(),
         fields,
         create: true,
     });
     let about = About {
-        village: scope,
+        village: cx.scope,
         household,
         member: None,
         case: Some(case_id),
@@ -171,17 +162,13 @@ pub(super) async fn self_report(tx: &mut Tx, cx: &Judging<'_>, state: &mut Recor
 
 /// A case a cadre or a department opens: one open case per household and difficulty.
 pub(super) async fn open_case(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState) -> Judged {
-    let Judging {
-        step: Step { actor, m, .. },
-        scope,
-        records,
-        ref at,
-    } = *cx;
+    let Step { actor, m, .. } = cx.step;
     let household = uuid(&state.fields, "household_id");
     let category = text(&state.fields, "category")
         .unwrap_or("other")
         .to_owned();
-    if let Some((existing, _)) = household.and_then(|h| open_case_of(records, scope, h, &category))
+    if let Some((existing, _)) =
+        household.and_then(|h| open_case_of(cx.records, cx.scope, h, &category))
     {
         return refuse(
             ErrorCode::AlreadyExists,
@@ -197,13 +184,13 @@ pub(super) async fn open_case(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordS
         ("source", json!(source)),
         ("reports", json!(0)),
         ("state", json!(CaseState::Reported.as_str())),
-        ("opened_at", json!(at.rfc3339)),
+        ("opened_at", json!(cx.at.rfc3339)),
     ] {
         state.fields.insert(name.into(), value);
     }
     let mut follow = Follow::default();
     let about = About {
-        village: scope,
+        village: cx.scope,
         household,
         member: None,
         case: Some(m.id),

@@ -24,12 +24,7 @@ const LEADERS: &[Role] = &[
 
 /// A new task, or an edit of one, checked field by field.
 pub(super) async fn task_edit(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordState) -> Judged {
-    let Judging {
-        step: Step { actor, m, .. },
-        scope,
-        records,
-        ref at,
-    } = *cx;
+    let Step { actor, m, .. } = cx.step;
     let empty = Map::new();
     let old = cx.before().map_or(&empty, |b| &b.fields);
     let new = &state.fields;
@@ -57,7 +52,7 @@ pub(super) async fn task_edit(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordS
     if changed("assignee_id")
         && let Some(who) = uuid(new, "assignee_id")
     {
-        let people = tx.candidates(scope, &clock::iso(at.today)).await?;
+        let people = tx.candidates(cx.scope, &clock::iso(cx.at.today)).await?;
         let takes = people
             .iter()
             .any(|c| c.user_id == who && rules::ASSIGNABLE.iter().any(|r| r.as_str() == c.role));
@@ -74,7 +69,7 @@ pub(super) async fn task_edit(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordS
         server.insert("status".into(), json!("open"));
         server.insert("source".into(), json!("manual"));
         server.insert("source_id".into(), json!(m.id.to_string()));
-        server.insert("created_at".into(), json!(at.rfc3339));
+        server.insert("created_at".into(), json!(cx.at.rfc3339));
     } else if changed("status") {
         let from = text(old, "status").unwrap_or("open");
         let to = text(new, "status").unwrap_or("open");
@@ -109,14 +104,14 @@ pub(super) async fn task_edit(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordS
                 );
             }
             "done" => {
-                if let Err(why) = evidence_closes(tx, records, new, scope).await? {
+                if let Err(why) = evidence_closes(tx, cx.records, new, cx.scope).await? {
                     return refuse(ErrorCode::EvidenceRequired, why, "fields.evidence_id");
                 }
-                server.insert("closed_at".into(), json!(at.rfc3339));
+                server.insert("closed_at".into(), json!(cx.at.rfc3339));
                 server.insert("closed_by".into(), json!(actor.user_id.to_string()));
             }
             "cancelled" => {
-                server.insert("closed_at".into(), json!(at.rfc3339));
+                server.insert("closed_at".into(), json!(cx.at.rfc3339));
                 server.insert("closed_by".into(), json!(actor.user_id.to_string()));
             }
             _ => {}

@@ -52,9 +52,6 @@ pub(super) async fn make_tasks(
     about: About<'_>,
     follow: &mut Follow,
 ) -> Result<(), StoreError> {
-    let Judging {
-        records, ref at, ..
-    } = *cx;
     let rules = rules_of(tx, about.village).await?;
     let fired: Vec<_> = rules.fired(trigger).collect();
     if fired.is_empty() {
@@ -71,7 +68,7 @@ pub(super) async fn make_tasks(
                 && uuid(f, "member_id") == about.member
                 && uuid(f, "case_id") == about.case
         };
-        let exists = live(records, "task", about.village).any(|(_, f)| same(f))
+        let exists = live(cx.records, "task", about.village).any(|(_, f)| same(f))
             || follow
                 .writes
                 .iter()
@@ -81,7 +78,10 @@ pub(super) async fn make_tasks(
         }
         let candidates = match &mut candidates {
             Some(c) => c,
-            None => candidates.insert(tx.candidates(about.village, &clock::iso(at.today)).await?),
+            None => candidates.insert(
+                tx.candidates(about.village, &clock::iso(cx.at.today))
+                    .await?,
+            ),
         };
         let assignee = rule.assign.iter().find_map(|role| {
             candidates
@@ -89,10 +89,11 @@ pub(super) async fn make_tasks(
                 .find(|c| c.role == role.as_str())
                 .map(|c| c.user_id)
         });
-        let due = at
+        let due = cx
+            .at
             .today
             .checked_add(time::Duration::days(i64::from(rule.due_days)))
-            .unwrap_or(at.today);
+            .unwrap_or(cx.at.today);
         let mut fields = Map::new();
         fields.insert("village_code".into(), json!(about.village));
         for (name, id) in [
@@ -112,7 +113,7 @@ pub(super) async fn make_tasks(
         fields.insert("source".into(), json!(about.source));
         fields.insert("source_id".into(), json!(about.source_id.to_string()));
         fields.insert("rule".into(), json!(rule.id));
-        fields.insert("created_at".into(), json!(at.rfc3339));
+        fields.insert("created_at".into(), json!(cx.at.rfc3339));
         follow.writes.push(ServerWrite {
             id: Uuid::now_v7(),
             def: &registry::TASK,
@@ -139,12 +140,7 @@ pub(super) fn closing(by: Uuid, evidence: Option<Uuid>, at: &At) -> Map<String, 
 /// What a new check sets off: a passing one closes the open tasks the same check opened, a
 /// failing one makes the tasks its failures fire.
 pub(super) async fn check(tx: &mut Tx, cx: &Judging<'_>, state: &RecordState) -> Judged {
-    let Judging {
-        step: Step { actor, m, def, .. },
-        scope,
-        records,
-        ref at,
-    } = *cx;
+    let Step { actor, m, def, .. } = cx.step;
     let mut follow = Follow::default();
     let f = &state.fields;
     let household = uuid(f, "household_id");
@@ -156,7 +152,7 @@ pub(super) async fn check(tx: &mut Tx, cx: &Judging<'_>, state: &RecordState) ->
         .unwrap_or_default();
     if failures.is_empty() {
         // 对账销号: a passing check closes the open tasks the same check opened here.
-        for (task_id, tf) in live(records, "task", scope) {
+        for (task_id, tf) in live(cx.records, "task", cx.scope) {
             if text(tf, "source") == Some(def.name)
                 && uuid(tf, "household_id") == household
                 && uuid(tf, "member_id") == member
@@ -165,8 +161,8 @@ pub(super) async fn check(tx: &mut Tx, cx: &Judging<'_>, state: &RecordState) ->
                 follow.writes.push(ServerWrite {
                     id: task_id,
                     def: &registry::TASK,
-                    scope: scope.to_owned(),
-                    fields: closing(actor.user_id, Some(m.id), at),
+                    scope: cx.scope.to_owned(),
+                    fields: closing(actor.user_id, Some(m.id), &cx.at),
                     create: false,
                 });
             }
@@ -178,7 +174,7 @@ pub(super) async fn check(tx: &mut Tx, cx: &Judging<'_>, state: &RecordState) ->
             continue;
         };
         let about = About {
-            village: scope,
+            village: cx.scope,
             household,
             member,
             case: None,
