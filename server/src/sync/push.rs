@@ -167,9 +167,9 @@ async fn apply(
         results.push(result);
     }
 
-    let batch = batch.into_writes();
-    if !batch.mutations.is_empty() {
-        tx.write(&batch).await?;
+    let writes = batch.into_writes();
+    if !writes.mutations.is_empty() {
+        tx.write(&writes).await?;
     }
     tx.commit().await?;
     Ok(results)
