@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::plan::Working;
-use crate::geo::judge::{FixContext, GpsLimits, PreviousFix, judge};
+use super::batch::{Batch, Step, Working};
+use crate::geo::judge::{FixContext, PreviousFix, judge};
 use crate::geo::{Boundary, parse_geometry};
 use crate::store::{FixWrite, StoreError, StoredArea, Tx};
 
@@ -39,11 +39,11 @@ pub(super) fn referenced_ids(def: &EntityDef, fields: &Map<String, Value>) -> Ve
 /// References other than the parent must name a live record of the right entity in the same
 /// village; a `MemberOf` reference must name a member of the record's own household.
 pub(super) fn check_references(
-    def: &EntityDef,
-    m: &Mutation,
+    step: &Step<'_>,
     scope: &str,
     records: &HashMap<Uuid, Working>,
 ) -> Result<(), ErrorDetail> {
+    let Step { m, def, .. } = *step;
     let parent = def.parent().map(|(field, _)| field);
     for f in def.fields.iter().filter(|f| Some(f.name) != parent) {
         let (entities, household_field): (&[&str], _) = match f.ty {
@@ -141,26 +141,23 @@ pub(super) fn add_outcome(entity: &str, fields: &mut Map<String, Value>) {
     }
 }
 
-/// What the batch being planned holds so far: its records, and the fixes judged before this one.
-#[derive(Clone, Copy)]
-pub(super) struct SoFar<'a> {
-    pub(super) records: &'a HashMap<Uuid, Working>,
-    pub(super) earlier: &'a [FixWrite],
-}
-
 /// Judges the fix of a new observation at `household_id` in village `scope`, against the
 /// village's area (or its county's shape), the household's registered location, the device's
-/// previous fix (in this batch or stored) and fixes at other households.
+/// previous fix (in this batch or stored) and fixes at other households. `batch` is the batch
+/// as planned so far: its records, and the fixes judged before this one.
 pub(super) async fn judge_fix(
     tx: &mut Tx,
-    limits: &GpsLimits,
-    device_id: Uuid,
-    m: &Mutation,
+    step: &Step<'_>,
     scope: &str,
     household_id: Option<Uuid>,
-    so_far: SoFar<'_>,
+    batch: &Batch,
 ) -> Result<Option<(GpsVerdict, FixWrite)>, StoreError> {
-    let SoFar { records, earlier } = so_far;
+    let Step {
+        actor, rules, m, ..
+    } = *step;
+    let records = &batch.records;
+    let earlier = &batch.writes.fixes;
+    let limits = &rules.gps;
     let Some(fix) = &m.gps else { return Ok(None) };
     let fix_at_ms =
         i64::try_from(fix.fix_at.unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
@@ -200,7 +197,7 @@ pub(super) async fn judge_fix(
     });
     // The fix just before this one in time, stored or earlier in this batch (see `travel`).
     let stored = tx
-        .previous_fix(device_id, fix_at_ms, m.id)
+        .previous_fix(actor.device_id, fix_at_ms, m.id)
         .await?
         .map(|(lat, lon, at, id)| (at, id, LatLon { lat, lon }));
     let in_batch = earlier
@@ -268,14 +265,15 @@ pub(super) async fn judge_fix(
 }
 
 /// A self-report must say whose difficulty it is (a household, or an ID-card number) and carry
-/// the farmer's consent; a farmer sends a few a day at most (`limits.self_reports_per_day`).
+/// the farmer's consent; a farmer sends a few a day at most (`PushRules::self_reports_per_day`).
 pub(super) async fn check_self_report(
     tx: &mut Tx,
-    actor: &super::Actor,
-    m: &Mutation,
+    step: &Step<'_>,
     per_day: i64,
-    now_ms: i64,
 ) -> Result<Result<(), ErrorDetail>, StoreError> {
+    let Step {
+        actor, rules, m, ..
+    } = *step;
     if m.fields.get("consent_to_checks") != Some(&Value::Bool(true)) {
         return Ok(Err(ErrorDetail::new(
             ErrorCode::InvalidValue,
@@ -291,7 +289,7 @@ pub(super) async fn check_self_report(
         .at("fields.household_id")));
     }
     if actor.role == fieldsync_protocol::Role::Farmer {
-        let since = now_ms - 24 * 3_600_000;
+        let since = rules.now_ms - 24 * 3_600_000;
         let sent = tx
             .created_since(actor.user_id, registry::SELF_REPORT.name, since)
             .await?;

@@ -4,43 +4,32 @@
 use std::collections::HashMap;
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
-use fieldsync_protocol::gps::{GpsFix, GpsVerdict};
-use fieldsync_protocol::merge::{self, RecordState};
-use fieldsync_protocol::push::{ConflictInfo, Mutation, MutationResult, Op};
+use fieldsync_protocol::merge;
+use fieldsync_protocol::push::{ConflictInfo, MutationResult, Op, Status};
 use fieldsync_protocol::registry::{self, EntityDef, ScopeRule};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::push::PushRules;
-use super::{Actor, observe};
+use super::batch::{Batch, Step, Working};
+use super::household::household_of;
+use super::{observe, travel, work};
 use crate::privacy;
-use crate::store::{ConflictWrite, MutationWrite, StoreError, Tx, WriteBatch};
-
-/// A record as the batch sees it.
-pub(super) struct Working {
-    pub(super) entity: String,
-    pub(super) scope: String,
-    pub(super) state: RecordState,
-    pub(super) in_db: bool,
-    pub(super) dirty: bool,
-    pub(super) gps: Option<GpsFix>,
-    pub(super) gps_verdict: Option<GpsVerdict>,
-}
+use crate::store::{ConflictWrite, MutationWrite, StoreError, Tx};
 
 /// Merges one mutation into the batch. The outer error aborts the batch (database trouble);
 /// the inner one rejects this mutation only.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn plan(
     tx: &mut Tx,
-    actor: &Actor,
-    rules: &PushRules,
-    m: &Mutation,
-    def: &'static EntityDef,
-    records: &mut HashMap<Uuid, Working>,
-    batch: &mut WriteBatch,
-    order: &mut Vec<Uuid>,
+    step: &Step<'_>,
+    batch: &mut Batch,
 ) -> Result<Result<MutationResult, ErrorDetail>, StoreError> {
-    let existing = records.get(&m.id);
+    let Step {
+        actor,
+        rules,
+        m,
+        def,
+    } = *step;
+    let existing = batch.records.get(&m.id);
     if let Some(w) = existing.filter(|w| w.entity != def.name) {
         return Ok(Err(ErrorDetail::new(
             ErrorCode::EntityMismatch,
@@ -49,19 +38,18 @@ pub(super) async fn plan(
         .at("id")));
     }
     let scope = match (m.op, existing) {
-        (Op::Create, _) => match scope_of_new(def, m, records) {
+        (Op::Create, _) => match scope_of_new(step, &batch.records) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         },
         (_, Some(w)) => w.scope.clone(),
         (_, None) => return Ok(Err(merge::Refusal::NotFound.detail(def.name))),
     };
-    if !actor.villages.contains(&scope) && !made_while_assigned(tx, actor, rules, m, &scope).await?
-    {
+    if !actor.villages.contains(&scope) && !made_while_assigned(tx, step, &scope).await? {
         return Ok(Err(out_of_scope(tx, def, &scope).await?));
     }
     if m.op != Op::Delete
-        && let Err(e) = observe::check_references(def, m, &scope, records)
+        && let Err(e) = observe::check_references(step, &scope, &batch.records)
     {
         return Ok(Err(e));
     }
@@ -74,12 +62,13 @@ pub(super) async fn plan(
         if def.name == registry::SELF_REPORT.name {
             // Earlier reports in this batch count against the limit too.
             let in_batch = batch
+                .writes
                 .mutations
                 .iter()
                 .filter(|w| w.entity == registry::SELF_REPORT.name)
                 .count();
             let per_day = rules.self_reports_per_day - i64::try_from(in_batch).unwrap_or(i64::MAX);
-            if let Err(e) = observe::check_self_report(tx, actor, m, per_day, rules.now_ms).await? {
+            if let Err(e) = observe::check_self_report(tx, step, per_day).await? {
                 return Ok(Err(e));
             }
         }
@@ -93,19 +82,7 @@ pub(super) async fn plan(
     }
     // Cases, steps, tasks, self-reports and checks set off follow-up work; this may still
     // reject the mutation, so it comes before anything is placed in the batch.
-    let follow = match super::work::judge(
-        tx,
-        actor,
-        rules,
-        m,
-        def,
-        existing.map(|w| &w.state),
-        &mut outcome.state,
-        &scope,
-        records,
-    )
-    .await?
-    {
+    let follow = match work::judge(tx, step, &scope, &batch.records, &mut outcome.state).await? {
         Ok(f) => f,
         Err(e) => return Ok(Err(e)),
     };
@@ -113,19 +90,7 @@ pub(super) async fn plan(
     // Observations carry fixes that count as evidence (attendance, home verification): judge
     // them. Edits of registers (households, members) keep their fix without a verdict.
     let judged = if def.append_only && m.op == Op::Create {
-        observe::judge_fix(
-            tx,
-            &rules.gps,
-            actor.device_id,
-            m,
-            &scope,
-            household_id,
-            observe::SoFar {
-                records,
-                earlier: &batch.fixes,
-            },
-        )
-        .await?
+        observe::judge_fix(tx, step, &scope, household_id, batch).await?
     } else {
         None
     };
@@ -143,7 +108,7 @@ pub(super) async fn plan(
             conflict_id: id,
             kind: lost.kind,
         });
-        batch.conflicts.push(ConflictWrite {
+        batch.writes.conflicts.push(ConflictWrite {
             id,
             record_id: m.id,
             entity: def.name,
@@ -159,36 +124,24 @@ pub(super) async fn plan(
     }
     let version = outcome.state.version;
     if outcome.changed {
-        let w = records.entry(m.id).or_insert_with(|| Working {
-            entity: def.name.to_owned(),
-            scope: scope.clone(),
-            state: RecordState::default(),
-            in_db: false,
-            dirty: false,
-            gps: None,
-            gps_verdict: None,
-        });
+        let w = batch.change_or_create(m.id, def.name, &scope);
         w.state = outcome.state;
-        if !w.dirty {
-            w.dirty = true;
-            order.push(m.id);
-        }
         if m.gps.is_some() {
             w.gps.clone_from(&m.gps);
         }
         if let Some((verdict, fix)) = judged {
             w.gps_verdict = Some(verdict);
-            batch.fixes.push(fix);
+            batch.writes.fixes.push(fix);
             // This fix may now stand just before one judged earlier: judge that one again.
-            super::travel::revise_next(tx, rules, actor, m, records, batch, order).await?;
+            travel::revise_next(tx, step, batch).await?;
         }
     }
     let mut status = outcome.status;
-    if let Some(moved) = super::work::apply(follow, actor, rules.now_ms, m, records, batch, order) {
+    if let Some(moved) = work::apply(follow, step, batch) {
         infos.push(moved);
-        status = fieldsync_protocol::push::Status::Conflict;
+        status = Status::Conflict;
     }
-    batch.mutations.push(MutationWrite {
+    batch.writes.mutations.push(MutationWrite {
         mutation_id: m.mutation_id,
         record_id: m.id,
         entity: def.name,
@@ -213,11 +166,8 @@ pub(super) async fn plan(
 }
 
 /// The village a new record belongs to.
-fn scope_of_new(
-    def: &EntityDef,
-    m: &Mutation,
-    records: &HashMap<Uuid, Working>,
-) -> Result<String, ErrorDetail> {
+fn scope_of_new(step: &Step<'_>, records: &HashMap<Uuid, Working>) -> Result<String, ErrorDetail> {
+    let Step { m, def, .. } = *step;
     match def.scope {
         ScopeRule::OwnField(field) => m
             .fields
@@ -256,14 +206,15 @@ fn scope_of_new(
 
 /// An edit made offline while the cadre still served a village they have since left (a
 /// reassignment while the phone was away) is still taken: the work was theirs when they did
-/// it. Judged by the day the edit was stamped, within `limits.late_edit_days`.
+/// it. Judged by the day the edit was stamped, within `PushRules::late_edit_ms`.
 async fn made_while_assigned(
     tx: &mut Tx,
-    actor: &Actor,
-    rules: &PushRules,
-    m: &Mutation,
+    step: &Step<'_>,
     scope: &str,
 ) -> Result<bool, StoreError> {
+    let Step {
+        actor, rules, m, ..
+    } = *step;
     let made = i64::try_from(m.hlc.wall_ms).unwrap_or(i64::MAX);
     if made < rules.now_ms - rules.late_edit_ms || made > rules.now_ms {
         return Ok(false);
@@ -298,19 +249,4 @@ async fn out_of_scope(
         Some(f) => detail.at(format!("fields.{f}")),
         None => detail.at("id"),
     })
-}
-
-/// The household a record belongs to: itself, or the one its parent field names.
-pub(crate) fn household_of(
-    def: &EntityDef,
-    id: Uuid,
-    fields: &serde_json::Map<String, Value>,
-) -> Option<Uuid> {
-    if def.name == registry::HOUSEHOLD.name {
-        return Some(id);
-    }
-    def.fields
-        .iter()
-        .find(|f| f.ty == registry::FieldType::Ref(registry::HOUSEHOLD.name))
-        .and_then(|f| fields.get(f.name)?.as_str()?.parse().ok())
 }

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use fieldsync_protocol::pull::{Change, PullResponse};
 use fieldsync_protocol::registry::{self, Personal};
 
-use super::Actor;
+use super::actor::Actor;
 use super::cursor::{BadCursor, Cursor, scope_hash};
+use super::household::household_of;
 use crate::access::{self, Action};
 use crate::privacy;
 use crate::store::{AuditAction, AuditEntry, Store, StoreError};
@@ -131,7 +132,7 @@ pub async fn pull(
                 action: AuditAction::Read,
                 entity: def.name,
                 record_id: c.id,
-                household_id: super::plan::household_of(def, c.id, &c.fields),
+                household_id: household_of(def, c.id, &c.fields),
                 scope: Some(c.scope.clone()),
                 fields: personal,
             });

@@ -19,25 +19,12 @@ use fieldsync_protocol::registry::{self, EntityDef};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::plan::Working;
-use super::{Actor, IsRetry, retrying};
-use crate::store::{ConflictRow, RecordWrite, Store, StoreError, Tx, WriteBatch};
-
-/// Limits a push is checked against.
-#[derive(Clone, Debug)]
-pub struct PushRules {
-    pub now_ms: i64,
-    /// How far ahead of the server's clock a stamp may be.
-    pub max_clock_ahead_ms: i64,
-    /// When a GPS fix is doubted.
-    pub gps: crate::geo::judge::GpsLimits,
-    /// Self-reports one farmer account may send in 24 hours.
-    pub self_reports_per_day: i64,
-    /// How far back an edit may have been made in a village the cadre has since left.
-    pub late_edit_ms: i64,
-    /// The year's monitoring line, for risk elimination.
-    pub monitoring: crate::config::MonitoringSettings,
-}
+use super::actor::Actor;
+pub use super::batch::PushRules;
+use super::batch::{Batch, Step};
+use super::retry::{IsRetry, retrying};
+use super::{observe, plan, validate};
+use crate::store::{ConflictRow, LoggedMutation, Store, StoreError, StoredRecord, Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -81,18 +68,16 @@ fn prepare(actor: &Actor, rules: &PushRules, raw: Vec<Value>) -> Vec<Slot> {
     let mut first_index: HashMap<Uuid, usize> = HashMap::new();
     raw.into_iter()
         .enumerate()
-        .map(
-            |(i, value)| match super::validate::validate(actor, rules, value) {
-                Ok((m, def)) => match first_index.get(&m.mutation_id) {
-                    Some(&earlier) => Slot::Repeat(earlier),
-                    None => {
-                        first_index.insert(m.mutation_id, i);
-                        Slot::Ready(Box::new(m), def)
-                    }
-                },
-                Err((id, e)) => Slot::Rejected(MutationResult::rejected(id, e)),
+        .map(|(i, value)| match validate::validate(actor, rules, value) {
+            Ok((m, def)) => match first_index.get(&m.mutation_id) {
+                Some(&earlier) => Slot::Repeat(earlier),
+                None => {
+                    first_index.insert(m.mutation_id, i);
+                    Slot::Ready(Box::new(m), def)
+                }
             },
-        )
+            Err((id, e)) => Slot::Rejected(MutationResult::rejected(id, e)),
+        })
         .collect()
 }
 
@@ -137,9 +122,8 @@ async fn apply(
         group_by_mutation(tx.conflicts_of_mutations(&with_conflicts).await?)
     };
 
-    let mut records = load_records(&mut tx, &ready, &logged).await?;
-    let mut batch = WriteBatch::new(actor.device_id, actor.user_id, rules.now_ms);
-    let mut order: Vec<Uuid> = Vec::new();
+    let stored = load_records(&mut tx, &ready, &logged).await?;
+    let mut batch = Batch::new(actor, rules.now_ms, stored);
     let mut results: Vec<MutationResult> = Vec::with_capacity(slots.len());
     for slot in slots {
         let result = match slot {
@@ -166,44 +150,26 @@ async fn apply(
                     original_status: Status::parse(&l.status),
                     receipt: None,
                 },
-                None => match super::plan::plan(
-                    &mut tx,
-                    actor,
-                    rules,
-                    m,
-                    def,
-                    &mut records,
-                    &mut batch,
-                    &mut order,
-                )
-                .await?
-                {
-                    Ok(r) => r,
-                    Err(e) => MutationResult::rejected(Some(m.mutation_id), e),
-                },
+                None => {
+                    let step = Step {
+                        actor,
+                        rules,
+                        m,
+                        def,
+                    };
+                    match plan::plan(&mut tx, &step, &mut batch).await? {
+                        Ok(r) => r,
+                        Err(e) => MutationResult::rejected(Some(m.mutation_id), e),
+                    }
+                }
             },
         };
         results.push(result);
     }
 
-    for id in order {
-        if let Some(w) = records.remove(&id).filter(|w| w.dirty) {
-            let def = registry::entity(&w.entity);
-            batch.records.push(RecordWrite {
-                id,
-                entity: def.map_or("unknown", |d| d.name),
-                household_id: def.and_then(|d| super::plan::household_of(d, id, &w.state.fields)),
-                scope: w.scope,
-                state: w.state,
-                gps: w.gps,
-                gps_verdict: w.gps_verdict,
-                created: !w.in_db,
-                user_id: actor.user_id,
-            });
-        }
-    }
-    if !batch.mutations.is_empty() {
-        tx.write(&batch).await?;
+    let writes = batch.into_writes();
+    if !writes.mutations.is_empty() {
+        tx.write(&writes).await?;
     }
     tx.commit().await?;
     Ok(results)
@@ -215,8 +181,8 @@ async fn apply(
 async fn load_records(
     tx: &mut Tx,
     ready: &[&Mutation],
-    logged: &HashMap<Uuid, crate::store::LoggedMutation>,
-) -> Result<HashMap<Uuid, Working>, StoreError> {
+    logged: &HashMap<Uuid, LoggedMutation>,
+) -> Result<Vec<StoredRecord>, StoreError> {
     let mut ids: Vec<Uuid> = Vec::new();
     for m in ready
         .iter()
@@ -226,7 +192,7 @@ async fn load_records(
         if m.op != Op::Delete
             && let Some(def) = registry::entity(&m.entity)
         {
-            ids.extend(super::observe::referenced_ids(def, &m.fields));
+            ids.extend(observe::referenced_ids(def, &m.fields));
         }
     }
     ids.sort_unstable();
@@ -283,24 +249,7 @@ async fn load_records(
         work.retain(|id| ids.binary_search(id).is_err());
         rows.extend(tx.lock_records(&work).await?);
     }
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let (id, entity, scope, state) = r.into_state();
-            (
-                id,
-                Working {
-                    entity,
-                    scope,
-                    state,
-                    in_db: true,
-                    dirty: false,
-                    gps: None,
-                    gps_verdict: None,
-                },
-            )
-        })
-        .collect())
+    Ok(rows)
 }
 
 /// The result for a mutation that came twice in one batch.

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{Actor, IsRetry, retrying};
+use super::actor::Actor;
+use super::household::household_of;
+use super::retry::{IsRetry, retrying};
 use crate::access::{self, Action};
 use crate::store::{
     AuditAction, AuditEntry, ConflictRow, MutationWrite, RecordWrite, Store, StoreError, WriteBatch,
@@ -178,7 +180,7 @@ async fn attempt(
         action: AuditAction::Resolve,
         entity: def.name,
         record_id: id,
-        household_id: super::plan::household_of(def, id, &state.fields),
+        household_id: household_of(def, id, &state.fields),
         scope: Some(scope.clone()),
         fields: vec![conflict.field.clone()],
     }];

@@ -11,32 +11,29 @@
 //! (`tests/api/travel.rs` pushes permutations). Pushes of one device are serialised by its
 //! device row, so no other fix of the device can land in between.
 
-use std::collections::HashMap;
-
 use fieldsync_protocol::gps::{Doubt, LatLon};
 use fieldsync_protocol::merge;
-use fieldsync_protocol::push::{Mutation, Op, Status};
+use fieldsync_protocol::push::{Op, Status};
 use fieldsync_protocol::registry;
 use serde_json::Map;
 use uuid::Uuid;
 
-use super::Actor;
-use super::plan::{Working, household_of};
-use super::push::PushRules;
+use super::batch::{Batch, Step};
+use super::household::household_of;
 use crate::geo::judge::{PreviousFix, impossible_travel};
-use crate::store::{MutationWrite, StoreError, Tx, WriteBatch};
+use crate::store::{MutationWrite, StoreError, Tx};
 
-/// Judges the device's next fix after the one `m` just added to the batch again, against it.
+/// Judges the device's next fix after the one the step's mutation just added to the batch
+/// again, against it.
 pub(super) async fn revise_next(
     tx: &mut Tx,
-    rules: &PushRules,
-    actor: &Actor,
-    m: &Mutation,
-    records: &mut HashMap<Uuid, Working>,
-    batch: &mut WriteBatch,
-    order: &mut Vec<Uuid>,
+    step: &Step<'_>,
+    batch: &mut Batch,
 ) -> Result<(), StoreError> {
-    let Some(new) = batch.fixes.iter().find(|f| f.record_id == m.id) else {
+    let Step {
+        actor, rules, m, ..
+    } = *step;
+    let Some(new) = batch.writes.fixes.iter().find(|f| f.record_id == m.id) else {
         return Ok(());
     };
     let key = (new.fix_at_ms, new.record_id);
@@ -48,6 +45,7 @@ pub(super) async fn revise_next(
         fix_at_ms: new.fix_at_ms,
     };
     let in_batch = batch
+        .writes
         .fixes
         .iter()
         .map(|f| (f.fix_at_ms, f.record_id))
@@ -58,7 +56,7 @@ pub(super) async fn revise_next(
         && stored.as_ref().is_none_or(|s| b < (s.fix_at, s.record_id))
     {
         // Judged earlier in this batch and not written yet: revise it in place.
-        if let Some(w) = records.get_mut(&b.1)
+        if let Some(w) = batch.records.get_mut(&b.1)
             && let (Some(fix), Some(verdict)) = (&w.gps, &mut w.gps_verdict)
         {
             verdict.set_doubt(
@@ -72,7 +70,7 @@ pub(super) async fn revise_next(
     let Some(fix) = next.gps else { return Ok(()) };
     let doubted = impossible_travel(&fix.0, &before, &rules.gps);
     // Revised already in this batch (by a fix before this one): that revision is the latest.
-    if let Some(w) = records.get_mut(&next.record_id)
+    if let Some(w) = batch.records.get_mut(&next.record_id)
         && w.dirty
         && let Some(verdict) = &mut w.gps_verdict
     {
@@ -85,17 +83,12 @@ pub(super) async fn revise_next(
     if !verdict.0.set_doubt(Doubt::ImpossibleTravel, doubted) {
         return Ok(());
     }
-    let stamp = merge::stamp_after(
-        Some(m.hlc),
-        actor.device_id,
-        u64::try_from(rules.now_ms).unwrap_or_default(),
-    );
     let revision = Revision {
         id: next.record_id,
         verdict: verdict.0,
-        stamp,
+        stamp: step.server_stamp(),
     };
-    write_revision(tx, revision, records, batch, order).await
+    write_revision(tx, revision, batch).await
 }
 
 /// A stored record's revised verdict, and the stamp of the server write that carries it.
@@ -109,40 +102,24 @@ struct Revision {
 async fn write_revision(
     tx: &mut Tx,
     Revision { id, verdict, stamp }: Revision,
-    records: &mut HashMap<Uuid, Working>,
-    batch: &mut WriteBatch,
-    order: &mut Vec<Uuid>,
+    batch: &mut Batch,
 ) -> Result<(), StoreError> {
-    if !records.contains_key(&id) {
-        for row in tx.lock_records(&[id]).await? {
-            let (id, entity, scope, state) = row.into_state();
-            records.insert(
-                id,
-                Working {
-                    entity,
-                    scope,
-                    state,
-                    in_db: true,
-                    dirty: false,
-                    gps: None,
-                    gps_verdict: None,
-                },
-            );
-        }
+    if !batch.records.contains_key(&id) {
+        batch.hold(tx.lock_records(&[id]).await?);
     }
-    let Some(w) = records.get_mut(&id) else {
+    let Some(def) = batch
+        .records
+        .get(&id)
+        .and_then(|w| registry::entity(&w.entity))
+    else {
         return Ok(());
     };
-    let Some(def) = registry::entity(&w.entity) else {
+    let Some(w) = batch.change(id) else {
         return Ok(());
     };
     w.state = merge::server_write(&w.state, &Map::new(), stamp);
     w.gps_verdict = Some(verdict);
-    if !w.dirty {
-        w.dirty = true;
-        order.push(id);
-    }
-    batch.mutations.push(MutationWrite {
+    let logged = MutationWrite {
         mutation_id: Uuid::now_v7(),
         record_id: id,
         entity: def.name,
@@ -154,6 +131,7 @@ async fn write_revision(
         gps: None,
         household_id: household_of(def, id, &w.state.fields),
         scope: w.scope.clone(),
-    });
+    };
+    batch.writes.mutations.push(logged);
     Ok(())
 }

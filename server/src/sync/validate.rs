@@ -7,8 +7,8 @@ use fieldsync_protocol::registry::{self, EntityDef};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::Actor;
-use super::push::PushRules;
+use super::actor::Actor;
+use super::batch::PushRules;
 use crate::access::{self, Action};
 
 /// A rejection, with the mutation id when it could be read.
