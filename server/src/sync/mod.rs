@@ -1,6 +1,7 @@
 //! The sync domain: what a push does (validate, deduplicate, merge, write), what a pull
-//! returns (cursor and scopes), and how a reviewer resolves a conflict. HTTP lives in
-//! `crate::http`; SQL in `crate::store`.
+//! returns (cursor and scopes), and how a reviewer resolves a conflict. The operations that
+//! call it for a caller are in `crate::service`, the front ends above them; SQL in
+//! `crate::store`.
 
 mod actor;
 mod batch;
