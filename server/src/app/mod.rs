@@ -18,7 +18,7 @@ use crate::receipts::Signer;
 use crate::store::{Store, StoreError};
 use crate::{clock, divisions};
 
-pub use crate::state::AppState;
+use crate::state::AppState;
 pub use router::router;
 
 #[derive(Debug, thiserror::Error)]

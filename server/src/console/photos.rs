@@ -1,6 +1,6 @@
-//! Photos shown as evidence (a visit's, a check's): served by the API's code, so a reviewer
-//! sees exactly the photos the API would show them, with the same caching. The one import of
-//! the API in the console: it goes when photo access moves onto the operations layer.
+//! Photos shown as evidence (a visit's, a check's): the same operation and answer as the
+//! API's (`service::photos`, `web::photo`), so a reviewer sees exactly the photos the API would
+//! show them, with the same caching.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -9,10 +9,8 @@ use axum::response::Response;
 use super::P;
 use super::error::ConsoleError;
 use super::session::Viewer;
-use crate::http::blobs::photo;
-use crate::http::error::ApiError;
-use crate::service::ServiceError;
 use crate::state::AppState;
+use crate::web::photo::photo;
 
 pub async fn original(
     State(state): State<AppState>,
@@ -20,9 +18,7 @@ pub async fn original(
     headers: HeaderMap,
     P(sha256): P<String>,
 ) -> Result<Response, ConsoleError> {
-    photo(&state, &v.caller, &sha256, false, &headers)
-        .await
-        .map_err(page_of)
+    Ok(photo(&state, &v.caller, &sha256, false, &headers).await?)
 }
 
 pub async fn thumbnail(
@@ -31,23 +27,5 @@ pub async fn thumbnail(
     headers: HeaderMap,
     P(sha256): P<String>,
 ) -> Result<Response, ConsoleError> {
-    photo(&state, &v.caller, &sha256, true, &headers)
-        .await
-        .map_err(page_of)
-}
-
-/// The API's error as a console page, with its status.
-fn page_of(e: ApiError) -> ConsoleError {
-    match e {
-        ApiError::Client {
-            status,
-            detail,
-            retry_after_s,
-        } => ConsoleError::Answered {
-            status,
-            message: detail.message,
-            retry_after_s,
-        },
-        ApiError::Internal(text) => ServiceError::Internal(text).into(),
-    }
+    Ok(photo(&state, &v.caller, &sha256, true, &headers).await?)
 }

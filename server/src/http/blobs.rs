@@ -10,9 +10,10 @@
 //! exist: every answer of `HEAD`, `GET`, `/meta`, `/thumb` and `PUT` is the one a photo the
 //! server never had gets. Every answer is sent after the rest of the body was read (within
 //! the size limit, see `app::unread`), so clients that write their whole body first read it.
+//! Who sees a photo is decided in `service::photos`; the bytes are answered by `web::photo`,
+//! as the console's are.
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,11 +24,10 @@ use fieldsync_protocol::error::ErrorBody;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, AuthUser};
-use super::sync::actor;
-use crate::access::{self, Action};
-use crate::app::AppState;
-use crate::blobs::{BlobError, original_key, parse_content_range, thumb_key};
-use crate::store::BlobRow;
+use crate::blobs::parse_content_range;
+use crate::service::photos;
+use crate::state::AppState;
+use crate::web::photo::photo;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(upload, progress, original, thumbnail, meta))]
@@ -87,7 +87,7 @@ async fn upload(
     let visible = chunk.is_none()
         && declared.unwrap_or(0) == 0
         && is_sha256_hex(&sha256)
-        && seen(&state, &auth, &sha256).await?.is_some();
+        && photos::seen(&state, &auth, &sha256).await?.is_some();
     let body = request.into_body().into_data_stream();
     // In a task of its own: when the phone's connection drops, hyper drops this handler, but
     // the part that did arrive must still be stored and counted so the phone can resume.
@@ -132,7 +132,7 @@ async fn progress(
     auth: AuthUser,
     AppPath(sha256): AppPath<String>,
 ) -> Result<Response, ApiError> {
-    let info = visible(&state, &auth, &sha256).await?;
+    let info = photos::visible(&state, &auth, &sha256).await?;
     let mut headers = HeaderMap::new();
     let (k, v) = offset_header(&info);
     headers.insert(k, v);
@@ -157,7 +157,7 @@ async fn meta(
     auth: AuthUser,
     AppPath(sha256): AppPath<String>,
 ) -> Result<AppJson<BlobInfo>, ApiError> {
-    Ok(AppJson(visible(&state, &auth, &sha256).await?))
+    Ok(AppJson(photos::visible(&state, &auth, &sha256).await?))
 }
 
 /// The stored photo (EXIF removed), one byte range if asked; cacheable for good.
@@ -183,26 +183,7 @@ async fn original(
     AppPath(sha256): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    photo(&state, &auth, &sha256, false, &headers).await
-}
-
-/// A photo as stored (or its thumbnail), if the caller may see it: the API's and the console's.
-pub(crate) async fn photo(
-    state: &AppState,
-    auth: &AuthUser,
-    sha256: &str,
-    thumb: bool,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    let info = visible(state, auth, sha256).await?;
-    if thumb {
-        return serve(state, info, &thumb_key(sha256), "image/jpeg", headers).await;
-    }
-    let content_type = match info.format.as_deref() {
-        Some("png") => "image/png",
-        _ => "image/jpeg",
-    };
-    serve(state, info, &original_key(sha256), content_type, headers).await
+    Ok(photo(&state, &auth, &sha256, false, &headers).await?)
 }
 
 /// The JPEG thumbnail.
@@ -222,49 +203,7 @@ async fn thumbnail(
     AppPath(sha256): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    photo(&state, &auth, &sha256, true, &headers).await
-}
-
-/// What the caller may know of the blob; 404 when it is not theirs to see, exactly as for a
-/// blob the server has never had, except for the caller's own upload in progress.
-async fn visible(state: &AppState, auth: &AuthUser, sha256: &str) -> Result<BlobInfo, ApiError> {
-    if !is_sha256_hex(sha256) {
-        return Err(BlobError::BadName(sha256.to_owned()).into());
-    }
-    let seen = seen(state, auth, sha256).await?;
-    state
-        .blobs()
-        .info(sha256, auth.device_id, seen.as_ref())
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such photo"))
-}
-
-/// The blob's row, if the server has it and the caller may see it: their device sent it, or
-/// a record they may read links to it (see `store::blob_links`).
-async fn seen(
-    state: &AppState,
-    auth: &AuthUser,
-    sha256: &str,
-) -> Result<Option<BlobRow>, ApiError> {
-    let store = state.store();
-    let Some(row) = store.blob(sha256).await? else {
-        return Ok(None);
-    };
-    if store
-        .is_blob_owner(sha256, auth.device_id, auth.user_id)
-        .await?
-    {
-        return Ok(Some(row));
-    }
-    let references = store.blob_references(sha256).await?;
-    if references.is_empty() {
-        return Ok(None);
-    }
-    let actor = actor(state, auth).await?;
-    let readable = references.iter().any(|r| {
-        actor.villages.contains(&r.scope) && access::allowed(auth.role, &r.entity, Action::Read)
-    });
-    Ok(readable.then_some(row))
+    Ok(photo(&state, &auth, &sha256, true, &headers).await?)
 }
 
 fn state_name(s: BlobState) -> &'static str {
@@ -274,148 +213,5 @@ fn state_name(s: BlobState) -> &'static str {
         BlobState::Ready => "ready",
         BlobState::Rejected => "rejected",
         BlobState::Missing => "missing",
-    }
-}
-
-/// Streams a stored object: 202 with the blob's state while it is being processed, the
-/// rejection as an error, else the bytes (one range if asked), cacheable for good: the name is
-/// the content.
-async fn serve(
-    state: &AppState,
-    info: BlobInfo,
-    key: &str,
-    content_type: &'static str,
-    headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    match info.state {
-        // Missing: the photo's phone is sending it again.
-        BlobState::Receiving | BlobState::Processing | BlobState::Missing => {
-            return Ok((StatusCode::ACCEPTED, AppJson(info)).into_response());
-        }
-        BlobState::Rejected => {
-            let code = match info.reason.as_deref() {
-                Some("unsupported_format") => ErrorCode::UnsupportedFormat,
-                _ => ErrorCode::BadPhoto,
-            };
-            return Err(ApiError::client(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                format!(
-                    "the photo was not accepted: {}",
-                    info.reason.as_deref().unwrap_or("unknown")
-                ),
-            ));
-        }
-        BlobState::Ready => {}
-    }
-    let etag = format!("\"{}\"", info.sha256);
-    let cache = [
-        (header::ETAG, etag.clone()),
-        (
-            header::CACHE_CONTROL,
-            "private, max-age=31536000, immutable".to_owned(),
-        ),
-        (header::ACCEPT_RANGES, "bytes".to_owned()),
-    ];
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
-        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
-    }
-    let blobs = state.blobs();
-    let Some(size) = blobs.store().size(key).await.map_err(BlobError::from)? else {
-        return Err(ApiError::internal(
-            "a ready photo is missing from the blob store",
-        ));
-    };
-    let wanted = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(r) => match byte_range(r, size) {
-            Some(range) => Some(range),
-            None => {
-                return Ok((
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-                )
-                    .into_response());
-            }
-        },
-        None => None,
-    };
-    let Some(object) = blobs
-        .store()
-        .get(key, wanted.clone())
-        .await
-        .map_err(BlobError::from)?
-    else {
-        return Err(ApiError::internal(
-            "a ready photo is missing from the blob store",
-        ));
-    };
-    let mut response = Response::new(Body::from_stream(object.body));
-    if wanted.is_some() {
-        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-    }
-    let h = response.headers_mut();
-    for (k, v) in cache {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    }
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    match wanted {
-        Some(r) => {
-            let value = format!("bytes {}-{}/{}", r.start, r.end - 1, object.size);
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                h.insert(header::CONTENT_RANGE, v);
-            }
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
-        }
-        None => {
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(object.size));
-        }
-    }
-    Ok(response)
-}
-
-/// One range of `bytes=a-b`, `bytes=a-` or `bytes=-n`, as `start..end` (end exclusive);
-/// `None` when it cannot be satisfied. Several ranges are answered with the first.
-fn byte_range(value: &str, size: u64) -> Option<std::ops::Range<u64>> {
-    let spec = value
-        .trim()
-        .strip_prefix("bytes=")?
-        .split(',')
-        .next()?
-        .trim();
-    let (a, b) = spec.split_once('-')?;
-    let range = match (a.trim(), b.trim()) {
-        ("", n) => {
-            let n: u64 = n.parse().ok()?;
-            size.saturating_sub(n)..size
-        }
-        (a, "") => a.parse().ok()?..size,
-        (a, b) => {
-            let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
-            a..b.saturating_add(1).min(size)
-        }
-    };
-    (range.start < range.end && range.start < size).then_some(range)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::byte_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(byte_range("bytes=0-99", 1000), Some(0..100));
-        assert_eq!(byte_range("bytes=900-", 1000), Some(900..1000));
-        assert_eq!(byte_range("bytes=-100", 1000), Some(900..1000));
-        assert_eq!(byte_range("bytes=990-2000", 1000), Some(990..1000));
-        assert_eq!(byte_range("bytes=1000-", 1000), None);
-        assert_eq!(byte_range("bytes=5-1", 1000), None);
-        assert_eq!(byte_range("items=0-1", 1000), None);
-        assert_eq!(byte_range("bytes=0-0,5-9", 1000), Some(0..1));
     }
 }

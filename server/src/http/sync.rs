@@ -17,7 +17,7 @@ use super::extract::{AppJson, AppQuery, AuthUser, ClientHeaders};
 use crate::clock;
 use crate::service::push;
 use crate::state::AppState;
-use crate::sync::{Actor, pull};
+use crate::sync::pull;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(push_batch, pull_changes, receipt_key))]
@@ -28,12 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sync/push", post(push_batch))
         .route("/v1/receipts/key", get(receipt_key))
         .route("/v1/sync/pull", get(pull_changes))
-}
-
-/// The caller with the villages they may touch today, for `blobs.rs` (the other modules call
-/// `Caller::actor`); goes when photo access moves onto the operations layer.
-pub(crate) async fn actor(state: &AppState, auth: &AuthUser) -> Result<Actor, ApiError> {
-    Ok(auth.actor(state).await?)
 }
 
 /// A batch of mutations from one device, each judged on its own: one result per mutation, in

@@ -3,6 +3,8 @@
 //! and the text of an internal error carried to the log. Neither front end imports the other;
 //! both take these from here.
 
+pub mod photo;
+
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
