@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
+use fieldsync_protocol::registry;
 use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -227,13 +228,7 @@ async fn photos_of(
         .flat_map(|d| d.events.iter().map(|e| e.record_id))
         .collect();
     let mut out = HashMap::new();
-    for entity in [
-        "visit",
-        "housing_check",
-        "water_check",
-        "education_check",
-        "health_check",
-    ] {
+    for entity in registry::AT_HOUSEHOLD {
         for r in state.store().records_created_by(user_id, entity).await? {
             if !shown.contains(&r.id) {
                 continue;

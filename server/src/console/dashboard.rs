@@ -28,13 +28,6 @@ pub struct DashboardQuery {
     month: Option<String>,
 }
 
-const CHECKS: [&str; 4] = [
-    "housing_check",
-    "water_check",
-    "education_check",
-    "health_check",
-];
-
 pub async fn page(
     State(state): State<AppState>,
     v: Viewer,
@@ -147,7 +140,7 @@ pub async fn page(
             },
         })
         .collect();
-    let check_bars: Vec<Bar> = CHECKS
+    let check_bars: Vec<Bar> = registry::CHECK_NAMES
         .iter()
         .map(|c| {
             let (n, failed) = checks.get(*c).copied().unwrap_or_default();
