@@ -72,8 +72,14 @@ mod tests {
         );
         assert_eq!(a.get_version_num(), 7);
         assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
-        assert_ne!(a, record("housing_check", "uuid:0f6e5c3a-1111-4222-8333-444455556666"));
-        assert_ne!(a, mutation("water_check", "uuid:0f6e5c3a-1111-4222-8333-444455556666"));
+        assert_ne!(
+            a,
+            record("housing_check", "uuid:0f6e5c3a-1111-4222-8333-444455556666")
+        );
+        assert_ne!(
+            a,
+            mutation("water_check", "uuid:0f6e5c3a-1111-4222-8333-444455556666")
+        );
         assert_ne!(derived("x", &["ab", "c"]), derived("x", &["a", "bc"]));
         // Pinned: the ids of every stored OpenRosa record depend on this staying the same.
         // (Computed independently with Python's hashlib.)

@@ -13,7 +13,12 @@
 //! - [`problem`]: errors, in Chinese for the cadre and in English.
 
 pub mod ids;
+pub mod instance;
 pub mod problem;
+pub mod xform;
 pub mod xml;
 
 pub use problem::{Kind, Problem};
+
+#[cfg(test)]
+mod golden_tests;

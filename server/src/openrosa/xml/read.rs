@@ -66,8 +66,11 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Element, Problem> {
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        malformed("不是UTF-8编码", format!("not UTF-8 (byte {})", e.valid_up_to()))
-            .at(format!("line {}", line_of(bytes, e.valid_up_to())))
+        malformed(
+            "不是UTF-8编码",
+            format!("not UTF-8 (byte {})", e.valid_up_to()),
+        )
+        .at(format!("line {}", line_of(bytes, e.valid_up_to())))
     })?;
     Parser {
         text,
@@ -157,7 +160,10 @@ impl Parser<'_> {
         }
         match (self.root, self.stack.is_empty()) {
             (Some(root), true) => Ok(root),
-            _ => Err(malformed("文件不完整", "the document ends before its root element is closed")),
+            _ => Err(malformed(
+                "文件不完整",
+                "the document ends before its root element is closed",
+            )),
         }
     }
 
@@ -174,11 +180,12 @@ impl Parser<'_> {
 
     fn open(&mut self, e: &BytesStart<'_>, at: usize) -> Result<(), Problem> {
         if self.root.is_some() {
-            return Err(malformed("根元素之后还有内容", "a second root element").at(self.where_(at)));
+            return Err(
+                malformed("根元素之后还有内容", "a second root element").at(self.where_(at))
+            );
         }
         self.elements += 1;
-        if self.stack.len() >= self.limits.max_depth || self.elements > self.limits.max_elements
-        {
+        if self.stack.len() >= self.limits.max_depth || self.elements > self.limits.max_elements {
             return Err(Problem::new(
                 Kind::TooLarge,
                 "XML层级过深或元素过多",
@@ -192,12 +199,13 @@ impl Parser<'_> {
         let mut declared = Vec::new();
         let mut raw = Vec::new();
         for attr in e.attributes() {
-            let attr = attr.map_err(|err| {
-                malformed("属性格式错误", err.to_string()).at(self.where_(at))
-            })?;
+            let attr =
+                attr.map_err(|err| malformed("属性格式错误", err.to_string()).at(self.where_(at)))?;
             let value = attr
                 .normalized_value_with(XmlVersion::Implicit1_0, 1, predefined)
-                .map_err(|err| malformed("属性值含有不允许的引用", err.to_string()).at(self.where_(at)))?
+                .map_err(|err| {
+                    malformed("属性值含有不允许的引用", err.to_string()).at(self.where_(at))
+                })?
                 .into_owned();
             let qname: String = attr.key.as_ref().to_owned();
             match qname.split_once(':') {
@@ -253,7 +261,9 @@ impl Parser<'_> {
                 Ok(())
             }
             None if s.trim().is_empty() => Ok(()),
-            None => Err(malformed("根元素之外有文字", "text outside the root element").at(self.where_(at))),
+            None => Err(
+                malformed("根元素之外有文字", "text outside the root element").at(self.where_(at)),
+            ),
         }
     }
 

@@ -24,7 +24,10 @@ fn reads_elements_attributes_and_text() {
     );
     assert_eq!(root.child("name").unwrap().value(), "马 & 福 一二<raw>");
     let meta = root.child("meta").unwrap();
-    assert_eq!(meta.namespace.as_deref(), Some("http://openrosa.org/xforms"));
+    assert_eq!(
+        meta.namespace.as_deref(),
+        Some("http://openrosa.org/xforms")
+    );
     assert_eq!(meta.child("instanceID").unwrap().value(), "uuid:1");
 }
 
@@ -33,13 +36,18 @@ fn an_undeclared_orx_prefix_is_accepted_as_central_accepts_it() {
     let root = read(r#"<data id="x"><meta><orx:instanceName>one</orx:instanceName><n1:odd>2</n1:odd></meta></data>"#).unwrap();
     let meta = root.child("meta").unwrap();
     let name = meta.child("instanceName").unwrap();
-    assert_eq!(name.namespace.as_deref(), Some("http://openrosa.org/xforms"));
+    assert_eq!(
+        name.namespace.as_deref(),
+        Some("http://openrosa.org/xforms")
+    );
     assert_eq!(meta.child("odd").unwrap().namespace, None);
 }
 
 #[test]
 fn default_namespaces_apply_to_elements_not_attributes() {
-    let root = read(r#"<data xmlns="http://opendatakit.org/submissions" id="x"><a xmlns="">1</a></data>"#).unwrap();
+    let root =
+        read(r#"<data xmlns="http://opendatakit.org/submissions" id="x"><a xmlns="">1</a></data>"#)
+            .unwrap();
     assert_eq!(
         root.namespace.as_deref(),
         Some("http://opendatakit.org/submissions")
@@ -59,8 +67,14 @@ fn doctype_and_entities_are_refused() {
     let undeclared = read("<data><a>&nbsp;</a></data>").unwrap_err();
     assert!(undeclared.en.contains("&nbsp;"), "{undeclared}");
     assert_eq!(undeclared.path.as_deref(), Some("/data/a, line 1"));
-    assert!(read(r#"<data a="&x;"/>"#).is_err(), "no entities in attributes");
-    assert!(read("<data>&#0;</data>").is_err(), "NUL is not an XML character");
+    assert!(
+        read(r#"<data a="&x;"/>"#).is_err(),
+        "no entities in attributes"
+    );
+    assert!(
+        read("<data>&#0;</data>").is_err(),
+        "NUL is not an XML character"
+    );
 }
 
 #[test]
@@ -129,5 +143,8 @@ fn the_writer_escapes_and_round_trips() {
     assert_eq!(back.child("t").unwrap().text, "a < b & c > d\r\n");
     let label = back.child("label").unwrap();
     assert_eq!(label.text, "住户 ");
-    assert_eq!(label.child("output").unwrap().attr("value"), Some("/data/a < 2"));
+    assert_eq!(
+        label.child("output").unwrap().attr("value"),
+        Some("/data/a < 2")
+    );
 }

@@ -125,7 +125,10 @@ impl Writer {
                 Inline::Text(t) => self.out.push_str(&escape_text(t)),
                 Inline::Empty(n, a) => {
                     let mut w = Writer::default();
-                    w.tag(n, &a.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+                    w.tag(
+                        n,
+                        &a.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+                    );
                     self.out.push_str(&w.out);
                     self.out.push_str("/>");
                 }

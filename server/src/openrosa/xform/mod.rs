@@ -1,0 +1,3 @@
+//! XForms: reading any form's binds ([`schema`]).
+
+pub mod schema;
