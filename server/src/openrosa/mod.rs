@@ -14,6 +14,7 @@
 
 pub mod ids;
 pub mod instance;
+pub mod labels;
 pub mod problem;
 pub mod xform;
 pub mod xml;
