@@ -12,10 +12,12 @@
 //! - [`responses`]: form list, manifest and `OpenRosaResponse` documents.
 //! - [`problem`]: errors, in Chinese for the cadre and in English.
 
+pub mod entities;
 pub mod ids;
 pub mod instance;
 pub mod labels;
 pub mod problem;
+pub mod responses;
 pub mod xform;
 pub mod xml;
 
