@@ -18,6 +18,7 @@ pub mod hex;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod openrosa;
 pub mod privacy;
 pub mod ratelimit;
 pub mod receipts;

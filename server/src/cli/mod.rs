@@ -12,6 +12,7 @@ mod devices;
 mod export;
 mod forms;
 mod import;
+mod openrosa;
 mod progress;
 mod seed;
 mod serve;
@@ -53,6 +54,12 @@ enum Command {
     Migrate,
     /// Print the OpenAPI 3.1 document of the HTTP API (as `GET /v1/openapi.json` serves it).
     Openapi,
+    /// Write every XForm served to ODK Collect (registry forms and the survey versions in use)
+    /// into a directory, one file per form version.
+    OpenrosaForms {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Administrative tasks on the configured database.
     #[command(subcommand)]
     Admin(Admin),
@@ -303,6 +310,13 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Serve => serve::serve(settings).await,
         Command::Migrate => serve::migrate(&settings).await,
         Command::Openapi => Ok(()),
+        Command::OpenrosaForms { out } => {
+            let store = app::open_store(&settings).await?;
+            app::prepare(&store).await?;
+            let result = openrosa::write_forms(&store, &out).await;
+            store.close().await;
+            result
+        }
         // A restore replaces the database: nothing may hold it open.
         Command::Admin(Admin::Restore { from }) => backup::restore(&settings, &from).await,
         Command::Admin(cmd) => {
