@@ -112,7 +112,10 @@ pub fn members(rows: &[Row]) -> MediaFile {
 pub fn villages(villages: &[(String, String)]) -> MediaFile {
     let mut sorted = villages.to_vec();
     sorted.sort();
-    let body = sorted.into_iter().map(|(code, name)| vec![code, name]).collect();
+    let body = sorted
+        .into_iter()
+        .map(|(code, name)| vec![code, name])
+        .collect();
     write("villages.csv", &["name", "label"], body)
 }
 
@@ -139,7 +142,10 @@ mod tests {
         )]);
         let mut lines = m.csv.lines();
         let header = lines.next().unwrap();
-        assert!(header.starts_with("name,label,__version,household_id,relation,gender"), "{header}");
+        assert!(
+            header.starts_with("name,label,__version,household_id,relation,gender"),
+            "{header}"
+        );
         assert!(!header.contains(",name,"), "a member's name is its label");
         let line = lines.next().unwrap();
         assert!(line.starts_with("00000000-0000-0000-0000-000000000002,\"马小花, \"\"花花\"\"\",3,00000000-0000-0000-0000-000000000009,"), "{line}");
@@ -149,13 +155,25 @@ mod tests {
 
     #[test]
     fn the_hash_follows_the_content_not_the_order() {
-        let a = row(1, 1, json!({"head_name": "甲", "village_code": "640104001002", "hazards": ["flood", "fire"]}));
-        let b = row(2, 4, json!({"head_name": "乙", "village_code": "640104001002"}));
+        let a = row(
+            1,
+            1,
+            json!({"head_name": "甲", "village_code": "640104001002", "hazards": ["flood", "fire"]}),
+        );
+        let b = row(
+            2,
+            4,
+            json!({"head_name": "乙", "village_code": "640104001002"}),
+        );
         let one = households(&[a.clone(), b.clone()]);
         assert_eq!(one, households(&[b.clone(), a.clone()]));
         let mut b2 = b.clone();
         b2.version = 5;
-        assert_ne!(one.hash, households(&[a, b2]).hash, "a new version is a new list");
+        assert_ne!(
+            one.hash,
+            households(&[a, b2]).hash,
+            "a new version is a new list"
+        );
         assert!(one.hash.starts_with("md5:"));
         let v = villages(&[("640104001002".into(), "何家村".into())]);
         assert_eq!(v.csv, "name,label\r\n640104001002,何家村\r\n");

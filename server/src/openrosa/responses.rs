@@ -54,7 +54,10 @@ pub fn manifest(files: &[Media]) -> String {
     w.open("manifest", &[("xmlns", MANIFEST_NS)]);
     for f in files {
         match &f.integrity_url {
-            Some(url) => w.open("mediaFile", &[("type", "entityList"), ("integrityUrl", url)]),
+            Some(url) => w.open(
+                "mediaFile",
+                &[("type", "entityList"), ("integrityUrl", url)],
+            ),
             None => w.open("mediaFile", &[]),
         };
         w.leaf("filename", &[], &f.file_name)
@@ -80,7 +83,10 @@ pub fn response(nature: Nature, message: &str) -> String {
         Nature::Error => "error",
     };
     let mut w = Writer::new();
-    w.open("OpenRosaResponse", &[("xmlns", RESPONSE_NS), ("items", "0")]);
+    w.open(
+        "OpenRosaResponse",
+        &[("xmlns", RESPONSE_NS), ("items", "0")],
+    );
     w.leaf("message", &[("nature", nature)], message);
     w.finish()
 }
@@ -113,7 +119,8 @@ mod tests {
             .map(|f| Listed {
                 form: f,
                 download_url: format!("https://x/forms/{}.xml?a=1&b=2", f.form_id),
-                manifest_url: (!f.lists.is_empty()).then(|| format!("https://x/forms/{}/manifest", f.form_id)),
+                manifest_url: (!f.lists.is_empty())
+                    .then(|| format!("https://x/forms/{}/manifest", f.form_id)),
             })
             .collect();
         let doc = form_list(&listed);
@@ -121,7 +128,11 @@ mod tests {
         assert_eq!(root.namespace.as_deref(), Some(FORM_LIST_NS));
         assert_eq!(root.children.len(), forms.len());
         for (x, f) in root.children.iter().zip(&forms) {
-            assert!(x.children.iter().all(|c| c.namespace.as_deref() == Some(FORM_LIST_NS)));
+            assert!(
+                x.children
+                    .iter()
+                    .all(|c| c.namespace.as_deref() == Some(FORM_LIST_NS))
+            );
             assert_eq!(x.child("formID").unwrap().text, f.form_id);
             assert_eq!(x.child("hash").unwrap().text, f.hash());
             assert!(x.child("hash").unwrap().text.starts_with("md5:"));
@@ -133,8 +144,18 @@ mod tests {
     #[test]
     fn manifest_response_and_integrity() {
         let m = manifest(&[
-            Media { file_name: "households.csv".into(), hash: "md5:00".into(), download_url: "u1".into(), integrity_url: Some("i?x=1".into()) },
-            Media { file_name: "villages.csv".into(), hash: "md5:01".into(), download_url: "u2".into(), integrity_url: None },
+            Media {
+                file_name: "households.csv".into(),
+                hash: "md5:00".into(),
+                download_url: "u1".into(),
+                integrity_url: Some("i?x=1".into()),
+            },
+            Media {
+                file_name: "villages.csv".into(),
+                hash: "md5:01".into(),
+                download_url: "u2".into(),
+                integrity_url: None,
+            },
         ]);
         let root = parse(m.as_bytes(), &Limits::FORM).unwrap();
         assert_eq!(root.namespace.as_deref(), Some(MANIFEST_NS));
@@ -143,10 +164,19 @@ mod tests {
         assert_eq!(root.children[1].attr("type"), None);
         let r = response(Nature::Error, "表单未知 <x>\nunknown form");
         let root = parse(r.as_bytes(), &Limits::FORM).unwrap();
-        assert_eq!((root.name.as_str(), root.namespace.as_deref()), ("OpenRosaResponse", Some(RESPONSE_NS)));
-        assert_eq!(root.child("message").unwrap().text, "表单未知 <x>\nunknown form");
+        assert_eq!(
+            (root.name.as_str(), root.namespace.as_deref()),
+            ("OpenRosaResponse", Some(RESPONSE_NS))
+        );
+        assert_eq!(
+            root.child("message").unwrap().text,
+            "表单未知 <x>\nunknown form"
+        );
         let i = integrity(&[(uuid::Uuid::nil(), true)]);
-        assert!(i.contains("<entity id=\"00000000-0000-0000-0000-000000000000\">"), "{i}");
+        assert!(
+            i.contains("<entity id=\"00000000-0000-0000-0000-000000000000\">"),
+            "{i}"
+        );
         assert!(i.contains("<deleted>true</deleted>"));
     }
 }

@@ -351,7 +351,9 @@ fn record_fields(def: &'static EntityDef, update: bool) -> Vec<Question> {
     for f in def
         .fields
         .iter()
-        .filter(|f| !f.server_only && !(update && f.immutable))
+        // The server writes these; an update cannot change those set on create.
+        .filter(|f| !f.server_only)
+        .filter(|f| !update || !f.immutable)
     {
         match pair {
             Some(stem) if f.name == format!("{stem}_lat") => {
