@@ -12,6 +12,7 @@ pub mod error;
 pub mod forms;
 pub mod gps;
 pub mod hlc;
+pub mod labels;
 pub mod merge;
 pub mod pull;
 pub mod push;

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
-use fieldsync_protocol::registry;
+use fieldsync_protocol::{labels, registry};
 use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -317,7 +317,7 @@ fn sheet_body(
                     div.date { (d.date.get(8..).unwrap_or(&d.date)) " " span.muted { (l.day_state(d.state)) } }
                     @for e in &d.events {
                         div.event {
-                            (e.time) " " (l.check_kind(&e.entity)) " · " (scope.name(&e.village))
+                            (e.time) " " (l.entity(&e.entity)) " · " (scope.name(&e.village))
                             @if e.accepted { " " span.badge.ok { (l.t("已接受", "accepted")) } }
                             @else if !e.counts { " " span.badge.warn title=(e.doubts.join(", ")) { (doubt_text(l, &e.doubts)) } }
                             @if let Some(hashes) = photos.get(&e.record_id) {
@@ -398,11 +398,7 @@ fn action_text(l: super::i18n::Lang, action: &str) -> &'static str {
 }
 
 fn absence_kind(l: super::i18n::Lang, kind: &str) -> &'static str {
-    match kind {
-        "leave" => l.t("请假", "Leave"),
-        "training" => l.t("培训", "Training"),
-        _ => l.t("公出", "Official trip"),
-    }
+    labels::absence_kind(kind).map_or(l.t("公出", "Official trip"), |k| l.pick(k))
 }
 
 /// Why an event does not count, in words.

@@ -103,7 +103,7 @@ fn card(v: &Viewer, c: &ConflictView, scope: &Scope, who: &dyn Fn(Uuid) -> Strin
     html! {
         div.card data-testid="conflict" data-id=(c.id) {
             div {
-                strong { (entity_name(l, &c.entity)) " · " (l.field(&c.field)) }
+                strong { (l.entity(&c.entity)) " · " (l.field(&c.entity, &c.field)) }
                 " " span.badge { (kind_name(l, &c.kind)) }
                 " " span.muted { (scope.name(&c.scope)) " · " (who(c.user_id)) " · " (layout::when(c.created_at_ms)) }
             }
@@ -132,16 +132,6 @@ fn card(v: &Viewer, c: &ConflictView, scope: &Scope, who: &dyn Fn(Uuid) -> Strin
                 }
             }
         }
-    }
-}
-
-fn entity_name(l: Lang, entity: &str) -> &'static str {
-    match entity {
-        "household" => l.t("农户", "Household"),
-        "member" => l.t("家庭成员", "Member"),
-        "task" => l.t("任务", "Task"),
-        "case" => l.t("监测对象", "Case"),
-        other => l.check_kind(other),
     }
 }
 

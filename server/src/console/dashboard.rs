@@ -145,7 +145,7 @@ pub async fn page(
         .map(|c| {
             let (n, failed) = checks.get(*c).copied().unwrap_or_default();
             Bar {
-                label: l.check_kind(c).to_owned(),
+                label: l.entity(c).to_owned(),
                 value: failed as f64,
                 text: format!("{failed} / {n}"),
                 colour: RED,

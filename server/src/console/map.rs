@@ -289,7 +289,7 @@ fn svg(l: Lang, fc: &Value, tile_url: Option<&str>) -> Markup {
                 @let (x, y) = at(c[0].as_f64().unwrap_or_default(), c[1].as_f64().unwrap_or_default());
                 @let ok = f["properties"]["verdict"] == "ok";
                 circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="6" fill=(if ok { "#1b7f3b" } else { "#d97706" }) stroke="#fff" stroke-width="1.5" data-verdict=(if ok { "ok" } else { "doubted" }) {
-                    title { (l.check_kind(f["properties"]["entity"].as_str().unwrap_or(""))) " " (f["properties"]["at"].as_str().unwrap_or("")) }
+                    title { (l.entity(f["properties"]["entity"].as_str().unwrap_or(""))) " " (f["properties"]["at"].as_str().unwrap_or("")) }
                 }
             }
         }

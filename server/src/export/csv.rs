@@ -8,13 +8,13 @@
 //! is prefixed with `'`: names and addresses come from phones, and a spreadsheet must not run
 //! what a phone typed.
 
-use super::row::{Cell, HEADERS, Row};
+use super::row::{Cell, Row, headers};
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
 /// The start of the household file: the byte-order mark and the header row.
 pub fn csv_preamble() -> Result<Vec<u8>, ::csv::Error> {
-    csv_header(&HEADERS)
+    csv_header(&headers())
 }
 
 /// The byte-order mark (so Excel reads UTF-8) and a header row.

@@ -1,44 +1,58 @@
 //! One household as one row of the export: its register fields as the caller's role may see
-//! them, and where it stands on the four checks. Both file formats write these cells, so a CSV
+//! them, and where it stands on each check. Both file formats write these cells, so a CSV
 //! and an XLSX of the same households hold the same values under the same headers.
 
+use std::sync::LazyLock;
+
 use fieldsync_protocol::Role;
+use fieldsync_protocol::labels;
 use fieldsync_protocol::registry::checks::{self, CheckStatus, Observed};
-use fieldsync_protocol::registry::{HOUSEHOLD, Personal};
+use fieldsync_protocol::registry::{CHECK_NAMES, HOUSEHOLD, Personal};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::privacy;
 use crate::store::{ExportCheck, ExportHousehold, VillageLabel};
 
-/// The header row: Chinese for the officials who read the file, with the English key in
-/// brackets for whoever processes it. Cells follow in this order (see [`build`]).
-pub const HEADERS: [&str; 24] = [
-    "村代码 (village_code)",
-    "村名 (village_name)",
-    "乡镇 (township)",
-    "户主 (head_name)",
-    "住址 (address)",
-    "联系电话 (phone)",
-    "户主身份证号 (head_id_card)",
-    "监测类型 (monitoring_type)",
-    "劳动能力 (labour_capacity)",
-    "人均纯收入 (per_capita_income)",
-    "家庭人口 (household_size)",
-    "住房安全 (housing_check)",
-    "住房安全问题 (housing_check_failures)",
-    "住房安全核查时间 (housing_check_checked_at)",
-    "饮水安全 (water_check)",
-    "饮水安全问题 (water_check_failures)",
-    "饮水安全核查时间 (water_check_checked_at)",
-    "义务教育 (education_check)",
-    "义务教育问题 (education_check_failures)",
-    "义务教育核查时间 (education_check_checked_at)",
-    "基本医疗 (health_check)",
-    "基本医疗问题 (health_check_failures)",
-    "基本医疗核查时间 (health_check_checked_at)",
-    "记录编号 (household_id)",
+/// The register's columns, before the checks: the Chinese title for the officials who read the
+/// file, and the English key.
+const REGISTER_COLUMNS: [(&str, &str); 11] = [
+    ("村代码", "village_code"),
+    ("村名", "village_name"),
+    ("乡镇", "township"),
+    ("户主", "head_name"),
+    ("住址", "address"),
+    ("联系电话", "phone"),
+    ("户主身份证号", "head_id_card"),
+    ("监测类型", "monitoring_type"),
+    ("劳动能力", "labour_capacity"),
+    ("人均纯收入", "per_capita_income"),
+    ("家庭人口", "household_size"),
 ];
+
+/// The header row: Chinese for the officials who read the file, with the English key in
+/// brackets for whoever processes it: the register's columns, then three for each check of the
+/// registry (its standing, its failures, when it was made; named as `labels::entity` names the
+/// check), then the record's id. Cells follow in this order (see [`build`]).
+pub static HEADERS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut headers: Vec<String> = REGISTER_COLUMNS
+        .iter()
+        .map(|(zh, key)| format!("{zh} ({key})"))
+        .collect();
+    for check in CHECK_NAMES {
+        let zh = labels::entity(check).map_or(check, |l| l.zh);
+        headers.push(format!("{zh} ({check})"));
+        headers.push(format!("{zh}问题 ({check}_failures)"));
+        headers.push(format!("{zh}核查时间 ({check}_checked_at)"));
+    }
+    headers.push("记录编号 (household_id)".to_owned());
+    headers
+});
+
+/// [`HEADERS`] as the writers take them.
+pub fn headers() -> Vec<&'static str> {
+    HEADERS.iter().map(String::as_str).collect()
+}
 
 /// The household fields exported, in column order after the village and township.
 const FIELDS: [&str; 8] = [

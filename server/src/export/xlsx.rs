@@ -10,7 +10,7 @@ use std::io::Write;
 
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
-use super::row::{Cell, HEADERS, Row};
+use super::row::{Cell, Row, headers};
 
 const SHEET: &str = "农户";
 
@@ -35,7 +35,7 @@ pub struct Sheet {
 impl Sheet {
     /// The household workbook with its header row written.
     pub fn new() -> Result<Sheet, XlsxError> {
-        Sheet::with_headers(SHEET, &HEADERS, |header| {
+        Sheet::with_headers(SHEET, &headers(), |header| {
             WIDTHS
                 .iter()
                 .find(|(key, _)| header.ends_with(key))
