@@ -1,5 +1,5 @@
-//! Reading the statistical division codes (`code,name,level,parent_code`, the format of
-//! `shared/data/ningxia-divisions.csv`). A copy of Ningxia's is built in, so a fresh server
+//! Reading the statistical division codes (`code,name,level,parent_code`, the NBS list's
+//! columns). Ningxia's list is built in (`server/data/`), so a fresh server
 //! knows every village without an import.
 
 use crate::store::Division;

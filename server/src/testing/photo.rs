@@ -30,7 +30,8 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{ImageEncoder, Rgb, RgbImage};
 
-/// The setting that names the folder of real phone photos (`../shared/data/photos` in CI).
+/// The setting that names the folder of real phone photos (`.ci/run` sets it to the corpus it is
+/// given); without it the corpus tests skip, saying so.
 pub const CORPUS_VAR: &str = "FIELDSYNC_TEST_PHOTOS";
 /// Set to `1` (as `.ci/run` does) to make a missing corpus fail the tests that need it.
 pub const REQUIRE_CORPUS_VAR: &str = "FIELDSYNC_TEST_REQUIRE_PHOTOS";
@@ -400,8 +401,8 @@ pub fn corpus(test: &str) -> Option<PathBuf> {
                 "{test}: {CORPUS_VAR} is not set and {REQUIRE_CORPUS_VAR}=1 says it must be"
             );
             eprintln!(
-                "{test} skipped: {CORPUS_VAR} is not set (the real-phone corpus, a folder such as \
-                 ../shared/data/photos; .ci/run sets it)"
+                "{test} skipped: {CORPUS_VAR} is not set (the folder of real-phone photos; \
+                 .ci/run sets it)"
             );
             None
         }
