@@ -17,6 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 use crate::helpers::*;
+// A photo's name, as phones make it.
+use fieldsync_client::photo_name as sha;
 
 /// A small JPEG made at run time, unique to `label`, followed by `padding` bytes (cameras
 /// append data after the image; the server neither decodes nor keeps it).
@@ -24,13 +26,6 @@ fn jpeg(label: &str, padding: usize) -> Vec<u8> {
     let seed = Sha256::digest(label.as_bytes());
     let seed = u64::from_le_bytes(seed[..8].try_into().expect("eight bytes"));
     TestPhoto::default().seed(seed).trailer(padding).jpeg()
-}
-
-fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// One request with the phone's token: status and body (JSON, or null).
@@ -257,30 +252,9 @@ async fn only_the_staging_phone_finishes(app: &TestApp) {
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     let q = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
     let bytes = jpeg("staged by p", 40_000);
-    let (name, total) = (sha(&bytes), bytes.len());
-    // What the dead server left: the parts staged under p's device (keys as
-    // `blobs::staging_prefix` makes them) and the upload counted complete.
-    let prefix = format!("staging/{}/{name}/", p.dev.id.simple());
-    let dir = tempfile::tempdir().unwrap();
-    for (start, part) in [(0usize, &bytes[..20_000]), (20_000, &bytes[20_000..])] {
-        let file = dir.path().join(format!("{start}"));
-        std::fs::write(&file, part).unwrap();
-        app.blobs
-            .store()
-            .put_file(&format!("{prefix}{start:012}"), &file)
-            .await
-            .unwrap();
-    }
-    app.store
-        .set_upload(
-            &name,
-            p.dev.id,
-            total as i64,
-            total as i64,
-            fieldsync_server::clock::now_ms(),
-        )
-        .await
-        .unwrap();
+    let name = sha(&bytes);
+    // What the dead server left, staged under p's device.
+    stage_finished_upload(app, p.dev.id, &name, &bytes, 20_000).await;
     let photo = format!("/v1/blobs/{name}");
 
     let (status, body) = send(app, &q, Method::PUT, &photo, Some(Vec::new()), None).await;

@@ -17,9 +17,10 @@ use fieldsync_protocol::blob::{BlobInfo, BlobState};
 use fieldsync_server::blobs::{BlobStore, BlobStoreError, Listed, Object};
 use fieldsync_server::config::{BlobBackend, Settings};
 use reqwest::StatusCode;
-use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
+// A photo's name, as phones make it.
+use fieldsync_client::photo_name as sha;
 
 /// Waits short enough for a test: 20 ms doubling up to 200 ms (5 s up to 15 min in service).
 fn quick_retries(s: &mut Settings) {
@@ -120,13 +121,6 @@ fn jpeg(seed: u8) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Jpeg)
         .expect("encode a JPEG");
     out.into_inner()
-}
-
-fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 async fn put(app: &TestApp, p: &Phone, name: &str, body: Vec<u8>) -> (StatusCode, BlobInfo) {

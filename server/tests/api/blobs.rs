@@ -15,21 +15,15 @@ use fieldsync_protocol::push::Status;
 use fieldsync_server::testing::photo::{ExifDamage, TestPhoto, corpus, corpus_file, damaged_exif};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
+// A photo's name, as phones make it.
+use fieldsync_client::photo_name as sha;
 
 /// A photo of `bytes` bytes or a little more (the image, then a trailer the server ignores),
 /// different for every seed.
 fn photo_of_size(seed: u64, bytes: usize) -> Vec<u8> {
     TestPhoto::default().seed(seed).trailer(bytes).jpeg()
-}
-
-fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 struct Sent {
@@ -858,34 +852,13 @@ async fn a_fully_staged_upload_is_finished_by_a_bodyless_put() {
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     let bytes = photo_of_size(0, 100_000);
     let (name, total) = (sha(&bytes), bytes.len());
-    // What the dead server left: both parts staged (keys as `blobs::staging_prefix` makes
-    // them) and the upload counted complete, nothing assembled.
-    let prefix = format!("staging/{}/{name}/", p.dev.id.simple());
-    let dir = tempfile::tempdir().unwrap();
-    for (start, part) in [(0usize, &bytes[..50_000]), (50_000, &bytes[50_000..])] {
-        let file = dir.path().join(format!("{start}"));
-        std::fs::write(&file, part).unwrap();
-        app.blobs
-            .store()
-            .put_file(&format!("{prefix}{start:012}"), &file)
-            .await
-            .unwrap();
-    }
-    app.store
-        .set_upload(
-            &name,
-            p.dev.id,
-            total as i64,
-            total as i64,
-            fieldsync_server::clock::now_ms(),
-        )
-        .await
-        .unwrap();
+    stage_finished_upload(&app, p.dev.id, &name, &bytes, 50_000).await;
     assert_eq!(head(&app, &p, &name).await.1, Some(total as u64));
 
     let info = p.api.upload_photo(&name, &bytes, 64 * 1024).await.unwrap();
     assert_eq!(info.size, Some(total as u64), "{info:?}");
     assert_eq!(processed(&app, &p, &name).await.state, BlobState::Ready);
     // The staged parts are gone.
-    assert!(app.blobs.store().list(&prefix).await.unwrap().is_empty());
+    let staged = format!("staging/{}/{name}/", p.dev.id.simple());
+    assert!(app.blobs.store().list(&staged).await.unwrap().is_empty());
 }

@@ -236,3 +236,31 @@ pub async fn spawn_app_on_s3() -> Option<TestApp> {
         .await,
     )
 }
+
+/// What a server that died after an upload's last chunk leaves: `bytes` staged in two parts
+/// (split at `split`) under the device, with keys as `blobs::staging_prefix` makes them, and the
+/// upload counted complete, nothing assembled.
+pub async fn stage_finished_upload(
+    app: &TestApp,
+    device: Uuid,
+    name: &str,
+    bytes: &[u8],
+    split: usize,
+) {
+    let prefix = format!("staging/{}/{name}/", device.simple());
+    let dir = tempfile::tempdir().unwrap();
+    for (start, part) in [(0usize, &bytes[..split]), (split, &bytes[split..])] {
+        let file = dir.path().join(format!("{start}"));
+        std::fs::write(&file, part).unwrap();
+        app.blobs
+            .store()
+            .put_file(&format!("{prefix}{start:012}"), &file)
+            .await
+            .unwrap();
+    }
+    let total = bytes.len() as i64;
+    app.store
+        .set_upload(name, device, total, total, clock::now_ms())
+        .await
+        .unwrap();
+}
