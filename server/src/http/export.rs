@@ -17,8 +17,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fieldsync_protocol::ErrorCode;
-use fieldsync_protocol::registry::HOUSEHOLD;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -27,9 +25,9 @@ use tracing::Instrument;
 
 use super::error::ApiError;
 use super::extract::{AppQuery, AuthUser};
-use crate::access::{self, Action};
-use crate::clock;
-use crate::export::{self, ExportError, Format, Households, Reader, csv_preamble, csv_rows};
+use crate::export::{self, ExportError, Format, csv_preamble, csv_rows};
+use crate::service::ServiceError;
+use crate::service::export::{self as export_service, Opened};
 use crate::state::AppState;
 use fieldsync_protocol::error::ErrorBody;
 
@@ -73,7 +71,10 @@ async fn households_csv(
     auth: AuthUser,
     AppQuery(params): AppQuery<Params>,
 ) -> Result<Response, ApiError> {
-    let (mut households, name) = open(&state, &auth, params.division).await?;
+    let Opened {
+        mut households,
+        name,
+    } = export_service::households(&state, &auth, params.division.as_deref()).await?;
     // The first page is read before answering, so a failure at the start is a proper error
     // rather than a cut-off download.
     let mut first = csv_preamble().map_err(ApiError::internal)?;
@@ -125,7 +126,10 @@ async fn households_xlsx(
     auth: AuthUser,
     AppQuery(params): AppQuery<Params>,
 ) -> Result<Response, ApiError> {
-    let (mut households, name) = open(&state, &auth, params.division).await?;
+    let Opened {
+        mut households,
+        name,
+    } = export_service::households(&state, &auth, params.division.as_deref()).await?;
     let runtime = tokio::runtime::Handle::current();
     let span = tracing::Span::current();
     let file = tokio::task::spawn_blocking(move || {
@@ -137,58 +141,11 @@ async fn households_xlsx(
     })
     .await
     .map_err(ApiError::internal)?
-    .map_err(failed)?;
+    .map_err(ServiceError::from)?;
     let size = file.metadata().map_err(ApiError::internal)?.len();
     let (tx, rx) = mpsc::channel::<Chunk>(IN_FLIGHT);
     tokio::spawn(send_file(tokio::fs::File::from_std(file), tx).in_current_span());
     Ok(attachment(Format::Xlsx, &name, Some(size), rx))
-}
-
-/// Checks the caller may export, works out the villages, and opens the paged read.
-async fn open(
-    state: &AppState,
-    auth: &AuthUser,
-    division: Option<String>,
-) -> Result<(Households, String), ApiError> {
-    if !access::allowed(auth.role, HOUSEHOLD.name, Action::Read) {
-        return Err(ApiError::forbidden(
-            ErrorCode::ForbiddenRole,
-            "your role does not read households, so it cannot export them",
-        ));
-    }
-    let mine = auth.actor(state).await?.villages;
-    let villages: Vec<String> = match &division {
-        None => mine.into_iter().collect(),
-        Some(code) => {
-            if !matches!(code.len(), 6 | 9 | 12) || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::bad_request(
-                    ErrorCode::InvalidRequest,
-                    "division must be a division code of 6, 9 or 12 digits",
-                )
-                .at("division"));
-            }
-            let below = state.store().villages_under(code).await?;
-            let villages: Vec<String> = below.into_iter().filter(|v| mine.contains(v)).collect();
-            if villages.is_empty() {
-                return Err(ApiError::not_found(
-                    "none of your villages lies in this division",
-                ));
-            }
-            villages
-        }
-    };
-    tracing::info!(villages = villages.len(), "export");
-    let reader = Reader {
-        user_id: auth.user_id,
-        device_id: Some(auth.device_id),
-    };
-    let households = Households::open(state.store().clone(), villages, auth.role, reader).await?;
-    let name = format!(
-        "households-{}-{}",
-        division.as_deref().unwrap_or("all"),
-        clock::iso(clock::today())
-    );
-    Ok((households, name))
 }
 
 /// A download response whose body is what arrives on `rx`.
@@ -233,12 +190,5 @@ async fn send_file(mut file: tokio::fs::File, tx: mpsc::Sender<Chunk>) {
         if tx.send(chunk).await.is_err() || failed {
             return;
         }
-    }
-}
-
-fn failed(e: ExportError) -> ApiError {
-    match e {
-        ExportError::Store(s) => s.into(),
-        other => ApiError::internal(other),
     }
 }

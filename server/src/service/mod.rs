@@ -20,6 +20,7 @@ pub mod conflicts;
 pub mod credentials;
 pub mod disclosure;
 mod error;
+pub mod export;
 pub mod households;
 pub mod photos;
 pub mod push;
