@@ -16,6 +16,7 @@
 
 pub mod attendance;
 pub mod caller;
+pub mod collect;
 pub mod conflicts;
 pub mod credentials;
 pub mod disclosure;

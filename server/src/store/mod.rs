@@ -31,6 +31,7 @@ mod jobs;
 mod keys;
 mod limits;
 mod observations;
+mod openrosa;
 mod own_id_cards;
 mod probe;
 mod rows;
@@ -72,6 +73,7 @@ pub use jobs::JobRow;
 pub use observations::{
     DivisionShape, HouseholdRecord, PublishedForm, StoredArea, StoredFix, VillageArea,
 };
+pub use openrosa::{CollectKey, SeenSubmission};
 pub use own_id_cards::OwnIdCard;
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
