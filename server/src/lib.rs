@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod cases;
 pub mod cli;
 pub mod clock;
+pub mod collect;
 pub mod config;
 pub mod console;
 pub mod divisions;

@@ -1,5 +1,5 @@
-//! The one router the server answers from: the JSON API (`crate::http`) and the review console
-//! (`crate::console`) mounted side by side, with the layers every request of either goes
+//! The one router the server answers from: the JSON API (`crate::http`), the review console
+//! (`crate::console`) and ODK Collect's OpenRosa (`crate::collect`) mounted side by side, with the layers every request of either goes
 //! through. Neither front end mounts the other; both stand on `crate::service`.
 //!
 //! What the layers guarantee, for the API and the console alike: request bodies at most
@@ -29,7 +29,7 @@ use crate::http::SERVER_VERSION;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::web::InternalError;
-use crate::{console, http};
+use crate::{collect, console, http};
 
 /// The API and the console, with the layers both go through.
 pub fn router(state: AppState) -> Router {
@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(http::router())
         .merge(console::router(&state))
+        .merge(collect::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

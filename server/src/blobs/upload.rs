@@ -119,6 +119,34 @@ impl Blobs {
         }
     }
 
+    /// Takes a whole photo whose name is not known before its bytes: an ODK Collect
+    /// attachment, named by its file name on the phone. The bytes are hashed as they arrive and
+    /// the photo is named by that hash; the same limits, quota and proof of possession apply
+    /// as to [`Blobs::put`] (a photo the server already held makes the device an owner only
+    /// because every byte of it was just sent).
+    pub async fn put_unnamed(
+        &self,
+        device_id: Uuid,
+        declared: Option<u64>,
+        body: impl Stream<Item = Body> + Unpin,
+    ) -> Result<BlobInfo, BlobError> {
+        let max = self.settings().max_photo_bytes;
+        if declared.unwrap_or(0) > max {
+            return Err(BlobError::TooLarge { max });
+        }
+        self.check_quota(device_id, declared.unwrap_or(0)).await?;
+        let mut hasher = Sha256::new();
+        let mut file = self.temp_file()?;
+        let received = receive(body, file.as_file_mut(), Some(&mut hasher), max).await;
+        self.count(device_id, received.bytes).await?;
+        received.ended?;
+        let sha256 = hex(&hasher.finalize());
+        if self.held(&sha256).await?.is_some() {
+            return self.proven(&sha256, device_id, received.bytes).await;
+        }
+        self.finish(&sha256, device_id, file, received.bytes).await
+    }
+
     async fn check_quota(&self, device_id: Uuid, coming: u64) -> Result<(), BlobError> {
         let limit = self.settings().max_device_bytes_per_day;
         let used = to_u64(

@@ -16,6 +16,7 @@ pub mod entities;
 pub mod ids;
 pub mod instance;
 pub mod labels;
+pub mod mapping;
 pub mod problem;
 pub mod responses;
 pub mod xform;

@@ -9,10 +9,18 @@
 //! key's hash is stored; the key itself is shown once, to the administrator who made it.
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
+use fieldsync_protocol::registry::{EntityDef, HOUSEHOLD};
+use serde_json::Value;
+use uuid::Uuid;
 
+use super::disclosure::{self, Whereabouts};
 use super::{Caller, ServiceError};
+use crate::access::{self, Action};
 use crate::auth::token;
+use crate::clock;
+use crate::openrosa::entities::Row;
 use crate::openrosa::xform;
+use crate::state::AppState;
 use crate::store::{CollectKey, Store, UserRow};
 
 /// A key as issued: the secret (shown once) and the device and session it stands for.
@@ -74,4 +82,95 @@ pub async fn caller(store: &Store, key: &str) -> Result<Caller, ServiceError> {
             ServiceError::Unauthenticated(_) => refused(),
             other => other,
         })
+}
+
+/// The records of `def` (households or members) in the caller's villages today, disclosed as
+/// the caller's role may see them: what an entity list shows. With `audit`, the reading of the
+/// personal fields left is entered in the audit log (a download); without, nothing is recorded
+/// (the hash a manifest announces, which sends no record).
+pub async fn entity_rows(
+    state: &AppState,
+    caller: &Caller,
+    def: &'static EntityDef,
+    audit: bool,
+) -> Result<Vec<Row>, ServiceError> {
+    if !access::allowed(caller.role, def.name, Action::Read) {
+        return Ok(Vec::new());
+    }
+    let villages = caller.actor(state).await?.villages;
+    let mut rows = Vec::new();
+    let mut entries = Vec::new();
+    for village in &villages {
+        for r in state
+            .store()
+            .village_entity_records(village, def.name)
+            .await?
+        {
+            let mut fields = r.fields.0;
+            let household_id = if def.name == HOUSEHOLD.name {
+                Some(r.id)
+            } else {
+                fields
+                    .get("household_id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok())
+            };
+            let at = Whereabouts {
+                record_id: r.id,
+                household_id,
+                scope: village,
+            };
+            entries.extend(disclosure::disclose(caller, def, at, &mut fields));
+            rows.push(Row {
+                id: r.id,
+                version: u64::try_from(r.version).unwrap_or(0),
+                fields,
+            });
+        }
+    }
+    if audit {
+        state
+            .store()
+            .append_audit(&entries, clock::now_ms())
+            .await?;
+    }
+    Ok(rows)
+}
+
+/// The villages the caller serves today, with their names, for `villages.csv`.
+pub async fn villages(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    let villages: Vec<String> = caller.actor(state).await?.villages.into_iter().collect();
+    Ok(state
+        .store()
+        .village_labels(&villages)
+        .await?
+        .into_iter()
+        .map(|v| (v.code, v.name))
+        .collect())
+}
+
+/// For each entity id Collect asks about, whether it is gone for the caller: deleted, never
+/// known, another entity's, or outside the caller's villages today (so Collect drops the
+/// phone's copy; Central answers the same for entities outside the caller's access).
+pub async fn entities_gone(
+    state: &AppState,
+    caller: &Caller,
+    def: &'static EntityDef,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, bool)>, ServiceError> {
+    let villages = caller.actor(state).await?.villages;
+    let readable = access::allowed(caller.role, def.name, Action::Read);
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let here =
+            readable
+                && state.store().record(*id).await?.is_some_and(|r| {
+                    !r.deleted && r.entity == def.name && villages.contains(&r.scope)
+                });
+        out.push((*id, !here));
+    }
+    Ok(out)
 }

@@ -78,8 +78,9 @@ impl Store {
         )?)
     }
 
-    /// Notes a submission's first arrival; a later arrival changes nothing. Returns what is
-    /// stored under the id, the first arrival's bytes' hash included.
+    /// Notes a submission's arrival. Until it has been pushed, a later arrival from the same
+    /// user replaces the bytes' hash (a submission refused by the push may come again
+    /// mended); after, nothing changes. Returns what is stored under the id.
     pub async fn note_submission(
         &self,
         mutation_id: Uuid,
@@ -93,7 +94,10 @@ impl Store {
             self.writer(),
             "INSERT INTO openrosa_submissions
                  (mutation_id, form_id, xml_sha256, user_id, device_id, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (mutation_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (mutation_id) DO UPDATE SET xml_sha256 = excluded.xml_sha256
+             WHERE openrosa_submissions.pushed_at IS NULL
+               AND openrosa_submissions.user_id = excluded.user_id",
             mutation_id,
             form_id,
             xml_sha256,

@@ -230,6 +230,25 @@ impl Store {
         self.opened(rows)
     }
 
+    /// One village's live records of one entity, by id: what a list of them (ODK Collect's
+    /// entity lists) shows.
+    pub async fn village_entity_records(
+        &self,
+        village: &str,
+        entity: &str,
+    ) -> Result<Vec<PulledRecord>> {
+        let rows = fetch_as!(
+            self.reader(),
+            fetch_all,
+            PulledRecord,
+            "SELECT id, entity, scope, version, seq, deleted, fields, gps_verdict FROM records
+             WHERE scope = $1 AND entity = $2 AND NOT deleted ORDER BY id",
+            village,
+            entity,
+        )?;
+        self.opened(rows)
+    }
+
     fn opened(&self, mut rows: Vec<PulledRecord>) -> Result<Vec<PulledRecord>> {
         for r in &mut rows {
             super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;

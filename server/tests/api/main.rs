@@ -24,6 +24,7 @@ mod input;
 mod jobs;
 mod metrics;
 mod openapi;
+mod openrosa;
 mod pull;
 mod push;
 mod readme;
