@@ -462,11 +462,120 @@ async fn bad_submissions_are_explained_and_keep_nothing() {
         Ok(_) => {
             let v = Collect::new(&app, viewer).await;
             let (status, body) = v
-                .submit(&housing_check(&Uuid::new_v4().to_string(), h, "D", &[]), &[], false)
+                .submit(
+                    &housing_check(&Uuid::new_v4().to_string(), h, "D", &[]),
+                    &[],
+                    false,
+                )
                 .await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
             let (_, csv) = v.text("/media/households.csv").await;
             assert!(!csv.contains("11010519491231002X"), "{csv}");
         }
     }
+}
+
+/// The meta block of an entity form's instance.
+fn entity_meta(instance: Uuid, entity: &str) -> String {
+    let now = now_text();
+    format!(
+        "<meta><instanceID>uuid:{instance}</instanceID><timeStart>{now}</timeStart><timeEnd>{now}</timeEnd>{entity}</meta>"
+    )
+}
+
+#[tokio::test]
+async fn a_household_registered_and_edited_offline_in_collect_merges_like_a_phone_edit() {
+    let app = spawn_app().await;
+    let mut native = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let (user_id, _) = app.user(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let c = Collect::new(&app, user_id).await;
+
+    // Registered in Collect: a native phone of the village pulls it.
+    let new_id = Uuid::new_v4();
+    let register = format!(
+        r#"<data id="household_register" version="x"><village_code>{VILLAGE_A}</village_code><head_name>杨</head_name><grid>一组</grid><household_size>3</household_size><home>{} {} 1100 5</home>{}</data>"#,
+        INSIDE.0,
+        INSIDE.1,
+        entity_meta(
+            Uuid::new_v4(),
+            &format!(
+                r#"<entity dataset="households" id="{new_id}" create="1"><label>杨</label></entity>"#
+            )
+        )
+    );
+    let (status, body) = c.submit(&register, &[], false).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (changes, _, cursor) = native.api.pull_all(None, None).await.unwrap();
+    let registered = changes
+        .iter()
+        .find(|c| c.entity == "household" && c.fields["head_name"] == json!("杨"))
+        .expect("the native phone pulls the household");
+    let h = registered.id;
+    assert_eq!(registered.fields["household_size"], json!(3));
+    assert_eq!(registered.fields["home_lat"], json!(INSIDE.0));
+
+    // The list Collect reads now holds it at version 1.
+    let (_, csv) = c.text("/media/households.csv").await;
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with(&h.to_string()))
+        .expect("listed");
+    assert!(line.contains(",1,"), "{line}");
+    let (_, before) = c.text("/forms/household_update/manifest").await;
+
+    // The native phone changes the grid; Collect, offline on version 1, changes the grid too
+    // and the household size.
+    let r = native
+        .api
+        .push(vec![native.dev.update(
+            "household",
+            h,
+            1,
+            json!({"grid": "二组"}),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(r.results[0].status, Status::Applied, "{r:?}");
+    let (_, after) = c.text("/forms/household_update/manifest").await;
+    assert_ne!(
+        between(&before, "hash", 0).unwrap().0,
+        between(&after, "hash", 0).unwrap().0,
+        "a native edit changes the entity list's hash"
+    );
+    let update = format!(
+        r#"<data id="household_update" version="x"><household_id>{h}</household_id><head_name>杨</head_name><grid>三组</grid><household_size>5</household_size><orig><head_name>杨</head_name><grid>一组</grid><household_size>3</household_size></orig>{}</data>"#,
+        entity_meta(
+            Uuid::new_v4(),
+            &format!(
+                r#"<entity dataset="households" id="{h}" update="1" baseVersion="1" trunkVersion="1" branchId="{}"><label>杨</label></entity>"#,
+                Uuid::new_v4()
+            )
+        )
+    );
+    let (status, body) = c.submit(&update, &[], false).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        body.contains("冲突"),
+        "the cadre is told of the conflict: {body}"
+    );
+
+    let (changes, _, _) = native.api.pull_all(Some(&cursor), None).await.unwrap();
+    let now = latest(&changes);
+    let record = now.get(&h).expect("pulled again");
+    assert_eq!(
+        record.fields["household_size"],
+        json!(5),
+        "the other field merges"
+    );
+    assert!(
+        record.fields["grid"] == json!("二组") || record.fields["grid"] == json!("三组"),
+        "{record:?}"
+    );
+    let (status, _, conflicts) = get_bytes(&app, &native, "/v1/conflicts").await;
+    assert_eq!(status, StatusCode::OK);
+    let conflicts = String::from_utf8_lossy(&conflicts);
+    assert!(
+        conflicts.contains("grid"),
+        "the grid conflict is kept for review: {conflicts}"
+    );
 }
