@@ -315,6 +315,11 @@ async fn finish(
         };
         mapping::mutations(&got.sub, got.form.source(), &ctx)?
     };
+    if mapped.mutations.is_empty() {
+        // An update form sent without a change: nothing to push, nothing lost.
+        state.store().submission_pushed(got.mutation_id, now).await?;
+        return Ok(success("已收到（没有修改）", "received; nothing was changed"));
+    }
     let values = mapped
         .mutations
         .iter()

@@ -33,6 +33,13 @@
 //!   the same base.
 //! - An entity block with both `create` and `update` is an update when it names a base
 //!   version, else a create.
+//! - A fix's time is the hidden `gps_at` the form sets when the point is taken, else the
+//!   instance's end (the fix came before it), else its start, else the arrival; `mocked` is
+//!   false, as Collect does not send Android's flag.
+//! - An update whose values all equal the originals maps to no mutation (the push refuses an
+//!   empty update, and there is nothing to write).
+//! - A member created in the same submission as a new household, naming no household of its
+//!   own, belongs to that household (a hand-made form with members in a repeat).
 //! - An update's id is the block's id as sent (the list names records by their server id); a
 //!   create's goes through `ids::entity`.
 
