@@ -1,7 +1,7 @@
 -- ODK Collect signs in with a key in its server URL (`fieldsync admin collect-link`), as
 -- Central's app users do: Collect prompts for a password otherwise, and only over https. A key
--- is an ordinary session (so revoke-device, disable-user and a hand-over end it as they end a
--- phone's) on a device of its own, kind `collect`. Only the key's SHA-256 is stored.
+-- is an ordinary session (so revoke-device and disable-user end it as they end a phone's; a
+-- link is never handed over) on a device of its own, kind `collect`. Only its SHA-256 is stored.
 CREATE TABLE collect_keys (
     token_hash  BLOB PRIMARY KEY,
     session_id  BLOB NOT NULL REFERENCES sessions (id),

@@ -93,10 +93,14 @@ pub(super) async fn hand_over_device(store: &Store, device: Uuid, to: &str) -> a
             format!("no device {device} (`fieldsync admin devices` lists the devices)")
         })?;
     let from = before.from_username;
-    if before.kind != "phone" {
-        bail!(
+    match before.kind.as_str() {
+        "phone" => {}
+        "collect" => bail!(
+            "device {device} is an ODK Collect link of {from}; a link is never handed over: revoke it (fieldsync admin revoke-device {device}) and make {to} a new one (fieldsync admin collect-link --username {to} --url …)"
+        ),
+        _ => bail!(
             "device {device} is a console sign-in of {from}, not a phone; a console sign-in is never handed over"
-        );
+        ),
     }
     if before.from_user == user.id {
         println!("device {device} is already registered to {to}; nothing changed");

@@ -8,6 +8,7 @@
 mod areas;
 mod audit;
 mod backup;
+mod collect;
 mod devices;
 mod export;
 mod forms;
@@ -136,6 +137,20 @@ enum Admin {
         /// The user who takes the phone over.
         #[arg(long, value_name = "USERNAME")]
         to: String,
+    },
+    /// Make an ODK Collect link for one phone: a key bound to the user on a new device, shown
+    /// once as the phone's server URL and as Collect's settings QR code (in the terminal, and
+    /// as a PNG with --qr). `revoke-device` with the device id printed ends it.
+    CollectLink {
+        /// The user the phone works as (its role must fill forms on a phone).
+        #[arg(long)]
+        username: String,
+        /// The address phones reach the server at: http:// or https://, host, optional port.
+        #[arg(long, value_name = "URL", value_parser = collect::server_arg)]
+        url: collect::Server,
+        /// Also write the QR code to this PNG file (readable by its owner only: it holds the key).
+        #[arg(long, value_name = "FILE.png")]
+        qr: Option<PathBuf>,
     },
     /// Put a farmer's own ID-card number on file, read from standard input (never an argument):
     /// a farmer's account reports only about the household that number belongs to.
@@ -467,6 +482,14 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
         Admin::UnrevokeDevice { device } => devices::revoke_device(store, device, false).await?,
         Admin::HandOverDevice { device, to } => {
             devices::hand_over_device(store, device, &to).await?;
+        }
+        Admin::CollectLink { username, url, qr } => {
+            let request = collect::Request {
+                username: &username,
+                server: &url,
+                qr_png: qr.as_deref(),
+            };
+            collect::run(store, &request).await?;
         }
         Admin::SetIdCard { username, remove } => {
             users::set_id_card(store, &username, remove).await?;

@@ -317,8 +317,14 @@ async fn finish(
     };
     if mapped.mutations.is_empty() {
         // An update form sent without a change: nothing to push, nothing lost.
-        state.store().submission_pushed(got.mutation_id, now).await?;
-        return Ok(success("已收到（没有修改）", "received; nothing was changed"));
+        state
+            .store()
+            .submission_pushed(got.mutation_id, now)
+            .await?;
+        return Ok(success(
+            "已收到（没有修改）",
+            "received; nothing was changed",
+        ));
     }
     let values = mapped
         .mutations

@@ -4,8 +4,9 @@
 //! village's plain-http LAN server and with one scanned QR code.
 //!
 //! A key is bound to one user and one device record of kind `collect` through an ordinary
-//! session: `admin revoke-device`, `disable-user` and a hand-over end it exactly as they end a
-//! phone's session, and everything the key does is done as that user on that device. Only the
+//! session: `admin revoke-device` and `disable-user` end it exactly as they end a phone's
+//! session, and everything the key does is done as that user on that device. A link is never
+//! handed over to another cadre: it is revoked, and the new cadre gets a link of their own. Only the
 //! key's hash is stored; the key itself is shown once, to the administrator who made it.
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};

@@ -287,7 +287,8 @@ impl Store {
             revoked_at,
             sessions_ended: 0,
         };
-        // A console sign-in's device is made for that sign-in alone: nothing to hand over.
+        // A console sign-in's device, or a Collect link's, is made for that sign-in or link
+        // alone: nothing to hand over (a link's holder gets a new link).
         if before.kind != "phone" || before.from_user == to_user {
             return Ok(Some(before));
         }

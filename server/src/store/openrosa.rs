@@ -1,6 +1,6 @@
 //! ODK Collect's keys and the submissions it has sent: see migration 0017. A key is an
 //! ordinary session on a device of kind `collect` made for it, so whatever ends a phone's
-//! session (revoke-device, disable-user, a hand-over) ends the key too.
+//! session (revoke-device, disable-user) ends the key too; a link is never handed over.
 
 use uuid::Uuid;
 
