@@ -117,6 +117,23 @@ pub fn absence_kind(kind: &str) -> Option<Label> {
     Some(Label { zh, en })
 }
 
+/// Why the server doubts a GPS fix (`gps::Doubt`, by its wire name, and the attendance's
+/// `fix_after_sync`).
+pub fn doubt(code: &str) -> Option<Label> {
+    let (zh, en) = match code {
+        "outside_village" => ("位置不在村内", "outside the village"),
+        "far_from_household" => ("离农户太远", "far from the household"),
+        "impossible_travel" => ("移动速度不可能", "impossible travel"),
+        "repeated_coordinates" => ("坐标与他户相同", "same coordinates as another household"),
+        "mock_location" => ("模拟定位", "mock location"),
+        "low_accuracy" => ("定位精度低", "poor GPS accuracy"),
+        "clock_mismatch" => ("手机时间不对", "phone clock wrong"),
+        "fix_after_sync" => ("时间晚于上传", "stamped after upload"),
+        _ => return None,
+    };
+    Some(Label { zh, en })
+}
+
 /// A field's label, whatever entity it belongs to; `None` for a name no one is shown. Where
 /// one name means different things in different entities (`status`), [`field_of`] tells.
 pub fn field(name: &str) -> Option<Label> {

@@ -22,7 +22,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::forms::FormDef;
-use fieldsync_protocol::push::{ClientInfo, Status};
+use fieldsync_protocol::gps::GpsVerdict;
+use fieldsync_protocol::labels::{self, Label};
+use fieldsync_protocol::push::{ClientInfo, Mutation, Status};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_stream::StreamExt;
@@ -356,10 +358,17 @@ async fn finish(
     let conflicts = results
         .iter()
         .any(|r| r.status == Status::Conflict || r.original_status == Some(Status::Conflict));
+    let doubts = gps_doubts(state, &mapped.mutations).await?;
     Ok(if conflicts {
         success(
             "已收到。有的内容与别人的修改冲突，两份都已保存，由审核人员处理",
             "received; some fields conflict with another edit: both were kept for a reviewer",
+        )
+    } else if !doubts.is_empty() {
+        let (zh, en): (Vec<&str>, Vec<&str>) = doubts.iter().map(|l| (l.zh, l.en)).unzip();
+        success(
+            &format!("已收到，但定位存疑：{}（审核时会看到）", zh.join("、")),
+            &format!("received; the GPS fix is doubted: {}", en.join(", ")),
         )
     } else if !mapped.missing_photos.is_empty() {
         let names = mapped.missing_photos.join(", ");
@@ -370,6 +379,31 @@ async fn finish(
     } else {
         success("已收到，谢谢", "received")
     })
+}
+
+/// Why the server doubts the fixes of what was just pushed, in words.
+async fn gps_doubts(state: &AppState, mutations: &[Mutation]) -> Result<Vec<Label>, CollectError> {
+    let mut out: Vec<Label> = Vec::new();
+    for m in mutations.iter().filter(|m| m.gps.is_some()) {
+        let Some(v) = state.store().gps_verdict(m.id).await? else {
+            continue;
+        };
+        let Ok(verdict) = serde_json::from_value::<GpsVerdict>(v) else {
+            continue;
+        };
+        for reason in verdict.reasons {
+            let code = serde_json::to_value(reason)
+                .ok()
+                .and_then(|c| c.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if let Some(l) = labels::doubt(&code)
+                && !out.contains(&l)
+            {
+                out.push(l);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn success(zh: &str, en: &str) -> Response {

@@ -410,19 +410,7 @@ fn doubt_text(l: super::i18n::Lang, doubts: &[String]) -> String {
     }
     doubts
         .iter()
-        .map(|d| match d.as_str() {
-            "outside_village" => l.t("位置不在村内", "outside the village"),
-            "far_from_household" => l.t("离农户太远", "far from the household"),
-            "impossible_travel" => l.t("移动速度不可能", "impossible travel"),
-            "repeated_coordinates" => {
-                l.t("坐标与他户相同", "same coordinates as another household")
-            }
-            "mock_location" => l.t("模拟定位", "mock location"),
-            "low_accuracy" => l.t("定位精度低", "poor GPS accuracy"),
-            "clock_mismatch" => l.t("手机时间不对", "phone clock wrong"),
-            "fix_after_sync" => l.t("时间晚于上传", "stamped after upload"),
-            _ => l.t("定位存疑", "doubted fix"),
-        })
+        .map(|d| labels::doubt(d).map_or(l.t("定位存疑", "doubted fix"), |x| l.pick(x)))
         .collect::<Vec<_>>()
         .join("、")
 }

@@ -1,6 +1,7 @@
 //! The sync tables as pushes and pulls read them: device rows, the mutation log, records
 //! (locked for a push, paged for a pull), scope sets. Writing a batch is `batch.rs`.
 use fieldsync_protocol::push::ClientInfo;
+use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite};
 use uuid::Uuid;
@@ -247,6 +248,18 @@ impl Store {
             entity,
         )?;
         self.opened(rows)
+    }
+
+    /// The server's judgement of a record's GPS fix, if it has one.
+    pub async fn gps_verdict(&self, id: Uuid) -> Result<Option<Value>> {
+        let v: Option<Option<Json<Value>>> = fetch_scalar!(
+            self.reader(),
+            fetch_optional,
+            Option<Json<Value>>,
+            "SELECT gps_verdict FROM records WHERE id = $1",
+            id,
+        )?;
+        Ok(v.flatten().map(|j| j.0))
     }
 
     fn opened(&self, mut rows: Vec<PulledRecord>) -> Result<Vec<PulledRecord>> {

@@ -579,3 +579,27 @@ async fn a_household_registered_and_edited_offline_in_collect_merges_like_a_phon
         "the grid conflict is kept for review: {conflicts}"
     );
 }
+
+#[tokio::test]
+async fn a_doubted_fix_is_accepted_and_the_cadre_is_told_why() {
+    let app = spawn_app().await;
+    let mut native = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let h = native_household(&mut native, "马").await;
+    let (user_id, _) = app.user(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let c = Collect::new(&app, user_id).await;
+    // 拉萨, two thousand kilometres from the village.
+    let far = housing_check(&Uuid::new_v4().to_string(), h, "B", &[])
+        .replace(&format!("{} {} ", INSIDE.0, INSIDE.1), "29.65 91.13 ");
+    let (status, body) = c.submit(&far, &[], false).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        body.contains("定位存疑") && body.contains("位置不在村内"),
+        "{body}"
+    );
+    let (changes, _, _) = native.api.pull_all(None, None).await.unwrap();
+    let check = changes
+        .iter()
+        .find(|c| c.entity == "housing_check")
+        .expect("kept");
+    assert_eq!(check.gps_verdict.as_ref().unwrap()["ok"], json!(false));
+}
