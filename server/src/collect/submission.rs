@@ -293,12 +293,29 @@ async fn finish(
             "received before; nothing was saved twice",
         ));
     }
-    let have: HashMap<String, String> = state
+    let mut have: HashMap<String, String> = state
         .store()
         .attachments(got.mutation_id)
         .await?
         .into_iter()
         .collect();
+    // An edit in Collect (or Web Forms) does not send again the files it did not change: they
+    // carry over from the instance it replaces, as in Central, if that one was the caller's.
+    if let Some(deprecated) = &got.sub.deprecated_id {
+        let before = ids::mutation(&got.sub.form_id, deprecated);
+        if state
+            .store()
+            .submission(before)
+            .await?
+            .is_some_and(|s| s.user_id == caller.user_id)
+        {
+            for (file, hash) in state.store().attachments(before).await? {
+                if got.wanted.contains(&file) {
+                    have.entry(file).or_insert(hash);
+                }
+            }
+        }
+    }
     if incomplete && got.wanted.iter().any(|w| !have.contains_key(w)) {
         return Ok(success(
             "已收到一部分，正在等待其余照片",

@@ -1,8 +1,8 @@
 //! Ids made from what Collect sends, the same every time the same submission arrives.
 //!
 //! The push pipeline takes only UUID version 7 for mutation ids and new records
-//! (`sync/validate.rs`). Collect names a submission `uuid:<v4>` and, in our forms, an entity
-//! with a v7 it builds itself (see `xform`). Everything else is derived: SHA-256 over a purpose
+//! (`sync/validate.rs`). Collect names a submission `uuid:<v4>` and a new entity with a v4 (as
+//! the Entities spec requires). Everything else is derived: SHA-256 over a purpose
 //! and the names, laid out as a v7 (version and variant bits set, the other 122 bits from the
 //! hash). Their "time" bits are hash bits too: nothing reads a v7's time (ordering is by
 //! sequence number), and an id that depended on a clock would not be the same on a resend.
@@ -38,8 +38,9 @@ pub fn record(form_id: &str, instance_id: &str) -> Uuid {
     derived("record", &[form_id, &normalize_instance_id(instance_id)])
 }
 
-/// The record of an entity Collect created: its own id when that is a v7 (our forms make
-/// one), else one derived from it.
+/// The record of an entity Collect names: the id itself when it is a v7 (a record the server
+/// listed), else one derived from it (an entity Collect created with the v4 the Entities spec
+/// requires). The same derivation turns every reference to such an entity into its record.
 pub fn entity(dataset: &str, id: Uuid) -> Uuid {
     if id.get_version_num() == 7 {
         id

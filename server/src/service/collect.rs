@@ -153,9 +153,12 @@ pub async fn villages(
         .collect())
 }
 
-/// For each entity id Collect asks about, whether it is gone for the caller: deleted, never
-/// known, another entity's, or outside the caller's villages today (so Collect drops the
-/// phone's copy; Central answers the same for entities outside the caller's access).
+/// For each entity id Collect asks about, whether it is gone for the caller: deleted, or
+/// outside the caller's villages now (so Collect drops the phone's copy; Central answers the
+/// same for entities outside the caller's access). An entity Collect created offline is named
+/// by its own v4 id: once the server holds it (under the id derived from that one, which the
+/// list carries) the phone's copy is answered gone, so the picker does not show it twice; before,
+/// it is not, so a copy still waiting to be sent is never dropped.
 pub async fn entities_gone(
     state: &AppState,
     caller: &Caller,
@@ -164,14 +167,19 @@ pub async fn entities_gone(
 ) -> Result<Vec<(Uuid, bool)>, ServiceError> {
     let villages = caller.actor(state).await?.villages;
     let readable = access::allowed(caller.role, def.name, Action::Read);
+    let dataset = xform::registry::dataset(def).unwrap_or(def.name);
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let here =
-            readable
-                && state.store().record(*id).await?.is_some_and(|r| {
-                    !r.deleted && r.entity == def.name && villages.contains(&r.scope)
-                });
-        out.push((*id, !here));
+        let record_id = crate::openrosa::ids::entity(dataset, *id);
+        let gone = match state.store().record(record_id).await? {
+            None => record_id == *id,
+            Some(r) => {
+                let here =
+                    readable && !r.deleted && r.entity == def.name && villages.contains(&r.scope);
+                !here || record_id != *id
+            }
+        };
+        out.push((*id, gone));
     }
     Ok(out)
 }

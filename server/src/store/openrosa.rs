@@ -116,6 +116,17 @@ impl Store {
         seen.ok_or_else(|| StoreError::Corrupt("a submission noted but not found".into()))
     }
 
+    /// A submission seen under a mutation id, if any.
+    pub async fn submission(&self, mutation_id: Uuid) -> Result<Option<SeenSubmission>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_optional,
+            SeenSubmission,
+            "SELECT xml_sha256, user_id, pushed_at FROM openrosa_submissions WHERE mutation_id = $1",
+            mutation_id,
+        )?)
+    }
+
     /// Notes that an attachment of a submission has arrived (again: nothing changes).
     pub async fn note_attachment(
         &self,

@@ -271,6 +271,15 @@ async fn collect_lists_downloads_and_reads_its_villages_lists_only() {
         .find(&theirs.to_string())
         .expect("theirs answered");
     assert_eq!(between(&integrity, "deleted", theirs_at).unwrap().0, "true");
+    // An entity the phone created offline (a v4 id) that has not arrived yet is kept.
+    let waiting = Uuid::new_v4();
+    let (_, integrity) = c
+        .text(&format!("/datasets/households/integrity?id={waiting}"))
+        .await;
+    assert!(
+        integrity.contains("<deleted>false</deleted>"),
+        "{integrity}"
+    );
 
     // Nothing else is served.
     assert_eq!(
@@ -347,6 +356,7 @@ async fn a_submission_becomes_the_record_a_native_phone_pulls_once() {
         .collect();
     assert_eq!(checks.len(), 1, "{changes:?}");
     let check = checks[0];
+    let check_id = check.id;
     assert_eq!(check.fields["household_id"], json!(h.to_string()));
     assert_eq!(check.fields["appraisal_grade"], json!("D"));
     assert_eq!(check.fields["hazards"], json!(["ageing", "flood"]));
@@ -381,6 +391,23 @@ async fn a_submission_becomes_the_record_a_native_phone_pulls_once() {
     let (status, body) = c.submit(&changed, &[("1.jpg", photo)], false).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("nature=\"error\""), "{body}");
+
+    // An edit in Collect: a new instanceID naming the first as deprecated, without the photo it
+    // did not change (ODK's form engine leaves unchanged files out of an edit).
+    let edit = housing_check(&Uuid::new_v4().to_string(), h, "C", &["1.jpg"]).replace(
+        "<orx:timeStart>",
+        &format!("<orx:deprecatedID>uuid:{instance}</orx:deprecatedID><orx:timeStart>"),
+    );
+    let (status, body) = c.submit(&edit, &[], false).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(!body.contains("1.jpg"), "the photo carried over: {body}");
+    let (changes, _, _) = native.api.pull_all(None, None).await.expect("pull");
+    let correction = changes
+        .iter()
+        .find(|c| c.entity == "housing_check" && c.fields["appraisal_grade"] == json!("C"))
+        .expect("the correction");
+    assert_eq!(correction.fields["supersedes"], json!(check_id.to_string()));
+    assert_eq!(correction.fields["photos"], json!([sha(&small_jpeg(7))]));
 }
 
 #[tokio::test]
@@ -511,6 +538,14 @@ async fn a_household_registered_and_edited_offline_in_collect_merges_like_a_phon
         .find(|c| c.entity == "household" && c.fields["head_name"] == json!("杨"))
         .expect("the native phone pulls the household");
     let h = registered.id;
+    assert_ne!(h, new_id, "kept under the v7 derived from Collect's v4");
+    let (_, integrity) = c
+        .text(&format!("/datasets/households/integrity?id={new_id}"))
+        .await;
+    assert!(
+        integrity.contains("<deleted>true</deleted>"),
+        "the phone's own copy gives way to the listed one: {integrity}"
+    );
     assert_eq!(registered.fields["household_size"], json!(3));
     assert_eq!(registered.fields["home_lat"], json!(INSIDE.0));
 

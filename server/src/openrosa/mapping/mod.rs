@@ -238,7 +238,13 @@ fn typed(f: &FieldDef, raw: &str, path: &str) -> Result<Option<Value>, Problem> 
         FieldType::Ref(_) | FieldType::MemberOf(_) => {
             let id = Uuid::parse_str(raw)
                 .map_err(|_| bad("不是所选记录的编号", "not the id of a listed record"))?;
-            Value::String(id.to_string())
+            // A household or member Collect created offline is named by the v4 id the phone
+            // gave it; the server keeps it under the id derived from that one.
+            let dataset = match f.ty {
+                FieldType::MemberOf(_) => "members",
+                _ => "households",
+            };
+            Value::String(ids::entity(dataset, id).to_string())
         }
         FieldType::AnyRef(_)
         | FieldType::Id
@@ -554,7 +560,7 @@ impl Run<'_, '_> {
                     self.push(
                         mutation_id,
                         def,
-                        action.id,
+                        ids::entity(&action.dataset, action.id),
                         Change::Update(base, fields),
                         gps.clone(),
                     );

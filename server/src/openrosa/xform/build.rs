@@ -107,26 +107,6 @@ const NAMESPACES: &[(&str, &str)] = &[
 /// Chinese first: JavaRosa shows the default language, and Collect picks by the "(code)".
 const LANGUAGES: [(&str, bool); 2] = [("中文 (zh)", true), ("English (en)", false)];
 
-/// A v7 UUID made on the phone: the 48-bit millisecond clock in hex (JavaRosa has neither a
-/// hex function nor XPath's `substring`/`floor`, so each digit is picked with `selected-at`
-/// and `int`), the version, and random bits from two `uuid()`s (`substr` is 0-based, end
-/// exclusive). The push pipeline takes only v7 ids for new records, and a phone-made v7 lets
-/// the entity keep the id Collect gave it, so the list the server sends back names it alike.
-fn uuid_v7_xpath() -> String {
-    let ms = "round(decimal-date-time(now()) * 86400000)";
-    let digit = |k: u32| {
-        let div = 16u64.pow(11 - k);
-        format!("selected-at('0 1 2 3 4 5 6 7 8 9 a b c d e f', int({ms} div {div}) mod 16)")
-    };
-    let first: Vec<String> = (0..8).map(digit).collect();
-    let second: Vec<String> = (8..12).map(digit).collect();
-    format!(
-        "concat({}, '-', {}, '-7', substr(uuid(), 15, 18), '-', substr(uuid(), 19))",
-        first.join(", "),
-        second.join(", ")
-    )
-}
-
 /// Writes the form with this version string.
 pub fn write(spec: &Spec, version: &str) -> String {
     let mut w = Writer::new();
@@ -366,6 +346,10 @@ fn meta_binds(w: &mut Writer, spec: &Spec) {
     let id = p("entity/@id");
     let label = p("entity/label");
     match &e.update_from {
+        // A new entity's id is a v4 `uuid()`, as the Entities spec requires and Collect checks
+        // before it keeps an offline entity (getodk/collect#7096); the server keeps the record
+        // under an id derived from it (`ids::entity`), since the push takes only v7 ids for
+        // new records.
         None => {
             w.empty(
                 "bind",
@@ -376,7 +360,7 @@ fn meta_binds(w: &mut Writer, spec: &Spec) {
                 &[
                     ("event", "odk-instance-first-load"),
                     ("ref", &id),
-                    ("value", &uuid_v7_xpath()),
+                    ("value", "uuid()"),
                 ],
             );
         }
