@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::forms::FormDef;
@@ -100,6 +100,7 @@ fn bad_multipart(e: MultipartError) -> CollectError {
 pub(super) async fn submit(
     State(state): State<AppState>,
     keyed: Keyed,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, CollectError> {
     let mut multipart = multipart.map_err(|e| {
@@ -176,7 +177,24 @@ pub(super) async fn submit(
             "no xml_submission_file part",
         )
     })?;
-    finish(&state, caller, got, incomplete, now).await
+    let client = ClientInfo {
+        app_version: collect_version(&headers),
+        ..ClientInfo::default()
+    };
+    finish(&state, caller, got, incomplete, &client, now).await
+}
+
+/// `collect v2024.2.4` from Collect's `User-Agent` (`… org.odk.collect.android/v2024.2.4`), so
+/// the team leader's list of phones shows which Collect a cadre runs.
+fn collect_version(headers: &HeaderMap) -> Option<String> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let (_, rest) = agent.split_once("org.odk.collect.android/")?;
+    let version: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(32)
+        .collect();
+    (!version.is_empty()).then(|| format!("collect {version}"))
 }
 
 /// A part's bytes, at most `max` of them.
@@ -285,6 +303,7 @@ async fn finish(
     caller: &Caller,
     got: Received,
     incomplete: bool,
+    client: &ClientInfo,
     now: i64,
 ) -> Result<Response, CollectError> {
     if got.pushed {
@@ -351,7 +370,7 @@ async fn finish(
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ServiceError::internal)?;
-    let results = push::push(state, caller, values, &ClientInfo::default(), now).await?;
+    let results = push::push(state, caller, values, client, now).await?;
     if let Some(detail) = results
         .iter()
         .find(|r| r.status == Status::Rejected)

@@ -31,28 +31,9 @@ impl Store {
         now_ms: i64,
         expires_ms: i64,
     ) -> Result<Uuid> {
-        let device_id = Uuid::now_v7();
-        let session_id = Uuid::now_v7();
         let mut tx = self.begin().await?;
-        execute!(
-            tx.conn(),
-            "INSERT INTO devices (id, user_id, created_at, last_seen_at, kind)
-             VALUES ($1, $2, $3, $3, 'console')",
-            device_id,
-            user_id,
-            now_ms,
-        )
-        .map_err(StoreError::from_db)?;
-        execute!(
-            tx.conn(),
-            "INSERT INTO sessions (id, device_id, user_id, created_at, last_used_at)
-             VALUES ($1, $2, $3, $4, $4)",
-            session_id,
-            device_id,
-            user_id,
-            now_ms,
-        )
-        .map_err(StoreError::from_db)?;
+        let (_, session_id) =
+            super::sessions::open_own_device(&mut tx, user_id, "console", now_ms).await?;
         execute!(
             tx.conn(),
             "INSERT INTO console_sessions (token_hash, session_id, csrf, created_at, expires_at)

@@ -30,30 +30,13 @@ impl Store {
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<CollectKey> {
-        let key = CollectKey {
-            device_id: Uuid::now_v7(),
-            session_id: Uuid::now_v7(),
-        };
         let mut tx = self.begin().await?;
-        execute!(
-            tx.conn(),
-            "INSERT INTO devices (id, user_id, created_at, last_seen_at, kind)
-             VALUES ($1, $2, $3, $3, 'collect')",
-            key.device_id,
-            user_id,
-            now_ms,
-        )
-        .map_err(StoreError::from_db)?;
-        execute!(
-            tx.conn(),
-            "INSERT INTO sessions (id, device_id, user_id, created_at, last_used_at)
-             VALUES ($1, $2, $3, $4, $4)",
-            key.session_id,
-            key.device_id,
-            user_id,
-            now_ms,
-        )
-        .map_err(StoreError::from_db)?;
+        let (device_id, session_id) =
+            super::sessions::open_own_device(&mut tx, user_id, "collect", now_ms).await?;
+        let key = CollectKey {
+            device_id,
+            session_id,
+        };
         execute!(
             tx.conn(),
             "INSERT INTO collect_keys (token_hash, session_id, created_at) VALUES ($1, $2, $3)",

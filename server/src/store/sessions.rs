@@ -238,6 +238,38 @@ impl Store {
     }
 }
 
+/// A device of `kind` made for one sign-in (`console`) or one link (`collect`), and a session
+/// on it: everything that ends a phone's session ends it too. Returns (device, session).
+pub(super) async fn open_own_device(
+    tx: &mut super::Tx,
+    user_id: Uuid,
+    kind: &str,
+    now_ms: i64,
+) -> Result<(Uuid, Uuid)> {
+    let (device_id, session_id) = (Uuid::now_v7(), Uuid::now_v7());
+    execute!(
+        tx.conn(),
+        "INSERT INTO devices (id, user_id, created_at, last_seen_at, kind)
+         VALUES ($1, $2, $3, $3, $4)",
+        device_id,
+        user_id,
+        now_ms,
+        kind,
+    )
+    .map_err(StoreError::from_db)?;
+    execute!(
+        tx.conn(),
+        "INSERT INTO sessions (id, device_id, user_id, created_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $4)",
+        session_id,
+        device_id,
+        user_id,
+        now_ms,
+    )
+    .map_err(StoreError::from_db)?;
+    Ok((device_id, session_id))
+}
+
 async fn insert_refresh_token(
     tx: &mut super::Tx,
     hash: &[u8],

@@ -112,17 +112,6 @@ impl BlobStore for FailingStore {
     }
 }
 
-/// A small JPEG made here, different for each `seed`.
-fn jpeg(seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(64, 48, |x, y| {
-        image::Rgb([(x * 4) as u8, (y * 5) as u8, seed])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg)
-        .expect("encode a JPEG");
-    out.into_inner()
-}
-
 async fn put(app: &TestApp, p: &Phone, name: &str, body: Vec<u8>) -> (StatusCode, BlobInfo) {
     let res = reqwest::Client::new()
         .put(format!("{}/v1/blobs/{name}", app.base))
@@ -159,7 +148,7 @@ async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
 /// served.
 async fn survives_an_outage(app: &TestApp, outage: &Outage) {
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let bytes = jpeg(1);
+    let bytes = small_jpeg(1);
     let name = sha(&bytes);
     let (status, info) = put(app, &p, &name, bytes.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{info:?}");
@@ -233,7 +222,7 @@ async fn a_photo_whose_bytes_are_gone_is_asked_for_again() {
     let outage = Outage::start();
     let app = spawn_app_wrapping_store(quick_retries, outage.wrap()).await;
     let p = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let bytes = jpeg(2);
+    let bytes = small_jpeg(2);
     let name = sha(&bytes);
     assert_eq!(
         put(&app, &p, &name, bytes.clone()).await.0,
@@ -281,7 +270,7 @@ async fn the_queue_holds_a_failed_photo_back_until_it_is_due() {
     let (_db, settings) = scratch().await;
     // The store alone, without a server whose workers would take the photo.
     let store = fieldsync_server::app::open_store(&settings).await.unwrap();
-    let name = sha(&jpeg(5));
+    let name = sha(&small_jpeg(5));
     let t = fieldsync_server::clock::now_ms();
     let lease = |now: i64| now - 30_000;
     store
@@ -346,8 +335,9 @@ async fn scratch() -> (fieldsync_server::testing::ScratchDatabase, Settings) {
 #[tokio::test]
 async fn photos_given_up_by_earlier_versions_come_back() {
     let (db, settings) = scratch().await;
-    let given_up = jpeg(3);
-    let (given_up_sha, gone_sha, bad_sha) = (sha(&given_up), sha(&jpeg(4)), sha(b"not a photo"));
+    let given_up = small_jpeg(3);
+    let (given_up_sha, gone_sha, bad_sha) =
+        (sha(&given_up), sha(&small_jpeg(4)), sha(b"not a photo"));
     let rows = [
         (
             given_up_sha.as_str(),

@@ -264,3 +264,14 @@ pub async fn stage_finished_upload(
         .await
         .unwrap();
 }
+
+/// A small JPEG made here (64×48), different for each `seed`.
+pub fn small_jpeg(seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, seed])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encode a JPEG");
+    out.into_inner()
+}

@@ -92,6 +92,10 @@ impl Collect {
             .post(format!("{}/submission", self.base))
             .query(&[("deviceID", "collect:test")])
             .header("X-OpenRosa-Version", "1.0")
+            .header(
+                "User-Agent",
+                "Dalvik/2.1.0 (Linux; U; Android 13) org.odk.collect.android/v2025.2.3",
+            )
             .multipart(form)
             .send()
             .await
@@ -128,16 +132,6 @@ fn listed(xml: &str) -> Vec<(String, String, String, String, Option<String>)> {
 /// `md5:` and the hex MD5, as form lists and manifests write it.
 fn md5_of(bytes: &[u8]) -> String {
     format!("md5:{}", fieldsync_server::hex::hex(&Md5::digest(bytes)))
-}
-
-fn small_jpeg(seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(64, 48, |x, y| {
-        image::Rgb([(x * 4) as u8, (y * 5) as u8, seed])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg)
-        .expect("encode a JPEG");
-    out.into_inner()
 }
 
 fn now_text() -> String {
@@ -362,6 +356,13 @@ async fn a_submission_becomes_the_record_a_native_phone_pulls_once() {
     assert_eq!(check.fields["hazards"], json!(["ageing", "flood"]));
     assert_eq!(check.fields["photos"], json!([sha(&photo)]));
     assert!(check.gps_verdict.is_some(), "the fix is judged: {check:?}");
+    // The team leader's list of phones shows the Collect phone and its version.
+    let devices = app.store.devices(None).await.expect("devices");
+    let phone = devices
+        .iter()
+        .find(|d| d.id == c.device_id)
+        .expect("the Collect device is listed");
+    assert_eq!(phone.app_version.as_deref(), Some("collect v2025.2.3"));
     // The named photo is the native phone's to read (the record links it); the stray is not kept.
     let res = reqwest::Client::new()
         .get(format!("{}/v1/blobs/{}/meta", app.base, sha(&photo)))

@@ -215,25 +215,10 @@ fn typed(f: &FieldDef, raw: &str, path: &str) -> Result<Option<Value>, Problem> 
             Value::String(raw.to_owned())
         }
         FieldType::Enum(_) => Value::String(raw.to_owned()),
-        FieldType::Integer { .. } => Value::from(
-            raw.parse::<i64>()
-                .map_err(|_| bad("不是整数", "not a whole number"))?,
-        ),
-        FieldType::Decimal { .. } => raw
-            .parse::<f64>()
-            .ok()
-            .and_then(number)
-            .ok_or_else(|| bad("不是数字", "not a number"))?,
-        FieldType::Bool => Value::Bool(match raw {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            _ => return Err(bad("不是“是/否”", "not true or false")),
-        }),
-        FieldType::Date => {
-            time::Date::parse(raw, &format_description!("[year]-[month]-[day]"))
-                .map_err(|_| bad("不是日期（年-月-日）", "not a date YYYY-MM-DD"))?;
-            Value::String(raw.to_owned())
-        }
+        FieldType::Integer { .. } => scalar(Scalar::Integer, raw, path)?,
+        FieldType::Decimal { .. } => scalar(Scalar::Number, raw, path)?,
+        FieldType::Bool => scalar(Scalar::Bool, raw, path)?,
+        FieldType::Date => scalar(Scalar::Date, raw, path)?,
         FieldType::EnumList(_) => Value::Array(distinct(raw.split_whitespace())),
         FieldType::Ref(_) | FieldType::MemberOf(_) => {
             let id = Uuid::parse_str(raw)
@@ -756,6 +741,40 @@ impl Run<'_, '_> {
     }
 }
 
+/// The plain kinds registry fields and survey answers share, read alike from their text.
+#[derive(Clone, Copy)]
+enum Scalar {
+    Integer,
+    Number,
+    Bool,
+    Date,
+}
+
+fn scalar(kind: Scalar, raw: &str, path: &str) -> Result<Value, Problem> {
+    let bad = |zh: &str, en: &str| invalid(zh, en, path);
+    Ok(match kind {
+        Scalar::Integer => Value::from(
+            raw.parse::<i64>()
+                .map_err(|_| bad("不是整数", "not a whole number"))?,
+        ),
+        Scalar::Number => raw
+            .parse::<f64>()
+            .ok()
+            .and_then(number)
+            .ok_or_else(|| bad("不是数字", "not a number"))?,
+        Scalar::Bool => Value::Bool(match raw {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err(bad("不是“是/否”", "not true or false")),
+        }),
+        Scalar::Date => {
+            time::Date::parse(raw, &format_description!("[year]-[month]-[day]"))
+                .map_err(|_| bad("不是日期（年-月-日）", "not a date YYYY-MM-DD"))?;
+            Value::String(raw.to_owned())
+        }
+    })
+}
+
 /// One survey answer from its text, by the definition's kind; a choice's value (the option
 /// itself, or its number when an option holds a space: `survey::option_values`) back to the
 /// option.
@@ -772,25 +791,10 @@ fn answer(f: &FormField, raw: &str, path: &str) -> Result<Value, Problem> {
     };
     Ok(match f.kind {
         FieldKind::Text => Value::String(raw.to_owned()),
-        FieldKind::Integer => Value::from(
-            raw.parse::<i64>()
-                .map_err(|_| bad("不是整数", "not a whole number"))?,
-        ),
-        FieldKind::Number => raw
-            .parse::<f64>()
-            .ok()
-            .and_then(number)
-            .ok_or_else(|| bad("不是数字", "not a number"))?,
-        FieldKind::Bool => Value::Bool(match raw {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            _ => return Err(bad("不是“是/否”", "not true or false")),
-        }),
-        FieldKind::Date => {
-            time::Date::parse(raw, &format_description!("[year]-[month]-[day]"))
-                .map_err(|_| bad("不是日期（年-月-日）", "not a date YYYY-MM-DD"))?;
-            Value::String(raw.to_owned())
-        }
+        FieldKind::Integer => scalar(Scalar::Integer, raw, path)?,
+        FieldKind::Number => scalar(Scalar::Number, raw, path)?,
+        FieldKind::Bool => scalar(Scalar::Bool, raw, path)?,
+        FieldKind::Date => scalar(Scalar::Date, raw, path)?,
         FieldKind::Choice => option(raw)?,
         FieldKind::MultiChoice => {
             let mut picked: Vec<Value> = Vec::new();

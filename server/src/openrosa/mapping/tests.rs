@@ -47,25 +47,9 @@ fn arrived(name: &str) -> Option<String> {
     })
 }
 
-/// The survey fixture of the xform tests (`xform/tests.rs`, private to `xform`), repeated.
+/// The survey fixture of the xform tests.
 fn survey_def() -> FormDef {
-    serde_json::from_value(json!({
-        "key": "child_schooling", "version": 2, "title": "义务教育情况",
-        "fields": [
-            {"name": "status", "label": "就学状态", "type": "choice", "required": true,
-             "options": ["enrolled", "dropped_out", "home_teaching"]},
-            {"name": "school", "label": "学校", "type": "text", "required": true, "max_chars": 50,
-             "when": {"field": "status", "one_of": ["enrolled"]}},
-            {"name": "grade", "label": "年级", "type": "integer", "min": 1, "max": 12},
-            {"name": "help", "label": "帮扶", "type": "multi_choice", "options": ["subsidy", "transport"]},
-            {"name": "since", "label": "起始日期", "type": "date"},
-            {"name": "fee", "label": "费用", "type": "number", "min": 0},
-            {"name": "boarding", "label": "住校", "type": "bool"},
-            {"name": "bus", "label": "校车", "type": "choice", "options": ["每天 接送", "没有"],
-             "when": {"field": "boarding", "one_of": [false]}}
-        ]
-    }))
-    .unwrap()
+    crate::openrosa::xform::tests::survey()
 }
 
 /// What Collect adds to the form's instance: metadata and the entity block's attributes.

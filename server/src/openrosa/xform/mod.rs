@@ -104,4 +104,4 @@ pub fn all_forms(surveys: &[FormDef]) -> Vec<XForm> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
