@@ -15,13 +15,10 @@ mod common;
 use common::PASSWORD;
 use fieldsync_client::sim::{PhoneSpec, SimConfig, run};
 use fieldsync_protocol::Role;
-use fieldsync_server::app;
 use fieldsync_server::auth::password;
 use fieldsync_server::clock;
-use fieldsync_server::config::Settings;
 use fieldsync_server::store::NewUser;
 use fieldsync_server::testing::ScratchDatabase;
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
 #[global_allocator]
@@ -46,17 +43,7 @@ async fn main() {
 
 async fn bench(engine: &str, db: &ScratchDatabase) -> String {
     eprintln!("== {engine}");
-    let settings = Settings {
-        database_url: Some(db.url.clone().into()),
-        data_dir: db.dir().to_owned(),
-        ..Settings::default()
-    };
-    let server = app::start(
-        settings,
-        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-    )
-    .await
-    .expect("start");
+    let server = common::serve(db, None).await;
     let store = server.store.clone();
     let hash = password::hash(PASSWORD).expect("hash");
     let villages: Vec<String> = store

@@ -20,15 +20,12 @@ use std::time::{Duration, Instant};
 use fieldsync_client::{Api, Device};
 use fieldsync_protocol::Role;
 use fieldsync_protocol::push::Status;
-use fieldsync_server::app;
 use fieldsync_server::auth::password;
 use fieldsync_server::clock;
-use fieldsync_server::config::Settings;
 use fieldsync_server::service::collect;
 use fieldsync_server::testing::ScratchDatabase;
 use fieldsync_server::testing::photo::TestPhoto;
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -128,18 +125,7 @@ async fn main() {
 
 async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Cell> {
     eprintln!("== {engine}");
-    let settings = Settings {
-        database_url: Some(db.url.clone().into()),
-        data_dir: db.dir().to_owned(),
-        max_connections: 32,
-        ..Settings::default()
-    };
-    let server = app::start(
-        settings,
-        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-    )
-    .await
-    .expect("start");
+    let server = common::serve(db, Some(32)).await;
     let base = server.base_url();
     let store = server.store.clone();
     let hash = password::hash(PASSWORD).expect("hash");

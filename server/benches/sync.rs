@@ -17,13 +17,10 @@ use std::time::{Duration, Instant};
 use fieldsync_client::{Api, Device};
 use fieldsync_protocol::Role;
 use fieldsync_protocol::push::{Mutation, Status};
-use fieldsync_server::app;
 use fieldsync_server::auth::password;
-use fieldsync_server::config::Settings;
 
 use fieldsync_server::testing::ScratchDatabase;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
 mod common;
@@ -64,18 +61,7 @@ async fn main() {
 async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
     eprintln!("== {engine}");
     let url = db.url.clone();
-    let settings = Settings {
-        database_url: Some(url.clone().into()),
-        data_dir: db.dir().to_owned(),
-        max_connections: 32,
-        ..Settings::default()
-    };
-    let server = app::start(
-        settings,
-        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-    )
-    .await
-    .expect("start");
+    let server = common::serve(db, Some(32)).await;
     let base = server.base_url();
     let store = server.store.clone();
     let hash = password::hash(PASSWORD).expect("hash");

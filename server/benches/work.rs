@@ -16,14 +16,11 @@ use std::time::{Duration, Instant};
 use fieldsync_protocol::Role;
 use fieldsync_protocol::merge::RecordState;
 use fieldsync_protocol::push::Status;
-use fieldsync_server::app;
 use fieldsync_server::auth::password;
 use fieldsync_server::clock;
-use fieldsync_server::config::Settings;
 use fieldsync_server::store::{RecordWrite, Store, WriteBatch};
 use fieldsync_server::testing::ScratchDatabase;
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
 mod common;
@@ -77,18 +74,7 @@ async fn main() {
 
 async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
     eprintln!("== {engine}");
-    let settings = Settings {
-        database_url: Some(db.url.clone().into()),
-        data_dir: db.dir().to_owned(),
-        max_connections: 16,
-        ..Settings::default()
-    };
-    let server = app::start(
-        settings,
-        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-    )
-    .await
-    .expect("start");
+    let server = common::serve(db, Some(16)).await;
     let base = server.base_url();
     let store = server.store.clone();
     let hash = password::hash(PASSWORD).expect("hash");

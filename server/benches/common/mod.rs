@@ -1,11 +1,33 @@
-//! What the benchmarks share: users with a password, made straight through the store and
-//! logged in over HTTP like a phone.
+//! What the benchmarks share: a server on a scratch database, and users with a password, made
+//! straight through the store and logged in over HTTP like a phone.
 
 use fieldsync_client::{Api, Device};
 use fieldsync_protocol::Role;
-use fieldsync_server::clock;
+use fieldsync_server::config::Settings;
 use fieldsync_server::store::{NewUser, Store};
+use fieldsync_server::testing::ScratchDatabase;
+use fieldsync_server::{app, clock};
+use tokio::net::TcpListener;
 use uuid::Uuid;
+
+/// A server in this process on `db`, real HTTP on a loopback port; `max_connections` when the
+/// benchmark needs more database connections than the default.
+pub async fn serve(db: &ScratchDatabase, max_connections: Option<u32>) -> app::Running {
+    let mut settings = Settings {
+        database_url: Some(db.url.clone().into()),
+        data_dir: db.dir().to_owned(),
+        ..Settings::default()
+    };
+    if let Some(n) = max_connections {
+        settings.max_connections = n;
+    }
+    app::start(
+        settings,
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+    )
+    .await
+    .expect("start")
+}
 
 /// The password of every benchmark user.
 pub const PASSWORD: &str = "bench-password";

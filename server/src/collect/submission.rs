@@ -231,11 +231,15 @@ async fn read_instance(
             format!("no such form on this server: {form_id}"),
         )
     };
-    let (served, form) = if let Some(f) = RegistryForm::by_id(&form_id) {
+    let (schema, form) = if let Some(f) = RegistryForm::by_id(&form_id) {
         if !xform::allowed(caller.role, f) {
             return Err(not_yours(&form_id));
         }
-        (xform::registry_form(f), Form::Registry(f))
+        let schema = match xform::served_registry_form(&form_id) {
+            Some((_, Some(schema))) => schema.clone(),
+            _ => schema_of(&xform::registry_form(f))?,
+        };
+        (schema, Form::Registry(f))
     } else if let Some(key) = survey::key_of(&form_id) {
         if !access::allowed(caller.role, "survey_submission", Action::Create) {
             return Err(not_yours(&form_id));
@@ -244,12 +248,10 @@ async fn read_instance(
         let def = survey_version(state, key, asked)
             .await?
             .ok_or_else(unknown)?;
-        (xform::survey_form(&def), Form::Survey(def))
+        (schema_of(&xform::survey_form(&def))?, Form::Survey(def))
     } else {
         return Err(unknown().into());
     };
-    let html = xml::parse(served.xml.as_bytes(), &Limits::FORM)?;
-    let schema = FormSchema::read(&html)?;
     let sub = instance::read(&root, &schema)?;
     let instance_id = sub.instance_id.clone().ok_or_else(|| {
         Problem::new(
@@ -286,6 +288,11 @@ async fn read_instance(
         wanted,
         pushed: seen.pushed_at.is_some(),
     })
+}
+
+/// The binds of a form as served.
+fn schema_of(form: &xform::XForm) -> Result<FormSchema, Problem> {
+    FormSchema::read(&xml::parse(form.xml.as_bytes(), &Limits::FORM)?)
 }
 
 fn not_yours(form_id: &str) -> CollectError {

@@ -458,6 +458,18 @@ impl Run<'_, '_> {
             }
         }
         let gps = self.gps(root);
+        self.create_of_instance(def, fields, gps);
+        Ok(())
+    }
+
+    /// The one record an instance makes (a check, a visit, a survey, an entity form without
+    /// entities): mutation and record named by the instance.
+    fn create_of_instance(
+        &mut self,
+        def: &'static EntityDef,
+        fields: Map<String, Value>,
+        gps: Option<GpsFix>,
+    ) {
         let form_id = self.form_id().to_owned();
         self.push(
             ids::mutation(&form_id, self.instance_id),
@@ -466,7 +478,6 @@ impl Run<'_, '_> {
             Change::Create(fields),
             gps,
         );
-        Ok(())
     }
 
     /// A registration or an update: one mutation per entity block.
@@ -482,13 +493,7 @@ impl Run<'_, '_> {
                 Purpose::Register(def) => {
                     self.not_an_edit(def, root)?;
                     let fields = self.create_fields(def, root, None, None)?;
-                    self.push(
-                        ids::mutation(&form_id, self.instance_id),
-                        def,
-                        ids::record(&form_id, self.instance_id),
-                        Change::Create(fields),
-                        gps,
-                    );
+                    self.create_of_instance(def, fields, gps);
                     Ok(())
                 }
                 _ => Err(invalid(

@@ -18,9 +18,13 @@ use fieldsync_protocol::forms::FormDef;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
+use std::sync::LazyLock;
+
 use crate::access::{self, Action};
 use crate::hex::hex;
+use crate::openrosa::xml::{Limits, parse};
 use registry::{FORMS, Purpose, RegistryForm};
+use schema::FormSchema;
 
 /// A form as served.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,13 +86,40 @@ pub fn allowed(role: Role, form: &RegistryForm) -> bool {
     access::allowed(role, form.entity().name, action)
 }
 
+/// The registry's forms as served, and what their binds say, written and read once: they
+/// depend only on this code, and every form list, download and submission needs them.
+static REGISTRY_FORMS: LazyLock<Vec<(XForm, Option<FormSchema>)>> = LazyLock::new(|| {
+    FORMS
+        .iter()
+        .map(|f| {
+            let form = registry_form(f);
+            let schema = parse(form.xml.as_bytes(), &Limits::FORM)
+                .and_then(|html| FormSchema::read(&html))
+                .ok();
+            (form, schema)
+        })
+        .collect()
+});
+
+/// A registry form as served (`FORMS`' order), and its binds; `None` for the binds only if the
+/// form does not read back, which the tests rule out.
+pub fn served_registry_form(
+    form_id: &str,
+) -> Option<(&'static XForm, Option<&'static FormSchema>)> {
+    REGISTRY_FORMS
+        .iter()
+        .find(|(f, _)| f.form_id == form_id)
+        .map(|(f, s)| (f, s.as_ref()))
+}
+
 /// Every form a role is served: the registry forms its role may submit, and the given survey
 /// versions (the caller passes those in use) when it may record surveys.
 pub fn forms_for(role: Role, surveys: &[FormDef]) -> Vec<XForm> {
     let mut out: Vec<XForm> = FORMS
         .iter()
-        .filter(|f| allowed(role, f))
-        .map(registry_form)
+        .zip(REGISTRY_FORMS.iter())
+        .filter(|(f, _)| allowed(role, f))
+        .map(|(_, (x, _))| x.clone())
         .collect();
     if access::allowed(role, "survey_submission", Action::Create) {
         out.extend(surveys.iter().map(survey_form));
@@ -98,7 +129,7 @@ pub fn forms_for(role: Role, surveys: &[FormDef]) -> Vec<XForm> {
 
 /// Every form the server can serve to anyone (for ODK Validate and the CLI).
 pub fn all_forms(surveys: &[FormDef]) -> Vec<XForm> {
-    let mut out: Vec<XForm> = FORMS.iter().map(registry_form).collect();
+    let mut out: Vec<XForm> = REGISTRY_FORMS.iter().map(|(x, _)| x.clone()).collect();
     out.extend(surveys.iter().map(survey_form));
     out
 }
