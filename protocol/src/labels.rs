@@ -141,6 +141,8 @@ pub fn field(name: &str) -> Option<Label> {
         "village_code" => ("村", "Village"),
         "household_id" => ("农户", "Household"),
         "member_id" => ("家庭成员", "Household member"),
+        "household_no" => ("户编号", "Household number"),
+        "person_no" => ("人编号", "Person number"),
         "head_name" => ("户主姓名", "Head of household"),
         "name" => ("姓名", "Name"),
         "grid" => ("村民小组/网格", "Village group or grid"),

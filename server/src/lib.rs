@@ -25,6 +25,7 @@ pub mod ratelimit;
 pub mod receipts;
 pub mod roster;
 pub mod service;
+pub mod sheets;
 pub mod state;
 pub mod store;
 pub mod sync;

@@ -104,6 +104,17 @@ impl DataKey {
         }
     }
 
+    /// A keyed hash of `data` for one `purpose` (kept apart from the ID-card index by the
+    /// purpose and a separator no purpose contains): lets the server recognise a value it saw
+    /// before without keeping it, and no one without the key can test guesses against it.
+    pub fn tag(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        let mut message = Vec::with_capacity(purpose.len() + 1 + data.len());
+        message.extend_from_slice(purpose.as_bytes());
+        message.push(0);
+        message.extend_from_slice(data);
+        hmac(&self.mac_key, &message)
+    }
+
     /// A value to store next to the data, to recognise the key later without revealing it.
     pub fn check_value(&self) -> Vec<u8> {
         hmac(&self.mac_key, b"fieldsync data key check").to_vec()
@@ -111,37 +122,46 @@ impl DataKey {
 
     /// Encrypts one value of the named field.
     pub fn seal(&self, field: &str, plain: &str) -> String {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let payload = Payload {
-            msg: plain.as_bytes(),
-            aad: field.as_bytes(),
-        };
-        // Encryption of a short message with a fresh nonce does not fail.
-        let sealed = self.cipher.encrypt(&nonce, payload).unwrap_or_default();
-        let mut out = nonce.to_vec();
-        out.extend(sealed);
+        let out = self.seal_bytes(field, plain.as_bytes());
         format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
     }
 
     pub fn open(&self, field: &str, sealed: &str) -> Result<String, OpenError> {
         let body = sealed.strip_prefix(SEALED_PREFIX).ok_or(OpenError)?;
         let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| OpenError)?;
-        if bytes.len() < 24 {
+        String::from_utf8(self.open_bytes(field, &bytes)?).map_err(|_| OpenError)
+    }
+
+    /// Encrypts bytes bound to `purpose` (a field's name, or what the bytes are): the nonce,
+    /// then the ciphertext with its tag.
+    pub fn seal_bytes(&self, purpose: &str, plain: &[u8]) -> Vec<u8> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let payload = Payload {
+            msg: plain,
+            aad: purpose.as_bytes(),
+        };
+        // Encryption in memory with a fresh nonce does not fail.
+        let sealed = self.cipher.encrypt(&nonce, payload).unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        out
+    }
+
+    pub fn open_bytes(&self, purpose: &str, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        if sealed.len() < 24 {
             return Err(OpenError);
         }
-        let (nonce, ciphertext) = bytes.split_at(24);
+        let (nonce, ciphertext) = sealed.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().map_err(|_| OpenError)?;
-        let plain = self
-            .cipher
+        self.cipher
             .decrypt(
                 &XNonce::from(nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: field.as_bytes(),
+                    aad: purpose.as_bytes(),
                 },
             )
-            .map_err(|_| OpenError)?;
-        String::from_utf8(plain).map_err(|_| OpenError)
+            .map_err(|_| OpenError)
     }
 
     /// The keyed hash of an ID-card number, for lookups.

@@ -73,5 +73,8 @@ pub static HOUSEHOLD: EntityDef = EntityDef {
             },
         ),
         FieldDef::plain("notes", Text { max_chars: 2000 }),
+        // 户编号: the national monitoring system's number for the household, which a roster
+        // import matches on (an office's spreadsheet names households by it).
+        FieldDef::plain("household_no", Text { max_chars: 40 }),
     ],
 };

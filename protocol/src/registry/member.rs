@@ -67,5 +67,7 @@ pub static MEMBER: EntityDef = EntityDef {
         FieldDef::plain("labour_capacity", Enum(LABOUR_CAPACITIES)),
         // 外出务工
         FieldDef::plain("migrant_worker", Bool),
+        // 人编号: the national monitoring system's number for the person (see `household_no`).
+        FieldDef::plain("person_no", Text { max_chars: 40 }),
     ],
 };

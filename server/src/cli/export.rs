@@ -47,12 +47,7 @@ pub(super) async fn export_households(store: &Store, req: Request<'_>) -> anyhow
     let total = usize::try_from(households.count().await?).unwrap_or(usize::MAX);
     let mut progress = Progress::new("households", total);
 
-    let dir = match req.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let tmp = beside(req.out)?;
     let done = |d: u64| usize::try_from(d).unwrap_or(usize::MAX);
     let (written, tmp, progress) = match req.format {
         Format::Csv => {
@@ -75,13 +70,56 @@ pub(super) async fn export_households(store: &Store, req: Request<'_>) -> anyhow
         }
     };
     progress.finish();
-    tmp.as_file().sync_all()?;
-    tmp.persist(req.out)
-        .with_context(|| format!("cannot write {}", req.out.display()))?;
+    put_in_place(tmp, req.out)?;
     println!(
         "{written} households written to {} (as {} sees them)",
         req.out.display(),
         req.role.as_str()
+    );
+    Ok(())
+}
+
+/// A temporary file in the destination's directory (mode 0600), to be put in place whole.
+fn beside(out: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))
+}
+
+fn put_in_place(tmp: tempfile::NamedTempFile, out: &Path) -> anyhow::Result<()> {
+    tmp.as_file().sync_all()?;
+    tmp.persist(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}
+
+/// `admin export-roster`: households and people in the layout `admin import-roster` reads.
+pub(super) async fn export_roster(
+    store: &Store,
+    division: &str,
+    format: Format,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let villages = store.villages_under(division).await?;
+    if villages.is_empty() {
+        bail!("no villages below division {division:?}");
+    }
+    let reader = Reader {
+        user_id: CONSOLE,
+        device_id: None,
+    };
+    let tmp = beside(out)?;
+    let mut writer = BufWriter::new(tmp.as_file());
+    let written = export::roster::write(store, &villages, reader, format, &mut writer).await?;
+    writer.flush()?;
+    drop(writer);
+    put_in_place(tmp, out)?;
+    println!(
+        "{written} households with their people written to {} (the layout admin import-roster reads)",
+        out.display()
     );
     Ok(())
 }

@@ -13,6 +13,7 @@ mod devices;
 mod export;
 mod forms;
 mod import;
+mod import_roster;
 mod openrosa;
 mod progress;
 mod seed;
@@ -111,6 +112,12 @@ enum Admin {
         #[arg(long, value_name = "FILE")]
         passwords_out: Option<PathBuf>,
     },
+    /// Import or update households and their people from the office's spreadsheet (XLSX, XLS,
+    /// or CSV in UTF-8 or GB18030), one row per person as the national monitoring system
+    /// exports it. Matched on 户编号 and 人编号 (then the head's ID-card number), written through
+    /// the sync pipeline as the account roster-import: a field a cadre changed on a phone
+    /// meets a changed file value as a conflict for review. Safe to stop and run again.
+    ImportRoster(import_roster::Request),
     /// List devices: id, user, first and last seen, app version, outbox depth, revoked.
     Devices {
         /// Only this user's devices.
@@ -231,6 +238,21 @@ enum Admin {
         /// Whose view of personal data to export (masking, hidden fields).
         #[arg(long, default_value = "county_officer")]
         role: Role,
+    },
+    /// Write the households and people of the villages below a division in the layout
+    /// import-roster reads (one row per person, national numbers and fieldsync's ids), values in
+    /// full for the county's office; every household written is audited. Imported again
+    /// unchanged, the file changes nothing.
+    ExportRoster {
+        /// Division code (village, township, county …).
+        #[arg(long, value_name = "CODE")]
+        division: String,
+        /// csv or xlsx.
+        #[arg(long)]
+        format: crate::export::Format,
+        /// The file to write (replaced if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Set a village's area (centre and radius) for judging GPS fixes; without one, fixes are
     /// judged against the county's shape.
@@ -477,6 +499,12 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
             file,
             passwords_out,
         } => import::import_users(store, &file, passwords_out.as_deref()).await?,
+        Admin::ExportRoster {
+            division,
+            format,
+            out,
+        } => export::export_roster(store, &division, format, &out).await?,
+        Admin::ImportRoster(request) => import_roster::run(store, settings, request).await?,
         Admin::Devices { username } => devices::devices(store, username.as_deref()).await?,
         Admin::RevokeDevice { device } => devices::revoke_device(store, device, true).await?,
         Admin::UnrevokeDevice { device } => devices::revoke_device(store, device, false).await?,

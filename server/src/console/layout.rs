@@ -18,10 +18,11 @@ pub enum Nav {
     Reports,
     Conflicts,
     Map,
+    Roster,
 }
 
 impl Nav {
-    const ALL: [Nav; 7] = [
+    const ALL: [Nav; 8] = [
         Nav::Dashboard,
         Nav::Attendance,
         Nav::Tasks,
@@ -29,6 +30,7 @@ impl Nav {
         Nav::Reports,
         Nav::Conflicts,
         Nav::Map,
+        Nav::Roster,
     ];
 
     fn href(self) -> &'static str {
@@ -40,7 +42,15 @@ impl Nav {
             Nav::Reports => "/console/reports",
             Nav::Conflicts => "/console/conflicts",
             Nav::Map => "/console/map",
+            Nav::Roster => "/console/roster",
         }
+    }
+
+    /// The roster import is for the county's office only; the other sections answer every
+    /// role with what it may see.
+    fn shown_to(self, role: fieldsync_protocol::Role) -> bool {
+        use fieldsync_protocol::Role::{Admin, CountyOfficer};
+        self != Nav::Roster || matches!(role, Admin | CountyOfficer)
     }
 
     fn label(self, l: Lang) -> &'static str {
@@ -52,6 +62,7 @@ impl Nav {
             Nav::Reports => l.t("农户申报", "Self-reports"),
             Nav::Conflicts => l.t("数据冲突", "Conflicts"),
             Nav::Map => l.t("地图", "Map"),
+            Nav::Roster => l.t("户籍导入", "Roster import"),
         }
     }
 }
@@ -88,7 +99,7 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, here: &str, body: Markup) -> Html
                         }
                     }
                     nav.sections {
-                        @for n in Nav::ALL {
+                        @for n in Nav::ALL.into_iter().filter(|n| n.shown_to(v.caller.role)) {
                             a href=(n.href()) class=[(n == nav).then_some("active")] { (n.label(l)) }
                         }
                     }

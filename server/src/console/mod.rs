@@ -20,11 +20,13 @@ mod i18n;
 mod layout;
 mod map;
 mod photos;
+mod roster;
 mod scope;
 mod session;
 mod work;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -69,6 +71,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/photos/{sha256}/thumb", get(photos::thumbnail))
         .route("/console/map", get(map::page))
         .route("/console/map/{village}/points.geojson", get(map::geojson))
+        .route(
+            "/console/roster",
+            get(roster::page)
+                .post(roster::upload)
+                .layer(DefaultBodyLimit::max(
+                    crate::service::roster::runs::MAX_FILE_BYTES + 2 * 1024 * 1024,
+                )),
+        )
+        .route("/console/roster/{id}", get(roster::show))
+        .route("/console/roster/{id}/import", post(roster::import))
+        .route("/console/roster/{id}/report.csv", get(roster::report))
         .layer(axum::middleware::map_response(move |res: Response| {
             let policy = policy.clone();
             async move { protect(res, &policy) }

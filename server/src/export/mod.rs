@@ -11,6 +11,7 @@
 //! Used by `GET /v1/export/households.{csv,xlsx}` and `fieldsync admin export-households`.
 
 mod csv;
+pub mod roster;
 mod row;
 mod xlsx;
 

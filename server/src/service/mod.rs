@@ -25,6 +25,7 @@ pub mod export;
 pub mod households;
 pub mod photos;
 pub mod push;
+pub mod roster;
 pub mod work;
 
 pub use caller::Caller;

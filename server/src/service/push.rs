@@ -8,19 +8,26 @@ use fieldsync_protocol::push::{ClientInfo, MutationResult, Status};
 use serde_json::Value;
 
 use super::{Caller, ServiceError};
+use crate::config::Settings;
 use crate::state::AppState;
 use crate::sync::push::{self, PushRules};
 
 /// The limits a push is judged by, from the settings.
 pub fn rules(state: &AppState, now_ms: i64) -> PushRules {
-    let limits = &state.settings().limits;
+    rules_of(state.settings(), now_ms)
+}
+
+/// The limits a push is judged by, from settings read without a running server (the command
+/// line's imports).
+pub fn rules_of(settings: &Settings, now_ms: i64) -> PushRules {
+    let limits = &settings.limits;
     PushRules {
         now_ms,
         max_clock_ahead_ms: limits.max_clock_ahead_s.saturating_mul(1000),
-        gps: state.settings().gps.clone(),
+        gps: settings.gps.clone(),
         self_reports_per_day: limits.self_reports_per_day,
         late_edit_ms: limits.late_edit_days.saturating_mul(86_400_000),
-        monitoring: state.settings().monitoring.clone(),
+        monitoring: settings.monitoring.clone(),
     }
 }
 

@@ -59,6 +59,21 @@ impl Store {
         )?)
     }
 
+    /// Every division below a code (of any level), the code's own included; `""` for all.
+    pub async fn divisions_under(&self, code: &str) -> Result<Vec<Division>> {
+        let (lo, hi) = super::identity::village_range(code);
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            Division,
+            "SELECT code, name, level, parent_code FROM divisions
+             WHERE (code >= $1 AND code <= $2) OR code = $3 ORDER BY code",
+            lo,
+            hi,
+            code,
+        )?)
+    }
+
     /// Villages below a division code of any level.
     pub async fn villages_under(&self, code: &str) -> Result<Vec<String>> {
         let (lo, hi) = super::identity::village_range(code);

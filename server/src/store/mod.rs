@@ -34,6 +34,7 @@ mod observations;
 mod openrosa;
 mod own_id_cards;
 mod probe;
+mod roster;
 mod rows;
 mod sealing;
 mod seed;
@@ -75,6 +76,7 @@ pub use observations::{
 };
 pub use openrosa::{CollectKey, SeenSubmission};
 pub use own_id_cards::OwnIdCard;
+pub use roster::{Baseline, RosterImport, RosterRecord};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
 pub use sessions::{EndReason, SessionAuth, Spent};

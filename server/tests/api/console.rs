@@ -110,6 +110,28 @@ impl Browser {
         self.take(r).await
     }
 
+    /// A file upload: the fields in order, each `(name, file name, bytes)`.
+    async fn upload(&mut self, path: &str, fields: Vec<(&str, Option<&str>, Vec<u8>)>) -> Page {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, file, bytes) in fields {
+            let part = reqwest::multipart::Part::bytes(bytes);
+            let part = match file {
+                Some(f) => part.file_name(f.to_owned()),
+                None => part,
+            };
+            form = form.part(name.to_owned(), part);
+        }
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        self.take(r).await
+    }
+
     async fn sign_in(&mut self, username: &str) {
         let login = self.get("/console/login").await;
         assert_eq!(login.status, StatusCode::OK);
@@ -672,4 +694,147 @@ async fn a_conflict_is_shown_side_by_side_and_resolved() {
     let (changes, _, _) = a.api.pull_all(None, None).await.expect("pull");
     let latest = latest(&changes);
     assert_eq!(latest[&h].fields["head_name"], "冯三");
+}
+
+/// The office's roster through the console: upload, the dry run's report per village, the
+/// import confirmed, the report downloaded; another officer cannot see the import, a team
+/// leader cannot upload, a form without the token is refused.
+#[tokio::test]
+async fn a_county_officer_imports_the_roster_from_the_console() {
+    let app = spawn_app().await;
+    let (_, officer) = app.user(Role::CountyOfficer, &[TOWNSHIP]).await;
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&officer).await;
+    let page = b.get("/console/roster").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("data-testid=\"upload\""),
+        "{}",
+        page.body
+    );
+    let token = page.csrf();
+    let card = |first17: &str| {
+        let c = fieldsync_protocol::registry::idcard::check_char(first17.as_bytes()).unwrap();
+        format!("{first17}{}", c as char)
+    };
+    let csv = format!(
+        "户编号,人编号,乡镇,行政村,姓名,证件号码,与户主关系,家庭人口数\n\
+         640104001002000001,64010400100200000101,凤凰北街街道,崇安社区,马德福,{},户主,2\n\
+         640104001002000001,64010400100200000102,凤凰北街街道,崇安社区,李秀兰,{},配偶,2\n\
+         640104001002000002,64010400100200000201,凤凰北街街道,无此村,杨志强,{},户主,1\n",
+        card("64010419650312013"),
+        card("64010419680704024"),
+        card("64010419700101051"),
+    );
+
+    // Without the token nothing is kept.
+    let refused = b
+        .upload(
+            "/console/roster",
+            vec![
+                ("csrf", None, b"wrong".to_vec()),
+                ("file", Some("r.csv"), csv.clone().into_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // Something that is no roster is refused at once, with the reason.
+    let junk = b
+        .upload(
+            "/console/roster",
+            vec![
+                ("csrf", None, token.clone().into_bytes()),
+                ("file", Some("r.csv"), b"a,b\n1,2\n".to_vec()),
+            ],
+        )
+        .await;
+    assert_eq!(junk.status, StatusCode::BAD_REQUEST, "{}", junk.body);
+    assert!(junk.body.contains("户编号"), "{}", junk.body);
+
+    let sent = b
+        .upload(
+            "/console/roster",
+            vec![
+                ("csrf", None, token.clone().into_bytes()),
+                ("file", Some("花名册.csv"), csv.into_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let run = sent.location.unwrap();
+    let checked = wait_for(&mut b, &run, "data-testid=\"confirm\"").await;
+    assert!(checked.body.contains("640104001002"), "{}", checked.body);
+    assert!(
+        checked.body.contains("无此村"),
+        "the bad row's reason: {}",
+        checked.body
+    );
+    let grid = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let (changes, _, _) = grid.api.pull_all(None, None).await.unwrap();
+    assert!(changes.is_empty(), "the dry run wrote nothing");
+
+    // Another officer, and a team leader, see nothing of it.
+    let (_, other) = app.user(Role::CountyOfficer, &[TOWNSHIP]).await;
+    let mut o = Browser::new(&app.base);
+    o.sign_in(&other).await;
+    assert_eq!(o.get(&run).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        o.get(&format!("{run}/report.csv")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let (_, leader) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let mut t = Browser::new(&app.base);
+    t.sign_in(&leader).await;
+    assert_eq!(t.get("/console/roster").await.status, StatusCode::FORBIDDEN);
+    assert!(
+        !t.get("/console/tasks")
+            .await
+            .body
+            .contains("/console/roster"),
+        "no menu entry"
+    );
+
+    let token = checked.csrf();
+    let go = b
+        .post(&format!("{run}/import"), &[("csrf", &token)], None)
+        .await;
+    assert_eq!(go.status, StatusCode::SEE_OTHER, "{}", go.body);
+    let done = wait_for(&mut b, &run, "data-testid=\"state\"").await;
+    assert!(
+        !done.body.contains("data-testid=\"confirm\""),
+        "{}",
+        done.body
+    );
+    let (changes, _, _) = grid.api.pull_all(None, None).await.unwrap();
+    let households = changes.iter().filter(|c| c.entity == "household").count();
+    let members = changes.iter().filter(|c| c.entity == "member").count();
+    assert_eq!((households, members), (1, 2));
+    let report = b.get(&format!("{run}/report.csv")).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(
+        report
+            .body
+            .contains("640104001002,2,household,640104001002000001,new,"),
+        "{}",
+        report.body
+    );
+    assert!(report.body.contains(",bad_row,"), "{}", report.body);
+    // Imported once; a second confirmation is refused.
+    let again = b
+        .post(&format!("{run}/import"), &[("csrf", &token)], None)
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+}
+
+/// The page of a run, once it shows `marker` (the run goes on in the background).
+async fn wait_for(b: &mut Browser, path: &str, marker: &str) -> Page {
+    for _ in 0..200 {
+        let page = b.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        if page.body.contains(marker) {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} never showed {marker}");
 }

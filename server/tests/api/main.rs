@@ -30,6 +30,7 @@ mod push;
 mod readme;
 mod replica;
 mod reports;
+mod roster;
 mod scenarios;
 mod scope;
 mod security;
