@@ -21,7 +21,7 @@ pub use checks::{
     CHECK_NAMES, CHECKS, EDUCATION_CHECK, HEALTH_CHECK, HOUSING_CHECK, WATER_CHECK, is_check,
 };
 pub use household::HOUSEHOLD;
-pub use member::MEMBER;
+pub use member::{MEMBER, RELATIONS};
 pub use presence::{
     ABSENCE_KINDS, AT_HOUSEHOLD, LEAVE_DECISION, LEAVE_REQUEST, PRESENCE, VISIT, VISIT_PURPOSES,
 };

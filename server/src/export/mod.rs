@@ -20,7 +20,7 @@ use std::io::Write;
 use std::str::FromStr;
 
 use fieldsync_protocol::Role;
-use fieldsync_protocol::registry::HOUSEHOLD;
+use fieldsync_protocol::registry::{HOUSEHOLD, MEMBER};
 use uuid::Uuid;
 
 use crate::access::{self, Action};
@@ -144,6 +144,15 @@ impl Households {
         }
         let ids: Vec<Uuid> = households.iter().map(|h| h.id).collect();
         let checks = self.store.check_records(&ids).await?;
+        let people = if access::allowed(self.role, MEMBER.name, Action::Read) {
+            self.store.member_records(&ids).await?
+        } else {
+            Vec::new()
+        };
+        let mut members: HashMap<Uuid, Vec<&ExportCheck>> = HashMap::new();
+        for m in &people {
+            members.entry(m.household_id).or_default().push(m);
+        }
         let mut of: HashMap<Uuid, Vec<&ExportCheck>> = HashMap::new();
         for c in checks
             .iter()
@@ -155,8 +164,9 @@ impl Households {
             .into_iter()
             .map(|h| {
                 let checks = of.remove(&h.id).unwrap_or_default();
+                let people = members.remove(&h.id).unwrap_or_default();
                 let label = self.labels.get(&h.scope);
-                row::build(self.role, h, &checks, label)
+                row::build(self.role, h, &checks, &people, label)
             })
             .collect();
         let audit: Vec<AuditEntry> = rows

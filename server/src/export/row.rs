@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use fieldsync_protocol::Role;
 use fieldsync_protocol::labels;
 use fieldsync_protocol::registry::checks::{self, CheckStatus, Observed};
-use fieldsync_protocol::registry::{CHECK_NAMES, HOUSEHOLD, Personal};
+use fieldsync_protocol::registry::{CHECK_NAMES, HOUSEHOLD, MEMBER, Personal, RELATIONS};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -45,6 +45,8 @@ pub static HEADERS: LazyLock<Vec<String>> = LazyLock::new(|| {
         headers.push(format!("{zh}问题 ({check}_failures)"));
         headers.push(format!("{zh}核查时间 ({check}_checked_at)"));
     }
+    headers.push("家庭成员人数 (member_count)".to_owned());
+    headers.push("家庭成员 (members)".to_owned());
     headers.push("记录编号 (household_id)".to_owned());
     headers
 });
@@ -101,16 +103,22 @@ pub struct Row {
     pub disclosed: Vec<String>,
 }
 
-/// The row of one household, from its record and its check records, as `role` may see it.
+/// The row of one household, from its record, its check records and its people, as `role`
+/// may see it.
 pub fn build(
     role: Role,
     household: ExportHousehold,
     checks: &[&ExportCheck],
+    members: &[&ExportCheck],
     label: Option<&VillageLabel>,
 ) -> Row {
     let mut fields = household.fields;
     privacy::disclose(role, &HOUSEHOLD, &mut fields);
-    let disclosed = disclosed(&fields);
+    let mut disclosed = disclosed(&fields);
+    let people = people(role, members);
+    if !people.is_empty() {
+        disclosed.push("name".to_owned());
+    }
 
     let observed: Vec<Observed<'_>> = checks
         .iter()
@@ -134,6 +142,12 @@ pub fn build(
     for (_, s) in status {
         cells.extend(check_cells(s));
     }
+    cells.push(Cell::Number(members.len() as f64));
+    cells.push(if people.is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Text(people)
+    });
     cells.push(Cell::text(household.id.to_string()));
     Row {
         household_id: household.id,
@@ -141,6 +155,33 @@ pub fn build(
         cells,
         disclosed,
     }
+}
+
+/// The household's people as `姓名（关系）；…`, head first, names as `role` may see them (the
+/// roster export, `export-roster`, has one row per person with everything else).
+fn people(role: Role, members: &[&ExportCheck]) -> String {
+    let mut shown: Vec<(usize, String)> = members
+        .iter()
+        .filter_map(|m| {
+            let name =
+                privacy::disclose_value(role, &MEMBER, "name", m.fields.get("name")?.clone());
+            let name = name.as_str()?.to_owned();
+            let relation = m.fields.get("relation").and_then(Value::as_str);
+            let rank = relation
+                .and_then(|r| RELATIONS.iter().position(|x| *x == r))
+                .unwrap_or(RELATIONS.len());
+            Some(match relation.and_then(|r| labels::value("relation", r)) {
+                Some(l) => (rank, format!("{name}（{}）", l.zh)),
+                None => (rank, name),
+            })
+        })
+        .collect();
+    shown.sort();
+    shown
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// State, failures (`;`-separated codes) and capture time of one check.
@@ -218,8 +259,30 @@ mod tests {
             name: "崇安社区居委会".into(),
             township: Some("凤凰北街街道".into()),
         };
-        let row = build(Role::TownshipSupervisor, h.clone(), &[&water], Some(&label));
+        let member = |name: &str, relation: &str| ExportCheck {
+            id: Uuid::now_v7(),
+            household_id: h.id,
+            entity: "member".into(),
+            fields: json!({"name": name, "relation": relation, "id_card": "640104201209010311"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        };
+        let (son, head) = (member("马小军", "child"), member("马德福", "head"));
+        let row = build(
+            Role::TownshipSupervisor,
+            h.clone(),
+            &[&water],
+            &[&son, &head],
+            Some(&label),
+        );
         assert_eq!(row.cells.len(), HEADERS.len());
+        assert_eq!(row.cells[col("member_count")], Cell::Number(2.0));
+        assert_eq!(
+            row.cells[col("members")],
+            Cell::text("马德福（户主）；马小军（子女）"),
+            "head first, relations in words, no ID-card number"
+        );
         assert_eq!(row.cells[col("township")], Cell::text("凤凰北街街道"));
         assert_eq!(
             row.cells[col("head_id_card")],
@@ -236,10 +299,16 @@ mod tests {
         assert_eq!(row.cells[col("household_id")], Cell::text(h.id.to_string()));
         assert_eq!(
             row.disclosed,
-            ["head_name", "phone", "head_id_card", "per_capita_income"]
+            [
+                "head_name",
+                "phone",
+                "head_id_card",
+                "per_capita_income",
+                "name"
+            ]
         );
 
-        let row = build(Role::Admin, h, &[], None);
+        let row = build(Role::Admin, h, &[], &[], None);
         assert_eq!(
             row.cells[col("per_capita_income")],
             Cell::Empty,

@@ -13,7 +13,7 @@
 //! own id), which costs every household of the database after the cursor, but only once. An index
 //! on `records (scope, entity, id)` would make both one index range.
 
-use fieldsync_protocol::registry::{CHECKS, HOUSEHOLD};
+use fieldsync_protocol::registry::{CHECKS, HOUSEHOLD, MEMBER};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite};
@@ -193,17 +193,31 @@ impl Store {
     /// The check records (the four checks, not deleted) of the given households, in no
     /// particular order, decrypted.
     pub async fn check_records(&self, households: &[Uuid]) -> Result<Vec<ExportCheck>> {
+        let entities: Vec<&str> = CHECKS.iter().map(|c| c.name).collect();
+        self.records_of_households(households, &entities).await
+    }
+
+    /// The people (members, not deleted) of the given households, in no particular order,
+    /// decrypted.
+    pub async fn member_records(&self, households: &[Uuid]) -> Result<Vec<ExportCheck>> {
+        self.records_of_households(households, &[MEMBER.name]).await
+    }
+
+    async fn records_of_households(
+        &self,
+        households: &[Uuid],
+        entities: &[&str],
+    ) -> Result<Vec<ExportCheck>> {
         if households.is_empty() {
             return Ok(Vec::new());
         }
-        let entities: Vec<&str> = CHECKS.iter().map(|c| c.name).collect();
         let rows: Vec<CheckRow> = match self.reader() {
             Engine::Sqlite(p) => {
                 let mut qb = QueryBuilder::<Sqlite>::new(
                     "SELECT id, household_id, entity, fields FROM records WHERE NOT deleted AND entity IN (",
                 );
                 let mut list = qb.separated(", ");
-                for e in &entities {
+                for e in entities {
                     list.push_bind(*e);
                 }
                 qb.push(") AND household_id IN (");
@@ -220,7 +234,7 @@ impl Store {
                      WHERE household_id = ANY($1) AND entity = ANY($2) AND NOT deleted",
                 )
                 .bind(households)
-                .bind(&entities)
+                .bind(entities)
                 .fetch_all(p)
                 .await?
             }

@@ -199,6 +199,11 @@ async fn csv_rows_carry_the_check_status_and_what_the_role_may_see() {
         ("marginal_prone", "weak")
     );
     assert_eq!(
+        (r["member_count"].as_str(), r["members"].as_str()),
+        ("1", "马小（子女）"),
+        "the household's people, by name and relation"
+    );
+    assert_eq!(
         (
             r["water_check"].as_str(),
             r["water_check_failures"].as_str(),
@@ -261,7 +266,8 @@ async fn csv_rows_carry_the_check_status_and_what_the_role_may_see() {
             "address",
             "phone",
             "head_id_card",
-            "per_capita_income"
+            "per_capita_income",
+            "name"
         ]
     );
     let trail = f
@@ -322,7 +328,7 @@ async fn csv_rows_carry_the_check_status_and_what_the_role_may_see() {
     assert_eq!(trail.len(), 1);
     assert_eq!(
         trail[0].fields,
-        ["head_name", "address", "phone", "head_id_card"],
+        ["head_name", "address", "phone", "head_id_card", "name"],
         "no income was shown"
     );
 }
