@@ -457,18 +457,6 @@ async fn a_reference_links_to_uploads_of_those_who_may_write_the_record() {
     );
 }
 
-/// Runs one statement on the app's database, on either engine.
-async fn execute_sql(app: &TestApp, sql: &'static str) {
-    use sqlx::Connection;
-    if app.db_url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    }
-}
-
 /// References made before the link rule are decided once, at start, by the same rule: a
 /// photo uploaded by the record's writer or by someone who may write it stays open to the
 /// record's readers, another village's photo closes.

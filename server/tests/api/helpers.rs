@@ -275,3 +275,16 @@ pub fn small_jpeg(seed: u8) -> Vec<u8> {
         .expect("encode a JPEG");
     out.into_inner()
 }
+
+/// Runs one statement on the app's database, on either engine (a test reaching under the
+/// server, as a crash or an old release would have left the data).
+pub async fn execute_sql(app: &TestApp, sql: &'static str) {
+    use sqlx::Connection;
+    if app.db_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+}

@@ -329,6 +329,19 @@ async fn an_offices_gb18030_file_is_checked_dry_run_then_imported_and_phones_pul
     );
 }
 
+async fn open_conflicts(app: &TestApp) -> Vec<fieldsync_server::store::ConflictRow> {
+    app.store
+        .conflicts(&ConflictFilter {
+            villages: &[VILLAGE_A.to_owned()],
+            open: Some(true),
+            record_id: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+}
+
 /// A household of two in VILLAGE_A, with a phone number and a size the office may change.
 fn small_file(phone: &str, size: u32, spouse_name: &str) -> Vec<u8> {
     [
@@ -402,17 +415,7 @@ async fn a_reimport_after_a_phone_edit_conflicts_only_where_both_changed() {
         (Outcome::Changed, vec!["name".to_owned()])
     );
 
-    let conflicts = app
-        .store
-        .conflicts(&ConflictFilter {
-            villages: &[VILLAGE_A.to_owned()],
-            open: Some(true),
-            record_id: None,
-            after: None,
-            limit: 100,
-        })
-        .await
-        .unwrap();
+    let conflicts = open_conflicts(&app).await;
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     let c = &conflicts[0];
     assert_eq!((c.record_id, c.field.as_str()), (id, "phone"));
@@ -440,17 +443,7 @@ async fn a_reimport_after_a_phone_edit_conflicts_only_where_both_changed() {
         "{:?}",
         again.lines
     );
-    let open = app
-        .store
-        .conflicts(&ConflictFilter {
-            villages: &[VILLAGE_A.to_owned()],
-            open: Some(true),
-            record_id: None,
-            after: None,
-            limit: 100,
-        })
-        .await
-        .unwrap();
+    let open = open_conflicts(&app).await;
     assert_eq!(open.len(), 1);
 }
 
@@ -608,4 +601,38 @@ async fn the_roster_export_imported_again_changes_nothing() {
         .await
         .unwrap();
     assert!(!audited.is_empty());
+}
+
+#[tokio::test]
+async fn an_import_stopped_between_its_push_and_its_bookkeeping_goes_on_without_doubling() {
+    let app = spawn_app().await;
+    let importer = Importer::new(&app, &[VILLAGE_A]).await;
+    let file = small_file("13912345678", 2, "李秀兰");
+    importer.run(&app, &file, "roster.csv", false).await;
+    // A stop after the push committed and before the import noted what it wrote: the
+    // baselines are gone, the records are there.
+    execute_sql(&app, "DELETE FROM roster_baselines").await;
+    let again = importer.run(&app, &file, "roster.csv", false).await;
+    assert!(
+        again.lines.iter().all(|l| l.outcome == Outcome::Unchanged),
+        "{:?}",
+        again.lines
+    );
+    let grid = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    assert_eq!(pulled(&grid, "household").await.len(), 1);
+    assert_eq!(pulled(&grid, "member").await.len(), 2);
+    // And the file's next change is taken as the import's own, with no conflict.
+    let next = importer
+        .run(
+            &app,
+            &small_file("13700000000", 2, "李秀兰"),
+            "roster.csv",
+            false,
+        )
+        .await;
+    assert_eq!(
+        at(&next, 2, "household"),
+        (Outcome::Changed, vec!["phone".to_owned()])
+    );
+    assert!(open_conflicts(&app).await.is_empty());
 }
