@@ -180,6 +180,7 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Figures> {
         let started = Instant::now();
         let roster = sheets::read(&file, "roster.csv", None).expect("read");
         let read_s = started.elapsed().as_secs_f64();
+        let read_mib = peak_kib().saturating_sub(before_kib) as f64 / 1024.0;
         let rules = rules_of(&settings, clock::now_ms());
         let import = Import {
             store: &store,
@@ -202,7 +203,7 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Figures> {
         );
         let written = t.households[0] + t.households[1] + t.people[0] + t.people[1];
         eprintln!(
-            "   {name}: read {read_s:.1} s, in all {secs:.1} s, {written} records written, peak +{growth_mib:.0} MiB"
+            "   {name}: read {read_s:.1} s (peak +{read_mib:.0} MiB), in all {secs:.1} s, {written} records written, peak +{growth_mib:.0} MiB"
         );
         figures.push(Figures {
             engine,

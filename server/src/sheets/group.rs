@@ -148,7 +148,7 @@ fn household(
                         format!("{} on {first_at}", first.column)
                     };
                     (
-                        c.column.clone(),
+                        c.column.to_string(),
                         format!("{} differs from {source}", c.column),
                     )
                 })
@@ -219,14 +219,18 @@ fn household(
         .map_or(0, |&i| rows[i].line);
     let members = indices
         .iter()
-        .filter(|&&i| !rows[i].is_bad())
         .filter_map(|&i| {
-            let p = rows[i].person.as_ref()?;
+            if rows[i].is_bad() {
+                return None;
+            }
+            // Taken, not copied: a county's file is hundreds of thousands of rows, and the
+            // row is not read again once its person is made.
+            let p = rows[i].person.take()?;
             Some(Person {
                 line: rows[i].line,
-                person_no: p.person_no.clone(),
-                record_id: p.record_id.clone(),
-                fields: p.fields.clone(),
+                person_no: p.person_no,
+                record_id: p.record_id,
+                fields: p.fields,
             })
         })
         .collect();
@@ -266,7 +270,7 @@ fn relation_column(r: &Parsed) -> Option<String> {
         .as_ref()?
         .columns
         .get(&Target::Person("relation"))
-        .cloned()
+        .map(|c| c.to_string())
 }
 
 /// Drops a household whose household row or 户主 row is bad.

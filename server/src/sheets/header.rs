@@ -2,6 +2,7 @@
 //! counties use), a county's own names from its mapping file, and finding the header row below
 //! the title rows a printed sheet carries.
 
+use std::sync::Arc;
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
@@ -201,7 +202,8 @@ pub struct Header {
     /// Rows of the header (two when a group row sits over it), for skipping them.
     pub height: usize,
     /// Per column: what it feeds and its header as written.
-    pub columns: Vec<Option<(Target, String)>>,
+    /// Shared (`Arc`): every row's cells name their column by it.
+    pub columns: Vec<Option<(Target, Arc<str>)>>,
     /// Headers that read as nothing, or as a key an earlier column already feeds.
     pub unknown: Vec<String>,
 }
@@ -214,7 +216,7 @@ impl Header {
     /// The column feeding `target`, with its header as written.
     pub fn column(&self, target: Target) -> Option<(usize, &str)> {
         self.columns.iter().enumerate().find_map(|(i, c)| match c {
-            Some((t, w)) if *t == target => Some((i, w.as_str())),
+            Some((t, w)) if *t == target => Some((i, &**w)),
             _ => None,
         })
     }
@@ -268,7 +270,7 @@ pub fn find(rows: &[Row], mapping: Option<&Mapping>) -> Option<Header> {
         .into_iter()
         .zip(written)
         .map(|(t, w)| match t {
-            Some(t) if t == Ignore || seen.insert(t) => Some((t, w)),
+            Some(t) if t == Ignore || seen.insert(t) => Some((t, Arc::from(w))),
             _ => {
                 if !w.is_empty() && !unknown.contains(&w) {
                     unknown.push(w);

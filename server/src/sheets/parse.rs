@@ -1,6 +1,7 @@
 //! One spreadsheet row → what it says about a household and a person, in registry codes, with
 //! every problem found in it. Rows are judged alone here; `group` judges them together.
 
+use std::sync::Arc;
 use std::collections::HashMap;
 
 use fieldsync_protocol::Op;
@@ -36,7 +37,7 @@ pub struct HouseholdCell {
     pub key: HouseholdKey,
     pub value: Value,
     /// The header as written.
-    pub column: String,
+    pub column: Arc<str>,
 }
 
 #[derive(Debug)]
@@ -45,7 +46,7 @@ pub struct PersonCells {
     pub record_id: Option<String>,
     pub fields: Map<String, Value>,
     /// Headers as written of the columns `group` names in its reasons, by target.
-    pub columns: HashMap<Target, String>,
+    pub columns: HashMap<Target, Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -172,12 +173,12 @@ pub fn row(sheet: usize, row: &Row, head: &Header, mapping: Option<&Mapping>) ->
         let Some((target, written)) = column else {
             continue;
         };
-        if target.is_person() {
-            person.columns.insert(*target, written.clone());
-        }
         let Some(cell) = row.cells.get(i).filter(|c| !c.is_blank()) else {
             continue;
         };
+        if target.is_person() {
+            person.columns.insert(*target, written.clone());
+        }
         if cell.kind == Kind::Error {
             p.problem(
                 Some(written),

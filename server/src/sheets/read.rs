@@ -44,6 +44,10 @@ pub fn read(bytes: &[u8], file_name: &str, mapping: Option<&Mapping>) -> Result<
     if parsed.is_empty() {
         return Err(FileError::NoRows);
     }
+    // The grid of cells is no longer needed: let it go before the households are made.
+    let encoding = book.encoding;
+    drop(sheets);
+    drop(book);
     let (households, problems) = group::households(parsed, if named { &names } else { &[] });
     let bad_rows = problems
         .into_iter()
@@ -66,7 +70,7 @@ pub fn read(bytes: &[u8], file_name: &str, mapping: Option<&Mapping>) -> Result<
         bad_rows,
         skipped,
         unknown_columns,
-        encoding: book.encoding,
+        encoding,
         rows_read,
     })
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use fieldsync_protocol::merge::FieldMeta;
 use serde_json::{Map, Value};
 use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use super::{Result, Store, StoreError, execute, fetch_as, fetch_scalar};
@@ -68,24 +69,39 @@ impl Store {
         )?)
     }
 
-    /// Records what an import wrote, replacing what an earlier import wrote to the same records.
+    /// Records what an import wrote, replacing what an earlier import wrote to the same records:
+    /// a few hundred rows a statement (an import notes hundreds of thousands).
     pub async fn put_roster_baselines(&self, rows: &[Baseline], now_ms: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for b in rows {
-            execute!(
-                tx.conn(),
-                "INSERT INTO roster_baselines (record_id, version, digests, imported_at)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (record_id) DO UPDATE SET version = excluded.version,
-                     digests = excluded.digests, imported_at = excluded.imported_at",
-                b.record_id,
-                b.version,
-                Json(&b.digests),
-                now_ms,
-            )
-            .map_err(StoreError::from_db)?;
+        const UPSERT: &str = " ON CONFLICT (record_id) DO UPDATE SET version = excluded.version,
+             digests = excluded.digests, imported_at = excluded.imported_at";
+        const INSERT: &str = "INSERT INTO roster_baselines (record_id, version, digests, imported_at) ";
+        for chunk in rows.chunks(500) {
+            match self.writer() {
+                super::Engine::Sqlite(p) => {
+                    let mut qb = QueryBuilder::<Sqlite>::new(INSERT);
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.record_id)
+                            .push_bind(r.version)
+                            .push_bind(Json(&r.digests))
+                            .push_bind(now_ms);
+                    });
+                    qb.push(UPSERT);
+                    qb.build().execute(p).await.map_err(StoreError::from_db)?;
+                }
+                super::Engine::Postgres(p) => {
+                    let mut qb = QueryBuilder::<Postgres>::new(INSERT);
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.record_id)
+                            .push_bind(r.version)
+                            .push_bind(Json(&r.digests))
+                            .push_bind(now_ms);
+                    });
+                    qb.push(UPSERT);
+                    qb.build().execute(p).await.map_err(StoreError::from_db)?;
+                }
+            }
         }
-        tx.commit().await
+        Ok(())
     }
 
     /// The keyed hash an import keeps of a field's value: 16 hex digits, enough to tell a

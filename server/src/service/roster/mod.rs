@@ -256,11 +256,13 @@ impl Import<'_> {
                     }
                     _ => r.would_conflict.clone(),
                 },
-                Outcome::Unchanged => Vec::new(),
+                // A new record's fields are all the file gives: not worth a list per row
+                // (a county's first import is half a million of them).
+                Outcome::Unchanged | Outcome::New => Vec::new(),
                 _ => r.fields.clone(),
             };
             report.push(line(outcome, fields, String::new()));
-            if !self.dry_run {
+            if !self.dry_run && !(r.noted && outcome == Outcome::Unchanged) {
                 let version = result
                     .and_then(|res| res.version)
                     .and_then(|v| i64::try_from(v).ok())

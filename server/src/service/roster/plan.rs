@@ -72,6 +72,8 @@ pub struct RecordPlan {
     pub mutation: Option<Value>,
     /// The keyed hashes of every value the file gives, to remember once the push is through.
     pub digests: BTreeMap<String, String>,
+    /// The record's remembered hashes are these already: nothing to note.
+    pub noted: bool,
 }
 
 /// A household's records: the household first, then its people, pushed together.
@@ -364,6 +366,9 @@ fn record(
         fields: Vec::new(),
         would_conflict: Vec::new(),
         mutation: None,
+        noted: current
+            .and_then(|c| c.digests.as_ref())
+            .is_some_and(|d| d.0 == digests),
         digests,
     };
     let Some(current) = current else {
