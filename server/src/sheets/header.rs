@@ -2,8 +2,8 @@
 //! counties use), a county's own names from its mapping file, and finding the header row below
 //! the title rows a printed sheet carries.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use super::cells::Row;
@@ -206,6 +206,8 @@ pub struct Header {
     pub columns: Vec<Option<(Target, Arc<str>)>>,
     /// Headers that read as nothing, or as a key an earlier column already feeds.
     pub unknown: Vec<String>,
+    /// The person columns by target, one map every row of the sheet shares.
+    pub person_columns: Arc<HashMap<Target, Arc<str>>>,
 }
 
 impl Header {
@@ -279,11 +281,21 @@ pub fn find(rows: &[Row], mapping: Option<&Mapping>) -> Option<Header> {
             }
         })
         .collect();
+    let columns: Vec<Option<(Target, Arc<str>)>> = columns;
+    let person_columns = Arc::new(
+        columns
+            .iter()
+            .flatten()
+            .filter(|(t, _)| t.is_person())
+            .map(|(t, w)| (*t, w.clone()))
+            .collect(),
+    );
     Some(Header {
         index,
         height,
         columns,
         unknown,
+        person_columns,
     })
 }
 

@@ -1,8 +1,8 @@
 //! One spreadsheet row → what it says about a household and a person, in registry codes, with
 //! every problem found in it. Rows are judged alone here; `group` judges them together.
 
-use std::sync::Arc;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use fieldsync_protocol::Op;
 use fieldsync_protocol::registry::idcard::{self, IdCardError};
@@ -46,7 +46,7 @@ pub struct PersonCells {
     pub record_id: Option<String>,
     pub fields: Map<String, Value>,
     /// Headers as written of the columns `group` names in its reasons, by target.
-    pub columns: HashMap<Target, Arc<str>>,
+    pub columns: Arc<HashMap<Target, Arc<str>>>,
 }
 
 #[derive(Debug)]
@@ -166,7 +166,7 @@ pub fn row(sheet: usize, row: &Row, head: &Header, mapping: Option<&Mapping>) ->
         person_no: None,
         record_id: None,
         fields: Map::new(),
-        columns: HashMap::new(),
+        columns: head.person_columns.clone(),
     };
     let mut person_cells = false;
     for (i, column) in head.columns.iter().enumerate() {
@@ -176,9 +176,6 @@ pub fn row(sheet: usize, row: &Row, head: &Header, mapping: Option<&Mapping>) ->
         let Some(cell) = row.cells.get(i).filter(|c| !c.is_blank()) else {
             continue;
         };
-        if target.is_person() {
-            person.columns.insert(*target, written.clone());
-        }
         if cell.kind == Kind::Error {
             p.problem(
                 Some(written),

@@ -11,10 +11,16 @@ pub fn read(bytes: &[u8], file_name: &str, mapping: Option<&Mapping>) -> Result<
         )));
     }
     let book = cells::read(bytes)?;
-    let mut sheets: Vec<(&cells::Sheet, header::Header)> = book
+    let encoding = book.encoding;
+    // Owned: each sheet's rows are let go as they are parsed, so the grid of cells and the
+    // parsed rows are not both whole in memory.
+    let mut sheets: Vec<(cells::Sheet, header::Header)> = book
         .sheets
-        .iter()
-        .filter_map(|s| Some((s, header::find(&s.rows, mapping)?)))
+        .into_iter()
+        .filter_map(|s| {
+            let head = header::find(&s.rows, mapping)?;
+            Some((s, head))
+        })
         .collect();
     if sheets.is_empty() {
         return Err(FileError::NoHeader);
@@ -25,15 +31,16 @@ pub fn read(bytes: &[u8], file_name: &str, mapping: Option<&Mapping>) -> Result<
     let names: Vec<String> = sheets.iter().map(|(s, _)| s.name.clone()).collect();
 
     let mut rows = Rows::default();
-    for (index, (sheet, head)) in sheets.iter().enumerate() {
+    for (index, (sheet, head)) in sheets.into_iter().enumerate() {
+        let name = sheet.name.clone();
         let prefix = |s: String| {
             if named {
-                format!("sheet {:?}: {s}", sheet.name)
+                format!("sheet {name:?}: {s}")
             } else {
                 s
             }
         };
-        rows.sheet(index, sheet, head, mapping, &prefix);
+        rows.sheet(index, sheet, &head, mapping, &prefix);
     }
     let Rows {
         parsed,
@@ -44,10 +51,6 @@ pub fn read(bytes: &[u8], file_name: &str, mapping: Option<&Mapping>) -> Result<
     if parsed.is_empty() {
         return Err(FileError::NoRows);
     }
-    // The grid of cells is no longer needed: let it go before the households are made.
-    let encoding = book.encoding;
-    drop(sheets);
-    drop(book);
     let (households, problems) = group::households(parsed, if named { &names } else { &[] });
     let bad_rows = problems
         .into_iter()
@@ -88,7 +91,7 @@ impl Rows {
     fn sheet(
         &mut self,
         index: usize,
-        sheet: &cells::Sheet,
+        sheet: cells::Sheet,
         head: &header::Header,
         mapping: Option<&Mapping>,
         prefix: &dyn Fn(String) -> String,
@@ -99,7 +102,8 @@ impl Rows {
             }
         }
         let mut blank: Option<(usize, usize)> = None;
-        for (i, row) in sheet.rows.iter().enumerate() {
+        for (i, row) in sheet.rows.into_iter().enumerate() {
+            let row = &row;
             let what = if parse::is_blank(row) {
                 blank = Some(blank.map_or((row.line, 1), |(first, n)| (first, n + 1)));
                 continue;

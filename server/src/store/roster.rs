@@ -74,7 +74,8 @@ impl Store {
     pub async fn put_roster_baselines(&self, rows: &[Baseline], now_ms: i64) -> Result<()> {
         const UPSERT: &str = " ON CONFLICT (record_id) DO UPDATE SET version = excluded.version,
              digests = excluded.digests, imported_at = excluded.imported_at";
-        const INSERT: &str = "INSERT INTO roster_baselines (record_id, version, digests, imported_at) ";
+        const INSERT: &str =
+            "INSERT INTO roster_baselines (record_id, version, digests, imported_at) ";
         for chunk in rows.chunks(500) {
             match self.writer() {
                 super::Engine::Sqlite(p) => {
