@@ -104,19 +104,19 @@ fn roster(villages: &[String], households: usize) -> Vec<u8> {
     for h in 0..households {
         let village = &villages[h % villages.len()];
         let no = format!("{village}{h:06}");
-        for p in 0..PEOPLE {
+        for (p, relation) in relations.iter().enumerate().take(PEOPLE) {
             let n = h * PEOPLE + p;
             let _ = writeln!(
                 csv,
                 "{no},{no}{p:02},{village},村民{n},{},{},{},{PEOPLE},{}.5,139{:08},{},{},{},{}",
                 id_card(n),
-                relations[p],
+                relation,
                 if p == 1 || p == 3 { "女" } else { "男" },
                 4000 + h % 5000,
                 h,
                 types[h % types.len()],
                 if p >= 2 { "小学" } else { "非在校生" },
-                if n % 7 == 0 {
+                if n.is_multiple_of(7) {
                     "长期慢性病"
                 } else {
                     "健康"

@@ -262,7 +262,9 @@ impl Import<'_> {
                 _ => r.fields.clone(),
             };
             report.push(line(outcome, fields, String::new()));
-            if !self.dry_run && !(r.noted && outcome == Outcome::Unchanged) {
+            // An unchanged record whose values the import already remembers needs no note.
+            let remembered = r.noted && outcome == Outcome::Unchanged;
+            if !self.dry_run && !remembered {
                 let version = result
                     .and_then(|res| res.version)
                     .and_then(|v| i64::try_from(v).ok())
