@@ -271,6 +271,9 @@ impl Api {
         let url = self.url(&format!("/v1/blobs/{sha256}"));
         let total = bytes.len();
         let mut offset = usize::try_from(self.photo_offset(sha256).await?).unwrap_or(total);
+        // Corrections of the offset by the server in a row: a server that keeps moving it is
+        // answered with its error rather than chased for ever.
+        let mut corrected = 0;
         loop {
             if offset >= total {
                 // Complete already: the server answers with what it has, without a body.
@@ -284,7 +287,23 @@ impl Api {
                     format!("bytes {offset}-{}/{total}", end - 1),
                 )
                 .body(bytes[offset..end].to_vec());
-            let info: BlobInfo = self.send(req).await?;
+            let info: BlobInfo = match self.send(req).await {
+                Ok(info) => info,
+                // The server holds another amount than the phone sent from (a chunk whose
+                // answer was lost with a server that stopped, or a `HEAD` answered before it
+                // arrived): `409 upload_offset` says where its copy ends; go on from there.
+                Err(ClientError::Api { body, .. })
+                    if body.error.code == fieldsync_protocol::ErrorCode::UploadOffset
+                        && corrected < 3
+                        && let Some(held) = held_offset(&body) =>
+                {
+                    corrected += 1;
+                    offset = held.min(total);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            corrected = 0;
             if info.state != BlobState::Receiving {
                 return Ok(info);
             }
@@ -349,4 +368,15 @@ async fn answer_error(res: reqwest::Response) -> ClientError {
         ),
     });
     ClientError::Api { status, body }
+}
+
+/// How many bytes of an upload a `409 upload_offset` says the server holds (its `field` is
+/// `upload_offset=N`).
+fn held_offset(body: &ErrorBody) -> Option<usize> {
+    body.error
+        .field
+        .as_deref()?
+        .strip_prefix("upload_offset=")?
+        .parse()
+        .ok()
 }
