@@ -18,8 +18,6 @@ use std::time::Instant;
 
 use fieldsync_protocol::Role;
 use fieldsync_protocol::registry::idcard;
-use fieldsync_server::app;
-use fieldsync_server::config::Settings;
 use fieldsync_server::service::push::rules_of;
 use fieldsync_server::service::roster::Import;
 use fieldsync_server::service::roster::places::Places;
@@ -30,6 +28,10 @@ use fieldsync_server::testing::ScratchDatabase;
 use fieldsync_server::testing::memory::{peak_kib, reset_peak};
 use fieldsync_server::{auth::password, clock};
 use uuid::Uuid;
+
+// Each benchmark uses some of what `common` holds.
+#[allow(dead_code)]
+mod common;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -91,8 +93,7 @@ fn id_card(n: usize) -> String {
         birth.day(),
         n % 1000
     );
-    let check = idcard::check_char(first17.as_bytes()).expect("digits");
-    format!("{first17}{}", check as char)
+    idcard::with_check(&first17).expect("17 digits")
 }
 
 /// The file: the national system's columns, one row per person.
@@ -155,13 +156,7 @@ async fn importer(store: &Store, villages: &[String]) -> Actor {
 
 async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Figures> {
     eprintln!("== {engine}");
-    let settings = Settings {
-        database_url: Some(db.url.clone().into()),
-        data_dir: db.dir().to_owned(),
-        ..Settings::default()
-    };
-    let store = app::open_store(&settings).await.expect("open");
-    app::prepare(&store).await.expect("prepare");
+    let (settings, store) = common::open(db).await;
     let villages = store.villages_under(COUNTY).await.expect("villages");
     let n = households();
     let file = roster(&villages, n);

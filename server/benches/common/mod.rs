@@ -10,14 +10,30 @@ use fieldsync_server::{app, clock};
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
-/// A server in this process on `db`, real HTTP on a loopback port; `max_connections` when the
-/// benchmark needs more database connections than the default.
-pub async fn serve(db: &ScratchDatabase, max_connections: Option<u32>) -> app::Running {
-    let mut settings = Settings {
+/// The settings of a server on `db`, the rest default.
+pub fn settings(db: &ScratchDatabase) -> Settings {
+    Settings {
         database_url: Some(db.url.clone().into()),
         data_dir: db.dir().to_owned(),
         ..Settings::default()
-    };
+    }
+}
+
+/// The store on `db`, migrated and loaded with the division list, for benchmarks that call
+/// the library without a server; with the settings it was opened with. (Benchmarks that start
+/// a server do not call it: each bench is its own crate.)
+#[allow(dead_code)]
+pub async fn open(db: &ScratchDatabase) -> (Settings, Store) {
+    let settings = settings(db);
+    let store = app::open_store(&settings).await.expect("open");
+    app::prepare(&store).await.expect("prepare");
+    (settings, store)
+}
+
+/// A server in this process on `db`, real HTTP on a loopback port; `max_connections` when the
+/// benchmark needs more database connections than the default.
+pub async fn serve(db: &ScratchDatabase, max_connections: Option<u32>) -> app::Running {
+    let mut settings = settings(db);
     if let Some(n) = max_connections {
         settings.max_connections = n;
     }

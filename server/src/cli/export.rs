@@ -8,7 +8,7 @@
 //! the console (user `00000000-0000-0000-0000-000000000000`), like any other export.
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use fieldsync_protocol::Role;
@@ -19,37 +19,56 @@ use crate::access::{self, Action};
 use crate::export::{self, CONSOLE, Format, Households, Reader};
 use crate::store::Store;
 
-/// What `admin export-households` was asked for.
-pub(super) struct Request<'a> {
-    pub(super) division: &'a str,
-    pub(super) format: Format,
-    pub(super) out: &'a Path,
-    pub(super) role: Role,
+/// Who reads an export made at the server's console, for the audit log.
+const AT_CONSOLE: Reader = Reader {
+    user_id: CONSOLE,
+    device_id: None,
+};
+
+/// Which households to export, and where: what `export-households` and `export-roster` share.
+#[derive(clap::Args)]
+pub(super) struct Destination {
+    /// Division code (village, township, county …): the villages below it are exported.
+    #[arg(long, value_name = "CODE")]
+    division: String,
+    /// csv or xlsx.
+    #[arg(long)]
+    format: Format,
+    /// The file to write (replaced if it exists).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
-pub(super) async fn export_households(store: &Store, req: Request<'_>) -> anyhow::Result<()> {
-    if !access::allowed(req.role, HOUSEHOLD.name, Action::Read) {
+impl Destination {
+    async fn villages(&self, store: &Store) -> anyhow::Result<Vec<String>> {
+        let villages = store.villages_under(&self.division).await?;
+        if villages.is_empty() {
+            bail!("no villages below division {:?}", self.division);
+        }
+        Ok(villages)
+    }
+}
+
+pub(super) async fn export_households(
+    store: &Store,
+    to: &Destination,
+    role: Role,
+) -> anyhow::Result<()> {
+    if !access::allowed(role, HOUSEHOLD.name, Action::Read) {
         bail!(
             "the role {} does not read households, so it cannot export them",
-            req.role.as_str()
+            role.as_str()
         );
     }
-    let villages = store.villages_under(req.division).await?;
-    if villages.is_empty() {
-        bail!("no villages below division {:?}", req.division);
-    }
-    let reader = Reader {
-        user_id: CONSOLE,
-        device_id: None,
-    };
-    let mut households = Households::open(store.clone(), villages, req.role, reader).await?;
+    let villages = to.villages(store).await?;
+    let mut households = Households::open(store.clone(), villages, role, AT_CONSOLE).await?;
     // The count first, so the bar has its end.
     let total = usize::try_from(households.count().await?).unwrap_or(usize::MAX);
     let mut progress = Progress::new("households", total);
 
-    let tmp = beside(req.out)?;
+    let tmp = beside(&to.out)?;
     let done = |d: u64| usize::try_from(d).unwrap_or(usize::MAX);
-    let (written, tmp, progress) = match req.format {
+    let (written, tmp, progress) = match to.format {
         Format::Csv => {
             let mut out = BufWriter::new(tmp.as_file());
             let n =
@@ -70,11 +89,11 @@ pub(super) async fn export_households(store: &Store, req: Request<'_>) -> anyhow
         }
     };
     progress.finish();
-    put_in_place(tmp, req.out)?;
+    put_in_place(tmp, &to.out)?;
     println!(
         "{written} households written to {} (as {} sees them)",
-        req.out.display(),
-        req.role.as_str()
+        to.out.display(),
+        role.as_str()
     );
     Ok(())
 }
@@ -97,29 +116,18 @@ fn put_in_place(tmp: tempfile::NamedTempFile, out: &Path) -> anyhow::Result<()> 
 }
 
 /// `admin export-roster`: households and people in the layout `admin import-roster` reads.
-pub(super) async fn export_roster(
-    store: &Store,
-    division: &str,
-    format: Format,
-    out: &Path,
-) -> anyhow::Result<()> {
-    let villages = store.villages_under(division).await?;
-    if villages.is_empty() {
-        bail!("no villages below division {division:?}");
-    }
-    let reader = Reader {
-        user_id: CONSOLE,
-        device_id: None,
-    };
-    let tmp = beside(out)?;
+pub(super) async fn export_roster(store: &Store, to: &Destination) -> anyhow::Result<()> {
+    let villages = to.villages(store).await?;
+    let tmp = beside(&to.out)?;
     let mut writer = BufWriter::new(tmp.as_file());
-    let written = export::roster::write(store, &villages, reader, format, &mut writer).await?;
+    let written =
+        export::roster::write(store, &villages, AT_CONSOLE, to.format, &mut writer).await?;
     writer.flush()?;
     drop(writer);
-    put_in_place(tmp, out)?;
+    put_in_place(tmp, &to.out)?;
     println!(
         "{written} households with their people written to {} (the layout admin import-roster reads)",
-        out.display()
+        to.out.display()
     );
     Ok(())
 }

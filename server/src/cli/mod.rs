@@ -226,15 +226,8 @@ enum Admin {
     /// Export the households of a division with their current check status, as CSV or XLSX,
     /// with personal data disclosed as the given role would see it. Progress goes to stderr.
     ExportHouseholds {
-        /// Division code (village, township, county …): the villages below it are exported.
-        #[arg(long, value_name = "CODE")]
-        division: String,
-        /// csv or xlsx.
-        #[arg(long)]
-        format: crate::export::Format,
-        /// The file to write (replaced if it exists).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        #[command(flatten)]
+        to: export::Destination,
         /// Whose view of personal data to export (masking, hidden fields).
         #[arg(long, default_value = "county_officer")]
         role: Role,
@@ -243,17 +236,7 @@ enum Admin {
     /// import-roster reads (one row per person, national numbers and fieldsync's ids), values in
     /// full for the county's office; every household written is audited. Imported again
     /// unchanged, the file changes nothing.
-    ExportRoster {
-        /// Division code (village, township, county …).
-        #[arg(long, value_name = "CODE")]
-        division: String,
-        /// csv or xlsx.
-        #[arg(long)]
-        format: crate::export::Format,
-        /// The file to write (replaced if it exists).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-    },
+    ExportRoster(export::Destination),
     /// Set a village's area (centre and radius) for judging GPS fixes; without one, fixes are
     /// judged against the county's shape.
     SetVillageArea {
@@ -499,11 +482,7 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
             file,
             passwords_out,
         } => import::import_users(store, &file, passwords_out.as_deref()).await?,
-        Admin::ExportRoster {
-            division,
-            format,
-            out,
-        } => export::export_roster(store, &division, format, &out).await?,
+        Admin::ExportRoster(to) => export::export_roster(store, &to).await?,
         Admin::ImportRoster(request) => import_roster::run(store, settings, request).await?,
         Admin::Devices { username } => devices::devices(store, username.as_deref()).await?,
         Admin::RevokeDevice { device } => devices::revoke_device(store, device, true).await?,
@@ -543,20 +522,7 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
         Admin::PublishForm { file } => forms::publish(store, &file).await?,
         Admin::RetireForm { key, version } => forms::retire(store, &key, version).await?,
         Admin::Forms => forms::list(store).await?,
-        Admin::ExportHouseholds {
-            division,
-            format,
-            out,
-            role,
-        } => {
-            let request = export::Request {
-                division: &division,
-                format,
-                out: &out,
-                role,
-            };
-            export::export_households(store, request).await?;
-        }
+        Admin::ExportHouseholds { to, role } => export::export_households(store, &to, role).await?,
         Admin::SetVillageArea {
             village,
             lat,

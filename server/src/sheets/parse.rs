@@ -15,6 +15,7 @@ use super::cells::{Cell, Kind, Row};
 use super::header::{self, Header, Target};
 use super::mapping::Mapping;
 use super::{text, words};
+use crate::clock;
 
 /// Longest township or village name taken (the registry has no field for names).
 const MAX_NAME_CHARS: usize = 50;
@@ -349,7 +350,7 @@ fn field(
             let d = text::date(&s)
                 .or_else(|| serial_date(cell, &s))
                 .ok_or_else(|| format!("not a date{}", shown(&s)))?;
-            Value::String(text::iso(d))
+            Value::String(clock::iso(d))
         }
         FieldType::Phone | FieldType::IdCard
             if NOTHING.contains(&text::compact(&cell.text).as_str()) =>
@@ -453,7 +454,7 @@ fn birth_date_from_id_card(fields: &mut Map<String, Value>) {
     let Some(id) = fields.get("id_card").and_then(Value::as_str) else {
         return;
     };
-    if let Some(d) = id.get(6..14).and_then(text::date) {
-        fields.insert("birth_date".into(), Value::String(text::iso(d)));
+    if let Some(d) = id.get(6..14).and_then(idcard::birth_date) {
+        fields.insert("birth_date".into(), Value::String(clock::iso(d)));
     }
 }

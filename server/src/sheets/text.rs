@@ -79,10 +79,6 @@ pub fn date(s: &str) -> Option<Date> {
 }
 
 /// `YYYY-MM-DD`, the registry's date text.
-pub fn iso(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,7 +113,11 @@ mod tests {
             "1985-06-12 00:00:00",
             "1985-06-12T00:00:00",
         ] {
-            assert_eq!(date(s).map(iso).as_deref(), Some("1985-06-12"), "{s}");
+            assert_eq!(
+                date(s).map(crate::clock::iso).as_deref(),
+                Some("1985-06-12"),
+                "{s}"
+            );
         }
         for s in ["1985-13-01", "85-6-12", "1985-02-30", "abc", "1985-06"] {
             assert_eq!(date(s), None, "{s}");

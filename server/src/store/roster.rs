@@ -76,30 +76,27 @@ impl Store {
              digests = excluded.digests, imported_at = excluded.imported_at";
         const INSERT: &str =
             "INSERT INTO roster_baselines (record_id, version, digests, imported_at) ";
+        // The same statement on either engine's builder.
+        macro_rules! upsert {
+            ($db:ty, $pool:expr, $chunk:expr) => {{
+                let mut qb = QueryBuilder::<$db>::new(INSERT);
+                qb.push_values($chunk, |mut b, r| {
+                    b.push_bind(r.record_id)
+                        .push_bind(r.version)
+                        .push_bind(Json(&r.digests))
+                        .push_bind(now_ms);
+                });
+                qb.push(UPSERT);
+                qb.build()
+                    .execute($pool)
+                    .await
+                    .map_err(StoreError::from_db)?;
+            }};
+        }
         for chunk in rows.chunks(500) {
             match self.writer() {
-                super::Engine::Sqlite(p) => {
-                    let mut qb = QueryBuilder::<Sqlite>::new(INSERT);
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.record_id)
-                            .push_bind(r.version)
-                            .push_bind(Json(&r.digests))
-                            .push_bind(now_ms);
-                    });
-                    qb.push(UPSERT);
-                    qb.build().execute(p).await.map_err(StoreError::from_db)?;
-                }
-                super::Engine::Postgres(p) => {
-                    let mut qb = QueryBuilder::<Postgres>::new(INSERT);
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.record_id)
-                            .push_bind(r.version)
-                            .push_bind(Json(&r.digests))
-                            .push_bind(now_ms);
-                    });
-                    qb.push(UPSERT);
-                    qb.build().execute(p).await.map_err(StoreError::from_db)?;
-                }
+                super::Engine::Sqlite(p) => upsert!(Sqlite, p, chunk),
+                super::Engine::Postgres(p) => upsert!(Postgres, p, chunk),
             }
         }
         Ok(())

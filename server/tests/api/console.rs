@@ -713,10 +713,7 @@ async fn a_county_officer_imports_the_roster_from_the_console() {
         page.body
     );
     let token = page.csrf();
-    let card = |first17: &str| {
-        let c = fieldsync_protocol::registry::idcard::check_char(first17.as_bytes()).unwrap();
-        format!("{first17}{}", c as char)
-    };
+    let card = |first17: &str| fieldsync_protocol::registry::idcard::with_check(first17).unwrap();
     let csv = format!(
         "户编号,人编号,乡镇,行政村,姓名,证件号码,与户主关系,家庭人口数\n\
          640104001002000001,64010400100200000101,凤凰北街街道,崇安社区,马德福,{},户主,2\n\

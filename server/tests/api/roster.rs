@@ -21,9 +21,7 @@ use crate::helpers::*;
 
 /// A valid ID-card number of a person of 兴庆区 born on `birth` (YYYYMMDD), `seq` 3 digits.
 fn id_card(birth: &str, seq: &str) -> String {
-    let first17 = format!("640104{birth}{seq}");
-    let check = idcard::check_char(first17.as_bytes()).unwrap();
-    format!("{first17}{}", check as char)
+    idcard::with_check(&format!("640104{birth}{seq}")).unwrap()
 }
 
 /// The same number with its check digit changed: a mistyped digit.
@@ -371,8 +369,8 @@ fn small_file(phone: &str, size: u32, spouse_name: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-#[tokio::test]
-async fn a_reimport_after_a_phone_edit_conflicts_only_where_both_changed() {
+/// A server whose VILLAGE_A holds [`small_file`]'s household, imported, and its importer.
+async fn one_household_imported() -> (TestApp, Importer) {
     let app = spawn_app().await;
     let importer = Importer::new(&app, &[VILLAGE_A]).await;
     importer
@@ -383,6 +381,12 @@ async fn a_reimport_after_a_phone_edit_conflicts_only_where_both_changed() {
             false,
         )
         .await;
+    (app, importer)
+}
+
+#[tokio::test]
+async fn a_reimport_after_a_phone_edit_conflicts_only_where_both_changed() {
+    let (app, importer) = one_household_imported().await;
     let mut grid = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     let households = pulled(&grid, "household").await;
     let h = &households[0];
@@ -530,16 +534,7 @@ async fn an_import_writes_only_to_the_villages_it_may() {
 
 #[tokio::test]
 async fn the_roster_export_imported_again_changes_nothing() {
-    let app = spawn_app().await;
-    let importer = Importer::new(&app, &[VILLAGE_A]).await;
-    importer
-        .run(
-            &app,
-            &small_file("13912345678", 2, "李秀兰"),
-            "roster.csv",
-            false,
-        )
-        .await;
+    let (app, importer) = one_household_imported().await;
     // A household a phone registered, without the national numbers, and a corrected name.
     let mut grid = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     let (h, m) = (grid.dev.new_id(), grid.dev.new_id());
@@ -605,10 +600,8 @@ async fn the_roster_export_imported_again_changes_nothing() {
 
 #[tokio::test]
 async fn an_import_stopped_between_its_push_and_its_bookkeeping_goes_on_without_doubling() {
-    let app = spawn_app().await;
-    let importer = Importer::new(&app, &[VILLAGE_A]).await;
+    let (app, importer) = one_household_imported().await;
     let file = small_file("13912345678", 2, "李秀兰");
-    importer.run(&app, &file, "roster.csv", false).await;
     // A stop after the push committed and before the import noted what it wrote: the
     // baselines are gone, the records are there.
     execute_sql(&app, "DELETE FROM roster_baselines").await;

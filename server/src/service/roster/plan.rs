@@ -12,7 +12,7 @@
 //! the concurrent edit it is and keeps both values as a conflict for review, never a silent
 //! overwrite.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use fieldsync_protocol::Op;
 use serde_json::{Map, Value, json};
@@ -40,16 +40,6 @@ pub enum Change {
     New,
     Changed,
     Unchanged,
-}
-
-impl Change {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Change::New => "new",
-            Change::Changed => "changed",
-            Change::Unchanged => "unchanged",
-        }
-    }
 }
 
 /// One household or person of the file, matched and compared.
@@ -446,13 +436,4 @@ fn mutation(
         "fields": fields,
         "hlc": stamp.next(),
     })
-}
-
-/// The ids of the records a set of plans matched, for the report of records no longer in the
-/// file across villages.
-pub fn matched(plans: &[HouseholdPlan]) -> HashSet<Uuid> {
-    plans
-        .iter()
-        .flat_map(|h| h.records.iter().map(|r| r.record_id))
-        .collect()
 }

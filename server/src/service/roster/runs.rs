@@ -154,7 +154,7 @@ pub async fn upload(
             now,
         )
         .await?;
-    spawn(state, caller, id, true);
+    spawn(state, caller, id, file_name, true);
     Ok(id)
 }
 
@@ -201,7 +201,7 @@ pub async fn start(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), Se
             "the import has already been started",
         ));
     }
-    spawn(state, caller, id, false);
+    spawn(state, caller, id, &run.file_name, false);
     Ok(())
 }
 
@@ -242,10 +242,10 @@ pub async fn report_csv(
         .ok_or_else(|| ServiceError::not_found("the report is not ready yet"))
 }
 
-fn spawn(state: &AppState, caller: &Caller, id: Uuid, dry_run: bool) {
-    let (state, caller) = (state.clone(), caller.clone());
+fn spawn(state: &AppState, caller: &Caller, id: Uuid, file_name: &str, dry_run: bool) {
+    let (state, caller, name) = (state.clone(), caller.clone(), file_name.to_owned());
     tokio::spawn(async move {
-        let (next, report, error) = match run(&state, &caller, id, dry_run).await {
+        let (next, report, error) = match run(&state, &caller, id, &name, dry_run).await {
             Ok(report) => {
                 let next = if dry_run { "checked" } else { "imported" };
                 (next, Some(report), None)
@@ -299,18 +299,14 @@ async fn run(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
+    name: &str,
     dry_run: bool,
 ) -> Result<Report, ServiceError> {
     let store = state.store();
     let (file, mapping) = store.roster_import_file(id).await?.ok_or_else(|| {
         ServiceError::conflict("the uploaded file is no longer kept; upload it again")
     })?;
-    let name = store
-        .roster_import(id)
-        .await?
-        .map(|r| r.file_name)
-        .unwrap_or_default();
-    let roster = read(&name, &file, mapping.as_deref())?;
+    let roster = read(name, &file, mapping.as_deref())?;
     drop(file);
     let divisions = divisions(state, caller).await?;
     let places = Places::new(&divisions, None);
