@@ -273,11 +273,23 @@ impl Api {
         let mut offset = usize::try_from(self.photo_offset(sha256).await?).unwrap_or(total);
         // Corrections of the offset by the server in a row: a server that keeps moving it is
         // answered with its error rather than chased for ever.
-        let mut corrected = 0;
+        let mut corrected: u64 = 0;
         loop {
             if offset >= total {
                 // Complete already: the server answers with what it has, without a body.
-                return self.send(self.authed(self.http.put(&url))).await;
+                match self.send(self.authed(self.http.put(&url))).await {
+                    // Every byte is there but another request of this phone (one whose
+                    // answer was lost) is still finishing it: ask again in a moment.
+                    Err(ClientError::Api { status, .. })
+                        if status == StatusCode::BAD_REQUEST && corrected < 5 =>
+                    {
+                        corrected += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * corrected)).await;
+                        offset = usize::try_from(self.photo_offset(sha256).await?).unwrap_or(total);
+                        continue;
+                    }
+                    done => return done,
+                }
             }
             let end = (offset + chunk.max(1)).min(total);
             let req = self
@@ -294,7 +306,7 @@ impl Api {
                 // arrived): `409 upload_offset` says where its copy ends; go on from there.
                 Err(ClientError::Api { body, .. })
                     if body.error.code == fieldsync_protocol::ErrorCode::UploadOffset
-                        && corrected < 3
+                        && corrected < 5
                         && let Some(held) = held_offset(&body) =>
                 {
                     corrected += 1;
