@@ -2,6 +2,7 @@
 //! GB18030 (what Chinese Excel and WPS save as "CSV") or UTF-16 ("Unicode text"). Row numbers
 //! are the ones the spreadsheet shows, so a cadre told "line 14" finds row 14.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xls, Xlsx};
@@ -47,10 +48,79 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
-#[derive(Debug)]
+/// A sheet's cells, packed: one text buffer and where each cell ends. A county's roster is
+/// hundreds of thousands of rows; a `String` per cell cost several times the file's size,
+/// this little more than its text. Rows are unpacked one at a time, when read.
+#[derive(Debug, Default)]
 pub struct Sheet {
     pub name: String,
-    pub rows: Vec<Row>,
+    text: String,
+    /// Per cell: where its text ends in `text`, and its kind.
+    cells: Vec<(u32, Kind)>,
+    /// Per row: its line and its first cell in `cells`.
+    rows: Vec<(u32, u32)>,
+    /// The cells pushed since the last row ended start here.
+    row_start: u32,
+}
+
+impl Sheet {
+    fn named(name: String) -> Sheet {
+        Sheet {
+            name,
+            ..Sheet::default()
+        }
+    }
+
+    /// Adds a cell to the row being written.
+    fn push(&mut self, text: &str, kind: Kind) -> Result<(), FileError> {
+        self.text.push_str(text);
+        let end = u32::try_from(self.text.len()).map_err(|_| FileError::TooLarge)?;
+        self.cells.push((end, kind));
+        Ok(())
+    }
+
+    /// Ends the row being written as spreadsheet row `line`.
+    fn end_row(&mut self, line: usize) -> Result<(), FileError> {
+        let line = u32::try_from(line).map_err(|_| FileError::TooLarge)?;
+        let next = u32::try_from(self.cells.len()).map_err(|_| FileError::TooLarge)?;
+        self.rows.push((line, self.row_start));
+        self.row_start = next;
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Row `i` (0-based among the sheet's rows), unpacked.
+    pub fn row(&self, i: usize) -> Row {
+        let (line, first) = self.rows[i];
+        let end = self
+            .rows
+            .get(i + 1)
+            .map_or(self.cells.len(), |(_, next)| *next as usize);
+        let mut from = match first as usize {
+            0 => 0,
+            f => self.cells[f - 1].0 as usize,
+        };
+        let cells = self.cells[first as usize..end]
+            .iter()
+            .map(|&(to, kind)| {
+                let text = self.text[from..to as usize].to_owned();
+                from = to as usize;
+                Cell { text, kind }
+            })
+            .collect();
+        Row {
+            line: line as usize,
+            cells,
+        }
+    }
+
+    /// The first `n` rows, unpacked.
+    pub fn head(&self, n: usize) -> Vec<Row> {
+        (0..n.min(self.len())).map(|i| self.row(i)).collect()
+    }
 }
 
 #[derive(Debug)]
@@ -73,34 +143,78 @@ pub fn read(bytes: &[u8]) -> Result<Book, FileError> {
     if bytes.starts_with(ZIP) {
         let book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
             .map_err(|e| FileError::NotSpreadsheet(format!("a ZIP file but not XLSX ({e})")))?;
-        return workbook(book);
+        return xlsx(book);
     }
     if bytes.starts_with(OLE) {
-        let book: Xls<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
+        let mut book: Xls<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
             .map_err(|e| FileError::NotSpreadsheet(format!("an OLE file but not XLS ({e})")))?;
-        return workbook(book);
+        let mut failed = None;
+        let mut sheets = Vec::new();
+        for name in book.sheet_names() {
+            match book.worksheet_range(&name) {
+                Ok(range) => sheets.push(from_range(name, &range)?),
+                Err(e) => failed = Some(e.to_string()),
+            }
+        }
+        return workbook(sheets, failed);
     }
     let (text, encoding) = decode(bytes)?;
     Ok(Book {
-        sheets: vec![csv(&text)],
+        sheets: vec![csv(&text)?],
         encoding: Some(encoding),
     })
 }
 
-fn workbook<'a, R: Reader<Cursor<&'a [u8]>>>(mut book: R) -> Result<Book, FileError>
-where
-    R::Error: std::fmt::Display,
-{
+/// XLSX sheets are read cell by cell as the file gives them, never as a whole grid of
+/// calamine's values (which for a county's roster is several times the file).
+fn xlsx(mut book: Xlsx<Cursor<&[u8]>>) -> Result<Book, FileError> {
     let mut sheets = Vec::new();
     let mut failed = None;
     for name in book.sheet_names() {
-        // Chart sheets and broken sheets are passed over; only a workbook with no readable
-        // sheet is an error.
-        match book.worksheet_range(&name) {
-            Ok(range) => sheets.push(sheet(name, &range)),
-            Err(e) => failed = Some(e.to_string()),
+        match xlsx_sheet(&mut book, &name) {
+            Ok(Some(sheet)) => sheets.push(sheet),
+            // Cells out of reading order (no spreadsheet program writes them so): the sheet
+            // is read whole and put in order.
+            Ok(None) => match book.worksheet_range(&name) {
+                Ok(range) => sheets.push(from_range(name, &range)?),
+                Err(e) => failed = Some(e.to_string()),
+            },
+            Err(Unreadable::File(e)) => return Err(e),
+            Err(Unreadable::Sheet(e)) => failed = Some(e),
         }
     }
+    workbook(sheets, failed)
+}
+
+enum Unreadable {
+    /// The whole file: too large.
+    File(FileError),
+    /// This sheet only (a chart sheet, a broken one).
+    Sheet(String),
+}
+
+/// One XLSX sheet, or `None` when its cells are not in reading order.
+fn xlsx_sheet(book: &mut Xlsx<Cursor<&[u8]>>, name: &str) -> Result<Option<Sheet>, Unreadable> {
+    let mut reader = book
+        .worksheet_cells_reader(name)
+        .map_err(|e| Unreadable::Sheet(e.to_string()))?;
+    let mut filler = Filler::new(name.to_owned());
+    while let Some(c) = reader
+        .next_cell()
+        .map_err(|e| Unreadable::Sheet(e.to_string()))?
+    {
+        let (row, col) = c.get_position();
+        let data = Data::from(c.get_value().clone());
+        if !filler.cell(row, col, &data).map_err(Unreadable::File)? {
+            return Ok(None);
+        }
+    }
+    filler.finish().map(Some).map_err(Unreadable::File)
+}
+
+/// Chart sheets and broken sheets are passed over; only a workbook with no readable sheet is
+/// an error.
+fn workbook(sheets: Vec<Sheet>, failed: Option<String>) -> Result<Book, FileError> {
     if sheets.is_empty() {
         return Err(match failed {
             Some(e) => FileError::NotSpreadsheet(format!("no sheet could be read ({e})")),
@@ -113,20 +227,67 @@ where
     })
 }
 
-fn sheet(name: String, range: &calamine::Range<Data>) -> Sheet {
+fn from_range(name: String, range: &calamine::Range<Data>) -> Result<Sheet, FileError> {
     // A range starts at its first used cell, not at A1.
     let (top, left) = range.start().unwrap_or((0, 0));
-    let rows = range
-        .rows()
-        .enumerate()
-        .map(|(i, cells)| Row {
-            line: top as usize + i + 1,
-            cells: std::iter::repeat_n(Cell::text(""), left as usize)
-                .chain(cells.iter().map(cell))
-                .collect(),
-        })
-        .collect();
-    Sheet { name, rows }
+    let mut filler = Filler::new(name);
+    for (row, col, data) in range.used_cells() {
+        let (Ok(row), Ok(col)) = (u32::try_from(row), u32::try_from(col)) else {
+            return Err(FileError::TooLarge);
+        };
+        filler.cell(top + row, left + col, data)?;
+    }
+    filler.finish()
+}
+
+/// Packs cells given in reading order (row by row, left to right, gaps allowed) into a sheet
+/// whose rows are numbered as the spreadsheet numbers them: the blank rows between filled
+/// ones are rows too (they are reported as skipped), the first filled row is the first row.
+struct Filler {
+    sheet: Sheet,
+    /// The row being filled (0-based) and its next column.
+    at: Option<(u32, u32)>,
+}
+
+impl Filler {
+    fn new(name: String) -> Filler {
+        Filler {
+            sheet: Sheet::named(name),
+            at: None,
+        }
+    }
+
+    /// Adds a cell; `false` when it comes before one already added.
+    fn cell(&mut self, row: u32, col: u32, data: &Data) -> Result<bool, FileError> {
+        if matches!(data, Data::Empty) {
+            return Ok(true);
+        }
+        let mut next = 0;
+        match self.at {
+            Some((r, c)) if row < r || (row == r && col < c) => return Ok(false),
+            Some((r, c)) if row == r => next = c,
+            Some((r, _)) => {
+                for line in r + 1..=row {
+                    self.sheet.end_row(line as usize)?;
+                }
+            }
+            None => {}
+        }
+        for _ in next..col {
+            self.sheet.push("", Kind::Text)?;
+        }
+        let c = cell(data);
+        self.sheet.push(&c.text, c.kind)?;
+        self.at = Some((row, col + 1));
+        Ok(true)
+    }
+
+    fn finish(mut self) -> Result<Sheet, FileError> {
+        if let Some((r, _)) = self.at {
+            self.sheet.end_row(r as usize + 1)?;
+        }
+        Ok(self.sheet)
+    }
 }
 
 fn cell(d: &Data) -> Cell {
@@ -183,10 +344,11 @@ fn number(f: f64) -> Cell {
 }
 
 /// The text of a CSV file and the encoding it was in.
-fn decode(bytes: &[u8]) -> Result<(String, &'static str), FileError> {
+/// UTF-8 text is borrowed, not copied: a county's CSV is tens of megabytes.
+fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, &'static str), FileError> {
     if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
         return std::str::from_utf8(rest)
-            .map(|s| (s.to_owned(), "UTF-8"))
+            .map(|s| (Cow::Borrowed(s), "UTF-8"))
             .map_err(|_| FileError::Encoding);
     }
     if bytes.starts_with(b"\xff\xfe") {
@@ -194,7 +356,7 @@ fn decode(bytes: &[u8]) -> Result<(String, &'static str), FileError> {
         return if bad {
             Err(FileError::Encoding)
         } else {
-            Ok((text.into_owned(), "UTF-16LE"))
+            Ok((text, "UTF-16LE"))
         };
     }
     // Text never holds NUL; a PDF, an image or an unknown binary does.
@@ -204,31 +366,32 @@ fn decode(bytes: &[u8]) -> Result<(String, &'static str), FileError> {
         ));
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return Ok((s.to_owned(), "UTF-8"));
+        return Ok((Cow::Borrowed(s), "UTF-8"));
     }
     encoding_rs::GB18030
         .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|s| (s.into_owned(), "GB18030"))
+        .map(|s| (s, "GB18030"))
         .ok_or(FileError::Encoding)
 }
 
 /// CSV as RFC 4180 has it (quotes, doubled quotes, line breaks inside quotes), one record
 /// per spreadsheet row. Written here rather than with the csv crate, which skips blank lines
 /// and so would shift every row number below one.
-fn csv(text: &str) -> Sheet {
+fn csv(text: &str) -> Result<Sheet, FileError> {
     let delim = delimiter(text);
-    let mut rows = Vec::new();
-    let mut row: Vec<Cell> = Vec::new();
+    let mut sheet = Sheet::named(String::new());
+    // Sized once: the cells' text is at most the file's, and there is a cell for each
+    // delimiter or line end at most. Grown by doubling, both would briefly be twice that.
+    let ends = text
+        .bytes()
+        .filter(|b| *b == b'\n' || char::from(*b) == delim)
+        .count();
+    sheet.text.reserve(text.len());
+    sheet.cells.reserve(ends + 1);
     let mut field = String::new();
     let mut quoted = false;
+    let mut filled = false;
     let mut chars = text.chars().peekable();
-    let mut end_row = |row: &mut Vec<Cell>, field: &mut String| {
-        row.push(Cell::text(std::mem::take(field)));
-        rows.push(Row {
-            line: rows.len() + 1,
-            cells: std::mem::take(row),
-        });
-    };
     while let Some(c) = chars.next() {
         if quoted {
             match c {
@@ -243,24 +406,35 @@ fn csv(text: &str) -> Sheet {
         }
         match c {
             // A quote opens a quoted field only at its start; elsewhere it is a character.
-            '"' if field.is_empty() => quoted = true,
-            c if c == delim => row.push(Cell::text(std::mem::take(&mut field))),
+            '"' if field.is_empty() => {
+                quoted = true;
+                filled = true;
+            }
+            c if c == delim => {
+                sheet.push(&field, Kind::Text)?;
+                field.clear();
+                filled = true;
+            }
             '\r' | '\n' => {
                 if c == '\r' && chars.peek() == Some(&'\n') {
                     chars.next();
                 }
-                end_row(&mut row, &mut field);
+                sheet.push(&field, Kind::Text)?;
+                field.clear();
+                filled = false;
+                sheet.end_row(sheet.len() + 1)?;
             }
-            _ => field.push(c),
+            _ => {
+                field.push(c);
+                filled = true;
+            }
         }
     }
-    if !field.is_empty() || !row.is_empty() {
-        end_row(&mut row, &mut field);
+    if filled || !field.is_empty() {
+        sheet.push(&field, Kind::Text)?;
+        sheet.end_row(sheet.len() + 1)?;
     }
-    Sheet {
-        name: String::new(),
-        rows,
-    }
+    Ok(sheet)
 }
 
 /// Comma, unless the first lines hold more tabs (a "text" export) or semicolons.
@@ -282,9 +456,9 @@ mod tests {
     use super::*;
 
     fn lines(book: &Book) -> Vec<(usize, Vec<String>)> {
-        book.sheets[0]
-            .rows
-            .iter()
+        let sheet = &book.sheets[0];
+        (0..sheet.len())
+            .map(|i| sheet.row(i))
             .map(|r| (r.line, r.cells.iter().map(|c| c.text.clone()).collect()))
             .collect()
     }

@@ -5,81 +5,88 @@
 //! each told why.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{Map, Value};
 
 use super::header::Target;
-use super::parse::{HouseholdCell, HouseholdKey, OWN_ID_KEY, Parsed, Problem};
+use super::parse::{HouseholdCell, HouseholdKey, OWN_ID_KEY, Parsed};
 use super::{Household, Person, Village};
 
-/// Groups the rows, in order: household sheets first, then member sheets, each by line.
-/// `sheets` names the sheets when there are several, for reasons pointing at another row.
-pub fn households(mut rows: Vec<Parsed>, sheets: &[String]) -> (Vec<Household>, Vec<Problem>) {
-    let at = |r: &Parsed| match sheets.get(r.sheet) {
-        Some(name) => format!("line {} of sheet {name:?}", r.line),
-        None => format!("line {}", r.line),
-    };
-    duplicates(&mut rows, &at);
+/// The keys that name a person, with how a reason words each.
+const PERSON_KEYS: [(Target, &str); 3] = [
+    (Target::PersonNo, "人编号"),
+    (Target::Person("id_card"), "ID-card number"),
+    (Target::PersonRecordId, "系统人员ID"),
+];
 
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        if let Some(no) = r.group_key() {
-            groups
-                .entry(no.clone())
-                .or_insert_with(|| {
-                    order.push(no.clone());
-                    Vec::new()
-                })
-                .push(i);
-        }
+/// A person row's value of `target` among [`PERSON_KEYS`].
+pub fn person_key(r: &Parsed, target: Target) -> Option<String> {
+    let p = r.person.as_ref()?;
+    match target {
+        Target::PersonNo => p.person_no.clone(),
+        Target::PersonRecordId => p.record_id.clone(),
+        Target::Person(field) => p.fields.get(field)?.as_str().map(str::to_owned),
+        _ => None,
     }
-    let mut households = Vec::new();
-    for no in order {
-        let members = &groups[&no];
-        if let Some(h) = household(&no, members, &mut rows, &at) {
-            households.push(h);
-        }
-    }
-    let mut problems: Vec<Problem> = rows.into_iter().flat_map(|r| r.problems).collect();
-    problems.sort_by_key(|p| (p.sheet, p.line));
-    (households, problems)
 }
 
-/// The same person twice: by 人编号, ID card or record id. The later row is bad.
-fn duplicates(rows: &mut [Parsed], at: &dyn Fn(&Parsed) -> String) {
-    let mut seen: HashMap<(Target, String), String> = HashMap::new();
-    for r in rows.iter_mut() {
-        let Some(p) = &r.person else { continue };
-        let keys = [
-            (Target::PersonNo, p.person_no.clone(), "人编号"),
-            (
-                Target::Person("id_card"),
-                p.fields
-                    .get("id_card")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                "ID-card number",
-            ),
-            (Target::PersonRecordId, p.record_id.clone(), "系统人员ID"),
-        ];
+/// The same person twice in a file, by 人编号, ID card or record id: the later row is bad.
+/// Rows come one at a time, in file order; what is kept of each is a hash of its keys and
+/// its number among the rows (a county's file has a million keys), and a hash that matches
+/// is told apart from a true duplicate by the earlier row's key, read again.
+#[derive(Debug, Default)]
+pub struct Duplicates {
+    hashed: HashMap<u64, u32>,
+    /// Keys whose hash an other key had first (next to never).
+    exact: HashMap<(Target, String), u32>,
+}
+
+impl Duplicates {
+    /// Notes row `id`'s keys; for each seen before, the earlier row's id, the column (its
+    /// target) and what the key is called. `key_of(earlier, target)` reads an earlier row's key.
+    pub fn check(
+        &mut self,
+        id: u32,
+        row: &Parsed,
+        key_of: &dyn Fn(u32, Target) -> Option<String>,
+    ) -> Vec<(u32, Target, &'static str)> {
         let mut found = Vec::new();
-        for (target, key, what) in keys {
-            let Some(key) = key else { continue };
-            match seen.get(&(target, key.clone())) {
-                Some(first) => found.push((
-                    p.columns.get(&target).cloned(),
-                    format!("same {what} as {first}"),
-                )),
+        for (target, what) in PERSON_KEYS {
+            let Some(key) = person_key(row, target) else {
+                continue;
+            };
+            let exact = (target, key);
+            if let Some(&first) = self.exact.get(&exact) {
+                found.push((first, target, what));
+                continue;
+            }
+            let mut hasher = DefaultHasher::new();
+            exact.hash(&mut hasher);
+            match self.hashed.get(&hasher.finish()) {
                 None => {
-                    seen.insert((target, key), at(r));
+                    self.hashed.insert(hasher.finish(), id);
+                }
+                Some(&first) if key_of(first, target).as_ref() == Some(&exact.1) => {
+                    found.push((first, target, what));
+                }
+                Some(_) => {
+                    self.exact.insert(exact, id);
                 }
             }
         }
-        for (column, reason) in found {
-            r.problem(column.as_deref(), reason);
-        }
+        found
     }
+}
+
+/// Marks a row as the duplicate of an earlier one (see [`Duplicates::check`]); `first` is
+/// where the earlier row is, as a reason words it.
+pub fn mark_duplicate(row: &mut Parsed, target: Target, what: &str, first: &str) {
+    let column = row
+        .person
+        .as_ref()
+        .and_then(|p| p.columns.get(&target).cloned());
+    row.problem(column.as_deref(), format!("same {what} as {first}"));
 }
 
 fn is_head(r: &Parsed) -> bool {
@@ -89,8 +96,9 @@ fn is_head(r: &Parsed) -> bool {
         .is_some_and(|v| v == "head")
 }
 
-/// One household from its rows (indices into `rows`), or `None` when it is dropped.
-fn household(
+/// One household from its rows (indices into `rows`), or `None` when it is dropped. The
+/// household's problems are added to its rows.
+pub fn household(
     no: &str,
     indices: &[usize],
     rows: &mut [Parsed],

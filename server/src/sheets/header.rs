@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::LazyLock;
 
-use super::cells::Row;
+use super::cells::Sheet;
 use super::mapping::Mapping;
 use super::text;
 
@@ -225,7 +225,9 @@ impl Header {
 }
 
 /// The first row among the first [`SEARCH_ROWS`] naming 户编号 and enough known columns.
-pub fn find(rows: &[Row], mapping: Option<&Mapping>) -> Option<Header> {
+pub fn find(sheet: &Sheet, mapping: Option<&Mapping>) -> Option<Header> {
+    // The rows searched, and the one below for a second header row.
+    let rows = sheet.head(SEARCH_ROWS + 1);
     let (index, targets) = rows
         .iter()
         .take(SEARCH_ROWS)

@@ -30,9 +30,10 @@ pub use read::read;
 pub use write::{header, rows};
 
 /// One file read: the households taken, and everything that was not.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Roster {
-    pub households: Vec<Household>,
+    /// Read from the file's cells when asked for, one at a time: see `read`.
+    households: read::Households,
     pub bad_rows: Vec<BadRow>,
     /// Title rows above the header, blank rows, totals and footer rows: line and why.
     pub skipped: Vec<Skipped>,
@@ -42,6 +43,34 @@ pub struct Roster {
     pub encoding: Option<&'static str>,
     /// Person rows seen, good or bad (rows of a household sheet are not counted).
     pub rows_read: usize,
+}
+
+impl Roster {
+    /// How many households were taken.
+    pub fn len(&self) -> usize {
+        self.households.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The village household `i` names, as written.
+    pub fn village(&self, i: usize) -> &Village {
+        self.households.village(i)
+    }
+
+    /// Household `i` (of [`Roster::len`]), in the order of its first row in the file, read
+    /// again from its rows. Reading is deterministic, so it is the household the first
+    /// reading took; `None` only for an `i` out of range.
+    pub fn household(&self, i: usize) -> Option<Household> {
+        self.households.get(i)
+    }
+
+    /// Every household taken, one at a time.
+    pub fn households(&self) -> impl Iterator<Item = Household> + '_ {
+        (0..self.len()).filter_map(|i| self.household(i))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -101,6 +130,8 @@ pub struct Skipped {
 pub enum FileError {
     #[error("the file is empty")]
     Empty,
+    #[error("the file is too large: split it by township and import each part")]
+    TooLarge,
     #[error("not a spreadsheet: {0}")]
     NotSpreadsheet(String),
     #[error(

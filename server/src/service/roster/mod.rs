@@ -31,7 +31,17 @@ use crate::sync::push::{self, PushRules};
 
 /// Mutations per push: big enough that a commit is paid for hundreds of records, small enough
 /// that a stop loses little and memory stays flat.
-const PUSH_SIZE: usize = 1_000;
+const PUSH_SIZE: usize = 5_000;
+
+/// Planned records waiting to be pushed, with their village.
+#[derive(Default)]
+struct Batch {
+    records: Vec<(String, RecordPlan)>,
+    /// How many of them have a mutation to push.
+    mutations: usize,
+    /// The households they make.
+    households: usize,
+}
 
 /// An import run: who, where, and whether to write.
 pub struct Import<'a> {
@@ -110,37 +120,59 @@ impl Import<'_> {
             };
             report.push(bad("", b.line, "", "", reason));
         }
-        let mut by_village: BTreeMap<String, Vec<&Household>> = BTreeMap::new();
-        for h in &roster.households {
-            match places.resolve(&h.village) {
+        // Households by village, as their numbers in the file: a village's households are
+        // read from the file when its turn comes, so no more than one village's are in memory.
+        let mut by_village: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for i in 0..roster.len() {
+            let (code, why) = match places.resolve(roster.village(i)) {
                 Ok(code) if self.actor.villages.contains(&code) => {
-                    by_village.entry(code).or_default().push(h);
+                    by_village.entry(code).or_default().push(i);
+                    continue;
                 }
                 Ok(code) => {
                     let why = format!("village {code} is outside the villages you may import to");
-                    bad_household(&mut report, &code, h, &why);
+                    (code, why)
                 }
-                Err(why) => bad_household(&mut report, "", h, &why),
+                Err(why) => (String::new(), why),
+            };
+            if let Some(h) = roster.household(i) {
+                bad_household(&mut report, &code, &h, &why);
             }
         }
         let total: usize = by_village.values().map(Vec::len).sum();
         let mut done = 0;
         progress(done, total);
         let keys = StoreKeys(self.store);
-        for (village, households) in &by_village {
-            let existing = Existing {
-                records: self.store.roster_records(village).await?,
-                id_cards: self.store.village_id_card_index(village).await?,
+        // Pushes span villages: a commit's cost is mostly the index pages it rewrites, and a
+        // bigger batch rewrites each of them for more records. Full batches are pushed while
+        // the next village is planned: the database writes one while this thread reads the
+        // file and plans the next.
+        let mut batch = Batch::default();
+        let mut full: Vec<Batch> = Vec::new();
+        for (village, numbers) in &by_village {
+            let planning = async {
+                let households: Vec<Household> = numbers
+                    .iter()
+                    .filter_map(|&i| roster.household(i))
+                    .collect();
+                let existing = Existing {
+                    records: self.store.roster_records(village).await?,
+                    id_cards: self.store.village_id_card_index(village).await?,
+                };
+                Ok::<_, ServiceError>(plan::village(
+                    village,
+                    &households,
+                    &existing,
+                    &keys,
+                    self.actor.device_id,
+                    self.rules.now_ms,
+                ))
             };
-            let plan = plan::village(
-                village,
-                households,
-                &existing,
-                &keys,
-                self.actor.device_id,
-                self.rules.now_ms,
-            );
-            drop(existing);
+            let pushing = self.apply_all(std::mem::take(&mut full), &mut report);
+            let (plan, pushed) = tokio::join!(planning, pushing);
+            done += pushed?;
+            progress(done, total);
+            let plan = plan?;
             for r in plan.refused {
                 report.push(bad(village, r.line, "", "", r.reason));
             }
@@ -158,34 +190,53 @@ impl Import<'_> {
                     ),
                 });
             }
-            let mut batch: Vec<RecordPlan> = Vec::new();
             for h in plan.households {
-                batch.extend(h.records);
-                done += 1;
-                if batch.iter().filter(|r| r.mutation.is_some()).count() >= PUSH_SIZE {
-                    self.apply(village, std::mem::take(&mut batch), &mut report)
-                        .await?;
-                    progress(done, total);
+                batch.mutations += h.records.iter().filter(|r| r.mutation.is_some()).count();
+                batch
+                    .records
+                    .extend(h.records.into_iter().map(|r| (village.clone(), r)));
+                batch.households += 1;
+                // Unchanged records push nothing but are reported and noted: a re-import
+                // holds no more of them at a time than an import holds changed ones.
+                if batch.mutations >= PUSH_SIZE || batch.records.len() >= PUSH_SIZE * 2 {
+                    full.push(std::mem::take(&mut batch));
                 }
             }
-            self.apply(village, batch, &mut report).await?;
-            progress(done, total);
         }
+        full.push(batch);
+        done += self.apply_all(full, &mut report).await?;
+        progress(done, total);
         Ok(report)
+    }
+
+    /// Pushes batches in order; the households they held.
+    async fn apply_all(
+        &self,
+        batches: Vec<Batch>,
+        report: &mut Report,
+    ) -> Result<usize, ServiceError> {
+        let mut households = 0;
+        for b in batches {
+            households += b.households;
+            self.apply(b.records, report).await?;
+        }
+        Ok(households)
     }
 
     /// Pushes the planned records' mutations (a dry run only reports them), then remembers
     /// what was written.
     async fn apply(
         &self,
-        village: &str,
-        records: Vec<RecordPlan>,
+        records: Vec<(String, RecordPlan)>,
         report: &mut Report,
     ) -> Result<(), ServiceError> {
         if records.is_empty() {
             return Ok(());
         }
-        let mutations: Vec<Value> = records.iter().filter_map(|r| r.mutation.clone()).collect();
+        let mutations: Vec<Value> = records
+            .iter()
+            .filter_map(|(_, r)| r.mutation.clone())
+            .collect();
         let results: HashMap<Uuid, MutationResult> = if self.dry_run || mutations.is_empty() {
             HashMap::new()
         } else {
@@ -202,9 +253,9 @@ impl Import<'_> {
             .collect()
         };
         let mut baselines = Vec::new();
-        for r in records {
+        for (village, r) in records {
             let line = |outcome: Outcome, fields: Vec<String>, reason: String| Line {
-                village: village.to_owned(),
+                village: village.clone(),
                 line: r.line,
                 entity: r.entity.to_owned(),
                 number: r.number.clone(),

@@ -203,7 +203,7 @@ impl<'a> Index<'a> {
 /// Plans the households of one village.
 pub fn village(
     code: &str,
-    households: &[&Household],
+    households: &[Household],
     existing: &Existing,
     keys: &dyn Keys,
     device: Uuid,

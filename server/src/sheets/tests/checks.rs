@@ -109,7 +109,7 @@ fn a_household_without_a_head_is_dropped_with_every_row_told() {
         &["H2", "P2", "李秀兰", "配偶", "", "龙王坝村", "", "", ""],
         &["H2", "P3", "马小军", "之子", "", "龙王坝村", "", "", ""],
     ]);
-    assert_eq!(r.households.len(), 1);
+    assert_eq!(r.len(), 1);
     for line in [3, 4] {
         let bad = bad_at(&r, line);
         assert_eq!(bad[0].reason, "no 户主 row for 户编号 H2");
@@ -156,7 +156,7 @@ fn missing_numbers_and_names_and_rows_that_are_no_people() {
     assert_eq!(bad_at(&r, 5)[0].reason, "missing 姓名");
     let skipped: Vec<usize> = r.skipped.iter().map(|s| s.line).collect();
     assert_eq!(skipped, [6, 7]);
-    assert_eq!(r.households, []);
+    assert!(r.is_empty());
     assert_eq!(r.rows_read, 4);
 }
 

@@ -101,10 +101,9 @@ pub fn read_csv(rows: &[&[&str]]) -> Roster {
     read(csv_text(&strings(rows)).as_bytes(), "roster.csv", None).expect("read")
 }
 
-pub fn household<'a>(roster: &'a Roster, no: &str) -> &'a Household {
+pub fn household(roster: &Roster, no: &str) -> Household {
     roster
-        .households
-        .iter()
+        .households()
         .find(|h| h.household_no == no)
         .unwrap_or_else(|| panic!("no household {no} in {roster:#?}"))
 }
