@@ -55,8 +55,8 @@ pub struct Row {
 pub struct Sheet {
     pub name: String,
     text: String,
-    /// Per cell: where its text ends in `text`, and its kind.
-    cells: Vec<(u32, Kind)>,
+    /// Per cell: where its text ends in `text` (low 30 bits) and its kind (high 2).
+    cells: Vec<u32>,
     /// Per row: its line and its first cell in `cells`.
     rows: Vec<(u32, u32)>,
     /// The cells pushed since the last row ended start here.
@@ -74,8 +74,17 @@ impl Sheet {
     /// Adds a cell to the row being written.
     fn push(&mut self, text: &str, kind: Kind) -> Result<(), FileError> {
         self.text.push_str(text);
-        let end = u32::try_from(self.text.len()).map_err(|_| FileError::TooLarge)?;
-        self.cells.push((end, kind));
+        let end = u32::try_from(self.text.len())
+            .ok()
+            .filter(|end| *end <= END_MASK)
+            .ok_or(FileError::TooLarge)?;
+        let kind = match kind {
+            Kind::Text => 0,
+            Kind::Number => 1,
+            Kind::LossyNumber => 2,
+            Kind::Error => 3,
+        };
+        self.cells.push(end | kind << 30);
         Ok(())
     }
 
@@ -101,13 +110,20 @@ impl Sheet {
             .map_or(self.cells.len(), |(_, next)| *next as usize);
         let mut from = match first as usize {
             0 => 0,
-            f => self.cells[f - 1].0 as usize,
+            f => (self.cells[f - 1] & END_MASK) as usize,
         };
         let cells = self.cells[first as usize..end]
             .iter()
-            .map(|&(to, kind)| {
-                let text = self.text[from..to as usize].to_owned();
-                from = to as usize;
+            .map(|&packed| {
+                let to = (packed & END_MASK) as usize;
+                let kind = match packed >> 30 {
+                    0 => Kind::Text,
+                    1 => Kind::Number,
+                    2 => Kind::LossyNumber,
+                    _ => Kind::Error,
+                };
+                let text = self.text[from..to].to_owned();
+                from = to;
                 Cell { text, kind }
             })
             .collect();
@@ -122,6 +138,9 @@ impl Sheet {
         (0..n.min(self.len())).map(|i| self.row(i)).collect()
     }
 }
+
+/// A sheet's text may be up to 1 GiB: the two bits above hold a cell's kind.
+const END_MASK: u32 = (1 << 30) - 1;
 
 #[derive(Debug)]
 pub struct Book {
@@ -494,6 +513,34 @@ mod tests {
             read(b"PK\x03\x04junk"),
             Err(FileError::NotSpreadsheet(_))
         ));
+    }
+
+    #[test]
+    fn packed_rows_give_back_their_cells_kinds_and_gaps() {
+        let mut f = Filler::new("户".into());
+        assert!(f.cell(2, 1, &Data::String("户编号".into())).unwrap());
+        assert!(f.cell(2, 3, &Data::Float(640422198506120312.0)).unwrap());
+        assert!(f.cell(5, 0, &Data::Int(7)).unwrap());
+        assert!(f.cell(5, 2, &Data::Empty).unwrap());
+        assert!(
+            !f.cell(4, 0, &Data::Int(1)).unwrap(),
+            "out of reading order"
+        );
+        let sheet = f.finish().unwrap();
+        let rows: Vec<Row> = (0..sheet.len()).map(|i| sheet.row(i)).collect();
+        let lines: Vec<usize> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 4, 5, 6], "the blank rows between are rows");
+        let texts: Vec<&str> = rows[0].cells.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["", "户编号", "", "640422198506120320"]);
+        assert_eq!(rows[0].cells[3].kind, Kind::LossyNumber);
+        assert!(rows[1].cells.is_empty() && rows[2].cells.is_empty());
+        assert_eq!(
+            rows[3].cells,
+            [Cell {
+                text: "7".into(),
+                kind: Kind::Number
+            }]
+        );
     }
 
     #[test]

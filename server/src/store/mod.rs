@@ -258,8 +258,8 @@ impl Default for ConnectOptions {
     }
 }
 
-/// The SQLite writer's page cache: 64 MiB (negative: KiB, as SQLite takes it).
-const WRITE_CACHE_KIB: &str = "-65536";
+/// The SQLite writer's page cache: 32 MiB (negative: KiB, as SQLite takes it).
+const WRITE_CACHE_KIB: &str = "-32768";
 /// WAL pages before a checkpoint (16,384 of 4 KiB: 64 MiB), against SQLite's 1,000.
 const WAL_CHECKPOINT_PAGES: &str = "16384";
 

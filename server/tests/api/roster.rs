@@ -100,8 +100,7 @@ impl Importer {
 /// Outcome per line of the file and kind of record (a head's row is a household and a person).
 fn outcomes(report: &Report) -> BTreeMap<(usize, String), (Outcome, Vec<String>)> {
     report
-        .lines
-        .iter()
+        .lines()
         .filter(|l| l.line > 0)
         .map(|l| ((l.line, l.entity.clone()), (l.outcome, l.fields.clone())))
         .collect()
@@ -110,13 +109,17 @@ fn outcomes(report: &Report) -> BTreeMap<(usize, String), (Outcome, Vec<String>)
 fn at(report: &Report, line: usize, entity: &str) -> (Outcome, Vec<String>) {
     outcomes(report)
         .remove(&(line, entity.to_owned()))
-        .unwrap_or_else(|| panic!("no {entity} at line {line}: {:?}", report.lines))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {entity} at line {line}: {:?}",
+                report.lines().collect::<Vec<_>>()
+            )
+        })
 }
 
 fn bad_lines(report: &Report) -> BTreeSet<usize> {
     report
-        .lines
-        .iter()
+        .lines()
         .filter(|l| l.outcome == Outcome::Bad)
         .map(|l| l.line)
         .collect()
@@ -261,17 +264,16 @@ async fn an_offices_gb18030_file_is_checked_dry_run_then_imported_and_phones_pul
         lines.keys().all(|(l, _)| *l != 11),
         "the totals row is not a row: {lines:?}"
     );
-    let reasons: BTreeMap<usize, &str> = dry
-        .lines
-        .iter()
+    let reasons: BTreeMap<usize, String> = dry
+        .lines()
         .filter(|l| l.outcome == Outcome::Bad)
-        .map(|l| (l.line, l.reason.as_str()))
+        .map(|l| (l.line, l.reason))
         .collect();
     assert!(reasons[&8].contains("line 7"), "{reasons:?}");
     assert!(reasons[&9].contains("幸福村"), "{reasons:?}");
     assert!(reasons[&10].contains("check digit"), "{reasons:?}");
     assert!(
-        dry.lines.iter().all(|l| !l.reason.contains(&head[..14])),
+        dry.lines().all(|l| !l.reason.contains(&head[..14])),
         "no report names an ID-card number"
     );
     let t = dry.totals();
@@ -318,7 +320,7 @@ async fn an_offices_gb18030_file_is_checked_dry_run_then_imported_and_phones_pul
         (t.households, t.people, t.conflicts),
         ([0, 0, 3], [0, 0, 5], 0),
         "{:?}",
-        again.lines
+        again.lines().collect::<Vec<_>>()
     );
     let after = pulled(&grid, "household").await;
     assert_eq!(
@@ -445,7 +447,7 @@ async fn a_reimport_after_a_phone_edit_conflicts_only_where_both_changed() {
             .values()
             .all(|(o, _)| *o == Outcome::Unchanged),
         "{:?}",
-        again.lines
+        again.lines().collect::<Vec<_>>()
     );
     let open = open_conflicts(&app).await;
     assert_eq!(open.len(), 1);
@@ -525,7 +527,7 @@ async fn an_import_writes_only_to_the_villages_it_may() {
         bad_lines(&report),
         BTreeSet::from([2]),
         "{:?}",
-        report.lines
+        report.lines().collect::<Vec<_>>()
     );
     assert_eq!(at(&report, 3, "household").0, Outcome::New);
     let other = app.phone(Role::GridWorker, &[VILLAGE_B]).await;
@@ -576,11 +578,16 @@ async fn the_roster_export_imported_again_changes_nothing() {
         let name = format!("roster.{}", format.extension());
         let report = importer.run(&app, &file, &name, false).await;
         assert!(
-            report.lines.iter().all(|l| l.outcome == Outcome::Unchanged),
+            report.lines().all(|l| l.outcome == Outcome::Unchanged),
             "{format:?}: {:?}",
-            report.lines
+            report.lines().collect::<Vec<_>>()
         );
-        assert_eq!(report.lines.len(), 5, "{:?}", report.lines);
+        assert_eq!(
+            report.lines().count(),
+            5,
+            "{:?}",
+            report.lines().collect::<Vec<_>>()
+        );
     }
     // The export is audited like any other.
     let audited = app
@@ -607,9 +614,9 @@ async fn an_import_stopped_between_its_push_and_its_bookkeeping_goes_on_without_
     execute_sql(&app, "DELETE FROM roster_baselines").await;
     let again = importer.run(&app, &file, "roster.csv", false).await;
     assert!(
-        again.lines.iter().all(|l| l.outcome == Outcome::Unchanged),
+        again.lines().all(|l| l.outcome == Outcome::Unchanged),
         "{:?}",
-        again.lines
+        again.lines().collect::<Vec<_>>()
     );
     let grid = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
     assert_eq!(pulled(&grid, "household").await.len(), 1);

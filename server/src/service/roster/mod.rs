@@ -31,7 +31,7 @@ use crate::sync::push::{self, PushRules};
 
 /// Mutations per push: big enough that a commit is paid for hundreds of records, small enough
 /// that a stop loses little and memory stays flat.
-const PUSH_SIZE: usize = 5_000;
+const PUSH_SIZE: usize = 2_500;
 
 /// Planned records waiting to be pushed, with their village.
 #[derive(Default)]
@@ -101,18 +101,17 @@ impl Import<'_> {
         places: &Places,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<Report, ServiceError> {
-        let mut report = Report {
-            dry_run: self.dry_run,
-            encoding: roster.encoding,
-            rows_read: roster.rows_read,
-            unknown_columns: roster.unknown_columns.clone(),
-            skipped: roster
+        let mut report = Report::new(
+            self.dry_run,
+            roster.encoding,
+            roster.rows_read,
+            roster.unknown_columns.clone(),
+            roster
                 .skipped
                 .iter()
                 .map(|s| (s.line, s.why.clone()))
                 .collect(),
-            lines: Vec::new(),
-        };
+        );
         for b in &roster.bad_rows {
             let reason = match &b.column {
                 Some(c) => format!("{c}: {}", b.reason),

@@ -67,7 +67,10 @@ pub struct Counts {
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     pub dry_run: bool,
-    pub lines: Vec<Line>,
+    /// A line per record, packed: a county's first import is half a million of them.
+    lines: Vec<Packed>,
+    /// The village codes the lines name, by their number in [`Packed`].
+    villages: Vec<String>,
     /// `UTF-8` or `GB18030` for a CSV file.
     pub encoding: Option<&'static str>,
     pub rows_read: usize,
@@ -75,16 +78,112 @@ pub struct Report {
     pub skipped: Vec<(usize, String)>,
 }
 
+/// A [`Line`] as the report keeps it: the village by number, the record kind as a byte, the
+/// changed fields and reason only where there are any (most lines have neither).
+#[derive(Clone, Debug)]
+struct Packed {
+    village: u32,
+    line: u32,
+    entity: Entity,
+    outcome: Outcome,
+    number: Box<str>,
+    more: Option<Box<(Vec<String>, String)>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entity {
+    Neither,
+    Household,
+    Member,
+}
+
+impl Entity {
+    fn of(s: &str) -> Entity {
+        match s {
+            "household" => Entity::Household,
+            "member" => Entity::Member,
+            _ => Entity::Neither,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Entity::Neither => "",
+            Entity::Household => "household",
+            Entity::Member => "member",
+        }
+    }
+}
+
 impl Report {
+    /// A report of a run reading a file; its lines come with [`Report::push`].
+    pub fn new(
+        dry_run: bool,
+        encoding: Option<&'static str>,
+        rows_read: usize,
+        unknown_columns: Vec<String>,
+        skipped: Vec<(usize, String)>,
+    ) -> Report {
+        Report {
+            dry_run,
+            encoding,
+            rows_read,
+            unknown_columns,
+            skipped,
+            ..Report::default()
+        }
+    }
+
     pub fn push(&mut self, line: Line) {
-        self.lines.push(line);
+        // Lines come village by village: the last village is nearly always the one.
+        let village = match self.villages.iter().rposition(|v| *v == line.village) {
+            Some(i) => i,
+            None => {
+                self.villages.push(line.village);
+                self.villages.len() - 1
+            }
+        };
+        let more = (!line.fields.is_empty() || !line.reason.is_empty())
+            .then(|| Box::new((line.fields, line.reason)));
+        self.lines.push(Packed {
+            village: u32::try_from(village).unwrap_or(u32::MAX),
+            line: u32::try_from(line.line).unwrap_or(u32::MAX),
+            entity: Entity::of(&line.entity),
+            outcome: line.outcome,
+            number: line.number.into_boxed_str(),
+            more,
+        });
+    }
+
+    fn village(&self, p: &Packed) -> &str {
+        self.villages
+            .get(p.village as usize)
+            .map_or("", String::as_str)
+    }
+
+    fn unpack(&self, p: &Packed) -> Line {
+        let (fields, reason) = p.more.as_deref().cloned().unwrap_or_default();
+        Line {
+            village: self.village(p).to_owned(),
+            line: p.line as usize,
+            entity: p.entity.as_str().to_owned(),
+            number: p.number.to_string(),
+            outcome: p.outcome,
+            fields,
+            reason,
+        }
+    }
+
+    /// Every line, in the order pushed.
+    pub fn lines(&self) -> impl Iterator<Item = Line> + '_ {
+        self.lines.iter().map(|p| self.unpack(p))
     }
 
     /// Counts per village (the empty code: rows whose village is not known).
     pub fn by_village(&self) -> BTreeMap<&str, Counts> {
         let mut out: BTreeMap<&str, Counts> = BTreeMap::new();
         for l in &self.lines {
-            let c = out.entry(l.village.as_str()).or_default();
+            let c = out.entry(self.village(l)).or_default();
             let slot = match l.outcome {
                 Outcome::New => Some(0),
                 Outcome::Changed | Outcome::Conflict => Some(1),
@@ -92,8 +191,8 @@ impl Report {
                 Outcome::Bad | Outcome::Missing => None,
             };
             if let Some(i) = slot {
-                match l.entity.as_str() {
-                    "household" => c.households[i] += 1,
+                match l.entity {
+                    Entity::Household => c.households[i] += 1,
                     _ => c.people[i] += 1,
                 }
             }
@@ -124,13 +223,16 @@ impl Report {
     }
 
     /// Lines that need a person's eye: everything but the new, changed and unchanged.
-    pub fn problems(&self) -> impl Iterator<Item = &Line> {
-        self.lines.iter().filter(|l| {
-            matches!(
-                l.outcome,
-                Outcome::Conflict | Outcome::Bad | Outcome::Missing
-            )
-        })
+    pub fn problems(&self) -> impl Iterator<Item = Line> + '_ {
+        self.lines
+            .iter()
+            .filter(|l| {
+                matches!(
+                    l.outcome,
+                    Outcome::Conflict | Outcome::Bad | Outcome::Missing
+                )
+            })
+            .map(|p| self.unpack(p))
     }
 
     /// The report as CSV (UTF-8 with a byte-order mark, so Excel opens the Chinese right):
@@ -148,17 +250,21 @@ impl Report {
                 "fields",
                 "reason",
             ])?;
-            let mut lines: Vec<&Line> = self.lines.iter().collect();
-            lines.sort_by_key(|l| (l.line == 0, l.line, l.village.as_str()));
+            let mut lines: Vec<&Packed> = self.lines.iter().collect();
+            lines.sort_by_key(|l| (l.line == 0, l.line, self.village(l)));
             for l in lines {
+                let (fields, reason) = match l.more.as_deref() {
+                    Some((fields, reason)) => (fields.join(" "), reason.as_str()),
+                    None => (String::new(), ""),
+                };
                 w.write_record([
-                    l.village.as_str(),
+                    self.village(l),
                     &l.line.to_string(),
                     l.entity.as_str(),
-                    l.number.as_str(),
+                    &l.number,
                     l.outcome.as_str(self.dry_run),
-                    &l.fields.join(" "),
-                    l.reason.as_str(),
+                    &fields,
+                    reason,
                 ])?;
             }
             w.flush()?;

@@ -51,7 +51,7 @@ pub struct Summary {
 
 impl Summary {
     fn of(report: &Report) -> Summary {
-        let problems: Vec<&Line> = report.problems().collect();
+        let problem_count = report.problems().count();
         Summary {
             dry_run: report.dry_run,
             encoding: report.encoding.map(str::to_owned),
@@ -64,8 +64,8 @@ impl Summary {
                 .map(|(v, c)| (v.to_owned(), c))
                 .collect(),
             totals: report.totals(),
-            problem_count: problems.len(),
-            problems: problems.into_iter().take(PROBLEMS_SHOWN).cloned().collect(),
+            problem_count,
+            problems: report.problems().take(PROBLEMS_SHOWN).collect(),
         }
     }
 }
