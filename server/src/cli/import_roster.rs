@@ -197,9 +197,8 @@ fn print(report: &Report, name: &str) {
         row(v, &c);
     }
     row("all", &report.totals());
-    let problems: Vec<_> = report.problems().collect();
     const SHOWN: usize = 30;
-    for l in problems.iter().take(SHOWN) {
+    for l in report.problems().take(SHOWN) {
         let what = l.outcome.as_str(report.dry_run);
         let fields = if l.fields.is_empty() {
             String::new()
@@ -208,8 +207,9 @@ fn print(report: &Report, name: &str) {
         };
         println!("line {:>6} {what}{fields} {}", l.line, l.reason);
     }
-    if problems.len() > SHOWN {
-        println!("… and {} more in the report", problems.len() - SHOWN);
+    let count = report.problem_count();
+    if count > SHOWN {
+        println!("… and {} more in the report", count - SHOWN);
     }
     let t = report.totals();
     println!(

@@ -13,14 +13,17 @@ use super::text;
 /// What a cell held before it became text: the checks of number-like columns need to know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    Text,
-    Number,
+    Text = 0,
+    Number = 1,
     /// A number beyond 2^53: a spreadsheet keeps 15 significant digits, so digits were lost
     /// (an 18-digit ID card typed into a number cell).
-    LossyNumber,
+    LossyNumber = 2,
     /// `#N/A`, `#VALUE!` and the like.
-    Error,
+    Error = 3,
 }
+
+/// The kinds by their number, as a packed cell holds it.
+const KINDS: [Kind; 4] = [Kind::Text, Kind::Number, Kind::LossyNumber, Kind::Error];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cell {
@@ -57,10 +60,9 @@ pub struct Sheet {
     text: String,
     /// Per cell: where its text ends in `text` (low 30 bits) and its kind (high 2).
     cells: Vec<u32>,
-    /// Per row: its line and its first cell in `cells`.
+    /// Per row: its line and where its cells end in `cells` (they start where the row
+    /// before ends).
     rows: Vec<(u32, u32)>,
-    /// The cells pushed since the last row ended start here.
-    row_start: u32,
 }
 
 impl Sheet {
@@ -78,22 +80,15 @@ impl Sheet {
             .ok()
             .filter(|end| *end <= END_MASK)
             .ok_or(FileError::TooLarge)?;
-        let kind = match kind {
-            Kind::Text => 0,
-            Kind::Number => 1,
-            Kind::LossyNumber => 2,
-            Kind::Error => 3,
-        };
-        self.cells.push(end | kind << 30);
+        self.cells.push(end | (kind as u32) << 30);
         Ok(())
     }
 
     /// Ends the row being written as spreadsheet row `line`.
     fn end_row(&mut self, line: usize) -> Result<(), FileError> {
         let line = u32::try_from(line).map_err(|_| FileError::TooLarge)?;
-        let next = u32::try_from(self.cells.len()).map_err(|_| FileError::TooLarge)?;
-        self.rows.push((line, self.row_start));
-        self.row_start = next;
+        let end = u32::try_from(self.cells.len()).map_err(|_| FileError::TooLarge)?;
+        self.rows.push((line, end));
         Ok(())
     }
 
@@ -103,28 +98,25 @@ impl Sheet {
 
     /// Row `i` (0-based among the sheet's rows), unpacked.
     pub fn row(&self, i: usize) -> Row {
-        let (line, first) = self.rows[i];
-        let end = self
-            .rows
-            .get(i + 1)
-            .map_or(self.cells.len(), |(_, next)| *next as usize);
-        let mut from = match first as usize {
+        let (line, end) = self.rows[i];
+        let first = match i {
+            0 => 0,
+            _ => self.rows[i - 1].1 as usize,
+        };
+        let mut from = match first {
             0 => 0,
             f => (self.cells[f - 1] & END_MASK) as usize,
         };
-        let cells = self.cells[first as usize..end]
+        let cells = self.cells[first..end as usize]
             .iter()
             .map(|&packed| {
                 let to = (packed & END_MASK) as usize;
-                let kind = match packed >> 30 {
-                    0 => Kind::Text,
-                    1 => Kind::Number,
-                    2 => Kind::LossyNumber,
-                    _ => Kind::Error,
-                };
                 let text = self.text[from..to].to_owned();
                 from = to;
-                Cell { text, kind }
+                Cell {
+                    text,
+                    kind: KINDS[(packed >> 30) as usize],
+                }
             })
             .collect();
         Row {
@@ -167,15 +159,7 @@ pub fn read(bytes: &[u8]) -> Result<Book, FileError> {
     if bytes.starts_with(OLE) {
         let mut book: Xls<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
             .map_err(|e| FileError::NotSpreadsheet(format!("an OLE file but not XLS ({e})")))?;
-        let mut failed = None;
-        let mut sheets = Vec::new();
-        for name in book.sheet_names() {
-            match book.worksheet_range(&name) {
-                Ok(range) => sheets.push(from_range(name, &range)?),
-                Err(e) => failed = Some(e.to_string()),
-            }
-        }
-        return workbook(sheets, failed);
+        return workbook(book.sheet_names(), |name| whole(&mut book, name));
     }
     let (text, encoding) = decode(bytes)?;
     Ok(Book {
@@ -187,22 +171,25 @@ pub fn read(bytes: &[u8]) -> Result<Book, FileError> {
 /// XLSX sheets are read cell by cell as the file gives them, never as a whole grid of
 /// calamine's values (which for a county's roster is several times the file).
 fn xlsx(mut book: Xlsx<Cursor<&[u8]>>) -> Result<Book, FileError> {
-    let mut sheets = Vec::new();
-    let mut failed = None;
-    for name in book.sheet_names() {
-        match xlsx_sheet(&mut book, &name) {
-            Ok(Some(sheet)) => sheets.push(sheet),
-            // Cells out of reading order (no spreadsheet program writes them so): the sheet
-            // is read whole and put in order.
-            Ok(None) => match book.worksheet_range(&name) {
-                Ok(range) => sheets.push(from_range(name, &range)?),
-                Err(e) => failed = Some(e.to_string()),
-            },
-            Err(Unreadable::File(e)) => return Err(e),
-            Err(Unreadable::Sheet(e)) => failed = Some(e),
+    workbook(book.sheet_names(), |name| {
+        match xlsx_sheet(&mut book, name)? {
+            Some(sheet) => Ok(sheet),
+            // Cells out of reading order (no spreadsheet program writes them so): the sheet is
+            // read whole and put in order.
+            None => whole(&mut book, name),
         }
-    }
-    workbook(sheets, failed)
+    })
+}
+
+/// A sheet read whole through calamine's grid of values.
+fn whole<'a, R: Reader<Cursor<&'a [u8]>>>(book: &mut R, name: &str) -> Result<Sheet, Unreadable>
+where
+    R::Error: std::fmt::Display,
+{
+    let range = book
+        .worksheet_range(name)
+        .map_err(|e| Unreadable::Sheet(e.to_string()))?;
+    from_range(name.to_owned(), &range).map_err(Unreadable::File)
 }
 
 enum Unreadable {
@@ -231,9 +218,21 @@ fn xlsx_sheet(book: &mut Xlsx<Cursor<&[u8]>>, name: &str) -> Result<Option<Sheet
     filler.finish().map(Some).map_err(Unreadable::File)
 }
 
-/// Chart sheets and broken sheets are passed over; only a workbook with no readable sheet is
-/// an error.
-fn workbook(sheets: Vec<Sheet>, failed: Option<String>) -> Result<Book, FileError> {
+/// Reads each sheet named. Chart sheets and broken sheets are passed over; only a workbook
+/// with no readable sheet is an error.
+fn workbook(
+    names: Vec<String>,
+    mut read: impl FnMut(&str) -> Result<Sheet, Unreadable>,
+) -> Result<Book, FileError> {
+    let mut sheets = Vec::new();
+    let mut failed = None;
+    for name in names {
+        match read(&name) {
+            Ok(sheet) => sheets.push(sheet),
+            Err(Unreadable::File(e)) => return Err(e),
+            Err(Unreadable::Sheet(e)) => failed = Some(e),
+        }
+    }
     if sheets.is_empty() {
         return Err(match failed {
             Some(e) => FileError::NotSpreadsheet(format!("no sheet could be read ({e})")),

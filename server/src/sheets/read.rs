@@ -60,10 +60,8 @@ pub fn read(bytes: &[u8], file_name: &str, mapping: Option<&Mapping>) -> Result<
         return Err(FileError::NoRows);
     }
     let mut problems = scan.problems;
-    for (no, ids) in scan.order.into_iter().map(|no| {
+    for no in scan.order {
         let ids = scan.groups.remove(&no).unwrap_or_default();
-        (no, ids)
-    }) {
         let mut rows = file.parse_rows(&ids);
         if let Some(h) = file.household(&no, &mut rows) {
             file.entries.push(Entry {

@@ -78,7 +78,6 @@ pub fn date(s: &str) -> Option<Date> {
     (1900..=2100).contains(&date.year()).then_some(date)
 }
 
-/// `YYYY-MM-DD`, the registry's date text.
 #[cfg(test)]
 mod tests {
     use super::*;

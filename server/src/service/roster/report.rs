@@ -224,15 +224,21 @@ impl Report {
 
     /// Lines that need a person's eye: everything but the new, changed and unchanged.
     pub fn problems(&self) -> impl Iterator<Item = Line> + '_ {
-        self.lines
-            .iter()
-            .filter(|l| {
-                matches!(
-                    l.outcome,
-                    Outcome::Conflict | Outcome::Bad | Outcome::Missing
-                )
-            })
-            .map(|p| self.unpack(p))
+        self.packed_problems().map(|p| self.unpack(p))
+    }
+
+    /// How many [`Report::problems`] there are, without unpacking them.
+    pub fn problem_count(&self) -> usize {
+        self.packed_problems().count()
+    }
+
+    fn packed_problems(&self) -> impl Iterator<Item = &Packed> {
+        self.lines.iter().filter(|l| {
+            matches!(
+                l.outcome,
+                Outcome::Conflict | Outcome::Bad | Outcome::Missing
+            )
+        })
     }
 
     /// The report as CSV (UTF-8 with a byte-order mark, so Excel opens the Chinese right):
@@ -307,6 +313,7 @@ mod tests {
         let t = r.totals();
         assert_eq!((t.households, t.people), ([1, 0, 1], [1, 1, 0]));
         assert_eq!(r.problems().count(), 3);
+        assert_eq!(r.problem_count(), 3);
     }
 
     #[test]

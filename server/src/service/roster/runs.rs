@@ -51,7 +51,6 @@ pub struct Summary {
 
 impl Summary {
     fn of(report: &Report) -> Summary {
-        let problem_count = report.problems().count();
         Summary {
             dry_run: report.dry_run,
             encoding: report.encoding.map(str::to_owned),
@@ -64,7 +63,7 @@ impl Summary {
                 .map(|(v, c)| (v.to_owned(), c))
                 .collect(),
             totals: report.totals(),
-            problem_count,
+            problem_count: report.problem_count(),
             problems: report.problems().take(PROBLEMS_SHOWN).collect(),
         }
     }
