@@ -70,7 +70,8 @@ impl Store {
     }
 
     /// Records what an import wrote, replacing what an earlier import wrote to the same records:
-    /// a few hundred rows a statement (an import notes hundreds of thousands).
+    /// a few hundred rows a statement (an import notes hundreds of thousands), all of a call in
+    /// one transaction (on SQLite each commit is an fsync).
     pub async fn put_roster_baselines(&self, rows: &[Baseline], now_ms: i64) -> Result<()> {
         const UPSERT: &str = " ON CONFLICT (record_id) DO UPDATE SET version = excluded.version,
              digests = excluded.digests, imported_at = excluded.imported_at";
@@ -78,7 +79,7 @@ impl Store {
             "INSERT INTO roster_baselines (record_id, version, digests, imported_at) ";
         // The same statement on either engine's builder.
         macro_rules! upsert {
-            ($db:ty, $pool:expr, $chunk:expr) => {{
+            ($db:ty, $conn:expr, $chunk:expr) => {{
                 let mut qb = QueryBuilder::<$db>::new(INSERT);
                 qb.push_values($chunk, |mut b, r| {
                     b.push_bind(r.record_id)
@@ -88,18 +89,19 @@ impl Store {
                 });
                 qb.push(UPSERT);
                 qb.build()
-                    .execute($pool)
+                    .execute($conn)
                     .await
                     .map_err(StoreError::from_db)?;
             }};
         }
+        let mut tx = self.begin().await?;
         for chunk in rows.chunks(500) {
-            match self.writer() {
-                super::Engine::Sqlite(p) => upsert!(Sqlite, p, chunk),
-                super::Engine::Postgres(p) => upsert!(Postgres, p, chunk),
+            match tx.conn() {
+                super::Engine::Sqlite(c) => upsert!(Sqlite, c, chunk),
+                super::Engine::Postgres(c) => upsert!(Postgres, c, chunk),
             }
         }
-        Ok(())
+        tx.commit().await
     }
 
     /// The keyed hash an import keeps of a field's value: 16 hex digits, enough to tell a

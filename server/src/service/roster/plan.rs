@@ -18,7 +18,7 @@ use fieldsync_protocol::Op;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::openrosa::ids::derived;
+use crate::openrosa::ids::{derived_in, group_of};
 use crate::sheets::{Household, Person};
 use crate::store::RosterRecord;
 
@@ -210,6 +210,9 @@ pub fn village(
     now_ms: i64,
 ) -> VillagePlan {
     let index = Index::new(existing);
+    // A new record's id sorts by its village (a village code is a 12-digit number), and its
+    // people's and mutations' ids beside it: a village's rows land together in every index.
+    let group = code.parse::<u64>().unwrap_or_default();
     let mut plan = VillagePlan::default();
     let mut taken: HashMap<Uuid, usize> = HashMap::new();
     let mut stamp = Stamp {
@@ -222,7 +225,7 @@ pub fn village(
         let household_id = matched.map_or_else(
             || {
                 let own = h.record_id.as_deref().unwrap_or_default();
-                derived("roster-household", &[code, &h.household_no, own])
+                derived_in(group, "roster-household", &[code, &h.household_no, own])
             },
             |r| r.id,
         );
@@ -264,7 +267,11 @@ pub fn village(
                         }
                         (None, None) => format!("name:{}", text(&p.fields, "name").unwrap_or("")),
                     };
-                    derived("roster-member", &[&household_id.to_string(), &who])
+                    derived_in(
+                        group_of(household_id),
+                        "roster-member",
+                        &[&household_id.to_string(), &who],
+                    )
                 },
                 |r| r.id,
             );
@@ -426,7 +433,11 @@ fn mutation(
     let body = serde_json::to_string(&sorted).unwrap_or_default();
     let base_text = base.map(|b| b.to_string()).unwrap_or_default();
     let id = plan.record_id.to_string();
-    let mutation_id = derived("roster-mutation", &[&id, &base_text, &body]);
+    let mutation_id = derived_in(
+        group_of(plan.record_id),
+        "roster-mutation",
+        &[&id, &base_text, &body],
+    );
     json!({
         "mutation_id": mutation_id,
         "entity": plan.entity,
