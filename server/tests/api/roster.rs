@@ -8,13 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use fieldsync_protocol::Role;
 use fieldsync_protocol::registry::idcard;
 use fieldsync_server::clock;
+use fieldsync_server::service::ServiceError;
 use fieldsync_server::service::push::rules_of;
 use fieldsync_server::service::roster::Import;
 use fieldsync_server::service::roster::places::Places;
 use fieldsync_server::service::roster::report::{Outcome, Report};
 use fieldsync_server::sheets;
-use fieldsync_server::store::ConflictFilter;
+use fieldsync_server::store::{ConflictFilter, Kind};
 use fieldsync_server::sync::Actor;
+use fieldsync_server::testing::limit_sqlite_growth;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -83,6 +85,16 @@ impl Importer {
     }
 
     async fn run(&self, app: &TestApp, file: &[u8], name: &str, dry_run: bool) -> Report {
+        self.try_run(app, file, name, dry_run).await.unwrap()
+    }
+
+    async fn try_run(
+        &self,
+        app: &TestApp,
+        file: &[u8],
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Report, ServiceError> {
         let roster = sheets::read(file, name, None).unwrap();
         let divisions = app.store.divisions_under(TOWNSHIP).await.unwrap();
         let places = Places::new(&divisions, Some(TOWNSHIP));
@@ -93,7 +105,7 @@ impl Importer {
             rules: &rules,
             dry_run,
         };
-        import.run(&roster, &places, &mut |_, _| {}).await.unwrap()
+        import.run(&roster, &places, &mut |_, _| {}).await
     }
 }
 
@@ -635,4 +647,57 @@ async fn an_import_stopped_between_its_push_and_its_bookkeeping_goes_on_without_
         (Outcome::Changed, vec!["phone".to_owned()])
     );
     assert!(open_conflicts(&app).await.is_empty());
+}
+
+/// The disk fills while an import's pushes are in flight (the planning runs ahead of them):
+/// the import stops with the disk's error instead of waiting for a push that will not come,
+/// and once there is space the same file run again finishes, every household once.
+#[tokio::test]
+async fn an_import_the_disk_stops_midway_ends_with_its_error_and_finishes_when_run_again() {
+    let app = spawn_app().await;
+    if app.store.kind() != Kind::Sqlite {
+        eprintln!("skipped on PostgreSQL: its disk cannot be filled from a test");
+        return;
+    }
+    let importer = Importer::new(&app, &[VILLAGE_A]).await;
+    // Households of one person: more mutations than three pushes hold.
+    const HOUSEHOLDS: usize = 3_100;
+    let mut lines = vec![HEADER.to_owned()];
+    for h in 0..HOUSEHOLDS {
+        let no = format!("640104001002{h:06}");
+        let birth = format!("19{:02}0101", 40 + h / 1000);
+        lines.push(row(
+            &no,
+            &format!("{no}01"),
+            "崇安社区",
+            &format!("户主{h}"),
+            &id_card(&birth, &format!("{:03}", h % 1000)),
+            "户主",
+            1,
+            "13912345678",
+        ));
+    }
+    let file = lines.join("\n").into_bytes();
+
+    limit_sqlite_growth(&app.store, Some(0)).await.unwrap();
+    let stopped = importer.try_run(&app, &file, "roster.csv", false).await;
+    assert!(
+        matches!(stopped, Err(ServiceError::StorageFull)),
+        "{:?}",
+        stopped.map(|r| r.totals())
+    );
+
+    limit_sqlite_growth(&app.store, None).await.unwrap();
+    let done = importer.run(&app, &file, "roster.csv", false).await;
+    let t = done.totals();
+    assert_eq!(
+        t.bad,
+        0,
+        "{:?}",
+        done.problems().take(3).collect::<Vec<_>>()
+    );
+    assert_eq!(t.households[0], HOUSEHOLDS as u64, "all new: {t:?}");
+    let again = importer.run(&app, &file, "roster.csv", false).await;
+    assert!(again.lines().all(|l| l.outcome == Outcome::Unchanged));
+    assert_eq!(again.lines().count(), HOUSEHOLDS * 2);
 }

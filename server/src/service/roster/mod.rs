@@ -15,9 +15,13 @@ pub mod report;
 pub mod runs;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fieldsync_protocol::push::{ClientInfo, MutationResult, Status};
 use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use self::places::Places;
@@ -31,7 +35,7 @@ use crate::sync::push::{self, PushRules};
 
 /// Mutations per push: big enough that a commit is paid for hundreds of records, small enough
 /// that a stop loses little and memory stays flat.
-const PUSH_SIZE: usize = 2_500;
+const PUSH_SIZE: usize = 2_000;
 
 /// Planned records waiting to be pushed, with their village.
 #[derive(Default)]
@@ -139,55 +143,91 @@ impl Import<'_> {
             }
         }
         let total: usize = by_village.values().map(Vec::len).sum();
-        let mut done = 0;
-        progress(done, total);
+        progress(0, total);
+        // Planning (reading the file, comparing, hashing) and pushing (sealing, writing) each
+        // take about half the work: a task of its own pushes full batches, in order, while
+        // this one plans the next village. The channel holds one batch: with the one being
+        // pushed and the one being filled, no more than three are in memory.
+        let (to_pusher, batches) = mpsc::channel::<Work>(1);
+        let done = Arc::new(AtomicUsize::new(0));
+        let pusher = Pusher {
+            store: self.store.clone(),
+            actor: self.actor.clone(),
+            rules: self.rules.clone(),
+            dry_run: self.dry_run,
+            report,
+            done: done.clone(),
+        };
+        let pushing = AbortOnDropHandle::new(tokio::spawn(pusher.run(batches)));
+        let planned = self.plan_all(&by_village, roster, &to_pusher, &done, total, progress);
+        let planned = planned.await;
+        drop(to_pusher);
+        // The pusher's error comes first: a failed push also ends the planning (its channel
+        // closes), and that is not the cause.
+        let report = pushing.await.map_err(ServiceError::internal)??;
+        planned?;
+        progress(done.load(Ordering::Relaxed), total);
+        Ok(report)
+    }
+
+    /// Plans village after village and hands the pusher what it is to push and report.
+    async fn plan_all(
+        &self,
+        by_village: &BTreeMap<String, Vec<usize>>,
+        roster: &Roster,
+        pusher: &mpsc::Sender<Work>,
+        done: &AtomicUsize,
+        total: usize,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<(), ServiceError> {
         let keys = StoreKeys(self.store);
+        let send = |work: Work| async move {
+            // A closed channel means the pusher failed: its error is the one to report.
+            pusher
+                .send(work)
+                .await
+                .map_err(|_| ServiceError::internal("the import's pushes stopped"))
+        };
         // Pushes span villages: a commit's cost is mostly the index pages it rewrites, and a
-        // bigger batch rewrites each of them for more records. Full batches are pushed while
-        // the next village is planned: the database writes one while this thread reads the
-        // file and plans the next.
+        // bigger batch rewrites each of them for more records.
         let mut batch = Batch::default();
-        let mut full: Vec<Batch> = Vec::new();
-        for (village, numbers) in &by_village {
-            let planning = async {
-                let households: Vec<Household> = numbers
-                    .iter()
-                    .filter_map(|&i| roster.household(i))
-                    .collect();
-                let existing = Existing {
-                    records: self.store.roster_records(village).await?,
-                    id_cards: self.store.village_id_card_index(village).await?,
-                };
-                Ok::<_, ServiceError>(plan::village(
-                    village,
-                    &households,
-                    &existing,
-                    &keys,
-                    self.actor.device_id,
-                    self.rules.now_ms,
-                ))
+        for (village, numbers) in by_village {
+            let households: Vec<Household> = numbers
+                .iter()
+                .filter_map(|&i| roster.household(i))
+                .collect();
+            let existing = Existing {
+                records: self.store.roster_records(village).await?,
+                id_cards: self.store.village_id_card_index(village).await?,
             };
-            let pushing = self.apply_all(std::mem::take(&mut full), &mut report);
-            let (plan, pushed) = tokio::join!(planning, pushing);
-            done += pushed?;
-            progress(done, total);
-            let plan = plan?;
-            for r in plan.refused {
-                report.push(bad(village, r.line, "", "", r.reason));
-            }
-            for m in plan.missing {
-                report.push(Line {
-                    village: village.clone(),
-                    line: 0,
-                    entity: m.entity,
-                    number: m.number,
-                    outcome: Outcome::Missing,
-                    fields: Vec::new(),
-                    reason: format!(
-                        "record {} is no longer in the file; it was kept",
-                        m.record_id
-                    ),
-                });
+            let plan = plan::village(
+                village,
+                &households,
+                &existing,
+                &keys,
+                self.actor.device_id,
+                self.rules.now_ms,
+            );
+            drop((households, existing));
+            let mut lines: Vec<Line> = plan
+                .refused
+                .into_iter()
+                .map(|r| bad(village, r.line, "", "", r.reason))
+                .collect();
+            lines.extend(plan.missing.into_iter().map(|m| Line {
+                village: village.clone(),
+                line: 0,
+                entity: m.entity,
+                number: m.number,
+                outcome: Outcome::Missing,
+                fields: Vec::new(),
+                reason: format!(
+                    "record {} is no longer in the file; it was kept",
+                    m.record_id
+                ),
+            }));
+            if !lines.is_empty() {
+                send(Work::Lines(lines)).await?;
             }
             for h in plan.households {
                 batch.mutations += h.records.iter().filter(|r| r.mutation.is_some()).count();
@@ -198,37 +238,49 @@ impl Import<'_> {
                 // Unchanged records push nothing but are reported and noted: a re-import
                 // holds no more of them at a time than an import holds changed ones.
                 if batch.mutations >= PUSH_SIZE || batch.records.len() >= PUSH_SIZE * 2 {
-                    full.push(std::mem::take(&mut batch));
+                    send(Work::Batch(std::mem::take(&mut batch))).await?;
+                }
+            }
+            progress(done.load(Ordering::Relaxed), total);
+        }
+        send(Work::Batch(batch)).await
+    }
+}
+
+/// What the planning hands the pusher, in the order the report is to have it.
+enum Work {
+    Lines(Vec<Line>),
+    Batch(Batch),
+}
+
+/// The task that pushes the planned batches and keeps the report.
+struct Pusher {
+    store: Store,
+    actor: Actor,
+    rules: PushRules,
+    dry_run: bool,
+    report: Report,
+    /// Households pushed so far.
+    done: Arc<AtomicUsize>,
+}
+
+impl Pusher {
+    async fn run(mut self, mut work: mpsc::Receiver<Work>) -> Result<Report, ServiceError> {
+        while let Some(w) = work.recv().await {
+            match w {
+                Work::Lines(lines) => lines.into_iter().for_each(|l| self.report.push(l)),
+                Work::Batch(b) => {
+                    self.apply(b.records).await?;
+                    self.done.fetch_add(b.households, Ordering::Relaxed);
                 }
             }
         }
-        full.push(batch);
-        done += self.apply_all(full, &mut report).await?;
-        progress(done, total);
-        Ok(report)
-    }
-
-    /// Pushes batches in order; the households they held.
-    async fn apply_all(
-        &self,
-        batches: Vec<Batch>,
-        report: &mut Report,
-    ) -> Result<usize, ServiceError> {
-        let mut households = 0;
-        for b in batches {
-            households += b.households;
-            self.apply(b.records, report).await?;
-        }
-        Ok(households)
+        Ok(self.report)
     }
 
     /// Pushes the planned records' mutations (a dry run only reports them), then remembers
     /// what was written.
-    async fn apply(
-        &self,
-        records: Vec<(String, RecordPlan)>,
-        report: &mut Report,
-    ) -> Result<(), ServiceError> {
+    async fn apply(&mut self, records: Vec<(String, RecordPlan)>) -> Result<(), ServiceError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -240,9 +292,9 @@ impl Import<'_> {
             HashMap::new()
         } else {
             push::push(
-                self.store,
-                self.actor,
-                self.rules,
+                &self.store,
+                &self.actor,
+                &self.rules,
                 mutations,
                 &ClientInfo::default(),
             )
@@ -287,7 +339,7 @@ impl Import<'_> {
                                 .error
                                 .as_ref()
                                 .map_or_else(|| "refused".to_owned(), |e| e.message.clone());
-                            report.push(line(Outcome::Bad, Vec::new(), why));
+                            self.report.push(line(Outcome::Bad, Vec::new(), why));
                             continue;
                         }
                         Status::Conflict => Outcome::Conflict,
@@ -311,7 +363,7 @@ impl Import<'_> {
                 Outcome::Unchanged | Outcome::New => Vec::new(),
                 _ => r.fields.clone(),
             };
-            report.push(line(outcome, fields, String::new()));
+            self.report.push(line(outcome, fields, String::new()));
             // An unchanged record whose values the import already remembers needs no note.
             let remembered = r.noted && outcome == Outcome::Unchanged;
             if !self.dry_run && !remembered {
