@@ -76,6 +76,78 @@ pub fn case_state(state: &str) -> Option<Label> {
     Some(Label { zh, en })
 }
 
+/// Where a self-report stands, in the words a hotline operator reads to the farmer who calls
+/// again: what has happened and what comes next, without the procedure's terms. `received` is
+/// a report no case has taken up yet; the others are `registry::work::CASE_STATES`.
+pub fn case_standing(state: &str) -> Option<Label> {
+    let (zh, en) = match state {
+        "received" => (
+            "已收到您的反映，正在转给村里",
+            "We have your report and are passing it to your village",
+        ),
+        "reported" => (
+            "已转到村里，驻村工作队会上门了解情况",
+            "Your village has it; the village work team will visit you to see for themselves",
+        ),
+        "verified" => (
+            "工作队已上门核实，村里将开会评议",
+            "The work team has visited; the village will meet to discuss your household",
+        ),
+        "reviewed" => (
+            "村里已评议，结果将在村里公示",
+            "The village has discussed it; the result will be posted in the village",
+        ),
+        "publicized" => (
+            "结果正在村里公示，有意见可以提出",
+            "The result is posted in the village; anyone may raise an objection",
+        ),
+        "township_reviewed" => (
+            "乡镇已审核，正等县里确定",
+            "The township has checked it; the county will decide",
+        ),
+        "approved" => (
+            "县里已确定帮扶，帮扶措施马上落实",
+            "The county has decided to help; the help is being arranged",
+        ),
+        "helping" => ("帮扶措施正在落实", "Help is under way"),
+        "eliminated" => (
+            "困难已解决，帮扶结束",
+            "The difficulty is resolved; the help has ended",
+        ),
+        "not_admitted" => (
+            "经核实不纳入监测，原因见下",
+            "After the checks your household was not taken into monitoring; the reason follows",
+        ),
+        _ => return None,
+    };
+    Some(Label { zh, en })
+}
+
+/// Why a household was not taken into monitoring (`registry::work::NOT_ADMITTED_REASONS`).
+pub fn not_admitted_reason(reason: &str) -> Option<Label> {
+    let (zh, en) = match reason {
+        "criteria_not_met" => ("不符合监测标准", "The household does not meet the criteria"),
+        "hidden_assets_or_false_expenses" => (
+            "隐瞒家庭资产或虚报支出",
+            "Assets were hidden or expenses overstated",
+        ),
+        "abroad_at_own_cost" => ("自费出国", "Travel abroad at own cost"),
+        "luxury_spending" => ("有高消费", "Luxury spending"),
+        "relatives_well_off" => (
+            "赡养人或扶养人有能力",
+            "Relatives who support the household are well off",
+        ),
+        "excessive_treatment" => ("过度医疗", "Treatment beyond what was needed"),
+        "public_objection_unproven" => (
+            "公示有异议且未能说明",
+            "An objection during the posting was not answered",
+        ),
+        "illegal_acts" => ("有违法行为", "Unlawful acts"),
+        _ => return None,
+    };
+    Some(Label { zh, en })
+}
+
 /// A follow-up task's status (`registry::work::TASK_STATUSES`).
 pub fn task_status(status: &str) -> Option<Label> {
     let (zh, en) = match status {
@@ -314,6 +386,11 @@ mod tests {
         }
         for s in work::CASE_STATES {
             assert!(case_state(s).is_some(), "{s}");
+            assert!(case_standing(s).is_some(), "{s}");
+        }
+        assert!(case_standing("received").is_some());
+        for r in work::NOT_ADMITTED_REASONS {
+            assert!(not_admitted_reason(r).is_some(), "{r}");
         }
         for s in work::TASK_STATUSES {
             assert!(task_status(s).is_some(), "{s}");

@@ -155,6 +155,34 @@ try {
   assert.equal(list.status(), 200);
   assert.equal(await opage.locator("[data-testid=sheets] tr", { hasText: cadre }).count(), 0);
   await other.close();
+
+  // The 12317 desk: the hotline operator lands on it (and sees nothing else), records a call
+  // about 马德福's house found by his ID-card number, and on a follow-up call finds it again.
+  const desk = await browser.newContext({ viewport: office, locale: "zh-CN" });
+  const hpage = await desk.newPage();
+  await signIn(hpage, process.env.HOTLINE, "/console/");
+  assert.match(hpage.url(), /\/console\/hotline$/, "an operator lands on the desk");
+  assert.equal(await hpage.locator("nav.sections a").count(), 1, "the desk is an operator's only section");
+  const call = hpage.locator("[data-testid=call]");
+  await call.locator("select[name=village_code]").selectOption("640104001002");
+  await call.locator("input[name=id_card]").fill(process.env.HEAD_ID_CARD);
+  await call.locator("input[name=reporter_name]").fill("马德福");
+  await call.locator("input[name=contact_phone]").fill("13912345678");
+  await call.locator("select[name=category]").selectOption("housing");
+  await call.locator("textarea[name=description]").fill("下雨后房屋漏雨，北墙开裂");
+  await call.locator("input[name=consent]").check();
+  await Promise.all([hpage.waitForNavigation(), call.locator("button[type=submit]").click()]);
+  assert.match(await hpage.textContent("[data-testid=flash]"), /已登记/);
+  assert.match(await hpage.textContent("[data-testid=today]"), /马德福[\s\S]*住房安全[\s\S]*已转到村里/);
+  assert.doesNotMatch(await hpage.textContent("[data-testid=today]"), /13912345678/, "the phone is masked");
+  await shot(hpage, "hotline");
+  const find = hpage.locator("[data-testid=find]");
+  await find.locator("input[name=id_card]").fill(process.env.HEAD_ID_CARD);
+  await Promise.all([hpage.waitForNavigation(), find.locator("button[type=submit]").click()]);
+  assert.ok((await hpage.locator("[data-testid=found] tbody tr", { hasText: "住房安全" }).count()) >= 1, "the follow-up finds the call");
+  assert.doesNotMatch(hpage.url(), /\d{17}/, "the number is not in the address");
+  await shot(hpage, "hotline-found");
+  await desk.close();
   console.log("console browser test passed");
 } finally {
   await browser.close();

@@ -26,6 +26,8 @@ const TOWNSHIP: &str = "640104001";
 const VILLAGE: &str = "640104001002";
 const OTHER_VILLAGE: &str = "640104001003";
 const OTHER_TOWNSHIP: &str = "640104002";
+/// The ID-card number of 马德福, head of a household of the village.
+const HEAD_ID_CARD: &str = "640104196503120133";
 /// 银川鼓楼 (WGS-84), inside the village's county.
 const HERE: (f64, f64) = (38.4680, 106.2719);
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -122,11 +124,12 @@ async fn seed(env: &TestEnv, server: &Server) {
     for head in ["马德福", "杨秀英", "丁海军"] {
         let h = sec.dev.new_id();
         households.push(h);
-        batch.push(sec.dev.create(
-            "household",
-            h,
-            json!({"village_code": VILLAGE, "head_name": head}),
-        ));
+        let mut fields = json!({"village_code": VILLAGE, "head_name": head});
+        if head == "马德福" {
+            // The hotline desk finds the household by it.
+            fields["head_id_card"] = json!(HEAD_ID_CARD);
+        }
+        batch.push(sec.dev.create("household", h, fields));
     }
     let recent = (now - time::Duration::hours(2)).to_offset(time::UtcOffset::UTC);
     // The visit is photographed: the reviewer sees the photo with the day's evidence.
@@ -231,6 +234,8 @@ async fn a_supervisor_reviews_in_the_browser() {
         .env("SUPERVISOR", "sup")
         .env("OTHER_SUPERVISOR", "other")
         .env("CADRE_NAME", "马建国")
+        .env("HOTLINE", "hotline")
+        .env("HEAD_ID_CARD", HEAD_ID_CARD)
         .env("PASSWORD", PASSWORD)
         .env("SHOTS", &shots)
         .env("CHROMIUM", CHROMIUM)
@@ -259,6 +264,8 @@ async fn a_supervisor_reviews_in_the_browser() {
         "english",
         "tablet",
         "other-township",
+        "hotline",
+        "hotline-found",
     ] {
         let shot = shots.join(format!("{page}.png"));
         assert!(
@@ -267,4 +274,23 @@ async fn a_supervisor_reviews_in_the_browser() {
             shot.display()
         );
     }
+    // The call the operator recorded in the browser (a housing difficulty) put the home
+    // verification on the first secretary's phone.
+    let sec = server.phone("sec").await;
+    let cases: serde_json::Value = sec.api.get_json("/v1/cases").await.expect("cases");
+    let housing = cases["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["fields"]["category"] == json!("housing"))
+        .unwrap_or_else(|| panic!("the call opened no housing case: {cases}"));
+    let tasks: serde_json::Value = sec.api.get_json("/v1/tasks").await.expect("tasks");
+    assert!(
+        tasks["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .any(|t| t["fields"]["case_id"] == housing["id"]),
+        "no verification task for the call's case: {tasks}"
+    );
 }

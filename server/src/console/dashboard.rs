@@ -34,6 +34,10 @@ pub async fn page(
     uri: Uri,
     Q(q): Q<DashboardQuery>,
 ) -> Result<Response, ConsoleError> {
+    // Hotline operators work at their desk only.
+    if v.caller.role == fieldsync_protocol::Role::HotlineOperator {
+        return Ok(super::session::see_other("/console/hotline"));
+    }
     let l = v.lang;
     let scope = Scope::of(&state, &v).await?;
     let month = ops::month_of(q.month.as_deref().filter(|m| !m.is_empty()))?;

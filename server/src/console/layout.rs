@@ -19,10 +19,11 @@ pub enum Nav {
     Conflicts,
     Map,
     Roster,
+    Hotline,
 }
 
 impl Nav {
-    const ALL: [Nav; 8] = [
+    const ALL: [Nav; 9] = [
         Nav::Dashboard,
         Nav::Attendance,
         Nav::Tasks,
@@ -31,6 +32,7 @@ impl Nav {
         Nav::Conflicts,
         Nav::Map,
         Nav::Roster,
+        Nav::Hotline,
     ];
 
     fn href(self) -> &'static str {
@@ -43,13 +45,18 @@ impl Nav {
             Nav::Conflicts => "/console/conflicts",
             Nav::Map => "/console/map",
             Nav::Roster => "/console/roster",
+            Nav::Hotline => "/console/hotline",
         }
     }
 
-    /// The roster import is for the county's office only; the other sections answer every
-    /// role with what it may see.
+    /// The roster import is for the county's office only and the hotline desk for its
+    /// operators, who work at nothing else here; the other sections answer every other role
+    /// with what it may see.
     fn shown_to(self, role: fieldsync_protocol::Role) -> bool {
-        use fieldsync_protocol::Role::{Admin, CountyOfficer};
+        use fieldsync_protocol::Role::{Admin, CountyOfficer, HotlineOperator};
+        if self == Nav::Hotline || role == HotlineOperator {
+            return self == Nav::Hotline && role == HotlineOperator;
+        }
         self != Nav::Roster || matches!(role, Admin | CountyOfficer)
     }
 
@@ -63,6 +70,7 @@ impl Nav {
             Nav::Conflicts => l.t("数据冲突", "Conflicts"),
             Nav::Map => l.t("地图", "Map"),
             Nav::Roster => l.t("户籍导入", "Roster import"),
+            Nav::Hotline => l.t("12317 受理台", "12317 hotline desk"),
         }
     }
 }

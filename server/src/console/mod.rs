@@ -16,6 +16,7 @@ mod charts;
 mod conflicts;
 mod dashboard;
 mod error;
+mod hotline;
 mod i18n;
 mod layout;
 mod map;
@@ -65,6 +66,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/cases/{id}", get(work::case))
         .route("/console/cases/{id}/step", post(work::step))
         .route("/console/reports", get(work::reports))
+        .route("/console/hotline", get(hotline::page).post(hotline::take))
+        .route("/console/hotline/find", post(hotline::find))
         .route("/console/conflicts", get(conflicts::list))
         .route("/console/conflicts/{id}/resolve", post(conflicts::resolve))
         .route("/console/photos/{sha256}", get(photos::original))

@@ -40,6 +40,7 @@ const CONSOLE_ROLES: &[Role] = &[
     Role::CountyOfficer,
     Role::TownshipSupervisor,
     Role::FirstSecretary,
+    Role::HotlineOperator,
 ];
 
 /// The signed-in caller of a console page.

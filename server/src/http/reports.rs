@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AuthUser};
+use crate::service::work as ops;
 use crate::state::AppState;
 use crate::store::{OwnIdCard, StoredRecord};
 
@@ -92,40 +93,20 @@ async fn mine(
         .records_created_by(auth.user_id, fieldsync_protocol::registry::SELF_REPORT.name)
         .await?
     {
-        let case_id: Option<Uuid> = r
-            .fields
-            .0
-            .get("case_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse().ok());
-        let case = match case_id {
-            Some(id) => store
-                .record(id)
-                .await?
-                .filter(|c| c.entity == fieldsync_protocol::registry::CASE.name)
-                .filter(|c| own.as_ref().is_none_or(|own| own.may_follow(c, r.id))),
-            None => None,
-        };
         // A case that is not the farmer's business shows as the report alone: received.
-        let case_id = case.as_ref().and(case_id);
-        let (status, reason) = case.map_or(("received".to_owned(), None), |c| {
-            let reason = c
-                .fields
-                .0
-                .get("not_admitted_reason")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-            (text(&c.fields.0, "state"), reason)
-        });
+        let standing = ops::standing(store, &r.fields.0, |c| {
+            own.as_ref().is_none_or(|own| own.may_follow(c, r.id))
+        })
+        .await?;
         reports.push(MyReport {
             id: r.id,
             village_code: r.scope.clone(),
             category: text(&r.fields.0, "category"),
             description: text(&r.fields.0, "description"),
             received_at_ms: r.created_at,
-            status,
-            case_id,
-            not_admitted_reason: reason,
+            status: standing.status,
+            case_id: standing.case_id,
+            not_admitted_reason: standing.not_admitted_reason,
         });
     }
     Ok(AppJson(MyReports { reports }))

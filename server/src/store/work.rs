@@ -298,4 +298,57 @@ impl Store {
         }
         Ok(rows)
     }
+
+    /// The self-reports about the person with this ID-card number, newest first: those that
+    /// give the number, and those about a household the number belongs to (as its head or a
+    /// member), found by keyed hash, never by comparing numbers in clear. At most `limit`.
+    pub async fn self_reports_about(&self, id_card: &str, limit: i64) -> Result<Vec<WorkRecord>> {
+        let blind = self.key().blind(id_card);
+        let mut rows = fetch_as!(
+            self.reader(),
+            fetch_all,
+            WorkRecord,
+            "SELECT id, scope, version, fields, created_at FROM records
+             WHERE entity = 'self_report' AND NOT deleted
+               AND (id IN (SELECT record_id FROM id_card_index WHERE blind = $1)
+                    OR household_id IN (
+                        SELECT h.household_id FROM id_card_index i
+                        JOIN records h ON h.id = i.record_id
+                        WHERE i.blind = $2 AND h.entity IN ('household', 'member')
+                          AND NOT h.deleted AND h.household_id IS NOT NULL))
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+            &blind,
+            &blind,
+            limit,
+        )?;
+        for r in &mut rows {
+            super::sealing::open_fields(self.key(), "self_report", &mut r.fields.0)?;
+        }
+        Ok(rows)
+    }
+
+    /// The records of `entity` a user created since `since_ms`, newest first, their personal
+    /// fields opened.
+    pub async fn work_records_by(
+        &self,
+        user_id: Uuid,
+        entity: &str,
+        since_ms: i64,
+    ) -> Result<Vec<WorkRecord>> {
+        let mut rows = fetch_as!(
+            self.reader(),
+            fetch_all,
+            WorkRecord,
+            "SELECT id, scope, version, fields, created_at FROM records
+             WHERE created_by = $1 AND entity = $2 AND created_at >= $3 AND NOT deleted
+             ORDER BY created_at DESC, id DESC",
+            user_id,
+            entity,
+            since_ms,
+        )?;
+        for r in &mut rows {
+            super::sealing::open_fields(self.key(), entity, &mut r.fields.0)?;
+        }
+        Ok(rows)
+    }
 }

@@ -835,3 +835,173 @@ async fn wait_for(b: &mut Browser, path: &str, marker: &str) -> Page {
     }
     panic!("{path} never showed {marker}");
 }
+
+/// The 12317 desk, as an operator works it: the operator signs in to the console and finds
+/// the desk and nothing else; a call naming the head's ID-card number becomes a report of that
+/// household, opens its case and puts the home verification task on the first secretary's
+/// list; a refused call comes back with what was typed and the reason; on a follow-up call the
+/// report is found by the ID-card number with where it stands in plain words. An operator of
+/// another village finds nothing, other roles have no desk, and the phone number stays masked.
+#[tokio::test]
+async fn the_hotline_desk_takes_a_call_through_to_the_first_secretarys_tasks() {
+    let app = spawn_app().await;
+    let mut sec = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let head_card = "11010519491231002X";
+    let h = sec.dev.new_id();
+    push_ok(
+        &sec.api,
+        vec![sec.dev.create(
+            "household",
+            h,
+            json!({"village_code": VILLAGE_A, "head_name": "马", "head_id_card": head_card}),
+        )],
+    )
+    .await;
+    let (operator_id, operator) = app.user(Role::HotlineOperator, &[VILLAGE_A]).await;
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&operator).await;
+    let home = b.get("/console/").await;
+    assert_eq!(home.location.as_deref(), Some("/console/hotline"));
+    let desk = b.get("/console/hotline").await;
+    assert_eq!(desk.status, StatusCode::OK, "{}", desk.body);
+    assert!(desk.body.contains(r#"data-testid="call""#));
+    assert!(
+        !desk.body.contains(r#"href="/console/tasks""#),
+        "an operator's navigation holds the desk only"
+    );
+    assert!(b.get("/console/tasks").await.status.is_client_error());
+    let token = desk.csrf();
+    let call = |description: &'static str, card: &'static str| {
+        vec![
+            ("village_code", VILLAGE_A),
+            ("id_card", card),
+            ("reporter_name", "马大姐"),
+            ("contact_phone", "13912345678"),
+            ("category", "illness"),
+            ("description", description),
+            ("consent", "1"),
+        ]
+    };
+    let recorded = || async {
+        app.store
+            .work_records("self_report", None)
+            .await
+            .expect("reports")
+            .len()
+    };
+
+    // Without the form's token, and with a blank description or a mistyped number: refused,
+    // nothing recorded; a refusal keeps what was typed.
+    let forged = b
+        .post("/console/hotline", &call("住院", head_card), None)
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    for (description, card, field) in [
+        ("", head_card, "反映的困难："),
+        ("住院", "110105194912310021", "身份证号："),
+    ] {
+        let mut form = call(description, card);
+        form.push(("csrf", &token));
+        let refused = b.post("/console/hotline", &form, None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.body
+        );
+        assert!(
+            refused
+                .body
+                .contains(&format!(r#"data-testid="error">{field}"#)),
+            "the reason names the field: {}",
+            refused.body
+        );
+        assert!(
+            refused.body.contains(r#"value="马大姐""#),
+            "the form keeps what was typed"
+        );
+    }
+    assert_eq!(recorded().await, 0);
+
+    let mut form = call("户主脑梗住院，医疗费用约八万元", head_card);
+    form.push(("csrf", &token));
+    let taken = b.post("/console/hotline", &form, None).await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.body);
+    let after = b
+        .get(taken.location.as_deref().expect("back to the desk"))
+        .await;
+    assert!(after.body.contains(r#"data-testid="flash""#));
+    let reported = fieldsync_protocol::labels::case_standing("reported").expect("words");
+    assert!(
+        after.body.contains("马大姐") && after.body.contains(reported.zh),
+        "today's calls list it with where it stands: {}",
+        after.body
+    );
+    assert!(!after.body.contains("13912345678"), "the phone is masked");
+
+    // The report is the household's, its case is open and the verification is the first
+    // secretary's task.
+    let reports = app.store.work_records("self_report", None).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    let fields = &reports[0].fields.0;
+    assert_eq!(fields["household_id"], json!(h.to_string()));
+    assert_eq!(fields["channel"], json!("hotline"));
+    let cases: Value = sec.api.get_json("/v1/cases").await.expect("cases");
+    let case = &cases["cases"][0];
+    assert_eq!(
+        case["fields"]["household_id"],
+        json!(h.to_string()),
+        "{cases}"
+    );
+    assert_eq!(case["fields"]["state"], json!("reported"));
+    let tasks: Value = sec.api.get_json("/v1/tasks").await.expect("tasks");
+    assert!(
+        tasks["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .any(|t| t["fields"]["household_id"] == json!(h.to_string())),
+        "{tasks}"
+    );
+
+    // A follow-up call: found by the number, whoever took it; the search was audited.
+    let found = b
+        .post(
+            "/console/hotline/find",
+            &[("id_card", head_card), ("csrf", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let table = &found.body[found.body.find(r#"data-testid="found""#).expect("results")..];
+    assert!(table.contains("马大姐") && table.contains(reported.zh));
+    let audit = app
+        .store
+        .audit(&fieldsync_server::store::AuditFilter {
+            user_id: Some(operator_id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|a| a.action == "read"), "{audit:?}");
+
+    // Another village's operator finds nothing; a first secretary has no desk.
+    let (_, other) = app.user(Role::HotlineOperator, &[VILLAGE_B]).await;
+    let mut o = Browser::new(&app.base);
+    o.sign_in(&other).await;
+    let token = o.get("/console/hotline").await.csrf();
+    let none = o
+        .post(
+            "/console/hotline/find",
+            &[("id_card", head_card), ("csrf", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert!(!none.body.contains("马大姐"));
+    let (_, secretary) = app.user(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let mut s = Browser::new(&app.base);
+    s.sign_in(&secretary).await;
+    assert!(s.get("/console/hotline").await.status.is_client_error());
+}

@@ -6,6 +6,7 @@
 //! from the caller's device (`super::push`), judged as a phone's are.
 
 mod cases;
+mod reports;
 mod tasks;
 
 use std::collections::BTreeSet;
@@ -27,6 +28,7 @@ use crate::store::{AuditEntry, WorkRecord};
 pub use cases::{
     Awaiting, CaseFilter, CaseList, CaseView, case_of, list_awaiting, list_cases, take_step,
 };
+pub use reports::{Call, Followed, Standing, calls_today, reports_about, standing, take_call};
 pub use tasks::{TaskFilter, TaskList, list_tasks, reassign_task};
 
 /// One record of a list, as the caller may see it (its `fields` are those of its entity in
