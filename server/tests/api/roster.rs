@@ -701,3 +701,121 @@ async fn an_import_the_disk_stops_midway_ends_with_its_error_and_finishes_when_r
     assert!(again.lines().all(|l| l.outcome == Outcome::Unchanged));
     assert_eq!(again.lines().count(), HOUSEHOLDS * 2);
 }
+
+/// What writes the old Excel format for the XLS test: Python's `xlwt`, as the office's Excel
+/// 2003 wrote it (a merged title row, numbers as numbers). Rust has no XLS writer.
+const XLS_WRITER: &str = r#"
+import json, sys, xlwt
+rows = json.load(sys.stdin)
+book = xlwt.Workbook(encoding="utf-8")
+sheet = book.add_sheet("花名册")
+sheet.write_merge(0, 0, 0, len(rows[0]) - 1, "兴庆区防返贫监测对象花名册")
+for r, row in enumerate(rows, start=1):
+    for c, value in enumerate(row):
+        sheet.write(r, c, value)
+book.save(sys.argv[1])
+"#;
+
+/// An office's `.xls` (Excel 97–2003) is read as its `.xlsx` is: the title row skipped,
+/// numbers from number cells, then imported and imported again without a change. Needs a
+/// Python with `xlwt` named by `FIELDSYNC_TEST_XLWT_PYTHON` (CI installs one); skipped,
+/// saying so, without it.
+#[tokio::test]
+async fn an_xls_file_from_old_excel_is_imported_like_any_other() {
+    let Some(python) = std::env::var_os("FIELDSYNC_TEST_XLWT_PYTHON") else {
+        eprintln!(
+            "skipped: FIELDSYNC_TEST_XLWT_PYTHON names no Python with xlwt to write the .xls"
+        );
+        return;
+    };
+    let head = id_card("19650312", "013");
+    let spouse = id_card("19680704", "024");
+    let cells = |line: String| -> Vec<Value> {
+        line.split(',')
+            .map(|c| match c.parse::<f64>() {
+                // Sizes and incomes as the number cells Excel keeps them in; numbers that are
+                // identifiers (户编号, ID cards, phones) stay text, as offices format them.
+                Ok(n) if c.len() < 8 => json!(n),
+                _ => json!(c),
+            })
+            .collect()
+    };
+    let rows: Vec<Vec<Value>> = vec![
+        cells(HEADER.to_owned()),
+        cells(row(
+            "640104001002000001",
+            "64010400100200000101",
+            "崇安社区",
+            "马德福",
+            &head,
+            "户主",
+            2,
+            "13912345678",
+        )),
+        cells(row(
+            "640104001002000001",
+            "64010400100200000102",
+            "崇安社区",
+            "李秀兰",
+            &spouse,
+            "配偶",
+            2,
+            "13912345678",
+        )),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("花名册.xls");
+    let mut writer = std::process::Command::new(python)
+        .arg("-c")
+        .arg(XLS_WRITER)
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    {
+        use std::io::Write as _;
+        let mut stdin = writer.stdin.take().expect("stdin");
+        stdin
+            .write_all(serde_json::to_string(&rows).unwrap().as_bytes())
+            .unwrap();
+    }
+    assert!(writer.wait().unwrap().success(), "xlwt wrote the file");
+    let file = std::fs::read(&path).unwrap();
+    assert_eq!(&file[..4], &[0xD0, 0xCF, 0x11, 0xE0], "an OLE2 (.xls) file");
+
+    let app = spawn_app().await;
+    let importer = Importer::new(&app, &[VILLAGE_A]).await;
+    let done = importer.run(&app, &file, "花名册.xls", false).await;
+    let t = done.totals();
+    assert_eq!(
+        (t.households[0], t.people[0], t.bad),
+        (1, 2, 0),
+        "{:?}",
+        done.lines().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        at(&done, 3, "household").0,
+        Outcome::New,
+        "the title row is line 1"
+    );
+    let grid = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let households = pulled(&grid, "household").await;
+    let h = field(&households, "household_no", "640104001002000001");
+    assert_eq!(h["head_name"], "马德福");
+    assert_eq!(h["head_id_card"], head.as_str());
+    assert_eq!(h["household_size"], 2);
+    assert_eq!(h["per_capita_income"], 5200.5);
+    assert_eq!(h["phone"], "13912345678");
+    let members = pulled(&grid, "member").await;
+    assert_eq!(
+        field(&members, "person_no", "64010400100200000102")["id_card"],
+        spouse.as_str()
+    );
+
+    let again = importer.run(&app, &file, "花名册.xls", false).await;
+    assert!(
+        again.lines().all(|l| l.outcome == Outcome::Unchanged),
+        "{:?}",
+        again.lines().collect::<Vec<_>>()
+    );
+}
