@@ -77,6 +77,12 @@ pub const ASSIGNABLE: &[Role] = &[
     Role::CountyOfficer,
 ];
 
+/// Whether a person of `role` (its wire name) may be given a task: never a farmer, a hotline
+/// operator or an admin account, whatever they are assigned to.
+pub fn takes_tasks(role: &str) -> bool {
+    ASSIGNABLE.iter().any(|r| r.as_str() == role)
+}
+
 fn trigger(on: &str) -> Result<Trigger, String> {
     let parts: Vec<&str> = on.split(':').collect();
     match parts.as_slice() {

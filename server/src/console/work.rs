@@ -4,6 +4,8 @@
 //! API's are; a reassignment or a step is a mutation pushed from the sign-in's device, judged
 //! by the same rules as a phone's.
 
+use std::collections::{BTreeSet, HashMap};
+
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
@@ -81,6 +83,8 @@ pub async fn tasks(
     let people = scope::people(&state, &scope).await?;
     let pages = list.tasks.len().div_ceil(PAGE).max(1);
     let page = q.page.unwrap_or(1).clamp(1, pages);
+    let shown = || list.tasks.iter().skip((page - 1) * PAGE).take(PAGE);
+    let heads = heads(&state, &v, shown()).await?;
     let link = |p: usize| {
         format!(
             "/console/tasks?village={}&assignee={}&status={}&escalated={}&page={p}",
@@ -97,7 +101,11 @@ pub async fn tasks(
             | fieldsync_protocol::Role::TownshipSupervisor
             | fieldsync_protocol::Role::CountyOfficer
     );
-    let mut assignees: Vec<(&Uuid, &(Person, Vec<String>))> = people.iter().collect();
+    // Only those a task can be given to can be a task's assignee.
+    let mut assignees: Vec<(&Uuid, &(Person, Vec<String>))> = people
+        .iter()
+        .filter(|(_, (p, _))| crate::cases::rules::takes_tasks(&p.role))
+        .collect();
     assignees.sort_by(|a, b| a.1.0.name().cmp(b.1.0.name()));
     let body = html! {
         @if q.done.is_some() { (layout::flash(Some(l.t("任务已改派", "The task was reassigned")))) }
@@ -140,14 +148,14 @@ pub async fn tasks(
             table data-testid="tasks" {
                 thead { tr {
                     th { (l.t("期限", "Due")) } th.num { (l.t("逾期天数", "Days late")) } th { (l.t("村", "Village")) }
-                    th { (l.t("任务", "Task")) } th { (l.t("负责人", "Assignee")) } th { (l.t("状态", "Status")) }
+                    th { (l.t("农户（户主）", "Household (head)")) } th { (l.t("任务", "Task")) } th { (l.t("负责人", "Assignee")) } th { (l.t("状态", "Status")) }
                     @if can_reassign { th { (l.t("改派", "Reassign")) } }
                 } }
                 tbody {
-                    @for t in list.tasks.iter().skip((page - 1) * PAGE).take(PAGE) {
-                        (task_row(&v, t, &scope, &people, can_reassign, &back))
+                    @for t in shown() {
+                        (task_row(&v, t, &scope, &people, &heads, can_reassign, &back))
                     }
-                    @if list.tasks.is_empty() { tr { td colspan="7" .muted { (l.t("没有任务", "No tasks")) } } }
+                    @if list.tasks.is_empty() { tr { td colspan="8" .muted { (l.t("没有任务", "No tasks")) } } }
                 }
             }
         }
@@ -156,11 +164,34 @@ pub async fn tasks(
     Ok(layout::page(&v, Nav::Tasks, l.t("帮扶任务", "Tasks"), &back, body).into_response())
 }
 
+/// The heads' names of the households `items` are about, as the viewer may see them.
+async fn heads<'a>(
+    state: &AppState,
+    v: &Viewer,
+    items: impl Iterator<Item = &'a Item>,
+) -> Result<Heads, ConsoleError> {
+    let ids: BTreeSet<Uuid> = items
+        .filter_map(|i| text(&i.fields, "household_id")?.parse().ok())
+        .collect();
+    Ok(ops::heads_of(state, &v.caller, &ids).await?)
+}
+
+type Heads = HashMap<Uuid, String>;
+
+/// Which household a record is about: its head's name, or a dash.
+fn household_cell(heads: &Heads, item: &Item) -> Markup {
+    let head = text(&item.fields, "household_id")
+        .and_then(|h| h.parse::<Uuid>().ok())
+        .and_then(|h| heads.get(&h));
+    html! { td.household { (head.map_or("—", String::as_str)) } }
+}
+
 fn task_row(
     v: &Viewer,
     t: &Item,
     scope: &Scope,
     people: &People,
+    heads: &Heads,
     can_reassign: bool,
     back: &str,
 ) -> Markup {
@@ -169,13 +200,15 @@ fn task_row(
     let status = text(f, "status").unwrap_or("open");
     let open = matches!(status, "open" | "in_progress");
     let assignee = text(f, "assignee_id");
-    // Who may be given it: people assigned to the village or above it.
+    // Who may be given it: people assigned to the village or above it whose role takes tasks
+    // (the rule the push applies).
     let mut candidates: Vec<(&Uuid, &Person)> = people
         .iter()
-        .filter(|(_, (_, divisions))| {
-            divisions
-                .iter()
-                .any(|d| t.village_code.starts_with(d.as_str()))
+        .filter(|(_, (p, divisions))| {
+            crate::cases::rules::takes_tasks(&p.role)
+                && divisions
+                    .iter()
+                    .any(|d| t.village_code.starts_with(d.as_str()))
         })
         .map(|(id, (p, _))| (id, p))
         .collect();
@@ -185,6 +218,7 @@ fn task_row(
             td { (text(f, "due_on").unwrap_or("")) }
             td.num { @if let Some(d) = t.days_overdue { span.badge.bad { (d) } } }
             td { (scope.name(&t.village_code)) }
+            (household_cell(heads, t))
             td {
                 (text(f, "title").unwrap_or(""))
                 @if let Some(c) = text(f, "case_id") { " " a href=(format!("/console/cases/{c}")) { (l.t("案例", "case")) } }
@@ -261,6 +295,7 @@ pub async fn cases(
     )
     .await?;
     let scope = Scope::of(&state, &v).await?;
+    let heads = heads(&state, &v, list.cases.iter()).await?;
     let link = |s: &str| {
         format!(
             "/console/cases?village={}&state={s}",
@@ -287,7 +322,7 @@ pub async fn cases(
         div.scroll {
             table data-testid="cases" {
                 thead { tr {
-                    th { (l.t("开始", "Opened")) } th { (l.t("村", "Village")) } th { (l.t("困难", "Difficulty")) }
+                    th { (l.t("开始", "Opened")) } th { (l.t("村", "Village")) } th { (l.t("农户（户主）", "Household (head)")) } th { (l.t("困难", "Difficulty")) }
                     th { (l.t("类型", "Type")) } th { (l.t("状态", "State")) } th.num { (l.t("申报次数", "Reports")) }
                 } }
                 tbody {
@@ -295,13 +330,14 @@ pub async fn cases(
                         tr {
                             td { a href=(format!("/console/cases/{}", c.id)) { (text(&c.fields, "opened_at").and_then(|t| t.get(..10)).unwrap_or("—")) } }
                             td { (scope.name(&c.village_code)) }
+                            (household_cell(&heads, c))
                             td { (l.difficulty(text(&c.fields, "category").unwrap_or(""))) }
                             td { @if let Some(t) = text(&c.fields, "case_type") { (l.monitoring_type(t)) } }
                             td { (l.case_state(text(&c.fields, "state").unwrap_or("reported"))) }
                             td.num { (c.fields.get("reports").and_then(Value::as_i64).unwrap_or(0)) }
                         }
                     }
-                    @if list.cases.is_empty() { tr { td colspan="6" .muted { (l.t("没有监测对象", "No cases")) } } }
+                    @if list.cases.is_empty() { tr { td colspan="7" .muted { (l.t("没有监测对象", "No cases")) } } }
                 }
             }
         }
@@ -484,6 +520,7 @@ pub async fn reports(
     let village = q.village.clone().filter(|s| !s.is_empty());
     let list = ops::list_awaiting(&state, &v.caller, village.as_deref()).await?;
     let scope = Scope::of(&state, &v).await?;
+    let heads = heads(&state, &v, list.reports.iter()).await?;
     let body = html! {
         form.filters method="get" action="/console/reports" {
             label { (l.t("村", "Village"))
@@ -498,7 +535,7 @@ pub async fn reports(
         div.scroll {
             table data-testid="reports" {
                 thead { tr {
-                    th { (l.t("收到", "Received")) } th { (l.t("村", "Village")) } th { (l.t("困难", "Difficulty")) }
+                    th { (l.t("收到", "Received")) } th { (l.t("村", "Village")) } th { (l.t("农户（户主）", "Household (head)")) } th { (l.t("困难", "Difficulty")) }
                     th { (l.t("申报人", "Reporter")) } th { (l.t("情况", "Description")) } th { (l.t("渠道", "Channel")) } th {}
                 } }
                 tbody {
@@ -506,6 +543,7 @@ pub async fn reports(
                         tr {
                             td { (layout::when(r.received_at_ms)) }
                             td { (scope.name(&r.village_code)) }
+                            (household_cell(&heads, r))
                             td { (l.difficulty(text(&r.fields, "category").unwrap_or(""))) }
                             td { (text(&r.fields, "reporter_name").unwrap_or("—")) }
                             td { (text(&r.fields, "description").unwrap_or("—")) }
@@ -513,7 +551,7 @@ pub async fn reports(
                             td { @if let Some(c) = text(&r.fields, "case_id") { a href=(format!("/console/cases/{c}")) { (l.t("查看", "Open")) } } }
                         }
                     }
-                    @if list.reports.is_empty() { tr { td colspan="7" .muted { (l.t("没有等待核实的申报", "Nothing waiting")) } } }
+                    @if list.reports.is_empty() { tr { td colspan="8" .muted { (l.t("没有等待核实的申报", "Nothing waiting")) } } }
                 }
             }
         }

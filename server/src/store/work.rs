@@ -351,4 +351,39 @@ impl Store {
         }
         Ok(rows)
     }
+
+    /// The live households among `ids`, their personal fields opened.
+    pub async fn households_by_ids(&self, ids: &[Uuid]) -> Result<Vec<WorkRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<WorkRecord> = match self.reader() {
+            Engine::Sqlite(p) => {
+                let list =
+                    serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                // Ids are stored as 16-byte blobs; the JSON list holds their text.
+                sqlx::query_as(
+                    "SELECT id, scope, version, fields, created_at FROM records
+                     WHERE entity = 'household' AND NOT deleted
+                       AND id IN (SELECT unhex(replace(value, '-', '')) FROM json_each($1))",
+                )
+                .bind(list)
+                .fetch_all(p)
+                .await?
+            }
+            Engine::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT id, scope, version, fields, created_at FROM records
+                     WHERE entity = 'household' AND NOT deleted AND id = ANY($1)",
+                )
+                .bind(ids)
+                .fetch_all(p)
+                .await?
+            }
+        };
+        for r in &mut rows {
+            super::sealing::open_fields(self.key(), "household", &mut r.fields.0)?;
+        }
+        Ok(rows)
+    }
 }

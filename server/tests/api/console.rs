@@ -440,10 +440,27 @@ async fn a_reassignment_and_a_step_are_judged_like_a_phones() {
     let task = tasks["tasks"][0].clone();
     let task_id = task["id"].as_str().expect("a task").to_owned();
 
+    // Assigned to the village, but no one gives them a task.
+    let (operator, _) = app.user(Role::HotlineOperator, &[TOWNSHIP]).await;
+    let (farmer, _) = app.user(Role::Farmer, &[VILLAGE_A]).await;
     let mut b = Browser::new(&app.base);
     b.sign_in(&supervisor).await;
     let page = b.get("/console/tasks").await;
     assert!(page.body.contains(&task_id), "the task is listed");
+    assert!(
+        page.body.contains(r#"<td class="household">马</td>"#),
+        "the task names its household by its head"
+    );
+    assert!(
+        page.body.contains(&format!(r#"option value="{member}""#)),
+        "a team member of the village is offered"
+    );
+    for never in [operator, farmer] {
+        assert!(
+            !page.body.contains(&format!(r#"option value="{never}""#)),
+            "the reassignment offers only people the rules let take a task"
+        );
+    }
     let token = page.csrf();
     let version = task["version"].to_string();
     let path = format!("/console/tasks/{task_id}/reassign");
@@ -1004,4 +1021,17 @@ async fn the_hotline_desk_takes_a_call_through_to_the_first_secretarys_tasks() {
     let mut s = Browser::new(&app.base);
     s.sign_in(&secretary).await;
     assert!(s.get("/console/hotline").await.status.is_client_error());
+
+    // The township names the household the call is about on its lists.
+    let (_, supervisor) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let mut t = Browser::new(&app.base);
+    t.sign_in(&supervisor).await;
+    for list in ["/console/reports", "/console/cases"] {
+        let page = t.get(list).await;
+        assert!(
+            page.body.contains(r#"<td class="household">马</td>"#),
+            "{list} names the household: {}",
+            page.body
+        );
+    }
 }

@@ -105,6 +105,31 @@ async fn villages(
     caller.villages_asked(state, village).await
 }
 
+/// Who the records of a list are about: each household's head's name as the caller may see
+/// it (masked or withheld by role), the reads audited. Households outside the caller's villages
+/// are left out.
+pub async fn heads_of(
+    state: &AppState,
+    caller: &Caller,
+    households: &BTreeSet<Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>, ServiceError> {
+    let villages = caller.villages_asked(state, None).await?;
+    let ids: Vec<Uuid> = households.iter().copied().collect();
+    let mut shown = Shown::new(caller);
+    let mut heads = std::collections::HashMap::new();
+    for r in state.store().households_by_ids(&ids).await? {
+        if !villages.contains(&r.scope) {
+            continue;
+        }
+        let item = shown.item(&fieldsync_protocol::registry::HOUSEHOLD, r);
+        if let Some(name) = text(&item.fields, "head_name") {
+            heads.insert(item.id, name.to_owned());
+        }
+    }
+    shown.finish(state).await?;
+    Ok(heads)
+}
+
 /// A text field of a record's fields.
 pub fn text<'a>(f: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     f.get(k)?.as_str()

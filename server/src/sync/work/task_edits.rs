@@ -55,7 +55,7 @@ pub(super) async fn task_edit(tx: &mut Tx, cx: &Judging<'_>, state: &mut RecordS
         let people = tx.candidates(cx.scope, &clock::iso(cx.at.today)).await?;
         let takes = people
             .iter()
-            .any(|c| c.user_id == who && rules::ASSIGNABLE.iter().any(|r| r.as_str() == c.role));
+            .any(|c| c.user_id == who && rules::takes_tasks(&c.role));
         if !takes {
             return refuse(
                 ErrorCode::UnknownReference,
