@@ -148,6 +148,38 @@ pub fn not_admitted_reason(reason: &str) -> Option<Label> {
     Some(Label { zh, en })
 }
 
+/// A help measure of a monitored household (`registry::work::HELP_MEASURES`).
+pub fn help_measure(m: &str) -> Option<Label> {
+    let (zh, en) = match m {
+        "industry" => ("产业帮扶", "Industry support"),
+        "employment" => ("就业帮扶", "Employment support"),
+        "public_welfare_job" => ("公益岗位", "Public-welfare job"),
+        "education_aid" => ("教育资助", "Education aid"),
+        "medical_aid" => ("医疗救助", "Medical aid"),
+        "insurance" => ("保险", "Insurance"),
+        "housing_repair" => ("危房改造", "Housing repair"),
+        "drinking_water" => ("饮水工程", "Drinking-water works"),
+        "minimum_living" => ("低保", "Minimum living allowance"),
+        "temporary_relief" => ("临时救助", "Temporary relief"),
+        "disability_aid" => ("残疾人补贴", "Disability allowance"),
+        "consumption" => ("消费帮扶", "Consumption support"),
+        "other" => ("其他", "Other"),
+        _ => return None,
+    };
+    Some(Label { zh, en })
+}
+
+/// How a self-report came in (`registry::CHANNELS`).
+pub fn channel(c: &str) -> Option<Label> {
+    let (zh, en) = match c {
+        "hotline" => ("12317 热线", "12317 hotline"),
+        "app" => ("手机应用", "The app"),
+        "paper" => ("纸质申请", "On paper"),
+        _ => return None,
+    };
+    Some(Label { zh, en })
+}
+
 /// A follow-up task's status (`registry::work::TASK_STATUSES`).
 pub fn task_status(status: &str) -> Option<Label> {
     let (zh, en) = match status {
@@ -391,6 +423,12 @@ mod tests {
         assert!(case_standing("received").is_some());
         for r in work::NOT_ADMITTED_REASONS {
             assert!(not_admitted_reason(r).is_some(), "{r}");
+        }
+        for m in work::HELP_MEASURES {
+            assert!(help_measure(m).is_some(), "{m}");
+        }
+        for c in crate::registry::CHANNELS {
+            assert!(channel(c).is_some(), "{c}");
         }
         for s in work::TASK_STATUSES {
             assert!(task_status(s).is_some(), "{s}");

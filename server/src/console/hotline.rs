@@ -68,7 +68,7 @@ fn standing(l: Lang, f: &Followed) -> Markup {
     html! {
         (labels::case_standing(&s.status).map_or(s.status.as_str(), |w| l.pick(w)))
         @if let Some(r) = &s.not_admitted_reason {
-            (l.t("：", ": ")) (labels::not_admitted_reason(r).map_or(r.as_str(), |w| l.pick(w)))
+            (l.t("：", ": ")) (l.not_admitted_reason(r))
         }
     }
 }

@@ -106,6 +106,21 @@ impl Lang {
         labels::difficulty(d).map_or(self.t("其他", "Other"), |l| self.pick(l))
     }
 
+    /// A help measure.
+    pub fn help_measure(self, m: &str) -> &'static str {
+        labels::help_measure(m).map_or(self.t("其他", "Other"), |l| self.pick(l))
+    }
+
+    /// Why a household was not admitted.
+    pub fn not_admitted_reason(self, r: &str) -> &'static str {
+        labels::not_admitted_reason(r).map_or(self.t("其他", "Other"), |l| self.pick(l))
+    }
+
+    /// How a self-report came in.
+    pub fn channel(self, c: &str) -> &'static str {
+        labels::channel(c).map_or(self.t("其他", "Other"), |l| self.pick(l))
+    }
+
     /// A field of `entity`, for reviewers; the wire name otherwise.
     pub fn field(self, entity: &str, name: &str) -> String {
         labels::field_of(entity, name).map_or_else(|| name.to_owned(), |l| self.pick(l).to_owned())

@@ -454,11 +454,11 @@ fn step_form(v: &Viewer, case: Uuid, from: &str, to: CaseState) -> Markup {
                 }
                 CaseState::NotAdmitted => {
                     select name="reason" required {
-                        @for r in NOT_ADMITTED_REASONS { option value=(r) { (r) } }
+                        @for r in NOT_ADMITTED_REASONS { option value=(r) { (l.not_admitted_reason(r)) } }
                     }
                 }
                 CaseState::Helping => {
-                    @for m in HELP_MEASURES { label.check { input type="checkbox" name="measures" value=(m); (m) } }
+                    @for m in HELP_MEASURES { label.check { input type="checkbox" name="measures" value=(m); (l.help_measure(m)) } }
                 }
                 _ => {}
             }
@@ -547,7 +547,7 @@ pub async fn reports(
                             td { (l.difficulty(text(&r.fields, "category").unwrap_or(""))) }
                             td { (text(&r.fields, "reporter_name").unwrap_or("—")) }
                             td { (text(&r.fields, "description").unwrap_or("—")) }
-                            td { (text(&r.fields, "channel").unwrap_or("")) }
+                            td { (l.channel(text(&r.fields, "channel").unwrap_or(""))) }
                             td { @if let Some(c) = text(&r.fields, "case_id") { a href=(format!("/console/cases/{c}")) { (l.t("查看", "Open")) } } }
                         }
                     }
