@@ -183,6 +183,27 @@ try {
   assert.doesNotMatch(hpage.url(), /\d{17}/, "the number is not in the address");
   await shot(hpage, "hotline-found");
   await desk.close();
+
+  // The county office makes an account for a new team member; its first password, shown
+  // once, signs the team member's phone in.
+  const countyOffice = await browser.newContext({ viewport: office, locale: "zh-CN" });
+  const cpage = await countyOffice.newPage();
+  await signIn(cpage, process.env.COUNTY_OFFICER, "/console/accounts");
+  const create = cpage.locator("[data-testid=create]");
+  await create.locator("input[name=username]").fill("ding.xiaoli");
+  await create.locator("input[name=display_name]").fill("丁晓丽");
+  await create.locator("select[name=role]").selectOption("team_member");
+  await create.locator("select[name=division]").selectOption("640104001002");
+  await Promise.all([cpage.waitForNavigation(), create.locator("button[type=submit]").click()]);
+  const secret = (await cpage.textContent("[data-testid=password]")).trim();
+  assert.match(secret, /^[A-Za-z0-9]{12}$/);
+  assert.ok((await cpage.locator("[data-testid=accounts] tr[data-username='ding.xiaoli']").count()) === 1);
+  await shot(cpage, "accounts");
+  const login = await cpage.request.post(`${base}/v1/auth/login`, {
+    data: { username: "ding.xiaoli", password: secret, device_id: "01890a5d-ac96-774b-bcce-b302099a8057" },
+  });
+  assert.equal(login.status(), 200, "the first password signs a phone in");
+  await countyOffice.close();
   console.log("console browser test passed");
 } finally {
   await browser.close();

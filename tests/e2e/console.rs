@@ -86,6 +86,7 @@ async fn seed(env: &TestEnv, server: &Server) {
          grid,grid_worker,王强,{VILLAGE},2026-01-01,,{PASSWORD}\n\
          hotline,hotline_operator,热线,{TOWNSHIP},2026-01-01,,{PASSWORD}\n\
          sup,township_supervisor,张秀兰,{TOWNSHIP},2026-01-01,,{PASSWORD}\n\
+         county,county_officer,周明,640104,2026-01-01,,{PASSWORD}\n\
          other,township_supervisor,赵磊,{OTHER_TOWNSHIP},2026-01-01,,{PASSWORD}\n"
     );
     let file = env.root().join("office.csv");
@@ -235,6 +236,7 @@ async fn a_supervisor_reviews_in_the_browser() {
         .env("OTHER_SUPERVISOR", "other")
         .env("CADRE_NAME", "马建国")
         .env("HOTLINE", "hotline")
+        .env("COUNTY_OFFICER", "county")
         .env("HEAD_ID_CARD", HEAD_ID_CARD)
         .env("PASSWORD", PASSWORD)
         .env("SHOTS", &shots)
@@ -266,6 +268,7 @@ async fn a_supervisor_reviews_in_the_browser() {
         "other-township",
         "hotline",
         "hotline-found",
+        "accounts",
     ] {
         let shot = shots.join(format!("{page}.png"));
         assert!(

@@ -13,6 +13,16 @@ pub struct HashError(String);
 /// Shortest password accepted; field phones use PINs poorly, so insist on something real.
 pub const MIN_LEN: usize = 8;
 
+/// A first password for a new account, shown once to whoever makes the account: 12 letters and
+/// digits without look-alikes (0/O, 1/l/I), some 70 bits, easy to read out over a phone.
+pub fn generate() -> String {
+    const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut rng = rand::thread_rng();
+    (0..12)
+        .map(|_| char::from(ALPHABET[rand::Rng::gen_range(&mut rng, 0..ALPHABET.len())]))
+        .collect()
+}
+
 pub fn hash(password: &str) -> Result<String, HashError> {
     let mut salt = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut salt);

@@ -19,11 +19,12 @@ pub enum Nav {
     Conflicts,
     Map,
     Roster,
+    Accounts,
     Hotline,
 }
 
 impl Nav {
-    const ALL: [Nav; 9] = [
+    const ALL: [Nav; 10] = [
         Nav::Dashboard,
         Nav::Attendance,
         Nav::Tasks,
@@ -32,6 +33,7 @@ impl Nav {
         Nav::Conflicts,
         Nav::Map,
         Nav::Roster,
+        Nav::Accounts,
         Nav::Hotline,
     ];
 
@@ -45,19 +47,20 @@ impl Nav {
             Nav::Conflicts => "/console/conflicts",
             Nav::Map => "/console/map",
             Nav::Roster => "/console/roster",
+            Nav::Accounts => "/console/accounts",
             Nav::Hotline => "/console/hotline",
         }
     }
 
-    /// The roster import is for the county's office only and the hotline desk for its
-    /// operators, who work at nothing else here; the other sections answer every other role
-    /// with what it may see.
+    /// The roster import and the accounts are for the county's office only, and the hotline
+    /// desk for its operators, who work at nothing else here; the other sections answer every
+    /// other role with what it may see.
     fn shown_to(self, role: fieldsync_protocol::Role) -> bool {
         use fieldsync_protocol::Role::{Admin, CountyOfficer, HotlineOperator};
         if self == Nav::Hotline || role == HotlineOperator {
             return self == Nav::Hotline && role == HotlineOperator;
         }
-        self != Nav::Roster || matches!(role, Admin | CountyOfficer)
+        !matches!(self, Nav::Roster | Nav::Accounts) || matches!(role, Admin | CountyOfficer)
     }
 
     fn label(self, l: Lang) -> &'static str {
@@ -70,6 +73,7 @@ impl Nav {
             Nav::Conflicts => l.t("数据冲突", "Conflicts"),
             Nav::Map => l.t("地图", "Map"),
             Nav::Roster => l.t("户籍导入", "Roster import"),
+            Nav::Accounts => l.t("账户管理", "Accounts"),
             Nav::Hotline => l.t("12317 受理台", "12317 hotline desk"),
         }
     }

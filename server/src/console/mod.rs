@@ -10,6 +10,7 @@
 //! imports nothing of the API's but its photo handler (`http::blobs::photo`), until photo
 //! access moves onto the operations layer.
 
+mod accounts;
 mod assets;
 mod attendance;
 mod charts;
@@ -67,6 +68,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/cases/{id}/step", post(work::step))
         .route("/console/reports", get(work::reports))
         .route("/console/hotline", get(hotline::page).post(hotline::take))
+        .route(
+            "/console/accounts",
+            get(accounts::list).post(accounts::create),
+        )
+        .route("/console/accounts/{id}/disable", post(accounts::disable))
+        .route("/console/accounts/{id}/enable", post(accounts::enable))
         .route("/console/hotline/find", post(hotline::find))
         .route("/console/conflicts", get(conflicts::list))
         .route("/console/conflicts/{id}/resolve", post(conflicts::resolve))

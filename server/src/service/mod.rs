@@ -14,6 +14,7 @@
 //! it stands on the domain (`crate::sync`, `crate::attendance`, `crate::cases` …), the store
 //! and the shared state.
 
+pub mod accounts;
 pub mod attendance;
 pub mod caller;
 pub mod collect;

@@ -15,6 +15,11 @@ pub enum AuditAction {
     Read,
     /// A reviewer's decision on a conflict.
     Resolve,
+    /// An account made, disabled or enabled from the console (entity `user`, the record the
+    /// account's id, the scope its division).
+    AccountCreated,
+    AccountDisabled,
+    AccountEnabled,
 }
 
 impl AuditAction {
@@ -22,6 +27,9 @@ impl AuditAction {
         match self {
             AuditAction::Read => "read",
             AuditAction::Resolve => "resolve",
+            AuditAction::AccountCreated => "account_created",
+            AuditAction::AccountDisabled => "account_disabled",
+            AuditAction::AccountEnabled => "account_enabled",
         }
     }
 }

@@ -137,6 +137,39 @@ impl Store {
     }
 }
 
+/// An account assigned, on a day, at or below a division: the accounts page's row.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub division_code: String,
+    pub disabled_at: Option<i64>,
+}
+
+impl Store {
+    /// Every account assigned, on `today`, at or below `code` (disabled ones too), by
+    /// division then username; an account assigned twice comes once per division.
+    pub async fn accounts_under(&self, code: &str, today: &str) -> Result<Vec<AccountRow>> {
+        let (lo, hi) = super::identity::village_range(code);
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            AccountRow,
+            "SELECT u.id, u.username, u.display_name, u.role, a.division_code, u.disabled_at
+             FROM assignments a JOIN users u ON u.id = a.user_id
+             WHERE (a.division_code >= $1 AND a.division_code <= $2 OR a.division_code = $4)
+               AND a.starts_on <= $3 AND (a.ends_on IS NULL OR a.ends_on >= $3)
+             ORDER BY a.division_code, u.username",
+            lo,
+            hi,
+            today,
+            code,
+        )?)
+    }
+}
+
 /// A located visit, check or check-in of a village, for its map.
 #[derive(Debug, sqlx::FromRow)]
 pub struct MapPoint {

@@ -66,7 +66,7 @@ pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
 pub use batch::{ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
 pub use blobs::{BlobFacts, BlobReference, BlobRow, StaleUpload, UploadRow};
 pub use conflicts::{ConflictFilter, ConflictRow};
-pub use console::{ConsoleSession, MapPoint, Person, VillageMonth};
+pub use console::{AccountRow, ConsoleSession, MapPoint, Person, VillageMonth};
 pub use divisions::Division;
 pub use export::{ExportCheck, ExportHousehold, HouseholdCursor, VillageLabel};
 pub use identity::{Binding, DeviceRow, HandOver, NewUser, UserRow, village_range};

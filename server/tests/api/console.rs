@@ -1035,3 +1035,183 @@ async fn the_hotline_desk_takes_a_call_through_to_the_first_secretarys_tasks() {
         );
     }
 }
+
+/// A phone's login with `password`: its status.
+async fn phone_login(app: &TestApp, username: &str, password: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", app.base))
+        .json(&fieldsync_protocol::auth::LoginRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            device_id: Uuid::now_v7(),
+        })
+        .send()
+        .await
+        .expect("login")
+        .status()
+}
+
+/// Accounts from the console: a county officer makes a first secretary's account in a village
+/// of the county, and the first password, shown once, signs a phone in; an admin account, a
+/// division outside the county and a taken username are refused on the form with what was
+/// typed; disabling the account refuses its login at once, enabling lets it in again; every
+/// change is audited. A township supervisor has no accounts page, and a form without the
+/// sign-in's token changes nothing.
+#[tokio::test]
+async fn a_county_officer_makes_disables_and_enables_an_account() {
+    let app = spawn_app().await;
+    let (officer_id, officer) = app.user(Role::CountyOfficer, &["640104"]).await;
+    let mut b = Browser::new(&app.base);
+    b.sign_in(&officer).await;
+    let page = b.get("/console/accounts").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains(r#"data-testid="create""#));
+    assert!(
+        !page.body.contains(r#"option value="admin""#),
+        "a county officer is not offered admin accounts"
+    );
+    let token = page.csrf();
+    let form = |username: &'static str, role: &'static str, division: &'static str| {
+        vec![
+            ("username", username),
+            ("display_name", "马建国"),
+            ("role", role),
+            ("division", division),
+        ]
+    };
+
+    let forged = b
+        .post(
+            "/console/accounts",
+            &form("ma.jianguo", "first_secretary", VILLAGE_A),
+            None,
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    for (username, role, division) in [
+        ("boss", "admin", VILLAGE_A),
+        ("elsewhere", "first_secretary", "640105"),
+        ("not a name", "first_secretary", VILLAGE_A),
+    ] {
+        let mut f = form(username, role, division);
+        f.push(("csrf", &token));
+        let refused = b.post("/console/accounts", &f, None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{username}: {}",
+            refused.body
+        );
+        assert!(refused.body.contains(r#"data-testid="error""#));
+        assert!(
+            refused.body.contains(&format!(r#"value="{username}""#)),
+            "the form keeps what was typed"
+        );
+        assert_eq!(
+            phone_login(&app, username, PASSWORD).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    let mut f = form("ma.jianguo", "first_secretary", VILLAGE_A);
+    f.push(("csrf", &token));
+    let made = b.post("/console/accounts", &f, None).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let at = made
+        .body
+        .find(r#"data-testid="password">"#)
+        .expect("the first password is shown")
+        + r#"data-testid="password">"#.len();
+    let secret = made.body[at..at + 12].to_owned();
+    assert!(
+        secret.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{secret}"
+    );
+    assert!(
+        made.body.contains(r#"data-username="ma.jianguo""#),
+        "the new account is listed"
+    );
+    assert_eq!(
+        phone_login(&app, "ma.jianguo", &secret).await,
+        StatusCode::OK
+    );
+    let again = b.post("/console/accounts", &f, None).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a taken username"
+    );
+    let listed = b.get("/console/accounts?division=640104001002").await;
+    assert!(
+        !listed.body.contains(&secret),
+        "the password is shown once, never again"
+    );
+
+    // Disabled: refused at once; enabled: in again.
+    let user = app
+        .store
+        .user_by_username("ma.jianguo")
+        .await
+        .unwrap()
+        .expect("made");
+    let off = b
+        .post(
+            &format!("/console/accounts/{}/disable", user.id),
+            &[("csrf", &token), ("division", VILLAGE_A)],
+            None,
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    assert_eq!(
+        phone_login(&app, "ma.jianguo", &secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let on = b
+        .post(
+            &format!("/console/accounts/{}/enable", user.id),
+            &[("csrf", &token), ("division", VILLAGE_A)],
+            None,
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        phone_login(&app, "ma.jianguo", &secret).await,
+        StatusCode::OK
+    );
+    let audit = app
+        .store
+        .audit(&fieldsync_server::store::AuditFilter {
+            user_id: Some(officer_id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit
+        .iter()
+        .filter(|a| a.record_id == user.id)
+        .map(|a| a.action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["account_created", "account_disabled", "account_enabled"]
+    );
+
+    // An admin's account is not a county officer's to disable; a supervisor has no page.
+    let (admin_id, _) = app.user(Role::Admin, &["640104"]).await;
+    let refused = b
+        .post(
+            &format!("/console/accounts/{admin_id}/disable"),
+            &[("csrf", &token)],
+            None,
+        )
+        .await;
+    assert!(refused.status.is_client_error(), "{}", refused.status);
+    let (_, supervisor) = app.user(Role::TownshipSupervisor, &[TOWNSHIP]).await;
+    let mut s = Browser::new(&app.base);
+    s.sign_in(&supervisor).await;
+    assert_eq!(
+        s.get("/console/accounts").await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -1,0 +1,312 @@
+//! Accounts (账户管理): an admin, or a county officer within the county, lists the people
+//! assigned under a division, makes an account (its first password shown once on the answer
+//! page, never stored in clear nor sent again), and disables or enables one. The rules are
+//! `service::accounts`'.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use fieldsync_protocol::{ErrorCode, Role};
+use maud::{Markup, html};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::error::ConsoleError;
+use super::layout::{self, Nav};
+use super::scope::{self, Scope};
+use super::session::{Posted, Viewer, see_other};
+use super::{P, Q, here, url_encode};
+use crate::service::ServiceError;
+use crate::service::accounts::{self as ops, NewAccount};
+use crate::state::AppState;
+
+const PATH: &str = "/console/accounts";
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    division: Option<String>,
+    done: Option<String>,
+}
+
+/// The new-account form as posted; every field optional, so that a refused form comes back
+/// with what was typed.
+#[derive(Default, Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    division: String,
+}
+
+#[derive(Deserialize)]
+pub struct BackForm {
+    division: Option<String>,
+}
+
+/// The roles the viewer may give: an admin any, a county officer those below the county's.
+fn roles_for(v: &Viewer) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| v.caller.role == Role::Admin || !matches!(r, Role::Admin | Role::CountyOfficer))
+        .collect()
+}
+
+/// What the page shows besides the list.
+#[derive(Default)]
+struct Outcome<'a> {
+    notice: Option<&'a str>,
+    error: Option<String>,
+    /// The account just made and its first password.
+    made: Option<(String, String)>,
+}
+
+async fn page_of(
+    state: &AppState,
+    v: &Viewer,
+    uri: &Uri,
+    asked: Option<&str>,
+    form: &CreateForm,
+    outcome: Outcome<'_>,
+) -> Result<Response, ConsoleError> {
+    let l = v.lang;
+    let title = l.t("账户管理", "Accounts");
+    let scope = Scope::of(state, v).await?;
+    let Some(division) = scope.division(asked) else {
+        return Ok(scope::unassigned(v, Nav::Accounts, title, uri));
+    };
+    let accounts = ops::list(state, &v.caller, &division).await?;
+    let roles = roles_for(v);
+    let chosen_division = if form.division.is_empty() {
+        division.as_str()
+    } else {
+        form.division.as_str()
+    };
+    let body = html! {
+        (layout::flash(outcome.notice))
+        @if let Some(e) = &outcome.error { p.flash.bad role="alert" data-testid="error" { (e) } }
+        @if let Some((username, secret)) = &outcome.made {
+            div.flash.good role="status" data-testid="made" {
+                (l.t("账户已创建：", "Account made: ")) b { (username) }
+                br;
+                (l.t("初始密码（只显示这一次，请当面或电话交给本人，登录后修改）：", "First password (shown this once; hand it to the person, who changes it after signing in): "))
+                code data-testid="password" { (secret) }
+            }
+        }
+        form.filters method="get" action=(PATH) {
+            label { (l.t("区划", "Division"))
+                select name="division" data-auto { (divisions(&scope, &division)) }
+            }
+            button type="submit" { (l.t("查看", "Show")) }
+        }
+        div.desk {
+            section {
+                h2 { (l.t("新建账户", "New account")) }
+                form.stack method="post" action=(PATH) data-testid="create" {
+                    (layout::csrf(v))
+                    label { (l.t("用户名（字母、数字、. _ -）", "Username (letters, digits, . _ -)"))
+                        input name="username" value=(form.username) maxlength="64" required autocomplete="off";
+                    }
+                    label { (l.t("姓名", "Name")) input name="display_name" value=(form.display_name) maxlength="50"; }
+                    label { (l.t("角色", "Role"))
+                        select name="role" required {
+                            @for r in &roles {
+                                option value=(r.as_str()) selected[form.role == r.as_str()] { (l.role(*r)) }
+                            }
+                        }
+                    }
+                    label { (l.t("工作区划", "Works in"))
+                        select name="division" required { (divisions(&scope, chosen_division)) }
+                    }
+                    button type="submit" { (l.t("创建并生成初始密码", "Make it, with a first password")) }
+                }
+            }
+            section {
+                h2 { (l.t("在岗人员", "People assigned")) " · " (scope.name(&division)) }
+                div.scroll {
+                    table data-testid="accounts" {
+                        thead { tr {
+                            th { (l.t("姓名", "Name")) } th { (l.t("用户名", "Username")) } th { (l.t("角色", "Role")) }
+                            th { (l.t("区划", "Division")) } th { (l.t("状态", "State")) } th {}
+                        } }
+                        tbody {
+                            @for a in &accounts {
+                                (account_row(v, &scope, &division, a))
+                            }
+                            @if accounts.is_empty() { tr { td colspan="6" .muted { (l.t("没有人员", "No one")) } } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let status = if outcome.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut res = (
+        status,
+        layout::page(v, Nav::Accounts, title, &here(uri), body),
+    )
+        .into_response();
+    // A first password is on the page: no cache keeps it.
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// `<option>`s of the viewer's divisions, the townships and the villages below them.
+fn divisions(scope: &Scope, selected: &str) -> Markup {
+    html! {
+        (scope.division_options(selected))
+        @for village in &scope.villages {
+            option value=(village) selected[selected == village] { (scope.name(village)) " (" (village) ")" }
+        }
+    }
+}
+
+fn account_row(v: &Viewer, scope: &Scope, division: &str, a: &ops::Account) -> Markup {
+    let l = v.lang;
+    let disabled = a.disabled_at.is_some();
+    let action = if disabled { "enable" } else { "disable" };
+    html! {
+        tr data-username=(a.username) {
+            td { (a.display_name.as_deref().unwrap_or("—")) }
+            td { (a.username) }
+            td { (l.role_name(&a.role)) }
+            td { (scope.name(&a.division_code)) }
+            td { @if disabled { span.badge.bad { (l.t("已停用", "Disabled")) } } @else { span.badge.ok { (l.t("在用", "Active")) } } }
+            td {
+                @if a.id != v.caller.user_id {
+                    form.inline method="post" action=(format!("{PATH}/{}/{action}", a.id))
+                        data-confirm=[(!disabled).then(|| l.t("停用后此人无法登录，手机也将无法同步，确定吗？", "Once disabled, this person cannot sign in and their phones cannot sync. Disable?"))] {
+                        (layout::csrf(v))
+                        input type="hidden" name="division" value=(division);
+                        @if disabled {
+                            button.secondary type="submit" data-testid="enable" { (l.t("启用", "Enable")) }
+                        } @else {
+                            button.danger type="submit" data-testid="disable" { (l.t("停用", "Disable")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A refusal the office can act on, shown on the form; other errors are the error page.
+fn correctable(e: ServiceError) -> Result<String, ConsoleError> {
+    match e {
+        ServiceError::Invalid(d) | ServiceError::Rejected(d) | ServiceError::Conflict(d) => {
+            Ok(d.message)
+        }
+        ServiceError::Forbidden(d) => Ok(d.message),
+        e => Err(e.into()),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    v: Viewer,
+    uri: Uri,
+    Q(q): Q<ListQuery>,
+) -> Result<Response, ConsoleError> {
+    let l = v.lang;
+    let notice = match q.done.as_deref() {
+        Some("disabled") => Some(l.t(
+            "账户已停用，其登录和手机已失效",
+            "The account is disabled; its sign-ins and phones are refused",
+        )),
+        Some("enabled") => Some(l.t("账户已启用", "The account is enabled")),
+        _ => None,
+    };
+    let outcome = Outcome {
+        notice,
+        ..Outcome::default()
+    };
+    page_of(
+        &state,
+        &v,
+        &uri,
+        q.division.as_deref(),
+        &CreateForm::default(),
+        outcome,
+    )
+    .await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    uri: Uri,
+    posted: Posted<CreateForm>,
+) -> Result<Response, ConsoleError> {
+    let (v, form) = (&posted.viewer, &posted.form);
+    let division = form.division.trim();
+    let made = match form.role.parse::<Role>() {
+        Ok(role) => {
+            let new = NewAccount {
+                username: form.username.trim().to_owned(),
+                display_name: Some(form.display_name.trim().to_owned()).filter(|n| !n.is_empty()),
+                role,
+                division: division.to_owned(),
+            };
+            ops::create(&state, &v.caller, new).await
+        }
+        Err(e) => Err(ServiceError::invalid(
+            ErrorCode::InvalidValue,
+            e.to_string(),
+        )),
+    };
+    let asked = Some(division).filter(|d| !d.is_empty());
+    match made {
+        Ok((_, secret)) => {
+            let outcome = Outcome {
+                made: Some((form.username.trim().to_owned(), secret)),
+                ..Outcome::default()
+            };
+            page_of(&state, v, &uri, asked, &CreateForm::default(), outcome).await
+        }
+        Err(e) => {
+            let outcome = Outcome {
+                error: Some(correctable(e)?),
+                ..Outcome::default()
+            };
+            page_of(&state, v, &uri, None, form, outcome).await
+        }
+    }
+}
+
+async fn set_disabled(
+    state: AppState,
+    id: Uuid,
+    posted: Posted<BackForm>,
+    disabled: bool,
+) -> Result<Response, ConsoleError> {
+    ops::set_disabled(&state, &posted.viewer.caller, id, disabled).await?;
+    let division = posted.form.division.unwrap_or_default();
+    let done = if disabled { "disabled" } else { "enabled" };
+    Ok(see_other(&format!(
+        "{PATH}?division={}&done={done}",
+        url_encode(&division)
+    )))
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    P(id): P<Uuid>,
+    posted: Posted<BackForm>,
+) -> Result<Response, ConsoleError> {
+    set_disabled(state, id, posted, true).await
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    P(id): P<Uuid>,
+    posted: Posted<BackForm>,
+) -> Result<Response, ConsoleError> {
+    set_disabled(state, id, posted, false).await
+}

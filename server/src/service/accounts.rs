@@ -1,0 +1,227 @@
+//! Accounts, for the office console: who is assigned where, a new account with its first
+//! password shown once, disabling and enabling. An admin manages every account; a county
+//! officer those assigned inside their county, never an admin or another county officer, and
+//! makes none of either. Every change is audited (`audit_log`, entity `user`, the account's
+//! division as scope); a disabled account is refused at its very next request on any replica,
+//! as `admin disable-user` does.
+
+use std::collections::BTreeSet;
+
+use fieldsync_protocol::{ErrorCode, Role};
+use uuid::Uuid;
+
+use super::{Caller, ServiceError};
+use crate::auth::password;
+use crate::clock;
+use crate::state::AppState;
+use crate::store::{AccountRow, AuditAction, AuditEntry, NewUser, StoreError};
+
+/// An account as the accounts page lists it.
+pub type Account = AccountRow;
+
+/// A new account as an office asks for it.
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub role: Role,
+    /// Where the person works: a village, a township or the county.
+    pub division: String,
+}
+
+/// What the caller may manage: every division (an admin) or those at or below their own.
+enum Manages {
+    All,
+    Below(Vec<String>),
+}
+
+impl Manages {
+    fn covers(&self, division: &str) -> bool {
+        match self {
+            Manages::All => true,
+            Manages::Below(own) => own.iter().any(|d| division.starts_with(d.as_str())),
+        }
+    }
+}
+
+fn refuse(message: impl Into<String>) -> ServiceError {
+    ServiceError::forbidden(ErrorCode::ForbiddenRole, message)
+}
+
+async fn manages(state: &AppState, caller: &Caller) -> Result<Manages, ServiceError> {
+    match caller.role {
+        Role::Admin => Ok(Manages::All),
+        Role::CountyOfficer => {
+            let today = clock::iso(clock::today());
+            let own = state
+                .store()
+                .user_assignments(caller.user_id, &today)
+                .await?;
+            Ok(Manages::Below(own))
+        }
+        r => Err(refuse(format!("a {r} does not manage accounts"))),
+    }
+}
+
+/// Whether the caller may make or change an account of `role`.
+fn may_handle(caller: &Caller, role: &str) -> bool {
+    caller.role == Role::Admin
+        || (role != Role::Admin.as_str() && role != Role::CountyOfficer.as_str())
+}
+
+/// The accounts assigned at or below `division` today, disabled ones too.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    division: &str,
+) -> Result<Vec<Account>, ServiceError> {
+    if !manages(state, caller).await?.covers(division) {
+        return Err(ServiceError::forbidden(
+            ErrorCode::ForbiddenScope,
+            format!("division {division} is not yours to manage"),
+        ));
+    }
+    let today = clock::iso(clock::today());
+    Ok(state.store().accounts_under(division, &today).await?)
+}
+
+/// Makes an account assigned to its division from today; its id and its first password, which
+/// is kept nowhere but in the hash: shown once, to be handed to the person.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    new: NewAccount,
+) -> Result<(Uuid, String), ServiceError> {
+    let invalid = |m: String| ServiceError::invalid(ErrorCode::InvalidValue, m);
+    if !manages(state, caller).await?.covers(&new.division) {
+        return Err(ServiceError::forbidden(
+            ErrorCode::ForbiddenScope,
+            format!("division {} is not yours to manage", new.division),
+        ));
+    }
+    if !may_handle(caller, new.role.as_str()) {
+        return Err(refuse(format!(
+            "a {} does not make {} accounts",
+            caller.role, new.role
+        )));
+    }
+    crate::roster::check_username(&new.username).map_err(invalid)?;
+    let store = state.store();
+    if store.division(&new.division).await?.is_none() {
+        return Err(invalid(format!(
+            "{} is not a division code of the division list",
+            new.division
+        )));
+    }
+    let secret = password::generate();
+    let hashed = {
+        let secret = secret.clone();
+        tokio::task::spawn_blocking(move || password::hash(&secret))
+            .await
+            .map_err(ServiceError::internal)?
+            .map_err(ServiceError::internal)?
+    };
+    let user = NewUser {
+        id: Uuid::now_v7(),
+        username: new.username.clone(),
+        password_hash: hashed,
+        role: new.role,
+        display_name: new.display_name,
+    };
+    let now = clock::now_ms();
+    match store
+        .create_user(
+            &user,
+            std::slice::from_ref(&new.division),
+            &clock::iso(clock::today()),
+            now,
+        )
+        .await
+    {
+        Err(StoreError::Duplicate(_)) => {
+            return Err(ServiceError::conflict(format!(
+                "the username {:?} is taken; choose another",
+                new.username
+            )));
+        }
+        other => other?,
+    }
+    audit(
+        state,
+        caller,
+        AuditAction::AccountCreated,
+        user.id,
+        &new.division,
+        &["role", "division"],
+    )
+    .await?;
+    Ok((user.id, secret))
+}
+
+/// Disables an account (its sessions end, its devices are refused from their next request)
+/// or enables it again.
+pub async fn set_disabled(
+    state: &AppState,
+    caller: &Caller,
+    user_id: Uuid,
+    disabled: bool,
+) -> Result<(), ServiceError> {
+    let manages = manages(state, caller).await?;
+    let store = state.store();
+    let today = clock::iso(clock::today());
+    // Unknown, or not the caller's to manage: the two look the same.
+    let not_found = || ServiceError::not_found("no such account among yours");
+    let target = store.user_by_id(user_id).await?.ok_or_else(not_found)?;
+    let divisions: BTreeSet<String> = store
+        .user_assignments(user_id, &today)
+        .await?
+        .into_iter()
+        .collect();
+    let Some(division) = divisions.iter().find(|d| manages.covers(d)).cloned() else {
+        return Err(not_found());
+    };
+    if !may_handle(caller, &target.role) {
+        return Err(refuse(format!(
+            "a {} does not change {} accounts",
+            caller.role, target.role
+        )));
+    }
+    if user_id == caller.user_id {
+        return Err(ServiceError::conflict(
+            "you cannot disable your own account",
+        ));
+    }
+    store
+        .set_user_disabled(&target.username, disabled, clock::now_ms())
+        .await?
+        .ok_or_else(not_found)?;
+    let action = if disabled {
+        AuditAction::AccountDisabled
+    } else {
+        AuditAction::AccountEnabled
+    };
+    audit(state, caller, action, user_id, &division, &["disabled"]).await
+}
+
+async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    action: AuditAction,
+    account: Uuid,
+    division: &str,
+    fields: &[&str],
+) -> Result<(), ServiceError> {
+    let entry = AuditEntry {
+        user_id: caller.user_id,
+        device_id: Some(caller.device_id),
+        action,
+        entity: "user",
+        record_id: account,
+        household_id: None,
+        scope: Some(division.to_owned()),
+        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+    };
+    Ok(state
+        .store()
+        .append_audit(&[entry], clock::now_ms())
+        .await?)
+}
