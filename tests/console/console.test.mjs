@@ -203,6 +203,27 @@ try {
     data: { username: "ding.xiaoli", password: secret, device_id: "01890a5d-ac96-774b-bcce-b302099a8057" },
   });
   assert.equal(login.status(), 200, "the first password signs a phone in");
+
+  // The rotation: 马建国 hands 崇安社区 over tomorrow to a first secretary made for the
+  // neighbouring village.
+  await create.locator("input[name=username]").fill("yang.fan");
+  await create.locator("input[name=display_name]").fill("杨帆");
+  await create.locator("select[name=role]").selectOption("first_secretary");
+  await create.locator("select[name=division]").selectOption("640104001003");
+  await Promise.all([cpage.waitForNavigation(), create.locator("button[type=submit]").click()]);
+  await open(cpage, "/console/accounts?division=640104001", "accounts-township");
+  await cpage.click("details.handover summary");
+  const hand = cpage.locator("[data-testid=handover]");
+  await hand.locator("select[name=village]").selectOption("640104001002");
+  const value = (select, text) => hand.locator(`select[name=${select}] option`, { hasText: text }).first().getAttribute("value");
+  await hand.locator("select[name=from]").selectOption(await value("from", cadre));
+  await hand.locator("select[name=to]").selectOption(await value("to", "杨帆"));
+  const first = new Date(`${await hand.locator("input[name=day]").getAttribute("min")}T00:00:00Z`);
+  first.setUTCDate(first.getUTCDate() + 1);
+  await hand.locator("input[name=day]").fill(first.toISOString().slice(0, 10));
+  await Promise.all([cpage.waitForNavigation(), hand.locator("button[type=submit]").click()]);
+  assert.match(await cpage.textContent("[data-testid=flash]"), /交接已登记/);
+  await shot(cpage, "handover");
   await countyOffice.close();
   console.log("console browser test passed");
 } finally {

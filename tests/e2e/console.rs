@@ -269,6 +269,8 @@ async fn a_supervisor_reviews_in_the_browser() {
         "hotline",
         "hotline-found",
         "accounts",
+        "accounts-township",
+        "handover",
     ] {
         let shot = shots.join(format!("{page}.png"));
         assert!(

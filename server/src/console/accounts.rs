@@ -60,7 +60,7 @@ fn roles_for(v: &Viewer) -> Vec<Role> {
 struct Outcome<'a> {
     notice: Option<&'a str>,
     error: Option<String>,
-    /// The account just made and its first password.
+    /// The account just made, or whose password was made again, and its first password.
     made: Option<(String, String)>,
 }
 
@@ -126,6 +126,7 @@ async fn page_of(
             }
             section {
                 h2 { (l.t("在岗人员", "People assigned")) " · " (scope.name(&division)) }
+                (handover_form(v, &scope, &division, &accounts))
                 div.scroll {
                     table data-testid="accounts" {
                         thead { tr {
@@ -169,6 +170,42 @@ fn divisions(scope: &Scope, selected: &str) -> Markup {
     }
 }
 
+/// The handover of a village (two-year rotation): the leaving cadre works there until the day
+/// before, the arriving one from the day. Both from the accounts listed.
+fn handover_form(v: &Viewer, scope: &Scope, division: &str, accounts: &[ops::Account]) -> Markup {
+    let l = v.lang;
+    let today = crate::clock::iso(crate::clock::today());
+    let mut people: Vec<&ops::Account> = accounts
+        .iter()
+        .filter(|a| a.disabled_at.is_none() && crate::cases::rules::takes_tasks(&a.role))
+        .collect();
+    people.sort_by(|a, b| a.username.cmp(&b.username));
+    people.dedup_by(|a, b| a.id == b.id);
+    let option = |a: &ops::Account| {
+        html! { option value=(a.id) { (a.display_name.as_deref().unwrap_or(&a.username)) " · " (l.role_name(&a.role)) " · " (a.username) } }
+    };
+    html! {
+        details.handover {
+            summary { (l.t("交接（轮换）", "Handover (rotation)")) }
+            form.filters method="post" action=(format!("{PATH}/handover")) data-testid="handover" {
+                (layout::csrf(v))
+                input type="hidden" name="division" value=(division);
+                label { (l.t("村", "Village"))
+                    select name="village" required {
+                        @for village in &scope.villages {
+                            @if village.starts_with(division) { option value=(village) { (scope.name(village)) } }
+                        }
+                    }
+                }
+                label { (l.t("离任", "Leaving")) select name="from" required { @for a in &people { (option(a)) } } }
+                label { (l.t("接任", "Arriving")) select name="to" required { @for a in &people { (option(a)) } } }
+                label { (l.t("交接日（接任者首日）", "From (the arriving cadre's first day)")) input type="date" name="day" value=(today) min=(today) required; }
+                button type="submit" { (l.t("交接", "Hand over")) }
+            }
+        }
+    }
+}
+
 fn account_row(v: &Viewer, scope: &Scope, division: &str, a: &ops::Account) -> Markup {
     let l = v.lang;
     let disabled = a.disabled_at.is_some();
@@ -182,6 +219,13 @@ fn account_row(v: &Viewer, scope: &Scope, division: &str, a: &ops::Account) -> M
             td { @if disabled { span.badge.bad { (l.t("已停用", "Disabled")) } } @else { span.badge.ok { (l.t("在用", "Active")) } } }
             td {
                 @if a.id != v.caller.user_id {
+                    form.inline method="post" action=(format!("{PATH}/{}/password", a.id))
+                        data-confirm=(l.t("将生成新的初始密码，此人所有登录和手机需重新登录，确定吗？", "A new first password ends every sign-in of this person; their phones sign in again. Go on?")) {
+                        (layout::csrf(v))
+                        input type="hidden" name="division" value=(division);
+                        button.secondary type="submit" data-testid="reset" { (l.t("重置密码", "Reset password")) }
+                    }
+                    " "
                     form.inline method="post" action=(format!("{PATH}/{}/{action}", a.id))
                         data-confirm=[(!disabled).then(|| l.t("停用后此人无法登录，手机也将无法同步，确定吗？", "Once disabled, this person cannot sign in and their phones cannot sync. Disable?"))] {
                         (layout::csrf(v))
@@ -222,6 +266,7 @@ pub async fn list(
             "The account is disabled; its sign-ins and phones are refused",
         )),
         Some("enabled") => Some(l.t("账户已启用", "The account is enabled")),
+        Some("handover") => Some(l.t("交接已登记：离任者工作到交接日前一天，接任者从交接日起负责该村", "The handover is recorded: the leaving cadre works there until the day before, the arriving one from the day")),
         _ => None,
     };
     let outcome = Outcome {
@@ -309,4 +354,72 @@ pub async fn enable(
     posted: Posted<BackForm>,
 ) -> Result<Response, ConsoleError> {
     set_disabled(state, id, posted, false).await
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    uri: Uri,
+    P(id): P<Uuid>,
+    posted: Posted<BackForm>,
+) -> Result<Response, ConsoleError> {
+    let v = &posted.viewer;
+    let secret = ops::reset_password(&state, &v.caller, id).await?;
+    let username = state
+        .store()
+        .user_by_id(id)
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    let outcome = Outcome {
+        made: Some((username, secret)),
+        ..Outcome::default()
+    };
+    let division = posted.form.division.as_deref().filter(|d| !d.is_empty());
+    page_of(&state, v, &uri, division, &CreateForm::default(), outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct HandoverForm {
+    division: Option<String>,
+    village: String,
+    from: Uuid,
+    to: Uuid,
+    day: String,
+}
+
+pub async fn handover(
+    State(state): State<AppState>,
+    uri: Uri,
+    posted: Posted<HandoverForm>,
+) -> Result<Response, ConsoleError> {
+    let (v, f) = (&posted.viewer, &posted.form);
+    let division = f.division.as_deref().filter(|d| !d.is_empty());
+    let done = match crate::clock::parse_date(&f.day) {
+        Some(day) => {
+            let h = ops::Handover {
+                village: f.village.clone(),
+                from: f.from,
+                to: f.to,
+                day,
+            };
+            ops::hand_over(&state, &v.caller, h).await
+        }
+        None => Err(ServiceError::invalid(
+            ErrorCode::InvalidValue,
+            format!("{:?} is not a day (YYYY-MM-DD)", f.day),
+        )),
+    };
+    match done {
+        Ok(()) => Ok(see_other(&format!(
+            "{PATH}?division={}&done=handover",
+            url_encode(division.unwrap_or(""))
+        ))),
+        Err(e) => {
+            let outcome = Outcome {
+                error: Some(correctable(e)?),
+                ..Outcome::default()
+            };
+            page_of(&state, v, &uri, division, &CreateForm::default(), outcome).await
+        }
+    }
 }

@@ -74,6 +74,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/console/accounts/{id}/disable", post(accounts::disable))
         .route("/console/accounts/{id}/enable", post(accounts::enable))
+        .route(
+            "/console/accounts/{id}/password",
+            post(accounts::reset_password),
+        )
+        .route("/console/accounts/handover", post(accounts::handover))
         .route("/console/hotline/find", post(hotline::find))
         .route("/console/conflicts", get(conflicts::list))
         .route("/console/conflicts/{id}/resolve", post(conflicts::resolve))

@@ -14,7 +14,7 @@ use super::{Caller, ServiceError};
 use crate::auth::password;
 use crate::clock;
 use crate::state::AppState;
-use crate::store::{AccountRow, AuditAction, AuditEntry, NewUser, StoreError};
+use crate::store::{AccountRow, AuditAction, AuditEntry, NewUser, StoreError, UserRow};
 
 /// An account as the accounts page lists it.
 pub type Account = AccountRow;
@@ -112,14 +112,7 @@ pub async fn create(
             new.division
         )));
     }
-    let secret = password::generate();
-    let hashed = {
-        let secret = secret.clone();
-        tokio::task::spawn_blocking(move || password::hash(&secret))
-            .await
-            .map_err(ServiceError::internal)?
-            .map_err(ServiceError::internal)?
-    };
+    let (secret, hashed) = first_password().await?;
     let user = NewUser {
         id: Uuid::now_v7(),
         username: new.username.clone(),
@@ -157,18 +150,16 @@ pub async fn create(
     Ok((user.id, secret))
 }
 
-/// Disables an account (its sessions end, its devices are refused from their next request)
-/// or enables it again.
-pub async fn set_disabled(
+/// An account the caller may change: the account, and the first of its divisions today that
+/// is the caller's. Unknown and not the caller's look the same.
+async fn managed(
     state: &AppState,
     caller: &Caller,
     user_id: Uuid,
-    disabled: bool,
-) -> Result<(), ServiceError> {
+) -> Result<(UserRow, String), ServiceError> {
     let manages = manages(state, caller).await?;
     let store = state.store();
     let today = clock::iso(clock::today());
-    // Unknown, or not the caller's to manage: the two look the same.
     let not_found = || ServiceError::not_found("no such account among yours");
     let target = store.user_by_id(user_id).await?.ok_or_else(not_found)?;
     let divisions: BTreeSet<String> = store
@@ -185,21 +176,141 @@ pub async fn set_disabled(
             caller.role, target.role
         )));
     }
+    Ok((target, division))
+}
+
+/// Disables an account (its sessions end, its devices are refused from their next request)
+/// or enables it again.
+pub async fn set_disabled(
+    state: &AppState,
+    caller: &Caller,
+    user_id: Uuid,
+    disabled: bool,
+) -> Result<(), ServiceError> {
+    let (target, division) = managed(state, caller, user_id).await?;
     if user_id == caller.user_id {
         return Err(ServiceError::conflict(
             "you cannot disable your own account",
         ));
     }
-    store
+    state
+        .store()
         .set_user_disabled(&target.username, disabled, clock::now_ms())
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or_else(|| ServiceError::not_found("no such account among yours"))?;
     let action = if disabled {
         AuditAction::AccountDisabled
     } else {
         AuditAction::AccountEnabled
     };
     audit(state, caller, action, user_id, &division, &["disabled"]).await
+}
+
+/// A new first password for an account whose person lost theirs: shown once, every session of
+/// the account ended (its phones sign in again with it).
+pub async fn reset_password(
+    state: &AppState,
+    caller: &Caller,
+    user_id: Uuid,
+) -> Result<String, ServiceError> {
+    let (_, division) = managed(state, caller, user_id).await?;
+    let (secret, hashed) = first_password().await?;
+    // No session is kept: the nil id is none of the account's.
+    state
+        .store()
+        .change_password(user_id, &hashed, Uuid::nil(), clock::now_ms())
+        .await?;
+    audit(
+        state,
+        caller,
+        AuditAction::PasswordReset,
+        user_id,
+        &division,
+        &["password"],
+    )
+    .await?;
+    Ok(secret)
+}
+
+/// A village handed from one cadre to another on a day (the two-year rotation of first
+/// secretaries and work teams): the old cadre works there until the day before, the new one
+/// from that day.
+pub struct Handover {
+    pub village: String,
+    pub from: Uuid,
+    pub to: Uuid,
+    pub day: time::Date,
+}
+
+pub async fn hand_over(state: &AppState, caller: &Caller, h: Handover) -> Result<(), ServiceError> {
+    let invalid = |m: &str| ServiceError::invalid(ErrorCode::InvalidValue, m.to_owned());
+    if h.village.len() != 12 || !manages(state, caller).await?.covers(&h.village) {
+        return Err(ServiceError::forbidden(
+            ErrorCode::ForbiddenScope,
+            format!("{} is not a village of yours", h.village),
+        ));
+    }
+    if h.day < clock::today() {
+        return Err(invalid(
+            "a handover is from today or a later day, not a past one",
+        ));
+    }
+    if h.from == h.to {
+        return Err(invalid("the new cadre is the one leaving"));
+    }
+    let (old, _) = managed(state, caller, h.from).await?;
+    let (new, _) = managed(state, caller, h.to).await?;
+    if old.role != new.role {
+        return Err(invalid(&format!(
+            "a {} hands over to a {}: the new cadre takes the same post",
+            old.role, new.role
+        )));
+    }
+    if new.disabled_at.is_some() {
+        return Err(invalid("the new cadre's account is disabled"));
+    }
+    let day = clock::iso(h.day);
+    let handed = state
+        .store()
+        .hand_over(
+            &h.village,
+            h.from,
+            h.to,
+            &day,
+            &clock::iso(clock::yesterday_of(h.day)),
+        )
+        .await?;
+    if !handed {
+        return Err(invalid(&format!(
+            "{} is not assigned to {} before {day}",
+            old.username, h.village
+        )));
+    }
+    for (user, field) in [(h.from, "ends_on"), (h.to, "starts_on")] {
+        audit(
+            state,
+            caller,
+            AuditAction::Handover,
+            user,
+            &h.village,
+            &[field],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A generated first password and its hash (hashing is slow on purpose: off the executor).
+async fn first_password() -> Result<(String, String), ServiceError> {
+    let secret = password::generate();
+    let hashed = {
+        let secret = secret.clone();
+        tokio::task::spawn_blocking(move || password::hash(&secret))
+            .await
+            .map_err(ServiceError::internal)?
+            .map_err(ServiceError::internal)?
+    };
+    Ok((secret, hashed))
 }
 
 async fn audit(

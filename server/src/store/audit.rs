@@ -20,6 +20,11 @@ pub enum AuditAction {
     AccountCreated,
     AccountDisabled,
     AccountEnabled,
+    /// A first password made again; every session of the account ended.
+    PasswordReset,
+    /// A village handed over: the old cadre's assignment ended, the new one's begun (an entry
+    /// for each).
+    Handover,
 }
 
 impl AuditAction {
@@ -30,6 +35,8 @@ impl AuditAction {
             AuditAction::AccountCreated => "account_created",
             AuditAction::AccountDisabled => "account_disabled",
             AuditAction::AccountEnabled => "account_enabled",
+            AuditAction::PasswordReset => "password_reset",
+            AuditAction::Handover => "handover",
         }
     }
 }

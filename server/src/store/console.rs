@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use fieldsync_protocol::registry;
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError, entity_list, execute, fetch_as};
+use super::{Result, Store, StoreError, entity_list, execute, fetch_as, fetch_scalar};
 
 /// A console sign-in as a request sees it.
 #[derive(Debug, sqlx::FromRow)]
@@ -167,6 +167,60 @@ impl Store {
             today,
             code,
         )?)
+    }
+}
+
+impl Store {
+    /// A village handed over on `day`: `old`'s assignment to it running on `day` ends the day
+    /// before (`day_before`), and `new` is assigned to it from `day` (unless already assigned
+    /// then), in one transaction. `false`, changing nothing, when `old` was not assigned to
+    /// the village since before `day`.
+    pub async fn hand_over(
+        &self,
+        village: &str,
+        old: Uuid,
+        new: Uuid,
+        day: &str,
+        day_before: &str,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let ended = execute!(
+            tx.conn(),
+            "UPDATE assignments SET ends_on = $4
+             WHERE user_id = $1 AND division_code = $2 AND starts_on <= $4
+               AND (ends_on IS NULL OR ends_on >= $3)",
+            old,
+            village,
+            day,
+            day_before,
+        )?;
+        if ended == 0 {
+            return Ok(false);
+        }
+        let running: i64 = fetch_scalar!(
+            tx.conn(),
+            fetch_one,
+            i64,
+            "SELECT COUNT(*) FROM assignments
+             WHERE user_id = $1 AND division_code = $2 AND starts_on <= $3
+               AND (ends_on IS NULL OR ends_on >= $3)",
+            new,
+            village,
+            day,
+        )?;
+        if running == 0 {
+            execute!(
+                tx.conn(),
+                "INSERT INTO assignments (user_id, division_code, starts_on, ends_on)
+                 VALUES ($1, $2, $3, NULL)
+                 ON CONFLICT (user_id, division_code, starts_on) DO UPDATE SET ends_on = NULL",
+                new,
+                village,
+                day,
+            )?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

@@ -1197,6 +1197,106 @@ async fn a_county_officer_makes_disables_and_enables_an_account() {
         ["account_created", "account_disabled", "account_enabled"]
     );
 
+    // A lost password: a new first password, shown once; the old one no longer signs in.
+    let reset = b
+        .post(
+            &format!("/console/accounts/{}/password", user.id),
+            &[("csrf", &token), ("division", VILLAGE_A)],
+            None,
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    let at = reset
+        .body
+        .find(r#"data-testid="password">"#)
+        .expect("the new password is shown")
+        + r#"data-testid="password">"#.len();
+    let renewed = reset.body[at..at + 12].to_owned();
+    assert_ne!(renewed, secret);
+    assert_eq!(
+        phone_login(&app, "ma.jianguo", &secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        phone_login(&app, "ma.jianguo", &renewed).await,
+        StatusCode::OK
+    );
+
+    // The rotation: VILLAGE_A's first secretary hands over to one coming from VILLAGE_B.
+    let (leaving, _) = app
+        .user_since(Role::FirstSecretary, &[VILLAGE_A], "2026-01-01")
+        .await;
+    let (arriving, _) = app
+        .user_since(Role::FirstSecretary, &[VILLAGE_B], "2026-01-01")
+        .await;
+    let (member, _) = app
+        .user_since(Role::TeamMember, &[VILLAGE_B], "2026-01-01")
+        .await;
+    let today = fieldsync_server::clock::today();
+    let day = |d: time::Date| fieldsync_server::clock::iso(d);
+    let hand = |to: Uuid, on: String| {
+        vec![
+            ("csrf", token.clone()),
+            ("division", "640104".to_owned()),
+            ("village", VILLAGE_A.to_owned()),
+            ("from", leaving.to_string()),
+            ("to", to.to_string()),
+            ("day", on),
+        ]
+    };
+    for (to, on) in [
+        (member, day(today)),
+        (arriving, day(fieldsync_server::clock::yesterday_of(today))),
+    ] {
+        let f = hand(to, on);
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = b.post("/console/accounts/handover", &f, None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "another post or a past day: {}",
+            refused.body
+        );
+    }
+    let f = hand(arriving, day(today));
+    let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let handed = b.post("/console/accounts/handover", &f, None).await;
+    assert_eq!(handed.status, StatusCode::SEE_OTHER, "{}", handed.body);
+    let villages = |user: Uuid, on: time::Date| {
+        let store = app.store.clone();
+        async move { store.user_villages(user, &day(on)).await.unwrap() }
+    };
+    let yesterday = fieldsync_server::clock::yesterday_of(today);
+    assert!(
+        villages(leaving, yesterday)
+            .await
+            .contains(&VILLAGE_A.to_owned())
+    );
+    assert!(
+        !villages(leaving, today)
+            .await
+            .contains(&VILLAGE_A.to_owned())
+    );
+    let now = villages(arriving, today).await;
+    assert!(
+        now.contains(&VILLAGE_A.to_owned()) && now.contains(&VILLAGE_B.to_owned()),
+        "{now:?}"
+    );
+    let handovers = app
+        .store
+        .audit(&fieldsync_server::store::AuditFilter {
+            user_id: Some(officer_id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "handover")
+        .map(|a| a.record_id)
+        .collect::<Vec<_>>();
+    assert_eq!(handovers, [leaving, arriving]);
+
     // An admin's account is not a county officer's to disable; a supervisor has no page.
     let (admin_id, _) = app.user(Role::Admin, &["640104"]).await;
     let refused = b
