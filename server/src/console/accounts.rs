@@ -213,7 +213,7 @@ fn account_row(v: &Viewer, scope: &Scope, division: &str, a: &ops::Account) -> M
     html! {
         tr data-username=(a.username) {
             td { (a.display_name.as_deref().unwrap_or("—")) }
-            td { (a.username) }
+            td { a href=(format!("{PATH}/{}", a.id)) title=(l.t("登录设备", "Devices")) { (a.username) } }
             td { (l.role_name(&a.role)) }
             td { (scope.name(&a.division_code)) }
             td { @if disabled { span.badge.bad { (l.t("已停用", "Disabled")) } } @else { span.badge.ok { (l.t("在用", "Active")) } } }
@@ -422,4 +422,78 @@ pub async fn handover(
             page_of(&state, v, &uri, division, &CreateForm::default(), outcome).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct PersonQuery {
+    done: Option<String>,
+}
+
+/// A person's devices with their last contact; revoke a lost or handed-on phone.
+pub async fn person(
+    State(state): State<AppState>,
+    v: Viewer,
+    uri: Uri,
+    P(id): P<Uuid>,
+    Q(q): Q<PersonQuery>,
+) -> Result<Response, ConsoleError> {
+    let l = v.lang;
+    let (user, devices) = ops::devices(&state, &v.caller, id).await?;
+    let name = user
+        .display_name
+        .clone()
+        .unwrap_or_else(|| user.username.clone());
+    let body = html! {
+        @if q.done.as_deref() == Some("revoked") {
+            (layout::flash(Some(l.t("设备已注销：它的下一次请求将被拒绝", "The device is revoked: its next request is refused"))))
+        }
+        p { (user.username) " · " (l.role_name(&user.role)) }
+        div.scroll {
+            table data-testid="devices" {
+                thead { tr {
+                    th { (l.t("设备", "Device")) } th { (l.t("最近联系", "Last contact")) } th { (l.t("启用于", "First seen")) }
+                    th { (l.t("应用版本", "App version")) } th.num { (l.t("待上传", "Waiting to send")) } th { (l.t("状态", "State")) } th {}
+                } }
+                tbody {
+                    @for d in &devices {
+                        tr data-device=(d.id) {
+                            td { code { (d.id.to_string().get(..8).unwrap_or("")) } }
+                            td { (layout::when(d.last_seen_at)) }
+                            td { (layout::when(d.created_at)) }
+                            td { (d.app_version.as_deref().unwrap_or("—")) }
+                            td.num { (d.outbox_depth.map_or_else(|| "—".to_owned(), |n| n.to_string())) }
+                            td { @if d.revoked_at.is_some() { span.badge.bad { (l.t("已注销", "Revoked")) } } @else { span.badge.ok { (l.t("在用", "In use")) } } }
+                            td {
+                                @if d.revoked_at.is_none() && d.id != v.caller.device_id {
+                                    form.inline method="post" action=(format!("{PATH}/{id}/devices/{}/revoke", d.id))
+                                        data-confirm=(l.t("注销后这台设备无法再同步或登录，确定吗？", "A revoked device can neither sync nor sign in again. Revoke?")) {
+                                        (layout::csrf(&v))
+                                        button.danger type="submit" data-testid="revoke" { (l.t("注销", "Revoke")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if devices.is_empty() { tr { td colspan="7" .muted { (l.t("还没有登录过的设备", "No device has signed in yet")) } } }
+                }
+            }
+        }
+        p { a href=(PATH) { "← " (l.t("账户管理", "Accounts")) } }
+    };
+    Ok(layout::page(&v, Nav::Accounts, &name, &here(&uri), body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DevicePath {
+    id: Uuid,
+    device: Uuid,
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    P(path): P<DevicePath>,
+    posted: Posted<BackForm>,
+) -> Result<Response, ConsoleError> {
+    ops::revoke_device(&state, &posted.viewer.caller, path.id, path.device).await?;
+    Ok(see_other(&format!("{PATH}/{}?done=revoked", path.id)))
 }

@@ -79,6 +79,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(accounts::reset_password),
         )
         .route("/console/accounts/handover", post(accounts::handover))
+        .route("/console/accounts/{id}", get(accounts::person))
+        .route(
+            "/console/accounts/{id}/devices/{device}/revoke",
+            post(accounts::revoke),
+        )
         .route("/console/hotline/find", post(hotline::find))
         .route("/console/conflicts", get(conflicts::list))
         .route("/console/conflicts/{id}/resolve", post(conflicts::resolve))

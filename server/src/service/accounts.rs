@@ -14,7 +14,7 @@ use super::{Caller, ServiceError};
 use crate::auth::password;
 use crate::clock;
 use crate::state::AppState;
-use crate::store::{AccountRow, AuditAction, AuditEntry, NewUser, StoreError, UserRow};
+use crate::store::{AccountRow, AuditAction, AuditEntry, DeviceInfo, NewUser, StoreError, UserRow};
 
 /// An account as the accounts page lists it.
 pub type Account = AccountRow;
@@ -230,6 +230,57 @@ pub async fn reset_password(
     )
     .await?;
     Ok(secret)
+}
+
+/// A person's devices (phones, Collect keys, console sign-ins, imports), most recently seen
+/// first.
+pub async fn devices(
+    state: &AppState,
+    caller: &Caller,
+    user_id: Uuid,
+) -> Result<(UserRow, Vec<DeviceInfo>), ServiceError> {
+    let (target, _) = managed(state, caller, user_id).await?;
+    let devices = state.store().devices(Some(user_id)).await?;
+    Ok((target, devices))
+}
+
+/// Revokes one of a person's devices (a lost or handed-on phone): its next request is refused
+/// and it cannot sign in again.
+pub async fn revoke_device(
+    state: &AppState,
+    caller: &Caller,
+    user_id: Uuid,
+    device_id: Uuid,
+) -> Result<(), ServiceError> {
+    let (_, division) = managed(state, caller, user_id).await?;
+    let store = state.store();
+    let theirs = store
+        .devices(Some(user_id))
+        .await?
+        .iter()
+        .any(|d| d.id == device_id);
+    if !theirs {
+        return Err(ServiceError::not_found("no such device of this person"));
+    }
+    if device_id == caller.device_id {
+        return Err(ServiceError::conflict(
+            "this is the sign-in you are using; sign out instead",
+        ));
+    }
+    store
+        .set_device_revoked(device_id, true, clock::now_ms())
+        .await?;
+    let entry = AuditEntry {
+        user_id: caller.user_id,
+        device_id: Some(caller.device_id),
+        action: AuditAction::DeviceRevoked,
+        entity: "device",
+        record_id: device_id,
+        household_id: None,
+        scope: Some(division),
+        fields: vec!["revoked_at".to_owned()],
+    };
+    Ok(store.append_audit(&[entry], clock::now_ms()).await?)
 }
 
 /// A village handed from one cadre to another on a day (the two-year rotation of first

@@ -22,6 +22,8 @@ pub enum AuditAction {
     AccountEnabled,
     /// A first password made again; every session of the account ended.
     PasswordReset,
+    /// One of an account's devices revoked (entity `device`).
+    DeviceRevoked,
     /// A village handed over: the old cadre's assignment ended, the new one's begun (an entry
     /// for each).
     Handover,
@@ -37,6 +39,7 @@ impl AuditAction {
             AuditAction::AccountEnabled => "account_enabled",
             AuditAction::PasswordReset => "password_reset",
             AuditAction::Handover => "handover",
+            AuditAction::DeviceRevoked => "device_revoked",
         }
     }
 }

@@ -1297,6 +1297,60 @@ async fn a_county_officer_makes_disables_and_enables_an_account() {
         .collect::<Vec<_>>();
     assert_eq!(handovers, [leaving, arriving]);
 
+    // A lost phone: the person's page lists it with its last contact; revoked, it is refused
+    // at its next request.
+    let phone = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
+    assert!(phone.api.pull(None, None).await.is_ok());
+    let person = b.get(&format!("/console/accounts/{}", phone.user_id)).await;
+    assert_eq!(person.status, StatusCode::OK, "{}", person.body);
+    assert!(
+        person
+            .body
+            .contains(&format!(r#"data-device="{}""#, phone.dev.id))
+    );
+    let revoked = b
+        .post(
+            &format!(
+                "/console/accounts/{}/devices/{}/revoke",
+                phone.user_id, phone.dev.id
+            ),
+            &[("csrf", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+    assert!(
+        phone.api.pull(None, None).await.is_err(),
+        "a revoked phone is refused"
+    );
+    let entries = app
+        .store
+        .audit(&fieldsync_server::store::AuditFilter {
+            user_id: Some(officer_id),
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|a| a.action == "device_revoked" && a.record_id == phone.dev.id)
+    );
+    // Another person's device under this person's name: not found.
+    let (other_user, _) = app.user(Role::TeamMember, &[VILLAGE_A]).await;
+    let wrong = b
+        .post(
+            &format!(
+                "/console/accounts/{other_user}/devices/{}/revoke",
+                phone.dev.id
+            ),
+            &[("csrf", &token)],
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+
     // An admin's account is not a county officer's to disable; a supervisor has no page.
     let (admin_id, _) = app.user(Role::Admin, &["640104"]).await;
     let refused = b
