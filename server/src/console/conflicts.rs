@@ -57,6 +57,8 @@ pub async fn list(
     let scope = Scope::of(&state, &v).await?;
     let people = scope::people(&state, &scope).await?;
     let who = |id: Uuid| scope::name_of(l, &people, id);
+    let records: Vec<Uuid> = page.conflicts.iter().map(|c| c.record_id).collect();
+    let heads = crate::service::work::heads_of_records(&state, &v.caller, &records).await?;
     let status = if resolved { "resolved" } else { "open" };
     let body = html! {
         @if q.done.is_some() { (layout::flash(Some(l.t("已处理该冲突", "The conflict is resolved")))) }
@@ -73,7 +75,7 @@ pub async fn list(
             "两部手机离线时改了同一项，合并保留了一个值，另一个值在这里等您决定。",
             "Two phones changed the same field while offline; the merge kept one value and the other waits here for your decision."
         )) }
-        @for c in &page.conflicts { (card(&v, c, &scope, &who)) }
+        @for c in &page.conflicts { (card(&v, c, &scope, heads.get(&c.record_id), &who)) }
         @if page.conflicts.is_empty() { p.muted data-testid="no-conflicts" { (l.t("没有待处理的冲突", "No conflicts waiting")) } }
         @if let Some(next) = page.next {
             nav.pager { a rel="next" href=(format!("/console/conflicts?status={status}&after={next}")) { (l.t("下一页", "Next")) " →" } }
@@ -97,7 +99,13 @@ fn shown(v: &Value) -> String {
     }
 }
 
-fn card(v: &Viewer, c: &ConflictView, scope: &Scope, who: &dyn Fn(Uuid) -> String) -> Markup {
+fn card(
+    v: &Viewer,
+    c: &ConflictView,
+    scope: &Scope,
+    head: Option<&String>,
+    who: &dyn Fn(Uuid) -> String,
+) -> Markup {
     let l = v.lang;
     let action = format!("/console/conflicts/{}/resolve", c.id);
     html! {
@@ -105,7 +113,11 @@ fn card(v: &Viewer, c: &ConflictView, scope: &Scope, who: &dyn Fn(Uuid) -> Strin
             div {
                 strong { (l.entity(&c.entity)) " · " (l.field(&c.entity, &c.field)) }
                 " " span.badge { (kind_name(l, &c.kind)) }
-                " " span.muted { (scope.name(&c.scope)) " · " (who(c.user_id)) " · " (layout::when(c.created_at_ms)) }
+                " " span.muted {
+                    (scope.name(&c.scope))
+                    @if let Some(h) = head { " · " span.household { (l.t("户主 ", "Head: ")) (h) } }
+                    " · " (who(c.user_id)) " · " (layout::when(c.created_at_ms))
+                }
             }
             div.side-by-side {
                 div { h2 { (l.t("手机提交的值", "Sent by the phone")) } pre data-testid="yours" { (shown(&c.yours)) } }

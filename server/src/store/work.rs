@@ -386,4 +386,35 @@ impl Store {
         }
         Ok(rows)
     }
+
+    /// The household each of `records` belongs to (itself for a household), for those that
+    /// belong to one.
+    pub async fn household_ids_of(&self, records: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(match self.reader() {
+            Engine::Sqlite(p) => {
+                let list = serde_json::to_string(records)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(
+                    "SELECT id, household_id FROM records
+                     WHERE household_id IS NOT NULL
+                       AND id IN (SELECT unhex(replace(value, '-', '')) FROM json_each($1))",
+                )
+                .bind(list)
+                .fetch_all(p)
+                .await?
+            }
+            Engine::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT id, household_id FROM records
+                     WHERE household_id IS NOT NULL AND id = ANY($1)",
+                )
+                .bind(records)
+                .fetch_all(p)
+                .await?
+            }
+        })
+    }
 }

@@ -687,6 +687,11 @@ async fn a_conflict_is_shown_side_by_side_and_resolved() {
         page.body.contains("冯一") && page.body.contains("冯二"),
         "both values shown"
     );
+    assert!(
+        page.body.contains(r#"<span class="household">户主 冯"#),
+        "the conflict names its household by its head: {}",
+        page.body
+    );
     let id = r.results[0].conflicts[0].conflict_id;
     let token = page.csrf();
     let done = b
@@ -992,15 +997,7 @@ async fn the_hotline_desk_takes_a_call_through_to_the_first_secretarys_tasks() {
     assert_eq!(found.status, StatusCode::OK, "{}", found.body);
     let table = &found.body[found.body.find(r#"data-testid="found""#).expect("results")..];
     assert!(table.contains("马大姐") && table.contains(reported.zh));
-    let audit = app
-        .store
-        .audit(&fieldsync_server::store::AuditFilter {
-            user_id: Some(operator_id),
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = audit_by(&app, operator_id).await;
     assert!(audit.iter().any(|a| a.action == "read"), "{audit:?}");
 
     // Another village's operator finds nothing; a first secretary has no desk.
@@ -1178,15 +1175,7 @@ async fn a_county_officer_makes_disables_and_enables_an_account() {
         phone_login(&app, "ma.jianguo", &secret).await,
         StatusCode::OK
     );
-    let audit = app
-        .store
-        .audit(&fieldsync_server::store::AuditFilter {
-            user_id: Some(officer_id),
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let audit = audit_by(&app, officer_id).await;
     let actions: Vec<&str> = audit
         .iter()
         .filter(|a| a.record_id == user.id)
@@ -1282,15 +1271,8 @@ async fn a_county_officer_makes_disables_and_enables_an_account() {
         now.contains(&VILLAGE_A.to_owned()) && now.contains(&VILLAGE_B.to_owned()),
         "{now:?}"
     );
-    let handovers = app
-        .store
-        .audit(&fieldsync_server::store::AuditFilter {
-            user_id: Some(officer_id),
-            limit: 100,
-            ..Default::default()
-        })
+    let handovers = audit_by(&app, officer_id)
         .await
-        .unwrap()
         .into_iter()
         .filter(|a| a.action == "handover")
         .map(|a| a.record_id)
@@ -1323,15 +1305,7 @@ async fn a_county_officer_makes_disables_and_enables_an_account() {
         phone.api.pull(None, None).await.is_err(),
         "a revoked phone is refused"
     );
-    let entries = app
-        .store
-        .audit(&fieldsync_server::store::AuditFilter {
-            user_id: Some(officer_id),
-            limit: 200,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let entries = audit_by(&app, officer_id).await;
     assert!(
         entries
             .iter()
@@ -1368,4 +1342,16 @@ async fn a_county_officer_makes_disables_and_enables_an_account() {
         s.get("/console/accounts").await.status,
         StatusCode::FORBIDDEN
     );
+}
+
+/// What `user` did or read, as the audit lists it.
+async fn audit_by(app: &TestApp, user: Uuid) -> Vec<fieldsync_server::store::AuditRow> {
+    app.store
+        .audit(&fieldsync_server::store::AuditFilter {
+            user_id: Some(user),
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
 }

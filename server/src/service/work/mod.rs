@@ -130,6 +130,22 @@ pub async fn heads_of(
     Ok(heads)
 }
 
+/// Who each of `records` is about: its household's head's name (see [`heads_of`]), for the
+/// records that belong to a household of the caller's villages.
+pub async fn heads_of_records(
+    state: &AppState,
+    caller: &Caller,
+    records: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, ServiceError> {
+    let of = state.store().household_ids_of(records).await?;
+    let households: BTreeSet<Uuid> = of.iter().map(|(_, h)| *h).collect();
+    let heads = heads_of(state, caller, &households).await?;
+    Ok(of
+        .into_iter()
+        .filter_map(|(r, h)| Some((r, heads.get(&h)?.clone())))
+        .collect())
+}
+
 /// A text field of a record's fields.
 pub fn text<'a>(f: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     f.get(k)?.as_str()
