@@ -363,15 +363,9 @@ pub async fn reset_password(
     posted: Posted<BackForm>,
 ) -> Result<Response, ConsoleError> {
     let v = &posted.viewer;
-    let secret = ops::reset_password(&state, &v.caller, id).await?;
-    let username = state
-        .store()
-        .user_by_id(id)
-        .await?
-        .map(|u| u.username)
-        .unwrap_or_default();
+    let made = ops::reset_password(&state, &v.caller, id).await?;
     let outcome = Outcome {
-        made: Some((username, secret)),
+        made: Some(made),
         ..Outcome::default()
     };
     let division = posted.form.division.as_deref().filter(|d| !d.is_empty());

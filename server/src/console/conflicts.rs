@@ -58,7 +58,7 @@ pub async fn list(
     let people = scope::people(&state, &scope).await?;
     let who = |id: Uuid| scope::name_of(l, &people, id);
     let records: Vec<Uuid> = page.conflicts.iter().map(|c| c.record_id).collect();
-    let heads = crate::service::work::heads_of_records(&state, &v.caller, &records).await?;
+    let heads = crate::service::work::heads_of(&state, &v.caller, &records).await?;
     let status = if resolved { "resolved" } else { "open" };
     let body = html! {
         @if q.done.is_some() { (layout::flash(Some(l.t("已处理该冲突", "The conflict is resolved")))) }

@@ -173,6 +173,7 @@ async fn heads<'a>(
     let ids: BTreeSet<Uuid> = items
         .filter_map(|i| text(&i.fields, "household_id")?.parse().ok())
         .collect();
+    let ids: Vec<Uuid> = ids.into_iter().collect();
     Ok(ops::heads_of(state, &v.caller, &ids).await?)
 }
 

@@ -142,7 +142,7 @@ pub async fn create(
         state,
         caller,
         AuditAction::AccountCreated,
-        user.id,
+        ("user", user.id),
         &new.division,
         &["role", "division"],
     )
@@ -203,17 +203,26 @@ pub async fn set_disabled(
     } else {
         AuditAction::AccountEnabled
     };
-    audit(state, caller, action, user_id, &division, &["disabled"]).await
+    audit(
+        state,
+        caller,
+        action,
+        ("user", user_id),
+        &division,
+        &["disabled"],
+    )
+    .await
 }
 
 /// A new first password for an account whose person lost theirs: shown once, every session of
-/// the account ended (its phones sign in again with it).
+/// the account ended (its phones sign in again with it). The account's username and the
+/// password.
 pub async fn reset_password(
     state: &AppState,
     caller: &Caller,
     user_id: Uuid,
-) -> Result<String, ServiceError> {
-    let (_, division) = managed(state, caller, user_id).await?;
+) -> Result<(String, String), ServiceError> {
+    let (target, division) = managed(state, caller, user_id).await?;
     let (secret, hashed) = first_password().await?;
     // No session is kept: the nil id is none of the account's.
     state
@@ -224,12 +233,12 @@ pub async fn reset_password(
         state,
         caller,
         AuditAction::PasswordReset,
-        user_id,
+        ("user", user_id),
         &division,
         &["password"],
     )
     .await?;
-    Ok(secret)
+    Ok((target.username, secret))
 }
 
 /// A person's devices (phones, Collect keys, console sign-ins, imports), most recently seen
@@ -270,17 +279,15 @@ pub async fn revoke_device(
     store
         .set_device_revoked(device_id, true, clock::now_ms())
         .await?;
-    let entry = AuditEntry {
-        user_id: caller.user_id,
-        device_id: Some(caller.device_id),
-        action: AuditAction::DeviceRevoked,
-        entity: "device",
-        record_id: device_id,
-        household_id: None,
-        scope: Some(division),
-        fields: vec!["revoked_at".to_owned()],
-    };
-    Ok(store.append_audit(&[entry], clock::now_ms()).await?)
+    audit(
+        state,
+        caller,
+        AuditAction::DeviceRevoked,
+        ("device", device_id),
+        &division,
+        &["revoked_at"],
+    )
+    .await
 }
 
 /// A village handed from one cadre to another on a day (the two-year rotation of first
@@ -342,7 +349,7 @@ pub async fn hand_over(state: &AppState, caller: &Caller, h: Handover) -> Result
             state,
             caller,
             AuditAction::Handover,
-            user,
+            ("user", user),
             &h.village,
             &[field],
         )
@@ -364,11 +371,12 @@ async fn first_password() -> Result<(String, String), ServiceError> {
     Ok((secret, hashed))
 }
 
+/// Audits a change to an account (entity `user`) or to one of its devices (`device`).
 async fn audit(
     state: &AppState,
     caller: &Caller,
     action: AuditAction,
-    account: Uuid,
+    (entity, id): (&'static str, Uuid),
     division: &str,
     fields: &[&str],
 ) -> Result<(), ServiceError> {
@@ -376,8 +384,8 @@ async fn audit(
         user_id: caller.user_id,
         device_id: Some(caller.device_id),
         action,
-        entity: "user",
-        record_id: account,
+        entity,
+        record_id: id,
         household_id: None,
         scope: Some(division.to_owned()),
         fields: fields.iter().map(|f| (*f).to_owned()).collect(),

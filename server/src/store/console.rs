@@ -104,33 +104,20 @@ impl Store {
     /// Active people assigned, on `today`, at or below `code`, with the division of each
     /// assignment: who may be given a task there, and whose names lists show.
     pub async fn people_under(&self, code: &str, today: &str) -> Result<Vec<(Person, String)>> {
-        let (lo, hi) = super::identity::village_range(code);
-        let rows = fetch_as!(
-            self.reader(),
-            fetch_all,
-            (Uuid, String, Option<String>, String, String),
-            "SELECT u.id, u.username, u.display_name, u.role, a.division_code
-             FROM assignments a JOIN users u ON u.id = a.user_id
-             WHERE (a.division_code >= $1 AND a.division_code <= $2 OR a.division_code = $4)
-               AND a.starts_on <= $3 AND (a.ends_on IS NULL OR a.ends_on >= $3)
-               AND u.disabled_at IS NULL
-             ORDER BY a.division_code, u.username",
-            lo,
-            hi,
-            today,
-            code,
-        )?;
-        Ok(rows
+        Ok(self
+            .accounts_under(code, today)
+            .await?
             .into_iter()
-            .map(|(id, username, display_name, role, division)| {
+            .filter(|a| a.disabled_at.is_none())
+            .map(|a| {
                 (
                     Person {
-                        id,
-                        username,
-                        display_name,
-                        role,
+                        id: a.id,
+                        username: a.username,
+                        display_name: a.display_name,
+                        role: a.role,
                     },
-                    division,
+                    a.division_code,
                 )
             })
             .collect())

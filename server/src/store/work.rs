@@ -352,69 +352,46 @@ impl Store {
         Ok(rows)
     }
 
-    /// The live households among `ids`, their personal fields opened.
-    pub async fn households_by_ids(&self, ids: &[Uuid]) -> Result<Vec<WorkRecord>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    /// The live household each of `records` belongs to (a household's is itself), with the
+    /// household's personal fields opened: `(record, household)`.
+    pub async fn households_of(&self, records: &[Uuid]) -> Result<Vec<(Uuid, WorkRecord)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            record_id: Uuid,
+            #[sqlx(flatten)]
+            household: WorkRecord,
         }
-        let mut rows: Vec<WorkRecord> = match self.reader() {
-            Engine::Sqlite(p) => {
-                let list =
-                    serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                // Ids are stored as 16-byte blobs; the JSON list holds their text.
-                sqlx::query_as(
-                    "SELECT id, scope, version, fields, created_at FROM records
-                     WHERE entity = 'household' AND NOT deleted
-                       AND id IN (SELECT unhex(replace(value, '-', '')) FROM json_each($1))",
-                )
-                .bind(list)
-                .fetch_all(p)
-                .await?
-            }
-            Engine::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT id, scope, version, fields, created_at FROM records
-                     WHERE entity = 'household' AND NOT deleted AND id = ANY($1)",
-                )
-                .bind(ids)
-                .fetch_all(p)
-                .await?
-            }
-        };
-        for r in &mut rows {
-            super::sealing::open_fields(self.key(), "household", &mut r.fields.0)?;
-        }
-        Ok(rows)
-    }
-
-    /// The household each of `records` belongs to (itself for a household), for those that
-    /// belong to one.
-    pub async fn household_ids_of(&self, records: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(match self.reader() {
+        const SELECT: &str = "SELECT r.id AS record_id, h.id, h.scope, h.version, h.fields,
+                h.created_at
+             FROM records r JOIN records h ON h.id = r.household_id
+             WHERE h.entity = 'household' AND NOT h.deleted AND r.id ";
+        let rows: Vec<Row> = match self.reader() {
             Engine::Sqlite(p) => {
                 let list = serde_json::to_string(records)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query_as(
-                    "SELECT id, household_id FROM records
-                     WHERE household_id IS NOT NULL
-                       AND id IN (SELECT unhex(replace(value, '-', '')) FROM json_each($1))",
-                )
+                // Ids are stored as 16-byte blobs; the JSON list holds their text.
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{SELECT}IN (SELECT unhex(replace(value, '-', '')) FROM json_each($1))"
+                )))
                 .bind(list)
                 .fetch_all(p)
                 .await?
             }
             Engine::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT id, household_id FROM records
-                     WHERE household_id IS NOT NULL AND id = ANY($1)",
-                )
-                .bind(records)
-                .fetch_all(p)
-                .await?
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT}= ANY($1)")))
+                    .bind(records)
+                    .fetch_all(p)
+                    .await?
             }
-        })
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for mut r in rows {
+            super::sealing::open_fields(self.key(), "household", &mut r.household.fields.0)?;
+            out.push((r.record_id, r.household));
+        }
+        Ok(out)
     }
 }

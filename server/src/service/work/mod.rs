@@ -105,45 +105,28 @@ async fn villages(
     caller.villages_asked(state, village).await
 }
 
-/// Who the records of a list are about: each household's head's name as the caller may see
-/// it (masked or withheld by role), the reads audited. Households outside the caller's villages
-/// are left out.
+/// Who each of `records` is about: its household's head's name as the caller may see it
+/// (masked or withheld by role; a household is about itself), the reads audited. Records of
+/// households outside the caller's villages are left out.
 pub async fn heads_of(
-    state: &AppState,
-    caller: &Caller,
-    households: &BTreeSet<Uuid>,
-) -> Result<std::collections::HashMap<Uuid, String>, ServiceError> {
-    let villages = caller.villages_asked(state, None).await?;
-    let ids: Vec<Uuid> = households.iter().copied().collect();
-    let mut shown = Shown::new(caller);
-    let mut heads = std::collections::HashMap::new();
-    for r in state.store().households_by_ids(&ids).await? {
-        if !villages.contains(&r.scope) {
-            continue;
-        }
-        let item = shown.item(&fieldsync_protocol::registry::HOUSEHOLD, r);
-        if let Some(name) = text(&item.fields, "head_name") {
-            heads.insert(item.id, name.to_owned());
-        }
-    }
-    shown.finish(state).await?;
-    Ok(heads)
-}
-
-/// Who each of `records` is about: its household's head's name (see [`heads_of`]), for the
-/// records that belong to a household of the caller's villages.
-pub async fn heads_of_records(
     state: &AppState,
     caller: &Caller,
     records: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, String>, ServiceError> {
-    let of = state.store().household_ids_of(records).await?;
-    let households: BTreeSet<Uuid> = of.iter().map(|(_, h)| *h).collect();
-    let heads = heads_of(state, caller, &households).await?;
-    Ok(of
-        .into_iter()
-        .filter_map(|(r, h)| Some((r, heads.get(&h)?.clone())))
-        .collect())
+    let villages = caller.villages_asked(state, None).await?;
+    let mut shown = Shown::new(caller);
+    let mut heads = std::collections::HashMap::new();
+    for (record, household) in state.store().households_of(records).await? {
+        if !villages.contains(&household.scope) {
+            continue;
+        }
+        let item = shown.item(&fieldsync_protocol::registry::HOUSEHOLD, household);
+        if let Some(name) = text(&item.fields, "head_name") {
+            heads.insert(record, name.to_owned());
+        }
+    }
+    shown.finish(state).await?;
+    Ok(heads)
 }
 
 /// A text field of a record's fields.
