@@ -14,6 +14,7 @@ pub enum Nav {
     Dashboard,
     Attendance,
     Tasks,
+    Households,
     Cases,
     Reports,
     Conflicts,
@@ -24,8 +25,9 @@ pub enum Nav {
 }
 
 impl Nav {
-    const ALL: [Nav; 10] = [
+    const ALL: [Nav; 11] = [
         Nav::Dashboard,
+        Nav::Households,
         Nav::Attendance,
         Nav::Tasks,
         Nav::Cases,
@@ -40,6 +42,7 @@ impl Nav {
     fn href(self) -> &'static str {
         match self {
             Nav::Dashboard => "/console/",
+            Nav::Households => "/console/households",
             Nav::Attendance => "/console/attendance",
             Nav::Tasks => "/console/tasks",
             Nav::Cases => "/console/cases",
@@ -67,6 +70,7 @@ impl Nav {
         match self {
             Nav::Dashboard => l.t("概览", "Overview"),
             Nav::Attendance => l.t("考勤审核", "Attendance"),
+            Nav::Households => l.t("农户档案", "Households"),
             Nav::Tasks => l.t("帮扶任务", "Tasks"),
             Nav::Cases => l.t("监测对象", "Cases"),
             Nav::Reports => l.t("农户申报", "Self-reports"),
