@@ -12,8 +12,10 @@
 
 #[path = "county/mod.rs"]
 mod county;
+// Each benchmark uses some of what `common` holds.
+#[allow(dead_code)]
+mod common;
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use fieldsync_protocol::Role;
@@ -23,6 +25,8 @@ use fieldsync_server::config::Settings;
 use fieldsync_server::store::NewUser;
 use fieldsync_server::testing::ScratchDatabase;
 use tokio::net::TcpListener;
+
+use common::console::Session;
 use uuid::Uuid;
 
 #[global_allocator]
@@ -68,84 +72,6 @@ async fn main() {
     }
 }
 
-/// A browser's cookie jar over reqwest, enough to sign in.
-struct Session {
-    http: reqwest::Client,
-    base: String,
-    cookies: HashMap<String, String>,
-}
-
-impl Session {
-    fn header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, r: &reqwest::Response) {
-        for v in r.headers().get_all("set-cookie") {
-            let text = v.to_str().unwrap_or_default();
-            let pair = text.split(';').next().unwrap_or_default();
-            if let Some((k, v)) = pair.split_once('=') {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-    }
-
-    async fn sign_in(&mut self, username: &str) {
-        let r = self
-            .http
-            .get(format!("{}/console/login", self.base))
-            .send()
-            .await
-            .expect("login page");
-        self.keep(&r);
-        let page = r.text().await.expect("body");
-        let marker = r#"name="csrf" value=""#;
-        let at = page.find(marker).expect("token") + marker.len();
-        let token = &page[at..at + page[at..].find('"').expect("end")];
-        let form = serde_urlencoded::to_string([
-            ("username", username),
-            ("password", PASSWORD),
-            ("csrf", token),
-        ])
-        .expect("form");
-        let r = self
-            .http
-            .post(format!("{}/console/login", self.base))
-            .header("cookie", self.header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .expect("sign in");
-        assert_eq!(r.status(), 303, "signed in");
-        self.keep(&r);
-    }
-
-    /// The page's body and the server's own time for it.
-    async fn page(&self, path: &str) -> (String, f64) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.header())
-            .send()
-            .await
-            .expect("page");
-        assert_eq!(r.status(), 200, "{path}");
-        let ms = r
-            .headers()
-            .get("server-timing")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("app;dur="))
-            .and_then(|v| v.parse::<f64>().ok())
-            .expect("Server-Timing");
-        (r.text().await.expect("body"), ms)
-    }
-}
-
 async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
     eprintln!("== {engine}");
     let settings = Settings {
@@ -185,15 +111,8 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
         started.elapsed().as_secs_f64()
     );
 
-    let mut session = Session {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        base: server.base_url(),
-        cookies: HashMap::new(),
-    };
-    session.sign_in("officer").await;
+    let mut session = Session::new(&server.base_url());
+    session.sign_in("officer", PASSWORD).await;
     let month = county::MONTH_TEXT;
     let pages: [(&'static str, String, &'static str); 5] = [
         (

@@ -13,21 +13,17 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) names a server where the benchmark may create
 //! and drop a database of its own.
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
-use fieldsync_protocol::Role;
-use fieldsync_protocol::registry::idcard;
+use fieldsync_server::clock;
 use fieldsync_server::service::push::rules_of;
 use fieldsync_server::service::roster::Import;
 use fieldsync_server::service::roster::places::Places;
 use fieldsync_server::sheets;
-use fieldsync_server::store::{NewUser, Store};
-use fieldsync_server::sync::Actor;
 use fieldsync_server::testing::ScratchDatabase;
 use fieldsync_server::testing::memory::{peak_kib, reset_peak};
-use fieldsync_server::{auth::password, clock};
-use uuid::Uuid;
+
+use common::roster_file;
 
 // Each benchmark uses some of what `common` holds.
 #[allow(dead_code)]
@@ -37,7 +33,6 @@ mod common;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const COUNTY: &str = "640104";
-const PEOPLE: usize = 4;
 
 struct Figures {
     engine: &'static str,
@@ -81,92 +76,19 @@ async fn main() {
     }
 }
 
-/// A valid ID-card number for person `n` of the county.
-fn id_card(n: usize) -> String {
-    let birth = time::Date::from_calendar_date(1940, time::Month::January, 1)
-        .expect("date")
-        .saturating_add(time::Duration::days((n / 1000) as i64));
-    let first17 = format!(
-        "{COUNTY}{:04}{:02}{:02}{:03}",
-        birth.year(),
-        u8::from(birth.month()),
-        birth.day(),
-        n % 1000
-    );
-    idcard::with_check(&first17).expect("17 digits")
-}
-
-/// The file: the national system's columns, one row per person.
-fn roster(villages: &[String], households: usize) -> Vec<u8> {
-    let mut csv = String::with_capacity(households * PEOPLE * 200);
-    csv.push_str("户编号,人编号,行政区划代码,姓名,证件号码,与户主关系,性别,家庭人口数,人均纯收入（元）,联系电话,监测对象类别,在校生状况,健康状况,劳动技能\n");
-    let relations = ["户主", "配偶", "之子", "之女"];
-    let types = ["边缘易致贫户", "脱贫不稳定户", "突发严重困难户", "无"];
-    for h in 0..households {
-        let village = &villages[h % villages.len()];
-        let no = format!("{village}{h:06}");
-        for (p, relation) in relations.iter().enumerate().take(PEOPLE) {
-            let n = h * PEOPLE + p;
-            let _ = writeln!(
-                csv,
-                "{no},{no}{p:02},{village},村民{n},{},{},{},{PEOPLE},{}.5,139{:08},{},{},{},{}",
-                id_card(n),
-                relation,
-                if p == 1 || p == 3 { "女" } else { "男" },
-                4000 + h % 5000,
-                h,
-                types[h % types.len()],
-                if p >= 2 { "小学" } else { "非在校生" },
-                if n.is_multiple_of(7) {
-                    "长期慢性病"
-                } else {
-                    "健康"
-                },
-                if p >= 2 {
-                    "无劳动力"
-                } else {
-                    "普通劳动力"
-                },
-            );
-        }
-    }
-    csv.into_bytes()
-}
-
-async fn importer(store: &Store, villages: &[String]) -> Actor {
-    let now = clock::now_ms();
-    let user = NewUser {
-        id: Uuid::now_v7(),
-        username: "bench-import".into(),
-        password_hash: password::hash("bench-password-1").expect("hash"),
-        role: Role::Admin,
-        display_name: None,
-    };
-    store
-        .create_user(&user, &[], &clock::iso(clock::today()), now)
-        .await
-        .expect("user");
-    Actor {
-        user_id: user.id,
-        device_id: store.import_device(user.id, now).await.expect("device"),
-        role: Role::Admin,
-        villages: villages.iter().cloned().collect(),
-    }
-}
-
 async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Figures> {
     eprintln!("== {engine}");
     let (settings, store) = common::open(db).await;
     let villages = store.villages_under(COUNTY).await.expect("villages");
     let n = households();
-    let file = roster(&villages, n);
+    let file = roster_file::roster(COUNTY, &villages, n);
     eprintln!(
         "   {n} households, {} rows, {:.1} MB of CSV over {} villages",
-        n * PEOPLE,
+        n * roster_file::PEOPLE,
         file.len() as f64 / 1e6,
         villages.len()
     );
-    let actor = importer(&store, &villages).await;
+    let actor = roster_file::importer(&store, &villages).await;
     let divisions = store.divisions_under(COUNTY).await.expect("divisions");
     let places = Places::new(&divisions, Some(COUNTY));
     let mut figures = Vec::new();
@@ -203,7 +125,7 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Figures> {
         figures.push(Figures {
             engine,
             run: name,
-            rows: n * PEOPLE,
+            rows: n * roster_file::PEOPLE,
             secs,
             growth_mib,
             written,

@@ -224,6 +224,27 @@ try {
   await Promise.all([cpage.waitForNavigation(), hand.locator("button[type=submit]").click()]);
   assert.match(await cpage.textContent("[data-testid=flash]"), /交接已登记/);
   await shot(cpage, "handover");
+
+  // The household file: the county officer finds 马德福 by the start of his name, then by his
+  // ID-card number (which stays out of the address), and opens his household: its members,
+  // the four checks, and the hotline call taken above.
+  await open(cpage, "/console/households", "households-search");
+  const search = cpage.locator("[data-testid=search]");
+  await search.locator("input[name=q]").fill("马德");
+  await Promise.all([cpage.waitForNavigation(), search.locator("button[type=submit]").click()]);
+  const hit = cpage.locator("[data-testid=households] tbody tr", { hasText: "马德福" });
+  assert.ok((await hit.count()) >= 1, "the household is found by the start of the head's name");
+  await cpage.locator("[data-testid=search] input[name=q]").fill(process.env.HEAD_ID_CARD);
+  await Promise.all([cpage.waitForNavigation(), cpage.locator("[data-testid=search] button[type=submit]").click()]);
+  assert.doesNotMatch(cpage.url(), /\d{17}/, "the number is not in the address");
+  assert.equal(await cpage.locator("[data-testid=households] tbody tr").count(), 1, "one household has this number");
+  await shot(cpage, "households");
+  await Promise.all([cpage.waitForNavigation(), cpage.locator("[data-testid=households] tbody tr a").first().click()]);
+  assert.match(new URL(cpage.url()).pathname, /^\/console\/households\/[0-9a-f-]{36}$/);
+  assert.match(await cpage.textContent("[data-testid=household]"), /马德福/);
+  assert.equal(await cpage.locator("[data-testid=check-status] tbody tr").count(), 4, "the four checks");
+  assert.match(await cpage.textContent("[data-testid=reports]"), /北墙开裂/, "the hotline call is on the file");
+  await shot(cpage, "household");
   await countyOffice.close();
   console.log("console browser test passed");
 } finally {

@@ -271,6 +271,9 @@ async fn a_supervisor_reviews_in_the_browser() {
         "accounts",
         "accounts-township",
         "handover",
+        "households-search",
+        "households",
+        "household",
     ] {
         let shot = shots.join(format!("{page}.png"));
         assert!(

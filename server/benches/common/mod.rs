@@ -1,6 +1,9 @@
 //! What the benchmarks share: a server on a scratch database, and users with a password, made
 //! straight through the store and logged in over HTTP like a phone.
 
+pub mod console;
+pub mod roster_file;
+
 use fieldsync_client::{Api, Device};
 use fieldsync_protocol::Role;
 use fieldsync_server::config::Settings;

@@ -53,7 +53,7 @@ pub async fn search(
     village: Option<&str>,
 ) -> Result<Found, ServiceError> {
     readers_only(caller)?;
-    let needles = needles(text)?;
+    let (needles, id_card_problem) = needles(text)?;
     let villages: Vec<String> = caller
         .villages_asked(state, village)
         .await?
@@ -72,6 +72,11 @@ pub async fn search(
                 }
             }
         }
+    }
+    // Nothing found for what looks like a mistyped ID-card number: say so, rather than "no
+    // household", so the number is read out again.
+    if let (true, Some(problem)) = (order.is_empty(), id_card_problem) {
+        return Err(bad_search(&problem));
     }
     let more = order.len() > FOUND_AT_MOST;
     order.truncate(FOUND_AT_MOST);
@@ -137,43 +142,63 @@ async fn member_names(
     Ok(names)
 }
 
-/// What a search text can be. An ID-card number is only ever that; digits are a phone or a
-/// household number; anything else is the start of a name or a household number.
-fn needles(text: &str) -> Result<Vec<Needle>, ServiceError> {
+/// What a search text can be: an ID-card number is looked up as one and as a household number
+/// (the national system's numbers have 18 digits too); digits are a phone or a household
+/// number; anything else is the start of a name or a household number. A text shaped like an
+/// ID-card number that is not a valid one comes back with why, to say if nothing is found.
+fn needles(text: &str) -> Result<(Vec<Needle>, Option<String>), ServiceError> {
     let text = text.trim();
-    let bad =
-        |message: &str| ServiceError::invalid(ErrorCode::InvalidValue, message.to_owned()).at("q");
     if text.is_empty() {
-        return Err(bad(
+        return Err(bad_search(
             "type a name, a phone number, an ID-card number or a household number",
         ));
     }
     if text.chars().count() > 50 {
-        return Err(bad("a search is at most 50 characters"));
+        return Err(bad_search("a search is at most 50 characters"));
     }
     let compact: String = text
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
-    let looks_like_id_card = compact.len() == 18
+    let id_card_shaped = compact.len() == 18
         && compact[..17].bytes().all(|b| b.is_ascii_digit())
         && compact[17..]
             .bytes()
             .all(|b| b.is_ascii_digit() || b == b'x' || b == b'X');
-    if looks_like_id_card {
-        registry::idcard::validate(&compact).map_err(|e| bad(&e.to_string()))?;
-        return Ok(vec![Needle::IdCard(registry::idcard::normalize(&compact))]);
+    if id_card_shaped {
+        let number = Needle::Number(compact.clone());
+        return Ok(match registry::idcard::validate(&compact) {
+            Ok(()) => (
+                vec![
+                    Needle::IdCard(registry::idcard::normalize(&compact)),
+                    number,
+                ],
+                None,
+            ),
+            Err(e) => (vec![number], Some(e.to_string())),
+        });
     }
     if compact.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(vec![
-            Needle::Phone(compact.clone()),
-            Needle::Number(compact),
-        ]);
+        // A landline is kept with its dash (`0954-1234567`), a mobile without.
+        let dashed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut found = vec![Needle::Phone(compact.clone())];
+        if dashed != compact {
+            found.push(Needle::Phone(dashed));
+        }
+        found.push(Needle::Number(compact));
+        return Ok((found, None));
     }
-    Ok(vec![
-        Needle::Name(text.to_owned()),
-        Needle::Number(text.to_owned()),
-    ])
+    Ok((
+        vec![
+            Needle::Name(text.to_owned()),
+            Needle::Number(text.to_owned()),
+        ],
+        None,
+    ))
+}
+
+fn bad_search(message: &str) -> ServiceError {
+    ServiceError::invalid(ErrorCode::InvalidValue, message.to_owned()).at("q")
 }
 
 /// Only roles that read household registers search them (hotline operators find reports by
@@ -341,24 +366,38 @@ mod tests {
 
     #[test]
     fn a_search_text_is_read_as_what_it_can_be() {
+        let only = |t: &str| needles(t).unwrap().0;
         assert_eq!(
-            needles(" 640104196503120133 ").unwrap(),
-            vec![Needle::IdCard("640104196503120133".into())]
+            only(" 640104196503120133 "),
+            vec![
+                Needle::IdCard("640104196503120133".into()),
+                Needle::Number("640104196503120133".into())
+            ]
         );
         assert_eq!(
-            needles("13912345678").unwrap(),
+            only("13912345678"),
             vec![
                 Needle::Phone("13912345678".into()),
                 Needle::Number("13912345678".into())
             ]
         );
         assert_eq!(
-            needles("马德").unwrap(),
+            only("0954-1234567"),
+            vec![
+                Needle::Phone("09541234567".into()),
+                Needle::Phone("0954-1234567".into()),
+                Needle::Number("09541234567".into())
+            ]
+        );
+        assert_eq!(
+            only("马德"),
             vec![Needle::Name("马德".into()), Needle::Number("马德".into())]
         );
-        // A mistyped ID-card number is said to be one, not looked up as a household number.
-        let e = needles("640104196503120134").unwrap_err();
-        assert!(e.to_string().contains("check digit"), "{e}");
+        // Eighteen digits that are no ID-card number: a household number, with the reason kept
+        // for when none has it.
+        let (found, problem) = needles("640104196503120134").unwrap();
+        assert_eq!(found, vec![Needle::Number("640104196503120134".into())]);
+        assert!(problem.is_some_and(|p| p.contains("check digit")));
         assert!(needles("   ").is_err());
         assert!(needles(&"马".repeat(51)).is_err());
     }

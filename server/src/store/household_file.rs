@@ -57,6 +57,19 @@ impl Edit {
     }
 }
 
+/// An index of `0020_household_search`: its name, and the entity and field it holds.
+#[derive(Clone, Copy)]
+struct Index(&'static str, &'static str, &'static str);
+
+// SQLite, without statistics, prefers the `(entity, scope)` index (every household of the
+// villages) to these; the searches name theirs (`INDEXED BY`). PostgreSQL's planner has its
+// statistics and picks them itself.
+const HEAD_NAME: Index = Index("records_head_name", "household", "head_name");
+const MEMBER_NAME: Index = Index("records_member_name", "member", "name");
+const HOUSEHOLD_PHONE: Index = Index("records_household_phone", "household", "phone");
+const MEMBER_PHONE: Index = Index("records_member_phone", "member", "phone");
+const HOUSEHOLD_NO: Index = Index("records_household_no", "household", "household_no");
+
 /// The smallest text greater than every text that starts with `prefix` (byte-wise, as both
 /// engines compare these indexes): a prefix is the range `[prefix, end)`.
 fn prefix_end(prefix: &str) -> String {
@@ -79,14 +92,14 @@ impl Store {
         // same conditions on both engines; a field's value is `json_extract(fields, '$.f')`
         // on SQLite and `fields ->> 'f'` (byte-wise for names) on PostgreSQL, the expressions
         // the indexes were made on, so that the planner uses them.
-        let (entity, field, exact, value) = match needle {
+        let (index, exact, value) = match needle {
             Needle::IdCard(number) => return self.find_by_id_card(villages, number, limit).await,
             Needle::Name(name) => {
                 let mut found = self
-                    .find_in(villages, "household", "head_name", false, name, limit)
+                    .find_in(villages, HEAD_NAME, false, name, limit)
                     .await?;
                 let members = self
-                    .find_in(villages, "member", "name", false, name, limit)
+                    .find_in(villages, MEMBER_NAME, false, name, limit)
                     .await?;
                 found.extend(members);
                 found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -94,30 +107,29 @@ impl Store {
             }
             Needle::Phone(phone) => {
                 let mut found = self
-                    .find_in(villages, "household", "phone", true, phone, limit)
+                    .find_in(villages, HOUSEHOLD_PHONE, true, phone, limit)
                     .await?;
                 found.extend(
-                    self.find_in(villages, "member", "phone", true, phone, limit)
+                    self.find_in(villages, MEMBER_PHONE, true, phone, limit)
                         .await?,
                 );
                 found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
                 return Ok(found);
             }
-            Needle::Number(no) => ("household", "household_no", true, no),
+            Needle::Number(no) => (HOUSEHOLD_NO, true, no),
         };
-        self.find_in(villages, entity, field, exact, value, limit)
-            .await
+        self.find_in(villages, index, exact, value, limit).await
     }
 
     async fn find_in(
         &self,
         villages: &[String],
-        entity: &'static str,
-        field: &'static str,
+        index: Index,
         exact: bool,
         value: &str,
         limit: i64,
     ) -> Result<Vec<Found>> {
+        let Index(name, entity, field) = index;
         let household = if entity == "household" {
             "id"
         } else {
@@ -135,7 +147,8 @@ impl Store {
                     format!("{at} >= $3 AND {at} < $4")
                 };
                 let sql = format!(
-                    "SELECT {household} AS household_id, entity, id AS record_id FROM records
+                    "SELECT {household} AS household_id, entity, id AS record_id
+                     FROM records INDEXED BY {name}
                      WHERE entity = '{entity}' AND scope IN (SELECT value FROM json_each($1))
                        AND {test} AND NOT deleted AND {household} IS NOT NULL
                      ORDER BY scope, {at} LIMIT $2"
@@ -180,16 +193,19 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Found>> {
         let blind = self.key().blind(number);
+        // From the index entry to its record (CROSS JOIN keeps SQLite from walking the
+        // records of the villages instead).
         const SELECT: &str = "SELECT r.household_id, r.entity, r.id AS record_id
-             FROM id_card_index i JOIN records r ON r.id = i.record_id
+             FROM id_card_index i {JOIN} records r ON r.id = i.record_id
              WHERE i.blind = $1 AND r.entity IN ('household', 'member') AND NOT r.deleted
                AND r.household_id IS NOT NULL AND r.scope ";
         let rows = match self.reader() {
             Engine::Sqlite(p) => {
                 let list = serde_json::to_string(villages)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let select = SELECT.replace("{JOIN}", "CROSS JOIN");
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{SELECT}IN (SELECT value FROM json_each($2)) ORDER BY r.scope LIMIT $3"
+                    "{select}IN (SELECT value FROM json_each($2)) ORDER BY r.scope LIMIT $3"
                 )))
                 .bind(blind)
                 .bind(list)
@@ -198,8 +214,9 @@ impl Store {
                 .await?
             }
             Engine::Postgres(p) => {
+                let select = SELECT.replace("{JOIN}", "JOIN");
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{SELECT}= ANY($2) ORDER BY r.scope LIMIT $3"
+                    "{select}= ANY($2) ORDER BY r.scope LIMIT $3"
                 )))
                 .bind(blind)
                 .bind(villages)

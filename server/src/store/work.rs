@@ -364,24 +364,29 @@ impl Store {
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        // SQLite without statistics would walk every household (by the entity index) and
+        // look for the records among their members; CROSS JOIN makes it start from the records
+        // asked for, as PostgreSQL's planner does by itself.
         const SELECT: &str = "SELECT r.id AS record_id, h.id, h.scope, h.version, h.fields,
                 h.created_at
-             FROM records r JOIN records h ON h.id = r.household_id
+             FROM records r {JOIN} records h ON h.id = r.household_id
              WHERE h.entity = 'household' AND NOT h.deleted AND r.id ";
         let rows: Vec<Row> = match self.reader() {
             Engine::Sqlite(p) => {
                 let list = serde_json::to_string(records)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 // Ids are stored as 16-byte blobs; the JSON list holds their text.
+                let select = SELECT.replace("{JOIN}", "CROSS JOIN");
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "{SELECT}IN (SELECT unhex(replace(value, '-', '')) FROM json_each($1))"
+                    "{select}IN (SELECT unhex(replace(value, '-', '')) FROM json_each($1))"
                 )))
                 .bind(list)
                 .fetch_all(p)
                 .await?
             }
             Engine::Postgres(p) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT}= ANY($1)")))
+                let select = SELECT.replace("{JOIN}", "JOIN");
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("{select}= ANY($1)")))
                     .bind(records)
                     .fetch_all(p)
                     .await?

@@ -53,8 +53,11 @@ async fn village(app: &TestApp) -> Village {
                 json!({"household_id": h1.to_string(), "name": "马小梅", "relation": "child",
                        "id_card": member_id_card(), "illness": "先天性心脏病"}),
             ),
-            a.dev
-                .create("household", h2, household(VILLAGE_A, "马德禄")),
+            a.dev.create(
+                "household",
+                h2,
+                json!({"village_code": VILLAGE_A, "head_name": "马德禄", "phone": "0954-1234567"}),
+            ),
         ],
     )
     .await;
@@ -127,6 +130,9 @@ async fn a_household_is_found_by_name_member_phone_id_card_and_number_in_ones_vi
         let page = search(&mut b, &q, "").await;
         assert_eq!(listed(&page), vec![v.h1], "{q}");
     }
+    // A landline, as it is written.
+    let page = search(&mut b, "0954-1234567", "").await;
+    assert_eq!(listed(&page), vec![v.h2]);
     // Found nowhere: a name no one has.
     let page = search(&mut b, "李", "").await;
     assert!(listed(&page).is_empty());
