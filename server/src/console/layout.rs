@@ -20,11 +20,12 @@ pub enum Nav {
     Map,
     Roster,
     Accounts,
+    Forms,
     Hotline,
 }
 
 impl Nav {
-    const ALL: [Nav; 10] = [
+    const ALL: [Nav; 11] = [
         Nav::Dashboard,
         Nav::Attendance,
         Nav::Tasks,
@@ -34,6 +35,7 @@ impl Nav {
         Nav::Map,
         Nav::Roster,
         Nav::Accounts,
+        Nav::Forms,
         Nav::Hotline,
     ];
 
@@ -48,19 +50,25 @@ impl Nav {
             Nav::Map => "/console/map",
             Nav::Roster => "/console/roster",
             Nav::Accounts => "/console/accounts",
+            Nav::Forms => "/console/forms",
             Nav::Hotline => "/console/hotline",
         }
     }
 
-    /// The roster import and the accounts are for the county's office only, and the hotline
-    /// desk for its operators, who work at nothing else here; the other sections answer every
-    /// other role with what it may see.
+    /// The roster import and the accounts are for the county's office only, the survey forms
+    /// for admins (a form serves every county), and the hotline desk for its operators, who
+    /// work at nothing else here; the other sections answer every other role with what it may
+    /// see.
     fn shown_to(self, role: fieldsync_protocol::Role) -> bool {
         use fieldsync_protocol::Role::{Admin, CountyOfficer, HotlineOperator};
         if self == Nav::Hotline || role == HotlineOperator {
             return self == Nav::Hotline && role == HotlineOperator;
         }
-        !matches!(self, Nav::Roster | Nav::Accounts) || matches!(role, Admin | CountyOfficer)
+        match self {
+            Nav::Forms => role == Admin,
+            Nav::Roster | Nav::Accounts => matches!(role, Admin | CountyOfficer),
+            _ => true,
+        }
     }
 
     fn label(self, l: Lang) -> &'static str {
@@ -74,6 +82,7 @@ impl Nav {
             Nav::Map => l.t("地图", "Map"),
             Nav::Roster => l.t("户籍导入", "Roster import"),
             Nav::Accounts => l.t("账户管理", "Accounts"),
+            Nav::Forms => l.t("调查表", "Survey forms"),
             Nav::Hotline => l.t("12317 受理台", "12317 hotline desk"),
         }
     }

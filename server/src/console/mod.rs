@@ -17,6 +17,7 @@ mod charts;
 mod conflicts;
 mod dashboard;
 mod error;
+mod forms;
 mod hotline;
 mod i18n;
 mod layout;
@@ -25,6 +26,7 @@ mod photos;
 mod roster;
 mod scope;
 mod session;
+mod upload;
 mod work;
 
 use axum::Router;
@@ -84,6 +86,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/accounts/{id}/devices/{device}/revoke",
             post(accounts::revoke),
         )
+        .route("/console/accounts/{id}/assignments", post(accounts::assign))
+        .route(
+            "/console/accounts/{id}/assignments/end",
+            post(accounts::end),
+        )
+        .route("/console/accounts/import", post(accounts::import))
+        .route("/console/forms", get(forms::page).post(forms::publish))
+        .route("/console/forms/{key}/{version}/retire", post(forms::retire))
         .route("/console/hotline/find", post(hotline::find))
         .route("/console/conflicts", get(conflicts::list))
         .route("/console/conflicts/{id}/resolve", post(conflicts::resolve))
