@@ -304,13 +304,7 @@ impl Roster {
                 .map(String::as_str)
                 .filter(|c| !known(c))
                 .collect();
-            (!unknown.is_empty()).then(|| {
-                format!(
-                    "{} {} not a known division code",
-                    unknown.join(", "),
-                    if unknown.len() == 1 { "is" } else { "are" }
-                )
-            })
+            (!unknown.is_empty()).then(|| format!("{} not a known division code", are(&unknown)))
         });
     }
 
@@ -433,6 +427,12 @@ fn clashing_period(periods: &Periods, row: &Row) -> Option<String> {
             _ => None,
         }
     })
+}
+
+/// A list of codes as the subject of a reason: `a is`, `a, b are`.
+pub fn are(codes: &[&str]) -> String {
+    let verb = if codes.len() == 1 { "is" } else { "are" };
+    format!("{} {verb}", codes.join(", "))
 }
 
 /// A new random password of letters and digits, for a user the roster gives none.

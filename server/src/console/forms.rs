@@ -6,9 +6,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use fieldsync_protocol::forms::FormProblem;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -17,7 +16,8 @@ use super::error::ConsoleError;
 use super::i18n::Lang;
 use super::layout::{self, Nav};
 use super::session::{Posted, Viewer, see_other};
-use super::{P, Q, here, upload, url_encode};
+use super::upload::Upload;
+use super::{P, Q, here, url_encode};
 use crate::service::ServiceError;
 use crate::service::forms::{self as ops, FormVersion};
 use crate::state::AppState;
@@ -80,22 +80,14 @@ async fn page_of(
             }
         }
     };
-    let status = if refused.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        layout::page(
-            v,
-            Nav::Forms,
-            l.t("调查表", "Survey forms"),
-            &here(uri),
-            body,
-        ),
-    )
-        .into_response())
+    Ok(layout::form_page(
+        v,
+        Nav::Forms,
+        l.t("调查表", "Survey forms"),
+        &here(uri),
+        body,
+        refused.is_some(),
+    ))
 }
 
 /// A refused file's problems, grouped by the field each concerns (the form as a whole first).
@@ -140,7 +132,7 @@ fn form_table(v: &Viewer, key: &str, versions: &[&FormVersion]) -> Markup {
                 } }
                 tbody {
                     @for f in versions {
-                        tr data-version=(f.definition.version) {
+                        tr data-version=(f.definition.version) data-surveys=(f.surveys) {
                             td { "v" (f.definition.version) }
                             td { (f.definition.title) }
                             td.num { (f.definition.fields.len()) }
@@ -175,45 +167,39 @@ pub async fn page(
     Q(q): Q<PageQuery>,
 ) -> Result<Response, ConsoleError> {
     let l = v.lang;
-    let named = match (&q.key, q.version) {
-        (Some(k), Some(n)) => format!(" {k} v{n}"),
-        _ => String::new(),
-    };
-    let notice = match q.done.as_deref() {
-        Some("published") => Some(format!(
-            "{}{named}{}",
+    let (what, then) = match q.done.as_deref() {
+        Some("published") => (
             l.t("已发布", "Published"),
             l.t(
                 "：手机下次同步时下载",
-                ": phones download it at their next sync"
-            )
-        )),
-        Some("retired") => Some(format!(
-            "{}{named}{}",
+                ": phones download it at their next sync",
+            ),
+        ),
+        Some("retired") => (
             l.t("已停用", "Retired"),
             l.t(
                 "：此后用它采集的调查将被拒绝",
-                ": surveys captured on it from now on are refused"
-            )
-        )),
-        Some("already") => Some(format!(
-            "{named} {}",
-            l.t("早已停用", "was retired already")
-        )),
-        _ => None,
+                ": surveys captured on it from now on are refused",
+            ),
+        ),
+        Some("already") => (l.t("早已停用", "Retired already"), ""),
+        _ => ("", ""),
     };
+    let notice = (!what.is_empty()).then(|| match (&q.key, q.version) {
+        (Some(k), Some(n)) => format!("{what} {k} v{n}{then}"),
+        _ => format!("{what}{then}"),
+    });
     page_of(&state, &v, &uri, notice, None).await
 }
 
 /// A new version from an uploaded file: published, or the page again with the file's problems.
 pub async fn publish(
     State(state): State<AppState>,
-    v: Viewer,
     uri: Uri,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
+    mut upload: Upload,
 ) -> Result<Response, ConsoleError> {
-    let mut files = upload::read(&v, &headers, multipart, &[("file", MAX_FILE_BYTES)]).await?;
+    let mut files = upload.files(&[("file", MAX_FILE_BYTES)]).await?;
+    let v = &upload.viewer;
     let refuse = |file: String, message: String, field: Option<String>| Refused {
         file,
         problems: vec![FormProblem { field, message }],
@@ -226,7 +212,7 @@ pub async fn publish(
                 .to_owned(),
             None,
         );
-        return page_of(&state, &v, &uri, None, Some(r)).await;
+        return page_of(&state, v, &uri, None, Some(r)).await;
     };
     let refused = match String::from_utf8(file.bytes) {
         Err(_) => refuse(
@@ -252,7 +238,7 @@ pub async fn publish(
             Err(e) => return Err(e.into()),
         },
     };
-    page_of(&state, &v, &uri, None, Some(refused)).await
+    page_of(&state, v, &uri, None, Some(refused)).await
 }
 
 pub async fn retire(

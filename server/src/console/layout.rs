@@ -135,6 +135,25 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, here: &str, body: Markup) -> Html
     )
 }
 
+/// A page with a form: `422` when it comes back refused (the reason and what was typed on
+/// it), `200` otherwise.
+pub fn form_page(
+    v: &Viewer,
+    nav: Nav,
+    title: &str,
+    here: &str,
+    body: Markup,
+    refused: bool,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = if refused {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    (status, page(v, nav, title, here, body)).into_response()
+}
+
 /// A page without the frame (the sign-in).
 pub fn bare(l: Lang, title: &str, body: Markup) -> Html<String> {
     Html(

@@ -4,8 +4,7 @@
 //! no script needed on the offices' old browsers).
 
 use axum::extract::State;
-use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -15,7 +14,8 @@ use super::error::ConsoleError;
 use super::i18n::Lang;
 use super::layout::{self, Nav};
 use super::session::{Posted, Viewer, see_other};
-use super::{P, here, upload};
+use super::upload::Upload;
+use super::{P, here};
 use crate::service::roster::report::{Counts, Outcome};
 use crate::service::roster::runs::{self, MAX_FILE_BYTES, RunView};
 use crate::state::AppState;
@@ -84,17 +84,16 @@ fn state_name(l: Lang, r: &RunView) -> &'static str {
 /// The upload: the CSRF token first (the form puts it first), then the file and the mapping.
 pub async fn upload(
     State(state): State<AppState>,
-    v: Viewer,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
+    mut upload: Upload,
 ) -> Result<Response, ConsoleError> {
     let wanted = [("file", MAX_FILE_BYTES), ("mapping", 1024 * 1024)];
-    let mut files = upload::read(&v, &headers, multipart, &wanted).await?;
+    let mut files = upload.files(&wanted).await?;
     let mapping = files.remove("mapping").map(|m| m.bytes);
     let Some(file) = files.remove("file") else {
         return Err(ConsoleError::bad("choose the roster file to upload"));
     };
-    let id = runs::upload(&state, &v.caller, &file.name, file.bytes, mapping).await?;
+    let caller = &upload.viewer.caller;
+    let id = runs::upload(&state, caller, &file.name, file.bytes, mapping).await?;
     Ok(see_other(&format!("/console/roster/{id}")))
 }
 

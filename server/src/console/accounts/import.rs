@@ -4,18 +4,18 @@
 //! is not cached, and the passwords are kept nowhere but in their hashes).
 
 use axum::extract::State;
-use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use secrecy::ExposeSecret;
 
 use super::PATH;
 use crate::console::error::ConsoleError;
+use crate::console::here;
 use crate::console::i18n::Lang;
 use crate::console::layout::{self, Nav};
 use crate::console::session::Viewer;
-use crate::console::{here, upload};
+use crate::console::upload::Upload;
 use crate::service::accounts::import::{self as ops, Report};
 use crate::state::AppState;
 use crate::store::UserOutcome;
@@ -109,12 +109,11 @@ fn report(v: &Viewer, file: &str, r: &Report) -> Markup {
 /// since the first passwords on it are shown once.
 pub async fn import(
     State(state): State<AppState>,
-    v: Viewer,
     uri: Uri,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
+    mut upload: Upload,
 ) -> Result<Response, ConsoleError> {
-    let mut files = upload::read(&v, &headers, multipart, &[("file", MAX_FILE_BYTES)]).await?;
+    let mut files = upload.files(&[("file", MAX_FILE_BYTES)]).await?;
+    let v = &upload.viewer;
     let l = v.lang;
     let refused = |message: String| super::Outcome {
         error: Some(message),
@@ -125,27 +124,23 @@ pub async fn import(
             l.t("请选择人员名单文件", "Choose the roster file")
                 .to_owned(),
         );
-        return super::page_of(&state, &v, &uri, None, &Default::default(), outcome).await;
+        return super::page_of(&state, v, &uri, None, &Default::default(), outcome).await;
     };
     // A file that is no roster at all comes back to the accounts page with the reason.
     let done = match ops::import_users(&state, &v.caller, file.bytes).await {
         Ok(done) => done,
         Err(e) => {
             let outcome = refused(format!("{}: {}", file.name, super::correctable(e)?));
-            return super::page_of(&state, &v, &uri, None, &Default::default(), outcome).await;
+            return super::page_of(&state, v, &uri, None, &Default::default(), outcome).await;
         }
     };
-    let body = report(&v, &file.name, &done);
-    let mut res = layout::page(
-        &v,
+    let body = report(v, &file.name, &done);
+    let page = layout::page(
+        v,
         Nav::Accounts,
         l.t("人员名单导入结果", "Staff roster imported"),
         &here(&uri),
         body,
-    )
-    .into_response();
-    // First passwords are on the page: no cache keeps it.
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    );
+    Ok(super::unstored(page.into_response()))
 }

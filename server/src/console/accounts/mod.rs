@@ -11,8 +11,8 @@ pub use import::import;
 pub use person::{assign, end, person, revoke};
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, Uri, header};
+use axum::response::Response;
 use fieldsync_protocol::{ErrorCode, Role};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -153,20 +153,23 @@ async fn page_of(
             }
         }
     };
-    let status = if outcome.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    let mut res = (
-        status,
-        layout::page(v, Nav::Accounts, title, &here(uri), body),
-    )
-        .into_response();
-    // A first password is on the page: no cache keeps it.
+    let refused = outcome.error.is_some();
+    Ok(unstored(layout::form_page(
+        v,
+        Nav::Accounts,
+        title,
+        &here(uri),
+        body,
+        refused,
+    )))
+}
+
+/// A page that may carry a first password: no cache keeps it (the router's default says the
+/// same; this page does not rely on it).
+fn unstored(mut res: Response) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    res
 }
 
 /// `<option>`s of the viewer's divisions, the townships and the villages below them.
@@ -265,6 +268,17 @@ fn refusal(e: ServiceError) -> Result<(String, Option<String>), ConsoleError> {
 
 fn correctable(e: ServiceError) -> Result<String, ConsoleError> {
     refusal(e).map(|(message, _)| message)
+}
+
+/// A day typed in `field` of a form (`YYYY-MM-DD`).
+fn day(text: &str, field: &str) -> Result<time::Date, ServiceError> {
+    crate::clock::parse_date(text.trim()).ok_or_else(|| {
+        ServiceError::invalid(
+            ErrorCode::InvalidValue,
+            format!("{text:?} is not a day (YYYY-MM-DD)"),
+        )
+        .at(field)
+    })
 }
 
 pub async fn list(
@@ -402,8 +416,8 @@ pub async fn handover(
 ) -> Result<Response, ConsoleError> {
     let (v, f) = (&posted.viewer, &posted.form);
     let division = f.division.as_deref().filter(|d| !d.is_empty());
-    let done = match crate::clock::parse_date(&f.day) {
-        Some(day) => {
+    let done = match day(&f.day, "day") {
+        Ok(day) => {
             let h = ops::Handover {
                 village: f.village.clone(),
                 from: f.from,
@@ -412,10 +426,7 @@ pub async fn handover(
             };
             ops::hand_over(&state, &v.caller, h).await
         }
-        None => Err(ServiceError::invalid(
-            ErrorCode::InvalidValue,
-            format!("{:?} is not a day (YYYY-MM-DD)", f.day),
-        )),
+        Err(e) => Err(e),
     };
     match done {
         Ok(()) => Ok(see_other(&format!(

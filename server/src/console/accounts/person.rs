@@ -4,14 +4,13 @@
 //! phone. The rules are `service::accounts`'.
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use fieldsync_protocol::ErrorCode;
+use axum::http::Uri;
+use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{PATH, refusal};
+use super::{PATH, day, refusal};
 use crate::clock;
 use crate::console::error::ConsoleError;
 use crate::console::layout::{self, Nav};
@@ -109,16 +108,14 @@ async fn page_of(
         }
         p { a href=(PATH) { "← " (l.t("账户管理", "Accounts")) } }
     };
-    let status = if outcome.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        layout::page(v, Nav::Accounts, &name, &here(uri), body),
-    )
-        .into_response())
+    Ok(layout::form_page(
+        v,
+        Nav::Accounts,
+        &name,
+        &here(uri),
+        body,
+        outcome.error.is_some(),
+    ))
 }
 
 /// Adding an assignment: a division typed, or picked from the viewer's (a datalist, so both
@@ -231,16 +228,6 @@ pub async fn person(
     page_of(&state, &v, &uri, id, outcome).await
 }
 
-fn day(text: &str, field: &str) -> Result<time::Date, ServiceError> {
-    clock::parse_date(text.trim()).ok_or_else(|| {
-        ServiceError::invalid(
-            ErrorCode::InvalidValue,
-            format!("{text:?} is not a day (YYYY-MM-DD)"),
-        )
-        .at(field)
-    })
-}
-
 pub async fn assign(
     State(state): State<AppState>,
     uri: Uri,
@@ -258,19 +245,33 @@ pub async fn assign(
         assignments::add(&state, &v.caller, id, new).await
     }
     .await;
+    let typed = AssignForm {
+        division: f.division.clone(),
+        starts_on: f.starts_on.clone(),
+        ends_on: f.ends_on.clone(),
+    };
+    answer(&state, v, &uri, id, done.map(|()| "assigned"), typed).await
+}
+
+/// The answer to a form of the page: back to it with the notice of what was `done`, or the
+/// page again with the refusal and what was `typed` in the new-assignment form.
+async fn answer(
+    state: &AppState,
+    v: &Viewer,
+    uri: &Uri,
+    id: Uuid,
+    done: Result<&str, ServiceError>,
+    typed: AssignForm,
+) -> Result<Response, ConsoleError> {
     match done {
-        Ok(()) => Ok(see_other(&format!("{PATH}/{id}?done=assigned"))),
+        Ok(done) => Ok(see_other(&format!("{PATH}/{id}?done={done}"))),
         Err(e) => {
             let outcome = Outcome {
                 error: Some(refusal(e)?),
-                form: AssignForm {
-                    division: f.division.clone(),
-                    starts_on: f.starts_on.clone(),
-                    ends_on: f.ends_on.clone(),
-                },
+                form: typed,
                 ..Outcome::default()
             };
-            page_of(&state, v, &uri, id, outcome).await
+            page_of(state, v, uri, id, outcome).await
         }
     }
 }
@@ -297,16 +298,8 @@ pub async fn end(
         }
         Err(e) => Err(e),
     };
-    match done {
-        Ok(()) => Ok(see_other(&format!("{PATH}/{id}?done=ended"))),
-        Err(e) => {
-            let outcome = Outcome {
-                error: Some(refusal(e)?),
-                ..Outcome::default()
-            };
-            page_of(&state, v, &uri, id, outcome).await
-        }
-    }
+    let done = done.map(|()| "ended");
+    answer(&state, v, &uri, id, done, AssignForm::default()).await
 }
 
 #[derive(Deserialize)]

@@ -99,13 +99,7 @@ fn refused_role_or_division(reach: &Reach, row: &Row) -> Option<String> {
         .map(String::as_str)
         .filter(|d| !reach.manages.covers(d))
         .collect();
-    (!outside.is_empty()).then(|| {
-        format!(
-            "{} {} not under your divisions",
-            outside.join(", "),
-            if outside.len() == 1 { "is" } else { "are" }
-        )
-    })
+    (!outside.is_empty()).then(|| format!("{} not under your divisions", roster::are(&outside)))
 }
 
 /// The existing accounts the rows name that `reach` may not change, with the reason.
