@@ -1,11 +1,12 @@
 //! One assignment at a time, as the console's person page makes them: a division from a day
 //! (until a day, or open-ended), and the end of one. Whole-set changes are elsewhere
-//! (`set_assignments`, `schedule_assignments`, `hand_over`). Two periods of one person in one
-//! division never overlap: both writes check it in their transaction.
+//! (`set_assignments`, `schedule_assignments`, `hand_over`), which replace or hand over whole
+//! sets and so do not fit. Two periods of one person in one division never overlap: both
+//! writes check it in their transaction.
 
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError, Tx, execute, fetch_scalar};
+use super::{Engine, Result, Store, StoreError, Tx, execute, fetch_scalar};
 
 /// Where an open end sorts: after every real day (`YYYY-MM-DD` text compares as dates do).
 pub const OPEN_END: &str = "9999-12-31";
@@ -96,6 +97,15 @@ impl Tx {
         ends_on: Option<&str>,
         except: Option<&str>,
     ) -> Result<bool> {
+        // Two offices changing one person's periods at once: on PostgreSQL the second waits
+        // here for the first to commit, then counts its period too. (SQLite's writes are one
+        // at a time already.)
+        if let Engine::Postgres(c) = self.conn() {
+            sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user_id)
+                .execute(c)
+                .await?;
+        }
         let n: i64 = fetch_scalar!(
             self.conn(),
             fetch_one,

@@ -165,6 +165,12 @@ async fn a_county_officer_adds_and_ends_assignments_within_the_county() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(villages(day(0)).await, [VILLAGE_A]);
     assert_eq!(villages(day(1)).await, [VILLAGE_B]);
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    let at = page
+        .body
+        .find(&format!(r#"data-division="{VILLAGE_A}""#))
+        .expect("the ended assignment is still listed");
+    assert!(page.body[at..].contains(&format!("<td>{}</td>", day(0))));
     // An assignment that does not exist: not found.
     let r = b
         .post(
