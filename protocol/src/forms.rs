@@ -67,55 +67,158 @@ pub struct Condition {
 
 const MAX_TEXT: usize = 2000;
 
+/// One thing wrong with a form definition, and the field of the form it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormProblem {
+    /// The form's field by its name (by its position, `#3`, when it has none), or `None` for
+    /// the form as a whole: its key, version, title, list of fields, or text that is not a
+    /// definition at all.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl FormProblem {
+    fn form(message: impl Into<String>) -> FormProblem {
+        FormProblem {
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FormProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "field {field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Keys and field names: what a column name, an XForm node and a log line can all carry.
+fn name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 impl FormDef {
-    /// Checks a definition before it is published: names unique and well-formed, choices with
-    /// options, conditions on earlier fields.
-    pub fn check(&self) -> Result<(), String> {
-        let name_ok = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        };
+    /// Reads a definition from JSON text and checks it. Text that is not a definition is one
+    /// problem naming the line and column where reading stopped; a definition is checked
+    /// whole, every problem reported ([`FormDef::check`]).
+    pub fn from_json(text: &str) -> Result<FormDef, Vec<FormProblem>> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let form: FormDef = serde_json::from_str(text).map_err(|e| {
+            let at = format!(" at line {} column {}", e.line(), e.column());
+            let what = e.to_string();
+            let what = what.strip_suffix(&at).unwrap_or(&what);
+            let message = if e.is_data() {
+                format!(
+                    "line {}, column {}: not a form definition: {what}",
+                    e.line(),
+                    e.column()
+                )
+            } else {
+                format!("line {}, column {}: not JSON: {what}", e.line(), e.column())
+            };
+            vec![FormProblem::form(message)]
+        })?;
+        form.check()?;
+        Ok(form)
+    }
+
+    /// Checks a definition before it is published, reporting every problem with the field it
+    /// concerns: key and names well-formed and unique, labels given, choices with distinct
+    /// options and only choices with options, ranges that hold a value, conditions on earlier
+    /// fields that can hold.
+    pub fn check(&self) -> Result<(), Vec<FormProblem>> {
+        let mut problems = Vec::new();
         if !name_ok(&self.key) {
-            return Err(format!(
-                "form key {:?} must be lower-case letters, digits and _",
+            problems.push(FormProblem::form(format!(
+                "the form key {:?} must be 1 to 64 lower-case letters, digits and _",
                 self.key
-            ));
+            )));
         }
         if self.version == 0 {
-            return Err("versions start at 1".into());
+            problems.push(FormProblem::form("versions start at 1"));
+        }
+        if self.title.trim().is_empty() {
+            problems.push(FormProblem::form("the form needs a title"));
         }
         if self.fields.is_empty() {
-            return Err("a form needs at least one field".into());
+            problems.push(FormProblem::form("a form needs at least one field"));
         }
         for (i, f) in self.fields.iter().enumerate() {
+            let mut problem = |message: String| {
+                let field = if f.name.is_empty() {
+                    format!("#{}", i + 1)
+                } else {
+                    f.name.clone()
+                };
+                problems.push(FormProblem {
+                    field: Some(field),
+                    message,
+                });
+            };
             if !name_ok(&f.name) {
-                return Err(format!(
-                    "field name {:?} must be lower-case letters, digits and _",
+                problem(format!(
+                    "the name {:?} must be 1 to 64 lower-case letters, digits and _",
                     f.name
                 ));
             }
-            if self.fields[..i].iter().any(|g| g.name == f.name) {
-                return Err(format!("field {} appears twice", f.name));
+            if let Some(j) = self.fields[..i].iter().position(|g| g.name == f.name) {
+                problem(format!("field #{} has this name too", j + 1));
+            }
+            if f.label.trim().is_empty() {
+                problem("needs a label (the question the phone shows)".into());
             }
             let choice = matches!(f.kind, FieldKind::Choice | FieldKind::MultiChoice);
             if choice && f.options.is_empty() {
-                return Err(format!("field {} is a choice without options", f.name));
+                problem("is a choice without options".into());
             }
             if !choice && !f.options.is_empty() {
-                return Err(format!("field {} has options but is not a choice", f.name));
+                problem("has options but is not a choice (choice or multi_choice)".into());
             }
-            if let Some(c) = &f.when
-                && !self.fields[..i].iter().any(|g| g.name == c.field)
+            for (k, o) in f.options.iter().enumerate() {
+                if o.trim().is_empty() {
+                    problem(format!("option #{} is empty", k + 1));
+                } else if f.options[..k].contains(o) {
+                    problem(format!("the option {o:?} is listed twice"));
+                }
+            }
+            let number = matches!(f.kind, FieldKind::Integer | FieldKind::Number);
+            if !number && (f.min.is_some() || f.max.is_some()) {
+                problem("min and max are for integer and number fields".into());
+            }
+            if let (Some(min), Some(max)) = (f.min, f.max)
+                && min > max
             {
-                return Err(format!(
-                    "field {} depends on {}, which must come before it",
-                    f.name, c.field
-                ));
+                problem(format!("min {min} is above max {max}"));
+            }
+            match f.max_chars {
+                Some(_) if f.kind != FieldKind::Text => {
+                    problem("max_chars is for text fields".into());
+                }
+                Some(n) if n == 0 || n > MAX_TEXT => {
+                    problem(format!("max_chars must be 1 to {MAX_TEXT}"));
+                }
+                _ => {}
+            }
+            if let Some(c) = &f.when {
+                if !self.fields[..i].iter().any(|g| g.name == c.field) {
+                    problem(format!("depends on {}, which must come before it", c.field));
+                }
+                if c.one_of.is_empty() {
+                    problem("is never asked: its condition lists no answers".into());
+                }
             }
         }
-        Ok(())
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Validates answers against this version. Errors carry the path `answers.<field>`.
@@ -347,7 +450,10 @@ mod tests {
             field: "grade".into(),
             one_of: vec![json!(1)],
         });
-        assert!(f.check().unwrap_err().contains("must come before"));
+        let problems = f.check().unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field.as_deref(), Some("school"));
+        assert!(problems[0].message.contains("must come before"));
         let mut f = form();
         f.fields[0].options.clear();
         assert!(f.check().is_err());
@@ -360,5 +466,74 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// Every problem is reported at once, each with the field it concerns, so the office fixes
+    /// the file in one go.
+    #[test]
+    fn every_problem_is_named_with_its_field() {
+        let f: FormDef = serde_json::from_value(json!({
+            "key": "Household", "version": 0, "title": " ",
+            "fields": [
+                {"name": "status", "label": "就学状态", "type": "choice", "options": ["a", "b", "a", " "]},
+                {"name": "status", "label": "", "type": "text", "options": ["x"], "min": 1},
+                {"name": "", "label": "年级", "type": "integer", "min": 9, "max": 1, "max_chars": 3},
+                {"name": "note", "label": "备注", "type": "text", "max_chars": 0,
+                 "when": {"field": "later", "one_of": []}}
+            ]
+        }))
+        .unwrap();
+        let problems = f.check().unwrap_err();
+        let want: [(Option<&str>, &str); 15] = [
+            (None, "the form key \"Household\" must"),
+            (None, "versions start at 1"),
+            (None, "the form needs a title"),
+            (Some("status"), "the option \"a\" is listed twice"),
+            (Some("status"), "option #4 is empty"),
+            (Some("status"), "field #1 has this name too"),
+            (Some("status"), "needs a label"),
+            (Some("status"), "has options but is not a choice"),
+            (Some("status"), "min and max are for integer"),
+            (Some("#3"), "the name \"\" must be"),
+            (Some("#3"), "min 9 is above max 1"),
+            (Some("#3"), "max_chars is for text fields"),
+            (Some("note"), "max_chars must be 1 to 2000"),
+            (Some("note"), "depends on later, which must come before it"),
+            (Some("note"), "is never asked"),
+        ];
+        assert_eq!(problems.len(), want.len(), "{problems:?}");
+        for (p, (field, start)) in problems.iter().zip(want) {
+            assert_eq!(p.field.as_deref(), field, "{p}");
+            assert!(p.message.starts_with(start), "{p} is not {start}");
+        }
+        assert_eq!(
+            problems[13].to_string(),
+            "field note: depends on later, which must come before it"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_a_definition_names_its_line_and_column() {
+        let problems =
+            FormDef::from_json("{\n  \"key\": \"k\",\n  \"version\": \"one\"\n}").unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].field, None);
+        assert!(
+            problems[0]
+                .message
+                .starts_with("line 3, column 18: not a form definition: invalid type"),
+            "{}",
+            problems[0].message
+        );
+        let problems = FormDef::from_json("{\"key\": \"k\",,}").unwrap_err();
+        assert!(
+            problems[0]
+                .message
+                .starts_with("line 1, column 13: not JSON: key must be a string"),
+            "{}",
+            problems[0].message
+        );
+        let text = serde_json::to_string(&form()).unwrap();
+        assert_eq!(FormDef::from_json(&format!("\u{feff}{text}")), Ok(form()));
     }
 }

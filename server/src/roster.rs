@@ -297,27 +297,31 @@ impl Roster {
 
     /// Rejects the rows that name a division code `known` does not know.
     pub fn reject_unknown_divisions(&mut self, known: impl Fn(&str) -> bool) {
-        let (good, bad): (Vec<Row>, Vec<Row>) = std::mem::take(&mut self.rows)
-            .into_iter()
-            .partition(|r| r.divisions.iter().all(|c| known(c)));
-        self.rows = good;
-        for row in bad {
+        self.reject_rows(|row| {
             let unknown: Vec<&str> = row
                 .divisions
                 .iter()
                 .map(String::as_str)
                 .filter(|c| !known(c))
                 .collect();
-            self.rejected.push(Rejected {
-                line: row.line,
-                username: Some(row.username),
-                reason: format!(
-                    "{} {} not a known division code",
-                    unknown.join(", "),
-                    if unknown.len() == 1 { "is" } else { "are" }
-                ),
-            });
+            (!unknown.is_empty()).then(|| format!("{} not a known division code", are(&unknown)))
+        });
+    }
+
+    /// Rejects the rows `why` gives a reason for (beyond the importer's reach, say).
+    pub fn reject_rows(&mut self, why: impl Fn(&Row) -> Option<String>) {
+        let mut kept = Vec::with_capacity(self.rows.len());
+        for row in std::mem::take(&mut self.rows) {
+            match why(&row) {
+                Some(reason) => self.rejected.push(Rejected {
+                    line: row.line,
+                    username: Some(row.username),
+                    reason,
+                }),
+                None => kept.push(row),
+            }
         }
+        self.rows = kept;
     }
 
     /// Gathers the rows into users, in file order. A user may have several rows (one per
@@ -423,6 +427,12 @@ fn clashing_period(periods: &Periods, row: &Row) -> Option<String> {
             _ => None,
         }
     })
+}
+
+/// A list of codes as the subject of a reason: `a is`, `a, b are`.
+pub fn are(codes: &[&str]) -> String {
+    let verb = if codes.len() == 1 { "is" } else { "are" };
+    format!("{} {verb}", codes.join(", "))
 }
 
 /// A new random password of letters and digits, for a user the roster gives none.

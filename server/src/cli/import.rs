@@ -1,20 +1,22 @@
 //! `admin import-divisions` and `admin import-users`: bulk loads from CSV files a county
-//! exports from its spreadsheets. A user import reports bad rows by line and still imports the
-//! good ones, is safe to run again, and writes generated passwords to a private file before
-//! their users exist, so no password is ever lost or printed.
+//! exports from its spreadsheets. A user import (`service::accounts::import`, which the
+//! console's accounts page runs too) reports bad rows by line and still imports the good ones,
+//! is safe to run again, and writes generated passwords to a private file before their users
+//! exist, so no password is ever lost or printed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use super::progress::Progress;
-use crate::auth::password;
-use crate::roster::{self, Person, Rejected};
-use crate::store::{ImportAssignment, ImportUser, Store, UserOutcome};
-use crate::{clock, divisions};
+use crate::divisions;
+use crate::roster::Rejected;
+use crate::service::accounts::Reach;
+use crate::service::accounts::import::{self, Step};
+use crate::store::{Store, UserOutcome};
 
 pub(super) async fn import_divisions(store: &Store, file: &Path) -> anyhow::Result<()> {
     let text =
@@ -39,40 +41,14 @@ pub(super) async fn import_users(
     passwords_out: Option<&Path>,
 ) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        anyhow!(
-            "{} is not UTF-8 text; save it from the spreadsheet as \"CSV UTF-8\"",
-            file.display()
-        )
-    })?;
-    let today = clock::today();
-    let mut roster = roster::parse(&text, today)
+    let text = import::text_of(bytes).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let mut checked = import::check(store, &text, &Reach::everything())
+        .await
         .with_context(|| format!("{} is not a user roster", file.display()))?;
-    let mut known = HashSet::new();
-    for code in roster.division_codes() {
-        if store.division(code).await?.is_some() {
-            known.insert(code.to_owned());
-        }
-    }
-    roster.reject_unknown_divisions(|code| known.contains(code));
-    let rows = roster.rows.len() + roster.rejected.len();
-    let (mut people, rejected) = roster.into_people();
-
-    let existing: HashSet<String> = store
-        .users()
-        .await?
-        .into_iter()
-        .map(|u| u.username)
-        .collect();
-    let is_new = |p: &Person| !existing.contains(&p.username);
-    let lacking = people
-        .iter()
-        .filter(|p| is_new(p) && p.password.is_none())
-        .count();
-    let mut out = match (lacking, passwords_out) {
+    let mut out = match (checked.lacking_passwords(), passwords_out) {
         (0, _) => None,
         (n, None) => {
-            list_rejected(&rejected);
+            list_rejected(&checked.rejected);
             bail!(
                 "{n} new users in {} have no password: give --passwords-out FILE to receive the \
                  generated ones (nothing was imported)",
@@ -83,61 +59,36 @@ pub(super) async fn import_users(
     };
 
     // Generated passwords reach the file before their users are created, so none is lost.
-    let mut generated = HashSet::new();
-    let mut secrets = Vec::new();
-    for (i, person) in people.iter_mut().enumerate().filter(|(_, p)| is_new(p)) {
-        let secret = match person.password.take() {
-            Some(given) => given,
-            None => {
-                let made = roster::generate_password();
-                if let Some((path, f)) = &mut out {
-                    writeln!(f, "{},{}", person.username, made.expose_secret())
-                        .with_context(|| format!("cannot write to {}", path.display()))?;
-                }
-                generated.insert(i);
-                made
-            }
-        };
-        secrets.push((i, secret));
-    }
+    let generated = checked.generate_passwords();
     if let Some((path, f)) = &mut out {
+        for (username, secret) in &generated {
+            writeln!(f, "{username},{}", secret.expose_secret())
+                .with_context(|| format!("cannot write to {}", path.display()))?;
+        }
         f.flush()
             .and_then(|()| f.get_ref().sync_all())
             .with_context(|| format!("cannot write to {}", path.display()))?;
     }
-    let kept_passwords = people
-        .iter()
-        .filter(|p| !is_new(p) && p.password.is_some())
-        .count();
+    let generated: HashSet<String> = generated.into_iter().map(|(u, _)| u).collect();
+    let kept_passwords = checked.kept_passwords();
 
-    let (indexes, secrets): (Vec<usize>, Vec<SecretString>) = secrets.into_iter().unzip();
-    let mut hashes: HashMap<usize, String> = indexes
-        .into_iter()
-        .zip(hash_passwords(secrets).await?)
-        .collect();
-    let users: Vec<ImportUser> = people
-        .iter()
-        .enumerate()
-        .map(|(i, p)| ImportUser {
-            username: p.username.clone(),
-            role: p.role,
-            display_name: p.display_name.clone(),
-            password_hash: hashes.remove(&i),
-            assignments: p
-                .assignments
-                .iter()
-                .map(|a| ImportAssignment {
-                    division: a.division.clone(),
-                    starts_on: a.starts_on.map(clock::iso),
-                    ends_on: a.ends_on.map(clock::iso),
-                })
-                .collect(),
-        })
-        .collect();
-    let mut bar = Progress::new("importing users", users.len());
-    let summary = store
-        .import_users(&users, &clock::iso(today), clock::now_ms(), |done| {
-            bar.update(done);
+    // One bar per step, the first finished when the second begins.
+    let mut bar: Option<(Step, Progress)> = None;
+    let imported = checked
+        .import(store, |step, done, total| {
+            if bar.as_ref().is_none_or(|(s, _)| *s != step) {
+                if let Some((_, done)) = bar.take() {
+                    done.finish();
+                }
+                let label = match step {
+                    Step::Hashing => "hashing passwords",
+                    Step::Importing => "importing users",
+                };
+                bar = Some((step, Progress::new(label, total)));
+            }
+            if let Some((_, b)) = &mut bar {
+                b.update(done);
+            }
         })
         .await
         .with_context(|| match &out {
@@ -147,18 +98,20 @@ pub(super) async fn import_users(
             ),
             _ => "nothing was imported".to_owned(),
         })?;
-    bar.finish();
+    if let Some((_, b)) = bar {
+        b.finish();
+    }
 
-    for (i, outcome) in summary.users.iter().enumerate() {
-        let name = &people[i].username;
-        match outcome {
+    for p in &imported.people {
+        let name = &p.username;
+        match p.user.outcome {
             UserOutcome::Created => {}
             UserOutcome::Skipped => {
                 eprintln!(
                     "warning: {name} was not created (it vanished during the import); run the import again"
                 );
             }
-            _ if generated.contains(&i) => eprintln!(
+            _ if generated.contains(name) => eprintln!(
                 "warning: {name} was created by someone else during the import and keeps that password, \
                  not the one appended to the passwords file"
             ),
@@ -170,7 +123,6 @@ pub(super) async fn import_users(
             "note: {kept_passwords} existing users kept their passwords; the password column is for new users only"
         );
     }
-    let count = |o: UserOutcome| summary.users.iter().filter(|&&u| u == o).count();
     let passwords = match &out {
         Some((path, _)) if !generated.is_empty() => format!(
             "; {} generated passwords appended to {}",
@@ -182,18 +134,19 @@ pub(super) async fn import_users(
     println!(
         "{}: {} users created, {} updated, {} unchanged; assignments {} added, {} changed, {} unchanged{passwords}",
         file.display(),
-        count(UserOutcome::Created),
-        count(UserOutcome::Updated),
-        count(UserOutcome::Unchanged),
-        summary.assignments_added,
-        summary.assignments_changed,
-        summary.assignments_unchanged,
+        imported.count(UserOutcome::Created),
+        imported.count(UserOutcome::Updated),
+        imported.count(UserOutcome::Unchanged),
+        imported.assignments_added,
+        imported.assignments_changed,
+        imported.assignments_unchanged,
     );
-    if !rejected.is_empty() {
-        list_rejected(&rejected);
+    if !imported.rejected.is_empty() {
+        list_rejected(&imported.rejected);
         bail!(
-            "{} of {rows} rows of {} were not imported (listed above); fix them and run the same file again",
-            rejected.len(),
+            "{} of {} rows of {} were not imported (listed above); fix them and run the same file again",
+            imported.rejected.len(),
+            imported.rows,
             file.display()
         );
     }
@@ -233,54 +186,4 @@ fn open_passwords_file(path: &Path) -> anyhow::Result<std::io::BufWriter<std::fs
             .with_context(|| format!("cannot open {}", path.display()))?;
         Ok(std::io::BufWriter::new(file))
     }
-}
-
-/// Hashes passwords on blocking threads, as many at once as there are cores (argon2 is
-/// deliberately slow: a few hundred users take seconds). Returns the hashes in order.
-async fn hash_passwords(secrets: Vec<SecretString>) -> anyhow::Result<Vec<String>> {
-    let total = secrets.len();
-    if total == 0 {
-        return Ok(Vec::new());
-    }
-    let workers = std::thread::available_parallelism()
-        .map_or(2, std::num::NonZeroUsize::get)
-        .min(total);
-    let mut lanes: Vec<Vec<(usize, SecretString)>> = (0..workers).map(|_| Vec::new()).collect();
-    for (i, secret) in secrets.into_iter().enumerate() {
-        lanes[i % workers].push((i, secret));
-    }
-    let (send, mut done) = tokio::sync::mpsc::unbounded_channel();
-    let tasks: Vec<_> = lanes
-        .into_iter()
-        .map(|lane| {
-            let send = send.clone();
-            tokio::task::spawn_blocking(move || {
-                for (i, secret) in lane {
-                    if send
-                        .send((i, password::hash(secret.expose_secret())))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            })
-        })
-        .collect();
-    drop(send);
-    let mut hashes: Vec<Option<String>> = vec![None; total];
-    let mut bar = Progress::new("hashing passwords", total);
-    let mut n = 0;
-    while let Some((i, hash)) = done.recv().await {
-        hashes[i] = Some(hash?);
-        n += 1;
-        bar.update(n);
-    }
-    bar.finish();
-    for task in tasks {
-        task.await?;
-    }
-    hashes
-        .into_iter()
-        .collect::<Option<Vec<_>>>()
-        .context("a password hashing thread stopped early")
 }

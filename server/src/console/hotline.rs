@@ -7,8 +7,8 @@
 //! logs).
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use fieldsync_protocol::labels;
 use fieldsync_protocol::registry::DIFFICULTIES;
 use maud::{Markup, html};
@@ -180,22 +180,14 @@ async fn desk(
             }
         }
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        layout::page(
-            v,
-            Nav::Hotline,
-            l.t("12317 受理台", "12317 hotline desk"),
-            &here(uri),
-            body,
-        ),
-    )
-        .into_response())
+    Ok(layout::form_page(
+        v,
+        Nav::Hotline,
+        l.t("12317 受理台", "12317 hotline desk"),
+        &here(uri),
+        body,
+        error.is_some(),
+    ))
 }
 
 /// The form's own name for a field a refusal points at (`fields.description` …).

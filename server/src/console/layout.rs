@@ -21,11 +21,12 @@ pub enum Nav {
     Map,
     Roster,
     Accounts,
+    Forms,
     Hotline,
 }
 
 impl Nav {
-    const ALL: [Nav; 11] = [
+    const ALL: [Nav; 12] = [
         Nav::Dashboard,
         Nav::Households,
         Nav::Attendance,
@@ -36,6 +37,7 @@ impl Nav {
         Nav::Map,
         Nav::Roster,
         Nav::Accounts,
+        Nav::Forms,
         Nav::Hotline,
     ];
 
@@ -51,19 +53,25 @@ impl Nav {
             Nav::Map => "/console/map",
             Nav::Roster => "/console/roster",
             Nav::Accounts => "/console/accounts",
+            Nav::Forms => "/console/forms",
             Nav::Hotline => "/console/hotline",
         }
     }
 
-    /// The roster import and the accounts are for the county's office only, and the hotline
-    /// desk for its operators, who work at nothing else here; the other sections answer every
-    /// other role with what it may see.
+    /// The roster import and the accounts are for the county's office only, the survey forms
+    /// for admins (a form serves every county), and the hotline desk for its operators, who
+    /// work at nothing else here; the other sections answer every other role with what it may
+    /// see.
     fn shown_to(self, role: fieldsync_protocol::Role) -> bool {
         use fieldsync_protocol::Role::{Admin, CountyOfficer, HotlineOperator};
         if self == Nav::Hotline || role == HotlineOperator {
             return self == Nav::Hotline && role == HotlineOperator;
         }
-        !matches!(self, Nav::Roster | Nav::Accounts) || matches!(role, Admin | CountyOfficer)
+        match self {
+            Nav::Forms => role == Admin,
+            Nav::Roster | Nav::Accounts => matches!(role, Admin | CountyOfficer),
+            _ => true,
+        }
     }
 
     fn label(self, l: Lang) -> &'static str {
@@ -78,6 +86,7 @@ impl Nav {
             Nav::Map => l.t("地图", "Map"),
             Nav::Roster => l.t("户籍导入", "Roster import"),
             Nav::Accounts => l.t("账户管理", "Accounts"),
+            Nav::Forms => l.t("调查表", "Survey forms"),
             Nav::Hotline => l.t("12317 受理台", "12317 hotline desk"),
         }
     }
@@ -128,6 +137,25 @@ pub fn page(v: &Viewer, nav: Nav, title: &str, here: &str, body: Markup) -> Html
         }
         .into_string(),
     )
+}
+
+/// A page with a form: `422` when it comes back refused (the reason and what was typed on
+/// it), `200` otherwise.
+pub fn form_page(
+    v: &Viewer,
+    nav: Nav,
+    title: &str,
+    here: &str,
+    body: Markup,
+    refused: bool,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = if refused {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    (status, page(v, nav, title, here, body)).into_response()
 }
 
 /// A page without the frame (the sign-in).

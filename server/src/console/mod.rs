@@ -17,6 +17,7 @@ mod charts;
 mod conflicts;
 mod dashboard;
 mod error;
+mod forms;
 mod hotline;
 mod households;
 mod i18n;
@@ -26,6 +27,7 @@ mod photos;
 mod roster;
 mod scope;
 mod session;
+mod upload;
 mod work;
 
 use axum::Router;
@@ -85,6 +87,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/accounts/{id}/devices/{device}/revoke",
             post(accounts::revoke),
         )
+        .route("/console/accounts/{id}/assignments", post(accounts::assign))
+        .route(
+            "/console/accounts/{id}/assignments/end",
+            post(accounts::end),
+        )
+        .route("/console/accounts/import", post(accounts::import))
+        .route("/console/forms", get(forms::page).post(forms::publish))
+        .route("/console/forms/{key}/{version}/retire", post(forms::retire))
         .route("/console/hotline/find", post(hotline::find))
         .route(
             "/console/households",

@@ -4,8 +4,7 @@
 //! no script needed on the offices' old browsers).
 
 use axum::extract::State;
-use axum::extract::multipart::{Field, Multipart, MultipartRejection};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -14,7 +13,8 @@ use uuid::Uuid;
 use super::error::ConsoleError;
 use super::i18n::Lang;
 use super::layout::{self, Nav};
-use super::session::{Posted, Viewer, check_csrf, see_other};
+use super::session::{Posted, Viewer, see_other};
+use super::upload::Upload;
 use super::{P, here};
 use crate::service::roster::report::{Counts, Outcome};
 use crate::service::roster::runs::{self, MAX_FILE_BYTES, RunView};
@@ -81,65 +81,19 @@ fn state_name(l: Lang, r: &RunView) -> &'static str {
     }
 }
 
-/// Reads a form field's bytes, refusing more than `max`.
-async fn bytes_of(mut field: Field<'_>, max: usize) -> Result<Vec<u8>, ConsoleError> {
-    let mut out = Vec::new();
-    while let Some(chunk) = field
-        .chunk()
-        .await
-        .map_err(|e| ConsoleError::bad(format!("the upload broke off: {}", e.body_text())))?
-    {
-        if out.len() + chunk.len() > max {
-            return Err(ConsoleError::bad(format!(
-                "the file is larger than the console takes ({} MB)",
-                max / (1024 * 1024)
-            )));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
-async fn next_field(m: &mut Multipart) -> Result<Option<Field<'_>>, ConsoleError> {
-    m.next_field()
-        .await
-        .map_err(|e| ConsoleError::bad(format!("the upload broke off: {}", e.body_text())))
-}
-
 /// The upload: the CSRF token first (the form puts it first), then the file and the mapping.
 pub async fn upload(
     State(state): State<AppState>,
-    v: Viewer,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
+    mut upload: Upload,
 ) -> Result<Response, ConsoleError> {
-    let mut multipart =
-        multipart.map_err(|_| ConsoleError::bad("the upload is not a multipart form"))?;
-    let token = match next_field(&mut multipart).await? {
-        Some(f) if f.name() == Some("csrf") => {
-            Some(String::from_utf8_lossy(&bytes_of(f, 256).await?).into_owned())
-        }
-        _ => None,
-    };
-    check_csrf(&v, &headers, token.as_deref())?;
-    let (mut file, mut mapping) = (None, None);
-    while let Some(f) = next_field(&mut multipart).await? {
-        match f.name() {
-            Some("file") => {
-                let name = f.file_name().unwrap_or("roster").to_owned();
-                file = Some((name, bytes_of(f, MAX_FILE_BYTES).await?));
-            }
-            Some("mapping") => {
-                let bytes = bytes_of(f, 1024 * 1024).await?;
-                mapping = (!bytes.is_empty()).then_some(bytes);
-            }
-            _ => {}
-        }
-    }
-    let Some((name, bytes)) = file else {
+    let wanted = [("file", MAX_FILE_BYTES), ("mapping", 1024 * 1024)];
+    let mut files = upload.files(&wanted).await?;
+    let mapping = files.remove("mapping").map(|m| m.bytes);
+    let Some(file) = files.remove("file") else {
         return Err(ConsoleError::bad("choose the roster file to upload"));
     };
-    let id = runs::upload(&state, &v.caller, &name, bytes, mapping).await?;
+    let caller = &upload.viewer.caller;
+    let id = runs::upload(&state, caller, &file.name, file.bytes, mapping).await?;
     Ok(see_other(&format!("/console/roster/{id}")))
 }
 

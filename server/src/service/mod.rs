@@ -16,6 +16,7 @@
 
 pub mod accounts;
 pub mod attendance;
+mod audit;
 pub mod caller;
 pub mod collect;
 pub mod conflicts;
@@ -23,6 +24,7 @@ pub mod credentials;
 pub mod disclosure;
 mod error;
 pub mod export;
+pub mod forms;
 pub mod household_file;
 pub mod households;
 pub mod photos;

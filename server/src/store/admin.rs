@@ -44,10 +44,20 @@ pub enum UserOutcome {
     Skipped,
 }
 
+/// What an import did to one user and its assignments.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportedUser {
+    /// `None` when skipped.
+    pub id: Option<Uuid>,
+    pub outcome: UserOutcome,
+    /// Of its assignments, those added or whose end changed.
+    pub assignments_changed: usize,
+}
+
 #[derive(Debug, Default)]
 pub struct ImportSummary {
     /// One per imported user, in the order given.
-    pub users: Vec<UserOutcome>,
+    pub users: Vec<ImportedUser>,
     pub assignments_added: usize,
     /// Existing assignments whose end changed.
     pub assignments_changed: usize,
@@ -109,18 +119,25 @@ impl Store {
         let mut tx = self.begin().await?;
         for (i, user) in users.iter().enumerate() {
             let outcome = tx.upsert_user(user, now_ms).await?;
-            summary
-                .users
-                .push(outcome.map_or(UserOutcome::Skipped, |(_, o)| o));
-            if let Some((id, _)) = outcome {
+            let mut imported = ImportedUser {
+                id: outcome.map(|(id, _)| id),
+                outcome: outcome.map_or(UserOutcome::Skipped, |(_, o)| o),
+                assignments_changed: 0,
+            };
+            if let Some(id) = imported.id {
                 for a in &user.assignments {
                     match tx.upsert_assignment(id, a, today).await? {
                         Upserted::Added => summary.assignments_added += 1,
                         Upserted::Changed => summary.assignments_changed += 1,
-                        Upserted::Unchanged => summary.assignments_unchanged += 1,
+                        Upserted::Unchanged => {
+                            summary.assignments_unchanged += 1;
+                            continue;
+                        }
                     }
+                    imported.assignments_changed += 1;
                 }
             }
+            summary.users.push(imported);
             progress(i + 1);
         }
         tx.commit().await?;

@@ -27,6 +27,17 @@ pub enum AuditAction {
     /// A village handed over: the old cadre's assignment ended, the new one's begun (an entry
     /// for each).
     Handover,
+    /// An account's role, name or assignments changed by a roster import (`account_created`
+    /// for the accounts it made).
+    AccountChanged,
+    /// One assignment of an account added, or given its end (entity `user`, the division as
+    /// scope).
+    AssignmentAdded,
+    AssignmentEnded,
+    /// A survey form version published or retired (entity `form`, the record the version's
+    /// derived id, `forms::version_id`; no scope: forms serve every county).
+    FormPublished,
+    FormRetired,
 }
 
 impl AuditAction {
@@ -40,6 +51,11 @@ impl AuditAction {
             AuditAction::PasswordReset => "password_reset",
             AuditAction::Handover => "handover",
             AuditAction::DeviceRevoked => "device_revoked",
+            AuditAction::AccountChanged => "account_changed",
+            AuditAction::AssignmentAdded => "assignment_added",
+            AuditAction::AssignmentEnded => "assignment_ended",
+            AuditAction::FormPublished => "form_published",
+            AuditAction::FormRetired => "form_retired",
         }
     }
 }

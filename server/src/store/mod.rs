@@ -16,6 +16,7 @@
 //! "retry later", and a failed transaction never spoils the pooled connection it ran on.
 
 mod admin;
+mod assignments;
 mod attendance;
 mod audit;
 mod batch;
@@ -57,9 +58,10 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 use crate::privacy::DataKey;
 
 pub use admin::{
-    DeviceHealth, DeviceInfo, ImportAssignment, ImportSummary, ImportUser, PreviousState,
-    UserOutcome,
+    DeviceHealth, DeviceInfo, ImportAssignment, ImportSummary, ImportUser, ImportedUser,
+    PreviousState, UserOutcome,
 };
+pub use assignments::{Ending, OPEN_END};
 pub use attendance::{
     AssignmentSpan, CadreRow, CoverageRow, PlainRecord, PresenceEvent, ReviewRow,
 };

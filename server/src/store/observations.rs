@@ -13,6 +13,8 @@ use super::{Result, Store, StoreError, Tx, execute, fetch_as, fetch_scalar};
 pub struct PublishedForm {
     pub definition: FormDef,
     pub published_at: i64,
+    /// Who published it from the console (`None`: from the command line).
+    pub published_by: Option<Uuid>,
     pub retired_at: Option<i64>,
 }
 
@@ -20,6 +22,7 @@ pub struct PublishedForm {
 struct FormRow {
     definition: Json<FormDef>,
     published_at: i64,
+    published_by: Option<Uuid>,
     retired_at: Option<i64>,
 }
 
@@ -28,6 +31,7 @@ impl From<FormRow> for PublishedForm {
         PublishedForm {
             definition: r.definition.0,
             published_at: r.published_at,
+            published_by: r.published_by,
             retired_at: r.retired_at,
         }
     }
@@ -116,9 +120,39 @@ impl Store {
             self.reader(),
             fetch_all,
             FormRow,
-            "SELECT definition, published_at, retired_at FROM forms ORDER BY key, version DESC",
+            "SELECT definition, published_at, published_by, retired_at FROM forms ORDER BY key, version DESC",
         )?;
         Ok(rows.into_iter().map(PublishedForm::from).collect())
+    }
+
+    /// How many surveys were captured on each form version: `(key, version, surveys)`. One
+    /// pass over the surveys through the `(entity, scope)` index, for the forms page.
+    pub async fn surveys_by_form_version(&self) -> Result<Vec<(String, u32, i64)>> {
+        let sql = match self.reader() {
+            super::Engine::Sqlite(_) => {
+                "SELECT json_extract(fields, '$.form_key'),
+                     CAST(json_extract(fields, '$.form_version') AS TEXT), COUNT(*)
+                 FROM records WHERE entity = 'survey_submission' AND NOT deleted
+                 GROUP BY 1, 2"
+            }
+            super::Engine::Postgres(_) => {
+                "SELECT fields->>'form_key', fields->>'form_version', COUNT(*)
+                 FROM records WHERE entity = 'survey_submission' AND NOT deleted
+                 GROUP BY 1, 2"
+            }
+        };
+        let rows: Vec<(Option<String>, Option<String>, i64)> = fetch_as!(
+            self.reader(),
+            fetch_all,
+            (Option<String>, Option<String>, i64),
+            sql
+        )?;
+        // A survey is checked against a published version before it is kept, so every row
+        // names one; the filter only keeps a hand-edited database from breaking the page.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, version, n)| Some((key?, version?.parse().ok()?, n)))
+            .collect())
     }
 
     /// All records of a household (itself, members, checks, surveys), oldest first.
@@ -208,7 +242,7 @@ impl Tx {
             self.conn(),
             fetch_optional,
             FormRow,
-            "SELECT definition, published_at, retired_at FROM forms WHERE key = $1 AND version = $2",
+            "SELECT definition, published_at, published_by, retired_at FROM forms WHERE key = $1 AND version = $2",
             key,
             version,
         )?;

@@ -3,6 +3,8 @@
 //! action does what the API would (approve a sheet, reassign a task, move a case, resolve a
 //! conflict) and each figure counts what was recorded (dashboard, map).
 
+mod accounts_more;
+mod forms;
 mod households;
 
 use std::collections::HashMap;
@@ -28,6 +30,7 @@ struct Browser {
 struct Page {
     status: StatusCode,
     location: Option<String>,
+    cache_control: Option<String>,
     body: String,
 }
 
@@ -81,6 +84,11 @@ impl Browser {
             location: r
                 .headers()
                 .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            cache_control: r
+                .headers()
+                .get("cache-control")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             body: r.text().await.unwrap_or_default(),

@@ -3,7 +3,11 @@
 //! officer those assigned inside their county, never an admin or another county officer, and
 //! makes none of either. Every change is audited (`audit_log`, entity `user`, the account's
 //! division as scope); a disabled account is refused at its very next request on any replica,
-//! as `admin disable-user` does.
+//! as `admin disable-user` does. A person's assignments one by one are `assignments`; the
+//! staff roster's import, shared with `admin import-users`, is `import`.
+
+pub mod assignments;
+pub mod import;
 
 use std::collections::BTreeSet;
 
@@ -14,7 +18,7 @@ use super::{Caller, ServiceError};
 use crate::auth::password;
 use crate::clock;
 use crate::state::AppState;
-use crate::store::{AccountRow, AuditAction, AuditEntry, DeviceInfo, NewUser, StoreError, UserRow};
+use crate::store::{AccountRow, AuditAction, DeviceInfo, NewUser, StoreError, UserRow};
 
 /// An account as the accounts page lists it.
 pub type Account = AccountRow;
@@ -29,6 +33,7 @@ pub struct NewAccount {
 }
 
 /// What the caller may manage: every division (an admin) or those at or below their own.
+#[derive(Clone, Debug)]
 enum Manages {
     All,
     Below(Vec<String>),
@@ -62,10 +67,39 @@ async fn manages(state: &AppState, caller: &Caller) -> Result<Manages, ServiceEr
     }
 }
 
-/// Whether the caller may make or change an account of `role`.
+/// Whether the caller may make or change an account of `role`: an admin any, a county
+/// officer none of the roles that manage accounts.
 fn may_handle(caller: &Caller, role: &str) -> bool {
-    caller.role == Role::Admin
-        || (role != Role::Admin.as_str() && role != Role::CountyOfficer.as_str())
+    caller.role == Role::Admin || !manager_role(role)
+}
+
+fn manager_role(role: &str) -> bool {
+    role == Role::Admin.as_str() || role == Role::CountyOfficer.as_str()
+}
+
+/// Whose accounts an import may make or change: every account and division (the command line,
+/// an admin), or a county officer's (people of divisions under the county, in roles that do
+/// not manage accounts).
+pub struct Reach {
+    manages: Manages,
+    any_role: bool,
+}
+
+impl Reach {
+    /// The command line's: whoever runs it is the server's operator.
+    pub fn everything() -> Reach {
+        Reach {
+            manages: Manages::All,
+            any_role: true,
+        }
+    }
+
+    async fn of(state: &AppState, caller: &Caller) -> Result<Reach, ServiceError> {
+        Ok(Reach {
+            manages: manages(state, caller).await?,
+            any_role: caller.role == Role::Admin,
+        })
+    }
 }
 
 /// The accounts assigned at or below `division` today, disabled ones too.
@@ -150,8 +184,24 @@ pub async fn create(
     Ok((user.id, secret))
 }
 
-/// An account the caller may change: the account, and the first of its divisions today that
-/// is the caller's. Unknown and not the caller's look the same.
+/// The divisions a person works in today or is planned to work in later: whoever manages one
+/// of them manages the person (a cadre arriving next month is already the county's to
+/// prepare).
+async fn current_and_planned(
+    store: &crate::store::Store,
+    user_id: Uuid,
+) -> Result<BTreeSet<String>, ServiceError> {
+    let today = clock::iso(clock::today());
+    Ok(store
+        .assignment_spans(user_id, &today, crate::store::OPEN_END)
+        .await?
+        .into_iter()
+        .map(|a| a.division_code)
+        .collect())
+}
+
+/// An account the caller may change: the account, and the first of its divisions (today's or
+/// planned) that is the caller's. Unknown and not the caller's look the same.
 async fn managed(
     state: &AppState,
     caller: &Caller,
@@ -159,14 +209,9 @@ async fn managed(
 ) -> Result<(UserRow, String), ServiceError> {
     let manages = manages(state, caller).await?;
     let store = state.store();
-    let today = clock::iso(clock::today());
     let not_found = || ServiceError::not_found("no such account among yours");
     let target = store.user_by_id(user_id).await?.ok_or_else(not_found)?;
-    let divisions: BTreeSet<String> = store
-        .user_assignments(user_id, &today)
-        .await?
-        .into_iter()
-        .collect();
+    let divisions = current_and_planned(store, user_id).await?;
     let Some(division) = divisions.iter().find(|d| manages.covers(d)).cloned() else {
         return Err(not_found());
     };
@@ -376,22 +421,9 @@ async fn audit(
     state: &AppState,
     caller: &Caller,
     action: AuditAction,
-    (entity, id): (&'static str, Uuid),
+    record: (&'static str, Uuid),
     division: &str,
     fields: &[&str],
 ) -> Result<(), ServiceError> {
-    let entry = AuditEntry {
-        user_id: caller.user_id,
-        device_id: Some(caller.device_id),
-        action,
-        entity,
-        record_id: id,
-        household_id: None,
-        scope: Some(division.to_owned()),
-        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
-    };
-    Ok(state
-        .store()
-        .append_audit(&[entry], clock::now_ms())
-        .await?)
+    super::audit::change(state, caller, action, record, Some(division), fields).await
 }

@@ -1,11 +1,18 @@
 //! Accounts (账户管理): an admin, or a county officer within the county, lists the people
 //! assigned under a division, makes an account (its first password shown once on the answer
-//! page, never stored in clear nor sent again), and disables or enables one. The rules are
-//! `service::accounts`'.
+//! page, never stored in clear nor sent again), disables or enables one, resets a password,
+//! hands a village over, and imports the staff roster (`import`). A person's own page, with
+//! their assignments and devices, is `person`. The rules are `service::accounts`'.
+
+mod import;
+mod person;
+
+pub use import::import;
+pub use person::{assign, end, person, revoke};
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, Uri, header};
+use axum::response::Response;
 use fieldsync_protocol::{ErrorCode, Role};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -123,6 +130,8 @@ async fn page_of(
                     }
                     button type="submit" { (l.t("创建并生成初始密码", "Make it, with a first password")) }
                 }
+                h2 { (l.t("导入人员名单", "Import the staff roster")) }
+                (import::form(v))
             }
             section {
                 h2 { (l.t("在岗人员", "People assigned")) " · " (scope.name(&division)) }
@@ -144,20 +153,23 @@ async fn page_of(
             }
         }
     };
-    let status = if outcome.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    let mut res = (
-        status,
-        layout::page(v, Nav::Accounts, title, &here(uri), body),
-    )
-        .into_response();
-    // A first password is on the page: no cache keeps it.
+    let refused = outcome.error.is_some();
+    Ok(unstored(layout::form_page(
+        v,
+        Nav::Accounts,
+        title,
+        &here(uri),
+        body,
+        refused,
+    )))
+}
+
+/// A page that may carry a first password: no cache keeps it (the router's default says the
+/// same; this page does not rely on it).
+fn unstored(mut res: Response) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    res
 }
 
 /// `<option>`s of the viewer's divisions, the townships and the villages below them.
@@ -242,15 +254,31 @@ fn account_row(v: &Viewer, scope: &Scope, division: &str, a: &ops::Account) -> M
     }
 }
 
-/// A refusal the office can act on, shown on the form; other errors are the error page.
-fn correctable(e: ServiceError) -> Result<String, ConsoleError> {
+/// A refusal the office can act on, shown on the form: its message and the field it
+/// concerns. Other errors are the error page.
+fn refusal(e: ServiceError) -> Result<(String, Option<String>), ConsoleError> {
     match e {
-        ServiceError::Invalid(d) | ServiceError::Rejected(d) | ServiceError::Conflict(d) => {
-            Ok(d.message)
-        }
-        ServiceError::Forbidden(d) => Ok(d.message),
+        ServiceError::Invalid(d)
+        | ServiceError::Rejected(d)
+        | ServiceError::Conflict(d)
+        | ServiceError::Forbidden(d) => Ok((d.message, d.field)),
         e => Err(e.into()),
     }
+}
+
+fn correctable(e: ServiceError) -> Result<String, ConsoleError> {
+    refusal(e).map(|(message, _)| message)
+}
+
+/// A day typed in `field` of a form (`YYYY-MM-DD`).
+fn day(text: &str, field: &str) -> Result<time::Date, ServiceError> {
+    crate::clock::parse_date(text.trim()).ok_or_else(|| {
+        ServiceError::invalid(
+            ErrorCode::InvalidValue,
+            format!("{text:?} is not a day (YYYY-MM-DD)"),
+        )
+        .at(field)
+    })
 }
 
 pub async fn list(
@@ -388,8 +416,8 @@ pub async fn handover(
 ) -> Result<Response, ConsoleError> {
     let (v, f) = (&posted.viewer, &posted.form);
     let division = f.division.as_deref().filter(|d| !d.is_empty());
-    let done = match crate::clock::parse_date(&f.day) {
-        Some(day) => {
+    let done = match day(&f.day, "day") {
+        Ok(day) => {
             let h = ops::Handover {
                 village: f.village.clone(),
                 from: f.from,
@@ -398,10 +426,7 @@ pub async fn handover(
             };
             ops::hand_over(&state, &v.caller, h).await
         }
-        None => Err(ServiceError::invalid(
-            ErrorCode::InvalidValue,
-            format!("{:?} is not a day (YYYY-MM-DD)", f.day),
-        )),
+        Err(e) => Err(e),
     };
     match done {
         Ok(()) => Ok(see_other(&format!(
@@ -416,78 +441,4 @@ pub async fn handover(
             page_of(&state, v, &uri, division, &CreateForm::default(), outcome).await
         }
     }
-}
-
-#[derive(Deserialize)]
-pub struct PersonQuery {
-    done: Option<String>,
-}
-
-/// A person's devices with their last contact; revoke a lost or handed-on phone.
-pub async fn person(
-    State(state): State<AppState>,
-    v: Viewer,
-    uri: Uri,
-    P(id): P<Uuid>,
-    Q(q): Q<PersonQuery>,
-) -> Result<Response, ConsoleError> {
-    let l = v.lang;
-    let (user, devices) = ops::devices(&state, &v.caller, id).await?;
-    let name = user
-        .display_name
-        .clone()
-        .unwrap_or_else(|| user.username.clone());
-    let body = html! {
-        @if q.done.as_deref() == Some("revoked") {
-            (layout::flash(Some(l.t("设备已注销：它的下一次请求将被拒绝", "The device is revoked: its next request is refused"))))
-        }
-        p { (user.username) " · " (l.role_name(&user.role)) }
-        div.scroll {
-            table data-testid="devices" {
-                thead { tr {
-                    th { (l.t("设备", "Device")) } th { (l.t("最近联系", "Last contact")) } th { (l.t("启用于", "First seen")) }
-                    th { (l.t("应用版本", "App version")) } th.num { (l.t("待上传", "Waiting to send")) } th { (l.t("状态", "State")) } th {}
-                } }
-                tbody {
-                    @for d in &devices {
-                        tr data-device=(d.id) {
-                            td { code { (d.id.to_string().get(..8).unwrap_or("")) } }
-                            td { (layout::when(d.last_seen_at)) }
-                            td { (layout::when(d.created_at)) }
-                            td { (d.app_version.as_deref().unwrap_or("—")) }
-                            td.num { (d.outbox_depth.map_or_else(|| "—".to_owned(), |n| n.to_string())) }
-                            td { @if d.revoked_at.is_some() { span.badge.bad { (l.t("已注销", "Revoked")) } } @else { span.badge.ok { (l.t("在用", "In use")) } } }
-                            td {
-                                @if d.revoked_at.is_none() && d.id != v.caller.device_id {
-                                    form.inline method="post" action=(format!("{PATH}/{id}/devices/{}/revoke", d.id))
-                                        data-confirm=(l.t("注销后这台设备无法再同步或登录，确定吗？", "A revoked device can neither sync nor sign in again. Revoke?")) {
-                                        (layout::csrf(&v))
-                                        button.danger type="submit" data-testid="revoke" { (l.t("注销", "Revoke")) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    @if devices.is_empty() { tr { td colspan="7" .muted { (l.t("还没有登录过的设备", "No device has signed in yet")) } } }
-                }
-            }
-        }
-        p { a href=(PATH) { "← " (l.t("账户管理", "Accounts")) } }
-    };
-    Ok(layout::page(&v, Nav::Accounts, &name, &here(&uri), body).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct DevicePath {
-    id: Uuid,
-    device: Uuid,
-}
-
-pub async fn revoke(
-    State(state): State<AppState>,
-    P(path): P<DevicePath>,
-    posted: Posted<BackForm>,
-) -> Result<Response, ConsoleError> {
-    ops::revoke_device(&state, &posted.viewer.caller, path.id, path.device).await?;
-    Ok(see_other(&format!("{PATH}/{}?done=revoked", path.id)))
 }
