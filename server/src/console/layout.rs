@@ -20,11 +20,12 @@ pub enum Nav {
     Map,
     Roster,
     Accounts,
+    Staffing,
     Hotline,
 }
 
 impl Nav {
-    const ALL: [Nav; 10] = [
+    const ALL: [Nav; 11] = [
         Nav::Dashboard,
         Nav::Attendance,
         Nav::Tasks,
@@ -34,6 +35,7 @@ impl Nav {
         Nav::Map,
         Nav::Roster,
         Nav::Accounts,
+        Nav::Staffing,
         Nav::Hotline,
     ];
 
@@ -48,19 +50,24 @@ impl Nav {
             Nav::Map => "/console/map",
             Nav::Roster => "/console/roster",
             Nav::Accounts => "/console/accounts",
+            Nav::Staffing => "/console/staffing",
             Nav::Hotline => "/console/hotline",
         }
     }
 
-    /// The roster import and the accounts are for the county's office only, and the hotline
-    /// desk for its operators, who work at nothing else here; the other sections answer every
-    /// other role with what it may see.
+    /// The roster import and the accounts are for the county's office only, the village teams
+    /// for those who oversee villages, and the hotline desk for its operators, who work at
+    /// nothing else here; the other sections answer every other role with what it may see.
     fn shown_to(self, role: fieldsync_protocol::Role) -> bool {
         use fieldsync_protocol::Role::{Admin, CountyOfficer, HotlineOperator};
         if self == Nav::Hotline || role == HotlineOperator {
             return self == Nav::Hotline && role == HotlineOperator;
         }
-        !matches!(self, Nav::Roster | Nav::Accounts) || matches!(role, Admin | CountyOfficer)
+        match self {
+            Nav::Roster | Nav::Accounts => matches!(role, Admin | CountyOfficer),
+            Nav::Staffing => crate::service::staffing::READERS.contains(&role),
+            _ => true,
+        }
     }
 
     fn label(self, l: Lang) -> &'static str {
@@ -74,6 +81,7 @@ impl Nav {
             Nav::Map => l.t("地图", "Map"),
             Nav::Roster => l.t("户籍导入", "Roster import"),
             Nav::Accounts => l.t("账户管理", "Accounts"),
+            Nav::Staffing => l.t("驻村力量", "Village teams"),
             Nav::Hotline => l.t("12317 受理台", "12317 hotline desk"),
         }
     }

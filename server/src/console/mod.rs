@@ -25,6 +25,7 @@ mod photos;
 mod roster;
 mod scope;
 mod session;
+mod staffing;
 mod work;
 
 use axum::Router;
@@ -84,6 +85,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/accounts/{id}/devices/{device}/revoke",
             post(accounts::revoke),
         )
+        .route("/console/staffing", get(staffing::page))
+        .route("/console/staffing/category", post(staffing::designate))
         .route("/console/hotline/find", post(hotline::find))
         .route("/console/conflicts", get(conflicts::list))
         .route("/console/conflicts/{id}/resolve", post(conflicts::resolve))

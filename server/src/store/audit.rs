@@ -27,6 +27,11 @@ pub enum AuditAction {
     /// A village handed over: the old cadre's assignment ended, the new one's begun (an entry
     /// for each).
     Handover,
+    /// A village's category designated by an administrator, or the designation removed (its
+    /// county's category again): entity `village`, the record [`village_record`] of its code,
+    /// the village as scope.
+    VillageCategorySet,
+    VillageCategoryCleared,
 }
 
 impl AuditAction {
@@ -40,8 +45,22 @@ impl AuditAction {
             AuditAction::PasswordReset => "password_reset",
             AuditAction::Handover => "handover",
             AuditAction::DeviceRevoked => "device_revoked",
+            AuditAction::VillageCategorySet => "village_category_set",
+            AuditAction::VillageCategoryCleared => "village_category_cleared",
         }
     }
+}
+
+/// The audit's record id of a village, which has a code and no id: a UUID (version 8) whose
+/// last six bytes are the code's number, so every entry about the village names the same record
+/// and the code can be read back from it.
+pub fn village_record(code: &str) -> Uuid {
+    let number: u64 = code.parse().unwrap_or(0);
+    let mut b = [0u8; 16];
+    b[10..].copy_from_slice(&number.to_be_bytes()[2..]);
+    b[6] = 0x80;
+    b[8] = 0x80;
+    Uuid::from_bytes(b)
 }
 
 #[derive(Clone, Debug)]
