@@ -255,3 +255,22 @@ impl Store {
         Ok(rows.into_iter().map(AuditRow::from).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::village_record;
+
+    /// A village's record id is the same every time and shows its code (in hexadecimal).
+    #[test]
+    fn a_villages_record_id_carries_its_code() {
+        let id = village_record("640104001002");
+        assert_eq!(id, village_record("640104001002"));
+        assert_ne!(id, village_record("640104001003"));
+        assert_eq!(id.get_version_num(), 8);
+        let hex = id.simple().to_string();
+        assert_eq!(
+            u64::from_str_radix(&hex[20..], 16).ok(),
+            Some(640_104_001_002)
+        );
+    }
+}

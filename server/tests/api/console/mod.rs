@@ -3,6 +3,8 @@
 //! action does what the API would (approve a sheet, reassign a task, move a case, resolve a
 //! conflict) and each figure counts what was recorded (dashboard, map).
 
+mod staffing;
+
 use std::collections::HashMap;
 
 use fieldsync_protocol::Role;
