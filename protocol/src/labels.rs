@@ -210,6 +210,27 @@ pub fn difficulty(d: &str) -> Option<Label> {
     Some(Label { zh, en })
 }
 
+/// What a check found wrong (`registry::checks::FAILURES`).
+pub fn failure(code: &str) -> Option<Label> {
+    let (zh, en) = match code {
+        "dangerous_house" => (
+            "危房（C/D级）未改造",
+            "Dangerous house (grade C/D) not fixed",
+        ),
+        "unresolved_hazard" => ("安全隐患未消除", "Hazard not resolved"),
+        "not_appraised" => ("住房未鉴定", "House not appraised"),
+        "water_quantity" => ("水量不足", "Not enough water"),
+        "water_quality" => ("水质不达标", "Water quality not met"),
+        "water_convenience" => ("取水不方便", "Water not convenient to fetch"),
+        "water_supply" => ("供水无保障", "Water supply not guaranteed"),
+        "out_of_school" => ("适龄儿童失学辍学", "Child of school age out of school"),
+        "uninsured" => ("未参加基本医疗保险", "Not in basic medical insurance"),
+        "no_family_doctor" => ("未签约家庭医生", "No family doctor contract"),
+        _ => return None,
+    };
+    Some(Label { zh, en })
+}
+
 /// A kind of absence a cadre declares (`registry::ABSENCE_KINDS`).
 pub fn absence_kind(kind: &str) -> Option<Label> {
     let (zh, en) = match kind {
@@ -438,6 +459,9 @@ mod tests {
         }
         for k in ABSENCE_KINDS {
             assert!(absence_kind(k).is_some(), "{k}");
+        }
+        for f in crate::registry::checks::FAILURES {
+            assert!(failure(f).is_some(), "{f}");
         }
         // Every field a form asks and each of its values: the forms' own test (the server's
         // `openrosa::xform`) holds to it; here, the registers a reviewer reads.

@@ -49,6 +49,7 @@ pub async fn list(
                 StatusFilter::Open
             },
             record_id: None,
+            household_id: None,
             after: q.after,
             limit: Some(PAGE),
         },

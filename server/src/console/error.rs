@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, html};
 
+use super::i18n::Lang;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 use crate::web::{InternalError, status_of};
@@ -53,6 +54,28 @@ impl ConsoleError {
             message,
         ))
     }
+}
+
+/// A refusal the person at the form can act on (a value that does not fit, a village not theirs,
+/// a change that met another one), to show on the form beside what they typed, led by the form's
+/// own label of the field it is about (`label` of the refusal's field, when it names one);
+/// every other error is the console's error page.
+pub fn correctable(
+    l: Lang,
+    e: ServiceError,
+    label: impl Fn(&str) -> Option<&'static str>,
+) -> Result<String, ConsoleError> {
+    let detail = match e {
+        ServiceError::Invalid(d)
+        | ServiceError::Rejected(d)
+        | ServiceError::Conflict(d)
+        | ServiceError::Forbidden(d) => d,
+        e => return Err(e.into()),
+    };
+    Ok(match detail.field.as_deref().and_then(label) {
+        Some(label) => format!("{label}{}{}", l.t("：", ": "), detail.message),
+        None => detail.message,
+    })
 }
 
 impl IntoResponse for ConsoleError {

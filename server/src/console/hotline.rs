@@ -14,13 +14,12 @@ use fieldsync_protocol::registry::DIFFICULTIES;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::error::ConsoleError;
+use super::error::{ConsoleError, correctable};
 use super::i18n::Lang;
 use super::layout::{self, Nav};
 use super::scope::Scope;
 use super::session::{Posted, Viewer, see_other};
 use super::{Q, here};
-use crate::service::ServiceError;
 use crate::service::work::{self as ops, Call, Followed};
 use crate::state::AppState;
 
@@ -214,22 +213,6 @@ fn form_label(l: Lang, field: &str) -> Option<&'static str> {
     })
 }
 
-/// A refusal the operator can act on (a field that does not fit), shown on the form with the
-/// field it is about; other errors are the console's error page.
-fn correctable(l: Lang, e: ServiceError) -> Result<String, ConsoleError> {
-    let detail = match e {
-        ServiceError::Invalid(d) | ServiceError::Rejected(d) => d,
-        ServiceError::Forbidden(d) if d.code == fieldsync_protocol::ErrorCode::ForbiddenScope => d,
-        e => return Err(e.into()),
-    };
-    Ok(
-        match detail.field.as_deref().and_then(|f| form_label(l, f)) {
-            Some(label) => format!("{label}{}{}", l.t("：", ": "), detail.message),
-            None => detail.message,
-        },
-    )
-}
-
 pub async fn page(
     State(state): State<AppState>,
     v: Viewer,
@@ -265,7 +248,7 @@ pub async fn take(
     match ops::take_call(&state, &v.caller, call).await {
         Ok(id) => Ok(see_other(&format!("{PATH}?taken={id}"))),
         Err(e) => {
-            let why = correctable(v.lang, e)?;
+            let why = correctable(v.lang, e, |f| form_label(v.lang, f))?;
             desk(&state, v, &uri, form, Some(&why), None, None).await
         }
     }
@@ -292,7 +275,7 @@ pub async fn find(
             .await
         }
         Err(e) => {
-            let why = correctable(v.lang, e)?;
+            let why = correctable(v.lang, e, |f| form_label(v.lang, f))?;
             desk(
                 &state,
                 v,

@@ -121,6 +121,31 @@ impl Lang {
         labels::channel(c).map_or(self.t("其他", "Other"), |l| self.pick(l))
     }
 
+    /// What a check found wrong.
+    pub fn failure(self, f: &str) -> &'static str {
+        labels::failure(f).map_or(self.t("其他问题", "Other problem"), |l| self.pick(l))
+    }
+
+    /// A field's value as a person reads it: an enumeration's word, yes or no, a list joined;
+    /// the text itself otherwise.
+    pub fn value(self, field: &str, v: &serde_json::Value) -> String {
+        use serde_json::Value;
+        match v {
+            Value::Null => "—".to_owned(),
+            Value::Bool(true) => self.t("是", "Yes").to_owned(),
+            Value::Bool(false) => self.t("否", "No").to_owned(),
+            Value::String(s) => {
+                labels::value(field, s).map_or_else(|| s.clone(), |l| self.pick(l).to_owned())
+            }
+            Value::Array(items) => items
+                .iter()
+                .map(|i| self.value(field, i))
+                .collect::<Vec<_>>()
+                .join(self.t("、", ", ")),
+            other => other.to_string(),
+        }
+    }
+
     /// A field of `entity`, for reviewers; the wire name otherwise.
     pub fn field(self, entity: &str, name: &str) -> String {
         labels::field_of(entity, name).map_or_else(|| name.to_owned(), |l| self.pick(l).to_owned())

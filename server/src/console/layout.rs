@@ -14,6 +14,7 @@ pub enum Nav {
     Dashboard,
     Attendance,
     Tasks,
+    Households,
     Cases,
     Reports,
     Conflicts,
@@ -25,8 +26,9 @@ pub enum Nav {
 }
 
 impl Nav {
-    const ALL: [Nav; 11] = [
+    const ALL: [Nav; 12] = [
         Nav::Dashboard,
+        Nav::Households,
         Nav::Attendance,
         Nav::Tasks,
         Nav::Cases,
@@ -42,6 +44,7 @@ impl Nav {
     fn href(self) -> &'static str {
         match self {
             Nav::Dashboard => "/console/",
+            Nav::Households => "/console/households",
             Nav::Attendance => "/console/attendance",
             Nav::Tasks => "/console/tasks",
             Nav::Cases => "/console/cases",
@@ -74,6 +77,7 @@ impl Nav {
         match self {
             Nav::Dashboard => l.t("概览", "Overview"),
             Nav::Attendance => l.t("考勤审核", "Attendance"),
+            Nav::Households => l.t("农户档案", "Households"),
             Nav::Tasks => l.t("帮扶任务", "Tasks"),
             Nav::Cases => l.t("监测对象", "Cases"),
             Nav::Reports => l.t("农户申报", "Self-reports"),

@@ -18,6 +18,7 @@ mod conflicts;
 mod dashboard;
 mod error;
 mod hotline;
+mod households;
 mod i18n;
 mod layout;
 mod map;
@@ -88,6 +89,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/staffing", get(staffing::page))
         .route("/console/staffing/category", post(staffing::designate))
         .route("/console/hotline/find", post(hotline::find))
+        .route(
+            "/console/households",
+            get(households::page).post(households::search),
+        )
+        .route("/console/households/{id}", get(households::file))
         .route("/console/conflicts", get(conflicts::list))
         .route("/console/conflicts/{id}/resolve", post(conflicts::resolve))
         .route("/console/photos/{sha256}", get(photos::original))

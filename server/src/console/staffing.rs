@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use time::Date;
 
-use super::error::ConsoleError;
+use super::error::{ConsoleError, correctable};
 use super::i18n::Lang;
 use super::layout::{self, Nav};
 use super::scope::Scope;
@@ -370,19 +370,21 @@ pub async fn designate(
             url_encode(back.division.as_deref().unwrap_or("")),
             url_encode(back.on.as_deref().unwrap_or(""))
         ))),
-        Err(ServiceError::Invalid(d) | ServiceError::Rejected(d)) => {
+        // Only an admin has the form: anyone else's post is refused outright.
+        Err(e @ ServiceError::Forbidden(_)) => Err(e.into()),
+        Err(e) => {
             let l = v.lang;
-            let field = match d.field.as_deref() {
-                Some("village") => l.t("村", "Village"),
-                _ => l.t("类别", "Class"),
-            };
+            let why = correctable(l, e, |f| match f {
+                "village" => Some(l.t("村", "Village")),
+                "category" => Some(l.t("类别", "Class")),
+                _ => None,
+            })?;
             let outcome = Outcome {
-                error: Some(format!("{field}{}{}", l.t("：", ": "), d.message)),
+                error: Some(why),
                 form,
                 ..Outcome::default()
             };
             page_of(&state, v, &uri, &back, outcome).await
         }
-        Err(e) => Err(e.into()),
     }
 }

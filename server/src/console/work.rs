@@ -397,19 +397,7 @@ pub async fn case(
             }
         }
         h2 { (l.t("办理记录", "Steps")) }
-        table data-testid="steps" {
-            thead { tr { th { (l.t("时间", "When")) } th { (l.t("步骤", "Step")) } th { (l.t("结果", "Outcome")) } th { (l.t("说明", "Note")) } } }
-            tbody {
-                @for s in &view.steps {
-                    tr {
-                        td { (text(&s.fields, "taken_at").unwrap_or("")) }
-                        td { (l.case_state(text(&s.fields, "from").unwrap_or(""))) " → " (l.case_state(text(&s.fields, "to").unwrap_or(""))) }
-                        td { (outcome(l, text(&s.fields, "outcome"))) @if let Some(r) = text(&s.fields, "refusal") { " " span.muted { (r) } } }
-                        td { (text(&s.fields, "note").unwrap_or("")) }
-                    }
-                }
-            }
-        }
+        (steps_table(l, &view.steps))
         h2 { (l.t("相关任务", "Tasks")) }
         ul {
             @for t in &view.tasks {
@@ -425,6 +413,25 @@ pub async fn case(
         }
     };
     Ok(layout::page(&v, Nav::Cases, &title, &here(&uri), body).into_response())
+}
+
+/// The steps of a case with their outcomes, oldest first.
+pub(super) fn steps_table(l: Lang, steps: &[Item]) -> Markup {
+    html! {
+        table data-testid="steps" {
+            thead { tr { th { (l.t("时间", "When")) } th { (l.t("步骤", "Step")) } th { (l.t("结果", "Outcome")) } th { (l.t("说明", "Note")) } } }
+            tbody {
+                @for s in steps {
+                    tr {
+                        td { (text(&s.fields, "taken_at").unwrap_or("")) }
+                        td { (l.case_state(text(&s.fields, "from").unwrap_or(""))) " → " (l.case_state(text(&s.fields, "to").unwrap_or(""))) }
+                        td { (outcome(l, text(&s.fields, "outcome"))) @if let Some(r) = text(&s.fields, "refusal") { " " span.muted { (r) } } }
+                        td { (text(&s.fields, "note").unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn outcome(l: Lang, o: Option<&str>) -> Markup {

@@ -54,6 +54,7 @@ async fn list(
     let query = ConflictQuery {
         status: p.status,
         record_id: p.record_id,
+        household_id: None,
         after: p.after,
         limit: p.limit,
     };

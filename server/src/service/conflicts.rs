@@ -30,6 +30,8 @@ pub struct ConflictQuery {
     pub status: StatusFilter,
     /// Only the conflicts of this record.
     pub record_id: Option<Uuid>,
+    /// Only the conflicts of this household's records.
+    pub household_id: Option<Uuid>,
     /// The last conflict id of the previous page.
     pub after: Option<Uuid>,
     /// At most this many, 1 to 500; 100 when absent.
@@ -147,6 +149,7 @@ pub async fn list(
                 StatusFilter::All => None,
             },
             record_id: p.record_id,
+            household_id: p.household_id,
             after: p.after,
             limit: limit + 1,
         })

@@ -16,6 +16,7 @@ use super::{Caller, ServiceError};
 use crate::access::{self, Action};
 use crate::clock;
 use crate::state::AppState;
+use crate::store::{AuditEntry, HouseholdRecord};
 
 /// A check or survey of the household, as the caller's role may see it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -131,10 +132,21 @@ pub async fn checks(
     caller: &Caller,
     id: Uuid,
 ) -> Result<HouseholdChecks, ServiceError> {
+    let records = readable_household(state, caller, id).await?;
+    let (checks, audit) = checks_in(state, caller, id, &records).await?;
+    state.store().append_audit(&audit, clock::now_ms()).await?;
+    Ok(checks)
+}
+
+/// Every live record of household `id`; `not_found` for a household outside the caller's
+/// villages, unknown, or one the caller's role does not read (it does not exist for them).
+pub(super) async fn readable_household(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Vec<HouseholdRecord>, ServiceError> {
     let actor = caller.actor(state).await?;
     let records = state.store().household_records(id).await?;
-    // A household outside the caller's villages (or unknown, or unreadable) does not exist for
-    // the caller.
     let household = records
         .iter()
         .find(|r| r.id == id && r.entity == registry::HOUSEHOLD.name);
@@ -143,6 +155,20 @@ pub async fn checks(
     }) {
         return Err(ServiceError::not_found("no such household"));
     }
+    Ok(records)
+}
+
+/// The checks of a household the caller may read, from its `records`, with the audit entries of
+/// the personal fields they show (for the caller to append).
+pub(super) async fn checks_in(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    records: &[HouseholdRecord],
+) -> Result<(HouseholdChecks, Vec<AuditEntry>), ServiceError> {
+    let household = records
+        .iter()
+        .find(|r| r.id == id && r.entity == registry::HOUSEHOLD.name);
     let observations: Vec<_> = records
         .iter()
         .filter(|r| {
@@ -222,12 +248,14 @@ pub async fn checks(
             }
         })
         .collect();
-    state.store().append_audit(&audit, clock::now_ms()).await?;
-    Ok(HouseholdChecks {
-        household_id: id,
-        status,
-        history,
-    })
+    Ok((
+        HouseholdChecks {
+            household_id: id,
+            status,
+            history,
+        },
+        audit,
+    ))
 }
 
 fn photo_names(fields: &Map<String, Value>) -> impl Iterator<Item = &str> {

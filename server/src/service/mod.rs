@@ -23,6 +23,7 @@ pub mod credentials;
 pub mod disclosure;
 mod error;
 pub mod export;
+pub mod household_file;
 pub mod households;
 pub mod photos;
 pub mod push;

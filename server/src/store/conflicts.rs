@@ -43,6 +43,8 @@ pub struct ConflictFilter<'a> {
     pub villages: &'a [String],
     pub open: Option<bool>,
     pub record_id: Option<Uuid>,
+    /// Only the conflicts of this household's records (itself, its members, its tasks …).
+    pub household_id: Option<Uuid>,
     pub after: Option<Uuid>,
     pub limit: i64,
 }
@@ -56,8 +58,9 @@ impl Store {
         // other conditions are the same text on both.
         let rest = "AND ($2 IS NULL OR (resolved_at IS NULL) = $2)
                     AND ($3 IS NULL OR record_id = $3)
-                    AND ($4 IS NULL OR id > $4)
-                    ORDER BY id LIMIT $5";
+                    AND ($4 IS NULL OR record_id IN (SELECT id FROM records WHERE household_id = $4))
+                    AND ($5 IS NULL OR id > $5)
+                    ORDER BY id LIMIT $6";
         let rows = match self.reader() {
             Engine::Sqlite(p) => {
                 let list = serde_json::to_string(f.villages)
@@ -69,6 +72,7 @@ impl Store {
                     .bind(list)
                     .bind(f.open)
                     .bind(f.record_id)
+                    .bind(f.household_id)
                     .bind(f.after)
                     .bind(f.limit)
                     .fetch_all(p)
@@ -80,6 +84,7 @@ impl Store {
                     .bind(f.villages)
                     .bind(f.open)
                     .bind(f.record_id)
+                    .bind(f.household_id)
                     .bind(f.after)
                     .bind(f.limit)
                     .fetch_all(p)

@@ -26,6 +26,7 @@ mod console;
 mod divisions;
 mod export;
 mod fault;
+mod household_file;
 mod identity;
 mod jobs;
 mod keys;
@@ -70,6 +71,7 @@ pub use conflicts::{ConflictFilter, ConflictRow};
 pub use console::{AccountRow, ConsoleSession, MapPoint, Person, VillageMonth};
 pub use divisions::Division;
 pub use export::{ExportCheck, ExportHousehold, HouseholdCursor, VillageLabel};
+pub use household_file::{Edit, Found, Needle};
 pub use identity::{Binding, DeviceRow, HandOver, NewUser, UserRow, village_range};
 pub use jobs::JobRow;
 pub use observations::{

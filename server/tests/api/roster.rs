@@ -347,6 +347,7 @@ async fn open_conflicts(app: &TestApp) -> Vec<fieldsync_server::store::ConflictR
             villages: &[VILLAGE_A.to_owned()],
             open: Some(true),
             record_id: None,
+            household_id: None,
             after: None,
             limit: 100,
         })

@@ -48,20 +48,20 @@ pub struct Item {
 
 /// Shows records of one entity to the caller: disclosed by role, reads of personal data
 /// audited.
-struct Shown<'a> {
+pub(super) struct Shown<'a> {
     caller: &'a Caller,
     audit: Vec<AuditEntry>,
 }
 
 impl<'a> Shown<'a> {
-    fn new(caller: &'a Caller) -> Self {
+    pub(super) fn new(caller: &'a Caller) -> Self {
         Shown {
             caller,
             audit: Vec::new(),
         }
     }
 
-    fn item(&mut self, def: &'static EntityDef, r: WorkRecord) -> Item {
+    pub(super) fn item(&mut self, def: &'static EntityDef, r: WorkRecord) -> Item {
         let mut fields = r.fields.0;
         let at = Whereabouts {
             record_id: r.id,
@@ -80,12 +80,17 @@ impl<'a> Shown<'a> {
         }
     }
 
-    async fn finish(self, state: &AppState) -> Result<(), ServiceError> {
+    pub(super) async fn finish(self, state: &AppState) -> Result<(), ServiceError> {
         state
             .store()
             .append_audit(&self.audit, clock::now_ms())
             .await?;
         Ok(())
+    }
+
+    /// Adds audit entries of personal data shown some other way.
+    pub(super) fn extend(&mut self, entries: impl IntoIterator<Item = AuditEntry>) {
+        self.audit.extend(entries);
     }
 }
 

@@ -3,6 +3,7 @@
 //! action does what the API would (approve a sheet, reassign a task, move a case, resolve a
 //! conflict) and each figure counts what was recorded (dashboard, map).
 
+mod households;
 mod staffing;
 
 use std::collections::HashMap;

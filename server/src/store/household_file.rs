@@ -1,0 +1,243 @@
+//! What the household file (农户档案) reads: households found by name, phone, household number or
+//! ID-card number within a set of villages, and the history of edits to a household's records.
+//!
+//! Each search is one indexed lookup (`0020_household_search`, and `id_card_index` for ID-card
+//! numbers by keyed hash): a search never reads households it does not return, and never
+//! compares ID-card numbers in clear.
+
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Engine, Result, Store, StoreError, fetch_as};
+
+/// What a search looks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Needle {
+    /// The start of a head's or a member's name.
+    Name(String),
+    /// A phone number of the household or a member, exactly.
+    Phone(String),
+    /// A household number (户编号), exactly.
+    Number(String),
+    /// An ID-card number of the head or a member (already checked and normalised).
+    IdCard(String),
+}
+
+/// A household a search found, and by what.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Found {
+    pub household_id: Uuid,
+    /// The entity that matched: `household` (its head, phone or number) or `member`.
+    pub entity: String,
+    /// The record that matched (the household itself, or a member).
+    pub record_id: Uuid,
+}
+
+/// One accepted or refused change to a record of a household, from the mutation log: who, from
+/// which device, when, and which fields (never their values).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Edit {
+    pub received_at: i64,
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+    pub entity: String,
+    pub record_id: Uuid,
+    pub op: String,
+    pub status: String,
+    pub fields: Json<serde_json::Value>,
+}
+
+impl Edit {
+    /// The names of the fields the change wrote.
+    pub fn field_names(&self) -> Vec<String> {
+        match &self.fields.0 {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The smallest text greater than every text that starts with `prefix` (byte-wise, as both
+/// engines compare these indexes): a prefix is the range `[prefix, end)`.
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}{}", char::MAX)
+}
+
+impl Store {
+    /// Up to `limit` records of live households and members of `villages` that match `needle`,
+    /// by village then name.
+    pub async fn find_households(
+        &self,
+        villages: &[String],
+        needle: &Needle,
+        limit: i64,
+    ) -> Result<Vec<Found>> {
+        if villages.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A statement is given only the parameters it uses (PostgreSQL refuses others). The
+        // same conditions on both engines; a field's value is `json_extract(fields, '$.f')`
+        // on SQLite and `fields ->> 'f'` (byte-wise for names) on PostgreSQL, the expressions
+        // the indexes were made on, so that the planner uses them.
+        let (entity, field, exact, value) = match needle {
+            Needle::IdCard(number) => return self.find_by_id_card(villages, number, limit).await,
+            Needle::Name(name) => {
+                let mut found = self
+                    .find_in(villages, "household", "head_name", false, name, limit)
+                    .await?;
+                let members = self
+                    .find_in(villages, "member", "name", false, name, limit)
+                    .await?;
+                found.extend(members);
+                found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                return Ok(found);
+            }
+            Needle::Phone(phone) => {
+                let mut found = self
+                    .find_in(villages, "household", "phone", true, phone, limit)
+                    .await?;
+                found.extend(
+                    self.find_in(villages, "member", "phone", true, phone, limit)
+                        .await?,
+                );
+                found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                return Ok(found);
+            }
+            Needle::Number(no) => ("household", "household_no", true, no),
+        };
+        self.find_in(villages, entity, field, exact, value, limit)
+            .await
+    }
+
+    async fn find_in(
+        &self,
+        villages: &[String],
+        entity: &'static str,
+        field: &'static str,
+        exact: bool,
+        value: &str,
+        limit: i64,
+    ) -> Result<Vec<Found>> {
+        let household = if entity == "household" {
+            "id"
+        } else {
+            "household_id"
+        };
+        let end = prefix_end(value);
+        let rows = match self.reader() {
+            Engine::Sqlite(p) => {
+                let list = serde_json::to_string(villages)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let at = format!("json_extract(fields, '$.{field}')");
+                let test = if exact {
+                    format!("{at} = $3")
+                } else {
+                    format!("{at} >= $3 AND {at} < $4")
+                };
+                let sql = format!(
+                    "SELECT {household} AS household_id, entity, id AS record_id FROM records
+                     WHERE entity = '{entity}' AND scope IN (SELECT value FROM json_each($1))
+                       AND {test} AND NOT deleted AND {household} IS NOT NULL
+                     ORDER BY scope, {at} LIMIT $2"
+                );
+                let q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(list)
+                    .bind(limit)
+                    .bind(value);
+                if exact { q } else { q.bind(&end) }.fetch_all(p).await?
+            }
+            Engine::Postgres(p) => {
+                let at = if exact {
+                    format!("(fields ->> '{field}')")
+                } else {
+                    format!("((fields ->> '{field}') COLLATE \"C\")")
+                };
+                let test = if exact {
+                    format!("{at} = $3")
+                } else {
+                    format!("{at} >= $3 AND {at} < $4")
+                };
+                let sql = format!(
+                    "SELECT {household} AS household_id, entity, id AS record_id FROM records
+                     WHERE entity = '{entity}' AND scope = ANY($1)
+                       AND {test} AND NOT deleted AND {household} IS NOT NULL
+                     ORDER BY scope, {at} LIMIT $2"
+                );
+                let q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(villages)
+                    .bind(limit)
+                    .bind(value);
+                if exact { q } else { q.bind(&end) }.fetch_all(p).await?
+            }
+        };
+        Ok(rows)
+    }
+
+    async fn find_by_id_card(
+        &self,
+        villages: &[String],
+        number: &str,
+        limit: i64,
+    ) -> Result<Vec<Found>> {
+        let blind = self.key().blind(number);
+        const SELECT: &str = "SELECT r.household_id, r.entity, r.id AS record_id
+             FROM id_card_index i JOIN records r ON r.id = i.record_id
+             WHERE i.blind = $1 AND r.entity IN ('household', 'member') AND NOT r.deleted
+               AND r.household_id IS NOT NULL AND r.scope ";
+        let rows = match self.reader() {
+            Engine::Sqlite(p) => {
+                let list = serde_json::to_string(villages)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{SELECT}IN (SELECT value FROM json_each($2)) ORDER BY r.scope LIMIT $3"
+                )))
+                .bind(blind)
+                .bind(list)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+            }
+            Engine::Postgres(p) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{SELECT}= ANY($2) ORDER BY r.scope LIMIT $3"
+                )))
+                .bind(blind)
+                .bind(villages)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+            }
+        };
+        Ok(rows)
+    }
+
+    /// The newest `limit` changes to the records of a household, newest first.
+    pub async fn household_edits(&self, household_id: Uuid, limit: i64) -> Result<Vec<Edit>> {
+        Ok(fetch_as!(
+            self.reader(),
+            fetch_all,
+            Edit,
+            "SELECT received_at, user_id, device_id, entity, record_id, op, status, fields
+             FROM mutations WHERE household_id = $1
+             ORDER BY received_at DESC, mutation_id DESC LIMIT $2",
+            household_id,
+            limit,
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn a_prefix_range_holds_every_name_that_starts_with_it_and_no_other() {
+        let end = prefix_end("马");
+        for name in ["马", "马德福", "马𠀋", "马zzz"] {
+            assert!(name >= "马" && name < end.as_str(), "{name}");
+        }
+        for name in ["麻", "玛", "Ma", ""] {
+            assert!(!(name >= "马" && name < end.as_str()), "{name}");
+        }
+    }
+}
