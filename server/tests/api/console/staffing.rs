@@ -188,6 +188,25 @@ async fn the_shortfall_list_shows_who_is_missing_today_and_after_a_handover() {
         "members are optional in C"
     );
     assert!(rows_of(&rows, C_SECRETARY).is_empty());
+
+    // Not an out-of-poverty village of its county: designated D, it is never short.
+    let token = c.csrf();
+    let d = a
+        .post(
+            "/console/staffing/category",
+            &[
+                ("village", C_EMPTY),
+                ("category", "D"),
+                ("division", TOWNSHIP_C),
+                ("csrf", &token),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::SEE_OTHER, "{}", d.body);
+    let after = a.get(d.location.as_deref().unwrap()).await;
+    assert!(rows_of(&short_rows(&after.body), C_EMPTY).is_empty());
+    assert!(after.body.contains("D 类"));
 }
 
 /// Posts the designation form of the township's page.
