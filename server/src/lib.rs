@@ -26,6 +26,7 @@ pub mod receipts;
 pub mod roster;
 pub mod service;
 pub mod sheets;
+pub mod staffing;
 pub mod state;
 pub mod store;
 pub mod sync;

@@ -23,3 +23,4 @@ mod seed;
 mod settings;
 mod shutdown;
 mod simulator;
+mod staffing;

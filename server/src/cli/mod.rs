@@ -18,6 +18,7 @@ mod openrosa;
 mod progress;
 mod seed;
 mod serve;
+mod staffing;
 mod users;
 mod work;
 
@@ -172,6 +173,30 @@ enum Admin {
     DisableUser { username: String },
     /// Let a disabled user log in again.
     EnableUser { username: String },
+    /// The villages below a division whose resident team falls short of their class (A and B:
+    /// a first secretary and at least 2 team members; C: a first secretary) on a day or on a
+    /// later day their team changes (a term's end, a planned handover): when, and what is
+    /// missing.
+    Staffing {
+        #[arg(long, value_name = "CODE")]
+        division: String,
+        /// The day judged; default today (Beijing time).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date_arg)]
+        on: Option<Date>,
+        /// Also list every village with its class and team.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Designate a village's class: A (a resettlement village) or D (a village of a B or C
+    /// county that is not one of its out-of-poverty villages); `none` gives it its county's
+    /// class again. Audited.
+    SetVillageCategory {
+        #[arg(value_name = "VILLAGE")]
+        village: String,
+        /// A, D or none.
+        #[arg(value_name = "A|D|none")]
+        category: String,
+    },
     /// List who read or changed which record's personal data, oldest first: time (UTC+8),
     /// user, action, entity, record, household and field names (never values).
     Audit {
@@ -503,6 +528,12 @@ async fn admin(store: &Store, settings: &Settings, cmd: Admin) -> anyhow::Result
         }
         Admin::DisableUser { username } => users::disable_user(store, &username, true).await?,
         Admin::EnableUser { username } => users::disable_user(store, &username, false).await?,
+        Admin::Staffing { division, on, all } => {
+            staffing::staffing(store, &division, on, all).await?;
+        }
+        Admin::SetVillageCategory { village, category } => {
+            staffing::set_village_category(store, &village, &category).await?;
+        }
         Admin::Audit {
             household,
             username,

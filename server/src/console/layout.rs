@@ -22,11 +22,12 @@ pub enum Nav {
     Roster,
     Accounts,
     Forms,
+    Staffing,
     Hotline,
 }
 
 impl Nav {
-    const ALL: [Nav; 12] = [
+    const ALL: [Nav; 13] = [
         Nav::Dashboard,
         Nav::Households,
         Nav::Attendance,
@@ -38,6 +39,7 @@ impl Nav {
         Nav::Roster,
         Nav::Accounts,
         Nav::Forms,
+        Nav::Staffing,
         Nav::Hotline,
     ];
 
@@ -54,14 +56,15 @@ impl Nav {
             Nav::Roster => "/console/roster",
             Nav::Accounts => "/console/accounts",
             Nav::Forms => "/console/forms",
+            Nav::Staffing => "/console/staffing",
             Nav::Hotline => "/console/hotline",
         }
     }
 
     /// The roster import and the accounts are for the county's office only, the survey forms
-    /// for admins (a form serves every county), and the hotline desk for its operators, who
-    /// work at nothing else here; the other sections answer every other role with what it may
-    /// see.
+    /// for admins (a form serves every county), the village teams for those who oversee
+    /// villages, and the hotline desk for its operators, who work at nothing else here; the
+    /// other sections answer every other role with what it may see.
     fn shown_to(self, role: fieldsync_protocol::Role) -> bool {
         use fieldsync_protocol::Role::{Admin, CountyOfficer, HotlineOperator};
         if self == Nav::Hotline || role == HotlineOperator {
@@ -70,6 +73,7 @@ impl Nav {
         match self {
             Nav::Forms => role == Admin,
             Nav::Roster | Nav::Accounts => matches!(role, Admin | CountyOfficer),
+            Nav::Staffing => crate::service::staffing::READERS.contains(&role),
             _ => true,
         }
     }
@@ -87,6 +91,7 @@ impl Nav {
             Nav::Roster => l.t("户籍导入", "Roster import"),
             Nav::Accounts => l.t("账户管理", "Accounts"),
             Nav::Forms => l.t("调查表", "Survey forms"),
+            Nav::Staffing => l.t("驻村力量", "Village teams"),
             Nav::Hotline => l.t("12317 受理台", "12317 hotline desk"),
         }
     }

@@ -27,6 +27,7 @@ mod photos;
 mod roster;
 mod scope;
 mod session;
+mod staffing;
 mod upload;
 mod work;
 
@@ -95,6 +96,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/accounts/import", post(accounts::import))
         .route("/console/forms", get(forms::page).post(forms::publish))
         .route("/console/forms/{key}/{version}/retire", post(forms::retire))
+        .route("/console/staffing", get(staffing::page))
+        .route("/console/staffing/category", post(staffing::designate))
         .route("/console/hotline/find", post(hotline::find))
         .route(
             "/console/households",

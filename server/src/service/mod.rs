@@ -30,6 +30,7 @@ pub mod households;
 pub mod photos;
 pub mod push;
 pub mod roster;
+pub mod staffing;
 pub mod work;
 
 pub use caller::Caller;

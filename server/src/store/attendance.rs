@@ -55,6 +55,8 @@ macro_rules! cadre_assignment {
     };
 }
 
+pub(super) use cadre_assignment;
+
 /// The ids of the cadres of a division for a period (binds as [`cadre_assignment!`]), as a
 /// subquery.
 macro_rules! selected_cadres {

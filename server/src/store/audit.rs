@@ -38,6 +38,11 @@ pub enum AuditAction {
     /// derived id, `forms::version_id`; no scope: forms serve every county).
     FormPublished,
     FormRetired,
+    /// A village's category designated by an administrator, or the designation removed (its
+    /// county's category again): entity `village`, the record [`village_record`] of its code,
+    /// the village as scope.
+    VillageCategorySet,
+    VillageCategoryCleared,
 }
 
 impl AuditAction {
@@ -56,8 +61,22 @@ impl AuditAction {
             AuditAction::AssignmentEnded => "assignment_ended",
             AuditAction::FormPublished => "form_published",
             AuditAction::FormRetired => "form_retired",
+            AuditAction::VillageCategorySet => "village_category_set",
+            AuditAction::VillageCategoryCleared => "village_category_cleared",
         }
     }
+}
+
+/// The audit's record id of a village, which has a code and no id: a UUID (version 8) whose
+/// last six bytes are the code's number, so every entry about the village names the same record
+/// and the code can be read back from it.
+pub fn village_record(code: &str) -> Uuid {
+    let number: u64 = code.parse().unwrap_or(0);
+    let mut b = [0u8; 16];
+    b[10..].copy_from_slice(&number.to_be_bytes()[2..]);
+    b[6] = 0x80;
+    b[8] = 0x80;
+    Uuid::from_bytes(b)
 }
 
 #[derive(Clone, Debug)]
@@ -250,5 +269,24 @@ impl Store {
             f.limit,
         )?;
         Ok(rows.into_iter().map(AuditRow::from).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::village_record;
+
+    /// A village's record id is the same every time and shows its code (in hexadecimal).
+    #[test]
+    fn a_villages_record_id_carries_its_code() {
+        let id = village_record("640104001002");
+        assert_eq!(id, village_record("640104001002"));
+        assert_ne!(id, village_record("640104001003"));
+        assert_eq!(id.get_version_num(), 8);
+        let hex = id.simple().to_string();
+        assert_eq!(
+            u64::from_str_radix(&hex[20..], 16).ok(),
+            Some(640_104_001_002)
+        );
     }
 }

@@ -41,6 +41,7 @@ mod rows;
 mod sealing;
 mod seed;
 mod sessions;
+mod staffing;
 mod sync;
 mod work;
 mod write_postgres;
@@ -65,7 +66,7 @@ pub use assignments::{Ending, OPEN_END};
 pub use attendance::{
     AssignmentSpan, CadreRow, CoverageRow, PlainRecord, PresenceEvent, ReviewRow,
 };
-pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow};
+pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow, village_record};
 pub use batch::{ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
 pub use blobs::{BlobFacts, BlobReference, BlobRow, StaleUpload, UploadRow};
 pub use conflicts::{ConflictFilter, ConflictRow};
@@ -84,6 +85,7 @@ pub use roster::{Baseline, RosterImport, RosterRecord};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
 pub use sessions::{EndReason, SessionAuth, Spent};
+pub use staffing::{PostingRow, VillageClassRow};
 pub use sync::SyncStats;
 pub use work::{Candidate, WorkRecord, village_and_above};
 use write_postgres::write_postgres;

@@ -6,6 +6,7 @@
 mod accounts_more;
 mod forms;
 mod households;
+mod staffing;
 
 use std::collections::HashMap;
 
