@@ -53,13 +53,6 @@ struct Figures {
     timings: Vec<Timing>,
 }
 
-fn households() -> usize {
-    std::env::var("FIELDSYNC_BENCH_HOUSEHOLDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000)
-}
-
 #[tokio::main]
 async fn main() {
     let all = fieldsync_server::testing::on_each_engine("household_file", run).await;
@@ -87,7 +80,7 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
     let store = server.store.clone();
     let settings = common::settings(db);
     let villages = store.villages_under(COUNTY).await.expect("villages");
-    let n = households();
+    let n = roster_file::households();
 
     // The county's roster, imported as the office imports it.
     let started = Instant::now();

@@ -43,13 +43,6 @@ struct Figures {
     written: u64,
 }
 
-fn households() -> usize {
-    std::env::var("FIELDSYNC_BENCH_HOUSEHOLDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000)
-}
-
 #[tokio::main]
 async fn main() {
     let all: Vec<_> = fieldsync_server::testing::on_each_engine("roster", run)
@@ -80,7 +73,7 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Figures> {
     eprintln!("== {engine}");
     let (settings, store) = common::open(db).await;
     let villages = store.villages_under(COUNTY).await.expect("villages");
-    let n = households();
+    let n = roster_file::households();
     let file = roster_file::roster(COUNTY, &villages, n);
     eprintln!(
         "   {n} households, {} rows, {:.1} MB of CSV over {} villages",

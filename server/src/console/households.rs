@@ -5,7 +5,7 @@
 //! an address, the browser's history or a proxy's log.
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use fieldsync_protocol::registry::{self, EntityDef};
 use maud::{Markup, html};
@@ -131,16 +131,14 @@ async fn search_page(
             }
         }
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        layout::page(v, Nav::Households, title(l), &here(uri), body),
-    )
-        .into_response())
+    Ok(layout::form_page(
+        v,
+        Nav::Households,
+        title(l),
+        &here(uri),
+        body,
+        error.is_some(),
+    ))
 }
 
 pub async fn file(

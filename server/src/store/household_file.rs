@@ -136,23 +136,41 @@ impl Store {
             "household_id"
         };
         let end = prefix_end(value);
+        let sqlite = matches!(self.reader(), Engine::Sqlite(_));
+        // The field's expression as its index was made on it, the table (named index on
+        // SQLite), and the village list (a JSON array on SQLite, an array on PostgreSQL).
+        let (at, from, of_villages) = match (sqlite, exact) {
+            (true, _) => (
+                format!("json_extract(fields, '$.{field}')"),
+                format!("records INDEXED BY {name}"),
+                "IN (SELECT value FROM json_each($1))",
+            ),
+            (false, true) => (
+                format!("(fields ->> '{field}')"),
+                "records".to_owned(),
+                "= ANY($1)",
+            ),
+            (false, false) => (
+                format!("((fields ->> '{field}') COLLATE \"C\")"),
+                "records".to_owned(),
+                "= ANY($1)",
+            ),
+        };
+        let test = if exact {
+            format!("{at} = $3")
+        } else {
+            format!("{at} >= $3 AND {at} < $4")
+        };
+        let sql = format!(
+            "SELECT {household} AS household_id, entity, id AS record_id FROM {from}
+             WHERE entity = '{entity}' AND scope {of_villages}
+               AND {test} AND NOT deleted AND {household} IS NOT NULL
+             ORDER BY scope, {at} LIMIT $2"
+        );
         let rows = match self.reader() {
             Engine::Sqlite(p) => {
                 let list = serde_json::to_string(villages)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let at = format!("json_extract(fields, '$.{field}')");
-                let test = if exact {
-                    format!("{at} = $3")
-                } else {
-                    format!("{at} >= $3 AND {at} < $4")
-                };
-                let sql = format!(
-                    "SELECT {household} AS household_id, entity, id AS record_id
-                     FROM records INDEXED BY {name}
-                     WHERE entity = '{entity}' AND scope IN (SELECT value FROM json_each($1))
-                       AND {test} AND NOT deleted AND {household} IS NOT NULL
-                     ORDER BY scope, {at} LIMIT $2"
-                );
                 let q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(list)
                     .bind(limit)
@@ -160,22 +178,6 @@ impl Store {
                 if exact { q } else { q.bind(&end) }.fetch_all(p).await?
             }
             Engine::Postgres(p) => {
-                let at = if exact {
-                    format!("(fields ->> '{field}')")
-                } else {
-                    format!("((fields ->> '{field}') COLLATE \"C\")")
-                };
-                let test = if exact {
-                    format!("{at} = $3")
-                } else {
-                    format!("{at} >= $3 AND {at} < $4")
-                };
-                let sql = format!(
-                    "SELECT {household} AS household_id, entity, id AS record_id FROM records
-                     WHERE entity = '{entity}' AND scope = ANY($1)
-                       AND {test} AND NOT deleted AND {household} IS NOT NULL
-                     ORDER BY scope, {at} LIMIT $2"
-                );
                 let q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(villages)
                     .bind(limit)
