@@ -20,6 +20,18 @@ pub fn field_of(entity: &str, name: &str) -> Option<Label> {
         ("task", "title") => ("标题", "Title"),
         ("task", "assignee_id") => ("负责人", "Assignee"),
         ("task", "due_on") => ("期限", "Due"),
+        ("task", "kind") => ("任务类型", "Kind of task"),
+        ("task" | "case", "source") => ("来源", "Source"),
+        ("task", "created_at") => ("派发时间", "Made at"),
+        ("task", "closed_at") => ("办结时间", "Closed at"),
+        ("case", "state") => ("办理状态", "State"),
+        ("case", "category") | ("self_report", "category") => ("困难类别", "Difficulty"),
+        ("case", "description") | ("self_report", "description") => {
+            ("反映的困难", "The difficulty described")
+        }
+        ("case", "closed_at") => ("结案时间", "Closed at"),
+        ("case_step", "case_type") | ("case", "case_type") => ("监测对象类型", "Monitoring type"),
+        ("leave_request", "kind") => ("类别", "Kind"),
         _ => return field(name),
     };
     Some(Label { zh, en })
@@ -38,6 +50,11 @@ pub fn entity(name: &str) -> Option<Label> {
         "member" => ("家庭成员", "Member"),
         "task" => ("任务", "Task"),
         "case" => ("监测对象", "Case"),
+        "case_step" => ("办理步骤", "Case step"),
+        "self_report" => ("农户申报", "Self-report"),
+        "survey_submission" => ("调查表", "Survey"),
+        "leave_request" => ("请假申请", "Leave request"),
+        "leave_decision" => ("请假审批", "Leave decision"),
         _ => return None,
     };
     Some(Label { zh, en })
@@ -318,6 +335,49 @@ pub fn field(name: &str) -> Option<Label> {
         "household" => ("农户", "Household"),
         "home_lat" => ("住房纬度", "Home latitude"),
         "home_lon" => ("住房经度", "Home longitude"),
+        "captured_at" => ("采集时间", "Captured at"),
+        "supersedes" => ("更正的记录", "Corrects the record"),
+        "passing" => ("是否达标", "Passes"),
+        "failures" => ("发现的问题", "Problems found"),
+        "form_key" => ("调查表", "Survey form"),
+        "form_version" => ("调查表版本", "Form version"),
+        "answers" => ("回答", "Answers"),
+        "started_at" => ("开始时间", "Started at"),
+        "ended_at" => ("结束时间", "Ended at"),
+        "first_day" => ("第一天", "First day"),
+        "last_day" => ("最后一天", "Last day"),
+        "leave_request_id" => ("请假申请", "Leave request"),
+        "decision" => ("审批结果", "Decision"),
+        "comment" => ("审批意见", "Comment"),
+        "reporter_name" => ("反映人姓名", "Reported by"),
+        "contact_phone" => ("联系电话", "Contact phone"),
+        "consent_to_checks" => ("同意核查家庭信息", "Consents to data checks"),
+        "channel" => ("反映渠道", "Channel"),
+        "case_id" => ("监测案例", "Case"),
+        "self_report_id" => ("农户申报", "Self-report"),
+        "reports" => ("申报次数", "Reports"),
+        "publicity_until" => ("公示截止", "Publicity until"),
+        "not_admitted_reason" => ("未纳入原因", "Why not admitted"),
+        "measures" => ("帮扶措施", "Help measures"),
+        "opened_at" => ("立案时间", "Opened at"),
+        "closed_at" => ("关闭时间", "Closed at"),
+        "from" => ("原状态", "From"),
+        "to" => ("新状态", "To"),
+        "taken_at" => ("办理时间", "Taken at"),
+        "visit_id" => ("入户走访", "Home visit"),
+        "publicity_days" => ("公示天数", "Days of publicity"),
+        "outcome" => ("结果", "Outcome"),
+        "refusal" => ("未通过原因", "Why refused"),
+        "evidence_id" => ("办结依据", "Evidence"),
+        "source_id" => ("来源记录", "Source record"),
+        "rule" => ("派发规则", "Rule"),
+        "escalated_at" => ("上报时间", "Escalated at"),
+        "escalated_to" => ("上报至", "Escalated to"),
+        "closed_by" => ("办结人", "Closed by"),
+        "category" => ("类别", "Category"),
+        "description" => ("说明", "Description"),
+        "state" => ("状态", "State"),
+        "case_type" => ("监测对象类型", "Monitoring type"),
         _ => return None,
     };
     Some(Label { zh, en })
@@ -463,6 +523,19 @@ mod tests {
         for f in crate::registry::checks::FAILURES {
             assert!(failure(f).is_some(), "{f}");
         }
+        // Every entity and every field of it, as the household file and the history of edits
+        // show them.
+        for def in crate::registry::ENTITIES {
+            assert!(entity(def.name).is_some(), "{}", def.name);
+            for f in def.fields {
+                assert!(
+                    field_of(def.name, f.name).is_some(),
+                    "{}.{}",
+                    def.name,
+                    f.name
+                );
+            }
+        }
         // Every field a form asks and each of its values: the forms' own test (the server's
         // `openrosa::xform`) holds to it; here, the registers a reviewer reads.
         for def in [&HOUSEHOLD, &MEMBER] {
@@ -484,6 +557,11 @@ mod tests {
 
     #[test]
     fn an_entitys_own_meaning_of_a_name_comes_first() {
+        assert_eq!(field_of("case", "source").map(|l| l.zh), Some("来源"));
+        assert_eq!(
+            field_of("water_check", "source").map(|l| l.zh),
+            Some("水源类型")
+        );
         assert_eq!(field_of("task", "status").map(|l| l.en), Some("Status"));
         assert_eq!(
             field_of("education_check", "status").map(|l| l.en),

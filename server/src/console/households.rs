@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
-use fieldsync_protocol::registry::{self, EntityDef};
+use fieldsync_protocol::registry::{self, EntityDef, FieldType};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -155,15 +155,15 @@ pub async fn file(
     let page_title = format!("{head} · {}", scope.name(&file.household.village_code));
     let body = html! {
         p { a href=(PATH) { "← " (l.t("查找其他农户", "Find another household")) } }
-        (fields_card(l, &registry::HOUSEHOLD, h, "household"))
+        (fields_card(l, &scope, &registry::HOUSEHOLD, h, "household"))
         h2 { (l.t("家庭成员", "Members")) }
         (members_table(l, &file.members))
         h2 { (l.t("“四查”现状", "The four checks now")) }
         (status_table(l, &file))
         h2 { (l.t("核查记录", "Checks and surveys")) }
-        (checks_list(l, &file.checks.history))
+        (checks_list(l, &scope, &file.checks.history))
         h2 { (l.t("走访记录", "Visits")) }
-        (visits_list(l, &file.visits))
+        (visits_list(l, &scope, &file.visits))
         h2 { (l.t("监测对象", "Cases")) }
         @if file.cases.is_empty() { p.muted { (l.t("没有监测案例", "No cases")) } }
         @for c in &file.cases {
@@ -173,7 +173,7 @@ pub async fn file(
                     a href=(format!("/console/cases/{}", c.case.id)) { strong { (l.difficulty(text(f, "category").unwrap_or(""))) } }
                     " · " span.badge { (l.case_state(text(f, "state").unwrap_or("reported"))) }
                     @if let Some(t) = text(f, "case_type") { " · " (l.monitoring_type(t)) }
-                    " · " span.muted { (layout::when(c.case.received_at_ms)) }
+                    @if let Some(at) = f.get("opened_at") { " · " span.muted { (shown(l, &scope, &registry::CASE, "opened_at", at)) } }
                 }
                 @if !c.steps.is_empty() { (steps_table(l, &c.steps)) }
             }
@@ -192,13 +192,40 @@ pub async fn file(
 
 /// A record's fields as label and value, in the register's order; fields the viewer's role may
 /// not see are left out, as the service left them out.
-fn fields_card(l: Lang, def: &'static EntityDef, f: &Map<String, Value>, testid: &str) -> Markup {
+/// A field's value as a person reads it: a village by its name, a time in Beijing time, an
+/// enumeration in words.
+fn shown(l: Lang, scope: &Scope, def: &EntityDef, name: &str, value: &Value) -> String {
+    let ty = def.field(name).map(|f| f.ty);
+    match (ty, value) {
+        (Some(FieldType::VillageCode), Value::String(code)) => scope.name(code).to_owned(),
+        (Some(FieldType::DateTime), Value::String(at)) => {
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .map_or_else(
+                    |_| at.clone(),
+                    |t| {
+                        layout::when(
+                            i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
+                        )
+                    },
+                )
+        }
+        _ => l.value(name, value),
+    }
+}
+
+fn fields_card(
+    l: Lang,
+    scope: &Scope,
+    def: &'static EntityDef,
+    f: &Map<String, Value>,
+    testid: &str,
+) -> Markup {
     html! {
         dl.fields data-testid=(testid) {
             @for field in def.fields.iter().filter(|d| !d.name.ends_with("_id")) {
                 @if let Some(value) = f.get(field.name) {
                     dt { (l.field(def.name, field.name)) }
-                    dd data-field=(field.name) { (l.value(field.name, value)) }
+                    dd data-field=(field.name) { (shown(l, scope, def, field.name, value)) }
                 }
             }
         }
@@ -266,12 +293,18 @@ fn check_state(l: Lang, state: &str) -> Markup {
     }
 }
 
-fn checks_list(l: Lang, history: &[CheckRecord]) -> Markup {
+/// The checks and surveys, newest first (visits and self-reports have their own sections).
+fn checks_list(l: Lang, scope: &Scope, history: &[CheckRecord]) -> Markup {
+    let history: Vec<&CheckRecord> = history
+        .iter()
+        .filter(|r| registry::is_check(&r.entity) || r.entity == registry::SURVEY_SUBMISSION.name)
+        .collect();
     if history.is_empty() {
         return html! { p.muted { (l.t("还没有核查记录", "No checks yet")) } };
     }
     html! {
         @for r in history.iter().rev() {
+            @let def = registry::entity(&r.entity);
             div.card data-testid="check" data-entity=(r.entity) {
                 div {
                     strong { (l.entity(&r.entity)) }
@@ -281,7 +314,11 @@ fn checks_list(l: Lang, history: &[CheckRecord]) -> Markup {
                 dl.fields {
                     @for (name, value) in r.fields.iter().filter(|(n, _)| !n.ends_with("_id") && *n != "photos") {
                         dt { (l.field(&r.entity, name)) }
-                        dd { @if name == "failures" { (failures(l, value)) } @else { (l.value(name, value)) } }
+                        dd {
+                            @if name == "failures" { (failures(l, value)) }
+                            @else if let Some(def) = def { (shown(l, scope, def, name, value)) }
+                            @else { (l.value(name, value)) }
+                        }
                     }
                 }
                 @if !r.photos.is_empty() {
@@ -326,7 +363,7 @@ fn photo(l: Lang, p: &PhotoView) -> Markup {
     }
 }
 
-fn visits_list(l: Lang, visits: &[Item]) -> Markup {
+fn visits_list(l: Lang, scope: &Scope, visits: &[Item]) -> Markup {
     if visits.is_empty() {
         return html! { p.muted { (l.t("还没有走访记录", "No visits yet")) } };
     }
@@ -336,7 +373,10 @@ fn visits_list(l: Lang, visits: &[Item]) -> Markup {
             tbody {
                 @for r in visits {
                     tr {
-                        td { (text(&r.fields, "started_at").map_or_else(|| layout::when(r.received_at_ms), str::to_owned)) }
+                        td { @match r.fields.get("started_at") {
+                            Some(at) => (shown(l, scope, &registry::VISIT, "started_at", at)),
+                            None => (layout::when(r.received_at_ms)),
+                        } }
                         td { @if let Some(p) = r.fields.get("purpose") { (l.value("purpose", p)) } }
                         td { (text(&r.fields, "notes").unwrap_or("")) }
                     }
