@@ -225,6 +225,12 @@ try {
   assert.match(await cpage.textContent("[data-testid=flash]"), /交接已登记/);
   await shot(cpage, "handover");
 
+  // The township's village teams after the planned handover: every village listed with its
+  // class and team (兴庆区 is of class D, so none falls short).
+  await open(cpage, "/console/staffing?division=640104001", "staffing");
+  assert.ok(Number(await cpage.textContent("[data-testid=villages-count]")) > 0, "the township's villages are counted");
+  assert.match(await cpage.textContent("[data-testid=short]"), /没有缺配的村/);
+
   // The household file: the county officer finds 马德福 by the start of his name, then by his
   // ID-card number (which stays out of the address), and opens his household: its members,
   // the four checks, and the hotline call taken above.

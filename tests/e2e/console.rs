@@ -5,7 +5,10 @@
 //! a farmer's self-report (so a case), and field phones editing the same households offline (so
 //! conflicts). The script signs in as the township supervisor, opens the cadre's sheet and
 //! approves it, shows a CSRF-less POST refused, shows a supervisor of another township cannot
-//! open the sheet, and saves a screenshot of every page to `target/console-screenshots/`.
+//! open the sheet; takes a 12317 call at the hotline desk through to the first secretary's task;
+//! as the county officer makes an account, plans a handover, looks at the township's village
+//! teams and finds a household by name and by ID-card number and opens its file; and saves a
+//! screenshot of every page to `target/console-screenshots/` (1366×768).
 //!
 //! Needs `node`, `tests/console/node_modules` (`npm ci` there) and `/usr/bin/chromium`;
 //! `.ci/run` installs them and sets `FIELDSYNC_TEST_REQUIRE_BROWSER=1`, so that there a missing
@@ -271,6 +274,7 @@ async fn a_supervisor_reviews_in_the_browser() {
         "accounts",
         "accounts-township",
         "handover",
+        "staffing",
         "households-search",
         "households",
         "household",
