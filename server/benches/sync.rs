@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 mod common;
 
-use common::{PASSWORD, login};
+use common::{PASSWORD, login, raw_insert};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -126,7 +126,18 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Figures {
         latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
     };
 
-    let raw_per_s = raw_insert(&url, engine).await;
+    let raw_per_s = raw_insert::rows_per_s(
+        &url,
+        engine,
+        &raw_insert::Shape {
+            clients: DEVICES,
+            rows_per_commit: BATCH,
+            commits_per_client: ROUNDS,
+            scope: PUSH_VILLAGE,
+            fields: household_fields(PUSH_VILLAGE, 1),
+        },
+    )
+    .await;
 
     // One village of 600 households and 2,400 members, then a new phone pulls it.
     let (writer_api, mut writer) = login(
@@ -254,103 +265,6 @@ async fn push_rounds(
         }
     }
     (lat, conflicts)
-}
-
-/// The same rows written without sync: multi-row INSERTs of 50 in one transaction each, 32 at
-/// once, into a copy of the records table.
-async fn raw_insert(url: &str, engine: &str) -> f64 {
-    let rows_per_task = BATCH * ROUNDS;
-    let pool_size = DEVICES as u32;
-    let fields = household_fields(PUSH_VILLAGE, 1).to_string();
-    let meta = json!({"head_name": {"version": 1, "hlc": {"wall_ms": 1, "counter": 0, "node": Uuid::nil()}}}).to_string();
-    let started;
-    if engine == "postgres" {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(pool_size)
-            .connect(url)
-            .await
-            .expect("pool");
-        sqlx::query("CREATE TABLE raw_records (LIKE records INCLUDING ALL)")
-            .execute(&pool)
-            .await
-            .expect("table");
-        started = Instant::now();
-        let mut tasks = Vec::new();
-        for t in 0..DEVICES {
-            let (pool, fields, meta) = (pool.clone(), fields.clone(), meta.clone());
-            tasks.push(tokio::spawn(async move {
-                for b in 0..rows_per_task / BATCH {
-                    let mut tx = pool.begin().await.expect("begin");
-                    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new("INSERT INTO raw_records (id, entity, scope, version, seq, deleted, fields, meta, gps, created_at, updated_at, created_by, updated_by) ");
-                    qb.push_values(0..BATCH, |mut row, i| {
-                        row.push_bind(Uuid::now_v7()).push_bind("household").push_bind(PUSH_VILLAGE).push_bind(1i64)
-                            .push_bind(((t * 100_000) + b * BATCH + i) as i64).push_bind(false)
-                            .push_bind(sqlx::types::Json(serde_json::from_str::<Value>(&fields).unwrap_or_default()))
-                            .push_bind(sqlx::types::Json(serde_json::from_str::<Value>(&meta).unwrap_or_default()))
-                            .push_bind(None::<sqlx::types::Json<Value>>).push_bind(0i64).push_bind(0i64).push_bind(Uuid::nil()).push_bind(Uuid::nil());
-                    });
-                    qb.build().execute(&mut *tx).await.expect("insert");
-                    tx.commit().await.expect("commit");
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("task");
-        }
-    } else {
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                url.parse::<sqlx::sqlite::SqliteConnectOptions>()
-                    .expect("url")
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
-            )
-            .await
-            .expect("pool");
-        sqlx::query("CREATE TABLE raw_records AS SELECT * FROM records WHERE 0")
-            .execute(&pool)
-            .await
-            .expect("table");
-        sqlx::query("CREATE UNIQUE INDEX raw_seq ON raw_records (seq)")
-            .execute(&pool)
-            .await
-            .expect("index");
-        sqlx::query("CREATE INDEX raw_scope ON raw_records (scope, seq)")
-            .execute(&pool)
-            .await
-            .expect("index");
-        sqlx::query("CREATE UNIQUE INDEX raw_id ON raw_records (id)")
-            .execute(&pool)
-            .await
-            .expect("index");
-        started = Instant::now();
-        let mut tasks = Vec::new();
-        for t in 0..DEVICES {
-            let (pool, fields, meta) = (pool.clone(), fields.clone(), meta.clone());
-            tasks.push(tokio::spawn(async move {
-                for b in 0..rows_per_task / BATCH {
-                    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begin");
-                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO raw_records (id, entity, scope, version, seq, deleted, fields, meta, gps, created_at, updated_at, created_by, updated_by) ");
-                    qb.push_values(0..BATCH, |mut row, i| {
-                        row.push_bind(Uuid::now_v7()).push_bind("household").push_bind(PUSH_VILLAGE).push_bind(1i64)
-                            .push_bind(((t * 100_000) + b * BATCH + i) as i64).push_bind(false)
-                            .push_bind(fields.clone()).push_bind(meta.clone())
-                            .push_bind(None::<String>).push_bind(0i64).push_bind(0i64).push_bind(Uuid::nil()).push_bind(Uuid::nil());
-                    });
-                    qb.build().execute(&mut *tx).await.expect("insert");
-                    tx.commit().await.expect("commit");
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("task");
-        }
-    }
-    let rows = DEVICES * rows_per_task;
-    let per_s = rows as f64 / started.elapsed().as_secs_f64();
-    eprintln!("   raw insert: {rows} rows, {per_s:.0} rows/s");
-    per_s
 }
 
 /// Bytes of the initial pull as JSON and as sent gzip-compressed, page by page.

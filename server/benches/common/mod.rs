@@ -2,6 +2,7 @@
 //! straight through the store and logged in over HTTP like a phone.
 
 pub mod console;
+pub mod raw_insert;
 pub mod roster_file;
 
 use fieldsync_client::{Api, Device};
