@@ -98,5 +98,21 @@ async fn pulls_are_compressed_when_the_phone_accepts_it() {
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-encoding"], encoding);
         assert!(r.headers().contains_key("x-fieldsync-version"));
+        // A page of one record fits one packet: sent as it is, whatever the phone accepts.
+        let r = reqwest::Client::builder()
+            .no_gzip()
+            .no_zstd()
+            .build()
+            .unwrap()
+            .get(format!("{}/v1/sync/pull?limit=1", app.base))
+            .bearer_auth(&token)
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(!r.headers().contains_key("content-encoding"));
+        let page: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(page["changes"].as_array().map(Vec::len), Some(1));
     }
 }
