@@ -77,10 +77,7 @@ struct Row {
 }
 
 fn seconds() -> f64 {
-    std::env::var("FIELDSYNC_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10.0)
+    common::setting("FIELDSYNC_BENCH_SECONDS", 10.0)
 }
 
 #[tokio::main]

@@ -83,3 +83,11 @@ pub async fn login(
     api.login(name, PASSWORD).await.expect("login");
     (api, dev)
 }
+
+/// A benchmark's setting from the environment (a smaller run for a quick look), else `default`.
+pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -18,10 +18,7 @@ pub const PEOPLE: usize = 4;
 
 /// How many households: `FIELDSYNC_BENCH_HOUSEHOLDS` for a quick look, else 100,000.
 pub fn households() -> usize {
-    std::env::var("FIELDSYNC_BENCH_HOUSEHOLDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000)
+    super::setting("FIELDSYNC_BENCH_HOUSEHOLDS", 100_000)
 }
 
 /// A valid ID-card number for person `n` of the county.

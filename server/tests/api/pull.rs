@@ -83,33 +83,25 @@ async fn pulls_are_compressed_when_the_phone_accepts_it() {
         .collect();
     a.api.push(batch).await.unwrap();
     let token = a.api.access_token().unwrap().to_owned();
-    for encoding in ["gzip", "zstd"] {
-        let r = reqwest::Client::builder()
-            .no_gzip()
-            .no_zstd()
-            .build()
-            .unwrap()
-            .get(format!("{}/v1/sync/pull", app.base))
+    // A client that decodes nothing itself, so the answer's encoding shows.
+    let raw = reqwest::Client::builder()
+        .no_gzip()
+        .no_zstd()
+        .build()
+        .unwrap();
+    let pull = |query: &str, encoding: &str| {
+        raw.get(format!("{}/v1/sync/pull{query}", app.base))
             .bearer_auth(&token)
             .header("accept-encoding", encoding)
             .send()
-            .await
-            .unwrap();
+    };
+    for encoding in ["gzip", "zstd"] {
+        let r = pull("", encoding).await.unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-encoding"], encoding);
         assert!(r.headers().contains_key("x-fieldsync-version"));
         // A page of one record fits one packet: sent as it is, whatever the phone accepts.
-        let r = reqwest::Client::builder()
-            .no_gzip()
-            .no_zstd()
-            .build()
-            .unwrap()
-            .get(format!("{}/v1/sync/pull?limit=1", app.base))
-            .bearer_auth(&token)
-            .header("accept-encoding", encoding)
-            .send()
-            .await
-            .unwrap();
+        let r = pull("?limit=1", encoding).await.unwrap();
         assert_eq!(r.status(), 200);
         assert!(!r.headers().contains_key("content-encoding"));
         let page: serde_json::Value = r.json().await.unwrap();
