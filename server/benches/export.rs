@@ -145,7 +145,7 @@ async fn load(store: &Store) {
         n += BATCH;
         let batch = WriteBatch {
             records,
-            ..WriteBatch::new(Uuid::now_v7(), user, fieldsync_server::clock::now_ms())
+            ..WriteBatch::new(fieldsync_server::clock::now_ms())
         };
         let mut tx = store.begin().await.expect("begin");
         tx.write(&batch).await.expect("write");

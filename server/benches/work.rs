@@ -196,7 +196,7 @@ async fn write(store: &Store, records: Vec<RecordWrite>) {
         let rest = records.split_off(records.len().min(1000));
         let batch = WriteBatch {
             records,
-            ..WriteBatch::new(Uuid::now_v7(), Uuid::nil(), clock::now_ms())
+            ..WriteBatch::new(clock::now_ms())
         };
         let mut tx = store.begin().await.expect("begin");
         tx.write(&batch).await.expect("write");

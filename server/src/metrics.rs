@@ -141,6 +141,8 @@ pub struct Shared {
     pub jobs_due: i64,
     /// Seconds from claiming a photo to having it stored, in this process.
     pub photo_processing: Option<Histogram>,
+    /// What this process's push committers did.
+    pub push_groups: crate::sync::group::GroupCounts,
 }
 
 impl Metrics {
@@ -227,6 +229,27 @@ impl Metrics {
                 s.as_str(),
                 n.load(Ordering::Relaxed)
             );
+        }
+        for (name, help, value) in [
+            (
+                "fieldsync_push_groups_total",
+                "Groups of pushes committed together by this process.",
+                shared.push_groups.groups,
+            ),
+            (
+                "fieldsync_push_group_pushes_total",
+                "Pushes in those groups (divided by the groups: the mean group size).",
+                shared.push_groups.pushes,
+            ),
+            (
+                "fieldsync_push_groups_split_total",
+                "Groups run again push by push after database trouble (each push failed alone).",
+                shared.push_groups.split,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {value}");
         }
         for (name, help, value) in [
             (

@@ -1,6 +1,7 @@
 //! What every request shares: the store, the token keys, the settings, the photo store, the
-//! receipt signer and the metrics. Below the front ends and the operations, so that each of
-//! them can take it without importing the module that assembles the application.
+//! receipt signer, the metrics and the push committer. Below the front ends and the
+//! operations, so that each of them can take it without importing the module that assembles
+//! the application.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use crate::blobs::Blobs;
 use crate::config::Settings;
 use crate::receipts::Signer;
 use crate::store::Store;
+use crate::sync::group::Committer;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -23,6 +25,8 @@ struct Inner {
     blobs: Blobs,
     receipts: Signer,
     metrics: crate::metrics::Metrics,
+    /// Started with the first push (it needs the runtime `new` may be called outside of).
+    committer: std::sync::OnceLock<Committer>,
 }
 
 impl AppState {
@@ -41,6 +45,7 @@ impl AppState {
                 blobs,
                 receipts,
                 metrics: crate::metrics::Metrics::default(),
+                committer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -59,6 +64,14 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Where pushes are committed, in groups (`crate::sync::group`). Call from within the
+    /// runtime.
+    pub fn committer(&self) -> &Committer {
+        self.inner
+            .committer
+            .get_or_init(|| Committer::start(self.inner.store.clone()))
     }
 
     pub fn keys(&self) -> &TokenKeys {

@@ -11,6 +11,7 @@ mod backup;
 mod cases;
 mod console;
 mod devices;
+mod group_commit;
 mod harness;
 mod keys;
 mod photos;

@@ -9,7 +9,7 @@
 use fieldsync_protocol::Role;
 use fieldsync_protocol::gps::{Doubt, GpsVerdict, LatLon};
 use fieldsync_protocol::merge::RecordState;
-use fieldsync_server::store::{FixWrite, NewUser, RecordWrite, Store, WriteBatch};
+use fieldsync_server::store::{Author, FixWrite, NewUser, RecordWrite, Store, WriteBatch};
 use serde_json::{Map, Value, json};
 
 use uuid::Uuid;
@@ -69,6 +69,10 @@ pub async fn cadres(store: &Store, villages: &[String], per_village: usize) -> (
 async fn month(store: &Store, user: Uuid, village: &str, n: usize) -> usize {
     let mut records = Vec::new();
     let mut fixes = Vec::new();
+    let by = Author {
+        device_id: Uuid::now_v7(),
+        user_id: user,
+    };
     for day in 0..DAYS {
         for (k, hour_ms) in [0, 7 * 3_600_000].into_iter().enumerate() {
             let id = Uuid::now_v7();
@@ -93,6 +97,7 @@ async fn month(store: &Store, user: Uuid, village: &str, n: usize) -> usize {
                 json!({"village_code": village, "captured_at": "2026-10-01T09:00:00+08:00"});
             records.push(record(id, "presence", village, fields, user, Some(verdict)));
             fixes.push(FixWrite {
+                by,
                 record_id: id,
                 household_id: None,
                 fix_at_ms,
@@ -128,7 +133,7 @@ async fn month(store: &Store, user: Uuid, village: &str, n: usize) -> usize {
         WriteBatch {
             records,
             fixes,
-            ..WriteBatch::new(Uuid::now_v7(), user, FIRST_MORNING_MS + DAYS * DAY_MS)
+            ..WriteBatch::new(FIRST_MORNING_MS + DAYS * DAY_MS)
         },
     )
     .await;
@@ -162,7 +167,7 @@ pub async fn tasks(store: &Store, villages: &[String], assignees: &[Uuid], n: us
                 store,
                 WriteBatch {
                     records: std::mem::take(&mut records),
-                    ..WriteBatch::new(Uuid::now_v7(), Uuid::nil(), FIRST_MORNING_MS)
+                    ..WriteBatch::new(FIRST_MORNING_MS)
                 },
             )
             .await;
@@ -173,7 +178,7 @@ pub async fn tasks(store: &Store, villages: &[String], assignees: &[Uuid], n: us
             store,
             WriteBatch {
                 records,
-                ..WriteBatch::new(Uuid::now_v7(), Uuid::nil(), FIRST_MORNING_MS)
+                ..WriteBatch::new(FIRST_MORNING_MS)
             },
         )
         .await;

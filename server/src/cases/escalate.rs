@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::clock;
-use crate::store::{MutationWrite, RecordWrite, Store, StoreError, WriteBatch};
+use crate::store::{Author, MutationWrite, RecordWrite, Store, StoreError, WriteBatch};
 
 /// The node and user of writes the server makes on its own (not in answer to a phone).
 pub const SERVER: Uuid = Uuid::nil();
@@ -52,7 +52,7 @@ pub async fn escalate(store: &Store, now_ms: i64) -> Result<Escalated, StoreErro
     for chunk in due.chunks(500) {
         let mut tx = store.begin().await?;
         let mut leaders: HashMap<String, Option<Uuid>> = HashMap::new();
-        let mut batch = WriteBatch::new(SERVER, SERVER, now_ms);
+        let mut batch = WriteBatch::new(now_ms);
         for rec in tx.lock_records(chunk).await? {
             // Looked at again under the lock: a phone may have closed it meanwhile.
             if rec.deleted || !overdue(&rec.fields.0, &today) {
@@ -85,6 +85,10 @@ pub async fn escalate(store: &Store, now_ms: i64) -> Result<Escalated, StoreErro
             let state = merge::server_write(&state, &fields, stamp);
             let household_id = crate::sync::household_of(&registry::TASK, id, &state.fields);
             batch.mutations.push(MutationWrite {
+                by: Author {
+                    device_id: SERVER,
+                    user_id: SERVER,
+                },
                 mutation_id: Uuid::now_v7(),
                 record_id: id,
                 entity: registry::TASK.name,

@@ -75,6 +75,7 @@ async fn metrics(
         },
         jobs,
         photo_processing: state.blobs().processing_times(),
+        push_groups: state.committer().counts(),
     };
     Ok((
         [(

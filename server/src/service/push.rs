@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{Caller, ServiceError};
 use crate::config::Settings;
 use crate::state::AppState;
-use crate::sync::push::{self, PushRules};
+use crate::sync::push::PushRules;
 
 /// The limits a push is judged by, from the settings.
 pub fn rules(state: &AppState, now_ms: i64) -> PushRules {
@@ -42,7 +42,10 @@ pub async fn push(
 ) -> Result<Vec<MutationResult>, ServiceError> {
     let actor = caller.actor(state).await?;
     let rules = rules(state, now_ms);
-    Ok(push::push(state.store(), &actor, &rules, mutations, client).await?)
+    Ok(state
+        .committer()
+        .push(&actor, &rules, mutations, client)
+        .await?)
 }
 
 /// Pushes one mutation made on the caller's behalf; a refusal is the error, with the reason

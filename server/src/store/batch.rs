@@ -37,9 +37,18 @@ pub struct RecordWrite {
     pub user_id: Uuid,
 }
 
+/// Who wrote a row: the device and its user (the nil ids for the server's own writes). One
+/// batch may hold the writes of several (a group of pushes committed together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Author {
+    pub device_id: Uuid,
+    pub user_id: Uuid,
+}
+
 /// A judged fix, in WGS-84, remembered for later judgements.
 #[derive(Clone, Debug)]
 pub struct FixWrite {
+    pub by: Author,
     pub record_id: Uuid,
     pub household_id: Option<Uuid>,
     pub fix_at_ms: i64,
@@ -49,6 +58,7 @@ pub struct FixWrite {
 
 #[derive(Clone, Debug)]
 pub struct MutationWrite {
+    pub by: Author,
     pub mutation_id: Uuid,
     pub record_id: Uuid,
     pub entity: &'static str,
@@ -66,6 +76,7 @@ pub struct MutationWrite {
 
 #[derive(Clone, Debug)]
 pub struct ConflictWrite {
+    pub by: Author,
     pub id: Uuid,
     pub record_id: Uuid,
     pub entity: &'static str,
@@ -79,11 +90,9 @@ pub struct ConflictWrite {
     pub theirs_hlc: Option<Hlc>,
 }
 
-/// Everything one push (or one conflict resolution) writes, in one transaction.
+/// Everything a group of pushes (or one conflict resolution) writes, in one transaction.
 #[derive(Clone, Debug)]
 pub struct WriteBatch {
-    pub device_id: Uuid,
-    pub user_id: Uuid,
     pub now_ms: i64,
     pub records: Vec<RecordWrite>,
     pub mutations: Vec<MutationWrite>,
@@ -94,11 +103,9 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
-    /// An empty batch of one device and user (the nil id for the server's own writes).
-    pub fn new(device_id: Uuid, user_id: Uuid, now_ms: i64) -> WriteBatch {
+    /// An empty batch written at `now_ms`.
+    pub fn new(now_ms: i64) -> WriteBatch {
         WriteBatch {
-            device_id,
-            user_id,
             now_ms,
             records: Vec::new(),
             mutations: Vec::new(),
@@ -158,7 +165,7 @@ impl Tx {
         let today = crate::clock::iso(crate::clock::date_of_ms(batch.now_ms));
         for (sha, r) in &named {
             let linked = self
-                .links_to(sha, &[batch.user_id], r.entity, &r.scope, &today)
+                .links_to(sha, &[r.user_id], r.entity, &r.scope, &today)
                 .await?;
             super::execute!(
                 self.conn(),

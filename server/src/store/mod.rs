@@ -67,7 +67,7 @@ pub use attendance::{
     AssignmentSpan, CadreRow, CoverageRow, PlainRecord, PresenceEvent, ReviewRow,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow, village_record};
-pub use batch::{ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
+pub use batch::{Author, ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
 pub use blobs::{BlobFacts, BlobReference, BlobRow, StaleUpload, UploadRow};
 pub use conflicts::{ConflictFilter, ConflictRow};
 pub use console::{AccountRow, ConsoleSession, MapPoint, Person, VillageMonth};
@@ -86,7 +86,7 @@ pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
 pub use sessions::{EndReason, SessionAuth, Spent};
 pub use staffing::{PostingRow, VillageClassRow};
-pub use sync::SyncStats;
+pub use sync::{SyncStats, Touch};
 pub use work::{Candidate, WorkRecord, village_and_above};
 use write_postgres::write_postgres;
 use write_sqlite::write_sqlite;

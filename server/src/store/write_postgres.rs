@@ -16,12 +16,13 @@ pub(super) async fn write_postgres(
         sqlx::query(
             "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status,
                  version, fields, hlc, gps, received_at, household_id, scope)
-             SELECT u.mutation_id, $10, $11, u.record_id, u.entity, u.op, u.status, u.version,
-                 u.fields, u.hlc, u.gps, $12, u.household_id, u.scope
+             SELECT u.mutation_id, u.device_id, u.user_id, u.record_id, u.entity, u.op, u.status,
+                 u.version, u.fields, u.hlc, u.gps, $12, u.household_id, u.scope
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[],
-                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $13::uuid[], $14::text[])
+                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::uuid[],
+                         $13::uuid[], $14::text[])
                   AS u(mutation_id, record_id, entity, op, status, version, fields, hlc, gps,
-                       household_id, scope)",
+                       device_id, user_id, household_id, scope)",
         )
         .bind(ms.iter().map(|m| m.mutation_id).collect::<Vec<_>>())
         .bind(ms.iter().map(|m| m.record_id).collect::<Vec<_>>())
@@ -36,8 +37,8 @@ pub(super) async fn write_postgres(
                 .map(|m| m.gps.as_ref().map(Json))
                 .collect::<Vec<_>>(),
         )
-        .bind(b.device_id)
-        .bind(b.user_id)
+        .bind(ms.iter().map(|m| m.by.device_id).collect::<Vec<_>>())
+        .bind(ms.iter().map(|m| m.by.user_id).collect::<Vec<_>>())
         .bind(b.now_ms)
         .bind(ms.iter().map(|m| m.household_id).collect::<Vec<_>>())
         .bind(ms.iter().map(|m| m.scope.as_str()).collect::<Vec<_>>())
@@ -50,11 +51,12 @@ pub(super) async fn write_postgres(
             "INSERT INTO conflicts (id, record_id, entity, scope, field, kind, yours, theirs, kept,
                  mutation_id, device_id, user_id, theirs_hlc, created_at)
              SELECT u.id, u.record_id, u.entity, u.scope, u.field, u.kind, u.yours, u.theirs,
-                 u.kept, u.mutation_id, $12, $13, u.theirs_hlc, $14
+                 u.kept, u.mutation_id, u.device_id, u.user_id, u.theirs_hlc, $14
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::jsonb[])
+                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::jsonb[],
+                         $12::uuid[], $13::uuid[])
                   AS u(id, record_id, entity, scope, field, kind, yours, theirs, kept,
-                       mutation_id, theirs_hlc)",
+                       mutation_id, theirs_hlc, device_id, user_id)",
         )
         .bind(xs.iter().map(|x| x.id).collect::<Vec<_>>())
         .bind(xs.iter().map(|x| x.record_id).collect::<Vec<_>>())
@@ -71,8 +73,8 @@ pub(super) async fn write_postgres(
                 .map(|x| x.theirs_hlc.as_ref().map(Json))
                 .collect::<Vec<_>>(),
         )
-        .bind(b.device_id)
-        .bind(b.user_id)
+        .bind(xs.iter().map(|x| x.by.device_id).collect::<Vec<_>>())
+        .bind(xs.iter().map(|x| x.by.user_id).collect::<Vec<_>>())
         .bind(b.now_ms)
         .execute(&mut *c)
         .await?;
@@ -81,12 +83,13 @@ pub(super) async fn write_postgres(
         let fs = &b.fixes;
         sqlx::query(
             "INSERT INTO gps_fixes (record_id, device_id, household_id, fix_at, lat, lon)
-             SELECT u.record_id, $1, u.household_id, u.fix_at, u.lat, u.lon
-             FROM UNNEST($2::uuid[], $3::uuid[], $4::int8[], $5::float8[], $6::float8[])
-                  AS u(record_id, household_id, fix_at, lat, lon)
+             SELECT u.record_id, u.device_id, u.household_id, u.fix_at, u.lat, u.lon
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int8[], $5::float8[],
+                         $6::float8[])
+                  AS u(device_id, record_id, household_id, fix_at, lat, lon)
              ON CONFLICT (record_id) DO NOTHING",
         )
-        .bind(b.device_id)
+        .bind(fs.iter().map(|f| f.by.device_id).collect::<Vec<_>>())
         .bind(fs.iter().map(|f| f.record_id).collect::<Vec<_>>())
         .bind(fs.iter().map(|f| f.household_id).collect::<Vec<_>>())
         .bind(fs.iter().map(|f| f.fix_at_ms).collect::<Vec<_>>())

@@ -71,7 +71,7 @@ pub(super) async fn write_sqlite(
         );
         qb.push_values(chunk, |mut row, f| {
             row.push_bind(f.record_id)
-                .push_bind(b.device_id)
+                .push_bind(f.by.device_id)
                 .push_bind(f.household_id)
                 .push_bind(f.fix_at_ms)
                 .push_bind(f.lat)
@@ -87,8 +87,8 @@ pub(super) async fn write_sqlite(
         );
         qb.push_values(chunk, |mut row, m| {
             row.push_bind(m.mutation_id)
-                .push_bind(b.device_id)
-                .push_bind(b.user_id)
+                .push_bind(m.by.device_id)
+                .push_bind(m.by.user_id)
                 .push_bind(m.record_id)
                 .push_bind(m.entity)
                 .push_bind(m.op.as_str())
@@ -119,8 +119,8 @@ pub(super) async fn write_sqlite(
                 .push_bind(Json(x.theirs.clone()))
                 .push_bind(Json(x.kept.clone()))
                 .push_bind(x.mutation_id)
-                .push_bind(b.device_id)
-                .push_bind(b.user_id)
+                .push_bind(x.by.device_id)
+                .push_bind(x.by.user_id)
                 .push_bind(x.theirs_hlc.map(Json))
                 .push_bind(b.now_ms);
         });

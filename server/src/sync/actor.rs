@@ -12,3 +12,13 @@ pub struct Actor {
     pub role: fieldsync_protocol::Role,
     pub villages: BTreeSet<String>,
 }
+
+impl Actor {
+    /// The author of the rows this actor's pushes write.
+    pub fn author(&self) -> crate::store::Author {
+        crate::store::Author {
+            device_id: self.device_id,
+            user_id: self.user_id,
+        }
+    }
+}

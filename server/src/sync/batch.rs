@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::household::household_of;
-use crate::store::{RecordWrite, StoredRecord, WriteBatch};
+use crate::store::{Author, RecordWrite, StoredRecord, WriteBatch};
 
 /// Limits a push is checked against.
 #[derive(Clone, Debug)]
@@ -42,6 +42,11 @@ pub(super) struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// Who writes what this step sets off: the pushing device and its user.
+    pub(super) fn author(&self) -> Author {
+        self.actor.author()
+    }
+
     /// The stamp of a server write this mutation sets off: after the mutation's own.
     pub(super) fn server_stamp(&self) -> Hlc {
         merge::stamp_after(
@@ -61,6 +66,8 @@ pub(super) struct Working {
     pub(super) dirty: bool,
     pub(super) gps: Option<GpsFix>,
     pub(super) gps_verdict: Option<GpsVerdict>,
+    /// The user whose push changed it last in this batch.
+    pub(super) by: Uuid,
 }
 
 impl Working {
@@ -75,6 +82,7 @@ impl Working {
             dirty: false,
             gps: None,
             gps_verdict: None,
+            by: Uuid::nil(),
         };
         (id, w)
     }
@@ -89,13 +97,16 @@ impl Working {
             dirty: false,
             gps: None,
             gps_verdict: None,
+            by: Uuid::nil(),
         }
     }
 }
 
 /// The batch as planned so far: the records it holds as it has left them, and what it writes
 /// besides (the mutation log, conflicts, fixes). Nothing is written before the whole batch is
-/// planned.
+/// planned. One batch may hold the pushes of several devices (a group committed together,
+/// `super::group`): each mutation is planned against the records as the pushes before it left
+/// them, exactly as if those pushes had been committed one by one.
 pub(super) struct Batch {
     pub(super) records: HashMap<Uuid, Working>,
     pub(super) writes: WriteBatch,
@@ -104,11 +115,11 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    /// An empty batch of `actor`'s device, holding the records read for it.
-    pub(super) fn new(actor: &Actor, now_ms: i64, stored: Vec<StoredRecord>) -> Batch {
+    /// An empty batch at `now_ms`, holding the records read for it.
+    pub(super) fn new(now_ms: i64, stored: Vec<StoredRecord>) -> Batch {
         let mut batch = Batch {
             records: HashMap::new(),
-            writes: WriteBatch::new(actor.device_id, actor.user_id, now_ms),
+            writes: WriteBatch::new(now_ms),
             order: Vec::new(),
         };
         batch.hold(stored);
@@ -120,19 +131,26 @@ impl Batch {
         self.records.extend(stored.into_iter().map(Working::stored));
     }
 
-    /// Marks the held record `id` changed, and returns it.
-    pub(super) fn change(&mut self, id: Uuid) -> Option<&mut Working> {
+    /// Marks the held record `id` changed by `by`, and returns it.
+    pub(super) fn change(&mut self, id: Uuid, by: Author) -> Option<&mut Working> {
         let w = self.records.get_mut(&id)?;
         if !w.dirty {
             w.dirty = true;
             self.order.push(id);
         }
+        w.by = by.user_id;
         Some(w)
     }
 
     /// [`Batch::change`], holding a new record of `entity` in `scope` first if the batch holds
     /// none with this id.
-    pub(super) fn change_or_create(&mut self, id: Uuid, entity: &str, scope: &str) -> &mut Working {
+    pub(super) fn change_or_create(
+        &mut self,
+        id: Uuid,
+        entity: &str,
+        scope: &str,
+        by: Author,
+    ) -> &mut Working {
         let w = self
             .records
             .entry(id)
@@ -141,6 +159,7 @@ impl Batch {
             w.dirty = true;
             self.order.push(id);
         }
+        w.by = by.user_id;
         w
     }
 
@@ -159,7 +178,7 @@ impl Batch {
                     gps: w.gps,
                     gps_verdict: w.gps_verdict,
                     created: !w.in_db,
-                    user_id: self.writes.user_id,
+                    user_id: w.by,
                 });
             }
         }

@@ -6,6 +6,7 @@
 mod actor;
 mod batch;
 pub mod cursor;
+pub mod group;
 mod household;
 mod observe;
 mod plan;

@@ -156,6 +156,7 @@ pub(super) async fn judge_fix(
         actor, rules, m, ..
     } = *step;
     let records = &batch.records;
+    // Fixes judged earlier in this batch, of any device (a group holds several).
     let earlier = &batch.writes.fixes;
     let limits = &rules.gps;
     let Some(fix) = &m.gps else { return Ok(None) };
@@ -202,6 +203,7 @@ pub(super) async fn judge_fix(
         .map(|(lat, lon, at, id)| (at, id, LatLon { lat, lon }));
     let in_batch = earlier
         .iter()
+        .filter(|f| f.by.device_id == actor.device_id)
         .filter(|f| (f.fix_at_ms, f.record_id) < (fix_at_ms, m.id))
         .map(|f| {
             (
@@ -255,6 +257,7 @@ pub(super) async fn judge_fix(
         verdict.ok = false;
     }
     let write = FixWrite {
+        by: step.author(),
         record_id: m.id,
         household_id,
         fix_at_ms,

@@ -65,7 +65,7 @@ pub(super) async fn plan(
                 .writes
                 .mutations
                 .iter()
-                .filter(|w| w.entity == registry::SELF_REPORT.name)
+                .filter(|w| w.entity == registry::SELF_REPORT.name && w.by == step.author())
                 .count();
             let per_day = rules.self_reports_per_day - i64::try_from(in_batch).unwrap_or(i64::MAX);
             if let Err(e) = observe::check_self_report(tx, step, per_day).await? {
@@ -109,6 +109,7 @@ pub(super) async fn plan(
             kind: lost.kind,
         });
         batch.writes.conflicts.push(ConflictWrite {
+            by: step.author(),
             id,
             record_id: m.id,
             entity: def.name,
@@ -124,7 +125,7 @@ pub(super) async fn plan(
     }
     let version = outcome.state.version;
     if outcome.changed {
-        let w = batch.change_or_create(m.id, def.name, &scope);
+        let w = batch.change_or_create(m.id, def.name, &scope, step.author());
         w.state = outcome.state;
         if m.gps.is_some() {
             w.gps.clone_from(&m.gps);
@@ -142,6 +143,7 @@ pub(super) async fn plan(
         status = Status::Conflict;
     }
     batch.writes.mutations.push(MutationWrite {
+        by: step.author(),
         mutation_id: m.mutation_id,
         record_id: m.id,
         entity: def.name,

@@ -2,11 +2,12 @@
 //!
 //! 1. Each mutation is parsed and validated on its own (shape, ids, entity, fields, clock,
 //!    GPS, role). A bad one gets a `rejected` result and the rest go on.
-//! 2. One transaction: lock the device row (a retry overtaking its slow original waits for
-//!    it), find mutation ids already logged (`duplicate`), lock the records the batch touches,
-//!    merge each mutation in order against the record as the batch has left it, check village
-//!    scope, and write final records, the mutation log and conflict records together. Nothing
-//!    of a batch is half-written.
+//! 2. One transaction, for this push and the pushes committed with it (`super::group`): lock
+//!    the device rows (a retry overtaking its slow original waits for it), find mutation ids
+//!    already logged (`duplicate`), lock the records the pushes touch, merge each mutation in
+//!    order against the record as the pushes before it have left it, check village scope,
+//!    and write final records, the mutation log and conflict records together. Nothing of a
+//!    push is half-written.
 //! 3. A transaction that meets a concurrent writer is run again from the start.
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,7 +25,7 @@ pub use super::batch::PushRules;
 use super::batch::{Batch, Step};
 use super::retry::{IsRetry, retrying};
 use super::{observe, plan, validate};
-use crate::store::{ConflictRow, LoggedMutation, Store, StoreError, StoredRecord, Tx};
+use crate::store::{ConflictRow, LoggedMutation, Store, StoreError, StoredRecord, Touch, Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -52,7 +53,51 @@ enum Slot {
     Repeat(usize),
 }
 
-/// Validates and applies a batch; returns one result per mutation, in order.
+/// A push validated and waiting to be applied: who sent it, under which rules, and its
+/// mutations. Applied alone ([`push`]) or with the pushes that arrived with it
+/// (`super::group`).
+pub(super) struct Pending {
+    actor: Actor,
+    rules: PushRules,
+    slots: Vec<Slot>,
+    client: ClientInfo,
+}
+
+/// What applying a push gave: one result per mutation, or the push refused whole.
+pub(super) type Outcome = Result<Vec<MutationResult>, PushError>;
+
+impl Pending {
+    /// Validates each mutation of `raw` on its own (no database needed).
+    pub(super) fn new(
+        actor: &Actor,
+        rules: &PushRules,
+        raw: Vec<Value>,
+        client: &ClientInfo,
+    ) -> Pending {
+        Pending {
+            actor: actor.clone(),
+            rules: rules.clone(),
+            slots: prepare(actor, rules, raw),
+            client: client.clone(),
+        }
+    }
+
+    /// How many mutations it carries.
+    pub(super) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn ready(&self) -> impl Iterator<Item = &Mutation> {
+        self.slots.iter().filter_map(|s| match s {
+            Slot::Ready(m, _) => Some(m.as_ref()),
+            _ => None,
+        })
+    }
+}
+
+/// Validates and applies a batch on its own; returns one result per mutation, in order. The
+/// server's phones go through `super::group::Committer`, which commits pushes that arrive
+/// together at once; this is for the imports, which send one large batch.
 pub async fn push(
     store: &Store,
     actor: &Actor,
@@ -60,8 +105,9 @@ pub async fn push(
     raw: Vec<Value>,
     client: &ClientInfo,
 ) -> Result<Vec<MutationResult>, PushError> {
-    let slots = prepare(actor, rules, raw);
-    retrying(|| apply(store, actor, rules, &slots, client)).await
+    let pending = [Pending::new(actor, rules, raw, client)];
+    let mut outcomes = retrying(|| apply(store, &pending)).await?;
+    outcomes.pop().unwrap_or_else(|| Ok(Vec::new()))
 }
 
 fn prepare(actor: &Actor, rules: &PushRules, raw: Vec<Value>) -> Vec<Slot> {
@@ -81,32 +127,27 @@ fn prepare(actor: &Actor, rules: &PushRules, raw: Vec<Value>) -> Vec<Slot> {
         .collect()
 }
 
-async fn apply(
-    store: &Store,
-    actor: &Actor,
-    rules: &PushRules,
-    slots: &[Slot],
-    client: &ClientInfo,
-) -> Result<Vec<MutationResult>, PushError> {
+/// Applies `pushes` in one transaction, in order, as if each had been committed on its own
+/// after the one before it: one outcome per push. A push refused whole (its device revoked)
+/// writes nothing and leaves the others be; a rejected mutation is rejected alone. The outer
+/// error is database trouble, which fails them all (the caller decides what to run again).
+pub(super) async fn apply(store: &Store, pushes: &[Pending]) -> Result<Vec<Outcome>, StoreError> {
     let mut tx = store.begin().await?;
-    match tx
-        .touch_device(actor.device_id, rules.now_ms, client)
-        .await?
-    {
-        None => return Err(PushError::UnknownDevice),
-        Some((_, Some(_))) => return Err(PushError::DeviceRevoked),
-        Some((user, None)) if user != actor.user_id => return Err(PushError::DeviceMismatch),
-        Some(_) => {}
-    }
-
-    let ready: Vec<&Mutation> = slots
+    let devices = touch_devices(&mut tx, pushes).await?;
+    let admitted: Vec<Result<&Pending, PushError>> = pushes
         .iter()
-        .filter_map(|s| match s {
-            Slot::Ready(m, _) => Some(m.as_ref()),
-            _ => None,
+        .map(|p| match devices.get(&p.actor.device_id) {
+            None => Err(PushError::UnknownDevice),
+            Some((_, Some(_))) => Err(PushError::DeviceRevoked),
+            Some((user, None)) if *user != p.actor.user_id => Err(PushError::DeviceMismatch),
+            Some(_) => Ok(p),
         })
         .collect();
-    let ids: Vec<Uuid> = ready.iter().map(|m| m.mutation_id).collect();
+
+    let ready: Vec<&Mutation> = admitted.iter().flatten().flat_map(|p| p.ready()).collect();
+    let mut ids: Vec<Uuid> = ready.iter().map(|m| m.mutation_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
     let logged: HashMap<Uuid, _> = tx
         .logged_mutations(&ids)
         .await?
@@ -123,48 +164,67 @@ async fn apply(
     };
 
     let stored = load_records(&mut tx, &ready, &logged).await?;
-    let mut batch = Batch::new(actor, rules.now_ms, stored);
-    let mut results: Vec<MutationResult> = Vec::with_capacity(slots.len());
-    for slot in slots {
-        let result = match slot {
-            Slot::Rejected(r) => r.clone(),
-            Slot::Repeat(i) => repeat(&results[*i]),
-            Slot::Ready(m, def) => match logged.get(&m.mutation_id) {
-                Some(l) if l.device_id != actor.device_id => MutationResult::rejected(
-                    Some(m.mutation_id),
-                    ErrorDetail::new(
-                        ErrorCode::InvalidMutation,
-                        "this mutation_id was already used by another device",
-                    )
-                    .at("mutation_id"),
-                ),
-                Some(l) => MutationResult {
-                    mutation_id: Some(m.mutation_id),
-                    status: Status::Duplicate,
-                    version: u64::try_from(l.version).ok(),
-                    conflicts: earlier_conflicts
+    let now_ms = pushes
+        .iter()
+        .map(|p| p.rules.now_ms)
+        .max()
+        .unwrap_or_default();
+    let mut batch = Batch::new(now_ms, stored);
+    // Mutations planned by an earlier push of this group: a retry that overtook nothing, but
+    // arrived together with its original, is a duplicate of it.
+    let mut planned: HashMap<Uuid, (Uuid, MutationResult)> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(pushes.len());
+    for push in admitted {
+        let push = match push {
+            Ok(p) => p,
+            Err(e) => {
+                outcomes.push(Err(e));
+                continue;
+            }
+        };
+        let actor = &push.actor;
+        let mut results: Vec<MutationResult> = Vec::with_capacity(push.slots.len());
+        for slot in &push.slots {
+            let result = match slot {
+                Slot::Rejected(r) => r.clone(),
+                Slot::Repeat(i) => repeat(&results[*i]),
+                Slot::Ready(m, def) => {
+                    let earlier = logged
                         .get(&m.mutation_id)
-                        .cloned()
-                        .unwrap_or_default(),
-                    error: None,
-                    original_status: Status::parse(&l.status),
-                    receipt: None,
-                },
-                None => {
-                    let step = Step {
-                        actor,
-                        rules,
-                        m,
-                        def,
-                    };
-                    match plan::plan(&mut tx, &step, &mut batch).await? {
-                        Ok(r) => r,
-                        Err(e) => MutationResult::rejected(Some(m.mutation_id), e),
+                        .map(|l| (l.device_id, logged_result(l, &earlier_conflicts)))
+                        .or_else(|| planned.get(&m.mutation_id).cloned());
+                    match earlier {
+                        Some((device, _)) if device != actor.device_id => MutationResult::rejected(
+                            Some(m.mutation_id),
+                            ErrorDetail::new(
+                                ErrorCode::InvalidMutation,
+                                "this mutation_id was already used by another device",
+                            )
+                            .at("mutation_id"),
+                        ),
+                        Some((_, first)) => repeat(&first),
+                        None => {
+                            let step = Step {
+                                actor,
+                                rules: &push.rules,
+                                m,
+                                def,
+                            };
+                            let result = match plan::plan(&mut tx, &step, &mut batch).await? {
+                                Ok(r) => r,
+                                Err(e) => MutationResult::rejected(Some(m.mutation_id), e),
+                            };
+                            if result.status != Status::Rejected {
+                                planned.insert(m.mutation_id, (actor.device_id, result.clone()));
+                            }
+                            result
+                        }
                     }
                 }
-            },
-        };
-        results.push(result);
+            };
+            results.push(result);
+        }
+        outcomes.push(Ok(results));
     }
 
     let writes = batch.into_writes();
@@ -172,7 +232,50 @@ async fn apply(
         tx.write(&writes).await?;
     }
     tx.commit().await?;
-    Ok(results)
+    Ok(outcomes)
+}
+
+/// Records that each pushing device is syncing, with the health its phone reported, and locks
+/// its row until commit, so that two pushes of one device never run side by side (a retry
+/// overtaking its slow original waits for it). Returns each device's user and revocation.
+async fn touch_devices(
+    tx: &mut Tx,
+    pushes: &[Pending],
+) -> Result<HashMap<Uuid, (Uuid, Option<i64>)>, StoreError> {
+    // The last report of a device counts; one statement for the whole group.
+    let mut latest: BTreeMap<Uuid, &Pending> = BTreeMap::new();
+    for p in pushes {
+        latest.insert(p.actor.device_id, p);
+    }
+    let touches: Vec<Touch<'_>> = latest
+        .into_values()
+        .map(|p| Touch {
+            device_id: p.actor.device_id,
+            user_id: p.actor.user_id,
+            at_ms: p.rules.now_ms,
+            client: &p.client,
+        })
+        .collect();
+    tx.touch_devices(&touches).await
+}
+
+/// The result a mutation already in the log gets again.
+fn logged_result(
+    l: &LoggedMutation,
+    earlier_conflicts: &BTreeMap<Uuid, Vec<ConflictInfo>>,
+) -> MutationResult {
+    MutationResult {
+        mutation_id: Some(l.mutation_id),
+        status: Status::Duplicate,
+        version: u64::try_from(l.version).ok(),
+        conflicts: earlier_conflicts
+            .get(&l.mutation_id)
+            .cloned()
+            .unwrap_or_default(),
+        error: None,
+        original_status: Status::parse(&l.status),
+        receipt: None,
+    }
 }
 
 /// Loads (and locks) the records the batch touches: each mutation's record, the records it

@@ -15,7 +15,8 @@ use super::household::household_of;
 use super::retry::{IsRetry, retrying};
 use crate::access::{self, Action};
 use crate::store::{
-    AuditAction, AuditEntry, ConflictRow, MutationWrite, RecordWrite, Store, StoreError, WriteBatch,
+    AuditAction, AuditEntry, Author, ConflictRow, MutationWrite, RecordWrite, Store, StoreError,
+    WriteBatch,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -192,8 +193,6 @@ async fn attempt(
     if let Some(new_state) = decided {
         version = new_state.version;
         let batch = WriteBatch {
-            device_id: actor.device_id,
-            user_id: actor.user_id,
             now_ms,
             records: vec![RecordWrite {
                 id,
@@ -207,6 +206,10 @@ async fn attempt(
                 user_id: actor.user_id,
             }],
             mutations: vec![MutationWrite {
+                by: Author {
+                    device_id: actor.device_id,
+                    user_id: actor.user_id,
+                },
                 mutation_id: Uuid::now_v7(),
                 record_id: id,
                 entity: def.name,

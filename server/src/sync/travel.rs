@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::batch::{Batch, Step};
 use super::household::household_of;
 use crate::geo::judge::{PreviousFix, impossible_travel};
-use crate::store::{MutationWrite, StoreError, Tx};
+use crate::store::{Author, MutationWrite, StoreError, Tx};
 
 /// Judges the device's next fix after the one the step's mutation just added to the batch
 /// again, against it.
@@ -48,6 +48,7 @@ pub(super) async fn revise_next(
         .writes
         .fixes
         .iter()
+        .filter(|f| f.by.device_id == actor.device_id)
         .map(|f| (f.fix_at_ms, f.record_id))
         .filter(|k| *k > key)
         .min();
@@ -84,6 +85,7 @@ pub(super) async fn revise_next(
         return Ok(());
     }
     let revision = Revision {
+        by: step.author(),
         id: next.record_id,
         verdict: verdict.0,
         stamp: step.server_stamp(),
@@ -93,6 +95,7 @@ pub(super) async fn revise_next(
 
 /// A stored record's revised verdict, and the stamp of the server write that carries it.
 struct Revision {
+    by: Author,
     id: Uuid,
     verdict: fieldsync_protocol::gps::GpsVerdict,
     stamp: fieldsync_protocol::Hlc,
@@ -101,7 +104,12 @@ struct Revision {
 /// A new version of a stored record whose verdict changed: nothing but the verdict differs.
 async fn write_revision(
     tx: &mut Tx,
-    Revision { id, verdict, stamp }: Revision,
+    Revision {
+        by,
+        id,
+        verdict,
+        stamp,
+    }: Revision,
     batch: &mut Batch,
 ) -> Result<(), StoreError> {
     if !batch.records.contains_key(&id) {
@@ -114,12 +122,13 @@ async fn write_revision(
     else {
         return Ok(());
     };
-    let Some(w) = batch.change(id) else {
+    let Some(w) = batch.change(id, by) else {
         return Ok(());
     };
     w.state = merge::server_write(&w.state, &Map::new(), stamp);
     w.gps_verdict = Some(verdict);
     let logged = MutationWrite {
+        by,
         mutation_id: Uuid::now_v7(),
         record_id: id,
         entity: def.name,

@@ -616,6 +616,7 @@ async fn village_coverage_lists_who_was_visited_this_month_and_who_not() {
 /// that a test can place fixes, verdicts and receipt times anywhere.
 struct Sent {
     user: uuid::Uuid,
+    device: uuid::Uuid,
     records: Vec<fieldsync_server::store::RecordWrite>,
     fixes: Vec<fieldsync_server::store::FixWrite>,
 }
@@ -633,6 +634,7 @@ impl Sent {
     fn new(user: uuid::Uuid) -> Sent {
         Sent {
             user,
+            device: uuid::Uuid::now_v7(),
             records: Vec::new(),
             fixes: Vec::new(),
         }
@@ -690,6 +692,10 @@ impl Sent {
             });
         }
         self.fixes.push(fieldsync_server::store::FixWrite {
+            by: fieldsync_server::store::Author {
+                device_id: self.device,
+                user_id: self.user,
+            },
             record_id: id,
             household_id: None,
             fix_at_ms: ms(at),
@@ -720,8 +726,6 @@ impl Sent {
     /// Writes what was sent as received by the server at `received`.
     async fn save(self, store: &fieldsync_server::store::Store, received: OffsetDateTime) {
         let batch = fieldsync_server::store::WriteBatch {
-            device_id: uuid::Uuid::now_v7(),
-            user_id: self.user,
             now_ms: ms(received),
             records: self.records,
             mutations: Vec::new(),

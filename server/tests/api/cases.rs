@@ -162,7 +162,7 @@ async fn seed_case(store: &Store, household: Uuid, state: &str, user: Uuid) -> U
             created: true,
             user_id: user,
         }],
-        ..WriteBatch::new(Uuid::now_v7(), user, clock::now_ms())
+        ..WriteBatch::new(clock::now_ms())
     };
     let mut tx = store.begin().await.expect("begin");
     tx.write(&batch).await.expect("write");

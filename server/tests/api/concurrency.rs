@@ -196,7 +196,7 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
                 household_id: None,
                 gps_verdict: None,
             }],
-            ..WriteBatch::new(puller.dev.id, user, 0)
+            ..WriteBatch::new(0)
         }
     };
     let (late, early) = (Uuid::now_v7(), Uuid::now_v7());

@@ -215,7 +215,7 @@ pub async fn insert_households(store: &Store, village: &str, n: usize, user_id: 
             .collect();
         let batch = WriteBatch {
             records,
-            ..WriteBatch::new(Uuid::now_v7(), user_id, clock::now_ms())
+            ..WriteBatch::new(clock::now_ms())
         };
         let mut tx = store.begin().await.expect("begin");
         tx.write(&batch).await.expect("write");

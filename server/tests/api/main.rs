@@ -19,6 +19,7 @@ mod console;
 mod devices;
 mod export;
 mod faults;
+mod group_commit;
 mod helpers;
 mod input;
 mod jobs;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
+pub(crate) async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
     let mut req = reqwest::Client::new().get(format!("{}/metrics", app.base));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -16,7 +16,7 @@ async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
     (res.status().as_u16(), res.text().await.expect("text"))
 }
 
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
 }

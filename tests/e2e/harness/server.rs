@@ -113,6 +113,18 @@ impl Server {
         Err(format!("was not ready within {READY_TIMEOUT:?}"))
     }
 
+    /// Waits up to `within` for the process to end by itself; its exit status, if it did.
+    pub async fn exited(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
     /// Sends SIGTERM, as systemd or `docker stop` does, and waits for the process to exit.
     pub async fn terminate(&mut self) -> ExitStatus {
         let sent = Command::new("kill")
@@ -159,7 +171,12 @@ impl Server {
 
     /// A new phone, logged in as `username` with [`PASSWORD`].
     pub async fn phone(&self, username: &str) -> Phone {
-        let dev = Device::new();
+        self.rejoin(username, Device::new()).await
+    }
+
+    /// A phone that already has an outbox, logged in again as `username` on this server (one
+    /// started after its last server went away).
+    pub async fn rejoin(&self, username: &str, dev: Device) -> Phone {
         let mut api = Api::new(&self.base, dev.id);
         if let Err(e) = api.login(username, PASSWORD).await {
             panic!("login as {username}: {e}\n{}", self.log());

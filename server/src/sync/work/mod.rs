@@ -90,8 +90,11 @@ pub(super) fn apply(follow: Follow, step: &Step<'_>, batch: &mut Batch) -> Optio
         };
         let version = state.version;
         let household_id = household_of(w.def, w.id, &state.fields);
-        batch.change_or_create(w.id, w.def.name, &w.scope).state = state;
+        batch
+            .change_or_create(w.id, w.def.name, &w.scope, step.author())
+            .state = state;
         batch.writes.mutations.push(MutationWrite {
+            by: step.author(),
             mutation_id: Uuid::now_v7(),
             record_id: w.id,
             entity: w.def.name,
@@ -113,6 +116,7 @@ pub(super) fn apply(follow: Follow, step: &Step<'_>, batch: &mut Batch) -> Optio
         .and_then(|w| w.state.meta.get("state"))
         .map(|fm| fm.hlc);
     batch.writes.conflicts.push(ConflictWrite {
+        by: step.author(),
         id: conflict_id,
         record_id: moved.case_id,
         entity: registry::CASE.name,

@@ -1,0 +1,231 @@
+//! Group commit: pushes that arrive together share one transaction and one durable commit.
+//!
+//! Phones send a few records at a time, and in the evening many at once. Committed one by
+//! one, every push pays a WAL flush, and on PostgreSQL holds the `sync_head` row lock through
+//! it, so pushes queue for the flush however many cores are free. Here a request validates
+//! its push on its own task (no database needed), then hands it to a committer: a task that
+//! takes every push waiting at that moment, applies them in arrival order in one transaction
+//! (`push::apply`: one statement for the devices, one for the log lookup, one lock of the
+//! records, one write), commits once, and only then answers each. No push waits for a timer:
+//! a lone push is committed at once, and the pushes that arrive during a commit form the next
+//! group.
+//!
+//! What a push is promised does not change:
+//! - answered only after its commit, so an answered push survives a crash;
+//! - sequence order is commit order (the group takes its numbers under the head row's lock,
+//!   as a single push did);
+//! - duplicates and per-device order hold inside a group: a push is planned against the
+//!   records and the log as the pushes before it left them;
+//! - a push refused whole (a revoked device) or a rejected mutation does not touch its
+//!   neighbours; database trouble that is not passing (a bug, a corrupt row) is isolated by
+//!   running the group's pushes again one by one, so one bad push fails alone.
+//!
+//! The figures behind this (and the alternatives measured) are in `ARCHITECTURE.md`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fieldsync_protocol::push::{ClientInfo, MutationResult};
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::actor::Actor;
+use super::push::{Outcome, Pending, PushError, PushRules, apply};
+use super::retry::retrying;
+use crate::store::{Kind, Store, StoreError};
+
+/// At most this many mutations are committed in one group (a large batch goes alone): a group
+/// holds its locks until it commits, and its pushes wait for the last of them.
+const GROUP_MUTATIONS: usize = 1_000;
+/// Pushes waiting for a committer before new ones wait for room: the requests hold their
+/// connections meanwhile, like they would hold a database connection.
+const QUEUE: usize = 1_024;
+/// Set (to `n`) only by the crash test: the process aborts right after the `n`th group of two
+/// or more pushes has committed, before any of them is answered.
+pub const CRASH_AFTER_GROUP_VAR: &str = "FIELDSYNC_TEST_CRASH_AFTER_GROUP_COMMIT";
+
+struct Queued {
+    push: Pending,
+    answer: oneshot::Sender<Outcome>,
+}
+
+/// The committers of one store, fed by one queue.
+#[derive(Clone)]
+pub struct Committer {
+    queue: mpsc::Sender<Queued>,
+    stats: Arc<GroupStats>,
+}
+
+/// Counts of what the committers did, for the metrics.
+#[derive(Default)]
+pub struct GroupStats {
+    groups: AtomicU64,
+    pushes: AtomicU64,
+    split: AtomicU64,
+}
+
+/// A reading of [`GroupStats`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GroupCounts {
+    /// Groups committed (or tried).
+    pub groups: u64,
+    /// Pushes in them.
+    pub pushes: u64,
+    /// Groups run again push by push after database trouble.
+    pub split: u64,
+}
+
+impl Committer {
+    /// Starts the committers of `store`: one on SQLite (it has one writer), two on PostgreSQL,
+    /// so that one group is planned while the one before it commits.
+    pub fn start(store: Store) -> Committer {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let stats = Arc::new(GroupStats::default());
+        let crash_after = std::env::var(CRASH_AFTER_GROUP_VAR)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|n| Arc::new((n, AtomicU64::new(0))));
+        let committers = match store.kind() {
+            Kind::Sqlite => 1,
+            Kind::Postgres => 2,
+        };
+        for _ in 0..committers {
+            tokio::spawn(commit_loop(
+                store.clone(),
+                receiver.clone(),
+                stats.clone(),
+                crash_after.clone(),
+            ));
+        }
+        Committer { queue, stats }
+    }
+
+    /// Validates a push and applies it with whatever pushes arrive with it; one result per
+    /// mutation, in order.
+    pub async fn push(
+        &self,
+        actor: &Actor,
+        rules: &PushRules,
+        raw: Vec<Value>,
+        client: &ClientInfo,
+    ) -> Result<Vec<MutationResult>, PushError> {
+        let push = Pending::new(actor, rules, raw, client);
+        let (answer, answered) = oneshot::channel();
+        if self.queue.send(Queued { push, answer }).await.is_err() {
+            return Err(PushError::Store(StoreError::Busy));
+        }
+        // A committer that failed mid-group (a panic) drops its answers: the push was not
+        // committed, and the phone sends it again.
+        answered
+            .await
+            .unwrap_or(Err(PushError::Store(StoreError::Busy)))
+    }
+
+    pub fn counts(&self) -> GroupCounts {
+        GroupCounts {
+            groups: self.stats.groups.load(Ordering::Relaxed),
+            pushes: self.stats.pushes.load(Ordering::Relaxed),
+            split: self.stats.split.load(Ordering::Relaxed),
+        }
+    }
+}
+
+async fn commit_loop(
+    store: Store,
+    receiver: Arc<Mutex<mpsc::Receiver<Queued>>>,
+    stats: Arc<GroupStats>,
+    crash_after: Option<Arc<(u64, AtomicU64)>>,
+) {
+    loop {
+        let group = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut size = first.push.len();
+            let mut group = vec![first];
+            while size < GROUP_MUTATIONS {
+                match receiver.try_recv() {
+                    Ok(next) => {
+                        size += next.push.len();
+                        group.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            group
+        };
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        stats
+            .pushes
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        // A panic while applying (a bug) must not end the committer: the group's answers are
+        // dropped with its task, and its phones are told to try again.
+        let task = tokio::spawn(commit(
+            store.clone(),
+            group,
+            stats.clone(),
+            crash_after.clone(),
+        ));
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "a push group failed");
+        }
+    }
+}
+
+/// Commits one group and answers its pushes.
+async fn commit(
+    store: Store,
+    group: Vec<Queued>,
+    stats: Arc<GroupStats>,
+    crash_after: Option<Arc<(u64, AtomicU64)>>,
+) {
+    let (pushes, answers): (Vec<Pending>, Vec<oneshot::Sender<Outcome>>) =
+        group.into_iter().map(|q| (q.push, q.answer)).unzip();
+    let outcomes = match retrying(|| apply(&store, &pushes)).await {
+        Ok(outcomes) => {
+            if pushes.len() > 1
+                && let Some(crash) = &crash_after
+                && crash.1.fetch_add(1, Ordering::SeqCst) + 1 >= crash.0
+            {
+                eprintln!("{CRASH_AFTER_GROUP_VAR}: aborting after a group commit");
+                std::process::abort();
+            }
+            outcomes
+        }
+        // Trouble that passes by itself (busy, disk full, a writer that kept racing) would
+        // meet each push again: all are told to retry later.
+        Err(e @ (StoreError::Busy | StoreError::Full | StoreError::Retry)) => pushes
+            .iter()
+            .map(|_| Err(PushError::Store(same(&e))))
+            .collect(),
+        Err(e) if pushes.len() == 1 => vec![Err(PushError::Store(e))],
+        // Anything else may be one push's doing: each runs again alone, and fails alone.
+        Err(_) => {
+            stats.split.fetch_add(1, Ordering::Relaxed);
+            let mut outcomes = Vec::with_capacity(pushes.len());
+            for push in &pushes {
+                let alone = std::slice::from_ref(push);
+                outcomes.push(match retrying(|| apply(&store, alone)).await {
+                    Ok(mut o) => o.pop().unwrap_or_else(|| Ok(Vec::new())),
+                    Err(e) => Err(PushError::Store(e)),
+                });
+            }
+            outcomes
+        }
+    };
+    for (answer, outcome) in answers.into_iter().zip(outcomes) {
+        // The phone may have gone; its push is committed and its retry will be a duplicate.
+        let _ = answer.send(outcome);
+    }
+}
+
+/// The same passing error for each push of a group.
+fn same(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Full => StoreError::Full,
+        StoreError::Retry => StoreError::Retry,
+        _ => StoreError::Busy,
+    }
+}
