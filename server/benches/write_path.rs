@@ -4,9 +4,11 @@
 //! record per request from 1, 8 and 32 phones at once, and batches of 100 from 1 and 4 phones,
 //! each for `FIELDSYNC_BENCH_SECONDS` (default 10) seconds, of two kinds of record: a survey
 //! submission of a 20-field form, and a household. For each: records per second, p50 and p99
-//! request latency, CPU seconds per 1,000 records of the whole machine (client, server and
-//! database share its two cores; from `/proc/stat`), and the benchmark process's peak resident
-//! memory (client and server). Then the same rows written raw (multi-row `INSERT`s into a copy
+//! request latency, CPU seconds per 1,000 records of the server and its database (this
+//! process's threads but the load generator's, which run on a runtime of their own, plus every
+//! `postgres` process) and of the whole machine (from `/proc/stat`: client, server and
+//! database share its two cores), and the benchmark process's peak resident memory (client and
+//! server). Then the same rows written raw (multi-row `INSERT`s into a copy
 //! of the records table, durable commits) in the same shapes, the floor the sync stack is
 //! measured against.
 //!
@@ -72,6 +74,7 @@ struct Row {
     p50_ms: f64,
     p99_ms: f64,
     cpu_s_per_1000: f64,
+    server_cpu_s_per_1000: f64,
     peak_mib: f64,
     raw_per_s: f64,
 }
@@ -89,12 +92,12 @@ async fn main() {
         .collect();
     println!();
     println!(
-        "| engine | record | phones × records a request | records/s | p50 | p99 | CPU s / 1,000 records (machine) | peak RSS | raw INSERT rows/s | raw ÷ sync |"
+        "| engine | record | phones × records a request | records/s | p50 | p99 | CPU s / 1,000 records: server + database | machine | peak RSS | raw INSERT rows/s | raw ÷ sync |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &all {
         println!(
-            "| {} | {} | {} × {} | {:.0} | {:.1} ms | {:.1} ms | {:.2} | {:.0} MiB | {:.0} | {:.1}× |",
+            "| {} | {} | {} × {} | {:.0} | {:.1} ms | {:.1} ms | {:.2} | {:.2} | {:.0} MiB | {:.0} | {:.1}× |",
             r.engine,
             r.kind.name(),
             r.phones,
@@ -102,6 +105,7 @@ async fn main() {
             r.per_s,
             r.p50_ms,
             r.p99_ms,
+            r.server_cpu_s_per_1000,
             r.cpu_s_per_1000,
             r.peak_mib,
             r.raw_per_s,
@@ -183,6 +187,62 @@ fn machine_cpu_s() -> f64 {
     busy / TICKS_PER_S
 }
 
+/// The load generator's runtime: its threads are told apart from the server's by name.
+fn client_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(CLIENT_THREAD)
+            .enable_all()
+            .build()
+            .expect("client runtime")
+    })
+}
+
+const CLIENT_THREAD: &str = "bench-client";
+
+/// User and system time of a `/proc/…/stat` line, in seconds.
+fn stat_cpu_s(stat: &str) -> Option<(String, f64)> {
+    // The name is in parentheses and may hold spaces; the fields after it are numbered from 3.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat[open + 1..close].to_owned();
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
+    Some((name, (ticks(14)? + ticks(15)?) / TICKS_PER_S))
+}
+
+/// CPU time so far of the server and its database: this process less the load generator's
+/// threads, plus every `postgres` process.
+fn server_cpu_s() -> f64 {
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).ok();
+    let own = read("/proc/self/stat".as_ref())
+        .and_then(|s| stat_cpu_s(&s))
+        .map_or(0.0, |(_, t)| t);
+    let mut client = 0.0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            if let Some((name, cpu)) = read(&t.path().join("stat")).and_then(|s| stat_cpu_s(&s))
+                && name.starts_with(CLIENT_THREAD)
+            {
+                client += cpu;
+            }
+        }
+    }
+    let mut database = 0.0;
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            if let Some((name, cpu)) = read(&p.path().join("stat")).and_then(|s| stat_cpu_s(&s))
+                && name == "postgres"
+            {
+                database += cpu;
+            }
+        }
+    }
+    own - client + database
+}
+
 async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Row> {
     eprintln!("== {engine}");
     let server = common::serve(db, Some(PHONES as u32 + 8)).await;
@@ -195,7 +255,9 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Row> {
     let hash = password::hash(common::PASSWORD).expect("hash");
     let mut phones: Vec<(Api, Device)> = Vec::new();
     for i in 0..PHONES {
-        phones.push(
+        // Logged in from the load generator's runtime, so that its connections live there.
+        let (store, base, hash) = (store.clone(), base.clone(), hash.clone());
+        let phone = client_runtime().spawn(async move {
             common::login(
                 &store,
                 &base,
@@ -204,8 +266,9 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Row> {
                 Role::GridWorker,
                 VILLAGE,
             )
-            .await,
-        );
+            .await
+        });
+        phones.push(phone.await.expect("login"));
     }
     // The households the surveys are about.
     let households: Vec<Uuid> = {
@@ -217,7 +280,11 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Row> {
                 .enumerate()
                 .map(|(i, id)| dev.create("household", *id, household(c * BATCH + i)))
                 .collect();
-            api.push(batch).await.expect("seed");
+            let api = api.clone();
+            client_runtime()
+                .spawn(async move { api.push(batch).await.expect("seed") })
+                .await
+                .expect("seed");
         }
         ids
     };
@@ -272,12 +339,13 @@ async fn measure(
     let idle: Vec<(Api, Device)> = phones.split_off(count);
     reset_peak();
     let cpu_before = machine_cpu_s();
+    let server_before = server_cpu_s();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (p, (api, mut dev)) in phones.into_iter().enumerate() {
         let households = households.to_vec();
         let first = *n + p * 10_000_000;
-        tasks.push(tokio::spawn(async move {
+        tasks.push(client_runtime().spawn(async move {
             let mut latencies = Vec::new();
             let mut k = first;
             while started.elapsed() < run_for {
@@ -306,6 +374,7 @@ async fn measure(
     }
     let secs = started.elapsed().as_secs_f64();
     let cpu = machine_cpu_s() - cpu_before;
+    let server_cpu = server_cpu_s() - server_before;
     let peak_mib = peak_kib() as f64 / 1024.0;
     *n += 100_000_000;
     back.extend(idle);
@@ -323,15 +392,17 @@ async fn measure(
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         cpu_s_per_1000: cpu / records as f64 * 1000.0,
+        server_cpu_s_per_1000: server_cpu / records as f64 * 1000.0,
         peak_mib,
         raw_per_s: 0.0,
     };
     eprintln!(
-        "   {} {count}×{batch}: {:.0} records/s, p50 {:.1} ms, p99 {:.1} ms, {:.2} CPU s / 1,000",
+        "   {} {count}×{batch}: {:.0} records/s, p50 {:.1} ms, p99 {:.1} ms, CPU s / 1,000: {:.2} server + database, {:.2} machine",
         kind.name(),
         row.per_s,
         row.p50_ms,
         row.p99_ms,
+        row.server_cpu_s_per_1000,
         row.cpu_s_per_1000
     );
     (back, row)

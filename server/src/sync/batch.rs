@@ -3,9 +3,10 @@
 //! caller ([`Step`]), and the batch as planned so far ([`Batch`], of [`Working`] records).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use fieldsync_protocol::Hlc;
-use fieldsync_protocol::gps::{GpsFix, GpsVerdict};
+use fieldsync_protocol::gps::{GpsFix, GpsVerdict, VillageArea};
 use fieldsync_protocol::merge::{self, RecordState};
 use fieldsync_protocol::push::Mutation;
 use fieldsync_protocol::registry::{self, EntityDef};
@@ -13,7 +14,8 @@ use uuid::Uuid;
 
 use super::actor::Actor;
 use super::household::household_of;
-use crate::store::{Author, RecordWrite, StoredRecord, WriteBatch};
+use crate::geo::Boundary;
+use crate::store::{Author, PublishedForm, RecordWrite, StoredRecord, WriteBatch};
 
 /// Limits a push is checked against.
 #[derive(Clone, Debug)]
@@ -102,6 +104,16 @@ impl Working {
     }
 }
 
+/// Lookups many mutations of a batch repeat (twenty surveys of one form, checks in one
+/// village), kept for the batch: a push cannot change them, and a batch is one transaction.
+#[derive(Default)]
+pub(super) struct Lookups {
+    /// Form versions by key and version (`None`: never published).
+    pub(super) forms: HashMap<(String, i64), Option<Arc<PublishedForm>>>,
+    /// The area each village's fixes are held against, parsed (`None`: none stored).
+    pub(super) areas: HashMap<String, Option<Arc<(VillageArea, Boundary)>>>,
+}
+
 /// The batch as planned so far: the records it holds as it has left them, and what it writes
 /// besides (the mutation log, conflicts, fixes). Nothing is written before the whole batch is
 /// planned. One batch may hold the pushes of several devices (a group committed together,
@@ -110,6 +122,8 @@ impl Working {
 pub(super) struct Batch {
     pub(super) records: HashMap<Uuid, Working>,
     pub(super) writes: WriteBatch,
+    /// What its mutations looked up that no push changes, read once for the batch.
+    pub(super) lookups: Lookups,
     /// The changed records, in the order they were first changed: the order they are written in.
     order: Vec<Uuid>,
 }
@@ -120,6 +134,7 @@ impl Batch {
         let mut batch = Batch {
             records: HashMap::new(),
             writes: WriteBatch::new(now_ms),
+            lookups: Lookups::default(),
             order: Vec::new(),
         };
         batch.hold(stored);

@@ -3,6 +3,7 @@
 //! outcome, and the server's judgement of the GPS fix.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
 use fieldsync_protocol::gps::{Crs, Doubt, GpsVerdict, LatLon, VillageArea};
@@ -13,7 +14,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::batch::{Batch, Step, Working};
+use super::batch::{Batch, Lookups, Step, Working};
 use crate::geo::judge::{FixContext, PreviousFix, judge};
 use crate::geo::{Boundary, parse_geometry};
 use crate::store::{FixWrite, StoreError, StoredArea, Tx};
@@ -95,6 +96,7 @@ fn captured_at_ms(fields: &Map<String, Value>) -> Option<i64> {
 pub(super) async fn check_survey(
     tx: &mut Tx,
     m: &Mutation,
+    lookups: &mut Lookups,
 ) -> Result<Result<(), ErrorDetail>, StoreError> {
     let key = m
         .fields
@@ -111,7 +113,15 @@ pub(super) async fn check_survey(
             ErrorDetail::new(ErrorCode::UnknownForm, msg).at("fields.form_version")
         ))
     };
-    let Some(form) = tx.form(key, version).await? else {
+    let form = match lookups.forms.get(&(key.to_owned(), version)) {
+        Some(f) => f.clone(),
+        None => {
+            let f = tx.form(key, version).await?.map(Arc::new);
+            lookups.forms.insert((key.to_owned(), version), f.clone());
+            f
+        }
+    };
+    let Some(form) = form else {
         return unknown(format!("form {key} version {version} was never published"));
     };
     if let Some(retired) = form.retired_at
@@ -121,15 +131,15 @@ pub(super) async fn check_survey(
             "form {key} version {version} is retired; download the current version"
         ));
     }
+    let empty = Map::new();
     let answers = m
         .fields
         .get("answers")
         .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+        .unwrap_or(&empty);
     Ok(form
         .definition
-        .validate(&answers)
+        .validate(answers)
         .map_err(|e| e.within("fields")))
 }
 
@@ -150,43 +160,28 @@ pub(super) async fn judge_fix(
     step: &Step<'_>,
     scope: &str,
     household_id: Option<Uuid>,
-    batch: &Batch,
+    batch: &mut Batch,
 ) -> Result<Option<(GpsVerdict, FixWrite)>, StoreError> {
     let Step {
         actor, rules, m, ..
     } = *step;
-    let records = &batch.records;
-    // Fixes judged earlier in this batch, of any device (a group holds several).
-    let earlier = &batch.writes.fixes;
     let limits = &rules.gps;
     let Some(fix) = &m.gps else { return Ok(None) };
     let fix_at_ms =
         i64::try_from(fix.fix_at.unix_timestamp_nanos() / 1_000_000).unwrap_or_default();
-    let shape = |geometry: &Value| {
-        parse_geometry(geometry, Crs::Wgs84)
-            .map(Boundary::Area)
-            .map_err(|e| StoreError::Corrupt(format!("division shape: {e}")))
-    };
-    let stored = match tx.village_area(scope).await? {
-        Some(StoredArea::VillageShape(g)) => Some((VillageArea::VillageShape, shape(&g)?)),
-        Some(StoredArea::VillageCircle(c)) => {
-            let centre = LatLon {
-                lat: c.lat,
-                lon: c.lon,
-            };
-            Some((
-                VillageArea::VillageCircle,
-                Boundary::Circle {
-                    centre,
-                    radius_m: c.radius_m,
-                },
-            ))
+    let area = match batch.lookups.areas.get(scope) {
+        Some(a) => a.clone(),
+        None => {
+            let a = stored_area(tx, scope).await?.map(Arc::new);
+            batch.lookups.areas.insert(scope.to_owned(), a.clone());
+            a
         }
-        Some(StoredArea::TownshipShape(g)) => Some((VillageArea::TownshipShape, shape(&g)?)),
-        None => None,
     };
+    let records = &batch.records;
+    // Fixes judged earlier in this batch, of any device (a group holds several).
+    let earlier = &batch.writes.fixes;
     let county = crate::geo::county_of(scope);
-    let (against, village) = match (&stored, county) {
+    let (against, village) = match (area.as_deref(), county) {
         (Some((kind, area)), _) => (Some(*kind), Some(area)),
         (None, Some(c)) => (Some(VillageArea::CountyShape), Some(&c.area)),
         (None, None) => (None, None),
@@ -265,6 +260,36 @@ pub(super) async fn judge_fix(
         lon: verdict.wgs84.lon,
     };
     Ok(Some((verdict, write)))
+}
+
+/// The area an administrator gave for village `scope` or its township, parsed.
+async fn stored_area(
+    tx: &mut Tx,
+    scope: &str,
+) -> Result<Option<(VillageArea, Boundary)>, StoreError> {
+    let shape = |geometry: &Value| {
+        parse_geometry(geometry, Crs::Wgs84)
+            .map(Boundary::Area)
+            .map_err(|e| StoreError::Corrupt(format!("division shape: {e}")))
+    };
+    Ok(match tx.village_area(scope).await? {
+        Some(StoredArea::VillageShape(g)) => Some((VillageArea::VillageShape, shape(&g)?)),
+        Some(StoredArea::VillageCircle(c)) => {
+            let centre = LatLon {
+                lat: c.lat,
+                lon: c.lon,
+            };
+            Some((
+                VillageArea::VillageCircle,
+                Boundary::Circle {
+                    centre,
+                    radius_m: c.radius_m,
+                },
+            ))
+        }
+        Some(StoredArea::TownshipShape(g)) => Some((VillageArea::TownshipShape, shape(&g)?)),
+        None => None,
+    })
 }
 
 /// A self-report must say whose difficulty it is (a household, or an ID-card number) and carry

@@ -55,7 +55,7 @@ pub(super) async fn plan(
     }
     if m.op == Op::Create {
         if observe::is_survey(def)
-            && let Err(e) = observe::check_survey(tx, m).await?
+            && let Err(e) = observe::check_survey(tx, m, &mut batch.lookups).await?
         {
             return Ok(Err(e));
         }
