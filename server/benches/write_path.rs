@@ -12,6 +12,8 @@
 //! of the records table, durable commits) in the same shapes, the floor the sync stack is
 //! measured against.
 //!
+//! `FIELDSYNC_BENCH_SHAPES=survey:32x1,household:1x100` runs only the shapes it names.
+//!
 //! SQLite always; PostgreSQL when `FIELDSYNC_BENCH_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) names a server where the benchmark may create
 //! and drop a database of its own.
@@ -77,6 +79,20 @@ struct Row {
     server_cpu_s_per_1000: f64,
     peak_mib: f64,
     raw_per_s: f64,
+}
+
+/// Only the shapes `FIELDSYNC_BENCH_SHAPES` names (`survey:32x1,household:1x100`), when set:
+/// for profiling one of them.
+fn chosen(kind: Kind, phones: usize, batch: usize) -> bool {
+    let Ok(wanted) = std::env::var("FIELDSYNC_BENCH_SHAPES") else {
+        return true;
+    };
+    let name = match kind {
+        Kind::Survey => "survey",
+        Kind::Household => "household",
+    };
+    let shape = format!("{name}:{phones}x{batch}");
+    wanted.split(',').any(|w| w.trim() == shape)
 }
 
 fn seconds() -> f64 {
@@ -297,6 +313,9 @@ async fn run(engine: &'static str, db: &ScratchDatabase) -> Vec<Row> {
             .map(|p| (*p, 1))
             .chain(BATCHED.iter().map(|p| (*p, BATCH)));
         for (count, batch) in shapes {
+            if !chosen(kind, count, batch) {
+                continue;
+            }
             let (moved, row) =
                 measure(engine, kind, phones, count, batch, &households, &mut n).await;
             phones = moved;

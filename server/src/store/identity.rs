@@ -184,22 +184,30 @@ impl Store {
     /// The villages a user may see and change on `today` (a `YYYY-MM-DD` date in local time).
     /// Runs on every push and pull, so it is index range scans, not a join over all divisions.
     pub async fn user_villages(&self, user_id: Uuid, today: &str) -> Result<Vec<String>> {
-        let mut villages = Vec::new();
-        for code in self.user_assignments(user_id, today).await? {
-            let (lo, hi) = village_range(&code);
-            let found: Vec<String> = fetch_scalar!(
-                self.reader(),
-                fetch_all,
-                String,
-                "SELECT code FROM divisions WHERE code >= $1 AND code <= $2 AND level = 'village'",
-                lo,
-                hi,
-            )?;
-            villages.extend(found);
-        }
-        villages.sort_unstable();
-        villages.dedup();
-        Ok(villages)
+        // One statement (every push and pull asks): each assignment's code becomes the prefix
+        // its villages share, as `village_range` says, and the villages are read by range.
+        Ok(fetch_scalar!(
+            self.reader(),
+            fetch_all,
+            String,
+            "WITH mine AS (
+                 SELECT DISTINCT CASE
+                     WHEN length(division_code) = 6 AND substr(division_code, 3) = '0000'
+                         THEN substr(division_code, 1, 2)
+                     WHEN length(division_code) = 6 AND substr(division_code, 5) = '00'
+                         THEN substr(division_code, 1, 4)
+                     ELSE substr(division_code, 1, 12) END AS prefix
+                 FROM assignments
+                 WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
+             )
+             SELECT DISTINCT d.code FROM mine JOIN divisions d
+                 ON d.code >= substr(mine.prefix || '000000000000', 1, 12)
+                AND d.code <= substr(mine.prefix || '999999999999', 1, 12)
+             WHERE d.level = 'village'
+             ORDER BY d.code",
+            user_id,
+            today,
+        )?)
     }
 
     /// The division codes a user is assigned to on `today`.

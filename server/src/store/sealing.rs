@@ -2,6 +2,8 @@
 //! sealed on their way into any table and opened on their way out, and each record's ID-card
 //! numbers are indexed by keyed hash. Callers of the store only ever see plain values.
 
+use std::borrow::Cow;
+
 use fieldsync_protocol::registry::{self, FieldType};
 use serde_json::{Map, Value};
 use sqlx::{QueryBuilder, Sqlite};
@@ -10,8 +12,30 @@ use uuid::Uuid;
 use super::{Engine, Result, Store, StoreError, Tx, WriteBatch, fetch_scalar};
 use crate::privacy::DataKey;
 
-/// A copy of the batch with every encrypted field sealed.
-pub(super) fn seal_batch(key: &DataKey, batch: &WriteBatch) -> WriteBatch {
+/// The batch with every encrypted field sealed: a copy when it holds any, the batch itself when
+/// it holds none (most pushes: surveys and checks carry no ID-card number), so that a large
+/// push is not copied for nothing.
+pub(super) fn seal_batch<'b>(key: &DataKey, batch: &'b WriteBatch) -> Cow<'b, WriteBatch> {
+    let holds = |entity: &str, fields: &Map<String, Value>| {
+        registry::entity(entity).is_some_and(|def| {
+            def.fields
+                .iter()
+                .any(|f| f.ty == FieldType::IdCard && fields.contains_key(f.name))
+        })
+    };
+    let needed = batch
+        .records
+        .iter()
+        .any(|r| holds(r.entity, &r.state.fields))
+        || batch.mutations.iter().any(|m| holds(m.entity, &m.fields))
+        || batch.conflicts.iter().any(|x| {
+            registry::entity(x.entity)
+                .and_then(|def| def.field(&x.field))
+                .is_some_and(|f| f.ty == FieldType::IdCard)
+        });
+    if !needed {
+        return Cow::Borrowed(batch);
+    }
     let mut sealed = batch.clone();
     for r in &mut sealed.records {
         if let Some(def) = registry::entity(r.entity) {
@@ -30,7 +54,7 @@ pub(super) fn seal_batch(key: &DataKey, batch: &WriteBatch) -> WriteBatch {
             x.kept = key.seal_value(def, &x.field, &x.kept);
         }
     }
-    sealed
+    Cow::Owned(sealed)
 }
 
 /// Opens the encrypted fields of a stored record of `entity`.

@@ -29,19 +29,19 @@ pub(super) async fn write_sqlite(
         qb.push_values(chunk, |mut row, (seq, r)| {
             row.push_bind(r.id)
                 .push_bind(r.entity)
-                .push_bind(r.scope.clone())
+                .push_bind(r.scope.as_str())
                 .push_bind(to_i64(r.state.version))
                 .push_bind(*seq)
                 .push_bind(r.state.deleted)
-                .push_bind(Json(r.state.fields.clone()))
-                .push_bind(Json(r.state.meta.clone()))
-                .push_bind(r.gps.clone().map(Json))
+                .push_bind(Json(&r.state.fields))
+                .push_bind(Json(&r.state.meta))
+                .push_bind(r.gps.as_ref().map(Json))
                 .push_bind(b.now_ms)
                 .push_bind(b.now_ms)
                 .push_bind(r.user_id)
                 .push_bind(r.user_id)
                 .push_bind(r.household_id)
-                .push_bind(r.gps_verdict.clone().map(Json));
+                .push_bind(r.gps_verdict.as_ref().map(Json));
         });
         qb.build().execute(&mut *c).await?;
     }
@@ -94,12 +94,12 @@ pub(super) async fn write_sqlite(
                 .push_bind(m.op.as_str())
                 .push_bind(m.status.as_str())
                 .push_bind(to_i64(m.version))
-                .push_bind(Json(m.fields.clone()))
+                .push_bind(Json(&m.fields))
                 .push_bind(Json(m.hlc))
-                .push_bind(m.gps.clone().map(Json))
+                .push_bind(m.gps.as_ref().map(Json))
                 .push_bind(b.now_ms)
                 .push_bind(m.household_id)
-                .push_bind(m.scope.clone());
+                .push_bind(m.scope.as_str());
         });
         qb.build().execute(&mut *c).await?;
     }
@@ -112,12 +112,12 @@ pub(super) async fn write_sqlite(
             row.push_bind(x.id)
                 .push_bind(x.record_id)
                 .push_bind(x.entity)
-                .push_bind(x.scope.clone())
-                .push_bind(x.field.clone())
+                .push_bind(x.scope.as_str())
+                .push_bind(x.field.as_str())
                 .push_bind(kind_str(x.kind))
-                .push_bind(Json(x.yours.clone()))
-                .push_bind(Json(x.theirs.clone()))
-                .push_bind(Json(x.kept.clone()))
+                .push_bind(Json(&x.yours))
+                .push_bind(Json(&x.theirs))
+                .push_bind(Json(&x.kept))
                 .push_bind(x.mutation_id)
                 .push_bind(x.by.device_id)
                 .push_bind(x.by.user_id)
