@@ -13,7 +13,7 @@ use fieldsync_protocol::receipt::{ReceiptBody, ReceiptKey};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{AppJson, AppQuery, AuthUser, ClientHeaders};
+use super::extract::{AppJson, AppQuery, AuthActor, AuthUser, ClientHeaders};
 use crate::clock;
 use crate::service::push;
 use crate::state::AppState;
@@ -40,7 +40,7 @@ pub fn router() -> Router<AppState> {
     ))]
 async fn push_batch(
     State(state): State<AppState>,
-    auth: AuthUser,
+    AuthActor(auth, actor): AuthActor,
     ClientHeaders(headers): ClientHeaders,
     AppJson(req): AppJson<RawPushRequest>,
 ) -> Result<AppJson<PushResponse>, ApiError> {
@@ -74,7 +74,7 @@ async fn push_batch(
         outbox_depth: body.outbox_depth.or(headers.outbox_depth),
         oldest_unsent_s: body.oldest_unsent_s.or(headers.oldest_unsent_s),
     };
-    let mut results = push::push(&state, &auth, req.mutations, &client, now_ms).await?;
+    let mut results = push::push_as(&state, &actor, req.mutations, &client, now_ms).await?;
     state
         .metrics()
         .count_results(results.iter().map(|r| r.status));

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::clock;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{SessionAuth, Store};
 use crate::sync::Actor;
 
 /// The caller of an operation: a user on a device, in a session. Made only from a session
@@ -33,6 +33,27 @@ impl Caller {
             .session_auth(session_id)
             .await?
             .ok_or_else(session_ended)?;
+        Caller::alive(session_id, session)
+    }
+
+    /// [`Caller::of_session`] with the caller's [`Actor`], in one read of the database: for a
+    /// push, which needs both on every request. `user_id` is the user the token names.
+    pub async fn actor_of_session(
+        store: &Store,
+        session_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<(Caller, Actor), ServiceError> {
+        let (session, villages) = store
+            .session_with_villages(session_id, user_id, &clock::iso(clock::today()))
+            .await?
+            .ok_or_else(session_ended)?;
+        let caller = Caller::alive(session_id, session)?;
+        let actor = caller.with_villages(villages.into_iter().collect());
+        Ok((caller, actor))
+    }
+
+    /// The caller of a session read from the database, if it is alive.
+    fn alive(session_id: Uuid, session: SessionAuth) -> Result<Caller, ServiceError> {
         if session.user_disabled_at.is_some() {
             return Err(ServiceError::Unauthenticated(ErrorDetail::new(
                 ErrorCode::Unauthorized,
@@ -50,6 +71,15 @@ impl Caller {
         })
     }
 
+    fn with_villages(&self, villages: BTreeSet<String>) -> Actor {
+        Actor {
+            user_id: self.user_id,
+            device_id: self.device_id,
+            role: self.role,
+            villages,
+        }
+    }
+
     /// The caller with the villages they may touch today (an assignment change takes effect
     /// on the next request).
     pub async fn actor(&self, state: &AppState) -> Result<Actor, ServiceError> {
@@ -59,12 +89,7 @@ impl Caller {
             .await?
             .into_iter()
             .collect();
-        Ok(Actor {
-            user_id: self.user_id,
-            device_id: self.device_id,
-            role: self.role,
-            villages,
-        })
+        Ok(self.with_villages(villages))
     }
 
     /// The caller's villages, or the one of them a list asks for (`village`); another village

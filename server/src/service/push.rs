@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{Caller, ServiceError};
 use crate::config::Settings;
 use crate::state::AppState;
+use crate::sync::Actor;
 use crate::sync::push::PushRules;
 
 /// The limits a push is judged by, from the settings.
@@ -41,10 +42,21 @@ pub async fn push(
     now_ms: i64,
 ) -> Result<Vec<MutationResult>, ServiceError> {
     let actor = caller.actor(state).await?;
+    push_as(state, &actor, mutations, client, now_ms).await
+}
+
+/// [`push`] for a caller whose villages are read already.
+pub async fn push_as(
+    state: &AppState,
+    actor: &Actor,
+    mutations: Vec<Value>,
+    client: &ClientInfo,
+    now_ms: i64,
+) -> Result<Vec<MutationResult>, ServiceError> {
     let rules = rules(state, now_ms);
     Ok(state
         .committer()
-        .push(&actor, &rules, mutations, client)
+        .push(actor, &rules, mutations, client)
         .await?)
 }
 

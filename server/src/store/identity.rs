@@ -1,5 +1,7 @@
 //! Users, their village assignments, devices and refresh tokens.
 
+use std::sync::LazyLock;
+
 use fieldsync_protocol::Role;
 use uuid::Uuid;
 
@@ -81,6 +83,25 @@ pub fn village_range(code: &str) -> (String, String) {
         format!("{prefix}{}", "9".repeat(pad)),
     )
 }
+
+/// Common table expressions naming `villages(code)`: the villages user `$1` may touch on day
+/// `$2`, in one statement (every push and pull asks). Each assignment's code becomes the prefix
+/// its villages share, as [`village_range`] says, and the villages are read by index range.
+pub(super) const VILLAGES_OF_USER: &str = "mine AS (
+        SELECT DISTINCT CASE
+            WHEN length(division_code) = 6 AND substr(division_code, 3) = '0000'
+                THEN substr(division_code, 1, 2)
+            WHEN length(division_code) = 6 AND substr(division_code, 5) = '00'
+                THEN substr(division_code, 1, 4)
+            ELSE substr(division_code, 1, 12) END AS prefix
+        FROM assignments
+        WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
+    ), villages AS (
+        SELECT DISTINCT d.code FROM mine JOIN divisions d
+            ON d.code >= substr(mine.prefix || '000000000000', 1, 12)
+           AND d.code <= substr(mine.prefix || '999999999999', 1, 12)
+        WHERE d.level = 'village'
+    )";
 
 impl Store {
     /// Creates a user assigned to `divisions` from `today` on. Fails with
@@ -184,27 +205,14 @@ impl Store {
     /// The villages a user may see and change on `today` (a `YYYY-MM-DD` date in local time).
     /// Runs on every push and pull, so it is index range scans, not a join over all divisions.
     pub async fn user_villages(&self, user_id: Uuid, today: &str) -> Result<Vec<String>> {
-        // One statement (every push and pull asks): each assignment's code becomes the prefix
-        // its villages share, as `village_range` says, and the villages are read by range.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!("WITH {VILLAGES_OF_USER} SELECT code FROM villages ORDER BY code")
+        });
         Ok(fetch_scalar!(
             self.reader(),
             fetch_all,
             String,
-            "WITH mine AS (
-                 SELECT DISTINCT CASE
-                     WHEN length(division_code) = 6 AND substr(division_code, 3) = '0000'
-                         THEN substr(division_code, 1, 2)
-                     WHEN length(division_code) = 6 AND substr(division_code, 5) = '00'
-                         THEN substr(division_code, 1, 4)
-                     ELSE substr(division_code, 1, 12) END AS prefix
-                 FROM assignments
-                 WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
-             )
-             SELECT DISTINCT d.code FROM mine JOIN divisions d
-                 ON d.code >= substr(mine.prefix || '000000000000', 1, 12)
-                AND d.code <= substr(mine.prefix || '999999999999', 1, 12)
-             WHERE d.level = 'village'
-             ORDER BY d.code",
+            SQL.as_str(),
             user_id,
             today,
         )?)

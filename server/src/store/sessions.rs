@@ -5,9 +5,18 @@
 //! backup, a leaked token), so the whole session ends at once; access tokens name their
 //! session and stop working on their next request.
 
+use std::sync::LazyLock;
+
 use uuid::Uuid;
 
+use super::identity::VILLAGES_OF_USER;
 use super::{Result, Store, StoreError, execute, fetch_as, fetch_scalar};
+
+/// The columns of [`SessionAuth`], for a `WHERE` on `s` (the session) to follow.
+const SESSION_AUTH: &str =
+    "SELECT s.device_id, s.user_id, s.ended_at, d.revoked_at AS device_revoked_at,
+            d.user_id AS device_user_id, u.role, u.disabled_at AS user_disabled_at
+     FROM sessions s JOIN devices d ON d.id = s.device_id JOIN users u ON u.id = s.user_id";
 
 /// What an authenticated request needs to know about its session.
 #[derive(Debug, sqlx::FromRow)]
@@ -106,16 +115,50 @@ impl Store {
 
     /// The session an access token names, with its device and user.
     pub async fn session_auth(&self, session_id: Uuid) -> Result<Option<SessionAuth>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| format!("{SESSION_AUTH} WHERE s.id = $1"));
         Ok(fetch_as!(
             self.reader(),
             fetch_optional,
             SessionAuth,
-            "SELECT s.device_id, s.user_id, s.ended_at, d.revoked_at AS device_revoked_at,
-                    d.user_id AS device_user_id, u.role, u.disabled_at AS user_disabled_at
-             FROM sessions s JOIN devices d ON d.id = s.device_id JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1",
+            SQL.as_str(),
             session_id,
         )?)
+    }
+
+    /// [`Store::session_auth`] and the villages the session's user may touch on `today`
+    /// ([`Store::user_villages`]), in one read, for the requests that need both (a push).
+    /// `user_id` is the user the access token names: were it not the session's, the villages
+    /// would be another user's, and the caller refuses the token anyway.
+    pub async fn session_with_villages(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        today: &str,
+    ) -> Result<Option<(SessionAuth, Vec<String>)>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH {VILLAGES_OF_USER}, session AS ({SESSION_AUTH} WHERE s.id = $3)
+                 SELECT session.*, villages.code AS village
+                 FROM session LEFT JOIN villages ON TRUE"
+            )
+        });
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            session: SessionAuth,
+            village: Option<String>,
+        }
+        let rows: Vec<Row> = fetch_as!(
+            self.reader(),
+            fetch_all,
+            Row,
+            SQL.as_str(),
+            user_id,
+            today,
+            session_id,
+        )?;
+        let villages = rows.iter().filter_map(|r| r.village.clone()).collect();
+        Ok(rows.into_iter().next().map(|r| (r.session, villages)))
     }
 
     /// Spends a refresh token presented by `device_id` and, if it was good, stores `next` as the
