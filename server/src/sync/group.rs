@@ -27,12 +27,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use fieldsync_protocol::push::{ClientInfo, MutationResult};
 use serde_json::Value;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::actor::Actor;
 use super::push::{Outcome, Pending, PushError, PushRules, apply};
 use super::retry::retrying;
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// At most this many mutations are committed in one group (a large batch goes alone): a group
 /// holds its locks until it commits, and its pushes wait for the last of them.
@@ -49,19 +49,21 @@ struct Queued {
     answer: oneshot::Sender<Outcome>,
 }
 
-/// The committers of one store, fed by one queue.
+/// The committer of one store, fed by one queue.
 #[derive(Clone)]
 pub struct Committer {
     queue: mpsc::Sender<Queued>,
     stats: Arc<GroupStats>,
 }
 
-/// Counts of what the committers did, for the metrics.
+/// Counts of what the committer did, for the metrics.
 #[derive(Default)]
 pub struct GroupStats {
     groups: AtomicU64,
     pushes: AtomicU64,
     split: AtomicU64,
+    /// Groups of two or more pushes committed (for the crash test).
+    shared: AtomicU64,
 }
 
 /// A reading of [`GroupStats`].
@@ -76,28 +78,17 @@ pub struct GroupCounts {
 }
 
 impl Committer {
-    /// Starts the committers of `store`: one on SQLite (it has one writer), two on PostgreSQL,
-    /// so that one group is planned while the one before it commits.
+    /// Starts the committer of `store`. One per process on either engine: on SQLite there is
+    /// one writer anyway, and on PostgreSQL a second committer, planning a group while the one
+    /// before it commits, made groups smaller and cost more than it overlapped (measured:
+    /// `ARCHITECTURE.md`).
     pub fn start(store: Store) -> Committer {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        let receiver = Arc::new(Mutex::new(receiver));
         let stats = Arc::new(GroupStats::default());
         let crash_after = std::env::var(CRASH_AFTER_GROUP_VAR)
             .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(|n| Arc::new((n, AtomicU64::new(0))));
-        let committers = match store.kind() {
-            Kind::Sqlite => 1,
-            Kind::Postgres => 2,
-        };
-        for _ in 0..committers {
-            tokio::spawn(commit_loop(
-                store.clone(),
-                receiver.clone(),
-                stats.clone(),
-                crash_after.clone(),
-            ));
-        }
+            .and_then(|v| v.parse::<u64>().ok());
+        tokio::spawn(commit_loop(store, receiver, stats.clone(), crash_after));
         Committer { queue, stats }
     }
 
@@ -133,41 +124,29 @@ impl Committer {
 
 async fn commit_loop(
     store: Store,
-    receiver: Arc<Mutex<mpsc::Receiver<Queued>>>,
+    mut receiver: mpsc::Receiver<Queued>,
     stats: Arc<GroupStats>,
-    crash_after: Option<Arc<(u64, AtomicU64)>>,
+    crash_after: Option<u64>,
 ) {
-    loop {
-        let group = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            let mut size = first.push.len();
-            let mut group = vec![first];
-            while size < GROUP_MUTATIONS {
-                match receiver.try_recv() {
-                    Ok(next) => {
-                        size += next.push.len();
-                        group.push(next);
-                    }
-                    Err(_) => break,
+    while let Some(first) = receiver.recv().await {
+        let mut size = first.push.len();
+        let mut group = vec![first];
+        while size < GROUP_MUTATIONS {
+            match receiver.try_recv() {
+                Ok(next) => {
+                    size += next.push.len();
+                    group.push(next);
                 }
+                Err(_) => break,
             }
-            group
-        };
+        }
         stats.groups.fetch_add(1, Ordering::Relaxed);
         stats
             .pushes
             .fetch_add(group.len() as u64, Ordering::Relaxed);
         // A panic while applying (a bug) must not end the committer: the group's answers are
         // dropped with its task, and its phones are told to try again.
-        let task = tokio::spawn(commit(
-            store.clone(),
-            group,
-            stats.clone(),
-            crash_after.clone(),
-        ));
+        let task = tokio::spawn(commit(store.clone(), group, stats.clone(), crash_after));
         if let Err(e) = task.await {
             tracing::error!(error = %e, "a push group failed");
         }
@@ -179,15 +158,15 @@ async fn commit(
     store: Store,
     group: Vec<Queued>,
     stats: Arc<GroupStats>,
-    crash_after: Option<Arc<(u64, AtomicU64)>>,
+    crash_after: Option<u64>,
 ) {
     let (pushes, answers): (Vec<Pending>, Vec<oneshot::Sender<Outcome>>) =
         group.into_iter().map(|q| (q.push, q.answer)).unzip();
     let outcomes = match retrying(|| apply(&store, &pushes)).await {
         Ok(outcomes) => {
             if pushes.len() > 1
-                && let Some(crash) = &crash_after
-                && crash.1.fetch_add(1, Ordering::SeqCst) + 1 >= crash.0
+                && let Some(n) = crash_after
+                && stats.shared.fetch_add(1, Ordering::SeqCst) + 1 >= n
             {
                 eprintln!("{CRASH_AFTER_GROUP_VAR}: aborting after a group commit");
                 std::process::abort();
