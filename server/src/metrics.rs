@@ -238,7 +238,7 @@ impl Metrics {
             ),
             (
                 "fieldsync_push_group_pushes_total",
-                "Pushes in those groups (divided by the groups: the mean group size).",
+                "Pushes in those groups, and pulls noting their contact with them (divided by the groups: the mean group size).",
                 shared.push_groups.pushes,
             ),
             (

@@ -179,8 +179,8 @@ async fn pull_changes(
     };
     let actor = auth.actor(&state).await?;
     // A pull is contact too: a phone that only reads must not look silent to its leader. Noted
-    // off the request's path: a pull must never wait for the write lock (on SQLite, a long
-    // push holds it).
+    // off the request's path (a pull must never wait for the write lock: on SQLite, a long push
+    // holds it), by the push committer, with the devices of its next group.
     // How far behind the phone was (changes of its villages after its cursor) is measured
     // there too.
     let background = state.clone();
@@ -191,9 +191,12 @@ async fn pull_changes(
         .as_deref()
         .and_then(|c| crate::sync::cursor::Cursor::decode(c).ok())
         .map(|c| c.s);
+    let seen = background
+        .committer()
+        .seen(&actor, &push::rules(&state, clock::now_ms()), &client);
     tokio::spawn(async move {
         let store = background.store();
-        if let Err(e) = store.device_seen(device, clock::now_ms(), &client).await {
+        if !seen && let Err(e) = store.device_seen(device, clock::now_ms(), &client).await {
             tracing::debug!(error = %e, "recording a pull's contact failed");
         }
         if let Some(from) = behind_from

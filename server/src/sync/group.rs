@@ -113,6 +113,16 @@ impl Committer {
             .unwrap_or(Err(PushError::Store(StoreError::Busy)))
     }
 
+    /// Notes that a device made contact without pushing (a pull), with the health its phone
+    /// reported: written with the next group's device touch instead of in a transaction (and,
+    /// on SQLite, an fsync) of its own. Nobody waits for it; `false` if the queue is full (the
+    /// caller writes it itself).
+    pub fn seen(&self, actor: &Actor, rules: &PushRules, client: &ClientInfo) -> bool {
+        let (answer, _) = oneshot::channel();
+        let push = Pending::new(actor, rules, Vec::new(), client);
+        self.queue.try_send(Queued { push, answer }).is_ok()
+    }
+
     pub fn counts(&self) -> GroupCounts {
         GroupCounts {
             groups: self.stats.groups.load(Ordering::Relaxed),
