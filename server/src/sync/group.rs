@@ -106,8 +106,8 @@ impl Committer {
         if self.queue.send(Queued { push, answer }).await.is_err() {
             return Err(PushError::Store(StoreError::Busy));
         }
-        // A committer that failed mid-group (a panic) drops its answers: the push was not
-        // committed, and the phone sends it again.
+        // A group that failed on a bug (a panic) drops its answers; the phone sends the push
+        // again, and hears `duplicate` if it had been committed after all.
         answered
             .await
             .unwrap_or(Err(PushError::Store(StoreError::Busy)))
