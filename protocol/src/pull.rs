@@ -19,6 +19,19 @@ pub struct Change {
     pub gps_verdict: Option<Value>,
 }
 
+/// A pull carried by a push (`pull` in `POST /v1/sync/push`): the same as `GET /v1/sync/pull`'s
+/// query, read after the push committed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PullRequest {
+    /// The `cursor` of the previous pull; absent or empty for the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Most changes in the answer (at least 1; the server caps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub limit: Option<usize>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PullResponse {
     pub changes: Vec<Change>,

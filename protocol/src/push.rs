@@ -91,13 +91,19 @@ pub struct ClientInfo {
         "gps": {"lat": 38.4872, "lon": 106.2309, "accuracy_m": 8.0, "crs": "wgs84",
                 "fix_at": "2025-11-28T10:00:00Z", "mocked": false}
     }],
-    "client": {"app_version": "1.4.2", "outbox_depth": 1, "oldest_unsent_s": 3600}
+    "client": {"app_version": "1.4.2", "outbox_depth": 1, "oldest_unsent_s": 3600},
+    "pull": {"cursor": "eyJzIjoxMn0"}
 }))]
 pub struct PushRequest {
     pub device_id: Uuid,
     pub mutations: Vec<Mutation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<ClientInfo>,
+    /// Pull in the same exchange: the answer's `pull` is the page `GET /v1/sync/pull` would
+    /// give with this cursor right after the push committed (the push's own records included,
+    /// with the server's judgement of them). Saves a round trip per sync on a slow link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<crate::pull::PullRequest>,
 }
 
 /// The request as the server reads it: each mutation stays raw JSON until it is parsed on its
@@ -108,6 +114,8 @@ pub struct RawPushRequest {
     pub mutations: Vec<Value>,
     #[serde(default)]
     pub client: Option<ClientInfo>,
+    #[serde(default)]
+    pub pull: Option<crate::pull::PullRequest>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -219,6 +227,12 @@ pub struct PushResponse {
     pub results: Vec<MutationResult>,
     /// The server's clock, so a phone can notice that its own clock is off.
     pub server_time_ms: u64,
+    /// The page of changes the request's `pull` asked for. Absent when it asked for none, or
+    /// when the pull could not be answered (a cursor the server no longer knows, a busy
+    /// server): the push's results stand, and the phone pulls as usual with `GET`, which says
+    /// what went wrong. A server older than this field answers without it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<crate::pull::PullResponse>,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! fresh and removed on drop; test photos made at run time ([`photo`]). The server itself never
 //! uses this module.
 
+pub mod link;
 pub mod photo;
 
 use std::path::{Path, PathBuf};

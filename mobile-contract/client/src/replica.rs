@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use fieldsync_protocol::pull::{PullRequest, PullResponse};
 use fieldsync_protocol::push::{Mutation, MutationResult, Op, Status};
 use fieldsync_protocol::registry::{self, ScopeRule};
 use fieldsync_protocol::{ErrorCode, Hlc};
@@ -113,12 +114,16 @@ CREATE TABLE IF NOT EXISTS answers (
     mutation_id TEXT PRIMARY KEY, record_id TEXT NOT NULL, status TEXT NOT NULL,
     version INTEGER, code TEXT, message TEXT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS photos (sha256 TEXT PRIMARY KEY, path TEXT NOT NULL);
+-- Photos whose upload was started: only these ask the server where to go on (a round trip).
+CREATE TABLE IF NOT EXISTS photo_tries (sha256 TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS photo_refusals (
     sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
 ";
 
 /// Mutations sent in one push.
 const BATCH: i64 = 100;
+/// Most changes asked for in one pull page.
+const PULL_LIMIT: usize = 500;
 /// Tries of one request before the sync gives up (the outbox keeps everything).
 const TRIES: u32 = 5;
 
@@ -182,8 +187,29 @@ impl Replica {
 
     /// Creates a record offline; returns its id.
     pub async fn create(&mut self, entity: &str, fields: Value) -> Result<Uuid> {
+        self.create_with(entity, fields, None).await
+    }
+
+    /// Creates a record offline with the phone's GPS fix of the moment (visits and checks carry
+    /// one: the server judges it); returns its id.
+    pub async fn create_at(
+        &mut self,
+        entity: &str,
+        fields: Value,
+        fix: fieldsync_protocol::gps::GpsFix,
+    ) -> Result<Uuid> {
+        self.create_with(entity, fields, Some(fix)).await
+    }
+
+    async fn create_with(
+        &mut self,
+        entity: &str,
+        fields: Value,
+        fix: Option<fieldsync_protocol::gps::GpsFix>,
+    ) -> Result<Uuid> {
         let id = self.device.new_id();
-        let m = self.device.create(entity, id, fields);
+        let mut m = self.device.create(entity, id, fields);
+        m.gps = fix;
         let scope = self.scope_of_new(&m).await?;
         self.enqueue(m, &scope).await?;
         Ok(id)
@@ -422,9 +448,10 @@ impl Replica {
     pub async fn sync(&mut self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         self.fresh_token().await?;
-        self.push_all(None, &mut report).await?;
+        // The last push carries the pull's first page: one exchange fewer on a slow link.
+        let carried = self.push_all(None, &mut report, true).await?;
         self.upload_photos(&mut report).await?;
-        self.pull_all(&mut report).await?;
+        self.pull_all(carried, &mut report).await?;
         Ok(report)
     }
 
@@ -432,24 +459,41 @@ impl Replica {
     pub async fn push(&mut self) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         self.fresh_token().await?;
-        self.push_all(None, &mut report).await?;
+        self.push_all(None, &mut report, false).await?;
         Ok(report)
     }
 
-    /// Pushes the outbox (of one village, or all) in order, a batch at a time.
-    async fn push_all(&mut self, scope: Option<&str>, report: &mut SyncReport) -> Result<()> {
+    /// Pushes the outbox (of one village, or all) in order, a batch at a time. With `pull`, the
+    /// last batch asks for the first page of the pull in the same exchange; that page, if the
+    /// server answered one, is returned for [`Replica::pull_all`].
+    async fn push_all(
+        &mut self,
+        scope: Option<&str>,
+        report: &mut SyncReport,
+        pull: bool,
+    ) -> Result<Option<PullResponse>> {
         loop {
-            let rows: Vec<(String, String, String)> = sqlx::query_as(
+            let mut rows: Vec<(String, String, String)> = sqlx::query_as(
                 "SELECT mutation_id, body, scope FROM outbox WHERE ?1 IS NULL OR scope = ?1
                  ORDER BY seq LIMIT ?2",
             )
             .bind(scope)
-            .bind(BATCH)
+            .bind(BATCH + 1)
             .fetch_all(&self.db)
             .await?;
             if rows.is_empty() {
-                return Ok(());
+                return Ok(None);
             }
+            let last = rows.len() <= BATCH as usize;
+            rows.truncate(BATCH as usize);
+            let carry = if pull && last {
+                Some(PullRequest {
+                    cursor: meta(&self.db, "cursor").await?,
+                    limit: Some(PULL_LIMIT),
+                })
+            } else {
+                None
+            };
             let batch: Vec<Mutation> = rows
                 .iter()
                 .map(|(_, b, _)| serde_json::from_str(b))
@@ -458,7 +502,8 @@ impl Replica {
             let (depth, age) = self.outbox().await?;
             self.api.set_health(depth, age);
             self.fresh_token().await?;
-            let response = retry(|| self.api.push(batch.clone())).await?;
+            let response =
+                retry(|| self.api.push_and_pull(batch.clone(), None, carry.clone())).await?;
             if std::mem::take(&mut self.faults.lose_next_answer) {
                 // The server applied it; the phone never heard. The outbox keeps everything
                 // and the next push is answered `duplicate`.
@@ -483,6 +528,9 @@ impl Replica {
                     .await?;
             }
             tx.commit().await?;
+            if last {
+                return Ok(response.pull);
+            }
         }
     }
 
@@ -500,10 +548,25 @@ impl Replica {
             .fetch_all(&self.db)
             .await?;
         for (sha, path) in rows {
+            // A photo never tried before starts at byte 0 without asking: if the server holds
+            // it already, it takes the whole as proof of possession, as after a `HEAD`'s 404.
+            let first = sqlx::query("INSERT OR IGNORE INTO photo_tries (sha256) VALUES (?)")
+                .bind(&sha)
+                .execute(&self.db)
+                .await?
+                .rows_affected()
+                == 1;
             let outcome = match tokio::fs::read(&path).await {
-                Ok(bytes) => retry(|| self.api.upload_photo(&sha, &bytes, 256 * 1024))
+                Ok(bytes) => {
+                    let mut ask = !first;
+                    retry(|| {
+                        // A retry asks where to go on: part of the photo may have arrived.
+                        let resume = std::mem::replace(&mut ask, true);
+                        self.api.upload_photo_paced(&sha, &bytes, resume)
+                    })
                     .await
-                    .map(|_| ()),
+                    .map(|_| ())
+                }
                 Err(e) => Err(ClientError::Api {
                     status: reqwest::StatusCode::NOT_FOUND,
                     body: fieldsync_protocol::error::ErrorBody {
@@ -541,6 +604,10 @@ impl Replica {
                 .bind(&sha)
                 .execute(&self.db)
                 .await?;
+            sqlx::query("DELETE FROM photo_tries WHERE sha256 = ?")
+                .bind(&sha)
+                .execute(&self.db)
+                .await?;
         }
         Ok(())
     }
@@ -554,11 +621,23 @@ impl Replica {
         )
     }
 
-    async fn pull_all(&mut self, report: &mut SyncReport) -> Result<()> {
+    /// Pulls until `has_more` is false, starting with `carried`, the page that came with the
+    /// last push (if the server answered one).
+    async fn pull_all(
+        &mut self,
+        mut carried: Option<PullResponse>,
+        report: &mut SyncReport,
+    ) -> Result<()> {
         loop {
+            if let Some(page) = carried.take() {
+                if !self.apply_page(page, report).await? {
+                    return Ok(());
+                }
+                continue;
+            }
             self.fresh_token().await?;
             let cursor = meta(&self.db, "cursor").await?;
-            let page = match retry(|| self.api.pull(cursor.as_deref(), Some(500))).await {
+            let page = match retry(|| self.api.pull(cursor.as_deref(), Some(PULL_LIMIT))).await {
                 Err(ClientError::Api { body, .. })
                     if body.error.code == ErrorCode::InvalidCursor =>
                 {
@@ -571,47 +650,53 @@ impl Replica {
                 }
                 other => other?,
             };
-            for scope in &page.drop_scopes {
-                self.drop_scope(scope, report).await?;
-            }
-            let mut tx = self.db.begin().await?;
-            for c in &page.changes {
-                let fields = serde_json::to_string(&c.fields)
-                    .map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
-                sqlx::query(
-                    "INSERT INTO records (id, entity, scope, version, deleted, fields)
-                     VALUES (?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (id) DO UPDATE SET entity = excluded.entity,
-                         scope = excluded.scope, version = excluded.version,
-                         deleted = excluded.deleted, fields = excluded.fields
-                     WHERE excluded.version >= records.version",
-                )
-                .bind(c.id.to_string())
-                .bind(&c.entity)
-                .bind(&c.scope)
-                .bind(i64::try_from(c.version).unwrap_or(i64::MAX))
-                .bind(c.deleted)
-                .bind(fields)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?)")
-                .bind(&page.cursor)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            report.pulled += page.changes.len();
-            if !page.has_more {
+            if !self.apply_page(page, report).await? {
                 return Ok(());
             }
         }
+    }
+
+    /// Applies one page of changes: its dropped villages first, then its records and cursor in
+    /// one transaction. Whether more are waiting.
+    async fn apply_page(&mut self, page: PullResponse, report: &mut SyncReport) -> Result<bool> {
+        for scope in &page.drop_scopes {
+            self.drop_scope(scope, report).await?;
+        }
+        let mut tx = self.db.begin().await?;
+        for c in &page.changes {
+            let fields = serde_json::to_string(&c.fields)
+                .map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO records (id, entity, scope, version, deleted, fields)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET entity = excluded.entity,
+                     scope = excluded.scope, version = excluded.version,
+                     deleted = excluded.deleted, fields = excluded.fields
+                 WHERE excluded.version >= records.version",
+            )
+            .bind(c.id.to_string())
+            .bind(&c.entity)
+            .bind(&c.scope)
+            .bind(i64::try_from(c.version).unwrap_or(i64::MAX))
+            .bind(c.deleted)
+            .bind(fields)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?)")
+            .bind(&page.cursor)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        report.pulled += page.changes.len();
+        Ok(page.has_more)
     }
 
     /// A village the phone no longer serves: its pending edits go first (made while the cadre
     /// was assigned, the server still takes them), then its records leave the phone. Edits that
     /// still cannot be sent are kept as refused, with the reason, never dropped silently.
     async fn drop_scope(&mut self, scope: &str, report: &mut SyncReport) -> Result<()> {
-        self.push_all(Some(scope), report).await?;
+        self.push_all(Some(scope), report, false).await?;
         let left: Vec<String> = sqlx::query_scalar("SELECT body FROM outbox WHERE scope = ?")
             .bind(scope)
             .fetch_all(&self.db)
@@ -765,7 +850,7 @@ fn transient(e: &ClientError) -> bool {
         ClientError::Api { status, .. } => {
             status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408
         }
-        ClientError::NotLoggedIn => false,
+        ClientError::NotLoggedIn | ClientError::Encode(_) => false,
     }
 }
 

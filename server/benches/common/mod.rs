@@ -62,6 +62,15 @@ pub async fn login(
     role: Role,
     division: &str,
 ) -> (Api, Device) {
+    create_user(store, hash, name, role, division).await;
+    let dev = Device::new();
+    let mut api = Api::new(base, dev.id);
+    api.login(name, PASSWORD).await.expect("login");
+    (api, dev)
+}
+
+/// Creates a user assigned to `division` from today, with `hash` (of [`PASSWORD`]).
+pub async fn create_user(store: &Store, hash: &str, name: &str, role: Role, division: &str) {
     let user = NewUser {
         id: Uuid::now_v7(),
         username: name.into(),
@@ -78,10 +87,6 @@ pub async fn login(
         )
         .await
         .expect("user");
-    let dev = Device::new();
-    let mut api = Api::new(base, dev.id);
-    api.login(name, PASSWORD).await.expect("login");
-    (api, dev)
 }
 
 /// A benchmark's setting from the environment (a smaller run for a quick look), else `default`.

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use fieldsync_protocol::ErrorCode;
 use fieldsync_protocol::error::ErrorBody;
-use fieldsync_protocol::pull::PullResponse;
+use fieldsync_protocol::pull::{PullRequest, PullResponse};
 use fieldsync_protocol::push::PushRequest;
 use fieldsync_protocol::push::{ClientInfo, PushResponse, RawPushRequest, Status};
 use fieldsync_protocol::receipt::{ReceiptBody, ReceiptKey};
@@ -31,7 +31,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A batch of mutations from one device, each judged on its own: one result per mutation, in
-/// order. A malformed or refused mutation is `rejected` alone; the others are applied.
+/// order. A malformed or refused mutation is `rejected` alone; the others are applied. With
+/// `pull`, the answer also carries the page of changes after the given cursor, read after the
+/// push committed: push and pull in one exchange.
 #[utoipa::path(post, operation_id = "push", path = "/v1/sync/push", tag = "sync", request_body = PushRequest,
     responses(
         (status = 200, description = "One result per mutation", body = PushResponse),
@@ -75,6 +77,20 @@ async fn push_batch(
         oldest_unsent_s: body.oldest_unsent_s.or(headers.oldest_unsent_s),
     };
     let mut results = push::push_as(&state, &actor, req.mutations, &client, now_ms).await?;
+    // The pull it carries is read after the push committed. Its failure does not fail the
+    // push, whose results must reach the phone: the answer goes without `pull`, and the phone's
+    // `GET` pull hears what was wrong.
+    let pulled = match &req.pull {
+        Some(request) => match page(&state, &auth, &actor, request).await {
+            Ok(page) => Some(page),
+            Err(ApiError::Internal(e)) => {
+                tracing::warn!(error = %e, "the pull carried by a push failed");
+                None
+            }
+            Err(ApiError::Client { .. }) => None,
+        },
+        None => None,
+    };
     state
         .metrics()
         .count_results(results.iter().map(|r| r.status));
@@ -113,6 +129,7 @@ async fn push_batch(
     Ok(AppJson(PushResponse {
         results,
         server_time_ms: u64::try_from(now_ms).unwrap_or_default(),
+        pull: pulled,
     }))
 }
 
@@ -165,8 +182,40 @@ async fn pull_changes(
     ClientHeaders(client): ClientHeaders,
     AppQuery(params): AppQuery<PullParams>,
 ) -> Result<AppJson<PullResponse>, ApiError> {
+    let actor = auth.actor(&state).await?;
+    // A pull is contact too: a phone that only reads must not look silent to its leader. Noted
+    // off the request's path (a pull must never wait for the write lock: on SQLite, a long push
+    // holds it), by the push committer, with the devices of its next group.
+    let background = state.clone();
+    let device = auth.device_id;
+    let seen = background
+        .committer()
+        .seen(&actor, &push::rules(&state, clock::now_ms()), &client);
+    if !seen {
+        tokio::spawn(async move {
+            let store = background.store();
+            if let Err(e) = store.device_seen(device, clock::now_ms(), &client).await {
+                tracing::debug!(error = %e, "recording a pull's contact failed");
+            }
+        });
+    }
+    let request = PullRequest {
+        cursor: params.cursor,
+        limit: params.limit,
+    };
+    page(&state, &auth, &actor, &request).await.map(AppJson)
+}
+
+/// One page of changes after the request's cursor, for `GET /v1/sync/pull` and for a pull
+/// carried by a push.
+async fn page(
+    state: &AppState,
+    auth: &AuthUser,
+    actor: &crate::sync::Actor,
+    request: &PullRequest,
+) -> Result<PullResponse, ApiError> {
     let limits = &state.settings().limits;
-    let limit = match params.limit {
+    let limit = match request.limit {
         None => limits.default_pull_limit,
         Some(0) => {
             return Err(ApiError::bad_request(
@@ -177,42 +226,22 @@ async fn pull_changes(
         }
         Some(n) => n.min(limits.max_pull_limit),
     };
-    let actor = auth.actor(&state).await?;
-    // A pull is contact too: a phone that only reads must not look silent to its leader. Noted
-    // off the request's path (a pull must never wait for the write lock: on SQLite, a long push
-    // holds it), by the push committer, with the devices of its next group.
-    // How far behind the phone was (changes of its villages after its cursor) is measured
-    // there too.
-    let background = state.clone();
-    let device = auth.device_id;
-    let villages: Vec<String> = actor.villages.iter().cloned().collect();
-    let behind_from = params
-        .cursor
-        .as_deref()
+    let cursor = request.cursor.as_deref().filter(|c| !c.is_empty());
+    // How far behind the phone was (changes of its villages after its cursor), measured off
+    // the request's path.
+    if let Some(from) = cursor
         .and_then(|c| crate::sync::cursor::Cursor::decode(c).ok())
-        .map(|c| c.s);
-    let seen = background
-        .committer()
-        .seen(&actor, &push::rules(&state, clock::now_ms()), &client);
-    tokio::spawn(async move {
-        let store = background.store();
-        if !seen && let Err(e) = store.device_seen(device, clock::now_ms(), &client).await {
-            tracing::debug!(error = %e, "recording a pull's contact failed");
-        }
-        if let Some(from) = behind_from
-            && let Ok(behind) = store.changes_after(&villages, from).await
-        {
-            background.metrics().observe_pull_lag(behind);
-        }
-    });
-    let page = pull::pull(
-        state.store(),
-        &actor,
-        params.cursor.as_deref().filter(|c| !c.is_empty()),
-        limit,
-        clock::now_ms(),
-    )
-    .await?;
+        .map(|c| c.s)
+    {
+        let background = state.clone();
+        let villages: Vec<String> = actor.villages.iter().cloned().collect();
+        tokio::spawn(async move {
+            if let Ok(behind) = background.store().changes_after(&villages, from).await {
+                background.metrics().observe_pull_lag(behind);
+            }
+        });
+    }
+    let page = pull::pull(state.store(), actor, cursor, limit, clock::now_ms()).await?;
     tracing::debug!(device = %auth.device_id, changes = page.changes.len(), has_more = page.has_more, "pull");
-    Ok(AppJson(page))
+    Ok(page)
 }

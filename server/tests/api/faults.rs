@@ -68,6 +68,7 @@ async fn push(app: &TestApp, phone: &Phone, mutations: &[Mutation]) -> Answer {
         device_id: phone.api.device_id(),
         mutations: mutations.to_vec(),
         client: None,
+        pull: None,
     };
     post(app, "/v1/sync/push", phone.api.access_token(), &body).await
 }
@@ -247,6 +248,7 @@ async fn a_terminated_postgres_connection_answers_unavailable() {
             device_id: device,
             mutations: batch.clone(),
             client: None,
+            pull: None,
         };
         tokio::spawn(async move {
             send(

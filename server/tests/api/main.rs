@@ -37,3 +37,4 @@ mod scope;
 mod security;
 mod tokens;
 mod travel;
+mod weak_link;

@@ -131,6 +131,22 @@ async fn replay(path: &Path, record: bool) -> Vec<String> {
                 api.post_json::<_, Value>("/v1/sync/push", &body)
                     .await
                     .unwrap_or_else(|e| json!({"error": e.to_string()}))
+            } else if let Some(batch) = step.get("push_pull") {
+                // A push carrying a pull; `cursor` in the step stands for the device's own.
+                let from = step
+                    .get("cursor")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| cursor.clone());
+                let body = json!({"device_id": api.device_id(), "mutations": batch, "pull": {"cursor": from}});
+                let answer: Value = api
+                    .post_json("/v1/sync/push", &body)
+                    .await
+                    .unwrap_or_else(|e| json!({"error": e.to_string()}));
+                if let Some(c) = answer["pull"]["cursor"].as_str() {
+                    *cursor = Some(c.to_owned());
+                }
+                answer
             } else if step.get("pull").is_some() {
                 let page = api.pull(cursor.as_deref(), None).await.expect("pull");
                 *cursor = Some(page.cursor.clone());
@@ -155,7 +171,7 @@ async fn replay(path: &Path, record: bool) -> Vec<String> {
                 serde_json::to_value(info).expect("blob info")
             } else {
                 panic!(
-                    "{}: step {i} is not push, pull, upload or assign",
+                    "{}: step {i} is not push, push_pull, pull, upload or assign",
                     path.display()
                 );
             }
