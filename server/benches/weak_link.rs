@@ -12,7 +12,7 @@
 //!   phone syncs again when the link is back;
 //! - **photos** (on `4g` unless `FIELDSYNC_BENCH_PHOTO_PROFILES` names more, e.g.
 //!   `edge,3g-weak,4g`: 30 MB over EDGE's 100 kbit/s is forty minutes): the day with photos;
-//! - **photos, drop**: the same with a 20-s drop halfway through the photos' bytes.
+//! - **photos, drop**: the same with a 20-s drop in the middle of the fifth photo.
 //!
 //! Each row twice: through the native protocol (the reference client: refresh, push, photos,
 //! pull) and through OpenRosa as ODK Collect sends the same day (one submission per form, a
@@ -180,7 +180,8 @@ async fn day(profile: Profile, kind: Day, drop: bool, protocol: Protocol) -> Row
             match kind {
                 // Inside the first request that carries the day's records.
                 Day::Records => 3_000,
-                Day::Photos => photo_bytes / 2,
+                // Halfway through the fifth photo.
+                Day::Photos => photo_bytes * 9 / 20,
             },
             OUTAGE,
         );
