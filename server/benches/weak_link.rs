@@ -14,6 +14,8 @@
 //!   `edge,3g-weak,4g`: 30 MB over EDGE's 100 kbit/s is forty minutes): the day with photos;
 //! - **photos, drop**: the same with a 20-s drop in the middle of the fifth photo.
 //!
+//! `FIELDSYNC_BENCH_PHOTOS=1` sends one photo instead of ten (a photo row over EDGE in minutes).
+//!
 //! Each row twice: through the native protocol (the reference client: refresh, push, photos,
 //! pull) and through OpenRosa as ODK Collect sends the same day (one submission per form, a
 //! `HEAD` then a multipart `POST` with the form's photos; then the form list, the manifests and
@@ -156,8 +158,12 @@ async fn day(profile: Profile, kind: Day, drop: bool, protocol: Protocol) -> Row
     let what = match (kind, drop) {
         (Day::Records, false) => "records".to_owned(),
         (Day::Records, true) => format!("records, {}-s drop", OUTAGE.as_secs()),
-        (Day::Photos, false) => format!("records + {PHOTOS} photos"),
-        (Day::Photos, true) => format!("records + {PHOTOS} photos, {}-s drop", OUTAGE.as_secs()),
+        (Day::Photos, false) => format!("records + {} photos", photo_count()),
+        (Day::Photos, true) => format!(
+            "records + {} photos, {}-s drop",
+            photo_count(),
+            OUTAGE.as_secs()
+        ),
     };
     eprintln!("== {} {what} {protocol:?}", profile.name);
     let db = ScratchDatabase::sqlite("weak-link").expect("scratch database");
@@ -180,8 +186,11 @@ async fn day(profile: Profile, kind: Day, drop: bool, protocol: Protocol) -> Row
             match kind {
                 // Inside the first request that carries the day's records.
                 Day::Records => 3_000,
-                // Halfway through the fifth photo.
-                Day::Photos => photo_bytes * 9 / 20,
+                // Halfway through the middle photo (the fifth of ten).
+                Day::Photos => {
+                    let one = photo_bytes / photos.len().max(1) as u64;
+                    one * ((photos.len() as u64).saturating_sub(1) / 2) + one / 2
+                }
             },
             OUTAGE,
         );
@@ -469,6 +478,10 @@ fn tags(xml: &str, tag: &str) -> Vec<String> {
         .collect()
 }
 
+fn photo_count() -> usize {
+    common::setting("FIELDSYNC_BENCH_PHOTOS", PHOTOS)
+}
+
 /// A finished form as Collect sends it: the instance XML and its photos (file name, bytes).
 type Submission = (String, Vec<(String, Vec<u8>)>);
 
@@ -479,9 +492,10 @@ struct Photo {
     bytes: Vec<u8>,
 }
 
-/// Ten photos of ~3 MB, as a phone's camera writes them.
+/// Ten photos of ~3.6 MB (or `FIELDSYNC_BENCH_PHOTOS` of them), as a phone's camera writes
+/// them.
 fn photos() -> Vec<Photo> {
-    (0..PHOTOS)
+    (0..photo_count())
         .map(|n| {
             let bytes = TestPhoto::new(1600, 1200)
                 .seed(n as u64 + 1)
