@@ -197,10 +197,13 @@ async fn day(profile: Profile, kind: Day, drop: bool, protocol: Protocol) -> Row
     }
     let (seconds, report) = match protocol {
         Protocol::Native => {
-            let report = native_day(&server, &link, &village, &dir, &photos).await;
+            let report = native_day(&server, &hash, &link, &village, &dir, &photos).await;
             (report.0, Some(report.1))
         }
-        Protocol::OpenRosa => (openrosa_day(&server, &link, &village, &photos).await, None),
+        Protocol::OpenRosa => (
+            openrosa_day(&server, &hash, &link, &village, &photos).await,
+            None,
+        ),
     };
     Row {
         profile: profile.name,
@@ -221,13 +224,12 @@ async fn day(profile: Profile, kind: Day, drop: bool, protocol: Protocol) -> Row
 /// Runs `sync` until it succeeds; after a failure (only a drop may cause one) it waits for
 /// the link to come back, as a phone waits for signal. The seconds it took.
 /// The other phones of the village send their day (over loopback), while the cadre works.
-async fn others_work(store: &Store, base: &str, village: &Village) {
-    let hash = password::hash(PASSWORD).expect("hash");
+async fn others_work(store: &Store, base: &str, hash: &str, village: &Village) {
     for n in 0..OTHER_PHONES {
         let (api, mut dev) = common::login(
             store,
             base,
-            &hash,
+            hash,
             &format!("team{n}"),
             Role::TeamMember,
             VILLAGE,
@@ -268,6 +270,7 @@ where
 /// loopback), the day made offline, synced in the evening through the link.
 async fn native_day(
     server: &fieldsync_server::app::Running,
+    hash: &str,
     link: &Link,
     village: &Village,
     dir: &Path,
@@ -278,7 +281,7 @@ async fn native_day(
         .expect("phone");
     phone.login("cadre", PASSWORD).await.expect("login");
     phone.sync().await.expect("morning sync");
-    others_work(&server.store, &server.base_url(), village).await;
+    others_work(&server.store, &server.base_url(), hash, village).await;
     for p in photos {
         let path = dir.join(&p.file);
         std::fs::write(&path, &p.bytes).expect("photo");
@@ -316,6 +319,7 @@ fn add(a: SyncReport, b: SyncReport) -> SyncReport {
 /// entity lists whose hash changed fetched again.
 async fn openrosa_day(
     server: &fieldsync_server::app::Running,
+    hash: &str,
     link: &Link,
     village: &Village,
     photos: &[Photo],
@@ -344,7 +348,7 @@ async fn openrosa_day(
         .update_forms(&BTreeMap::new())
         .await
         .expect("morning forms");
-    others_work(&server.store, &server.base_url(), village).await;
+    others_work(&server.store, &server.base_url(), hash, village).await;
 
     let instances = village.openrosa_day(photos);
     let evening = Collect {

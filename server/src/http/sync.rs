@@ -178,11 +178,10 @@ struct PullParams {
     ))]
 async fn pull_changes(
     State(state): State<AppState>,
-    auth: AuthUser,
+    AuthActor(auth, actor): AuthActor,
     ClientHeaders(client): ClientHeaders,
     AppQuery(params): AppQuery<PullParams>,
 ) -> Result<AppJson<PullResponse>, ApiError> {
-    let actor = auth.actor(&state).await?;
     // A pull is contact too: a phone that only reads must not look silent to its leader. Noted
     // off the request's path (a pull must never wait for the write lock: on SQLite, a long push
     // holds it), by the push committer, with the devices of its next group.
