@@ -22,6 +22,34 @@ pub struct Claims {
     pub role: Role,
     pub iat: u64,
     pub exp: u64,
+    /// The pair of tokens this one was issued in by a refresh (`pair_of` its refresh token);
+    /// absent for the pair a login issues. Its first use is noted on the session (see
+    /// `Store::rotate_refresh_token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<Uuid>,
+}
+
+impl Claims {
+    /// The claims of an access token for `user` on `device` in `session`, issued at `now_s`
+    /// for `ttl_s` seconds; not part of a refreshed pair (set `pair` for that).
+    pub fn new(
+        user: Uuid,
+        device: Uuid,
+        session: Uuid,
+        role: Role,
+        now_s: u64,
+        ttl_s: u64,
+    ) -> Self {
+        Claims {
+            sub: user,
+            dev: device,
+            sid: session,
+            role,
+            iat: now_s,
+            exp: now_s + ttl_s,
+            pair: None,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -82,26 +110,11 @@ impl TokenKeys {
         self
     }
 
-    pub fn issue(
-        &self,
-        user: Uuid,
-        device: Uuid,
-        session: Uuid,
-        role: Role,
-        now_s: u64,
-        ttl_s: u64,
-    ) -> String {
-        let claims = Claims {
-            sub: user,
-            dev: device,
-            sid: session,
-            role,
-            iat: now_s,
-            exp: now_s + ttl_s,
-        };
+    /// A signed access token carrying `claims`.
+    pub fn issue(&self, claims: &Claims) -> String {
         // Encoding HS256 claims of plain types cannot fail; an empty token would simply not
         // verify.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .unwrap_or_default()
     }
 
@@ -143,6 +156,16 @@ pub fn hash_refresh_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// The id of the pair of tokens a refresh issues, named by its refresh token's hash: the access
+/// token carries it (`Claims::pair`) and the session remembers it until it is first used.
+pub fn pair_of(refresh_hash: &[u8]) -> Uuid {
+    let mut id = [0u8; 16];
+    for (to, from) in id.iter_mut().zip(refresh_hash) {
+        *to = *from;
+    }
+    Uuid::from_bytes(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,14 +175,21 @@ mod tests {
         let keys = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef");
         let (user, dev, sid) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let now = jsonwebtoken::get_current_timestamp();
-        let t = keys.issue(user, dev, sid, Role::GridWorker, now, 900);
+        let t = keys.issue(&Claims::new(user, dev, sid, Role::GridWorker, now, 900));
         let c = keys.verify(&t).unwrap();
         assert_eq!(
             (c.sub, c.dev, c.sid, c.role),
             (user, dev, sid, Role::GridWorker)
         );
 
-        let old = keys.issue(user, dev, sid, Role::GridWorker, now - 10_000, 900);
+        let old = keys.issue(&Claims::new(
+            user,
+            dev,
+            sid,
+            Role::GridWorker,
+            now - 10_000,
+            900,
+        ));
         assert_eq!(keys.verify(&old).unwrap_err(), TokenError::Expired);
 
         let other = TokenKeys::from_secret(b"another secret of thirty-two by.");
@@ -172,15 +202,22 @@ mod tests {
         let old = TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef");
         let now = jsonwebtoken::get_current_timestamp();
         let (user, dev, sid) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let running = old.issue(user, dev, sid, Role::GridWorker, now - 60, 900);
+        let running = old.issue(&Claims::new(
+            user,
+            dev,
+            sid,
+            Role::GridWorker,
+            now - 60,
+            900,
+        ));
         let rotated = TokenKeys::from_secret(b"a new secret, thirty-two bytes!!")
             .with_previous(b"0123456789abcdef0123456789abcdef", now - 30);
         assert_eq!(rotated.verify(&running).unwrap().sub, user);
         // Minted with the old key after the rotation, to run for a day: refused.
-        let forged = old.issue(user, dev, sid, Role::Admin, now, 86_400);
+        let forged = old.issue(&Claims::new(user, dev, sid, Role::Admin, now, 86_400));
         assert_eq!(rotated.verify(&forged).unwrap_err(), TokenError::Invalid);
         // The new key's own tokens.
-        let fresh = rotated.issue(user, dev, sid, Role::GridWorker, now, 900);
+        let fresh = rotated.issue(&Claims::new(user, dev, sid, Role::GridWorker, now, 900));
         assert_eq!(rotated.verify(&fresh).unwrap().sid, sid);
         // Without the previous key, the running token is refused.
         let strict = TokenKeys::from_secret(b"a new secret, thirty-two bytes!!");

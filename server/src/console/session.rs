@@ -100,7 +100,7 @@ impl FromRequestParts<AppState> for Viewer {
             .await?
             .ok_or_else(sign_in)?;
         // Alive as a phone's session is: not ended, account active, device not revoked.
-        let caller = match Caller::of_session(state.store(), found.session_id).await {
+        let caller = match Caller::of_session(state.store(), found.session_id, None).await {
             Ok(caller) => caller,
             Err(ServiceError::Unauthenticated(_)) => return Err(sign_in()),
             Err(e) => return Err(e.into()),

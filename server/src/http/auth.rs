@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{AppJson, AuthUser, ClientIp};
+use crate::auth::token::Claims;
 use crate::auth::{password, token};
 use crate::clock;
 use crate::ratelimit::{self, Verdict};
@@ -180,15 +181,25 @@ async fn login(
         )
         .await?;
     tracing::info!(user = %user.id, device = %req.device_id, session = %session, "login");
-    issue(&state, &user, req.device_id, session, refresh_token, now).map(AppJson)
+    issue(
+        &state,
+        &user,
+        req.device_id,
+        session,
+        refresh_token,
+        None,
+        now,
+    )
+    .map(AppJson)
 }
 
 /// Trades a refresh token for new tokens. Each refresh token works once; presenting a used one
-/// ends the session (it was copied).
+/// ends the session (it was copied), unless it is its own device asking again for a pair it
+/// never received (the answer was lost: the pair is still unused), which is answered anew.
 #[utoipa::path(post, operation_id = "refreshToken", path = "/v1/auth/refresh", tag = "auth", security(()), request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
-        (status = 401, description = "`unauthorized` (unknown, expired or of an ended session) or `device_revoked` (a spent token presented again: the session is ended); log in again", body = ErrorBody),
+        (status = 401, description = "`unauthorized` (unknown, expired or of an ended session) or `device_revoked` (a spent token presented again after the tokens it bought were used: the session is ended); log in again", body = ErrorBody),
     ))]
 async fn refresh(
     State(state): State<AppState>,
@@ -230,7 +241,17 @@ async fn refresh(
                 .await?
                 .ok_or_else(ended)?;
             debug_assert_eq!(user.id, user_id);
-            issue(&state, &user, req.device_id, session_id, next_token, now).map(AppJson)
+            let pair = Some(token::pair_of(&next_hash));
+            issue(
+                &state,
+                &user,
+                req.device_id,
+                session_id,
+                next_token,
+                pair,
+                now,
+            )
+            .map(AppJson)
         }
         Spent::Reused => {
             tracing::warn!(device = %req.device_id, "a spent refresh token was presented again: session ended");
@@ -265,15 +286,17 @@ fn issue(
     device_id: Uuid,
     session: Uuid,
     refresh_token: String,
+    pair: Option<Uuid>,
     now_ms: i64,
 ) -> Result<TokenResponse, ApiError> {
     let role = user.role()?;
     let ttl = state.settings().auth.access_ttl_s;
     let now_s = u64::try_from(now_ms / 1000).unwrap_or_default();
     Ok(TokenResponse {
-        access_token: state
-            .keys()
-            .issue(user.id, device_id, session, role, now_s, ttl),
+        access_token: state.keys().issue(&Claims {
+            pair,
+            ..Claims::new(user.id, device_id, session, role, now_s, ttl)
+        }),
         refresh_token,
         expires_in: ttl,
         token_type: "Bearer".into(),

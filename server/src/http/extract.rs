@@ -169,7 +169,7 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let claims = token_claims(parts, state)?;
-        let caller = Caller::of_session(state.store(), claims.sid).await?;
+        let caller = Caller::of_session(state.store(), claims.sid, claims.pair).await?;
         check_names(&caller, &claims)?;
         Ok(caller)
     }
@@ -188,7 +188,7 @@ impl FromRequestParts<AppState> for AuthActor {
     ) -> Result<Self, Self::Rejection> {
         let claims = token_claims(parts, state)?;
         let (caller, actor) =
-            Caller::actor_of_session(state.store(), claims.sid, claims.sub).await?;
+            Caller::actor_of_session(state.store(), claims.sid, claims.sub, claims.pair).await?;
         check_names(&caller, &claims)?;
         Ok(AuthActor(caller, actor))
     }

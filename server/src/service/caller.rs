@@ -27,12 +27,18 @@ pub struct Caller {
 
 impl Caller {
     /// The caller of session `session_id`, if the session is alive: not ended, its device not
-    /// revoked nor handed to someone else, its user not disabled.
-    pub async fn of_session(store: &Store, session_id: Uuid) -> Result<Caller, ServiceError> {
+    /// revoked nor handed to someone else, its user not disabled. `pair` is the pair of tokens
+    /// the presented access token came in (`Claims::pair`; `None` for a console cookie).
+    pub async fn of_session(
+        store: &Store,
+        session_id: Uuid,
+        pair: Option<Uuid>,
+    ) -> Result<Caller, ServiceError> {
         let session = store
             .session_auth(session_id)
             .await?
             .ok_or_else(session_ended)?;
+        note_pair_used(store, session_id, &session, pair).await?;
         Caller::alive(session_id, session)
     }
 
@@ -42,11 +48,13 @@ impl Caller {
         store: &Store,
         session_id: Uuid,
         user_id: Uuid,
+        pair: Option<Uuid>,
     ) -> Result<(Caller, Actor), ServiceError> {
         let (session, villages) = store
             .session_with_villages(session_id, user_id, &clock::iso(clock::today()))
             .await?
             .ok_or_else(session_ended)?;
+        note_pair_used(store, session_id, &session, pair).await?;
         let caller = Caller::alive(session_id, session)?;
         let actor = caller.with_villages(villages.into_iter().collect());
         Ok((caller, actor))
@@ -109,6 +117,23 @@ impl Caller {
             )
             .at("village")),
         }
+    }
+}
+
+/// The first request with a pair of tokens a refresh issued: the refresh token spent for it is
+/// now spent for good (a copy presented later ends the session; see
+/// `Store::rotate_refresh_token`). Once per refresh; later requests find the pair noted.
+async fn note_pair_used(
+    store: &Store,
+    session_id: Uuid,
+    session: &SessionAuth,
+    pair: Option<Uuid>,
+) -> Result<(), ServiceError> {
+    match pair {
+        Some(p) if session.unused_pair == Some(p) && session.is_alive() => {
+            Ok(store.pair_used(session_id, p).await?)
+        }
+        _ => Ok(()),
     }
 }
 

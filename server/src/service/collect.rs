@@ -77,7 +77,7 @@ pub async fn caller(store: &Store, key: &str) -> Result<Caller, ServiceError> {
         .collect_key_session(&token::hash_refresh_token(key))
         .await?
         .ok_or_else(refused)?;
-    Caller::of_session(store, session)
+    Caller::of_session(store, session, None)
         .await
         .map_err(|e| match e {
             ServiceError::Unauthenticated(_) => refused(),

@@ -15,7 +15,8 @@ use super::{Result, Store, StoreError, execute, fetch_as, fetch_scalar};
 /// The columns of [`SessionAuth`], for a `WHERE` on `s` (the session) to follow.
 const SESSION_AUTH: &str =
     "SELECT s.device_id, s.user_id, s.ended_at, d.revoked_at AS device_revoked_at,
-            d.user_id AS device_user_id, u.role, u.disabled_at AS user_disabled_at
+            d.user_id AS device_user_id, u.role, u.disabled_at AS user_disabled_at,
+            s.unused_pair
      FROM sessions s JOIN devices d ON d.id = s.device_id JOIN users u ON u.id = s.user_id";
 
 /// What an authenticated request needs to know about its session.
@@ -28,6 +29,8 @@ pub struct SessionAuth {
     pub device_user_id: Uuid,
     pub role: String,
     pub user_disabled_at: Option<i64>,
+    /// The pair of tokens the session issued last, until the phone first uses it.
+    pub unused_pair: Option<Uuid>,
 }
 
 impl SessionAuth {
@@ -163,6 +166,12 @@ impl Store {
 
     /// Spends a refresh token presented by `device_id` and, if it was good, stores `next` as the
     /// session's new refresh token, all in one transaction.
+    ///
+    /// A token already spent is taken as a copy (the session ends), except when its own device
+    /// presents it again while the pair issued for it is still unused: the answer to that
+    /// refresh was lost on the way, and the phone, which never saw the new tokens, asks again.
+    /// Nobody can have used that pair, so it is dropped and `next` replaces it. Once the phone
+    /// has used either token of a pair (`Store::pair_used`), its predecessor is spent for good.
     pub async fn rotate_refresh_token(
         &self,
         hash: &[u8],
@@ -176,53 +185,75 @@ impl Store {
             tx.conn(),
             fetch_optional,
             (Option<Uuid>, Uuid, Uuid, i64),
-            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL
+            "UPDATE refresh_tokens SET used_at = $2, replaced_by = $3
+             WHERE token_hash = $1 AND used_at IS NULL
              RETURNING session_id, device_id, user_id, expires_at",
             hash.to_vec(),
             now_ms,
+            next.to_vec(),
         )?;
         let outcome = match spent {
             Some((Some(session_id), device, user_id, expires))
                 if device == device_id && expires > now_ms =>
             {
-                let alive: Option<Uuid> = fetch_scalar!(
-                    tx.conn(),
-                    fetch_optional,
-                    Uuid,
-                    "UPDATE sessions SET last_used_at = $2 WHERE id = $1 AND ended_at IS NULL RETURNING id",
+                renew(
+                    &mut tx,
                     session_id,
+                    device_id,
+                    user_id,
+                    next,
                     now_ms,
-                )?;
-                if alive.is_some() {
-                    insert_refresh_token(
-                        &mut tx,
-                        next,
-                        session_id,
-                        device_id,
-                        user_id,
-                        now_ms,
-                        next_expires_ms,
-                    )
-                    .await?;
-                    Spent::Fresh {
-                        session_id,
-                        user_id,
-                    }
-                } else {
-                    Spent::Invalid
-                }
+                    next_expires_ms,
+                )
+                .await?
             }
             Some(_) => Spent::Invalid,
             None => {
-                let reused: Option<Option<Uuid>> = fetch_scalar!(
+                let earlier: Option<SpentToken> = fetch_as!(
                     tx.conn(),
                     fetch_optional,
-                    Option<Uuid>,
-                    "SELECT session_id FROM refresh_tokens WHERE token_hash = $1",
+                    SpentToken,
+                    "SELECT session_id, device_id, user_id, expires_at, replaced_by
+                     FROM refresh_tokens WHERE token_hash = $1",
                     hash.to_vec(),
                 )?;
-                match reused {
-                    Some(Some(session_id)) => {
+                match earlier {
+                    Some(SpentToken {
+                        session_id: Some(session_id),
+                        device_id: device,
+                        user_id,
+                        expires_at,
+                        replaced_by: Some(successor),
+                    }) if device == device_id
+                        && expires_at > now_ms
+                        && successor_unused(&mut tx, session_id, &successor).await? =>
+                    {
+                        execute!(
+                            tx.conn(),
+                            "DELETE FROM refresh_tokens WHERE token_hash = $1",
+                            successor,
+                        )?;
+                        execute!(
+                            tx.conn(),
+                            "UPDATE refresh_tokens SET replaced_by = $2 WHERE token_hash = $1",
+                            hash.to_vec(),
+                            next.to_vec(),
+                        )?;
+                        renew(
+                            &mut tx,
+                            session_id,
+                            device_id,
+                            user_id,
+                            next,
+                            now_ms,
+                            next_expires_ms,
+                        )
+                        .await?
+                    }
+                    Some(SpentToken {
+                        session_id: Some(session_id),
+                        ..
+                    }) => {
                         end(&mut tx, session_id, EndReason::RefreshReuse, now_ms).await?;
                         Spent::Reused
                     }
@@ -232,6 +263,19 @@ impl Store {
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Notes that the phone used the pair of tokens `pair` (its access token's `pair` claim)
+    /// that session `session_id` issued last: from now on, the refresh token spent to get it
+    /// is spent for good. One write per refresh; requests after it find nothing to change.
+    pub async fn pair_used(&self, session_id: Uuid, pair: Uuid) -> Result<()> {
+        execute!(
+            self.writer(),
+            "UPDATE sessions SET unused_pair = NULL WHERE id = $1 AND unused_pair = $2",
+            session_id,
+            pair,
+        )?;
+        Ok(())
     }
 
     /// Sets a user's password and ends every other session of the user: whoever knew the old
@@ -311,6 +355,72 @@ pub(super) async fn open_own_device(
     )
     .map_err(StoreError::from_db)?;
     Ok((device_id, session_id))
+}
+
+/// A refresh token already spent, presented again.
+#[derive(sqlx::FromRow)]
+struct SpentToken {
+    session_id: Option<Uuid>,
+    device_id: Uuid,
+    user_id: Uuid,
+    expires_at: i64,
+    /// The refresh token issued when it was spent.
+    replaced_by: Option<Vec<u8>>,
+}
+
+/// Continues a live session with the new refresh token `next`, whose pair is unused until the
+/// phone uses it; [`Spent::Invalid`] if the session has ended.
+async fn renew(
+    tx: &mut super::Tx,
+    session_id: Uuid,
+    device_id: Uuid,
+    user_id: Uuid,
+    next: &[u8],
+    now_ms: i64,
+    next_expires_ms: i64,
+) -> Result<Spent> {
+    let alive: Option<Uuid> = fetch_scalar!(
+        tx.conn(),
+        fetch_optional,
+        Uuid,
+        "UPDATE sessions SET last_used_at = $2, unused_pair = $3
+         WHERE id = $1 AND ended_at IS NULL RETURNING id",
+        session_id,
+        now_ms,
+        crate::auth::token::pair_of(next),
+    )?;
+    if alive.is_none() {
+        return Ok(Spent::Invalid);
+    }
+    insert_refresh_token(
+        tx,
+        next,
+        session_id,
+        device_id,
+        user_id,
+        now_ms,
+        next_expires_ms,
+    )
+    .await?;
+    Ok(Spent::Fresh {
+        session_id,
+        user_id,
+    })
+}
+
+/// Whether the pair issued for a spent token (`successor`, its refresh token's hash) is the
+/// session's last and neither of its tokens has been used.
+async fn successor_unused(tx: &mut super::Tx, session_id: Uuid, successor: &[u8]) -> Result<bool> {
+    let unused: Option<Option<Uuid>> = fetch_scalar!(
+        tx.conn(),
+        fetch_optional,
+        Option<Uuid>,
+        "SELECT s.unused_pair FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
+         WHERE s.id = $1 AND s.ended_at IS NULL AND t.token_hash = $2 AND t.used_at IS NULL",
+        session_id,
+        successor.to_vec(),
+    )?;
+    Ok(unused.flatten() == Some(crate::auth::token::pair_of(successor)))
 }
 
 async fn insert_refresh_token(

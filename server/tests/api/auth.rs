@@ -157,3 +157,98 @@ async fn a_login_on_another_users_phone_is_refused_until_it_is_handed_over() {
         "now the first user is the stranger on it"
     );
 }
+
+/// Posts a refresh token as a phone would, and returns the status and error code.
+async fn refresh_raw(app: &TestApp, device_id: Uuid, refresh_token: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/auth/refresh", app.base))
+        .json(&serde_json::json!({"refresh_token": refresh_token, "device_id": device_id}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap();
+    let code = body["error"]["code"].as_str().unwrap_or("none").to_owned();
+    (status, code)
+}
+
+/// The answer to a refresh can be lost on the way (a village link that drops just then). The
+/// phone never saw the new tokens and asks again with the token it already spent: that is not
+/// a copy being used, and the cadre must not be sent back to the password for it.
+#[tokio::test]
+async fn a_refresh_asked_again_after_its_answer_was_lost_is_answered_anew() {
+    let app = spawn_app().await;
+    let (_, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
+    let device = Uuid::now_v7();
+    let mut phone = Api::new(&app.base, device);
+    let first = phone.login(&username, PASSWORD).await.unwrap();
+    // The server spent the token and answered; the answer never reached the phone.
+    let lost = phone.clone().refresh().await.unwrap();
+
+    let again = phone
+        .refresh()
+        .await
+        .expect("asked again, the refresh is answered anew");
+    assert_ne!(again.refresh_token, lost.refresh_token);
+    assert_eq!(
+        refresh_raw(&app, device, &lost.refresh_token).await,
+        (401, "unauthorized".to_owned()),
+        "the pair that never arrived is dropped"
+    );
+    phone.pull(None, None).await.expect("the session goes on");
+
+    // Once the phone has used what the refresh gave it, the spent token is spent for good: a
+    // copy presented now ends the session, as before.
+    assert_eq!(
+        refresh_raw(&app, device, &first.refresh_token).await,
+        (401, "device_revoked".to_owned())
+    );
+    assert_eq!(
+        phone.pull(None, None).await.unwrap_err().code(),
+        Some(ErrorCode::DeviceRevoked)
+    );
+}
+
+/// What makes a re-presented token a retry is that nobody used what it bought: a copy used
+/// first (by whoever refreshed with it and went on to sync) or presented from another device
+/// ends the session whatever the order.
+#[tokio::test]
+async fn a_spent_refresh_token_whose_tokens_were_used_or_sent_by_another_device_ends_the_session() {
+    let app = spawn_app().await;
+    let (_, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
+
+    // A copy of the phone's tokens refreshes and syncs; the phone then presents its token.
+    let mut phone = Api::new(&app.base, Uuid::now_v7());
+    phone.login(&username, PASSWORD).await.unwrap();
+    let mut copy = phone.clone();
+    copy.refresh().await.unwrap();
+    copy.pull(None, None).await.unwrap();
+    assert_eq!(
+        phone.refresh().await.unwrap_err().code(),
+        Some(ErrorCode::DeviceRevoked)
+    );
+    assert_eq!(
+        copy.pull(None, None).await.unwrap_err().code(),
+        Some(ErrorCode::DeviceRevoked),
+        "the copy's tokens stop working too"
+    );
+
+    // Nobody used the new pair yet, but the spent token comes from another device.
+    let device = Uuid::now_v7();
+    let mut phone = Api::new(&app.base, device);
+    let first = phone.login(&username, PASSWORD).await.unwrap();
+    let unused = phone.clone().refresh().await.unwrap();
+    assert_eq!(
+        refresh_raw(&app, Uuid::now_v7(), &first.refresh_token).await,
+        (401, "device_revoked".to_owned())
+    );
+    assert_eq!(
+        refresh_raw(&app, device, &unused.refresh_token).await,
+        (401, "unauthorized".to_owned()),
+        "the session is over"
+    );
+    assert_eq!(
+        phone.refresh().await.unwrap_err().code(),
+        Some(ErrorCode::Unauthorized)
+    );
+}

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fieldsync_protocol::{ErrorCode, Role};
-use fieldsync_server::auth::TokenKeys;
+use fieldsync_server::auth::{Claims, TokenKeys};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -39,14 +39,14 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
     let keys = TokenKeys::from_secret(&secret);
     let now = jsonwebtoken::get_current_timestamp();
     let sid: Uuid = claims["sid"].as_str().unwrap().parse().unwrap();
-    let expired = keys.issue(
+    let expired = keys.issue(&Claims::new(
         phone.user_id,
         phone.dev.id,
         sid,
         Role::GridWorker,
         now - 3600,
         900,
-    );
+    ));
     let (status, body) = get_with(&app, &format!("Bearer {expired}")).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -75,14 +75,14 @@ async fn forged_expired_and_malformed_tokens_are_refused() {
     assert_eq!(get_with(&app, &format!("Bearer {unsigned}")).await.0, 401);
 
     // Signed with another key.
-    let other = TokenKeys::from_secret(b"a key that is not the server's!!").issue(
+    let other = TokenKeys::from_secret(b"a key that is not the server's!!").issue(&Claims::new(
         phone.user_id,
         phone.dev.id,
         sid,
         Role::GridWorker,
         now,
         900,
-    );
+    ));
     assert_eq!(get_with(&app, &format!("Bearer {other}")).await.0, 401);
 
     for header in [
