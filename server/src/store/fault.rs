@@ -111,8 +111,13 @@ fn sqlstate_fault(code: &str) -> Option<StoreError> {
 
 /// Whether a connection handed back to the SQLite write pool may serve again: only outside any
 /// transaction. A dropped transaction queues its rollback on the connection's worker; the ping
-/// runs behind it, so the count read afterwards is the one the rollback left.
+/// runs behind it, so the count read afterwards is the one the rollback left. A connection
+/// already outside any transaction (every commit) has no rollback queued, since one is queued
+/// only for an open transaction: it goes back without the round trip to its worker.
 pub(super) async fn released_clean(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
     conn.ping().await?;
     let clean = !conn.is_in_transaction();
     if !clean {
