@@ -192,22 +192,14 @@ impl Store {
             now_ms,
             next.to_vec(),
         )?;
-        let outcome = match spent {
+        // The session and user a new pair is issued for, or why none is.
+        let renewal: std::result::Result<(Uuid, Uuid), Spent> = match spent {
             Some((Some(session_id), device, user_id, expires))
                 if device == device_id && expires > now_ms =>
             {
-                renew(
-                    &mut tx,
-                    session_id,
-                    device_id,
-                    user_id,
-                    next,
-                    now_ms,
-                    next_expires_ms,
-                )
-                .await?
+                Ok((session_id, user_id))
             }
-            Some(_) => Spent::Invalid,
+            Some(_) => Err(Spent::Invalid),
             None => {
                 let earlier: Option<SpentToken> = fetch_as!(
                     tx.conn(),
@@ -228,6 +220,7 @@ impl Store {
                         && expires_at > now_ms
                         && successor_unused(&mut tx, session_id, &successor).await? =>
                     {
+                        // A retry: the pair it bought never arrived; it gives way to the next.
                         execute!(
                             tx.conn(),
                             "DELETE FROM refresh_tokens WHERE token_hash = $1",
@@ -239,27 +232,29 @@ impl Store {
                             hash.to_vec(),
                             next.to_vec(),
                         )?;
-                        renew(
-                            &mut tx,
-                            session_id,
-                            device_id,
-                            user_id,
-                            next,
-                            now_ms,
-                            next_expires_ms,
-                        )
-                        .await?
+                        Ok((session_id, user_id))
                     }
                     Some(SpentToken {
                         session_id: Some(session_id),
                         ..
                     }) => {
                         end(&mut tx, session_id, EndReason::RefreshReuse, now_ms).await?;
-                        Spent::Reused
+                        Err(Spent::Reused)
                     }
-                    _ => Spent::Invalid,
+                    _ => Err(Spent::Invalid),
                 }
             }
+        };
+        let outcome = match renewal {
+            Ok((session_id, user_id)) => {
+                let next = NextToken {
+                    hash: next,
+                    device_id,
+                    expires_ms: next_expires_ms,
+                };
+                renew(&mut tx, session_id, user_id, &next, now_ms).await?
+            }
+            Err(refused) => refused,
         };
         tx.commit().await?;
         Ok(outcome)
@@ -368,16 +363,21 @@ struct SpentToken {
     replaced_by: Option<Vec<u8>>,
 }
 
+/// The refresh token a refresh issues.
+struct NextToken<'a> {
+    hash: &'a [u8],
+    device_id: Uuid,
+    expires_ms: i64,
+}
+
 /// Continues a live session with the new refresh token `next`, whose pair is unused until the
 /// phone uses it; [`Spent::Invalid`] if the session has ended.
 async fn renew(
     tx: &mut super::Tx,
     session_id: Uuid,
-    device_id: Uuid,
     user_id: Uuid,
-    next: &[u8],
+    next: &NextToken<'_>,
     now_ms: i64,
-    next_expires_ms: i64,
 ) -> Result<Spent> {
     let alive: Option<Uuid> = fetch_scalar!(
         tx.conn(),
@@ -387,19 +387,19 @@ async fn renew(
          WHERE id = $1 AND ended_at IS NULL RETURNING id",
         session_id,
         now_ms,
-        crate::auth::token::pair_of(next),
+        crate::auth::token::pair_of(next.hash),
     )?;
     if alive.is_none() {
         return Ok(Spent::Invalid);
     }
     insert_refresh_token(
         tx,
-        next,
+        next.hash,
         session_id,
-        device_id,
+        next.device_id,
         user_id,
         now_ms,
-        next_expires_ms,
+        next.expires_ms,
     )
     .await?;
     Ok(Spent::Fresh {
