@@ -89,8 +89,10 @@ impl Store {
             now_ms,
         )
         .map_err(StoreError::from_db)?;
+        // Committed above: a reader sees it, and the write pool (on SQLite the one connection
+        // the push committer needs) stays free.
         let seen = fetch_as!(
-            self.writer(),
+            self.reader(),
             fetch_optional,
             SeenSubmission,
             "SELECT xml_sha256, user_id, pushed_at FROM openrosa_submissions WHERE mutation_id = $1",
@@ -129,10 +131,11 @@ impl Store {
         Ok(())
     }
 
-    /// The attachments of a submission that have arrived: (file name, photo hash).
+    /// The attachments of a submission that have arrived: (file name, photo hash). Read
+    /// through the read pool: each was committed when it was noted.
     pub async fn attachments(&self, mutation_id: Uuid) -> Result<Vec<(String, String)>> {
         Ok(fetch_as!(
-            self.writer(),
+            self.reader(),
             fetch_all,
             (String, String),
             "SELECT filename, hash FROM openrosa_attachments WHERE mutation_id = $1 ORDER BY filename",
