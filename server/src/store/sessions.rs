@@ -247,12 +247,16 @@ impl Store {
         };
         let outcome = match renewal {
             Ok((session_id, user_id)) => {
-                let next = NextToken {
-                    hash: next,
+                renew(
+                    &mut tx,
+                    session_id,
                     device_id,
-                    expires_ms: next_expires_ms,
-                };
-                renew(&mut tx, session_id, user_id, &next, now_ms).await?
+                    user_id,
+                    next,
+                    now_ms,
+                    next_expires_ms,
+                )
+                .await?
             }
             Err(refused) => refused,
         };
@@ -363,21 +367,16 @@ struct SpentToken {
     replaced_by: Option<Vec<u8>>,
 }
 
-/// The refresh token a refresh issues.
-struct NextToken<'a> {
-    hash: &'a [u8],
-    device_id: Uuid,
-    expires_ms: i64,
-}
-
 /// Continues a live session with the new refresh token `next`, whose pair is unused until the
 /// phone uses it; [`Spent::Invalid`] if the session has ended.
 async fn renew(
     tx: &mut super::Tx,
     session_id: Uuid,
+    device_id: Uuid,
     user_id: Uuid,
-    next: &NextToken<'_>,
+    next: &[u8],
     now_ms: i64,
+    next_expires_ms: i64,
 ) -> Result<Spent> {
     let alive: Option<Uuid> = fetch_scalar!(
         tx.conn(),
@@ -387,19 +386,19 @@ async fn renew(
          WHERE id = $1 AND ended_at IS NULL RETURNING id",
         session_id,
         now_ms,
-        crate::auth::token::pair_of(next.hash),
+        crate::auth::token::pair_of(next),
     )?;
     if alive.is_none() {
         return Ok(Spent::Invalid);
     }
     insert_refresh_token(
         tx,
-        next.hash,
+        next,
         session_id,
-        next.device_id,
+        device_id,
         user_id,
         now_ms,
-        next.expires_ms,
+        next_expires_ms,
     )
     .await?;
     Ok(Spent::Fresh {
@@ -408,17 +407,16 @@ async fn renew(
     })
 }
 
-/// Whether the pair issued for a spent token (`successor`, its refresh token's hash) is the
-/// session's last and neither of its tokens has been used.
+/// Whether the pair issued for a spent token (`successor`, its refresh token's hash) is still
+/// the live session's last and unused: `unused_pair` moves on when the successor is spent
+/// (`renew`) and clears when either of its tokens is used (`Store::pair_used`).
 async fn successor_unused(tx: &mut super::Tx, session_id: Uuid, successor: &[u8]) -> Result<bool> {
     let unused: Option<Option<Uuid>> = fetch_scalar!(
         tx.conn(),
         fetch_optional,
         Option<Uuid>,
-        "SELECT s.unused_pair FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
-         WHERE s.id = $1 AND s.ended_at IS NULL AND t.token_hash = $2 AND t.used_at IS NULL",
+        "SELECT unused_pair FROM sessions WHERE id = $1 AND ended_at IS NULL",
         session_id,
-        successor.to_vec(),
     )?;
     Ok(unused.flatten() == Some(crate::auth::token::pair_of(successor)))
 }
