@@ -28,7 +28,6 @@ use fieldsync_protocol::push::{ClientInfo, Mutation, Status};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_stream::StreamExt;
-use uuid::Uuid;
 
 use super::forms::survey_version;
 use super::keyed::Keyed;
@@ -45,6 +44,7 @@ use crate::openrosa::xml::{self, Limits};
 use crate::openrosa::{Kind, Problem, ids};
 use crate::service::{Caller, ServiceError, push};
 use crate::state::AppState;
+use crate::store::SubmissionNote;
 
 /// `HEAD`/`GET submission`: `204`, the only answer Collect takes before it POSTs (a 200 is "not
 /// an OpenRosa endpoint"); the accepted length rides on every answer. A dead key is refused
@@ -68,13 +68,16 @@ impl Form {
     }
 }
 
-/// An instance read and noted.
+/// An instance read, and what is stored of it already.
 struct Received {
     sub: Submission,
     form: Form,
-    mutation_id: Uuid,
     /// The files the instance names.
     wanted: Vec<String>,
+    /// The submission to note, with the files named by the instance that came in this POST.
+    note: SubmissionNote,
+    /// An earlier POST of it was noted: a part of a split upload, or a resend.
+    earlier: bool,
     /// The instance was already pushed (this is a resend).
     pushed: bool,
 }
@@ -129,13 +132,10 @@ pub(super) async fn submit(
                     .into());
                 }
                 let bytes = read_all(&mut field, Limits::SUBMISSION.max_bytes).await?;
-                let got = read_instance(&state, caller, &bytes, now).await?;
+                let mut got = read_instance(&state, caller, &bytes, now).await?;
                 for (file, hash) in early.drain(..) {
                     if got.wanted.contains(&file) {
-                        state
-                            .store()
-                            .note_attachment(got.mutation_id, &file, &hash)
-                            .await?;
+                        got.note.attachments.push((file, hash));
                     }
                 }
                 received = Some(got);
@@ -158,13 +158,9 @@ pub(super) async fn submit(
                     .blobs()
                     .put_unnamed(caller.device_id, None, bytes)
                     .await?;
-                match &received {
-                    Some(r) => {
-                        state
-                            .store()
-                            .note_attachment(r.mutation_id, &file, &info.sha256)
-                            .await?;
-                    }
+                // Noted with the submission: with its records if it is complete, alone if not.
+                match &mut received {
+                    Some(r) => r.note.attachments.push((file, info.sha256)),
                     None => early.push((file, info.sha256)),
                 }
             }
@@ -215,7 +211,9 @@ async fn read_all(field: &mut Field<'_>, max: usize) -> Result<Vec<u8>, CollectE
 }
 
 /// Reads the instance against the form it names, checks that the caller fills that form, and
-/// notes it under its mutation id (refusing other bytes under an id already taken).
+/// looks up what is stored under its mutation id (refusing other bytes under an id already
+/// pushed, or an id another user took). Nothing is written yet: a complete submission is
+/// noted in the transaction of its records (`finish`).
 async fn read_instance(
     state: &AppState,
     caller: &Caller,
@@ -263,18 +261,11 @@ async fn read_instance(
     })?;
     let mutation_id = ids::mutation(&form_id, &instance_id);
     let sha = Sha256::digest(bytes).to_vec();
-    let seen = state
-        .store()
-        .note_submission(
-            mutation_id,
-            &form_id,
-            &sha,
-            caller.user_id,
-            caller.device_id,
-            now,
-        )
-        .await?;
-    if seen.xml_sha256 != sha || seen.user_id != caller.user_id {
+    // Until it is pushed, the same user may send it again mended (its push was refused).
+    let seen = state.store().submission(mutation_id).await?;
+    if let Some(seen) = &seen
+        && (seen.user_id != caller.user_id || (seen.pushed_at.is_some() && seen.xml_sha256 != sha))
+    {
         return Err(ServiceError::conflict(format!(
             "a submission already exists with the instanceID {instance_id} but with different content; an edited form gets a new instanceID"
         ))
@@ -284,9 +275,18 @@ async fn read_instance(
     Ok(Received {
         sub,
         form,
-        mutation_id,
         wanted,
-        pushed: seen.pushed_at.is_some(),
+        note: SubmissionNote {
+            mutation_id,
+            form_id,
+            xml_sha256: sha,
+            user_id: caller.user_id,
+            device_id: caller.device_id,
+            received_at: now,
+            attachments: Vec::new(),
+        },
+        earlier: seen.is_some(),
+        pushed: seen.is_some_and(|s| s.pushed_at.is_some()),
     })
 }
 
@@ -319,12 +319,19 @@ async fn finish(
             "received before; nothing was saved twice",
         ));
     }
-    let mut have: HashMap<String, String> = state
-        .store()
-        .attachments(got.mutation_id)
-        .await?
-        .into_iter()
-        .collect();
+    let mut have: HashMap<String, String> = if got.earlier {
+        state
+            .store()
+            .attachments(got.note.mutation_id)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    for (file, hash) in &got.note.attachments {
+        have.entry(file.clone()).or_insert_with(|| hash.clone());
+    }
     // An edit in Collect (or Web Forms) does not send again the files it did not change: they
     // carry over from the instance it replaces, as in Central, if that one was the caller's.
     if let Some(deprecated) = &got.sub.deprecated_id {
@@ -343,6 +350,7 @@ async fn finish(
         }
     }
     if incomplete && got.wanted.iter().any(|w| !have.contains_key(w)) {
+        state.store().note_submission(&got.note, None).await?;
         return Ok(success(
             "已收到一部分，正在等待其余照片",
             "part received; waiting for the other files",
@@ -362,10 +370,7 @@ async fn finish(
     };
     if mapped.mutations.is_empty() {
         // An update form sent without a change: nothing to push, nothing lost.
-        state
-            .store()
-            .submission_pushed(got.mutation_id, now)
-            .await?;
+        state.store().note_submission(&got.note, Some(now)).await?;
         return Ok(success(
             "已收到（没有修改）",
             "received; nothing was changed",
@@ -377,7 +382,7 @@ async fn finish(
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ServiceError::internal)?;
-    let results = push::push(state, caller, values, client, now).await?;
+    let results = push::push_submission(state, caller, values, client, now, got.note).await?;
     if let Some(detail) = results
         .iter()
         .find(|r| r.status == Status::Rejected)
@@ -394,10 +399,6 @@ async fn finish(
         }
         .into());
     }
-    state
-        .store()
-        .submission_pushed(got.mutation_id, now)
-        .await?;
     let conflicts = results
         .iter()
         .any(|r| r.status == Status::Conflict || r.original_status == Some(Status::Conflict));

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{Caller, ServiceError};
 use crate::config::Settings;
 use crate::state::AppState;
+use crate::store::SubmissionNote;
 use crate::sync::Actor;
 use crate::sync::push::PushRules;
 
@@ -57,6 +58,24 @@ pub async fn push_as(
     Ok(state
         .committer()
         .push(actor, &rules, mutations, client)
+        .await?)
+}
+
+/// [`push`] for the mutations an OpenRosa submission became: the submission is noted as
+/// pushed in the push's own transaction when none of them is rejected.
+pub async fn push_submission(
+    state: &AppState,
+    caller: &Caller,
+    mutations: Vec<Value>,
+    client: &ClientInfo,
+    now_ms: i64,
+    submission: SubmissionNote,
+) -> Result<Vec<MutationResult>, ServiceError> {
+    let actor = caller.actor(state).await?;
+    let rules = rules(state, now_ms);
+    Ok(state
+        .committer()
+        .push_submission(&actor, &rules, mutations, client, submission)
         .await?)
 }
 

@@ -79,7 +79,7 @@ pub use jobs::JobRow;
 pub use observations::{
     DivisionShape, HouseholdRecord, PublishedForm, StoredArea, StoredFix, VillageArea,
 };
-pub use openrosa::{CollectKey, SeenSubmission};
+pub use openrosa::{CollectKey, SeenSubmission, SubmissionNote};
 pub use own_id_cards::OwnIdCard;
 pub use roster::{Baseline, RosterImport, RosterRecord};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError, execute, fetch_as, fetch_scalar};
+use super::{Result, Store, StoreError, Tx, execute, fetch_as, fetch_scalar};
 
 /// A Collect key as issued.
 #[derive(Clone, Copy, Debug)]
@@ -61,46 +61,6 @@ impl Store {
         )?)
     }
 
-    /// Notes a submission's arrival. Until it has been pushed, a later arrival from the same
-    /// user replaces the bytes' hash (a submission refused by the push may come again
-    /// mended); after, nothing changes. Returns what is stored under the id.
-    pub async fn note_submission(
-        &self,
-        mutation_id: Uuid,
-        form_id: &str,
-        xml_sha256: &[u8],
-        user_id: Uuid,
-        device_id: Uuid,
-        now_ms: i64,
-    ) -> Result<SeenSubmission> {
-        execute!(
-            self.writer(),
-            "INSERT INTO openrosa_submissions
-                 (mutation_id, form_id, xml_sha256, user_id, device_id, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (mutation_id) DO UPDATE SET xml_sha256 = excluded.xml_sha256
-             WHERE openrosa_submissions.pushed_at IS NULL
-               AND openrosa_submissions.user_id = excluded.user_id",
-            mutation_id,
-            form_id,
-            xml_sha256,
-            user_id,
-            device_id,
-            now_ms,
-        )
-        .map_err(StoreError::from_db)?;
-        // Committed above: a reader sees it, and the write pool (on SQLite the one connection
-        // the push committer needs) stays free.
-        let seen = fetch_as!(
-            self.reader(),
-            fetch_optional,
-            SeenSubmission,
-            "SELECT xml_sha256, user_id, pushed_at FROM openrosa_submissions WHERE mutation_id = $1",
-            mutation_id,
-        )?;
-        seen.ok_or_else(|| StoreError::Corrupt("a submission noted but not found".into()))
-    }
-
     /// A submission seen under a mutation id, if any.
     pub async fn submission(&self, mutation_id: Uuid) -> Result<Option<SeenSubmission>> {
         Ok(fetch_as!(
@@ -110,25 +70,6 @@ impl Store {
             "SELECT xml_sha256, user_id, pushed_at FROM openrosa_submissions WHERE mutation_id = $1",
             mutation_id,
         )?)
-    }
-
-    /// Notes that an attachment of a submission has arrived (again: nothing changes).
-    pub async fn note_attachment(
-        &self,
-        mutation_id: Uuid,
-        filename: &str,
-        hash: &str,
-    ) -> Result<()> {
-        execute!(
-            self.writer(),
-            "INSERT INTO openrosa_attachments (mutation_id, filename, hash) VALUES ($1, $2, $3)
-             ON CONFLICT (mutation_id, filename) DO NOTHING",
-            mutation_id,
-            filename,
-            hash,
-        )
-        .map_err(StoreError::from_db)?;
-        Ok(())
     }
 
     /// The attachments of a submission that have arrived: (file name, photo hash). Read
@@ -143,15 +84,72 @@ impl Store {
         )?)
     }
 
-    /// Notes that a submission became records.
-    pub async fn submission_pushed(&self, mutation_id: Uuid, now_ms: i64) -> Result<()> {
+    /// Notes a submission and the attachments that came with it in a transaction of its own:
+    /// a part of a split upload (`pushed_at` none), or an instance that changed nothing.
+    pub async fn note_submission(
+        &self,
+        note: &SubmissionNote,
+        pushed_at: Option<i64>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.note_submission(note, pushed_at).await?;
+        tx.commit().await
+    }
+}
+
+/// A submission as it arrived, to be noted: with the push of its records (in the same
+/// transaction, so that a submission is marked pushed if and only if its records were
+/// committed), or alone while its upload is incomplete.
+#[derive(Clone, Debug)]
+pub struct SubmissionNote {
+    pub mutation_id: Uuid,
+    pub form_id: String,
+    pub xml_sha256: Vec<u8>,
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+    pub received_at: i64,
+    /// The files named by the instance that came with this POST: (file name, photo hash).
+    pub attachments: Vec<(String, String)>,
+}
+
+impl Tx {
+    /// Notes a submission's arrival (and, with `pushed_at`, that it became records). Until it
+    /// has been pushed, a later arrival from the same user replaces the bytes' hash (a
+    /// submission refused by the push may come again mended); after, nothing changes.
+    pub async fn note_submission(
+        &mut self,
+        note: &SubmissionNote,
+        pushed_at: Option<i64>,
+    ) -> Result<()> {
         execute!(
-            self.writer(),
-            "UPDATE openrosa_submissions SET pushed_at = $2 WHERE mutation_id = $1 AND pushed_at IS NULL",
-            mutation_id,
-            now_ms,
+            self.conn(),
+            "INSERT INTO openrosa_submissions
+                 (mutation_id, form_id, xml_sha256, user_id, device_id, received_at, pushed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (mutation_id) DO UPDATE
+                 SET xml_sha256 = excluded.xml_sha256, pushed_at = excluded.pushed_at
+             WHERE openrosa_submissions.pushed_at IS NULL
+               AND openrosa_submissions.user_id = excluded.user_id",
+            note.mutation_id,
+            &note.form_id,
+            &note.xml_sha256,
+            note.user_id,
+            note.device_id,
+            note.received_at,
+            pushed_at,
         )
         .map_err(StoreError::from_db)?;
+        for (filename, hash) in &note.attachments {
+            execute!(
+                self.conn(),
+                "INSERT INTO openrosa_attachments (mutation_id, filename, hash) VALUES ($1, $2, $3)
+                 ON CONFLICT (mutation_id, filename) DO NOTHING",
+                note.mutation_id,
+                filename,
+                hash,
+            )
+            .map_err(StoreError::from_db)?;
+        }
         Ok(())
     }
 }

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::actor::Actor;
 use super::push::{Outcome, Pending, PushError, PushRules, apply};
 use super::retry::retrying;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, SubmissionNote};
 
 /// At most this many mutations are committed in one group (a large batch goes alone): a group
 /// holds its locks until it commits, and its pushes wait for the last of them.
@@ -101,7 +101,24 @@ impl Committer {
         raw: Vec<Value>,
         client: &ClientInfo,
     ) -> Result<Vec<MutationResult>, PushError> {
-        let push = Pending::new(actor, rules, raw, client);
+        self.send(Pending::new(actor, rules, raw, client)).await
+    }
+
+    /// [`Committer::push`] for the mutations an OpenRosa submission became: the submission is
+    /// noted as pushed in the group's transaction if none of them is rejected.
+    pub async fn push_submission(
+        &self,
+        actor: &Actor,
+        rules: &PushRules,
+        raw: Vec<Value>,
+        client: &ClientInfo,
+        submission: SubmissionNote,
+    ) -> Result<Vec<MutationResult>, PushError> {
+        self.send(Pending::new(actor, rules, raw, client).with_submission(submission))
+            .await
+    }
+
+    async fn send(&self, push: Pending) -> Result<Vec<MutationResult>, PushError> {
         let (answer, answered) = oneshot::channel();
         if self.queue.send(Queued { push, answer }).await.is_err() {
             return Err(PushError::Store(StoreError::Busy));

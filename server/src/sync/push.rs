@@ -25,7 +25,9 @@ pub use super::batch::PushRules;
 use super::batch::{Batch, Step};
 use super::retry::{IsRetry, retrying};
 use super::{observe, plan, validate};
-use crate::store::{ConflictRow, LoggedMutation, Store, StoreError, StoredRecord, Touch, Tx};
+use crate::store::{
+    ConflictRow, LoggedMutation, Store, StoreError, StoredRecord, SubmissionNote, Touch, Tx,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -61,6 +63,10 @@ pub(super) struct Pending {
     rules: PushRules,
     slots: Vec<Slot>,
     client: ClientInfo,
+    /// The OpenRosa submission these mutations came from: noted as pushed in the same
+    /// transaction when none of them was rejected, so that it is marked pushed if and only if
+    /// its records were committed, at no commit of its own.
+    submission: Option<SubmissionNote>,
 }
 
 /// What applying a push gave: one result per mutation, or the push refused whole.
@@ -79,7 +85,14 @@ impl Pending {
             rules: rules.clone(),
             slots: prepare(actor, rules, raw),
             client: client.clone(),
+            submission: None,
         }
+    }
+
+    /// The same, carrying the submission the mutations came from (see `submission`).
+    pub(super) fn with_submission(mut self, note: SubmissionNote) -> Pending {
+        self.submission = Some(note);
+        self
     }
 
     /// How many mutations it carries.
@@ -223,6 +236,11 @@ pub(super) async fn apply(store: &Store, pushes: &[Pending]) -> Result<Vec<Outco
                 }
             };
             results.push(result);
+        }
+        if let Some(note) = &push.submission
+            && results.iter().all(|r| r.status != Status::Rejected)
+        {
+            tx.note_submission(note, Some(push.rules.now_ms)).await?;
         }
         outcomes.push(Ok(results));
     }

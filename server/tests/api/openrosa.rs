@@ -439,6 +439,47 @@ async fn a_split_upload_is_pushed_when_its_last_part_arrives() {
 }
 
 #[tokio::test]
+async fn a_submission_refused_by_the_push_may_come_again_mended() {
+    let app = spawn_app().await;
+    let mut native = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let h = native_household(&mut native, "马").await;
+    let (user_id, _) = app.user(Role::FirstSecretary, &[VILLAGE_A]).await;
+    let c = Collect::new(&app, user_id).await;
+    let instance = Uuid::new_v4().to_string();
+
+    // A household the push refuses (not in the cadre's villages): nothing is kept of it, so
+    // the submission is not taken as pushed.
+    let (status, body) = c
+        .submit(
+            &housing_check(&instance, Uuid::now_v7(), "D", &[]),
+            &[],
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Mended in Collect and sent again under the same instanceID: accepted, not a conflict.
+    let mended = housing_check(&instance, h, "D", &[]);
+    let (status, body) = c.submit(&mended, &[], false).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(!body.contains("之前已经收到"), "{body}");
+    // Pushed now, with its records: other bytes under it are refused, the same are not new.
+    let (status, body) = c
+        .submit(&housing_check(&instance, h, "C", &[]), &[], false)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = c.submit(&mended, &[], false).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body.contains("之前已经收到"), "{body}");
+    let (changes, _, _) = native.api.pull_all(None, None).await.expect("pull");
+    let grades: Vec<_> = changes
+        .iter()
+        .filter(|c| c.entity == "housing_check")
+        .map(|c| c.fields["appraisal_grade"].clone())
+        .collect();
+    assert_eq!(grades, vec![json!("D")]);
+}
+
+#[tokio::test]
 async fn bad_submissions_are_explained_and_keep_nothing() {
     let app = spawn_app().await;
     let mut native = app.phone(Role::FirstSecretary, &[VILLAGE_A]).await;
