@@ -105,8 +105,10 @@ async fn push_batch(
         duplicate = count(Status::Duplicate),
         "push"
     );
-    let signer = state.receipts();
-    for (result, subject) in results.iter_mut().zip(subjects) {
+    // One signature for the push's receipts (a tree of them: `fieldsync_protocol::receipt`).
+    let mut receipted = Vec::new();
+    let mut bodies = Vec::new();
+    for (i, (result, subject)) in results.iter().zip(subjects).enumerate() {
         let accepted = matches!(
             result.status,
             Status::Applied | Status::Merged | Status::Conflict | Status::Duplicate
@@ -114,7 +116,8 @@ async fn push_batch(
         if let (true, Some(s), Some(mutation_id), Some(version)) =
             (accepted, subject, result.mutation_id, result.version)
         {
-            result.receipt = Some(signer.sign(&ReceiptBody {
+            receipted.push(i);
+            bodies.push(ReceiptBody {
                 mutation_id,
                 record_id: s.record_id,
                 entity: s.entity,
@@ -123,8 +126,14 @@ async fn push_batch(
                 user_id: auth.user_id,
                 fields_sha256: s.fields_sha256,
                 received_at_ms: now_ms,
-            }));
+            });
         }
+    }
+    for (i, receipt) in receipted
+        .into_iter()
+        .zip(state.receipts().sign_all(&bodies))
+    {
+        results[i].receipt = Some(receipt);
     }
     Ok(AppJson(PushResponse {
         results,

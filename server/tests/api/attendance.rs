@@ -502,6 +502,42 @@ async fn accepted_observations_come_back_with_a_receipt_anyone_can_check() {
         .clone()
         .expect("receipt for a duplicate");
     assert_eq!(second.body().map(|b| b.record_id), Some(body.record_id));
+
+    // A push of several observations is signed once, over a tree of its receipts; each one
+    // checks alone with the public key, and a neighbour's proof does not fit it.
+    let now = OffsetDateTime::now_utc();
+    let batch: Vec<Mutation> = (1..=5)
+        .map(|h| {
+            at(
+                &mut cadre,
+                "presence",
+                now - time::Duration::minutes(h),
+                false,
+            )
+        })
+        .collect();
+    let r = cadre.api.push(batch.clone()).await.expect("push");
+    let receipts: Vec<_> = r
+        .results
+        .iter()
+        .map(|r| r.receipt.clone().expect("a receipt"))
+        .collect();
+    assert!(
+        receipts
+            .iter()
+            .all(|x| x.signature == receipts[0].signature && !x.proof.is_empty()),
+        "{receipts:?}"
+    );
+    for (receipt, m) in receipts.iter().zip(&batch) {
+        let body = fieldsync_server::receipts::verify_with(&verifying, &receipt.key_id, receipt)
+            .expect("valid");
+        assert_eq!((body.mutation_id, body.record_id), (m.mutation_id, m.id));
+    }
+    let mut borrowed = receipts[3].clone();
+    borrowed.proof = receipts[4].proof.clone();
+    assert!(
+        fieldsync_server::receipts::verify_with(&verifying, &borrowed.key_id, &borrowed).is_err()
+    );
 }
 
 #[tokio::test]
