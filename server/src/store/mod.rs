@@ -22,6 +22,7 @@ mod audit;
 mod batch;
 mod blob_links;
 mod blobs;
+mod checkpoint;
 mod conflicts;
 mod console;
 mod divisions;
@@ -208,6 +209,8 @@ pub struct Store {
     read: Engine<SqlitePool, PgPool>,
     write: Engine<SqlitePool, PgPool>,
     key: Arc<DataKey>,
+    /// SQLite's checkpointer (`checkpoint`), stopped with the store.
+    checkpoints: Option<Arc<checkpoint::Checkpoints>>,
 }
 
 impl Clone for Engine<SqlitePool, PgPool> {
@@ -266,7 +269,8 @@ impl Default for ConnectOptions {
 
 /// The SQLite writer's page cache: 32 MiB (negative: KiB, as SQLite takes it).
 const WRITE_CACHE_KIB: &str = "-32768";
-/// WAL pages before a checkpoint (16,384 of 4 KiB: 64 MiB), against SQLite's 1,000.
+/// WAL pages before the writer checkpoints (16,384 of 4 KiB: 64 MiB, against SQLite's 1,000),
+/// when the checkpointer's connection could not be opened.
 const WAL_CHECKPOINT_PAGES: &str = "16384";
 
 impl Store {
@@ -288,6 +292,7 @@ impl Store {
                 read: Engine::Postgres(pool.clone()),
                 write: Engine::Postgres(pool),
                 key,
+                checkpoints: None,
             });
         }
         if url.starts_with("sqlite:") {
@@ -303,10 +308,19 @@ impl Store {
             // The one writer keeps the B-tree pages it works on: with SQLite's default 2 MB
             // cache a push of a thousand records read and wrote most index pages again, and a
             // checkpoint after every such commit copied them once more.
+            // Checkpoints run on a connection of their own when it opens (`checkpoint`).
+            let checkpoints = checkpoint::start(&connect).await.map(Arc::new);
             let writer = connect
                 .clone()
                 .pragma("cache_size", WRITE_CACHE_KIB)
-                .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES);
+                .pragma(
+                    "wal_autocheckpoint",
+                    if checkpoints.is_some() {
+                        "0"
+                    } else {
+                        WAL_CHECKPOINT_PAGES
+                    },
+                );
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(opts.wait)
@@ -323,6 +337,7 @@ impl Store {
                 read: Engine::Sqlite(read),
                 write: Engine::Sqlite(write),
                 key,
+                checkpoints,
             });
         }
         Err(StoreError::UnsupportedUrl(redact(url)))
@@ -402,6 +417,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(c) = &self.checkpoints {
+            c.stop();
+        }
         for pool in [&self.read, &self.write] {
             match pool {
                 Engine::Sqlite(p) => p.close().await,
