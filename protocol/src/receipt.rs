@@ -98,19 +98,18 @@ impl Receipt {
         }
         let mut hash = leaf_hash(&payload);
         for step in &self.proof {
-            let (side, sibling) = match step {
-                ProofStep::Left(h) => (true, h),
-                ProofStep::Right(h) => (false, h),
-            };
-            let sibling: [u8; 32] = URL_SAFE_NO_PAD.decode(sibling).ok()?.try_into().ok()?;
-            hash = if side {
-                node_hash(&sibling, &hash)
-            } else {
-                node_hash(&hash, &sibling)
+            hash = match step {
+                ProofStep::Left(h) => node_hash(&hash_of(h)?, &hash),
+                ProofStep::Right(h) => node_hash(&hash, &hash_of(h)?),
             };
         }
         Some(tree_message(&hash))
     }
+}
+
+/// A proof step's hash: base64url of exactly 32 bytes.
+fn hash_of(encoded: &str) -> Option<[u8; 32]> {
+    URL_SAFE_NO_PAD.decode(encoded).ok()?.try_into().ok()
 }
 
 /// The hash of a payload as a leaf.
@@ -141,22 +140,22 @@ pub fn tree_message(root: &[u8; 32]) -> Vec<u8> {
 /// step), so no leaf is ever paired with a copy of itself. `None` for no leaves.
 pub fn tree(leaves: &[[u8; 32]]) -> Option<([u8; 32], Vec<Vec<ProofStep>>)> {
     let mut level: Vec<[u8; 32]> = leaves.to_vec();
-    // Which node of the current level each leaf's path passes through.
-    let mut at: Vec<usize> = (0..leaves.len()).collect();
     let mut proofs: Vec<Vec<ProofStep>> = vec![Vec::new(); leaves.len()];
+    // Leaf `n`'s path passes through node `n >> depth` of each level.
+    let mut depth = 0;
     while level.len() > 1 {
-        for (proof, i) in proofs.iter_mut().zip(at.iter_mut()) {
-            let sibling = *i ^ 1;
-            if let Some(h) = level.get(sibling) {
+        for (n, proof) in proofs.iter_mut().enumerate() {
+            let i = n >> depth;
+            if let Some(h) = level.get(i ^ 1) {
                 let h = Receipt::encode(h);
-                proof.push(if sibling < *i {
+                proof.push(if i % 2 == 1 {
                     ProofStep::Left(h)
                 } else {
                     ProofStep::Right(h)
                 });
             }
-            *i /= 2;
         }
+        depth += 1;
         level = level
             .chunks(2)
             .filter_map(|pair| pair.iter().copied().reduce(|l, r| node_hash(&l, &r)))

@@ -1,8 +1,9 @@
 //! Signing receipts for accepted observations, and checking them (see
 //! `fieldsync_protocol::receipt`). A push's receipts share one signature over a Merkle tree
 //! of their payloads: an Ed25519 signature had been the largest single cost of a survey batch
-//! (about 15 % of the CPU at 100 a push), the tree's hashes are a few percent of it. The key is made once and kept in the database, so every
-//! replica signs with it and receipts outlive restarts.
+//! (about 15 % of the CPU at 100 a push), the tree's hashes are a few percent of it. The key
+//! is made once and kept in the database, so every replica signs with it and receipts outlive
+//! restarts.
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use fieldsync_protocol::receipt::{self, Receipt, ReceiptBody, ReceiptKey};
