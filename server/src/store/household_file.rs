@@ -230,14 +230,16 @@ impl Store {
         Ok(rows)
     }
 
-    /// The newest `limit` changes to the records of a household, newest first.
+    /// The newest `limit` changes to the records of a household, newest first. Found through
+    /// the household's records: the log has no index by household (see migration 0022).
     pub async fn household_edits(&self, household_id: Uuid, limit: i64) -> Result<Vec<Edit>> {
         Ok(fetch_as!(
             self.reader(),
             fetch_all,
             Edit,
             "SELECT received_at, user_id, device_id, entity, record_id, op, status, fields
-             FROM mutations WHERE household_id = $1
+             FROM mutations
+             WHERE record_id IN (SELECT id FROM records WHERE household_id = $1)
              ORDER BY received_at DESC, mutation_id DESC LIMIT $2",
             household_id,
             limit,

@@ -127,7 +127,8 @@ pub(super) async fn write_postgres(
              UPDATE records t SET version = r.version, seq = head.base + r.ord,
                  deleted = r.deleted, fields = r.fields, meta = r.meta,
                  gps = COALESCE(r.gps, t.gps), updated_at = $13, updated_by = r.by,
-                 gps_verdict = COALESCE(r.gps_verdict, t.gps_verdict)
+                 gps_verdict = COALESCE(r.gps_verdict, t.gps_verdict),
+                 household_id = COALESCE(r.household_id, t.household_id)
              FROM rows r, head WHERE NOT r.created AND t.id = r.id
              RETURNING 1
          )

@@ -49,7 +49,8 @@ pub(super) async fn write_sqlite(
         sqlx::query(
             "UPDATE records SET version = $2, seq = $3, deleted = $4, fields = $5, meta = $6,
                  gps = COALESCE($7, gps), updated_at = $8, updated_by = $9,
-                 gps_verdict = COALESCE($10, gps_verdict)
+                 gps_verdict = COALESCE($10, gps_verdict),
+                 household_id = COALESCE($11, household_id)
              WHERE id = $1",
         )
         .bind(r.id)
@@ -62,6 +63,8 @@ pub(super) async fn write_sqlite(
         .bind(b.now_ms)
         .bind(r.user_id)
         .bind(r.gps_verdict.as_ref().map(Json))
+        // A case that named only a person learns its household at the home verification.
+        .bind(r.household_id)
         .execute(&mut *c)
         .await?;
     }

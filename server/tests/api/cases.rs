@@ -1128,4 +1128,22 @@ async fn a_report_naming_an_unknown_person_is_placed_by_the_verifying_visit() {
         .find(|(_, t)| s(t, "kind") == "democratic_review")
         .map(|(_, t)| s(t, "household_id").to_owned());
     assert_eq!(next, Some(h.to_string()));
+
+    // The household's history now holds the case from its start: the report that named only a
+    // person, and the step that placed it (found through the household's records, which the
+    // case joined when it learned its household).
+    let edits = app.store.household_edits(h, 100).await.expect("edits");
+    let of_case: Vec<&str> = edits
+        .iter()
+        .filter(|e| e.record_id == case)
+        .map(|e| e.op.as_str())
+        .collect();
+    assert!(of_case.contains(&"create"), "{edits:?}");
+    assert!(of_case.contains(&"update"), "{edits:?}");
+    assert!(
+        edits
+            .iter()
+            .any(|e| e.record_id == h && e.entity == "household"),
+        "the household's own edits: {edits:?}"
+    );
 }
