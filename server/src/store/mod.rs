@@ -321,8 +321,13 @@ impl Store {
                         WAL_CHECKPOINT_PAGES
                     },
                 );
+            // No ping on acquire (sqlx's default): sqlx pings every connection as it goes back
+            // to the pool and closes one that fails, and a SQLite connection's worker thread,
+            // which the ping reaches, cannot die while the connection sits idle. A ping is a
+            // round trip to that thread: on a one-record push the acquire's were 2 of its ~14.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(opts.wait)
                 // Transactions run here only; readers never begin one.
                 .after_release(|conn, _| Box::pin(fault::released_clean(conn)))
@@ -330,6 +335,7 @@ impl Store {
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.clamp(1, 8))
+                .test_before_acquire(false)
                 .acquire_timeout(opts.wait)
                 .connect_with(connect.read_only(true))
                 .await?;
