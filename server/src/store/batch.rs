@@ -125,10 +125,18 @@ impl Tx {
         self.reference_blobs(batch).await?;
         let sealed = super::sealing::seal_batch(self.key(), batch);
         let complete = match self.conn() {
-            Engine::Sqlite(c) => write_sqlite(c, &sealed).await.map(|()| true),
-            Engine::Postgres(c) => write_postgres(c, &sealed).await,
-        }
-        .map_err(StoreError::from_db)?;
+            Engine::Sqlite(c) => {
+                let first = write_sqlite(c, &sealed)
+                    .await
+                    .map_err(StoreError::from_db)?;
+                // Sequence numbers only grow within a transaction: the first write's is lowest.
+                self.first_seq = self.first_seq.or(first);
+                true
+            }
+            Engine::Postgres(c) => write_postgres(c, &sealed)
+                .await
+                .map_err(StoreError::from_db)?,
+        };
         if complete {
             Ok(())
         } else {

@@ -44,6 +44,7 @@ mod seed;
 mod sessions;
 mod staffing;
 mod sync;
+mod wal_sync;
 mod work;
 mod write_postgres;
 mod write_sqlite;
@@ -91,6 +92,8 @@ pub use seed::SEED_COLUMNS;
 pub use sessions::{EndReason, SessionAuth, Spent};
 pub use staffing::{PostingRow, VillageClassRow};
 pub use sync::{SyncStats, Touch};
+pub use wal_sync::Durable;
+use wal_sync::WalSync;
 pub use work::{Candidate, WorkRecord, village_and_above};
 use write_postgres::write_postgres;
 use write_sqlite::write_sqlite;
@@ -214,6 +217,8 @@ pub struct Store {
     key: Arc<DataKey>,
     /// SQLite's checkpointer (`checkpoint`), stopped with the store.
     checkpoints: Option<Arc<checkpoint::Checkpoints>>,
+    /// SQLite's WAL syncer for group commits that do not sync themselves (`wal_sync`).
+    wal: Option<Arc<WalSync>>,
 }
 
 impl Clone for Engine<SqlitePool, PgPool> {
@@ -226,25 +231,65 @@ impl Clone for Engine<SqlitePool, PgPool> {
 }
 
 /// An open write transaction on either engine.
-pub struct Tx(
-    Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>,
-    Arc<DataKey>,
-);
+pub struct Tx {
+    engine: Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>,
+    key: Arc<DataKey>,
+    /// Its commit does not sync itself (`Store::begin_unsynced`).
+    wal: Option<Arc<WalSync>>,
+    /// The first sequence number its records took (SQLite), for [`Tx::commit_unsynced`].
+    first_seq: Option<i64>,
+}
 
 impl Tx {
     pub(crate) fn key(&self) -> &DataKey {
-        &self.1
+        &self.key
     }
 
     pub(crate) fn conn(&mut self) -> Engine<&mut SqliteConnection, &mut PgConnection> {
-        match &mut self.0 {
+        match &mut self.engine {
             Engine::Sqlite(t) => Engine::Sqlite(&mut **t),
             Engine::Postgres(t) => Engine::Postgres(&mut **t),
         }
     }
 
+    /// Commits; a transaction begun with [`Store::begin_unsynced`] returns when its commit is
+    /// visible to writers and the returned [`Durable`] resolves once it is synced (and visible
+    /// to readers). Only for a writer that answers nobody before that.
+    pub async fn commit_unsynced(self) -> Result<Durable> {
+        let Tx {
+            engine,
+            wal,
+            first_seq,
+            ..
+        } = self;
+        match (engine, wal) {
+            (Engine::Sqlite(t), Some(wal)) => {
+                let ticket = wal.hold(first_seq);
+                match t.commit().await {
+                    Ok(()) => Ok(wal.committed(ticket)),
+                    Err(e) => {
+                        wal.abandon(ticket);
+                        Err(StoreError::from_db(e))
+                    }
+                }
+            }
+            (engine, _) => {
+                match engine {
+                    Engine::Sqlite(t) => t.commit().await,
+                    Engine::Postgres(t) => t.commit().await,
+                }
+                .map_err(StoreError::from_db)?;
+                Ok(Durable::Now)
+            }
+        }
+    }
+
+    /// Commits; returns once the commit is durable.
     pub async fn commit(self) -> Result<()> {
-        match self.0 {
+        if self.wal.is_some() {
+            return self.commit_unsynced().await?.wait().await;
+        }
+        match self.engine {
             Engine::Sqlite(t) => t.commit().await,
             Engine::Postgres(t) => t.commit().await,
         }
@@ -313,6 +358,7 @@ impl Store {
                 write: Engine::Postgres(pool),
                 key,
                 checkpoints: None,
+                wal: None,
             });
         }
         if url.starts_with("sqlite:") {
@@ -345,12 +391,27 @@ impl Store {
             // to the pool and closes one that fails, and a SQLite connection's worker thread,
             // which the ping reaches, cannot die while the connection sits idle. A ping is a
             // round trip to that thread: on a one-record push the acquire's were 2 of its ~14.
+            // A database in memory has no WAL to sync later: its commits stay plain.
+            let file = connect.get_filename();
+            let wal = (!file.as_os_str().is_empty() && file != Path::new(":memory:"))
+                .then(|| WalSync::start(file.to_path_buf()));
+            let restore = wal.clone();
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
                 .acquire_timeout(opts.wait)
-                // Transactions run here only; readers never begin one.
-                .after_release(|conn, _| Box::pin(fault::released_clean(conn)))
+                // Transactions run here only; readers never begin one. A connection goes back
+                // outside any transaction and syncing its commits again.
+                .after_release(move |conn, _| {
+                    let restore = restore.clone();
+                    Box::pin(async move {
+                        let clean = fault::released_clean(conn).await?;
+                        if clean && let Some(wal) = &restore {
+                            wal.restore(conn).await?;
+                        }
+                        Ok(clean)
+                    })
+                })
                 .connect_with(writer)
                 .await?;
             let read = SqlitePoolOptions::new()
@@ -364,6 +425,7 @@ impl Store {
                 write: Engine::Sqlite(write),
                 key,
                 checkpoints,
+                wal,
             });
         }
         Err(StoreError::UnsupportedUrl(redact(url)))
@@ -409,8 +471,8 @@ impl Store {
     /// Starts a write transaction. On SQLite it holds the write lock from the start, so a
     /// read-then-write transaction cannot fail half-way on a concurrent writer.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx(
-            match &self.write {
+        Ok(Tx {
+            engine: match &self.write {
                 Engine::Sqlite(p) => Engine::Sqlite(
                     p.begin_with("BEGIN IMMEDIATE")
                         .await
@@ -420,12 +482,47 @@ impl Store {
                     Engine::Postgres(p.begin().await.map_err(StoreError::from_db)?)
                 }
             },
-            self.key.clone(),
-        ))
+            key: self.key.clone(),
+            wal: None,
+            first_seq: None,
+        })
+    }
+
+    /// Starts a write transaction whose commit is synced beside the work that follows it
+    /// ([`Tx::commit_unsynced`], `wal_sync`): on SQLite with a WAL file; elsewhere [`Store::begin`].
+    pub async fn begin_unsynced(&self) -> Result<Tx> {
+        let (Engine::Sqlite(pool), Some(wal)) = (&self.write, &self.wal) else {
+            return self.begin().await;
+        };
+        let mut conn = pool.acquire().await.map_err(StoreError::from_db)?;
+        // SQLite takes the setting only outside a transaction; the pool's release hook puts it
+        // back before anyone else has the connection.
+        wal.relax();
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::from_db)?;
+        // `Transaction::begin` is how sqlx's own `Acquire` impls start a transaction on a
+        // connection they own; a pool's `begin_with` would take a connection of its choosing.
+        let t = Transaction::begin(conn, Some(sqlx::SqlStr::from_static("BEGIN IMMEDIATE")))
+            .await
+            .map_err(StoreError::from_db)?;
+        Ok(Tx {
+            engine: Engine::Sqlite(t),
+            key: self.key.clone(),
+            wal: Some(wal.clone()),
+            first_seq: None,
+        })
     }
 
     pub(crate) fn key(&self) -> &DataKey {
         &self.key
+    }
+
+    /// The highest sequence number a reader may hand out: below the first of any commit not
+    /// yet synced (`wal_sync`).
+    pub(crate) fn visible_upto(&self) -> i64 {
+        self.wal.as_ref().map_or(i64::MAX, |w| w.visible_upto())
     }
 
     pub(crate) fn reader(&self) -> Engine<&SqlitePool, &PgPool> {

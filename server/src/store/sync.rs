@@ -296,14 +296,17 @@ impl Store {
         })
     }
 
-    /// The highest sequence number committed so far.
+    /// The highest sequence number committed so far, less the commits not yet synced: the
+    /// bound is read after the row, so a commit that the read saw was held back by then
+    /// (`wal_sync`).
     pub async fn head_seq(&self) -> Result<i64> {
-        Ok(fetch_scalar!(
+        let head: i64 = fetch_scalar!(
             self.reader(),
             fetch_one,
             i64,
             "SELECT seq FROM sync_head WHERE id = 1"
-        )?)
+        )?;
+        Ok(head.min(self.visible_upto()))
     }
 
     /// One village's records with `after < seq <= upto`, in sequence order.
@@ -401,6 +404,11 @@ impl Store {
             .fetch_all(p)
             .await?,
         };
+        // Records of a commit not yet synced are left for a later pull: they come last in
+        // sequence order, so what is kept has no gap (see `head_seq` for the order of reads).
+        let upto = self.visible_upto();
+        let mut rows: Vec<PulledRecord> = rows;
+        rows.retain(|r| r.seq <= upto);
         self.opened(rows)
     }
 

@@ -6,11 +6,12 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::batch::{RecordWrite, WriteBatch, kind_str, to_i64};
 
 /// SQLite: one writer at a time, so the order of statements does not matter for pulls. Each
-/// statement crosses to sqlx's SQLite thread, so new rows go in multi-row `INSERT`s.
+/// statement crosses to sqlx's SQLite thread, so new rows go in multi-row `INSERT`s. Returns
+/// the first sequence number its records took, if it wrote any.
 pub(super) async fn write_sqlite(
     c: &mut sqlx::SqliteConnection,
     b: &WriteBatch,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Option<i64>> {
     // SQLite allows 32,766 parameters per statement; at most 14 per row here.
     const ROWS_PER_INSERT: usize = 2000;
     let n = i64::try_from(b.records.len()).unwrap_or(i64::MAX);
@@ -129,5 +130,5 @@ pub(super) async fn write_sqlite(
         });
         qb.build().execute(&mut *c).await?;
     }
-    Ok(())
+    Ok((n > 0).then_some(last - n + 1))
 }

@@ -30,9 +30,9 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::Actor;
-use super::push::{Outcome, Pending, PushError, PushRules, apply};
+use super::push::{Outcome, Pending, PushError, PushRules, Sync, apply};
 use super::retry::retrying;
-use crate::store::{Store, StoreError, SubmissionNote};
+use crate::store::{Durable, Store, StoreError, SubmissionNote};
 
 /// At most this many mutations are committed in one group (a large batch goes alone): a group
 /// holds its locks until it commits, and its pushes wait for the last of them.
@@ -155,6 +155,9 @@ async fn commit_loop(
     stats: Arc<GroupStats>,
     crash_after: Option<u64>,
 ) {
+    // Pushes came in while the group before was applied: the next group's sync can overlap
+    // the one after it. A lone phone's push is committed and synced as before.
+    let mut busy = false;
     while let Some(first) = receiver.recv().await {
         let mut size = first.push.len();
         let mut group = vec![first];
@@ -173,24 +176,35 @@ async fn commit_loop(
             .fetch_add(group.len() as u64, Ordering::Relaxed);
         // A panic while applying (a bug) must not end the committer: the group's answers are
         // dropped with its task, and its phones are told to try again.
-        let task = tokio::spawn(commit(store.clone(), group, stats.clone(), crash_after));
+        let sync = if busy { Sync::Later } else { Sync::Now };
+        let task = tokio::spawn(commit(
+            store.clone(),
+            group,
+            sync,
+            stats.clone(),
+            crash_after,
+        ));
         if let Err(e) = task.await {
             tracing::error!(error = %e, "a push group failed");
         }
+        busy = !receiver.is_empty();
     }
 }
 
-/// Commits one group and answers its pushes.
+/// Commits one group and answers its pushes once the commit is durable. With [`Sync::Later`]
+/// the group's WAL is synced while the committer goes on to the next (`store::Durable`): this
+/// returns at the commit, and a task of its own answers the group after the sync.
 async fn commit(
     store: Store,
     group: Vec<Queued>,
+    sync: Sync,
     stats: Arc<GroupStats>,
     crash_after: Option<u64>,
 ) {
     let (pushes, answers): (Vec<Pending>, Vec<oneshot::Sender<Outcome>>) =
         group.into_iter().map(|q| (q.push, q.answer)).unzip();
-    let outcomes = match retrying(|| apply(&store, &pushes)).await {
-        Ok(outcomes) => {
+    let (outcomes, durable) = match retrying(|| apply(&store, &pushes, sync)).await {
+        Ok((outcomes, durable)) => {
             if pushes.len() > 1
                 && let Some(n) = crash_after
                 && stats.shared.fetch_add(1, Ordering::SeqCst) + 1 >= n
@@ -198,29 +212,54 @@ async fn commit(
                 eprintln!("{CRASH_AFTER_GROUP_VAR}: aborting after a group commit");
                 std::process::abort();
             }
-            outcomes
+            (outcomes, durable)
         }
         // Trouble that passes by itself (busy, disk full, a writer that kept racing) would
         // meet each push again: all are told to retry later.
-        Err(e @ (StoreError::Busy | StoreError::Full | StoreError::Retry)) => pushes
-            .iter()
-            .map(|_| Err(PushError::Store(same(&e))))
-            .collect(),
-        Err(e) if pushes.len() == 1 => vec![Err(PushError::Store(e))],
+        Err(e @ (StoreError::Busy | StoreError::Full | StoreError::Retry)) => (
+            pushes
+                .iter()
+                .map(|_| Err(PushError::Store(same(&e))))
+                .collect(),
+            Durable::Now,
+        ),
+        Err(e) if pushes.len() == 1 => (vec![Err(PushError::Store(e))], Durable::Now),
         // Anything else may be one push's doing: each runs again alone, and fails alone.
         Err(_) => {
             stats.split.fetch_add(1, Ordering::Relaxed);
             let mut outcomes = Vec::with_capacity(pushes.len());
             for push in &pushes {
                 let alone = std::slice::from_ref(push);
-                outcomes.push(match retrying(|| apply(&store, alone)).await {
-                    Ok(mut o) => o.pop().unwrap_or_else(|| Ok(Vec::new())),
+                outcomes.push(match retrying(|| apply(&store, alone, Sync::Now)).await {
+                    Ok((mut o, _)) => o.pop().unwrap_or_else(|| Ok(Vec::new())),
                     Err(e) => Err(PushError::Store(e)),
                 });
             }
-            outcomes
+            (outcomes, Durable::Now)
         }
     };
+    match durable {
+        Durable::Now => answer(answers, outcomes),
+        later => {
+            tokio::spawn(async move {
+                match later.wait().await {
+                    Ok(()) => answer(answers, outcomes),
+                    // Not known to be on disk: the phones send again, and hear `duplicate`
+                    // once a later sync has gone through.
+                    Err(e) => answer(
+                        answers,
+                        outcomes
+                            .iter()
+                            .map(|_| Err(PushError::Store(same(&e))))
+                            .collect(),
+                    ),
+                }
+            });
+        }
+    }
+}
+
+fn answer(answers: Vec<oneshot::Sender<Outcome>>, outcomes: Vec<Outcome>) {
     for (answer, outcome) in answers.into_iter().zip(outcomes) {
         // The phone may have gone; its push is committed and its retry will be a duplicate.
         let _ = answer.send(outcome);

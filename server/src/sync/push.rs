@@ -26,7 +26,8 @@ use super::batch::{Batch, Step};
 use super::retry::{IsRetry, retrying};
 use super::{observe, plan, validate};
 use crate::store::{
-    ConflictRow, LoggedMutation, Store, StoreError, StoredRecord, SubmissionNote, Touch, Tx,
+    ConflictRow, Durable, LoggedMutation, Store, StoreError, StoredRecord, SubmissionNote, Touch,
+    Tx,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +120,7 @@ pub async fn push(
     client: &ClientInfo,
 ) -> Result<Vec<MutationResult>, PushError> {
     let pending = [Pending::new(actor, rules, raw, client)];
-    let mut outcomes = retrying(|| apply(store, &pending)).await?;
+    let (mut outcomes, _) = retrying(|| apply(store, &pending, Sync::Now)).await?;
     outcomes.pop().unwrap_or_else(|| Ok(Vec::new()))
 }
 
@@ -140,12 +141,30 @@ fn prepare(actor: &Actor, rules: &PushRules, raw: Vec<Value>) -> Vec<Slot> {
         .collect()
 }
 
+/// When the commit of [`apply`] is synced to disk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sync {
+    /// Before `apply` returns.
+    Now,
+    /// Beside whatever the caller does next; it answers nobody before the returned
+    /// [`Durable`] resolves.
+    Later,
+}
+
 /// Applies `pushes` in one transaction, in order, as if each had been committed on its own
 /// after the one before it: one outcome per push. A push refused whole (its device revoked)
 /// writes nothing and leaves the others be; a rejected mutation is rejected alone. The outer
 /// error is database trouble, which fails them all (the caller decides what to run again).
-pub(super) async fn apply(store: &Store, pushes: &[Pending]) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = store.begin().await?;
+/// Nothing may be answered before the returned [`Durable`] resolves.
+pub(super) async fn apply(
+    store: &Store,
+    pushes: &[Pending],
+    sync: Sync,
+) -> Result<(Vec<Outcome>, Durable), StoreError> {
+    let mut tx = match sync {
+        Sync::Now => store.begin().await?,
+        Sync::Later => store.begin_unsynced().await?,
+    };
     let devices = touch_devices(&mut tx, pushes).await?;
     let admitted: Vec<Result<&Pending, PushError>> = pushes
         .iter()
@@ -249,8 +268,7 @@ pub(super) async fn apply(store: &Store, pushes: &[Pending]) -> Result<Vec<Outco
     if !writes.mutations.is_empty() {
         tx.write(&writes).await?;
     }
-    tx.commit().await?;
-    Ok(outcomes)
+    Ok((outcomes, tx.commit_unsynced().await?))
 }
 
 /// Records that each pushing device is syncing, with the health its phone reported, and locks
