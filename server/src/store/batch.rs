@@ -126,11 +126,11 @@ impl Tx {
         let sealed = super::sealing::seal_batch(self.key(), batch);
         let complete = match self.conn() {
             Engine::Sqlite(c) => {
-                let first = write_sqlite(c, &sealed)
+                let places = write_sqlite(c, &sealed)
                     .await
                     .map_err(StoreError::from_db)?;
-                // Sequence numbers only grow within a transaction: the first write's is lowest.
-                self.first_seq = self.first_seq.or(first);
+                self.floor = self.floor.into_iter().chain(places.floor).min();
+                self.moved |= places.moved;
                 true
             }
             Engine::Postgres(c) => write_postgres(c, &sealed)

@@ -236,8 +236,11 @@ pub struct Tx {
     key: Arc<DataKey>,
     /// Its commit does not sync itself (`Store::begin_unsynced`).
     wal: Option<Arc<WalSync>>,
-    /// The first sequence number its records took (SQLite), for [`Tx::commit_unsynced`].
-    first_seq: Option<i64>,
+    /// The lowest sequence number its records had or took (SQLite), for
+    /// [`Tx::commit_unsynced`].
+    floor: Option<i64>,
+    /// It moved existing records to new sequence numbers.
+    moved: bool,
 }
 
 impl Tx {
@@ -259,19 +262,24 @@ impl Tx {
         let Tx {
             engine,
             wal,
-            first_seq,
+            floor,
+            moved,
             ..
         } = self;
         match (engine, wal) {
             (Engine::Sqlite(t), Some(wal)) => {
-                let ticket = wal.hold(first_seq);
-                match t.commit().await {
-                    Ok(()) => Ok(wal.committed(ticket)),
-                    Err(e) => {
-                        wal.abandon(ticket);
-                        Err(StoreError::from_db(e))
-                    }
+                // Held before the commit shows anything; a failed commit is synced all the same
+                // (the hold's drop), since whether it committed is not always known.
+                let hold = wal.hold(floor);
+                t.commit().await.map_err(StoreError::from_db)?;
+                let durable = hold.committed();
+                if moved {
+                    // Readers stay below the old places of the moved records until the sync:
+                    // waited for here, so that it never spans the groups after this one.
+                    durable.wait().await?;
+                    return Ok(Durable::Now);
                 }
+                Ok(durable)
             }
             (engine, _) => {
                 match engine {
@@ -391,10 +399,8 @@ impl Store {
             // to the pool and closes one that fails, and a SQLite connection's worker thread,
             // which the ping reaches, cannot die while the connection sits idle. A ping is a
             // round trip to that thread: on a one-record push the acquire's were 2 of its ~14.
-            // A database in memory has no WAL to sync later: its commits stay plain.
-            let file = connect.get_filename();
-            let wal = (!file.as_os_str().is_empty() && file != Path::new(":memory:"))
-                .then(|| WalSync::start(file.to_path_buf()));
+            // A database in memory has no file and no WAL to sync later: its commits stay plain.
+            let wal = WalSync::start(connect.get_filename()).map(Arc::new);
             let restore = wal.clone();
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -414,6 +420,11 @@ impl Store {
                 })
                 .connect_with(writer)
                 .await?;
+            // Where SQLite could not switch to WAL mode, there is no WAL file to sync.
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&write)
+                .await?;
+            let wal = wal.filter(|_| journal.eq_ignore_ascii_case("wal"));
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.clamp(1, 8))
                 .test_before_acquire(false)
@@ -484,7 +495,8 @@ impl Store {
             },
             key: self.key.clone(),
             wal: None,
-            first_seq: None,
+            floor: None,
+            moved: false,
         })
     }
 
@@ -511,7 +523,8 @@ impl Store {
             engine: Engine::Sqlite(t),
             key: self.key.clone(),
             wal: Some(wal.clone()),
-            first_seq: None,
+            floor: None,
+            moved: false,
         })
     }
 

@@ -404,8 +404,9 @@ impl Store {
             .fetch_all(p)
             .await?,
         };
-        // Records of a commit not yet synced are left for a later pull: they come last in
-        // sequence order, so what is kept has no gap (see `head_seq` for the order of reads).
+        // Records at or past the lowest place a commit not yet synced had or took are left for
+        // a later pull: they come last in sequence order, so what is kept has no gap (see
+        // `head_seq` for the order of reads).
         let upto = self.visible_upto();
         let mut rows: Vec<PulledRecord> = rows;
         rows.retain(|r| r.seq <= upto);

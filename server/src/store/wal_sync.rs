@@ -3,42 +3,55 @@
 //! A commit with `synchronous=FULL` writes its WAL frames and then waits for the disk to sync
 //! them, holding the one write connection meanwhile: on this project's machines that sync was a
 //! third of a group's time, with the committer and the connection both idle. The push committer
-//! (`sync::group`) therefore commits a group, when pushes came in during the one before it, with
-//! `synchronous=NORMAL` (the frames are written, not synced) and hands the sync to this task,
-//! which syncs the WAL file while the next group is planned and written. What a push is
-//! promised does not change:
+//! (`sync::group`) therefore begins a group, when pushes came in during the one before it, with
+//! `synchronous=NORMAL` (its commit writes the frames, not syncs them) and hands the sync to the
+//! thread here, which syncs the WAL file while the next group is planned and written. What a
+//! push is promised does not change:
 //! - durable once answered: the group's pushes are answered only after a sync that began after
-//!   their commit returned (one sync serves every commit that came before it);
-//! - pull never skips: a pull must not see a record that a power cut could still take back, or
-//!   its cursor would pass sequence numbers that the server hands out again after restarting.
-//!   From just before such a commit until its sync, readers see sequence numbers only below the
-//!   commit's first ([`WalSync::visible_upto`]); a later commit that syncs on its own is held
-//!   back with it (a sync of the WAL covers every frame before it, so none is durable sooner);
+//!   their commit returned (one sync serves every commit before it);
+//! - pull never skips: a pull must not see a sequence number that a power cut could still take
+//!   back, or its cursor would pass numbers the server hands out again after restarting, or pass
+//!   the old place of a record whose move to a new number was lost. From just before such a
+//!   commit until its sync, readers see numbers only below the lowest its records had or took
+//!   ([`WalSync::visible_upto`]); a later commit is held back with it (a sync of the WAL covers
+//!   every frame before it). A commit that moved existing records is waited for before the
+//!   committer goes on (`Tx::commit_unsynced`), so that holding back the place of an old record
+//!   never lasts longer than one sync;
 //! - other writers stay durable: the write connection is put back to `FULL` before anyone else
-//!   gets it ([`WalSync::restore`], from the pool's release hook).
+//!   gets it ([`WalSync::restore`], from the pool's release hook);
+//! - a failed sync stops the process, as PostgreSQL does: after a failed `fdatasync` Linux may
+//!   have dropped the unwritten pages and report later syncs as good, and every later WAL frame
+//!   depends on the lost ones, so no later commit could be called durable. SQLite recovers from
+//!   the WAL on disk at the next start; the pushes of the lost frames were never answered.
 //!
 //! A process crash loses nothing either way: written frames are in the operating system's cache.
-//! A failed sync answers the group "retry later"; its phones send again and hear `duplicate` once
-//! a later sync has gone through.
+//! Readers that hand out no sequence numbers (the console, entity lists) may see a commit a few
+//! milliseconds before its sync; a power cut in that window takes back what the pushing phone was
+//! never told was kept, and that phone sends it again.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use super::StoreError;
 
-/// The syncer of one SQLite database's WAL.
+/// The syncer of one SQLite database's WAL, with the thread that syncs it.
 pub(crate) struct WalSync {
+    shared: Arc<Shared>,
+    /// The write connection was set to `synchronous=NORMAL` (there is one write connection).
+    relaxed: AtomicBool,
+}
+
+struct Shared {
     wal: PathBuf,
     state: Mutex<State>,
-    /// Wakes the syncer: a commit to sync, or the store gone.
-    wake: std::sync::Arc<Notify>,
-    /// Sequence numbers above this are not durable yet; `i64::MAX` when nothing waits.
+    /// Wakes the thread: a commit to sync, or the store gone.
+    wake: Condvar,
+    /// Sequence numbers at or above the lowest of a commit not synced yet are hidden; this is
+    /// the highest visible, `i64::MAX` when nothing waits.
     upto: AtomicI64,
-    /// The write connection was left with `synchronous=NORMAL`.
-    relaxed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -46,95 +59,86 @@ struct State {
     /// The commits made visible before their sync, oldest first.
     pending: Vec<Pending>,
     next_ticket: u64,
+    /// The store is gone: the thread ends.
+    closed: bool,
 }
 
 struct Pending {
     ticket: u64,
-    /// Its first sequence number (`i64::MAX` if it wrote no records).
-    first_seq: i64,
-    /// Its commit returned: the next sync covers it.
+    /// The lowest sequence number its records had or took (`i64::MAX` if it wrote none).
+    floor: i64,
+    /// Its commit returned, or may have: the next sync covers it.
     committed: bool,
-    /// Told when it is synced; taken once told.
-    waiter: Option<oneshot::Sender<Result<(), StoreError>>>,
+    /// Told when it is synced.
+    waiter: Option<oneshot::Sender<()>>,
 }
 
 /// A commit whose WAL may not be synced yet: [`Durable::wait`] returns once it is.
+#[must_use = "a commit not yet synced may be lost to a power cut: wait before answering"]
 pub enum Durable {
     Now,
-    Later(oneshot::Receiver<Result<(), StoreError>>),
+    Later(oneshot::Receiver<()>),
 }
 
 impl Durable {
     pub async fn wait(self) -> Result<(), StoreError> {
         match self {
             Durable::Now => Ok(()),
-            // The syncer is gone (the store was closed): whether the frames reached the disk is
-            // not known, so the phone is told to try again.
-            Durable::Later(rx) => rx.await.unwrap_or(Err(StoreError::Busy)),
+            // The syncer is gone with its store: whether the frames reached the disk is not
+            // known, so the phone is told to try again.
+            Durable::Later(rx) => rx.await.map_err(|_| StoreError::Busy),
         }
     }
 }
 
 impl WalSync {
-    /// The syncer of the database file `db` (its WAL is `<db>-wal`), started on the runtime.
-    pub(crate) fn start(db: PathBuf) -> std::sync::Arc<WalSync> {
-        let mut wal = db.into_os_string();
+    /// The syncer of the database file `db` (its WAL is `<db>-wal`, beside the file a
+    /// symbolic link names, as SQLite puts it); `None` if `db` is not a file on disk.
+    pub(crate) fn start(db: &std::path::Path) -> Option<WalSync> {
+        let mut wal = std::fs::canonicalize(db).ok()?.into_os_string();
         wal.push("-wal");
-        let sync = std::sync::Arc::new(WalSync {
+        let shared = Arc::new(Shared {
             wal: PathBuf::from(wal),
             state: Mutex::new(State::default()),
-            wake: std::sync::Arc::new(Notify::new()),
+            wake: Condvar::new(),
             upto: AtomicI64::new(i64::MAX),
-            relaxed: AtomicBool::new(false),
         });
-        tokio::spawn(run(std::sync::Arc::downgrade(&sync), sync.wake.clone()));
-        sync
+        let thread = shared.clone();
+        std::thread::Builder::new()
+            .name("wal-sync".into())
+            .spawn(move || run(&thread))
+            .ok()?;
+        Some(WalSync {
+            shared,
+            relaxed: AtomicBool::new(false),
+        })
     }
 
     /// The highest sequence number readers may see now.
     pub(crate) fn visible_upto(&self) -> i64 {
-        self.upto.load(Ordering::SeqCst)
+        self.shared.upto.load(Ordering::SeqCst)
     }
 
-    /// Called before a commit that will not sync itself, whose records start at `first_seq`
-    /// (`None`: it writes no records): from now until its sync, readers see only the numbers
-    /// below. Returns the ticket for [`WalSync::committed`] or [`WalSync::abandon`].
-    pub(crate) fn hold(&self, first_seq: Option<i64>) -> u64 {
-        let mut s = self.lock();
+    /// Called before a commit that does not sync itself, `floor` being the lowest sequence
+    /// number its records had or took (`None`: it wrote no records): from now until its sync,
+    /// readers see only the numbers below. The returned hold marks the commit for the next sync
+    /// when it is dropped, whatever became of the commit.
+    pub(crate) fn hold(&self, floor: Option<i64>) -> Hold<'_> {
+        let mut s = self.shared.lock();
         let ticket = s.next_ticket;
         s.next_ticket += 1;
         s.pending.push(Pending {
             ticket,
-            first_seq: first_seq.unwrap_or(i64::MAX),
+            floor: floor.unwrap_or(i64::MAX),
             committed: false,
             waiter: None,
         });
-        self.publish(&s);
-        ticket
-    }
-
-    /// The commit of `ticket` returned: the next sync will cover it.
-    pub(crate) fn committed(&self, ticket: u64) -> Durable {
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut s = self.lock();
-            match s.pending.iter_mut().find(|p| p.ticket == ticket) {
-                Some(p) => {
-                    p.committed = true;
-                    p.waiter = Some(tx);
-                }
-                None => return Durable::Now,
-            }
+        self.shared.publish(&s);
+        Hold {
+            sync: self,
+            ticket,
+            marked: false,
         }
-        self.wake.notify_one();
-        Durable::Later(rx)
-    }
-
-    /// The commit of `ticket` failed: nothing of it is visible, readers need not wait for it.
-    pub(crate) fn abandon(&self, ticket: u64) {
-        let mut s = self.lock();
-        s.pending.retain(|p| p.ticket != ticket);
-        self.publish(&s);
     }
 
     /// The write connection is being set to `synchronous=NORMAL`: [`WalSync::restore`] puts
@@ -143,8 +147,8 @@ impl WalSync {
         self.relaxed.store(true, Ordering::SeqCst);
     }
 
-    /// Puts the write connection back to `synchronous=FULL` if a relaxed commit left it so;
-    /// run as the connection goes back to its pool.
+    /// Puts the write connection back to `synchronous=FULL` if a commit left it relaxed; run as
+    /// the connection goes back to its pool.
     pub(crate) async fn restore(
         &self,
         conn: &mut sqlx::SqliteConnection,
@@ -156,82 +160,113 @@ impl WalSync {
         }
         Ok(())
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is a list changed in one step each; a panic elsewhere cannot leave it half
-        // changed.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Drop for WalSync {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// A commit held back from readers until its sync (see [`WalSync::hold`]).
+pub(crate) struct Hold<'a> {
+    sync: &'a WalSync,
+    ticket: u64,
+    marked: bool,
+}
+
+impl Hold<'_> {
+    /// The commit returned: what to wait for before answering anyone.
+    pub(crate) fn committed(mut self) -> Durable {
+        let (tx, rx) = oneshot::channel();
+        self.mark(Some(tx));
+        Durable::Later(rx)
+    }
+
+    fn mark(&mut self, waiter: Option<oneshot::Sender<()>>) {
+        self.marked = true;
+        {
+            let mut s = self.sync.shared.lock();
+            if let Some(p) = s.pending.iter_mut().find(|p| p.ticket == self.ticket) {
+                p.committed = true;
+                p.waiter = waiter;
+            }
+        }
+        self.sync.shared.wake.notify_one();
+    }
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        // A commit that failed, or whose future was dropped, may have committed all the same:
+        // it is synced like any other (a sync of nothing costs little), never left hidden.
+        if !self.marked {
+            self.mark(None);
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Each change of the state is one step; a panic elsewhere cannot leave it half done.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn publish(&self, s: &State) {
         let upto = s
             .pending
             .iter()
-            .map(|p| p.first_seq)
+            .map(|p| p.floor)
             .min()
-            .map_or(i64::MAX, |first| first - 1);
+            .map_or(i64::MAX, |floor| floor - 1);
         self.upto.store(upto, Ordering::SeqCst);
     }
 }
 
-impl Drop for WalSync {
-    fn drop(&mut self) {
-        // The syncer holds no strong reference while it waits: wake it to see the store gone.
-        self.wake.notify_one();
-    }
-}
-
-/// Syncs the WAL whenever committed groups wait for it; one sync serves all that committed
-/// before it began. Ends when the store is dropped.
-async fn run(sync: std::sync::Weak<WalSync>, wake: std::sync::Arc<Notify>) {
+/// Syncs the WAL whenever commits wait for it; one sync serves all that committed before it
+/// began. Ends when the store is dropped.
+fn run(shared: &Shared) {
     loop {
-        let Some(s) = sync.upgrade() else { return };
-        let ready: Vec<u64> = s
-            .lock()
-            .pending
-            .iter()
-            .filter(|p| p.committed)
-            .map(|p| p.ticket)
-            .collect();
-        if ready.is_empty() {
-            let notified = wake.notified();
-            drop(s);
-            // A commit noted between the look and here has notified already: `Notify` keeps
-            // that one permit for `notified`.
-            notified.await;
-            continue;
+        let ready: Vec<u64> = {
+            let mut s = shared.lock();
+            loop {
+                if s.closed {
+                    return;
+                }
+                let ready: Vec<u64> = s
+                    .pending
+                    .iter()
+                    .filter(|p| p.committed)
+                    .map(|p| p.ticket)
+                    .collect();
+                if !ready.is_empty() {
+                    break ready;
+                }
+                s = shared.wake.wait(s).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        if let Err(e) = std::fs::File::open(&shared.wal).and_then(|f| f.sync_data()) {
+            // See the module's notes: nothing after a failed sync can be called durable.
+            tracing::error!(error = %e, "syncing the WAL failed; stopping so that SQLite recovers from what is on disk");
+            eprintln!("fieldsync: syncing the WAL failed ({e}); stopping");
+            std::process::abort();
         }
-        let wal = s.wal.clone();
-        let synced = tokio::task::spawn_blocking(move || {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&wal)
-                .and_then(|f| f.sync_data())
-        })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
         let mut waiters = Vec::with_capacity(ready.len());
         {
-            let mut st = s.lock();
-            for p in st.pending.iter_mut().filter(|p| ready.contains(&p.ticket)) {
-                waiters.extend(p.waiter.take());
-            }
-            // After a failed sync the frames stay unsynced and hidden from readers; the
-            // next sync tries them again.
-            if synced.is_ok() {
-                st.pending.retain(|p| !ready.contains(&p.ticket));
-                s.publish(&st);
-            }
+            let mut s = shared.lock();
+            s.pending.retain_mut(|p| {
+                if ready.contains(&p.ticket) {
+                    waiters.extend(p.waiter.take());
+                    false
+                } else {
+                    true
+                }
+            });
+            shared.publish(&s);
         }
         for w in waiters {
-            let _ = w.send(synced.as_ref().map(|_| ()).map_err(|_| StoreError::Busy));
-        }
-        if let Err(e) = synced {
-            tracing::warn!(error = %e, "syncing the WAL failed; its pushes are told to retry");
-            drop(s);
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let _ = w.send(());
         }
     }
 }
@@ -243,33 +278,25 @@ mod tests {
     use super::*;
     use crate::store::{Engine, Store};
 
-    /// Readers see up to the first number of the oldest commit not yet synced; a failed sync
-    /// keeps them there, and the next one that works lets them on.
+    /// Readers see up to the lowest number of the oldest commit not yet synced; a commit whose
+    /// outcome is unknown (its hold dropped) is synced too, and then readers go on.
     #[tokio::test]
     async fn readers_wait_for_the_oldest_unsynced_commit() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("x.db");
-        let sync = WalSync::start(db.clone());
+        assert!(WalSync::start(&db).is_none(), "no file, no syncer");
+        std::fs::write(&db, b"").unwrap();
+        std::fs::write(dir.path().join("x.db-wal"), b"frames").unwrap();
+        let sync = WalSync::start(&db).unwrap();
         assert_eq!(sync.visible_upto(), i64::MAX);
         let a = sync.hold(Some(10));
         let b = sync.hold(Some(15));
         let none = sync.hold(None);
         assert_eq!(sync.visible_upto(), 9);
-        sync.abandon(a);
-        assert_eq!(sync.visible_upto(), 14);
-        // No WAL file yet: the sync fails, the push is told to retry, readers still wait.
-        let failed = sync.committed(b).wait().await;
-        assert!(matches!(failed, Err(StoreError::Busy)), "{failed:?}");
-        assert_eq!(sync.visible_upto(), 14);
-        std::fs::write(dir.path().join("x.db-wal"), b"frames").unwrap();
-        sync.committed(none).wait().await.unwrap();
-        // The failed commit's frames were synced with the next one.
-        for _ in 0..50 {
-            if sync.visible_upto() == i64::MAX {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        b.committed().wait().await.unwrap();
+        assert_eq!(sync.visible_upto(), 9, "the older commit still waits");
+        drop(a);
+        none.committed().wait().await.unwrap();
         assert_eq!(sync.visible_upto(), i64::MAX);
     }
 
@@ -284,7 +311,7 @@ mod tests {
                 .fetch_one(&mut *c)
                 .await
                 .unwrap();
-        tx.first_seq = Some(last - n + 1);
+        tx.floor = Some(last - n + 1);
         last - n + 1
     }
 
@@ -321,10 +348,18 @@ mod tests {
         durable.wait().await.unwrap();
         assert_eq!(store.head_seq().await.unwrap(), first + 2);
         assert_eq!(synchronous(&store).await, 2);
+        // A commit that moved records is waited for before it returns.
+        let mut tx = store.begin_unsynced().await.unwrap();
+        take_seqs(&mut tx, 1).await;
+        tx.moved = true;
+        let durable = tx.commit_unsynced().await.unwrap();
+        assert!(matches!(durable, Durable::Now));
+        assert_eq!(store.head_seq().await.unwrap(), first + 3);
+        assert_eq!(synchronous(&store).await, 2);
         // A plain transaction commits durably, as before.
         let mut tx = store.begin().await.unwrap();
         take_seqs(&mut tx, 1).await;
         tx.commit().await.unwrap();
-        assert_eq!(store.head_seq().await.unwrap(), first + 3);
+        assert_eq!(store.head_seq().await.unwrap(), first + 4);
     }
 }

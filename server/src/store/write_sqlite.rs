@@ -3,15 +3,17 @@
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite};
 
+use uuid::Uuid;
+
 use super::batch::{RecordWrite, WriteBatch, kind_str, to_i64};
+use super::sync::sqlite_in_ids;
 
 /// SQLite: one writer at a time, so the order of statements does not matter for pulls. Each
-/// statement crosses to sqlx's SQLite thread, so new rows go in multi-row `INSERT`s. Returns
-/// the first sequence number its records took, if it wrote any.
+/// statement crosses to sqlx's SQLite thread, so new rows go in multi-row `INSERT`s.
 pub(super) async fn write_sqlite(
     c: &mut sqlx::SqliteConnection,
     b: &WriteBatch,
-) -> sqlx::Result<Option<i64>> {
+) -> sqlx::Result<Places> {
     // SQLite allows 32,766 parameters per statement; at most 14 per row here.
     const ROWS_PER_INSERT: usize = 2000;
     let n = i64::try_from(b.records.len()).unwrap_or(i64::MAX);
@@ -22,6 +24,16 @@ pub(super) async fn write_sqlite(
             .await?;
     let numbered: Vec<(i64, &RecordWrite)> = (last - n + 1..).zip(&b.records).collect();
     let (created, updated): (Vec<_>, Vec<_>) = numbered.into_iter().partition(|(_, r)| r.created);
+    // The old places of the records about to move, for a commit that syncs later (`wal_sync`).
+    let mut floor = (n > 0).then_some(last - n + 1);
+    if !updated.is_empty() {
+        let ids: Vec<Uuid> = updated.iter().map(|(_, r)| r.id).collect();
+        let old: Option<i64> = sqlite_in_ids("SELECT MIN(seq) FROM records WHERE id", &ids, "")
+            .build_query_scalar()
+            .fetch_one(&mut *c)
+            .await?;
+        floor = floor.into_iter().chain(old).min();
+    }
     for chunk in created.chunks(ROWS_PER_INSERT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO records (id, entity, scope, version, seq, deleted, fields, meta, gps, \
@@ -46,6 +58,7 @@ pub(super) async fn write_sqlite(
         });
         qb.build().execute(&mut *c).await?;
     }
+    let moved = !updated.is_empty();
     for (seq, r) in updated {
         sqlx::query(
             "UPDATE records SET version = $2, seq = $3, deleted = $4, fields = $5, meta = $6,
@@ -130,5 +143,13 @@ pub(super) async fn write_sqlite(
         });
         qb.build().execute(&mut *c).await?;
     }
-    Ok((n > 0).then_some(last - n + 1))
+    Ok(Places { floor, moved })
+}
+
+/// Where a write put its records in the sequence.
+pub(super) struct Places {
+    /// The lowest sequence number its records had or took.
+    pub floor: Option<i64>,
+    /// It gave existing records new numbers.
+    pub moved: bool,
 }

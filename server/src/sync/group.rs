@@ -30,7 +30,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::Actor;
-use super::push::{Outcome, Pending, PushError, PushRules, Sync, apply};
+use super::push::{Outcome, Pending, PushError, PushRules, WhenSynced, apply};
 use super::retry::retrying;
 use crate::store::{Durable, Store, StoreError, SubmissionNote};
 
@@ -176,7 +176,11 @@ async fn commit_loop(
             .fetch_add(group.len() as u64, Ordering::Relaxed);
         // A panic while applying (a bug) must not end the committer: the group's answers are
         // dropped with its task, and its phones are told to try again.
-        let sync = if busy { Sync::Later } else { Sync::Now };
+        let sync = if busy {
+            WhenSynced::Later
+        } else {
+            WhenSynced::Now
+        };
         let task = tokio::spawn(commit(
             store.clone(),
             group,
@@ -191,13 +195,13 @@ async fn commit_loop(
     }
 }
 
-/// Commits one group and answers its pushes once the commit is durable. With [`Sync::Later`]
+/// Commits one group and answers its pushes once the commit is durable. With [`WhenSynced::Later`]
 /// the group's WAL is synced while the committer goes on to the next (`store::Durable`): this
 /// returns at the commit, and a task of its own answers the group after the sync.
 async fn commit(
     store: Store,
     group: Vec<Queued>,
-    sync: Sync,
+    sync: WhenSynced,
     stats: Arc<GroupStats>,
     crash_after: Option<u64>,
 ) {
@@ -230,10 +234,12 @@ async fn commit(
             let mut outcomes = Vec::with_capacity(pushes.len());
             for push in &pushes {
                 let alone = std::slice::from_ref(push);
-                outcomes.push(match retrying(|| apply(&store, alone, Sync::Now)).await {
-                    Ok((mut o, _)) => o.pop().unwrap_or_else(|| Ok(Vec::new())),
-                    Err(e) => Err(PushError::Store(e)),
-                });
+                outcomes.push(
+                    match retrying(|| apply(&store, alone, WhenSynced::Now)).await {
+                        Ok((mut o, _)) => o.pop().unwrap_or_else(|| Ok(Vec::new())),
+                        Err(e) => Err(PushError::Store(e)),
+                    },
+                );
             }
             (outcomes, Durable::Now)
         }

@@ -120,7 +120,7 @@ pub async fn push(
     client: &ClientInfo,
 ) -> Result<Vec<MutationResult>, PushError> {
     let pending = [Pending::new(actor, rules, raw, client)];
-    let (mut outcomes, _) = retrying(|| apply(store, &pending, Sync::Now)).await?;
+    let (mut outcomes, _) = retrying(|| apply(store, &pending, WhenSynced::Now)).await?;
     outcomes.pop().unwrap_or_else(|| Ok(Vec::new()))
 }
 
@@ -143,7 +143,7 @@ fn prepare(actor: &Actor, rules: &PushRules, raw: Vec<Value>) -> Vec<Slot> {
 
 /// When the commit of [`apply`] is synced to disk.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sync {
+pub(super) enum WhenSynced {
     /// Before `apply` returns.
     Now,
     /// Beside whatever the caller does next; it answers nobody before the returned
@@ -159,11 +159,11 @@ pub(super) enum Sync {
 pub(super) async fn apply(
     store: &Store,
     pushes: &[Pending],
-    sync: Sync,
+    sync: WhenSynced,
 ) -> Result<(Vec<Outcome>, Durable), StoreError> {
     let mut tx = match sync {
-        Sync::Now => store.begin().await?,
-        Sync::Later => store.begin_unsynced().await?,
+        WhenSynced::Now => store.begin().await?,
+        WhenSynced::Later => store.begin_unsynced().await?,
     };
     let devices = touch_devices(&mut tx, pushes).await?;
     let admitted: Vec<Result<&Pending, PushError>> = pushes
