@@ -19,7 +19,8 @@
 //!   never lasts longer than one sync;
 //! - other writers stay durable: the write connection is put back to `FULL` before anyone else
 //!   gets it ([`WalSync::restore`], from the pool's release hook);
-//! - a failed sync stops the process, as PostgreSQL does: after a failed `fdatasync` Linux may
+//! - a failed sync stops the process, as PostgreSQL does (a WAL file that cannot be opened only
+//!   answers "retry later": nothing was given up): after a failed `fdatasync` Linux may
 //!   have dropped the unwritten pages and report later syncs as good, and every later WAL frame
 //!   depends on the lost ones, so no later commit could be called durable. SQLite recovers from
 //!   the WAL on disk at the next start; the pushes of the lost frames were never answered.
@@ -36,6 +37,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::StoreError;
+
+/// How long the syncer waits before it opens a WAL file that could not be opened again.
+const RETRY_OPEN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The syncer of one SQLite database's WAL, with the thread that syncs it.
 pub(crate) struct WalSync {
@@ -246,7 +250,24 @@ fn run(shared: &Shared) {
                 s = shared.wake.wait(s).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        if let Err(e) = std::fs::File::open(&shared.wal).and_then(|f| f.sync_data()) {
+        let file = match std::fs::File::open(&shared.wal) {
+            Ok(f) => f,
+            Err(e) => {
+                // Nothing was synced, so nothing was given up: the frames stay unsynced and
+                // hidden, their pushes are told to retry, and the next look tries again (the
+                // data directory is gone, or going with its store).
+                tracing::warn!(error = %e, "the WAL file could not be opened to sync it");
+                {
+                    let mut s = shared.lock();
+                    for p in s.pending.iter_mut().filter(|p| ready.contains(&p.ticket)) {
+                        p.waiter = None;
+                    }
+                }
+                std::thread::sleep(RETRY_OPEN);
+                continue;
+            }
+        };
+        if let Err(e) = file.sync_data() {
             // See the module's notes: nothing after a failed sync can be called durable.
             tracing::error!(error = %e, "syncing the WAL failed; stopping so that SQLite recovers from what is on disk");
             eprintln!("fieldsync: syncing the WAL failed ({e}); stopping");
@@ -286,14 +307,20 @@ mod tests {
         let db = dir.path().join("x.db");
         assert!(WalSync::start(&db).is_none(), "no file, no syncer");
         std::fs::write(&db, b"").unwrap();
-        std::fs::write(dir.path().join("x.db-wal"), b"frames").unwrap();
         let sync = WalSync::start(&db).unwrap();
-        assert_eq!(sync.visible_upto(), i64::MAX);
+        // No WAL file to open: the commit is told to retry and stays hidden.
+        let early = sync.hold(Some(5));
+        assert!(matches!(
+            early.committed().wait().await,
+            Err(StoreError::Busy)
+        ));
+        assert_eq!(sync.visible_upto(), 4);
+        std::fs::write(dir.path().join("x.db-wal"), b"frames").unwrap();
         let a = sync.hold(Some(10));
         let b = sync.hold(Some(15));
         let none = sync.hold(None);
-        assert_eq!(sync.visible_upto(), 9);
         b.committed().wait().await.unwrap();
+        // The early commit was synced with this one.
         assert_eq!(sync.visible_upto(), 9, "the older commit still waits");
         drop(a);
         none.committed().wait().await.unwrap();
