@@ -56,10 +56,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{
-    Connection as _, PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
-    Transaction,
-};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use crate::privacy::DataKey;
 
@@ -328,8 +325,6 @@ const WRITE_CACHE_KIB: &str = "-32768";
 /// WAL pages before the writer checkpoints (16,384 of 4 KiB: 64 MiB, against SQLite's 1,000),
 /// when the checkpointer's connection could not be opened.
 const WAL_CHECKPOINT_PAGES: &str = "16384";
-/// A PostgreSQL connection idle this long is pinged before it is handed out.
-const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Opens the database named by `url` (`sqlite:PATH` or `postgres://…`), creating an SQLite
@@ -341,23 +336,11 @@ impl Store {
             // among them) and stall every push: PostgreSQL ends it after 60 s.
             let connect = PgConnectOptions::from_str(url)?
                 .options([("idle_in_transaction_session_timeout", "60s")]);
-            // A connection is pinged before it is handed out only after a second idle: sqlx
-            // pings each one as it goes back to the pool anyway, so what the ping on taking
-            // it finds is a server that restarted or cut it while it sat idle. Under load
-            // connections are idle for microseconds, and that ping was a round trip to
-            // PostgreSQL (and a wakeup of its backend) on every push and every request's
-            // session read.
+            // sqlx's ping as a connection is taken stays: after a restart or a failover it is
+            // what finds the cut connections, so the next request gets a fresh one instead of
+            // an error (`tests/api/faults.rs`). Without it a lone push cost 3-5 % less CPU.
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for >= PING_IDLE_AFTER {
-                            conn.ping().await?;
-                        }
-                        Ok(true)
-                    })
-                })
                 .acquire_timeout(opts.wait)
                 .connect_with(connect)
                 .await?;
