@@ -8,10 +8,13 @@
 //! (`push::apply`: one statement for the devices, one for the log lookup, one lock of the
 //! records, one write), commits once, and only then answers each. No push waits for a timer:
 //! a lone push is committed at once, and the pushes that arrive during a commit form the next
-//! group.
+//! group. On SQLite, when pushes came in during the group before, a group's WAL is synced
+//! beside the next group and its pushes are answered after that sync (`store::Durable`, the
+//! store's `wal_sync` module).
 //!
 //! What a push is promised does not change:
-//! - answered only after its commit, so an answered push survives a crash;
+//! - answered only once its commit is durable, so an answered push survives a crash or a
+//!   power cut;
 //! - sequence order is commit order (the group takes its numbers under the head row's lock,
 //!   as a single push did);
 //! - duplicates and per-device order hold inside a group: a push is planned against the
