@@ -124,9 +124,10 @@ impl Tx {
         self.append_audit(&batch.audit, batch.now_ms).await?;
         self.reference_blobs(batch).await?;
         let sealed = super::sealing::seal_batch(self.key(), batch);
+        let unsynced = self.wal.is_some();
         let complete = match self.conn() {
             Engine::Sqlite(c) => {
-                let places = write_sqlite(c, &sealed)
+                let places = write_sqlite(c, &sealed, unsynced)
                     .await
                     .map_err(StoreError::from_db)?;
                 self.floor = self.floor.into_iter().chain(places.floor).min();

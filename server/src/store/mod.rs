@@ -263,42 +263,34 @@ impl Tx {
             moved,
             ..
         } = self;
-        match (engine, wal) {
-            (Engine::Sqlite(t), Some(wal)) => {
-                // Held before the commit shows anything; a failed commit is synced all the same
-                // (the hold's drop), since whether it committed is not always known.
-                let hold = wal.hold(floor);
+        let (t, wal) = match (engine, wal) {
+            (Engine::Sqlite(t), Some(wal)) => (t, wal),
+            (Engine::Sqlite(t), None) => {
                 t.commit().await.map_err(StoreError::from_db)?;
-                let durable = hold.committed();
-                if moved {
-                    // Readers stay below the old places of the moved records until the sync:
-                    // waited for here, so that it never spans the groups after this one.
-                    durable.wait().await?;
-                    return Ok(Durable::Now);
-                }
-                Ok(durable)
+                return Ok(Durable::Now);
             }
-            (engine, _) => {
-                match engine {
-                    Engine::Sqlite(t) => t.commit().await,
-                    Engine::Postgres(t) => t.commit().await,
-                }
-                .map_err(StoreError::from_db)?;
-                Ok(Durable::Now)
+            (Engine::Postgres(t), _) => {
+                t.commit().await.map_err(StoreError::from_db)?;
+                return Ok(Durable::Now);
             }
+        };
+        // Held before the commit shows anything; a failed commit is synced all the same (the
+        // hold's drop), since whether it committed is not always known.
+        let hold = wal.hold(floor);
+        t.commit().await.map_err(StoreError::from_db)?;
+        let durable = hold.committed();
+        if moved {
+            // Readers stay below the old places of the moved records until the sync: waited
+            // for here, so that it never spans the groups after this one.
+            durable.wait().await?;
+            return Ok(Durable::Now);
         }
+        Ok(durable)
     }
 
     /// Commits; returns once the commit is durable.
     pub async fn commit(self) -> Result<()> {
-        if self.wal.is_some() {
-            return self.commit_unsynced().await?.wait().await;
-        }
-        match self.engine {
-            Engine::Sqlite(t) => t.commit().await,
-            Engine::Postgres(t) => t.commit().await,
-        }
-        .map_err(StoreError::from_db)
+        self.commit_unsynced().await?.wait().await
     }
 }
 
@@ -378,13 +370,13 @@ impl Store {
                         WAL_CHECKPOINT_PAGES
                     },
                 );
+            // A database in memory has no file and no WAL to sync later: its commits stay plain.
+            let wal = WalSync::start(connect.get_filename()).map(Arc::new);
+            let restore = wal.clone();
             // No ping on acquire (sqlx's default): sqlx pings every connection as it goes back
             // to the pool and closes one that fails, and a SQLite connection's worker thread,
             // which the ping reaches, cannot die while the connection sits idle. A ping is a
             // round trip to that thread: on a one-record push the acquire's were 2 of its ~14.
-            // A database in memory has no file and no WAL to sync later: its commits stay plain.
-            let wal = WalSync::start(connect.get_filename()).map(Arc::new);
-            let restore = wal.clone();
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
@@ -515,8 +507,8 @@ impl Store {
         &self.key
     }
 
-    /// The highest sequence number a reader may hand out: below the first of any commit not
-    /// yet synced (`wal_sync`).
+    /// The highest sequence number a reader may hand out: below the lowest place a commit not
+    /// yet synced had or took (`wal_sync`).
     pub(crate) fn visible_upto(&self) -> i64 {
         self.wal.as_ref().map_or(i64::MAX, |w| w.visible_upto())
     }

@@ -379,7 +379,7 @@ impl Store {
         if villages.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = match self.reader() {
+        let mut rows: Vec<PulledRecord> = match self.reader() {
             Engine::Sqlite(p) => {
                 let list = serde_json::to_string(villages)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -408,7 +408,6 @@ impl Store {
         // a later pull: they come last in sequence order, so what is kept has no gap (see
         // `head_seq` for the order of reads).
         let upto = self.visible_upto();
-        let mut rows: Vec<PulledRecord> = rows;
         rows.retain(|r| r.seq <= upto);
         self.opened(rows)
     }

@@ -9,10 +9,12 @@ use super::batch::{RecordWrite, WriteBatch, kind_str, to_i64};
 use super::sync::sqlite_in_ids;
 
 /// SQLite: one writer at a time, so the order of statements does not matter for pulls. Each
-/// statement crosses to sqlx's SQLite thread, so new rows go in multi-row `INSERT`s.
+/// statement crosses to sqlx's SQLite thread, so new rows go in multi-row `INSERT`s. The old
+/// places of moved records are looked up only for a commit that syncs later (`unsynced`).
 pub(super) async fn write_sqlite(
     c: &mut sqlx::SqliteConnection,
     b: &WriteBatch,
+    unsynced: bool,
 ) -> sqlx::Result<Places> {
     // SQLite allows 32,766 parameters per statement; at most 14 per row here.
     const ROWS_PER_INSERT: usize = 2000;
@@ -26,7 +28,7 @@ pub(super) async fn write_sqlite(
     let (created, updated): (Vec<_>, Vec<_>) = numbered.into_iter().partition(|(_, r)| r.created);
     // The old places of the records about to move, for a commit that syncs later (`wal_sync`).
     let mut floor = (n > 0).then_some(last - n + 1);
-    if !updated.is_empty() {
+    if unsynced && !updated.is_empty() {
         let ids: Vec<Uuid> = updated.iter().map(|(_, r)| r.id).collect();
         let old: Option<i64> = sqlite_in_ids("SELECT MIN(seq) FROM records WHERE id", &ids, "")
             .build_query_scalar()

@@ -223,13 +223,9 @@ async fn commit(
         }
         // Trouble that passes by itself (busy, disk full, a writer that kept racing) would
         // meet each push again: all are told to retry later.
-        Err(e @ (StoreError::Busy | StoreError::Full | StoreError::Retry)) => (
-            pushes
-                .iter()
-                .map(|_| Err(PushError::Store(same(&e))))
-                .collect(),
-            Durable::Now,
-        ),
+        Err(e @ (StoreError::Busy | StoreError::Full | StoreError::Retry)) => {
+            (retry_later(pushes.len(), &e), Durable::Now)
+        }
         Err(e) if pushes.len() == 1 => (vec![Err(PushError::Store(e))], Durable::Now),
         // Anything else may be one push's doing: each runs again alone, and fails alone.
         Err(_) => {
@@ -255,13 +251,7 @@ async fn commit(
                     Ok(()) => answer(answers, outcomes),
                     // Not known to be on disk: the phones send again, and hear `duplicate`
                     // once a later sync has gone through.
-                    Err(e) => answer(
-                        answers,
-                        outcomes
-                            .iter()
-                            .map(|_| Err(PushError::Store(same(&e))))
-                            .collect(),
-                    ),
+                    Err(e) => answer(answers, retry_later(outcomes.len(), &e)),
                 }
             });
         }
@@ -273,6 +263,11 @@ fn answer(answers: Vec<oneshot::Sender<Outcome>>, outcomes: Vec<Outcome>) {
         // The phone may have gone; its push is committed and its retry will be a duplicate.
         let _ = answer.send(outcome);
     }
+}
+
+/// "Retry later" for each of `n` pushes, with the passing error `e`.
+fn retry_later(n: usize, e: &StoreError) -> Vec<Outcome> {
+    (0..n).map(|_| Err(PushError::Store(same(e)))).collect()
 }
 
 /// The same passing error for each push of a group.
