@@ -4,9 +4,14 @@
 // Only some benchmarks compare with raw inserts.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use fieldsync_protocol::Hlc;
+use fieldsync_protocol::merge::FieldMeta;
+use fieldsync_server::store::StampsOf;
+
+use serde_json::Value;
 use uuid::Uuid;
 
 /// How the rows are written: by how many clients at once, how many rows a transaction (one
@@ -28,7 +33,20 @@ pub async fn rows_per_s(url: &str, engine: &str, shape: &Shape) -> f64 {
     let rows_per_task = batch * commits;
     let pool_size = clients as u32;
     let fields = shape.fields.to_string();
-    let meta = json!({"head_name": {"version": 1, "hlc": {"wall_ms": 1, "counter": 0, "node": Uuid::nil()}}}).to_string();
+    // The stamps the server writes for a new record: one for each of its fields.
+    let stamp = FieldMeta {
+        version: 1,
+        hlc: Hlc::zero(Uuid::nil()),
+        shared: false,
+    };
+    let stamps: BTreeMap<String, FieldMeta> = shape
+        .fields
+        .as_object()
+        .into_iter()
+        .flat_map(|f| f.keys())
+        .map(|k| (k.clone(), stamp))
+        .collect();
+    let meta = serde_json::to_string(&StampsOf(&stamps)).expect("stamps");
     let started;
     if engine == "postgres" {
         let pool = sqlx::postgres::PgPoolOptions::new()

@@ -7,16 +7,19 @@
 //! numbers after the sync head. Personal data is left out (names are synthetic; no ID-card
 //! numbers, which would need sealing and the keyed index).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::{Context, bail};
+use fieldsync_protocol::Hlc;
+use fieldsync_protocol::merge::FieldMeta;
 use fieldsync_protocol::registry::CHECK_NAMES as CHECKS;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::progress::Progress;
 use crate::clock;
-use crate::store::{Kind, Store};
+use crate::store::{Kind, StampsOf, Store};
 
 /// Households written per `COPY` (each with its members and checks).
 const CHUNK: usize = 2_000;
@@ -226,19 +229,22 @@ fn row(
     household: Option<Uuid>,
 ) {
     *seq += 1;
-    let stamp = json!({"version": 1, "hlc": {"wall_ms": now, "counter": 0, "node": node}});
-    let meta: Map<String, Value> = fields.keys().map(|k| (k.clone(), stamp.clone())).collect();
-    let quoted = |v: &Map<String, Value>| {
-        format!(
-            "\"{}\"",
-            Value::Object(v.clone()).to_string().replace('"', "\"\"")
-        )
+    let stamp = FieldMeta {
+        version: 1,
+        hlc: Hlc {
+            wall_ms: u64::try_from(now).unwrap_or_default(),
+            counter: 0,
+            node,
+        },
+        shared: false,
     };
+    let meta: BTreeMap<String, FieldMeta> = fields.keys().map(|k| (k.clone(), stamp)).collect();
+    let quoted = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
     let _ = writeln!(
         csv,
         "{id},{entity},{village},1,{seq},false,{},{},{now},{now},{node},{node},{}",
-        quoted(&fields),
-        quoted(&meta),
+        quoted(&Value::Object(fields).to_string()),
+        quoted(&serde_json::to_string(&StampsOf(&meta)).expect("stamps always serialise")),
         household.map(|h| h.to_string()).unwrap_or_default(),
         seq = *seq,
     );

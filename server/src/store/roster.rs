@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use fieldsync_protocol::merge::FieldMeta;
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder, Sqlite};
@@ -20,7 +19,7 @@ pub struct RosterRecord {
     pub household_id: Option<Uuid>,
     pub version: i64,
     pub fields: Json<Map<String, Value>>,
-    pub meta: Json<BTreeMap<String, FieldMeta>>,
+    pub meta: Json<super::Stamps>,
     /// The version the last import left the record at, if an import wrote it.
     pub baseline_version: Option<i64>,
     /// Field → keyed hash of the value the last import wrote ([`Store::roster_digest`]).

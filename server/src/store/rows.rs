@@ -1,8 +1,6 @@
 //! Row types shared by both engines.
 
-use std::collections::BTreeMap;
-
-use fieldsync_protocol::merge::{FieldMeta, RecordState};
+use fieldsync_protocol::merge::RecordState;
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -16,7 +14,7 @@ pub struct StoredRecord {
     pub version: i64,
     pub deleted: bool,
     pub fields: Json<Map<String, Value>>,
-    pub meta: Json<BTreeMap<String, FieldMeta>>,
+    pub meta: Json<super::Stamps>,
 }
 
 impl StoredRecord {
@@ -25,7 +23,7 @@ impl StoredRecord {
             version: u64::try_from(self.version).unwrap_or_default(),
             deleted: self.deleted,
             fields: self.fields.0,
-            meta: self.meta.0,
+            meta: self.meta.0.0,
         };
         (self.id, self.entity, self.scope, state)
     }

@@ -3,6 +3,7 @@
 use sqlx::types::Json;
 
 use super::batch::{WriteBatch, kind_str, to_i64};
+use super::stamps::StampsOf;
 
 /// PostgreSQL: one statement per table, the rows passed as arrays (`UNNEST`), so a batch costs a
 /// handful of round trips whatever its size. The log and conflicts go first; the records, with
@@ -151,7 +152,11 @@ pub(super) async fn write_postgres(
     )
     .bind(rs.iter().map(|r| r.state.deleted).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| Json(&r.state.fields)).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| Json(&r.state.meta)).collect::<Vec<_>>())
+    .bind(
+        rs.iter()
+            .map(|r| Json(StampsOf(&r.state.meta)))
+            .collect::<Vec<_>>(),
+    )
     .bind(
         rs.iter()
             .map(|r| r.gps.as_ref().map(Json))

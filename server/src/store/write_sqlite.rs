@@ -6,6 +6,7 @@ use sqlx::{QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use super::batch::{RecordWrite, WriteBatch, kind_str, to_i64};
+use super::stamps::StampsOf;
 use super::sync::sqlite_in_ids;
 
 /// SQLite: one writer at a time, so the order of statements does not matter for pulls. Each
@@ -49,7 +50,7 @@ pub(super) async fn write_sqlite(
                 .push_bind(*seq)
                 .push_bind(r.state.deleted)
                 .push_bind(Json(&r.state.fields))
-                .push_bind(Json(&r.state.meta))
+                .push_bind(Json(StampsOf(&r.state.meta)))
                 .push_bind(r.gps.as_ref().map(Json))
                 .push_bind(b.now_ms)
                 .push_bind(b.now_ms)
@@ -74,7 +75,7 @@ pub(super) async fn write_sqlite(
         .bind(seq)
         .bind(r.state.deleted)
         .bind(Json(&r.state.fields))
-        .bind(Json(&r.state.meta))
+        .bind(Json(StampsOf(&r.state.meta)))
         .bind(r.gps.as_ref().map(Json))
         .bind(b.now_ms)
         .bind(r.user_id)

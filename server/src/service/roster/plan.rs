@@ -399,6 +399,7 @@ fn record(
         if let Some(fm) = current
             .meta
             .0
+            .0
             .get(*name)
             .filter(|fm| fm.hlc.node != stamp.device)
         {
