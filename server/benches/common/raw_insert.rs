@@ -72,7 +72,8 @@ pub async fn rows_per_s(url: &str, engine: &str, shape: &Shape) -> f64 {
                         row.push_bind(Uuid::now_v7()).push_bind("household").push_bind(scope).push_bind(1i64)
                             .push_bind(((t * 1_000_000) + b * batch + i) as i64).push_bind(false)
                             .push_bind(sqlx::types::Json(serde_json::from_str::<Value>(&fields).unwrap_or_default()))
-                            .push_bind(sqlx::types::Json(serde_json::from_str::<Value>(&meta).unwrap_or_default()))
+                            // A `json` column (migration 0023), bound as text like the server binds it.
+                            .push_bind(meta.clone()).push_unseparated("::json")
                             .push_bind(None::<sqlx::types::Json<Value>>).push_bind(0i64).push_bind(0i64).push_bind(Uuid::nil()).push_bind(Uuid::nil());
                     });
                     qb.build().execute(&mut *tx).await.expect("insert");

@@ -197,9 +197,9 @@ async fn append(
         Engine::Postgres(c) => {
             sqlx::query(
                 "INSERT INTO audit_log (id, at, user_id, device_id, action, entity, record_id, household_id, scope, fields)
-                 SELECT u.id, $1, u.user_id, u.device_id, u.action, u.entity, u.record_id, u.household_id, u.scope, u.fields
+                 SELECT u.id, $1, u.user_id, u.device_id, u.action, u.entity, u.record_id, u.household_id, u.scope, u.fields::json
                  FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::uuid[],
-                             $9::text[], $10::jsonb[])
+                             $9::text[], $10::text[])
                       AS u(id, user_id, device_id, action, entity, record_id, household_id, scope, fields)",
             )
             .bind(now_ms)
@@ -211,7 +211,7 @@ async fn append(
             .bind(entries.iter().map(|e| e.record_id).collect::<Vec<_>>())
             .bind(entries.iter().map(|e| e.household_id).collect::<Vec<_>>())
             .bind(entries.iter().map(|e| e.scope.as_deref()).collect::<Vec<_>>())
-            .bind(entries.iter().map(|e| Json(&e.fields)).collect::<Vec<_>>())
+            .bind(super::write_postgres::texts(entries.iter().map(|e| &e.fields))?)
             .execute(c)
             .await?;
         }

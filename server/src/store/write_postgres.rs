@@ -1,5 +1,6 @@
 //! The PostgreSQL half of [`super::batch`]: rows passed as arrays, the records last.
 
+use serde::Serialize;
 use sqlx::types::Json;
 
 use super::batch::{WriteBatch, kind_str, to_i64};
@@ -18,9 +19,9 @@ pub(super) async fn write_postgres(
             "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status,
                  version, fields, hlc, gps, received_at, household_id, scope)
              SELECT u.mutation_id, u.device_id, u.user_id, u.record_id, u.entity, u.op, u.status,
-                 u.version, u.fields, u.hlc, u.gps, $12, u.household_id, u.scope
+                 u.version, u.fields::json, u.hlc::json, u.gps::json, $12, u.household_id, u.scope
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[],
-                         $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::uuid[],
+                         $7::text[], $8::text[], $9::text[], $10::uuid[], $11::uuid[],
                          $13::uuid[], $14::text[])
                   AS u(mutation_id, record_id, entity, op, status, version, fields, hlc, gps,
                        device_id, user_id, household_id, scope)",
@@ -31,13 +32,9 @@ pub(super) async fn write_postgres(
         .bind(ms.iter().map(|m| m.op.as_str()).collect::<Vec<_>>())
         .bind(ms.iter().map(|m| m.status.as_str()).collect::<Vec<_>>())
         .bind(ms.iter().map(|m| to_i64(m.version)).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| Json(&m.fields)).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| Json(&m.hlc)).collect::<Vec<_>>())
-        .bind(
-            ms.iter()
-                .map(|m| m.gps.as_ref().map(Json))
-                .collect::<Vec<_>>(),
-        )
+        .bind(texts(ms.iter().map(|m| &m.fields))?)
+        .bind(texts(ms.iter().map(|m| &m.hlc))?)
+        .bind(texts_or_null(ms.iter().map(|m| m.gps.as_ref()))?)
         .bind(ms.iter().map(|m| m.by.device_id).collect::<Vec<_>>())
         .bind(ms.iter().map(|m| m.by.user_id).collect::<Vec<_>>())
         .bind(b.now_ms)
@@ -111,7 +108,7 @@ pub(super) async fn write_postgres(
              UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $1 AS base
          ), rows AS (
              SELECT * FROM UNNEST($2::int8[], $3::bool[], $4::uuid[], $5::text[], $6::text[],
-                                  $7::int8[], $8::bool[], $9::jsonb[], $10::jsonb[], $11::jsonb[],
+                                  $7::int8[], $8::bool[], $9::jsonb[], $10::text[], $11::jsonb[],
                                   $12::uuid[], $14::uuid[], $15::jsonb[])
                  AS u(ord, created, id, entity, scope, version, deleted, fields, meta, gps, by,
                       household_id, gps_verdict)
@@ -120,13 +117,13 @@ pub(super) async fn write_postgres(
                                   created_at, updated_at, created_by, updated_by, household_id,
                                   gps_verdict)
              SELECT r.id, r.entity, r.scope, r.version, head.base + r.ord, r.deleted, r.fields,
-                    r.meta, r.gps, $13, $13, r.by, r.by, r.household_id, r.gps_verdict
+                    r.meta::json, r.gps, $13, $13, r.by, r.by, r.household_id, r.gps_verdict
              FROM rows r, head WHERE r.created
              ON CONFLICT (id) DO NOTHING
              RETURNING 1
          ), updated AS (
              UPDATE records t SET version = r.version, seq = head.base + r.ord,
-                 deleted = r.deleted, fields = r.fields, meta = r.meta,
+                 deleted = r.deleted, fields = r.fields, meta = r.meta::json,
                  gps = COALESCE(r.gps, t.gps), updated_at = $13, updated_by = r.by,
                  gps_verdict = COALESCE(r.gps_verdict, t.gps_verdict),
                  household_id = COALESCE(r.household_id, t.household_id)
@@ -152,11 +149,7 @@ pub(super) async fn write_postgres(
     )
     .bind(rs.iter().map(|r| r.state.deleted).collect::<Vec<_>>())
     .bind(rs.iter().map(|r| Json(&r.state.fields)).collect::<Vec<_>>())
-    .bind(
-        rs.iter()
-            .map(|r| Json(StampsOf(&r.state.meta)))
-            .collect::<Vec<_>>(),
-    )
+    .bind(texts(rs.iter().map(|r| StampsOf(&r.state.meta)))?)
     .bind(
         rs.iter()
             .map(|r| r.gps.as_ref().map(Json))
@@ -175,4 +168,21 @@ pub(super) async fn write_postgres(
     // Another transaction inserted one of these ids after we looked: run the batch again, and
     // that create will be refused as a duplicate id.
     Ok(inserted == i64::try_from(created).unwrap_or(i64::MAX))
+}
+
+/// The JSON text of each value, for a `json` column (migration 0023): bound as `text[]` and cast
+/// in the statement, so that PostgreSQL checks the text instead of parsing it into `jsonb`.
+pub(super) fn texts<T: Serialize>(values: impl Iterator<Item = T>) -> sqlx::Result<Vec<String>> {
+    values.map(|v| text(&v)).collect()
+}
+
+/// [`texts`] of optional values: `None` stays SQL `NULL` (not JSON `null`).
+fn texts_or_null<T: Serialize>(
+    values: impl Iterator<Item = Option<T>>,
+) -> sqlx::Result<Vec<Option<String>>> {
+    values.map(|v| v.map(|v| text(&v)).transpose()).collect()
+}
+
+fn text<T: Serialize>(v: &T) -> sqlx::Result<String> {
+    serde_json::to_string(v).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }

@@ -173,3 +173,128 @@ async fn corrected_values_are_validated_and_scope_is_enforced() {
         .unwrap();
     assert_eq!(done["conflict"]["resolution"]["value"], "13933333333");
 }
+
+/// A record's `meta` column as JSON (its merge stamps, `store/stamps.rs`).
+async fn meta_of(app: &TestApp, id: Uuid) -> Value {
+    use sqlx::Connection;
+    let text: String = if app.db_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query_scalar("SELECT meta::text FROM records WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query_scalar("SELECT meta FROM records WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Overwrites a record's `meta` column, as an older release would have written it.
+async fn set_meta(app: &TestApp, id: Uuid, meta: &Value) {
+    use sqlx::Connection;
+    let text = meta.to_string();
+    if app.db_url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query("UPDATE records SET meta = $1::json WHERE id = $2")
+            .bind(text)
+            .bind(id)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+        sqlx::query("UPDATE records SET meta = $1 WHERE id = $2")
+            .bind(text)
+            .bind(id)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+}
+
+/// Rows written before the stamps were grouped hold a map of field to stamp. They merge exactly
+/// as before (a field another phone changed since the base races; one it did not applies), and
+/// take the grouped form at their next write.
+#[tokio::test]
+async fn a_record_stored_with_a_stamp_per_field_merges_as_before() {
+    let app = spawn_app().await;
+    let mut a = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let mut b = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let h = a.dev.new_id();
+    a.api
+        .push(vec![a.dev.create(
+            "household",
+            h,
+            household(VILLAGE_A, "冯"),
+        )])
+        .await
+        .unwrap();
+    a.api
+        .push(vec![a.dev.update(
+            "household",
+            h,
+            1,
+            json!({"phone": "13911111111"}),
+        )])
+        .await
+        .unwrap();
+
+    // The stamps as the release before wrote them: one per field.
+    let grouped = meta_of(&app, h).await;
+    let groups = grouped.as_array().expect("stamps in the grouped form");
+    assert_eq!(
+        groups.len(),
+        2,
+        "the create's stamp and the update's: {grouped}"
+    );
+    let mut per_field = serde_json::Map::new();
+    for g in groups {
+        let mut stamp = g.clone();
+        let fields = stamp.as_object_mut().unwrap().remove("fields").unwrap();
+        for f in fields.as_array().unwrap() {
+            per_field.insert(f.as_str().unwrap().to_owned(), stamp.clone());
+        }
+    }
+    assert!(per_field.contains_key("phone") && per_field.contains_key("head_name"));
+    set_meta(&app, h, &Value::Object(per_field)).await;
+
+    // b edits on version 1: its phone races a's later one, its address races nothing.
+    let r = b
+        .api
+        .push(vec![b.dev.update(
+            "household",
+            h,
+            1,
+            json!({"phone": "13922222222", "address": "三组 7 号"}),
+        )])
+        .await
+        .unwrap()
+        .results
+        .remove(0);
+    assert_eq!(r.status, Status::Conflict, "{r:?}");
+    let raced: Vec<&str> = r.conflicts.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(raced, ["phone"]);
+    let after = meta_of(&app, h).await;
+    let fields_of = |stamps: &Value| -> Vec<String> {
+        let mut names: Vec<String> = stamps
+            .as_array()
+            .expect("rewritten in the grouped form")
+            .iter()
+            .flat_map(|g| g["fields"].as_array().unwrap().clone())
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert!(fields_of(&after).contains(&"address".to_owned()), "{after}");
+    assert!(
+        fields_of(&after).contains(&"head_name".to_owned()),
+        "{after}"
+    );
+}

@@ -1,0 +1,4 @@
+-- On PostgreSQL the columns the server never looks into with SQL (the mutation log's fields,
+-- stamp and fix, a record's merge stamps, the audit log's field names) become `json` instead of
+-- `jsonb`, which PostgreSQL parsed on every write. SQLite keeps all JSON as TEXT already:
+-- nothing changes here; the file keeps the two directories' numbers in step.
