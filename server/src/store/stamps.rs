@@ -2,16 +2,15 @@
 //! it set.
 //!
 //! The merge keeps, for every field, the version and [`Hlc`] of the write that set it
-//! ([`FieldMeta`]). Most fields of a record share their stamp (a survey's twenty answers come
-//! in one mutation), and written field by field, `{"a":{"version":1,"hlc":{…}},"b":{…}}`, the
-//! stamps were half the JSON of a survey's row (586 of 1,167 bytes) and four fifths of a
-//! household's (950 of 1,161): every write serialised them, SQLite wrote them to its WAL,
-//! PostgreSQL parsed them into `jsonb` (its `jsonb` input was a third of its CPU in batches of
-//! surveys) and every load of the record parsed them again. So the column holds a list of
-//! groups, `[{"version":1,"hlc":{…},"fields":["a","b"]}]`, in the order of their first field:
-//! 181 and 233 bytes for those two rows.
-//! Rows written in the old form are read as well (`Stamps` accepts both); they take the new one
-//! at their next write.
+//! ([`FieldMeta`]). Most fields of a record share their stamp (every field of a new record
+//! comes from one mutation), and written field by field, `{"a":{"version":1,"hlc":{…}},"b":{…}}`,
+//! the stamps were half the JSON of the `write_path` benchmark's survey row (586 of 1,167 bytes)
+//! and four fifths of its household's (950 of 1,161): every write serialised them, SQLite wrote
+//! them to its WAL, PostgreSQL parsed them (into `jsonb` then; `json` since migration 0023) and
+//! every load of the record parsed them again. So the column holds a list of groups,
+//! `[{"version":1,"hlc":{…},"fields":["a","b"]}]`, in the order of their first field: 181 and
+//! 233 bytes for those two rows. Rows written in the old form are read as well (`Stamps` accepts
+//! both); they take the new one at their next write.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-/// Two phones set different phone numbers; returns the household id and the conflict id.
-async fn make_conflict(app: &TestApp, village: &str) -> (Uuid, Uuid) {
+/// A household one phone created and then gave a phone number (version 2), and a second phone
+/// of the village that has seen neither.
+async fn household_edited_once(app: &TestApp, village: &str) -> (Uuid, Phone) {
     let mut a = app.phone(Role::GridWorker, &[village]).await;
-    let mut b = app.phone(Role::GridWorker, &[village]).await;
+    let b = app.phone(Role::GridWorker, &[village]).await;
     let h = a.dev.new_id();
     a.api
         .push(vec![a.dev.create("household", h, household(village, "冯"))])
@@ -26,6 +27,12 @@ async fn make_conflict(app: &TestApp, village: &str) -> (Uuid, Uuid) {
         )])
         .await
         .unwrap();
+    (h, b)
+}
+
+/// Two phones set different phone numbers; returns the household id and the conflict id.
+async fn make_conflict(app: &TestApp, village: &str) -> (Uuid, Uuid) {
+    let (h, mut b) = household_edited_once(app, village).await;
     let r = b
         .api
         .push(vec![b.dev.update(
@@ -224,26 +231,7 @@ async fn set_meta(app: &TestApp, id: Uuid, meta: &Value) {
 #[tokio::test]
 async fn a_record_stored_with_a_stamp_per_field_merges_as_before() {
     let app = spawn_app().await;
-    let mut a = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let mut b = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let h = a.dev.new_id();
-    a.api
-        .push(vec![a.dev.create(
-            "household",
-            h,
-            household(VILLAGE_A, "冯"),
-        )])
-        .await
-        .unwrap();
-    a.api
-        .push(vec![a.dev.update(
-            "household",
-            h,
-            1,
-            json!({"phone": "13911111111"}),
-        )])
-        .await
-        .unwrap();
+    let (h, mut b) = household_edited_once(&app, VILLAGE_A).await;
 
     // The stamps as the release before wrote them: one per field.
     let grouped = meta_of(&app, h).await;
