@@ -183,46 +183,23 @@ async fn corrected_values_are_validated_and_scope_is_enforced() {
 
 /// A record's `meta` column as JSON (its merge stamps, `store/stamps.rs`).
 async fn meta_of(app: &TestApp, id: Uuid) -> Value {
-    use sqlx::Connection;
-    let text: String = if app.db_url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query_scalar("SELECT meta::text FROM records WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query_scalar("SELECT meta FROM records WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-    };
+    let text: String = on_database!(
+        app,
+        sqlx::query_scalar("SELECT CAST(meta AS TEXT) FROM records WHERE id = $1").bind(id),
+        fetch_one
+    );
     serde_json::from_str(&text).unwrap()
 }
 
 /// Overwrites a record's `meta` column, as an older release would have written it.
 async fn set_meta(app: &TestApp, id: Uuid, meta: &Value) {
-    use sqlx::Connection;
-    let text = meta.to_string();
-    if app.db_url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query("UPDATE records SET meta = $1::json WHERE id = $2")
-            .bind(text)
-            .bind(id)
-            .execute(&mut c)
-            .await
-            .unwrap();
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+    on_database!(
+        app,
         sqlx::query("UPDATE records SET meta = $1 WHERE id = $2")
-            .bind(text)
-            .bind(id)
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
+            .bind(sqlx::types::Json(meta))
+            .bind(id),
+        execute
+    );
 }
 
 /// Rows written before the stamps were grouped hold a map of field to stamp. They merge exactly

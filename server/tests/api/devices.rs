@@ -6,7 +6,6 @@
 use fieldsync_client::{Api, Device};
 use fieldsync_protocol::{ErrorCode, Role};
 use serde_json::Value;
-use sqlx::Connection;
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -14,24 +13,13 @@ use crate::helpers::*;
 /// Sets a device's last contact `days` ago, as if the phone had been silent since.
 async fn silence(app: &TestApp, device: Uuid, days: i64) {
     let at = fieldsync_server::clock::now_ms() - days * 86_400_000;
-    let sql = "UPDATE devices SET last_seen_at = $1 WHERE id = $2";
-    if app.db_url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query(sql)
+    on_database!(
+        app,
+        sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
             .bind(at)
-            .bind(device)
-            .execute(&mut c)
-            .await
-            .unwrap();
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query(sql)
-            .bind(at)
-            .bind(device)
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
+            .bind(device),
+        execute
+    );
 }
 
 #[tokio::test]

@@ -276,15 +276,35 @@ pub fn small_jpeg(seed: u8) -> Vec<u8> {
     out.into_inner()
 }
 
-/// Runs one statement on the app's database, on either engine (a test reaching under the
-/// server, as a crash or an old release would have left the data).
+/// Runs `$query.$method` on a connection of its own to the app's database, on either engine (a
+/// test reaching under the server, as a crash or an old release would have left the data). The
+/// query is written once and typed for each engine.
+macro_rules! on_database {
+    // What a statement reports differs by engine; nobody here reads it.
+    ($app:expr, $query:expr, execute) => {{
+        use sqlx::Connection;
+        if $app.db_url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(&$app.db_url).await.unwrap();
+            $query.execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&$app.db_url).await.unwrap();
+            $query.execute(&mut c).await.unwrap();
+        }
+    }};
+    ($app:expr, $query:expr, $method:ident) => {{
+        use sqlx::Connection;
+        if $app.db_url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(&$app.db_url).await.unwrap();
+            $query.$method(&mut c).await.unwrap()
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&$app.db_url).await.unwrap();
+            $query.$method(&mut c).await.unwrap()
+        }
+    }};
+}
+pub(crate) use on_database;
+
+/// Runs one statement on the app's database, on either engine.
 pub async fn execute_sql(app: &TestApp, sql: &'static str) {
-    use sqlx::Connection;
-    if app.db_url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    }
+    on_database!(app, sqlx::query(sql), execute);
 }
