@@ -4,7 +4,8 @@
 //! Ordering guarantee for pulls: every write transaction takes its sequence numbers from the
 //! single `sync_head` row as its *last* statement before commit. On PostgreSQL the row lock
 //! makes the next writer wait until this one has committed, so a higher sequence number is
-//! never visible before a lower one; on SQLite writers are serialised anyway. A pull that has
+//! never visible before a lower one; on SQLite writers are serialised anyway, so the head moves
+//! first in the batch's one write call (`write_sqlite`). A pull that has
 //! seen sequence `n` has therefore seen every change numbered `n` or less.
 //!
 //! The lock serialises commits, so what runs under it is kept to one statement: on PostgreSQL

@@ -34,6 +34,7 @@ mod jobs;
 mod keys;
 mod limits;
 mod observations;
+mod opening;
 mod openrosa;
 mod own_id_cards;
 mod probe;
@@ -82,6 +83,7 @@ pub use jobs::JobRow;
 pub use observations::{
     DivisionShape, HouseholdRecord, PublishedForm, StoredArea, StoredFix, VillageArea,
 };
+pub use opening::{Opening, PushReads};
 pub use openrosa::{CollectKey, SeenSubmission, SubmissionNote};
 pub use own_id_cards::OwnIdCard;
 pub use roster::{Baseline, RosterImport, RosterRecord};

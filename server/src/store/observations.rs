@@ -18,8 +18,9 @@ pub struct PublishedForm {
     pub retired_at: Option<i64>,
 }
 
+/// A form version's row (`opening` reads it with the push's other reads).
 #[derive(sqlx::FromRow)]
-struct FormRow {
+pub(super) struct FormRow {
     definition: Json<FormDef>,
     published_at: i64,
     published_by: Option<Uuid>,

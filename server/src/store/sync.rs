@@ -1,7 +1,5 @@
 //! The sync tables as pushes and pulls read them: device rows, the mutation log, records
 //! (locked for a push, paged for a pull), scope sets. Writing a batch is `batch.rs`.
-use std::collections::HashMap;
-
 use fieldsync_protocol::push::ClientInfo;
 use serde_json::Value;
 use sqlx::types::Json;
@@ -10,12 +8,9 @@ use uuid::Uuid;
 
 use super::batch::to_i64;
 use super::rows::PulledRecord;
-use super::{
-    Engine, LoggedMutation, Result, Store, StoreError, StoredRecord, Tx, execute, fetch_as,
-    fetch_scalar,
-};
+use super::{Engine, Result, Store, StoreError, StoredRecord, Tx, execute, fetch_as, fetch_scalar};
 
-const RECORD_COLUMNS: &str = "id, entity, scope, version, deleted, fields, meta";
+pub(super) const RECORD_COLUMNS: &str = "id, entity, scope, version, deleted, fields, meta";
 
 /// `SELECT … WHERE id IN (…)` for SQLite, which has no array parameters.
 pub(super) fn sqlite_in_ids(head: &str, ids: &[Uuid], tail: &str) -> QueryBuilder<Sqlite> {
@@ -69,137 +64,6 @@ impl Store {
 }
 
 impl Tx {
-    /// Records that each device is syncing, with the health its phone reported (what it did
-    /// not report is kept), and locks its row, so that two pushes of one device (a retry
-    /// overtaking a slow original) run one after the other. `touches` names each device once,
-    /// with the user pushing from it. Only a live device of that user is touched; the answer
-    /// holds every known device's user and revocation time (`None` for a live one), so the
-    /// caller can tell a revoked or handed-over device from an unknown one.
-    pub async fn touch_devices(
-        &mut self,
-        touches: &[Touch<'_>],
-    ) -> Result<HashMap<Uuid, (Uuid, Option<i64>)>> {
-        if touches.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let live: Vec<Uuid> = match self.conn() {
-            Engine::Sqlite(c) => {
-                let mut qb = QueryBuilder::<Sqlite>::new(
-                    "WITH v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s) AS (",
-                );
-                qb.push_values(touches, |mut row, t| {
-                    row.push_bind(t.device_id)
-                        .push_bind(t.user_id)
-                        .push_bind(t.at_ms)
-                        .push_bind(t.client.app_version.as_deref())
-                        .push_bind(t.client.outbox_depth.map(to_i64))
-                        .push_bind(t.client.oldest_unsent_s.map(to_i64));
-                });
-                qb.push(
-                    ") UPDATE devices SET last_seen_at = v.at,
-                         app_version = COALESCE(v.app_version, devices.app_version),
-                         outbox_depth = COALESCE(v.outbox_depth, devices.outbox_depth),
-                         oldest_unsent_s = COALESCE(v.oldest_unsent_s, devices.oldest_unsent_s)
-                     FROM v
-                     WHERE devices.id = v.id AND devices.user_id = v.user_id
-                       AND devices.revoked_at IS NULL
-                     RETURNING devices.id",
-                );
-                qb.build_query_scalar().fetch_all(c).await
-            }
-            Engine::Postgres(c) => {
-                sqlx::query_scalar(
-                    "UPDATE devices d SET last_seen_at = v.at,
-                         app_version = COALESCE(v.app_version, d.app_version),
-                         outbox_depth = COALESCE(v.outbox_depth, d.outbox_depth),
-                         oldest_unsent_s = COALESCE(v.oldest_unsent_s, d.oldest_unsent_s)
-                     FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::int8[],
-                                 $6::int8[])
-                          AS v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s)
-                     WHERE d.id = v.id AND d.user_id = v.user_id AND d.revoked_at IS NULL
-                     RETURNING d.id",
-                )
-                .bind(touches.iter().map(|t| t.device_id).collect::<Vec<_>>())
-                .bind(touches.iter().map(|t| t.user_id).collect::<Vec<_>>())
-                .bind(touches.iter().map(|t| t.at_ms).collect::<Vec<_>>())
-                .bind(
-                    touches
-                        .iter()
-                        .map(|t| t.client.app_version.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    touches
-                        .iter()
-                        .map(|t| t.client.outbox_depth.map(to_i64))
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    touches
-                        .iter()
-                        .map(|t| t.client.oldest_unsent_s.map(to_i64))
-                        .collect::<Vec<_>>(),
-                )
-                .fetch_all(c)
-                .await
-            }
-        }
-        .map_err(StoreError::from_db)?;
-        let mut known: HashMap<Uuid, (Uuid, Option<i64>)> = touches
-            .iter()
-            .filter(|t| live.contains(&t.device_id))
-            .map(|t| (t.device_id, (t.user_id, None)))
-            .collect();
-        // The rare rest: revoked, handed to someone else, or never registered.
-        let rest: Vec<Uuid> = touches
-            .iter()
-            .map(|t| t.device_id)
-            .filter(|d| !known.contains_key(d))
-            .collect();
-        if !rest.is_empty() {
-            let head = "SELECT id, user_id, revoked_at FROM devices WHERE id";
-            let rows: Vec<(Uuid, Uuid, Option<i64>)> =
-                match self.conn() {
-                    Engine::Sqlite(c) => {
-                        sqlite_in_ids(head, &rest, "")
-                            .build_query_as()
-                            .fetch_all(c)
-                            .await
-                    }
-                    Engine::Postgres(c) => sqlx::query_as(
-                        "SELECT id, user_id, revoked_at FROM devices WHERE id = ANY($1) FOR UPDATE",
-                    )
-                    .bind(&rest)
-                    .fetch_all(c)
-                    .await,
-                }
-                .map_err(StoreError::from_db)?;
-            known.extend(rows.into_iter().map(|(d, u, r)| (d, (u, r))));
-        }
-        Ok(known)
-    }
-
-    /// The log entries of mutations already received, among `ids`.
-    pub async fn logged_mutations(&mut self, ids: &[Uuid]) -> Result<Vec<LoggedMutation>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let head =
-            "SELECT mutation_id, device_id, status, version FROM mutations WHERE mutation_id";
-        match self.conn() {
-            Engine::Sqlite(c) => sqlite_in_ids(head, ids, "").build_query_as().fetch_all(c).await,
-            Engine::Postgres(c) => {
-                sqlx::query_as(
-                    "SELECT mutation_id, device_id, status, version FROM mutations WHERE mutation_id = ANY($1)",
-                )
-                .bind(ids)
-                .fetch_all(c)
-                .await
-            }
-        }
-        .map_err(StoreError::from_db)
-    }
-
     /// Loads records by id and, on PostgreSQL, locks them (in id order, so two batches touching
     /// the same records cannot deadlock) until the transaction ends.
     pub async fn lock_records(&mut self, ids: &[Uuid]) -> Result<Vec<StoredRecord>> {

@@ -108,7 +108,8 @@ impl Working {
 /// village), kept for the batch: a push cannot change them, and a batch is one transaction.
 #[derive(Default)]
 pub(super) struct Lookups {
-    /// Form versions by key and version (`None`: never published).
+    /// Form versions by key and version (`None`: never published); those new surveys name are
+    /// read with the push's records (`store::opening`).
     pub(super) forms: HashMap<(String, i64), Option<Arc<PublishedForm>>>,
     /// The area each village's fixes are held against, parsed (`None`: none stored).
     pub(super) areas: HashMap<String, Option<Arc<(VillageArea, Boundary)>>>,

@@ -91,6 +91,13 @@ fn captured_at_ms(fields: &Map<String, Value>) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
+/// The form version (key, version) a survey names, when it names one.
+pub(super) fn form_named(fields: &Map<String, Value>) -> Option<(String, i64)> {
+    let key = fields.get("form_key")?.as_str()?;
+    let version = fields.get("form_version")?.as_i64()?;
+    Some((key.to_owned(), version))
+}
+
 /// A survey's answers against the form version it names. A retired version still takes
 /// surveys captured before it was retired: a phone that was offline loses nothing.
 pub(super) async fn check_survey(
@@ -98,26 +105,18 @@ pub(super) async fn check_survey(
     m: &Mutation,
     lookups: &mut Lookups,
 ) -> Result<Result<(), ErrorDetail>, StoreError> {
-    let key = m
-        .fields
-        .get("form_key")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let version = m
-        .fields
-        .get("form_version")
-        .and_then(Value::as_i64)
-        .unwrap_or_default();
+    let named = form_named(&m.fields).unwrap_or_default();
+    let (key, version) = (named.0.as_str(), named.1);
     let unknown = |msg: String| {
         Ok(Err(
             ErrorDetail::new(ErrorCode::UnknownForm, msg).at("fields.form_version")
         ))
     };
-    let form = match lookups.forms.get(&(key.to_owned(), version)) {
+    let form = match lookups.forms.get(&named) {
         Some(f) => f.clone(),
         None => {
             let f = tx.form(key, version).await?.map(Arc::new);
-            lookups.forms.insert((key.to_owned(), version), f.clone());
+            lookups.forms.insert(named.clone(), f.clone());
             f
         }
     };

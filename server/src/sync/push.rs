@@ -4,13 +4,15 @@
 //!    GPS, role). A bad one gets a `rejected` result and the rest go on.
 //! 2. One transaction, for this push and the pushes committed with it (`super::group`): lock
 //!    the device rows (a retry overtaking its slow original waits for it), find mutation ids
-//!    already logged (`duplicate`), lock the records the pushes touch, merge each mutation in
+//!    already logged (`duplicate`), lock the records the pushes touch (these reads, with the
+//!    forms new surveys name, are one call on SQLite: `store::opening`), merge each mutation in
 //!    order against the record as the pushes before it have left it, check village scope,
 //!    and write final records, the mutation log and conflict records together. Nothing of a
 //!    push is half-written.
 //! 3. A transaction that meets a concurrent writer is run again from the start.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
 use fieldsync_protocol::push::{
@@ -26,8 +28,8 @@ use super::batch::{Batch, Step};
 use super::retry::{IsRetry, retrying};
 use super::{observe, plan, validate};
 use crate::store::{
-    ConflictRow, Durable, LoggedMutation, Store, StoreError, StoredRecord, SubmissionNote, Touch,
-    Tx,
+    ConflictRow, Durable, LoggedMutation, PushReads, Store, StoreError, StoredRecord,
+    SubmissionNote, Touch, Tx,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +167,9 @@ pub(super) async fn apply(
         WhenSynced::Now => store.begin().await?,
         WhenSynced::Later => store.begin_unsynced().await?,
     };
-    let devices = touch_devices(&mut tx, pushes).await?;
+    let touches = touches(pushes);
+    let opening = tx.open_push(&reads(pushes, &touches)).await?;
+    let devices = opening.devices;
     let admitted: Vec<Result<&Pending, PushError>> = pushes
         .iter()
         .map(|p| match devices.get(&p.actor.device_id) {
@@ -177,12 +181,8 @@ pub(super) async fn apply(
         .collect();
 
     let ready: Vec<&Mutation> = admitted.iter().flatten().flat_map(|p| p.ready()).collect();
-    let mut ids: Vec<Uuid> = ready.iter().map(|m| m.mutation_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let logged: HashMap<Uuid, _> = tx
-        .logged_mutations(&ids)
-        .await?
+    let logged: HashMap<Uuid, _> = opening
+        .logged
         .into_iter()
         .map(|l| (l.mutation_id, l))
         .collect();
@@ -195,13 +195,19 @@ pub(super) async fn apply(
         group_by_mutation(tx.conflicts_of_mutations(&with_conflicts).await?)
     };
 
-    let stored = load_records(&mut tx, &ready, &logged).await?;
+    let stored = with_open_work(&mut tx, &ready, &logged, opening.records).await?;
     let now_ms = pushes
         .iter()
         .map(|p| p.rules.now_ms)
         .max()
         .unwrap_or_default();
     let mut batch = Batch::new(now_ms, stored);
+    batch.lookups.forms.extend(
+        opening
+            .forms
+            .into_iter()
+            .map(|(key, form)| (key, form.map(Arc::new))),
+    );
     // Mutations planned by an earlier push of this group: a retry that overtook nothing, but
     // arrived together with its original, is a duplicate of it.
     let mut planned: HashMap<Uuid, (Uuid, MutationResult)> = HashMap::new();
@@ -271,19 +277,15 @@ pub(super) async fn apply(
     Ok((outcomes, tx.commit_unsynced().await?))
 }
 
-/// Records that each pushing device is syncing, with the health its phone reported, and locks
-/// its row until commit, so that two pushes of one device never run side by side (a retry
-/// overtaking its slow original waits for it). Returns each device's user and revocation.
-async fn touch_devices(
-    tx: &mut Tx,
-    pushes: &[Pending],
-) -> Result<HashMap<Uuid, (Uuid, Option<i64>)>, StoreError> {
-    // The last report of a device counts; one statement for the whole group.
+/// Each pushing device once, with the health its phone reported last in the group: touched
+/// and locked by [`Tx::open_push`], so that two pushes of one device never run side by side (a
+/// retry overtaking its slow original waits for it).
+fn touches(pushes: &[Pending]) -> Vec<Touch<'_>> {
     let mut latest: BTreeMap<Uuid, &Pending> = BTreeMap::new();
     for p in pushes {
         latest.insert(p.actor.device_id, p);
     }
-    let touches: Vec<Touch<'_>> = latest
+    latest
         .into_values()
         .map(|p| Touch {
             device_id: p.actor.device_id,
@@ -291,8 +293,37 @@ async fn touch_devices(
             at_ms: p.rules.now_ms,
             client: &p.client,
         })
-        .collect();
-    tx.touch_devices(&touches).await
+        .collect()
+}
+
+/// What the pushes read before they are planned: each mutation with the records it touches
+/// (its own and those it refers to: a new member's household, a task's evidence), and the form
+/// versions of new surveys. Read for every push, admitted or not: the device rows are read in
+/// the same call.
+fn reads<'a>(pushes: &'a [Pending], touches: &'a [Touch<'a>]) -> PushReads<'a> {
+    let mut mutations: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
+    let mut forms: Vec<(String, i64)> = Vec::new();
+    for m in pushes.iter().flat_map(Pending::ready) {
+        let mut records = vec![m.id];
+        if m.op != Op::Delete
+            && let Some(def) = registry::entity(&m.entity)
+        {
+            records.extend(observe::referenced_ids(def, &m.fields));
+            if m.op == Op::Create && observe::is_survey(def) {
+                forms.extend(observe::form_named(&m.fields));
+            }
+        }
+        mutations.push((m.mutation_id, records));
+    }
+    mutations.sort_unstable_by_key(|(id, _)| *id);
+    mutations.dedup_by_key(|(id, _)| *id);
+    forms.sort_unstable();
+    forms.dedup();
+    PushReads {
+        touches,
+        mutations,
+        forms,
+    }
 }
 
 /// The result a mutation already in the log gets again.
@@ -314,30 +345,15 @@ fn logged_result(
     }
 }
 
-/// Loads (and locks) the records the batch touches: each mutation's record, the records it
-/// refers to (a new member's household, a task's evidence), and the open work (cases and
-/// tasks) of the villages where the batch sets off follow-up work.
-async fn load_records(
+/// The records read with the push (`stored`), and the open work (cases and tasks) of the
+/// villages where the batch sets off follow-up work, loaded and locked.
+async fn with_open_work(
     tx: &mut Tx,
     ready: &[&Mutation],
     logged: &HashMap<Uuid, LoggedMutation>,
+    stored: Vec<StoredRecord>,
 ) -> Result<Vec<StoredRecord>, StoreError> {
-    let mut ids: Vec<Uuid> = Vec::new();
-    for m in ready
-        .iter()
-        .filter(|m| !logged.contains_key(&m.mutation_id))
-    {
-        ids.push(m.id);
-        if m.op != Op::Delete
-            && let Some(def) = registry::entity(&m.entity)
-        {
-            ids.extend(observe::referenced_ids(def, &m.fields));
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    let mut rows = tx.lock_records(&ids).await?;
-
+    let mut rows = stored;
     // The open work (cases and tasks) follow-up work may change: that of the household the
     // new record is about, or, where the household is not known yet (a report naming only a
     // person, a case not yet verified at a household), that of the whole village. Locking by
@@ -385,7 +401,8 @@ async fn load_records(
         work.extend(tx.work_ids(&villages).await?);
         work.sort_unstable();
         work.dedup();
-        work.retain(|id| ids.binary_search(id).is_err());
+        let held: HashSet<Uuid> = rows.iter().map(|r| r.id).collect();
+        work.retain(|id| !held.contains(id));
         rows.extend(tx.lock_records(&work).await?);
     }
     Ok(rows)

@@ -1,0 +1,293 @@
+//! What a push reads before it plans, asked for at once: its devices touched and locked, the
+//! log entries of mutations already received, the records the mutations touch, and the form
+//! versions their surveys name.
+//!
+//! On SQLite every statement sent on its own crosses to sqlx's SQLite thread and back, two
+//! thread wake-ups that cost a lone push more than the statement itself, so the four reads go
+//! as one multi-statement call whose rows say which read they answer (`part`). PostgreSQL runs
+//! them one after the other, in the order that keeps its locks deadlock-free: the device rows
+//! first, then the records in id order.
+
+use std::collections::HashMap;
+
+use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
+
+use super::batch::to_i64;
+use super::observations::FormRow;
+use super::sync::{RECORD_COLUMNS, sqlite_in_ids};
+use super::{Engine, LoggedMutation, PublishedForm, Result, StoreError, StoredRecord, Touch, Tx};
+
+/// What a push asks for before it plans.
+pub struct PushReads<'a> {
+    /// Each pushing device once, with the user pushing from it.
+    pub touches: &'a [Touch<'a>],
+    /// Each mutation's id, with the records it touches (its own and those it refers to).
+    pub mutations: Vec<(Uuid, Vec<Uuid>)>,
+    /// The form versions (key, version) its new surveys name.
+    pub forms: Vec<(String, i64)>,
+}
+
+/// What a push read before it plans.
+pub struct Opening {
+    /// Every known device's user and revocation time (`None`: live); only the live devices of
+    /// the users pushing were touched and are locked until commit.
+    pub devices: HashMap<Uuid, (Uuid, Option<i64>)>,
+    /// The log entries of the mutations already received.
+    pub logged: Vec<LoggedMutation>,
+    /// The records the mutations not yet received touch, locked on PostgreSQL. On SQLite, which
+    /// locks nothing, those of received mutations may come too.
+    pub records: Vec<StoredRecord>,
+    /// Each form version asked for (`None`: never published).
+    pub forms: Vec<((String, i64), Option<PublishedForm>)>,
+}
+
+impl Tx {
+    /// Records that each device is syncing, with the health its phone reported (what it did not
+    /// report is kept), and locks its row, so that two pushes of one device (a retry overtaking
+    /// a slow original) run one after the other; then reads what the push plans against (see
+    /// [`Opening`]). Only a live device of the user pushing is touched; the answer holds every
+    /// known device's user and revocation, so the caller can tell a revoked or handed-over
+    /// device from an unknown one.
+    pub async fn open_push(&mut self, reads: &PushReads<'_>) -> Result<Opening> {
+        let mut opening = match self.conn() {
+            Engine::Sqlite(c) => {
+                let rows = sqlite_reads(reads)
+                    .build()
+                    .fetch_all(c)
+                    .await
+                    .map_err(StoreError::from_db)?;
+                let mut opening = sqlite_opening(reads, rows)?;
+                for r in &mut opening.records {
+                    super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;
+                }
+                opening
+            }
+            Engine::Postgres(c) => {
+                let (devices, logged) = postgres_touch_and_log(c, reads).await?;
+                // Only the records of mutations not received yet are locked: a re-send writes
+                // nothing.
+                let mut ids: Vec<Uuid> = reads
+                    .mutations
+                    .iter()
+                    .filter(|(id, _)| !logged.iter().any(|l| l.mutation_id == *id))
+                    .flat_map(|(_, records)| records.iter().copied())
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                // Read, locked and opened (sealed fields) as any other push of records.
+                let records = self.lock_records(&ids).await?;
+                let mut forms = Vec::with_capacity(reads.forms.len());
+                for (key, version) in &reads.forms {
+                    forms.push(((key.clone(), *version), self.form(key, *version).await?));
+                }
+                Opening {
+                    devices,
+                    logged,
+                    records,
+                    forms,
+                }
+            }
+        };
+        // The rare rest: revoked, handed to someone else, or never registered.
+        let rest: Vec<Uuid> = reads
+            .touches
+            .iter()
+            .map(|t| t.device_id)
+            .filter(|d| !opening.devices.contains_key(d))
+            .collect();
+        if !rest.is_empty() {
+            let head = "SELECT id, user_id, revoked_at FROM devices WHERE id";
+            let rows: Vec<(Uuid, Uuid, Option<i64>)> =
+                match self.conn() {
+                    Engine::Sqlite(c) => {
+                        sqlite_in_ids(head, &rest, "")
+                            .build_query_as()
+                            .fetch_all(c)
+                            .await
+                    }
+                    Engine::Postgres(c) => sqlx::query_as(
+                        "SELECT id, user_id, revoked_at FROM devices WHERE id = ANY($1) FOR UPDATE",
+                    )
+                    .bind(&rest)
+                    .fetch_all(c)
+                    .await,
+                }
+                .map_err(StoreError::from_db)?;
+            opening
+                .devices
+                .extend(rows.into_iter().map(|(d, u, r)| (d, (u, r))));
+        }
+        Ok(opening)
+    }
+}
+
+/// PostgreSQL: the devices touched and locked, then the log entries of the mutations.
+async fn postgres_touch_and_log(
+    c: &mut sqlx::PgConnection,
+    reads: &PushReads<'_>,
+) -> Result<(HashMap<Uuid, (Uuid, Option<i64>)>, Vec<LoggedMutation>)> {
+    let touches = reads.touches;
+    let live: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE devices d SET last_seen_at = v.at,
+             app_version = COALESCE(v.app_version, d.app_version),
+             outbox_depth = COALESCE(v.outbox_depth, d.outbox_depth),
+             oldest_unsent_s = COALESCE(v.oldest_unsent_s, d.oldest_unsent_s)
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::int8[], $6::int8[])
+              AS v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s)
+         WHERE d.id = v.id AND d.user_id = v.user_id AND d.revoked_at IS NULL
+         RETURNING d.id",
+    )
+    .bind(touches.iter().map(|t| t.device_id).collect::<Vec<_>>())
+    .bind(touches.iter().map(|t| t.user_id).collect::<Vec<_>>())
+    .bind(touches.iter().map(|t| t.at_ms).collect::<Vec<_>>())
+    .bind(
+        touches
+            .iter()
+            .map(|t| t.client.app_version.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        touches
+            .iter()
+            .map(|t| t.client.outbox_depth.map(to_i64))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        touches
+            .iter()
+            .map(|t| t.client.oldest_unsent_s.map(to_i64))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *c)
+    .await
+    .map_err(StoreError::from_db)?;
+    let ids: Vec<Uuid> = reads.mutations.iter().map(|(id, _)| *id).collect();
+    let logged: Vec<LoggedMutation> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "SELECT mutation_id, device_id, status, version FROM mutations
+             WHERE mutation_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(StoreError::from_db)?
+    };
+    let devices = live
+        .into_iter()
+        .filter_map(|d| touches.iter().find(|t| t.device_id == d))
+        .map(|t| (t.device_id, (t.user_id, None)))
+        .collect();
+    Ok((devices, logged))
+}
+
+/// SQLite: the four reads as one call; each row's first column (`part`) names its read.
+fn sqlite_reads(reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "WITH v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s) AS (",
+    );
+    qb.push_values(reads.touches, |mut row, t| {
+        row.push_bind(t.device_id)
+            .push_bind(t.user_id)
+            .push_bind(t.at_ms)
+            .push_bind(t.client.app_version.as_deref())
+            .push_bind(t.client.outbox_depth.map(to_i64))
+            .push_bind(t.client.oldest_unsent_s.map(to_i64));
+    });
+    qb.push(
+        ") UPDATE devices SET last_seen_at = v.at,
+             app_version = COALESCE(v.app_version, devices.app_version),
+             outbox_depth = COALESCE(v.outbox_depth, devices.outbox_depth),
+             oldest_unsent_s = COALESCE(v.oldest_unsent_s, devices.oldest_unsent_s)
+         FROM v
+         WHERE devices.id = v.id AND devices.user_id = v.user_id AND devices.revoked_at IS NULL
+         RETURNING 'device' AS part, devices.id AS id;",
+    );
+    let ids = reads.mutations.iter().map(|(id, _)| *id);
+    let mut records: Vec<Uuid> = reads
+        .mutations
+        .iter()
+        .flat_map(|(_, records)| records.iter().copied())
+        .collect();
+    records.sort_unstable();
+    records.dedup();
+    if !reads.mutations.is_empty() {
+        qb.push(
+            " SELECT 'logged' AS part, mutation_id, device_id, status, version FROM mutations \
+             WHERE mutation_id IN (",
+        );
+        let mut list = qb.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        qb.push(");");
+    }
+    if !records.is_empty() {
+        qb.push(format!(
+            " SELECT 'record' AS part, {RECORD_COLUMNS} FROM records WHERE id IN ("
+        ));
+        let mut list = qb.separated(", ");
+        for id in records {
+            list.push_bind(id);
+        }
+        qb.push(");");
+    }
+    if !reads.forms.is_empty() {
+        qb.push(
+            " SELECT 'form' AS part, key, version, definition, published_at, published_by, \
+             retired_at FROM forms WHERE (key, version) IN (VALUES ",
+        );
+        let mut list = qb.separated(", ");
+        for (key, version) in &reads.forms {
+            list.push("(");
+            list.push_bind_unseparated(key.as_str());
+            list.push_unseparated(", ");
+            list.push_bind_unseparated(*version);
+            list.push_unseparated(")");
+        }
+        qb.push(");");
+    }
+    qb
+}
+
+/// The rows of [`sqlite_reads`], sorted by the read they answer.
+fn sqlite_opening(reads: &PushReads<'_>, rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Opening> {
+    let mut opening = Opening {
+        devices: HashMap::new(),
+        logged: Vec::new(),
+        records: Vec::new(),
+        forms: Vec::new(),
+    };
+    let mut found: HashMap<(String, i64), PublishedForm> = HashMap::new();
+    for row in rows {
+        let part: &str = row.try_get("part").map_err(StoreError::from_db)?;
+        match part {
+            "device" => {
+                let id: Uuid = row.try_get("id").map_err(StoreError::from_db)?;
+                if let Some(t) = reads.touches.iter().find(|t| t.device_id == id) {
+                    opening.devices.insert(id, (t.user_id, None));
+                }
+            }
+            "logged" => opening
+                .logged
+                .push(LoggedMutation::from_row(&row).map_err(StoreError::from_db)?),
+            "record" => opening
+                .records
+                .push(StoredRecord::from_row(&row).map_err(StoreError::from_db)?),
+            _ => {
+                let key: String = row.try_get("key").map_err(StoreError::from_db)?;
+                let version: i64 = row.try_get("version").map_err(StoreError::from_db)?;
+                let form = FormRow::from_row(&row).map_err(StoreError::from_db)?;
+                found.insert((key, version), form.into());
+            }
+        }
+    }
+    opening.forms = reads
+        .forms
+        .iter()
+        .map(|k| (k.clone(), found.remove(k)))
+        .collect();
+    Ok(opening)
+}
