@@ -276,11 +276,16 @@ fn sqlite_opening(reads: &PushReads<'_>, rows: Vec<sqlx::sqlite::SqliteRow>) -> 
             "record" => opening
                 .records
                 .push(StoredRecord::from_row(&row).map_err(StoreError::from_db)?),
-            _ => {
+            "form" => {
                 let key: String = row.try_get("key").map_err(StoreError::from_db)?;
                 let version: i64 = row.try_get("version").map_err(StoreError::from_db)?;
                 let form = FormRow::from_row(&row).map_err(StoreError::from_db)?;
                 found.insert((key, version), form.into());
+            }
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "a push's reads answered an unknown part {other:?}"
+                )));
             }
         }
     }

@@ -299,7 +299,8 @@ fn touches(pushes: &[Pending]) -> Vec<Touch<'_>> {
 /// What the pushes read before they are planned: each mutation with the records it touches
 /// (its own and those it refers to: a new member's household, a task's evidence), and the form
 /// versions of new surveys. Read for every push, admitted or not: the device rows are read in
-/// the same call.
+/// the same call. A mutation id that comes twice keeps both entries: the second may be planned
+/// (its first rejected) against records of its own.
 fn reads<'a>(pushes: &'a [Pending], touches: &'a [Touch<'a>]) -> PushReads<'a> {
     let mut mutations: Vec<(Uuid, Vec<Uuid>)> = Vec::new();
     let mut forms: Vec<(String, i64)> = Vec::new();
@@ -315,8 +316,6 @@ fn reads<'a>(pushes: &'a [Pending], touches: &'a [Touch<'a>]) -> PushReads<'a> {
         }
         mutations.push((m.mutation_id, records));
     }
-    mutations.sort_unstable_by_key(|(id, _)| *id);
-    mutations.dedup_by_key(|(id, _)| *id);
     forms.sort_unstable();
     forms.dedup();
     PushReads {
