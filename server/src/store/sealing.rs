@@ -83,7 +83,8 @@ pub(super) fn open_value(key: &DataKey, entity: &str, field: &str, value: Value)
 /// One ID-card number of a record: `(record, field, keyed hash)`.
 type IndexEntry = (Uuid, &'static str, Vec<u8>);
 
-/// The records of the batch that hold ID-card fields, and every number they now hold.
+/// The records of the batch whose ID-card entries are replaced (those that hold ID-card fields
+/// and were stored before), and every number the batch's records now hold.
 fn index_entries(key: &DataKey, batch: &WriteBatch) -> (Vec<Uuid>, Vec<IndexEntry>) {
     let mut touched = Vec::new();
     let mut entries = Vec::new();
@@ -100,7 +101,11 @@ fn index_entries(key: &DataKey, batch: &WriteBatch) -> (Vec<Uuid>, Vec<IndexEntr
         if id_fields.is_empty() {
             continue;
         }
-        touched.push(r.id);
+        // A record new in this batch has no entries to replace: no delete for it (a statement,
+        // on SQLite a crossing to its thread, saved on every new household).
+        if !r.created {
+            touched.push(r.id);
+        }
         if r.state.deleted {
             continue;
         }
@@ -117,22 +122,25 @@ impl Tx {
     /// Replaces the ID-card index entries of the batch's records.
     pub(super) async fn index_id_cards(&mut self, batch: &WriteBatch) -> Result<()> {
         let (touched, entries) = index_entries(self.key(), batch);
-        if touched.is_empty() {
+        if touched.is_empty() && entries.is_empty() {
             return Ok(());
         }
         match self.conn() {
             Engine::Sqlite(c) => {
-                let mut del =
-                    QueryBuilder::<Sqlite>::new("DELETE FROM id_card_index WHERE record_id IN (");
-                let mut list = del.separated(", ");
-                for id in &touched {
-                    list.push_bind(*id);
+                if !touched.is_empty() {
+                    let mut del = QueryBuilder::<Sqlite>::new(
+                        "DELETE FROM id_card_index WHERE record_id IN (",
+                    );
+                    let mut list = del.separated(", ");
+                    for id in &touched {
+                        list.push_bind(*id);
+                    }
+                    del.push(")");
+                    del.build()
+                        .execute(&mut *c)
+                        .await
+                        .map_err(StoreError::from_db)?;
                 }
-                del.push(")");
-                del.build()
-                    .execute(&mut *c)
-                    .await
-                    .map_err(StoreError::from_db)?;
                 if !entries.is_empty() {
                     let mut ins = QueryBuilder::<Sqlite>::new(
                         "INSERT INTO id_card_index (record_id, field, blind) ",
@@ -149,11 +157,13 @@ impl Tx {
                 }
             }
             Engine::Postgres(c) => {
-                sqlx::query("DELETE FROM id_card_index WHERE record_id = ANY($1)")
-                    .bind(&touched)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(StoreError::from_db)?;
+                if !touched.is_empty() {
+                    sqlx::query("DELETE FROM id_card_index WHERE record_id = ANY($1)")
+                        .bind(&touched)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(StoreError::from_db)?;
+                }
                 if !entries.is_empty() {
                     sqlx::query(
                         "INSERT INTO id_card_index (record_id, field, blind)
