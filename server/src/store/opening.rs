@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::batch::to_i64;
 use super::observations::FormRow;
-use super::sync::{RECORD_COLUMNS, sqlite_in_ids};
+use super::sync::{RECORD_COLUMNS, push_in_ids, sqlite_in_ids};
 use super::{Engine, LoggedMutation, PublishedForm, Result, StoreError, StoredRecord, Touch, Tx};
 
 /// What a push asks for before it plans.
@@ -214,25 +214,21 @@ fn sqlite_reads(reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
     records.sort_unstable();
     records.dedup();
     if !reads.mutations.is_empty() {
-        qb.push(
+        push_in_ids(
+            &mut qb,
             " SELECT 'logged' AS part, mutation_id, device_id, status, version FROM mutations \
-             WHERE mutation_id IN (",
+             WHERE mutation_id",
+            ids,
         );
-        let mut list = qb.separated(", ");
-        for id in ids {
-            list.push_bind(id);
-        }
-        qb.push(");");
+        qb.push(";");
     }
     if !records.is_empty() {
-        qb.push(format!(
-            " SELECT 'record' AS part, {RECORD_COLUMNS} FROM records WHERE id IN ("
-        ));
-        let mut list = qb.separated(", ");
-        for id in records {
-            list.push_bind(id);
-        }
-        qb.push(");");
+        push_in_ids(
+            &mut qb,
+            &format!(" SELECT 'record' AS part, {RECORD_COLUMNS} FROM records WHERE id"),
+            records,
+        );
+        qb.push(";");
     }
     if !reads.forms.is_empty() {
         qb.push(

@@ -128,18 +128,15 @@ impl Tx {
         match self.conn() {
             Engine::Sqlite(c) => {
                 if !touched.is_empty() {
-                    let mut del = QueryBuilder::<Sqlite>::new(
-                        "DELETE FROM id_card_index WHERE record_id IN (",
-                    );
-                    let mut list = del.separated(", ");
-                    for id in &touched {
-                        list.push_bind(*id);
-                    }
-                    del.push(")");
-                    del.build()
-                        .execute(&mut *c)
-                        .await
-                        .map_err(StoreError::from_db)?;
+                    super::sync::sqlite_in_ids(
+                        "DELETE FROM id_card_index WHERE record_id",
+                        &touched,
+                        "",
+                    )
+                    .build()
+                    .execute(&mut *c)
+                    .await
+                    .map_err(StoreError::from_db)?;
                 }
                 if !entries.is_empty() {
                     let mut ins = QueryBuilder::<Sqlite>::new(

@@ -14,15 +14,25 @@ pub(super) const RECORD_COLUMNS: &str = "id, entity, scope, version, deleted, fi
 
 /// `SELECT … WHERE id IN (…)` for SQLite, which has no array parameters.
 pub(super) fn sqlite_in_ids(head: &str, ids: &[Uuid], tail: &str) -> QueryBuilder<Sqlite> {
-    let mut qb = QueryBuilder::<Sqlite>::new(head);
+    let mut qb = QueryBuilder::<Sqlite>::new("");
+    push_in_ids(&mut qb, head, ids.iter().copied());
+    qb.push(tail);
+    qb
+}
+
+/// Appends `head IN (…ids) ` to a statement being built (one of several in a call).
+pub(super) fn push_in_ids(
+    qb: &mut QueryBuilder<Sqlite>,
+    head: &str,
+    ids: impl IntoIterator<Item = Uuid>,
+) {
+    qb.push(head);
     qb.push(" IN (");
     let mut list = qb.separated(", ");
     for id in ids {
-        list.push_bind(*id);
+        list.push_bind(id);
     }
     qb.push(") ");
-    qb.push(tail);
-    qb
 }
 
 /// A push's contact with its device: the user pushing, when, and the health the phone reported.

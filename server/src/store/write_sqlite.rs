@@ -5,6 +5,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::batch::{RecordWrite, WriteBatch, kind_str, to_i64};
 use super::stamps::StampsOf;
+use super::sync::push_in_ids;
 
 /// The sequence number the head has reached, inside the statements that follow its update.
 const HEAD: &str = "(SELECT seq FROM sync_head WHERE id = 1)";
@@ -31,12 +32,12 @@ pub(super) async fn write_sqlite(
     // syncs later (`wal_sync`).
     let old_places = unsynced && !updated.is_empty();
     if old_places {
-        qb.push("SELECT MIN(seq) FROM records WHERE id IN (");
-        let mut list = qb.separated(", ");
-        for (_, r) in &updated {
-            list.push_bind(r.id);
-        }
-        qb.push("); ");
+        push_in_ids(
+            &mut qb,
+            "SELECT MIN(seq) FROM records WHERE id",
+            updated.iter().map(|(_, r)| r.id),
+        );
+        qb.push("; ");
     }
     // The next row: the head after the batch.
     qb.push("UPDATE sync_head SET seq = seq + ");
