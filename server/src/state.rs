@@ -25,6 +25,8 @@ struct Inner {
     blobs: Blobs,
     receipts: Signer,
     metrics: crate::metrics::Metrics,
+    /// The callers of sessions that pushed before (`service::caller::SessionCache`).
+    sessions: crate::service::caller::SessionCache,
     /// Started with the first push (it needs the runtime `new` may be called outside of).
     committer: std::sync::OnceLock<Committer>,
 }
@@ -45,6 +47,7 @@ impl AppState {
                 blobs,
                 receipts,
                 metrics: crate::metrics::Metrics::default(),
+                sessions: crate::service::caller::SessionCache::default(),
                 committer: std::sync::OnceLock::new(),
             }),
         }
@@ -60,6 +63,10 @@ impl AppState {
 
     pub fn blobs(&self) -> &Blobs {
         &self.inner.blobs
+    }
+
+    pub fn sessions(&self) -> &crate::service::caller::SessionCache {
+        &self.inner.sessions
     }
 
     pub fn store(&self) -> &Store {

@@ -17,7 +17,7 @@ use crate::auth::TokenError;
 use crate::service::Caller;
 use crate::service::caller::session_ended;
 use crate::state::AppState;
-use crate::sync::Actor;
+use crate::sync::{Actor, SessionCheck};
 
 /// `Json` whose rejections are [`ApiError`]s, and which serialises responses.
 pub struct AppJson<T>(pub T);
@@ -191,6 +191,32 @@ impl FromRequestParts<AppState> for AuthActor {
             Caller::actor_of_session(state.store(), claims.sid, claims.sub, claims.pair).await?;
         check_names(&caller, &claims)?;
         Ok(AuthActor(caller, actor))
+    }
+}
+
+/// [`AuthActor`] for a push: a session that pushed before is not read for the request but in
+/// the push's own transaction, with the other pushes committed with it
+/// (`Caller::actor_for_push`); the check says which.
+pub struct PushActor(pub Caller, pub Actor, pub Option<SessionCheck>);
+
+impl FromRequestParts<AppState> for PushActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let claims = token_claims(parts, state)?;
+        let (caller, actor, check) = Caller::actor_for_push(
+            state.store(),
+            state.sessions(),
+            claims.sid,
+            claims.sub,
+            claims.pair,
+        )
+        .await?;
+        check_names(&caller, &claims)?;
+        Ok(PushActor(caller, actor, check))
     }
 }
 

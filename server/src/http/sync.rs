@@ -13,7 +13,7 @@ use fieldsync_protocol::receipt::{ReceiptBody, ReceiptKey};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{AppJson, AppQuery, AuthActor, AuthUser, ClientHeaders};
+use super::extract::{AppJson, AppQuery, AuthActor, AuthUser, ClientHeaders, PushActor};
 use crate::clock;
 use crate::service::push;
 use crate::state::AppState;
@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
     ))]
 async fn push_batch(
     State(state): State<AppState>,
-    AuthActor(auth, actor): AuthActor,
+    PushActor(auth, actor, check): PushActor,
     ClientHeaders(headers): ClientHeaders,
     AppJson(req): AppJson<RawPushRequest>,
 ) -> Result<AppJson<PushResponse>, ApiError> {
@@ -76,7 +76,7 @@ async fn push_batch(
         outbox_depth: body.outbox_depth.or(headers.outbox_depth),
         oldest_unsent_s: body.oldest_unsent_s.or(headers.oldest_unsent_s),
     };
-    let mut results = push::push_as(&state, &actor, req.mutations, &client, now_ms).await?;
+    let mut results = push::push_as(&state, &actor, req.mutations, &client, now_ms, check).await?;
     // The pull it carries is read after the push committed. Its failure does not fail the
     // push, whose results must reach the phone: the answer goes without `pull`, and the phone's
     // `GET` pull hears what was wrong.

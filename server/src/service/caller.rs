@@ -2,7 +2,8 @@
 //! end it came through (the API's bearer token, the console's cookie), and what follows from
 //! it: the villages the caller may touch today.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, PoisonError};
 
 use fieldsync_protocol::Role;
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
@@ -13,6 +14,7 @@ use crate::clock;
 use crate::state::AppState;
 use crate::store::{SessionAuth, Store};
 use crate::sync::Actor;
+use crate::sync::SessionCheck;
 
 /// The caller of an operation: a user on a device, in a session. Made only from a session
 /// checked against the database on every request, so an ended session, a revoked device or a
@@ -50,8 +52,56 @@ impl Caller {
         user_id: Uuid,
         pair: Option<Uuid>,
     ) -> Result<(Caller, Actor), ServiceError> {
+        let day = clock::iso(clock::today());
+        Caller::read_actor(store, session_id, user_id, pair, &day).await
+    }
+
+    /// [`Caller::actor_of_session`] for a push, which is checked again in its own transaction:
+    /// a session that pushed before (`cache`) is not read here, and the push carries a
+    /// [`SessionCheck`] instead, so that the committer reads every session of a group in one
+    /// statement of the group's transaction (`crate::sync::push`); the first push of a session
+    /// (or of a day, or with a new pair of tokens, whose first use must be noted) reads it here
+    /// as any other request does.
+    pub async fn actor_for_push(
+        store: &Store,
+        cache: &SessionCache,
+        session_id: Uuid,
+        user_id: Uuid,
+        pair: Option<Uuid>,
+    ) -> Result<(Caller, Actor, Option<SessionCheck>), ServiceError> {
+        let day = clock::iso(clock::today());
+        if let Some((caller, actor, assigned)) = cache.known(session_id, &day, pair) {
+            let check = SessionCheck {
+                session_id,
+                day,
+                assigned,
+            };
+            return Ok((caller, actor, Some(check)));
+        }
+        // Read before the villages: were they changed between the two reads, the villages read
+        // would be the newer, and the next push's check would find the assignments changed
+        // and read both again (never the other way round).
+        let assigned: BTreeSet<String> = store
+            .user_assignments(user_id, &day)
+            .await?
+            .into_iter()
+            .collect();
+        let (caller, actor) = Caller::read_actor(store, session_id, user_id, pair, &day).await?;
+        cache.remember(&caller, &actor, &day, pair, assigned);
+        Ok((caller, actor, None))
+    }
+
+    /// The session read with its user's villages on `day`, the pair of tokens the request came
+    /// with noted as used.
+    async fn read_actor(
+        store: &Store,
+        session_id: Uuid,
+        user_id: Uuid,
+        pair: Option<Uuid>,
+        day: &str,
+    ) -> Result<(Caller, Actor), ServiceError> {
         let (session, villages) = store
-            .session_with_villages(session_id, user_id, &clock::iso(clock::today()))
+            .session_with_villages(session_id, user_id, day)
             .await?
             .ok_or_else(session_ended)?;
         note_pair_used(store, session_id, &session, pair).await?;
@@ -117,6 +167,80 @@ impl Caller {
             )
             .at("village")),
         }
+    }
+}
+
+/// The callers of sessions that pushed before, for [`Caller::actor_for_push`]: what their last
+/// read said, by session. Never trusted alone: a push of a known caller is checked again in
+/// its transaction, and refused there (and forgotten here) if the session ended or the
+/// caller's role or assignments changed. Each replica keeps its own.
+#[derive(Default)]
+pub struct SessionCache {
+    known: Mutex<HashMap<Uuid, Known>>,
+}
+
+struct Known {
+    caller: Caller,
+    actor: Actor,
+    /// The day the villages were read for.
+    day: String,
+    /// The pair of tokens the read came with, noted as used then. A request with another pair
+    /// (the phone refreshed) is read as a new session is: the first use of a pair must be noted
+    /// (`note_pair_used`).
+    pair: Option<Uuid>,
+    /// The divisions the user was assigned to that day, read before the villages: the push's
+    /// transaction compares them with the assignments then (`SessionCheck`).
+    assigned: BTreeSet<String>,
+}
+
+impl SessionCache {
+    /// Sessions remembered at most; past that the cache starts again (each session is read
+    /// once more on its next push).
+    const MOST: usize = 20_000;
+
+    fn known(
+        &self,
+        session_id: Uuid,
+        day: &str,
+        pair: Option<Uuid>,
+    ) -> Option<(Caller, Actor, BTreeSet<String>)> {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known
+            .get(&session_id)
+            .filter(|k| k.day == day && k.pair == pair)
+            .map(|k| (k.caller.clone(), k.actor.clone(), k.assigned.clone()))
+    }
+
+    fn remember(
+        &self,
+        caller: &Caller,
+        actor: &Actor,
+        day: &str,
+        pair: Option<Uuid>,
+        assigned: BTreeSet<String>,
+    ) {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= Self::MOST {
+            known.clear();
+        }
+        known.insert(
+            caller.session_id,
+            Known {
+                caller: caller.clone(),
+                actor: actor.clone(),
+                day: day.to_owned(),
+                pair,
+                assigned,
+            },
+        );
+    }
+
+    /// Drops what is known of a session: its next push reads it.
+    pub fn forget(&self, session_id: Uuid) {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&session_id);
     }
 }
 

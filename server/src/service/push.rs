@@ -11,8 +11,8 @@ use super::{Caller, ServiceError};
 use crate::config::Settings;
 use crate::state::AppState;
 use crate::store::SubmissionNote;
-use crate::sync::Actor;
-use crate::sync::push::PushRules;
+use crate::sync::push::{PushError, PushRules};
+use crate::sync::{Actor, SessionCheck};
 
 /// The limits a push is judged by, from the settings.
 pub fn rules(state: &AppState, now_ms: i64) -> PushRules {
@@ -43,22 +43,40 @@ pub async fn push(
     now_ms: i64,
 ) -> Result<Vec<MutationResult>, ServiceError> {
     let actor = caller.actor(state).await?;
-    push_as(state, &actor, mutations, client, now_ms).await
+    push_as(state, &actor, mutations, client, now_ms, None).await
 }
 
 /// [`push`] for a caller whose villages are read already.
+/// With `check`, the caller was known from an earlier push of its session and is checked again
+/// in the push's transaction (`Caller::actor_for_push`); a session found ended or changed there
+/// is forgotten, so that the phone's next request reads it.
 pub async fn push_as(
     state: &AppState,
     actor: &Actor,
     mutations: Vec<Value>,
     client: &ClientInfo,
     now_ms: i64,
+    check: Option<SessionCheck>,
 ) -> Result<Vec<MutationResult>, ServiceError> {
     let rules = rules(state, now_ms);
-    Ok(state
+    let session = check.as_ref().map(|c| c.session_id);
+    match state
         .committer()
-        .push(actor, &rules, mutations, client)
-        .await?)
+        .push(actor, &rules, mutations, client, check)
+        .await
+    {
+        Ok(results) => Ok(results),
+        Err(e) => {
+            if let (
+                PushError::SessionEnded | PushError::AccountDisabled | PushError::CallerChanged,
+                Some(s),
+            ) = (&e, session)
+            {
+                state.sessions().forget(s);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// [`push`] for the mutations an OpenRosa submission became: the submission is noted as

@@ -1,20 +1,23 @@
 //! What a push reads before it plans, asked for at once: its devices touched and locked, the
-//! log entries of mutations already received, the records the mutations touch, and the form
-//! versions their surveys name.
+//! log entries of mutations already received, the records the mutations touch, the form
+//! versions their surveys name, and the sessions of pushes whose caller was known from before
+//! (`sync::actor::SessionCheck`), with their users' assignments.
 //!
 //! On SQLite every statement sent on its own crosses to sqlx's SQLite thread and back, two
-//! thread wake-ups that cost a lone push more than the statement itself, so the four reads go
-//! as one multi-statement call whose rows say which read they answer (`part`). PostgreSQL runs
-//! them one after the other, in the order that keeps its locks deadlock-free: the device rows
-//! first, then the records in id order.
+//! thread wake-ups that cost a lone push more than the statement itself, so the reads go as one
+//! multi-statement call whose rows say which read they answer (`part`). PostgreSQL runs them
+//! one after the other, in the order that keeps its locks deadlock-free: the device rows first,
+//! then the records in id order; the sessions of the whole group are one statement.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use super::batch::to_i64;
 use super::observations::FormRow;
+use super::sessions::{CheckedSession, checked_sessions, checked_sessions_sql};
 use super::sync::{RECORD_COLUMNS, push_in_ids, sqlite_in_ids};
 use super::{Engine, LoggedMutation, PublishedForm, Result, StoreError, StoredRecord, Touch, Tx};
 
@@ -26,6 +29,10 @@ pub struct PushReads<'a> {
     pub mutations: Vec<(Uuid, Vec<Uuid>)>,
     /// The form versions (key, version) its new surveys name.
     pub forms: Vec<(String, i64)>,
+    /// The sessions to check again, in the transaction (pushes whose caller was known from
+    /// before), and the day whose assignments they are checked with.
+    pub sessions: Vec<Uuid>,
+    pub day: String,
 }
 
 /// What a push read before it plans.
@@ -40,6 +47,8 @@ pub struct Opening {
     pub records: Vec<StoredRecord>,
     /// Each form version asked for (`None`: never published).
     pub forms: Vec<((String, i64), Option<PublishedForm>)>,
+    /// The sessions asked for that exist, with their users' assignments on the day asked for.
+    pub sessions: HashMap<Uuid, CheckedSession>,
 }
 
 impl Tx {
@@ -81,11 +90,18 @@ impl Tx {
                 for (key, version) in &reads.forms {
                     forms.push(((key.clone(), *version), self.form(key, *version).await?));
                 }
+                let sessions = match self.conn() {
+                    Engine::Postgres(c) if !reads.sessions.is_empty() => {
+                        postgres_sessions(c, reads).await?
+                    }
+                    _ => HashMap::new(),
+                };
                 Opening {
                     devices,
                     logged,
                     records,
                     forms,
+                    sessions,
                 }
             }
         };
@@ -183,7 +199,24 @@ async fn postgres_touch_and_log(
     Ok((devices, logged))
 }
 
-/// SQLite: the four reads as one call; each row's first column (`part`) names its read.
+/// PostgreSQL: the sessions to check, with their users' assignments (one statement for the
+/// group, instead of one read per request).
+async fn postgres_sessions(
+    c: &mut sqlx::PgConnection,
+    reads: &PushReads<'_>,
+) -> Result<HashMap<Uuid, CheckedSession>> {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("{} = ANY($1)", checked_sessions_sql("$2")));
+    let rows = sqlx::query(SQL.as_str())
+        .bind(&reads.sessions)
+        .bind(&reads.day)
+        .fetch_all(c)
+        .await
+        .map_err(StoreError::from_db)?;
+    checked_sessions(&rows)
+}
+
+/// SQLite: the reads as one call; each row's first column (`part`) names its read.
 fn sqlite_reads(reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
     let mut qb = QueryBuilder::<Sqlite>::new(
         "WITH v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s) AS (",
@@ -245,6 +278,15 @@ fn sqlite_reads(reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
         }
         qb.push(");");
     }
+    if !reads.sessions.is_empty() {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| checked_sessions_sql("(SELECT day FROM p)"));
+        qb.push(" WITH p(day) AS (SELECT ");
+        qb.push_bind(reads.day.as_str());
+        qb.push(") ");
+        push_in_ids(&mut qb, SQL.as_str(), reads.sessions.iter().copied());
+        qb.push(";");
+    }
     qb
 }
 
@@ -255,7 +297,9 @@ fn sqlite_opening(reads: &PushReads<'_>, rows: Vec<sqlx::sqlite::SqliteRow>) -> 
         logged: Vec::new(),
         records: Vec::new(),
         forms: Vec::new(),
+        sessions: HashMap::new(),
     };
+    let mut sessions = Vec::new();
     let mut found: HashMap<(String, i64), PublishedForm> = HashMap::new();
     for row in rows {
         let part: &str = row.try_get("part").map_err(StoreError::from_db)?;
@@ -278,6 +322,7 @@ fn sqlite_opening(reads: &PushReads<'_>, rows: Vec<sqlx::sqlite::SqliteRow>) -> 
                 let form = FormRow::from_row(&row).map_err(StoreError::from_db)?;
                 found.insert((key, version), form.into());
             }
+            "session" => sessions.push(row),
             other => {
                 return Err(StoreError::Corrupt(format!(
                     "a push's reads answered an unknown part {other:?}"
@@ -290,5 +335,6 @@ fn sqlite_opening(reads: &PushReads<'_>, rows: Vec<sqlx::sqlite::SqliteRow>) -> 
         .iter()
         .map(|k| (k.clone(), found.remove(k)))
         .collect();
+    opening.sessions = checked_sessions(&sessions)?;
     Ok(opening)
 }

@@ -22,3 +22,17 @@ impl Actor {
         }
     }
 }
+
+/// A push whose caller was known from an earlier request of the same session
+/// (`service::caller::SessionCache`) rather than read for it: the committer reads the session
+/// again in the push's own transaction and refuses the push unless the session is still alive
+/// and its user has the role it was judged with and the assignments on `day` its villages were
+/// read from.
+#[derive(Clone, Debug)]
+pub struct SessionCheck {
+    pub session_id: Uuid,
+    /// The `YYYY-MM-DD` day the villages were read for.
+    pub day: String,
+    /// The division codes the user was assigned to that day, read before the villages.
+    pub assigned: BTreeSet<String>,
+}

@@ -32,7 +32,7 @@ use fieldsync_protocol::push::{ClientInfo, MutationResult};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::actor::Actor;
+use super::actor::{Actor, SessionCheck};
 use super::push::{Outcome, Pending, PushError, PushRules, WhenSynced, apply};
 use super::retry::retrying;
 use crate::store::{Durable, Store, StoreError, SubmissionNote};
@@ -97,14 +97,18 @@ impl Committer {
 
     /// Validates a push and applies it with whatever pushes arrive with it; one result per
     /// mutation, in order.
+    /// With `check`, the caller was known from before, and its session is read again in the
+    /// group's transaction ([`SessionCheck`]).
     pub async fn push(
         &self,
         actor: &Actor,
         rules: &PushRules,
         raw: Vec<Value>,
         client: &ClientInfo,
+        check: Option<SessionCheck>,
     ) -> Result<Vec<MutationResult>, PushError> {
-        self.send(Pending::new(actor, rules, raw, client)).await
+        self.send(Pending::new(actor, rules, raw, client).with_check(check))
+            .await
     }
 
     /// [`Committer::push`] for the mutations an OpenRosa submission became: the submission is

@@ -18,5 +18,5 @@ mod travel;
 mod validate;
 mod work;
 
-pub use actor::Actor;
+pub use actor::{Actor, SessionCheck};
 pub(crate) use household::household_of;

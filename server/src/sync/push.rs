@@ -22,14 +22,14 @@ use fieldsync_protocol::registry::{self, EntityDef};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::actor::Actor;
+use super::actor::{Actor, SessionCheck};
 pub use super::batch::PushRules;
 use super::batch::{Batch, Step};
 use super::retry::{IsRetry, retrying};
 use super::{observe, plan, validate};
 use crate::store::{
-    ConflictRow, Durable, LoggedMutation, PushReads, Store, StoreError, StoredRecord,
-    SubmissionNote, Touch, Tx,
+    CheckedSession, ConflictRow, Durable, LoggedMutation, PushReads, Store, StoreError,
+    StoredRecord, SubmissionNote, Touch, Tx,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,16 @@ pub enum PushError {
     DeviceRevoked,
     #[error("the device belongs to another user now")]
     DeviceMismatch,
+    /// The session was checked again in the push's transaction ([`SessionCheck`]) and has
+    /// ended (logged out, its device revoked or handed over).
+    #[error("this session has ended; log in again")]
+    SessionEnded,
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// The session's user has another role or other villages than the push was judged with:
+    /// it is not applied, and the phone's retry is judged afresh.
+    #[error("the account's role or villages changed during the push; send it again")]
+    CallerChanged,
 }
 
 impl IsRetry for PushError {
@@ -66,6 +76,8 @@ pub(super) struct Pending {
     rules: PushRules,
     slots: Vec<Slot>,
     client: ClientInfo,
+    /// The session to check again in the transaction: the caller was known from before.
+    check: Option<SessionCheck>,
     /// The OpenRosa submission these mutations came from: noted as pushed in the same
     /// transaction when none of them was rejected, so that it is marked pushed if and only if
     /// its records were committed, at no commit of its own.
@@ -88,8 +100,15 @@ impl Pending {
             rules: rules.clone(),
             slots: prepare(actor, rules, raw),
             client: client.clone(),
+            check: None,
             submission: None,
         }
+    }
+
+    /// The same, its session checked again in the transaction (see `check`).
+    pub(super) fn with_check(mut self, check: Option<SessionCheck>) -> Pending {
+        self.check = check;
+        self
     }
 
     /// The same, carrying the submission the mutations came from (see `submission`).
@@ -170,13 +189,14 @@ pub(super) async fn apply(
     let touches = touches(pushes);
     let opening = tx.open_push(&reads(pushes, &touches)).await?;
     let devices = opening.devices;
+    let day = crate::clock::iso(crate::clock::date_of_ms(now_of(pushes)));
     let admitted: Vec<Result<&Pending, PushError>> = pushes
         .iter()
         .map(|p| match devices.get(&p.actor.device_id) {
             None => Err(PushError::UnknownDevice),
             Some((_, Some(_))) => Err(PushError::DeviceRevoked),
             Some((user, None)) if *user != p.actor.user_id => Err(PushError::DeviceMismatch),
-            Some(_) => Ok(p),
+            Some(_) => still_the_caller(p, &opening.sessions, &day).map(|()| p),
         })
         .collect();
 
@@ -196,12 +216,7 @@ pub(super) async fn apply(
     };
 
     let stored = with_open_work(&mut tx, &ready, &logged, opening.records).await?;
-    let now_ms = pushes
-        .iter()
-        .map(|p| p.rules.now_ms)
-        .max()
-        .unwrap_or_default();
-    let mut batch = Batch::new(now_ms, stored);
+    let mut batch = Batch::new(now_of(pushes), stored);
     batch.lookups.forms.extend(
         opening
             .forms
@@ -277,6 +292,45 @@ pub(super) async fn apply(
     Ok((outcomes, tx.commit_unsynced().await?))
 }
 
+/// The time a group is applied at: its latest push's.
+fn now_of(pushes: &[Pending]) -> i64 {
+    pushes
+        .iter()
+        .map(|p| p.rules.now_ms)
+        .max()
+        .unwrap_or_default()
+}
+
+/// A push whose caller was known from before ([`SessionCheck`]) goes on only if its session,
+/// read again in this transaction, is alive and its user has the role and the assignments (on
+/// the group's day) the push was judged with. The order of the refusals is that of
+/// `service::caller::Caller::alive`.
+fn still_the_caller(
+    p: &Pending,
+    sessions: &HashMap<Uuid, CheckedSession>,
+    day: &str,
+) -> Result<(), PushError> {
+    let Some(check) = &p.check else {
+        return Ok(());
+    };
+    let Some(s) = sessions.get(&check.session_id) else {
+        return Err(PushError::SessionEnded);
+    };
+    if s.auth.user_disabled_at.is_some() {
+        return Err(PushError::AccountDisabled);
+    }
+    if !s.auth.is_alive()
+        || s.auth.user_id != p.actor.user_id
+        || s.auth.device_id != p.actor.device_id
+    {
+        return Err(PushError::SessionEnded);
+    }
+    if check.day != day || s.auth.role != p.actor.role.as_str() || s.assigned != check.assigned {
+        return Err(PushError::CallerChanged);
+    }
+    Ok(())
+}
+
 /// Each pushing device once, with the health its phone reported last in the group: touched
 /// and locked by [`Tx::open_push`], so that two pushes of one device never run side by side (a
 /// retry overtaking its slow original waits for it).
@@ -318,10 +372,18 @@ fn reads<'a>(pushes: &'a [Pending], touches: &'a [Touch<'a>]) -> PushReads<'a> {
     }
     forms.sort_unstable();
     forms.dedup();
+    let mut sessions: Vec<Uuid> = pushes
+        .iter()
+        .filter_map(|p| p.check.as_ref().map(|c| c.session_id))
+        .collect();
+    sessions.sort_unstable();
+    sessions.dedup();
     PushReads {
         touches,
         mutations,
         forms,
+        sessions,
+        day: crate::clock::iso(crate::clock::date_of_ms(now_of(pushes))),
     }
 }
 

@@ -28,6 +28,7 @@ mod openapi;
 mod openrosa;
 mod pull;
 mod push;
+mod push_sessions;
 mod readme;
 mod replica;
 mod reports;
