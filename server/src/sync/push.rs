@@ -48,9 +48,9 @@ pub enum PushError {
     SessionEnded,
     #[error("the account is disabled")]
     AccountDisabled,
-    /// The session's user has another role or other villages than the push was judged with:
-    /// it is not applied, and the phone's retry is judged afresh.
-    #[error("the account's role or villages changed during the push; send it again")]
+    /// The session's user has another role or other assignments than when the push was
+    /// judged: it is not applied, and the phone's retry is judged afresh.
+    #[error("the account's role or assignments changed during the push; send it again")]
     CallerChanged,
 }
 
@@ -187,16 +187,16 @@ pub(super) async fn apply(
         WhenSynced::Later => store.begin_unsynced().await?,
     };
     let touches = touches(pushes);
-    let opening = tx.open_push(&reads(pushes, &touches)).await?;
+    let reads = reads(pushes, &touches);
+    let opening = tx.open_push(&reads).await?;
     let devices = opening.devices;
-    let day = crate::clock::iso(crate::clock::date_of_ms(now_of(pushes)));
     let admitted: Vec<Result<&Pending, PushError>> = pushes
         .iter()
         .map(|p| match devices.get(&p.actor.device_id) {
             None => Err(PushError::UnknownDevice),
             Some((_, Some(_))) => Err(PushError::DeviceRevoked),
             Some((user, None)) if *user != p.actor.user_id => Err(PushError::DeviceMismatch),
-            Some(_) => still_the_caller(p, &opening.sessions, &day).map(|()| p),
+            Some(_) => still_the_caller(p, &opening.sessions, &reads.day).map(|()| p),
         })
         .collect();
 
