@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::clock;
 use crate::state::AppState;
-use crate::store::{SessionAuth, Store};
+use crate::store::{Refusal, SessionAuth, Store};
 use crate::sync::Actor;
 use crate::sync::SessionCheck;
 
@@ -112,14 +112,8 @@ impl Caller {
 
     /// The caller of a session read from the database, if it is alive.
     fn alive(session_id: Uuid, session: SessionAuth) -> Result<Caller, ServiceError> {
-        if session.user_disabled_at.is_some() {
-            return Err(ServiceError::Unauthenticated(ErrorDetail::new(
-                ErrorCode::Unauthorized,
-                "the account is disabled",
-            )));
-        }
-        if !session.is_alive() {
-            return Err(session_ended());
+        if let Some(r) = session.refusal() {
+            return Err(refused(r));
         }
         Ok(Caller {
             user_id: session.user_id,
@@ -258,6 +252,17 @@ async fn note_pair_used(
             Ok(store.pair_used(session_id, p).await?)
         }
         _ => Ok(()),
+    }
+}
+
+/// The answer to a refused session: the same for a request's read and a push's check.
+pub fn refused(r: Refusal) -> ServiceError {
+    match r {
+        Refusal::Disabled => ServiceError::Unauthenticated(ErrorDetail::new(
+            ErrorCode::Unauthorized,
+            "the account is disabled",
+        )),
+        Refusal::Ended => session_ended(),
     }
 }
 

@@ -157,12 +157,10 @@ impl From<PushError> for ServiceError {
     fn from(e: PushError) -> Self {
         let code = match e {
             PushError::Store(s) => return s.into(),
-            PushError::UnknownDevice | PushError::DeviceRevoked | PushError::SessionEnded => {
-                ErrorCode::DeviceRevoked
-            }
+            PushError::UnknownDevice | PushError::DeviceRevoked => ErrorCode::DeviceRevoked,
             PushError::DeviceMismatch => ErrorCode::DeviceMismatch,
-            PushError::AccountDisabled => ErrorCode::Unauthorized,
-            // Judged with a role or villages that are no longer the caller's: the phone sends
+            PushError::Session(r) => return super::caller::refused(r),
+            // Judged with a role or assignments that are no longer the caller's: the phone sends
             // it again, and that request reads them.
             PushError::CallerChanged => return ServiceError::Busy,
         };

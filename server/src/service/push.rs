@@ -67,11 +67,7 @@ pub async fn push_as(
     {
         Ok(results) => Ok(results),
         Err(e) => {
-            if let (
-                PushError::SessionEnded | PushError::AccountDisabled | PushError::CallerChanged,
-                Some(s),
-            ) = (&e, session)
-            {
+            if let (PushError::Session(_) | PushError::CallerChanged, Some(s)) = (&e, session) {
                 state.sessions().forget(s);
             }
             Err(e.into())

@@ -89,7 +89,7 @@ pub use own_id_cards::OwnIdCard;
 pub use roster::{Baseline, RosterImport, RosterRecord};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
-pub use sessions::{CheckedSession, EndReason, SessionAuth, Spent};
+pub use sessions::{CheckedSession, EndReason, Refusal, SessionAuth, Spent};
 pub use staffing::{PostingRow, VillageClassRow};
 pub use stamps::{Stamps, StampsOf};
 pub use sync::{SyncStats, Touch};

@@ -91,7 +91,30 @@ pub struct SessionAuth {
     pub unused_pair: Option<Uuid>,
 }
 
+/// Why a session's requests are refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The account is disabled.
+    Disabled,
+    /// The session ended: logged out, ended for theft or guessing, or its device revoked or
+    /// handed to someone else.
+    Ended,
+}
+
 impl SessionAuth {
+    /// Why its requests are refused, if they are: a disabled account first (the answer says
+    /// so), then an ended session. Every request's read and a push's check in its transaction
+    /// decide by this.
+    pub fn refusal(&self) -> Option<Refusal> {
+        if self.user_disabled_at.is_some() {
+            Some(Refusal::Disabled)
+        } else if !self.is_alive() {
+            Some(Refusal::Ended)
+        } else {
+            None
+        }
+    }
+
     /// Alive: not ended, device not revoked and still bound to this user, user not disabled.
     pub fn is_alive(&self) -> bool {
         self.ended_at.is_none()

@@ -28,7 +28,7 @@ use super::batch::{Batch, Step};
 use super::retry::{IsRetry, retrying};
 use super::{observe, plan, validate};
 use crate::store::{
-    CheckedSession, ConflictRow, Durable, LoggedMutation, PushReads, Store, StoreError,
+    CheckedSession, ConflictRow, Durable, LoggedMutation, PushReads, Refusal, Store, StoreError,
     StoredRecord, SubmissionNote, Touch, Tx,
 };
 
@@ -42,12 +42,10 @@ pub enum PushError {
     DeviceRevoked,
     #[error("the device belongs to another user now")]
     DeviceMismatch,
-    /// The session was checked again in the push's transaction ([`SessionCheck`]) and has
-    /// ended (logged out, its device revoked or handed over).
-    #[error("this session has ended; log in again")]
-    SessionEnded,
-    #[error("the account is disabled")]
-    AccountDisabled,
+    /// The session was checked again in the push's transaction ([`SessionCheck`]) and is
+    /// refused.
+    #[error("the session is refused: {0:?}")]
+    Session(Refusal),
     /// The session's user has another role or other assignments than when the push was
     /// judged: it is not applied, and the phone's retry is judged afresh.
     #[error("the account's role or assignments changed during the push; send it again")]
@@ -303,8 +301,7 @@ fn now_of(pushes: &[Pending]) -> i64 {
 
 /// A push whose caller was known from before ([`SessionCheck`]) goes on only if its session,
 /// read again in this transaction, is alive and its user has the role and the assignments (on
-/// the group's day) the push was judged with. The order of the refusals is that of
-/// `service::caller::Caller::alive`.
+/// the group's day) the push was judged with.
 fn still_the_caller(
     p: &Pending,
     sessions: &HashMap<Uuid, CheckedSession>,
@@ -314,16 +311,10 @@ fn still_the_caller(
         return Ok(());
     };
     let Some(s) = sessions.get(&check.session_id) else {
-        return Err(PushError::SessionEnded);
+        return Err(PushError::Session(Refusal::Ended));
     };
-    if s.auth.user_disabled_at.is_some() {
-        return Err(PushError::AccountDisabled);
-    }
-    if !s.auth.is_alive()
-        || s.auth.user_id != p.actor.user_id
-        || s.auth.device_id != p.actor.device_id
-    {
-        return Err(PushError::SessionEnded);
+    if let Some(r) = s.auth.refusal() {
+        return Err(PushError::Session(r));
     }
     if check.day != day || s.auth.role != p.actor.role.as_str() || s.assigned != check.assigned {
         return Err(PushError::CallerChanged);
