@@ -9,8 +9,8 @@
 //! seen sequence `n` has therefore seen every change numbered `n` or less.
 //!
 //! The lock serialises commits, so what runs under it is kept to one statement: on PostgreSQL
-//! the mutation log and conflicts are written first, then a single statement takes the numbers
-//! and writes every record row, and the transaction commits.
+//! conflicts and fixes are written first, then a single statement takes the numbers and writes
+//! every record row and the mutation log, and the transaction commits.
 
 use fieldsync_protocol::Hlc;
 use fieldsync_protocol::gps::{GpsFix, GpsVerdict};

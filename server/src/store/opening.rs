@@ -3,21 +3,26 @@
 //! versions their surveys name, and the sessions of pushes whose caller was known from before
 //! (`sync::actor::SessionCheck`), with their users' assignments.
 //!
-//! On SQLite every statement sent on its own crosses to sqlx's SQLite thread and back, two
-//! thread wake-ups that cost a lone push more than the statement itself, so the reads go as one
-//! multi-statement call whose rows say which read they answer (`part`). PostgreSQL runs them
-//! one after the other, in the order that keeps its locks deadlock-free: the device rows first,
-//! then the records in id order; the sessions of the whole group are one statement.
+//! Every statement sent on its own is a round trip: on SQLite a crossing to sqlx's SQLite thread
+//! and back, two thread wake-ups that cost a lone push more than the statement itself; on
+//! PostgreSQL a message each way and a wake-up of each side. So the reads go as few calls as
+//! the locks allow, their rows saying which read they answer (`part`): on SQLite, one
+//! multi-statement call; on PostgreSQL, which takes one statement a message, two statements of
+//! `UNION`ed reads, in the order that keeps its locks deadlock-free and its snapshots right: the
+//! device rows (with the forms and sessions, which lock nothing), then the log and the records,
+//! locked in id order.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use sqlx::{FromRow, QueryBuilder, Row, Sqlite};
+use sqlx::{Decode, FromRow, QueryBuilder, Row, Sqlite, Type};
 use uuid::Uuid;
 
 use super::batch::to_i64;
 use super::observations::FormRow;
-use super::sessions::{CheckedSession, checked_sessions, checked_sessions_sql};
+use super::sessions::{
+    CHECKED_SESSION_NULLS, CheckedSession, SessionAuth, checked_sessions, checked_sessions_sql,
+};
 use super::sync::{RECORD_COLUMNS, push_in_ids, sqlite_in_ids};
 use super::{Engine, LoggedMutation, PublishedForm, Result, StoreError, StoredRecord, Touch, Tx};
 
@@ -42,8 +47,8 @@ pub struct Opening {
     pub devices: HashMap<Uuid, (Uuid, Option<i64>)>,
     /// The log entries of the mutations already received.
     pub logged: Vec<LoggedMutation>,
-    /// The records the mutations not yet received touch, locked on PostgreSQL. On SQLite, which
-    /// locks nothing, those of received mutations may come too.
+    /// The records the mutations touch, locked on PostgreSQL; those of mutations already
+    /// received come too, and are never written.
     pub records: Vec<StoredRecord>,
     /// Each form version asked for (`None`: never published).
     pub forms: Vec<((String, i64), Option<PublishedForm>)>,
@@ -66,45 +71,27 @@ impl Tx {
                     .fetch_all(c)
                     .await
                     .map_err(StoreError::from_db)?;
-                let mut opening = sqlite_opening(reads, rows)?;
-                for r in &mut opening.records {
-                    super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;
-                }
-                opening
+                opening_of(reads, rows)?
             }
             Engine::Postgres(c) => {
-                let (devices, logged) = postgres_touch_and_log(c, reads).await?;
-                // Only the records of mutations not received yet are locked: a re-send writes
-                // nothing.
-                let mut ids: Vec<Uuid> = reads
-                    .mutations
-                    .iter()
-                    .filter(|(id, _)| !logged.iter().any(|l| l.mutation_id == *id))
-                    .flat_map(|(_, records)| records.iter().copied())
-                    .collect();
-                ids.sort_unstable();
-                ids.dedup();
-                // Read, locked and opened (sealed fields) as any other push of records.
-                let records = self.lock_records(&ids).await?;
-                let mut forms = Vec::with_capacity(reads.forms.len());
-                for (key, version) in &reads.forms {
-                    forms.push(((key.clone(), *version), self.form(key, *version).await?));
+                let mut rows = postgres_touch(reads)
+                    .fetch_all(&mut *c)
+                    .await
+                    .map_err(StoreError::from_db)?;
+                if !reads.mutations.is_empty() {
+                    rows.extend(
+                        postgres_log_and_records(reads)
+                            .fetch_all(&mut *c)
+                            .await
+                            .map_err(StoreError::from_db)?,
+                    );
                 }
-                let sessions = match self.conn() {
-                    Engine::Postgres(c) if !reads.sessions.is_empty() => {
-                        postgres_sessions(c, reads).await?
-                    }
-                    _ => HashMap::new(),
-                };
-                Opening {
-                    devices,
-                    logged,
-                    records,
-                    forms,
-                    sessions,
-                }
+                opening_of(reads, rows)?
             }
         };
+        for r in &mut opening.records {
+            super::sealing::open_fields(self.key(), &r.entity, &mut r.fields.0)?;
+        }
         // The rare rest: revoked, handed to someone else, or never registered.
         let rest: Vec<Uuid> = reads
             .touches
@@ -138,82 +125,118 @@ impl Tx {
     }
 }
 
-/// PostgreSQL: the devices touched and locked, then the log entries of the mutations.
-async fn postgres_touch_and_log(
-    c: &mut sqlx::PgConnection,
-    reads: &PushReads<'_>,
-) -> Result<(HashMap<Uuid, (Uuid, Option<i64>)>, Vec<LoggedMutation>)> {
+/// The form columns of [`POSTGRES_TOUCH`], as typed `NULL`s for its other branches.
+const FORM_NULLS: &str = "NULL::text AS key, NULL::int8 AS version, NULL::jsonb AS definition,
+    NULL::int8 AS published_at, NULL::uuid AS published_by, NULL::int8 AS retired_at";
+
+/// PostgreSQL, first: the devices touched and locked, with the forms and the sessions asked for
+/// (which lock nothing), in one statement whose rows say which read they answer, as on SQLite.
+/// The log is read in a statement after it, with a snapshot taken once the device rows are
+/// locked: a retry that waited here for its original finds it logged.
+static POSTGRES_TOUCH: LazyLock<String> = LazyLock::new(|| {
+    let sessions = checked_sessions_sql("$10", &format!("NULL, {FORM_NULLS},"));
+    format!(
+        "WITH touched AS (
+             UPDATE devices d SET last_seen_at = v.at,
+                 app_version = COALESCE(v.app_version, d.app_version),
+                 outbox_depth = COALESCE(v.outbox_depth, d.outbox_depth),
+                 oldest_unsent_s = COALESCE(v.oldest_unsent_s, d.oldest_unsent_s)
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::int8[],
+                         $6::int8[])
+                  AS v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s)
+             WHERE d.id = v.id AND d.user_id = v.user_id AND d.revoked_at IS NULL
+             RETURNING d.id
+         )
+         SELECT 'device' AS part, id, {FORM_NULLS}, {CHECKED_SESSION_NULLS} FROM touched
+         UNION ALL
+         SELECT 'form', NULL, f.key, f.version::int8, f.definition, f.published_at,
+                f.published_by, f.retired_at, {CHECKED_SESSION_NULLS}
+         FROM forms f JOIN UNNEST($7::text[], $8::int8[]) AS w(key, version)
+              ON f.key = w.key AND f.version = w.version
+         UNION ALL
+         {sessions} = ANY($9)"
+    )
+});
+
+fn postgres_touch<'q>(
+    reads: &'q PushReads<'_>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let touches = reads.touches;
-    let live: Vec<Uuid> = sqlx::query_scalar(
-        "UPDATE devices d SET last_seen_at = v.at,
-             app_version = COALESCE(v.app_version, d.app_version),
-             outbox_depth = COALESCE(v.outbox_depth, d.outbox_depth),
-             oldest_unsent_s = COALESCE(v.oldest_unsent_s, d.oldest_unsent_s)
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::int8[], $6::int8[])
-              AS v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s)
-         WHERE d.id = v.id AND d.user_id = v.user_id AND d.revoked_at IS NULL
-         RETURNING d.id",
-    )
-    .bind(touches.iter().map(|t| t.device_id).collect::<Vec<_>>())
-    .bind(touches.iter().map(|t| t.user_id).collect::<Vec<_>>())
-    .bind(touches.iter().map(|t| t.at_ms).collect::<Vec<_>>())
-    .bind(
-        touches
-            .iter()
-            .map(|t| t.client.app_version.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        touches
-            .iter()
-            .map(|t| t.client.outbox_depth.map(to_i64))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        touches
-            .iter()
-            .map(|t| t.client.oldest_unsent_s.map(to_i64))
-            .collect::<Vec<_>>(),
-    )
-    .fetch_all(&mut *c)
-    .await
-    .map_err(StoreError::from_db)?;
-    let ids: Vec<Uuid> = reads.mutations.iter().map(|(id, _)| *id).collect();
-    let logged: Vec<LoggedMutation> = if ids.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query_as(
-            "SELECT mutation_id, device_id, status, version FROM mutations
-             WHERE mutation_id = ANY($1)",
+    sqlx::query(POSTGRES_TOUCH.as_str())
+        .bind(touches.iter().map(|t| t.device_id).collect::<Vec<_>>())
+        .bind(touches.iter().map(|t| t.user_id).collect::<Vec<_>>())
+        .bind(touches.iter().map(|t| t.at_ms).collect::<Vec<_>>())
+        .bind(
+            touches
+                .iter()
+                .map(|t| t.client.app_version.as_deref())
+                .collect::<Vec<_>>(),
         )
-        .bind(&ids)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(StoreError::from_db)?
-    };
-    let devices = live
-        .into_iter()
-        .filter_map(|d| touches.iter().find(|t| t.device_id == d))
-        .map(|t| (t.device_id, (t.user_id, None)))
-        .collect();
-    Ok((devices, logged))
+        .bind(
+            touches
+                .iter()
+                .map(|t| t.client.outbox_depth.map(to_i64))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            touches
+                .iter()
+                .map(|t| t.client.oldest_unsent_s.map(to_i64))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            reads
+                .forms
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(reads.forms.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+        .bind(&reads.sessions)
+        .bind(reads.day.as_str())
 }
 
-/// PostgreSQL: the sessions to check, with their users' assignments (one statement for the
-/// group, instead of one read per request).
-async fn postgres_sessions(
-    c: &mut sqlx::PgConnection,
+/// PostgreSQL, second: the log entries of the mutations, and the records they touch, locked in
+/// id order. The records are named by the caller, not chosen in SQL by what the log holds: a
+/// plan cached while the table was small keeps a sequential scan for a list it cannot count
+/// (measured: a lone household push's p99 went from 5 to 30 ms as the table grew), and
+/// `id = ANY($2)` with a counted list is an index scan.
+const POSTGRES_LOG_AND_RECORDS: &str = "WITH locked AS (
+         SELECT id, entity, scope, version, deleted, fields, meta FROM records
+         WHERE id = ANY($2) ORDER BY id FOR UPDATE
+     )
+     SELECT 'logged' AS part, mutation_id, device_id, status, version, NULL::uuid AS id,
+            NULL::text AS entity, NULL::text AS scope, NULL::bool AS deleted,
+            NULL::jsonb AS fields, NULL::json AS meta
+     FROM mutations WHERE mutation_id = ANY($1)
+     UNION ALL
+     SELECT 'record', NULL, NULL, NULL, version, id, entity, scope, deleted, fields, meta
+     FROM locked";
+
+fn postgres_log_and_records<'q>(
     reads: &PushReads<'_>,
-) -> Result<HashMap<Uuid, CheckedSession>> {
-    static SQL: LazyLock<String> =
-        LazyLock::new(|| format!("{} = ANY($1)", checked_sessions_sql("$2")));
-    let rows = sqlx::query(SQL.as_str())
-        .bind(&reads.sessions)
-        .bind(&reads.day)
-        .fetch_all(c)
-        .await
-        .map_err(StoreError::from_db)?;
-    checked_sessions(&rows)
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(POSTGRES_LOG_AND_RECORDS)
+        .bind(
+            reads
+                .mutations
+                .iter()
+                .map(|(id, _)| *id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(touched_records(reads))
+}
+
+/// The records the mutations touch, each once, in id order.
+fn touched_records(reads: &PushReads<'_>) -> Vec<Uuid> {
+    let mut records: Vec<Uuid> = reads
+        .mutations
+        .iter()
+        .flat_map(|(_, records)| records.iter().copied())
+        .collect();
+    records.sort_unstable();
+    records.dedup();
+    records
 }
 
 /// SQLite: the reads as one call; each row's first column (`part`) names its read.
@@ -239,13 +262,7 @@ fn sqlite_reads(reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
          RETURNING 'device' AS part, devices.id AS id;",
     );
     let ids = reads.mutations.iter().map(|(id, _)| *id);
-    let mut records: Vec<Uuid> = reads
-        .mutations
-        .iter()
-        .flat_map(|(_, records)| records.iter().copied())
-        .collect();
-    records.sort_unstable();
-    records.dedup();
+    let records = touched_records(reads);
     if !reads.mutations.is_empty() {
         push_in_ids(
             &mut qb,
@@ -280,7 +297,7 @@ fn sqlite_reads(reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
     }
     if !reads.sessions.is_empty() {
         static SQL: LazyLock<String> =
-            LazyLock::new(|| checked_sessions_sql("(SELECT day FROM p)"));
+            LazyLock::new(|| checked_sessions_sql("(SELECT day FROM p)", ""));
         qb.push(" WITH p(day) AS (SELECT ");
         qb.push_bind(reads.day.as_str());
         qb.push(") ");
@@ -290,8 +307,20 @@ fn sqlite_reads(reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
     qb
 }
 
-/// The rows of [`sqlite_reads`], sorted by the read they answer.
-fn sqlite_opening(reads: &PushReads<'_>, rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Opening> {
+/// The rows of the reads (SQLite's one call, PostgreSQL's two statements), sorted by the read
+/// they answer.
+fn opening_of<R: Row>(reads: &PushReads<'_>, rows: Vec<R>) -> Result<Opening>
+where
+    for<'r> &'r str: sqlx::ColumnIndex<R> + Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> LoggedMutation: FromRow<'r, R>,
+    for<'r> StoredRecord: FromRow<'r, R>,
+    for<'r> FormRow: FromRow<'r, R>,
+    for<'r> SessionAuth: FromRow<'r, R>,
+{
     let mut opening = Opening {
         devices: HashMap::new(),
         logged: Vec::new(),

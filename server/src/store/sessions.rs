@@ -31,19 +31,28 @@ static SESSION_AUTH: LazyLock<String> =
 
 /// The sessions a push group checks in its own transaction (`store::opening`), each with the
 /// divisions its user is assigned to on the day `day` names (SQL, used twice): a row per
-/// assignment (one with `assigned` `NULL` if none), tagged `part = 'session'`. The list of
-/// sessions follows (`= ANY($1)`, `IN (…)`). Assignments rather than villages: the villages
-/// follow from them and the divisions, which do not change, and this plans in a fraction of
-/// the villages' time on PostgreSQL, which plans a statement with an array anew each time.
-pub(super) fn checked_sessions_sql(day: &str) -> String {
+/// assignment (one with `assigned` `NULL` if none), tagged `part = 'session'`. `others` comes
+/// right after `part`: the other reads' columns, `NULL`, when this is one branch of a `UNION`.
+/// The list of sessions follows (`= ANY($1)`, `IN (…)`). Assignments rather than villages: the
+/// villages follow from them and the divisions, which do not change, and this plans in a
+/// fraction of the villages' time on PostgreSQL, which plans a statement with an array anew
+/// each time.
+pub(super) fn checked_sessions_sql(day: &str, others: &str) -> String {
     format!(
-        "SELECT 'session' AS part, s.id AS session_id, {SESSION_AUTH_COLUMNS},
+        "SELECT 'session' AS part, {others} s.id AS session_id, {SESSION_AUTH_COLUMNS},
                 a.division_code AS assigned
          FROM {SESSION_AUTH_FROM} LEFT JOIN assignments a ON a.user_id = s.user_id
               AND a.starts_on <= {day} AND (a.ends_on IS NULL OR a.ends_on >= {day})
          WHERE s.id"
     )
 }
+
+/// The columns of [`checked_sessions_sql`] after `part`, as typed `NULL`s (PostgreSQL): for the
+/// other branches of a `UNION` it is part of.
+pub(super) const CHECKED_SESSION_NULLS: &str = "NULL::uuid AS session_id, NULL::uuid AS device_id,
+    NULL::uuid AS user_id, NULL::int8 AS ended_at, NULL::int8 AS device_revoked_at,
+    NULL::uuid AS device_user_id, NULL::text AS role, NULL::int8 AS user_disabled_at,
+    NULL::uuid AS unused_pair, NULL::text AS assigned";
 
 /// A session checked in a push group's transaction, with the divisions its user is assigned
 /// to that day.

@@ -7,42 +7,13 @@ use super::batch::{WriteBatch, kind_str, to_i64};
 use super::stamps::StampsOf;
 
 /// PostgreSQL: one statement per table, the rows passed as arrays (`UNNEST`), so a batch costs a
-/// handful of round trips whatever its size. The log and conflicts go first; the records, with
-/// their sequence numbers, in one last statement. Returns `false` if the batch must be run again.
+/// handful of round trips whatever its size. Conflicts and fixes go first; the records, with
+/// their sequence numbers, and the log in one last statement. Returns `false` if the batch must
+/// be run again.
 pub(super) async fn write_postgres(
     c: &mut sqlx::PgConnection,
     b: &WriteBatch,
 ) -> sqlx::Result<bool> {
-    if !b.mutations.is_empty() {
-        let ms = &b.mutations;
-        sqlx::query(
-            "INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op, status,
-                 version, fields, hlc, gps, received_at, household_id, scope)
-             SELECT u.mutation_id, u.device_id, u.user_id, u.record_id, u.entity, u.op, u.status,
-                 u.version, u.fields::json, u.hlc::json, u.gps::json, $12, u.household_id, u.scope
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int8[],
-                         $7::text[], $8::text[], $9::text[], $10::uuid[], $11::uuid[],
-                         $13::uuid[], $14::text[])
-                  AS u(mutation_id, record_id, entity, op, status, version, fields, hlc, gps,
-                       device_id, user_id, household_id, scope)",
-        )
-        .bind(ms.iter().map(|m| m.mutation_id).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| m.record_id).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| m.entity).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| m.op.as_str()).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| m.status.as_str()).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| to_i64(m.version)).collect::<Vec<_>>())
-        .bind(texts(ms.iter().map(|m| &m.fields))?)
-        .bind(texts(ms.iter().map(|m| &m.hlc))?)
-        .bind(texts_or_null(ms.iter().map(|m| m.gps.as_ref()))?)
-        .bind(ms.iter().map(|m| m.by.device_id).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| m.by.user_id).collect::<Vec<_>>())
-        .bind(b.now_ms)
-        .bind(ms.iter().map(|m| m.household_id).collect::<Vec<_>>())
-        .bind(ms.iter().map(|m| m.scope.as_str()).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await?;
-    }
     if !b.conflicts.is_empty() {
         let xs = &b.conflicts;
         sqlx::query(
@@ -96,16 +67,31 @@ pub(super) async fn write_postgres(
         .execute(&mut *c)
         .await?;
     }
-    if b.records.is_empty() {
+    if b.records.is_empty() && b.mutations.is_empty() {
         return Ok(true);
     }
     let rs = &b.records;
+    let ms = &b.mutations;
     let created = rs.iter().filter(|r| r.created).count();
     // Under the head row's lock from here to commit: take the numbers and write every record
-    // in one statement. `ord` numbers the rows 1..n inside the batch.
+    // and the log in one statement (a round trip less for a lone push than the log on its own;
+    // the lock is held through the commit's flush anyway). `ord` numbers the rows 1..n inside
+    // the batch. A group whose every mutation was rejected has no records and takes no numbers.
     let inserted: i64 = sqlx::query_scalar(
-        "WITH head AS (
-             UPDATE sync_head SET seq = seq + $1 WHERE id = 1 RETURNING seq - $1 AS base
+        "WITH logged AS (
+             INSERT INTO mutations (mutation_id, device_id, user_id, record_id, entity, op,
+                 status, version, fields, hlc, gps, received_at, household_id, scope)
+             SELECT u.mutation_id, u.device_id, u.user_id, u.record_id, u.entity, u.op,
+                 u.status, u.version, u.fields::json, u.hlc::json, u.gps::json, $13,
+                 u.household_id, u.scope
+             FROM UNNEST($16::uuid[], $17::uuid[], $18::text[], $19::text[], $20::text[],
+                         $21::int8[], $22::text[], $23::text[], $24::text[], $25::uuid[],
+                         $26::uuid[], $27::uuid[], $28::text[])
+                  AS u(mutation_id, record_id, entity, op, status, version, fields, hlc, gps,
+                       device_id, user_id, household_id, scope)
+         ), head AS (
+             UPDATE sync_head SET seq = seq + $1 WHERE id = 1 AND $1 > 0
+             RETURNING seq - $1 AS base
          ), rows AS (
              SELECT * FROM UNNEST($2::int8[], $3::bool[], $4::uuid[], $5::text[], $6::text[],
                                   $7::int8[], $8::bool[], $9::jsonb[], $10::text[], $11::jsonb[],
@@ -163,6 +149,19 @@ pub(super) async fn write_postgres(
             .map(|r| r.gps_verdict.as_ref().map(Json))
             .collect::<Vec<_>>(),
     )
+    .bind(ms.iter().map(|m| m.mutation_id).collect::<Vec<_>>())
+    .bind(ms.iter().map(|m| m.record_id).collect::<Vec<_>>())
+    .bind(ms.iter().map(|m| m.entity).collect::<Vec<_>>())
+    .bind(ms.iter().map(|m| m.op.as_str()).collect::<Vec<_>>())
+    .bind(ms.iter().map(|m| m.status.as_str()).collect::<Vec<_>>())
+    .bind(ms.iter().map(|m| to_i64(m.version)).collect::<Vec<_>>())
+    .bind(texts(ms.iter().map(|m| &m.fields))?)
+    .bind(texts(ms.iter().map(|m| &m.hlc))?)
+    .bind(texts_or_null(ms.iter().map(|m| m.gps.as_ref()))?)
+    .bind(ms.iter().map(|m| m.by.device_id).collect::<Vec<_>>())
+    .bind(ms.iter().map(|m| m.by.user_id).collect::<Vec<_>>())
+    .bind(ms.iter().map(|m| m.household_id).collect::<Vec<_>>())
+    .bind(ms.iter().map(|m| m.scope.as_str()).collect::<Vec<_>>())
     .fetch_one(&mut *c)
     .await?;
     // Another transaction inserted one of these ids after we looked: run the batch again, and

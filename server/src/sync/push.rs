@@ -5,7 +5,8 @@
 //! 2. One transaction, for this push and the pushes committed with it (`super::group`): lock
 //!    the device rows (a retry overtaking its slow original waits for it), find mutation ids
 //!    already logged (`duplicate`), lock the records the pushes touch (these reads, with the
-//!    forms new surveys name, are one call on SQLite: `store::opening`), merge each mutation in
+//!    forms new surveys name, are one call on SQLite and two statements on PostgreSQL:
+//!    `store::opening`), merge each mutation in
 //!    order against the record as the pushes before it have left it, check village scope,
 //!    and write final records, the mutation log and conflict records together. Nothing of a
 //!    push is half-written.
