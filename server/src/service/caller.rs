@@ -53,7 +53,8 @@ impl Caller {
         pair: Option<Uuid>,
     ) -> Result<(Caller, Actor), ServiceError> {
         let day = clock::iso(clock::today());
-        Caller::read_actor(store, session_id, user_id, pair, &day).await
+        let (caller, actor, _) = Caller::read_actor(store, session_id, user_id, pair, &day).await?;
+        Ok((caller, actor))
     }
 
     /// [`Caller::actor_of_session`] for a push, which is checked again in its own transaction:
@@ -78,36 +79,29 @@ impl Caller {
             };
             return Ok((caller, actor, Some(check)));
         }
-        // Read before the villages: were they changed between the two reads, the villages read
-        // would be the newer, and the next push's check would find the assignments changed
-        // and read both again (never the other way round).
-        let assigned: BTreeSet<String> = store
-            .user_assignments(user_id, &day)
-            .await?
-            .into_iter()
-            .collect();
-        let (caller, actor) = Caller::read_actor(store, session_id, user_id, pair, &day).await?;
+        let (caller, actor, assigned) =
+            Caller::read_actor(store, session_id, user_id, pair, &day).await?;
         cache.remember(&caller, &actor, &day, pair, assigned);
         Ok((caller, actor, None))
     }
 
-    /// The session read with its user's villages on `day`, the pair of tokens the request came
-    /// with noted as used.
+    /// The session read with its user's villages and assignments on `day` (one read), the
+    /// pair of tokens the request came with noted as used.
     async fn read_actor(
         store: &Store,
         session_id: Uuid,
         user_id: Uuid,
         pair: Option<Uuid>,
         day: &str,
-    ) -> Result<(Caller, Actor), ServiceError> {
-        let (session, villages) = store
+    ) -> Result<(Caller, Actor, BTreeSet<String>), ServiceError> {
+        let read = store
             .session_with_villages(session_id, user_id, day)
             .await?
             .ok_or_else(session_ended)?;
-        note_pair_used(store, session_id, &session, pair).await?;
-        let caller = Caller::alive(session_id, session)?;
-        let actor = caller.with_villages(villages.into_iter().collect());
-        Ok((caller, actor))
+        note_pair_used(store, session_id, &read.auth, pair).await?;
+        let caller = Caller::alive(session_id, read.auth)?;
+        let actor = caller.with_villages(read.villages.into_iter().collect());
+        Ok((caller, actor, read.assigned))
     }
 
     /// The caller of a session read from the database, if it is alive.

@@ -86,6 +86,15 @@ where
     Ok(out)
 }
 
+/// A session with its user's villages and assignments on one day
+/// ([`Store::session_with_villages`]).
+#[derive(Debug)]
+pub struct SessionWithVillages {
+    pub auth: SessionAuth,
+    pub villages: Vec<String>,
+    pub assigned: BTreeSet<String>,
+}
+
 /// What an authenticated request needs to know about its session.
 #[derive(Debug, sqlx::FromRow)]
 pub struct SessionAuth {
@@ -220,20 +229,28 @@ impl Store {
     }
 
     /// [`Store::session_auth`] and the villages the session's user may touch on `today`
-    /// ([`Store::user_villages`]), in one read, for the requests that need both (a push).
-    /// `user_id` is the user the access token names: were it not the session's, the villages
-    /// would be another user's, and the caller refuses the token anyway.
+    /// ([`Store::user_villages`]), in one read, for the requests that need both (a push), with
+    /// the divisions the user is assigned to that day ([`Store::user_assignments`]; a push
+    /// remembers them, to check them again in its transaction: read in the same statement, they
+    /// are those the villages came from). `user_id` is the user the access token names: were it
+    /// not the session's, the villages would be another user's, and the caller refuses the
+    /// token anyway.
     pub async fn session_with_villages(
         &self,
         session_id: Uuid,
         user_id: Uuid,
         today: &str,
-    ) -> Result<Option<(SessionAuth, Vec<String>)>> {
+    ) -> Result<Option<SessionWithVillages>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "WITH {VILLAGES_OF_USER}, session AS ({} WHERE s.id = $3)
-                 SELECT session.*, villages.code AS village
-                 FROM session LEFT JOIN villages ON TRUE",
+                "WITH {VILLAGES_OF_USER}, session AS ({} WHERE s.id = $3), codes AS (
+                     SELECT code AS village, CAST(NULL AS TEXT) AS assigned FROM villages
+                     UNION ALL
+                     SELECT NULL, division_code FROM assignments
+                     WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
+                 )
+                 SELECT session.*, codes.village, codes.assigned
+                 FROM session LEFT JOIN codes ON TRUE",
                 *SESSION_AUTH
             )
         });
@@ -242,6 +259,7 @@ impl Store {
             #[sqlx(flatten)]
             session: SessionAuth,
             village: Option<String>,
+            assigned: Option<String>,
         }
         let rows: Vec<Row> = fetch_as!(
             self.reader(),
@@ -253,7 +271,12 @@ impl Store {
             session_id,
         )?;
         let villages = rows.iter().filter_map(|r| r.village.clone()).collect();
-        Ok(rows.into_iter().next().map(|r| (r.session, villages)))
+        let assigned = rows.iter().filter_map(|r| r.assigned.clone()).collect();
+        Ok(rows.into_iter().next().map(|r| SessionWithVillages {
+            auth: r.session,
+            villages,
+            assigned,
+        }))
     }
 
     /// Spends a refresh token presented by `device_id` and, if it was good, stores `next` as the
