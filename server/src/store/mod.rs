@@ -89,7 +89,7 @@ pub use own_id_cards::OwnIdCard;
 pub use roster::{Baseline, RosterImport, RosterRecord};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
-pub use sessions::{CheckedSession, EndReason, Refusal, SessionAuth, Spent};
+pub use sessions::{CheckedSession, EndReason, Refusal, SessionAuth, SessionWithVillages, Spent};
 pub use staffing::{PostingRow, VillageClassRow};
 pub use stamps::{Stamps, StampsOf};
 pub use sync::{SyncStats, Touch};
@@ -298,6 +298,16 @@ impl Tx {
     }
 }
 
+/// How a push group's transaction starts on PostgreSQL, in the one round trip of `BEGIN`.
+/// A push's statements take their rows as arrays, and PostgreSQL plans such a statement anew on
+/// each call (its plan for a counted list looks cheaper than the generic one): planning was a
+/// quarter of the database's CPU for a lone push (`perf`). So the push's statements use the
+/// plan made at their first call on a connection; and sequential scans are ruled out, so that
+/// a plan made while a table was small does not go on scanning it as it grows (every read of a
+/// push is by key). Measured: `ARCHITECTURE.md`.
+const PUSH_BEGIN_POSTGRES: &str =
+    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
+
 /// Connection settings that are not part of the URL.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
@@ -461,22 +471,45 @@ impl Store {
     /// Starts a write transaction. On SQLite it holds the write lock from the start, so a
     /// read-then-write transaction cannot fail half-way on a concurrent writer.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx {
-            engine: match &self.write {
-                Engine::Sqlite(p) => Engine::Sqlite(
-                    p.begin_with("BEGIN IMMEDIATE")
-                        .await
-                        .map_err(StoreError::from_db)?,
-                ),
-                Engine::Postgres(p) => {
-                    Engine::Postgres(p.begin().await.map_err(StoreError::from_db)?)
-                }
-            },
+        let engine = match &self.write {
+            Engine::Sqlite(p) => Engine::Sqlite(
+                p.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(StoreError::from_db)?,
+            ),
+            Engine::Postgres(p) => Engine::Postgres(p.begin().await.map_err(StoreError::from_db)?),
+        };
+        Ok(self.tx(engine, None))
+    }
+
+    /// Starts a push group's transaction: on SQLite [`Store::begin_unsynced`] when `later`,
+    /// else [`Store::begin`]; on PostgreSQL with the settings of [`PUSH_BEGIN_POSTGRES`].
+    pub async fn begin_push(&self, later: bool) -> Result<Tx> {
+        match &self.write {
+            Engine::Postgres(p) => {
+                let t = p
+                    .begin_with(PUSH_BEGIN_POSTGRES)
+                    .await
+                    .map_err(StoreError::from_db)?;
+                Ok(self.tx(Engine::Postgres(t), None))
+            }
+            Engine::Sqlite(_) if later => self.begin_unsynced().await,
+            Engine::Sqlite(_) => self.begin().await,
+        }
+    }
+
+    fn tx(
+        &self,
+        engine: Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>,
+        wal: Option<Arc<WalSync>>,
+    ) -> Tx {
+        Tx {
+            engine,
             key: self.key.clone(),
-            wal: None,
+            wal,
             floor: None,
             moved: false,
-        })
+        }
     }
 
     /// Starts a write transaction whose commit is synced beside the work that follows it
@@ -498,13 +531,7 @@ impl Store {
         let t = Transaction::begin(conn, Some(sqlx::SqlStr::from_static("BEGIN IMMEDIATE")))
             .await
             .map_err(StoreError::from_db)?;
-        Ok(Tx {
-            engine: Engine::Sqlite(t),
-            key: self.key.clone(),
-            wal: Some(wal.clone()),
-            floor: None,
-            moved: false,
-        })
+        Ok(self.tx(Engine::Sqlite(t), Some(wal.clone())))
     }
 
     pub(crate) fn key(&self) -> &DataKey {

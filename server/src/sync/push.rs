@@ -181,10 +181,7 @@ pub(super) async fn apply(
     pushes: &[Pending],
     sync: WhenSynced,
 ) -> Result<(Vec<Outcome>, Durable), StoreError> {
-    let mut tx = match sync {
-        WhenSynced::Now => store.begin().await?,
-        WhenSynced::Later => store.begin_unsynced().await?,
-    };
+    let mut tx = store.begin_push(matches!(sync, WhenSynced::Later)).await?;
     let touches = touches(pushes);
     let reads = reads(pushes, &touches);
     let opening = tx.open_push(&reads).await?;
