@@ -176,7 +176,8 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// The caller with the villages they may touch today, read together with their session (one
-/// read instead of two, for the push a phone sends every few minutes).
+/// read instead of two, for the pull a phone sends every few minutes; pushes take
+/// [`PushActor`]).
 pub struct AuthActor(pub Caller, pub Actor);
 
 impl FromRequestParts<AppState> for AuthActor {

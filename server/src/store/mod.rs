@@ -23,6 +23,7 @@ mod batch;
 mod blob_links;
 mod blobs;
 mod checkpoint;
+mod columns;
 mod conflicts;
 mod console;
 mod divisions;

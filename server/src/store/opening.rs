@@ -19,6 +19,7 @@ use sqlx::{Decode, FromRow, QueryBuilder, Row, Sqlite, Type};
 use uuid::Uuid;
 
 use super::batch::to_i64;
+use super::columns::{self, Column};
 use super::observations::FormRow;
 use super::sessions::{
     CHECKED_SESSION_NULLS, CheckedSession, SessionAuth, checked_sessions, checked_sessions_sql,
@@ -125,16 +126,27 @@ impl Tx {
     }
 }
 
-/// The form columns of [`POSTGRES_TOUCH`], as typed `NULL`s for its other branches.
-const FORM_NULLS: &str = "NULL::text AS key, NULL::int8 AS version, NULL::jsonb AS definition,
-    NULL::int8 AS published_at, NULL::uuid AS published_by, NULL::int8 AS retired_at";
+/// The form columns of [`POSTGRES_TOUCH`].
+const FORM_COLUMNS: [Column; 6] = [
+    ("f.key", "key", "text"),
+    ("f.version::int8", "version", "int8"),
+    ("f.definition", "definition", "jsonb"),
+    ("f.published_at", "published_at", "int8"),
+    ("f.published_by", "published_by", "uuid"),
+    ("f.retired_at", "retired_at", "int8"),
+];
 
 /// PostgreSQL, first: the devices touched and locked, with the forms and the sessions asked for
 /// (which lock nothing), in one statement whose rows say which read they answer, as on SQLite.
 /// The log is read in a statement after it, with a snapshot taken once the device rows are
 /// locked: a retry that waited here for its original finds it logged.
 static POSTGRES_TOUCH: LazyLock<String> = LazyLock::new(|| {
-    let sessions = checked_sessions_sql("$10", &format!("NULL, {FORM_NULLS},"));
+    let (forms, form_nulls) = (
+        columns::select(&FORM_COLUMNS),
+        columns::nulls(&FORM_COLUMNS),
+    );
+    let session_nulls = CHECKED_SESSION_NULLS.as_str();
+    let sessions = checked_sessions_sql("$10", &format!("NULL, {form_nulls},"));
     format!(
         "WITH touched AS (
              UPDATE devices d SET last_seen_at = v.at,
@@ -147,10 +159,9 @@ static POSTGRES_TOUCH: LazyLock<String> = LazyLock::new(|| {
              WHERE d.id = v.id AND d.user_id = v.user_id AND d.revoked_at IS NULL
              RETURNING d.id
          )
-         SELECT 'device' AS part, id, {FORM_NULLS}, {CHECKED_SESSION_NULLS} FROM touched
+         SELECT 'device' AS part, id, {form_nulls}, {session_nulls} FROM touched
          UNION ALL
-         SELECT 'form', NULL, f.key, f.version::int8, f.definition, f.published_at,
-                f.published_by, f.retired_at, {CHECKED_SESSION_NULLS}
+         SELECT 'form', NULL, {forms}, {session_nulls}
          FROM forms f JOIN UNNEST($7::text[], $8::int8[]) AS w(key, version)
               ON f.key = w.key AND f.version = w.version
          UNION ALL

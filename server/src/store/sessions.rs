@@ -12,22 +12,33 @@ use std::sync::LazyLock;
 use sqlx::FromRow;
 use uuid::Uuid;
 
+use super::columns::{self, Column};
 use super::identity::VILLAGES_OF_USER;
 use super::{Result, Store, StoreError, execute, fetch_as, fetch_scalar};
 
 /// The columns of [`SessionAuth`], from [`SESSION_AUTH_FROM`].
-const SESSION_AUTH_COLUMNS: &str =
-    "s.device_id, s.user_id, s.ended_at, d.revoked_at AS device_revoked_at,
-            d.user_id AS device_user_id, u.role, u.disabled_at AS user_disabled_at,
-            s.unused_pair";
+const SESSION_AUTH_COLUMNS: [Column; 8] = [
+    ("s.device_id", "device_id", "uuid"),
+    ("s.user_id", "user_id", "uuid"),
+    ("s.ended_at", "ended_at", "int8"),
+    ("d.revoked_at", "device_revoked_at", "int8"),
+    ("d.user_id", "device_user_id", "uuid"),
+    ("u.role", "role", "text"),
+    ("u.disabled_at", "user_disabled_at", "int8"),
+    ("s.unused_pair", "unused_pair", "uuid"),
+];
 
 /// A session `s` with its device `d` and user `u`.
 const SESSION_AUTH_FROM: &str =
     "sessions s JOIN devices d ON d.id = s.device_id JOIN users u ON u.id = s.user_id";
 
 /// [`SessionAuth`], for a `WHERE` on `s` (the session) to follow.
-static SESSION_AUTH: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {SESSION_AUTH_COLUMNS} FROM {SESSION_AUTH_FROM}"));
+static SESSION_AUTH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM {SESSION_AUTH_FROM}",
+        columns::select(&SESSION_AUTH_COLUMNS)
+    )
+});
 
 /// The sessions a push group checks in its own transaction (`store::opening`), each with the
 /// divisions its user is assigned to on the day `day` names (SQL, used twice): a row per
@@ -39,20 +50,27 @@ static SESSION_AUTH: LazyLock<String> =
 /// each time.
 pub(super) fn checked_sessions_sql(day: &str, others: &str) -> String {
     format!(
-        "SELECT 'session' AS part, {others} s.id AS session_id, {SESSION_AUTH_COLUMNS},
-                a.division_code AS assigned
+        "SELECT 'session' AS part, {others} {}
          FROM {SESSION_AUTH_FROM} LEFT JOIN assignments a ON a.user_id = s.user_id
               AND a.starts_on <= {day} AND (a.ends_on IS NULL OR a.ends_on >= {day})
-         WHERE s.id"
+         WHERE s.id",
+        columns::select(&checked_session_columns())
     )
+}
+
+/// The columns of [`checked_sessions_sql`] after `part`: the session's id, [`SessionAuth`]'s,
+/// and a division its user is assigned to.
+fn checked_session_columns() -> Vec<Column> {
+    let mut list = vec![("s.id", "session_id", "uuid")];
+    list.extend(SESSION_AUTH_COLUMNS);
+    list.push(("a.division_code", "assigned", "text"));
+    list
 }
 
 /// The columns of [`checked_sessions_sql`] after `part`, as typed `NULL`s (PostgreSQL): for the
 /// other branches of a `UNION` it is part of.
-pub(super) const CHECKED_SESSION_NULLS: &str = "NULL::uuid AS session_id, NULL::uuid AS device_id,
-    NULL::uuid AS user_id, NULL::int8 AS ended_at, NULL::int8 AS device_revoked_at,
-    NULL::uuid AS device_user_id, NULL::text AS role, NULL::int8 AS user_disabled_at,
-    NULL::uuid AS unused_pair, NULL::text AS assigned";
+pub(super) static CHECKED_SESSION_NULLS: LazyLock<String> =
+    LazyLock::new(|| columns::nulls(&checked_session_columns()));
 
 /// A session checked in a push group's transaction, with the divisions its user is assigned
 /// to that day.
