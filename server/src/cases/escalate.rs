@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::clock;
-use crate::store::{Author, MutationWrite, RecordWrite, Store, StoreError, WriteBatch};
+use crate::store::{
+    Author, MutationWrite, RecordWrite, Store, StoreError, WriteBatch, field_names,
+};
 
 /// The node and user of writes the server makes on its own (not in answer to a phone).
 pub const SERVER: Uuid = Uuid::nil();
@@ -95,7 +97,7 @@ pub async fn escalate(store: &Store, now_ms: i64) -> Result<Escalated, StoreErro
                 op: Op::Update,
                 status: Status::Applied,
                 version: state.version,
-                fields,
+                fields: field_names(&fields),
                 hlc: stamp,
                 gps: None,
                 household_id,

@@ -122,20 +122,23 @@ struct RawAuditRow {
     record_id: Uuid,
     household_id: Option<Uuid>,
     scope: Option<String>,
-    /// A list of names (audit_log) or the written fields with their values (mutations).
+    /// The names of the fields read or written (both tables keep a list of names).
     fields: Json<serde_json::Value>,
+}
+
+/// The field names of an audit entry or a log entry's `fields`: a JSON list of names.
+pub(super) fn names_of(fields: &serde_json::Value) -> Vec<String> {
+    fields
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
 }
 
 impl From<RawAuditRow> for AuditRow {
     fn from(r: RawAuditRow) -> Self {
-        let fields = match r.fields.0 {
-            serde_json::Value::Object(m) => m.keys().cloned().collect(),
-            serde_json::Value::Array(a) => a
-                .into_iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let fields = names_of(&r.fields.0);
         AuditRow {
             id: r.id,
             at: r.at,

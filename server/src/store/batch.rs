@@ -66,7 +66,9 @@ pub struct MutationWrite {
     pub op: Op,
     pub status: Status,
     pub version: u64,
-    pub fields: Map<String, Value>,
+    /// The names of the fields the mutation wrote, not their values: the log is read for who
+    /// changed which field (the household file, the audit), and the values are the record's.
+    pub fields: Vec<String>,
     pub hlc: Hlc,
     pub gps: Option<GpsFix>,
     /// The household the record belongs to, and its village: the mutation log is the audit
@@ -89,6 +91,11 @@ pub struct ConflictWrite {
     pub kept: Value,
     pub mutation_id: Uuid,
     pub theirs_hlc: Option<Hlc>,
+}
+
+/// The names of the fields of a change, as the log keeps them.
+pub fn field_names(fields: &Map<String, Value>) -> Vec<String> {
+    fields.keys().cloned().collect()
 }
 
 /// Everything a group of pushes (or one conflict resolution) writes, in one transaction.

@@ -50,10 +50,7 @@ pub struct Edit {
 impl Edit {
     /// The names of the fields the change wrote.
     pub fn field_names(&self) -> Vec<String> {
-        match &self.fields.0 {
-            serde_json::Value::Object(m) => m.keys().cloned().collect(),
-            _ => Vec::new(),
-        }
+        super::audit::names_of(&self.fields.0)
     }
 }
 

@@ -72,7 +72,9 @@ pub use attendance::{
     AssignmentSpan, CadreRow, CoverageRow, PlainRecord, PresenceEvent, ReviewRow,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditRow, village_record};
-pub use batch::{Author, ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch};
+pub use batch::{
+    Author, ConflictWrite, FixWrite, MutationWrite, RecordWrite, WriteBatch, field_names,
+};
 pub use blobs::{BlobFacts, BlobReference, BlobRow, StaleUpload, UploadRow};
 pub use conflicts::{ConflictFilter, ConflictRow};
 pub use console::{AccountRow, ConsoleSession, MapPoint, Person, VillageMonth};

@@ -27,7 +27,6 @@ pub(super) fn seal_batch<'b>(key: &DataKey, batch: &'b WriteBatch) -> Cow<'b, Wr
         .records
         .iter()
         .any(|r| holds(r.entity, &r.state.fields))
-        || batch.mutations.iter().any(|m| holds(m.entity, &m.fields))
         || batch.conflicts.iter().any(|x| {
             registry::entity(x.entity)
                 .and_then(|def| def.field(&x.field))
@@ -40,11 +39,6 @@ pub(super) fn seal_batch<'b>(key: &DataKey, batch: &'b WriteBatch) -> Cow<'b, Wr
     for r in &mut sealed.records {
         if let Some(def) = registry::entity(r.entity) {
             key.seal_fields(def, &mut r.state.fields);
-        }
-    }
-    for m in &mut sealed.mutations {
-        if let Some(def) = registry::entity(m.entity) {
-            key.seal_fields(def, &mut m.fields);
         }
     }
     for x in &mut sealed.conflicts {

@@ -14,7 +14,7 @@ use super::batch::{Batch, Step, Working};
 use super::household::household_of;
 use super::{observe, travel, work};
 use crate::privacy;
-use crate::store::{ConflictWrite, MutationWrite, StoreError, Tx};
+use crate::store::{ConflictWrite, MutationWrite, StoreError, Tx, field_names};
 
 /// Merges one mutation into the batch. The outer error aborts the batch (database trouble);
 /// the inner one rejects this mutation only.
@@ -150,7 +150,7 @@ pub(super) async fn plan(
         op: m.op,
         status,
         version,
-        fields: m.fields.clone(),
+        fields: field_names(&m.fields),
         hlc: m.hlc,
         gps: m.gps.clone(),
         household_id,

@@ -16,7 +16,7 @@ use super::retry::{IsRetry, retrying};
 use crate::access::{self, Action};
 use crate::store::{
     AuditAction, AuditEntry, Author, ConflictRow, MutationWrite, RecordWrite, Store, StoreError,
-    WriteBatch,
+    WriteBatch, field_names,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -216,7 +216,7 @@ async fn attempt(
                 op: Op::Update,
                 status: Status::Applied,
                 version,
-                fields,
+                fields: field_names(&fields),
                 hlc: stamp,
                 gps: None,
                 household_id: audit[0].household_id,

@@ -135,7 +135,7 @@ async fn write_revision(
         op: Op::Update,
         status: Status::Applied,
         version: w.state.version,
-        fields: Map::new(),
+        fields: Vec::new(),
         hlc: stamp,
         gps: None,
         household_id: household_of(def, id, &w.state.fields),

@@ -260,6 +260,81 @@ async fn reads_and_writes_of_personal_data_are_audited() {
     assert_eq!(e.code(), Some(ErrorCode::ForbiddenRole));
 }
 
+/// The mutation log names the fields each change wrote and keeps none of their values: the
+/// record holds them, and a copy in the log would outlive the record's correction. A log written
+/// by an older release, with values, keeps only the names after its migration.
+#[tokio::test]
+async fn the_mutation_log_names_fields_and_keeps_no_values() {
+    let app = spawn_app().await;
+    let mut worker = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let h = worker.dev.new_id();
+    let m = worker.dev.new_id();
+    worker
+        .api
+        .push(vec![
+            worker
+                .dev
+                .create("household", h, household(VILLAGE_A, "李")),
+            worker.dev.create(
+                "member",
+                m,
+                json!({"household_id": h.to_string(), "name": "李小", "illness": "糖尿病"}),
+            ),
+        ])
+        .await
+        .unwrap();
+    let logged = || async {
+        let text: String = on_database!(
+            app,
+            sqlx::query_scalar("SELECT CAST(fields AS TEXT) FROM mutations WHERE record_id = $1")
+                .bind(m),
+            fetch_one
+        );
+        serde_json::from_str::<Value>(&text).unwrap()
+    };
+    let mut names: Vec<String> = serde_json::from_value(logged().await).unwrap();
+    names.sort();
+    assert_eq!(names, ["household_id", "illness", "name"]);
+    assert!(!stored_log(&app).await.contains("糖尿病"));
+
+    // An entry as releases before migration 0024 wrote it, with the values.
+    on_database!(
+        app,
+        sqlx::query("UPDATE mutations SET fields = $1 WHERE record_id = $2")
+            .bind(sqlx::types::Json(
+                json!({"name": "李小", "illness": "糖尿病"})
+            ))
+            .bind(m),
+        execute
+    );
+    let migration = if app.db_url.starts_with("postgres") {
+        include_str!("../../migrations/postgres/0024_log_names_fields.sql")
+    } else {
+        include_str!("../../migrations/sqlite/0024_log_names_fields.sql")
+    };
+    on_database!(app, sqlx::raw_sql(migration), execute);
+    let mut names: Vec<String> = serde_json::from_value(logged().await).unwrap();
+    names.sort();
+    assert_eq!(names, ["illness", "name"]);
+    assert!(!stored_log(&app).await.contains("糖尿病"));
+    // What reads the log lists the same names.
+    let edits = app.store.household_edits(h, 10).await.unwrap();
+    let member = edits.iter().find(|e| e.record_id == m).unwrap();
+    let mut names = member.field_names();
+    names.sort();
+    assert_eq!(names, ["illness", "name"]);
+}
+
+/// The mutation log's `fields` column, every row as text.
+async fn stored_log(app: &TestApp) -> String {
+    let rows: Vec<String> = on_database!(
+        app,
+        sqlx::query_scalar("SELECT CAST(fields AS TEXT) FROM mutations"),
+        fetch_all
+    );
+    rows.concat()
+}
+
 fn status_of(e: &ClientError) -> u16 {
     match e {
         ClientError::Api { status, .. } => status.as_u16(),

@@ -35,7 +35,7 @@ use uuid::Uuid;
 use self::follow::{At, Follow, Judged, Judging};
 use super::batch::{Batch, Step, Working};
 use super::household::household_of;
-use crate::store::{ConflictWrite, MutationWrite, Tx};
+use crate::store::{ConflictWrite, MutationWrite, Tx, field_names};
 
 /// Decides what the step's mutation sets off; `state` is its record after the merge, in
 /// village `scope`, and gains the server's fields (a case's state, a step's outcome, a closed
@@ -101,7 +101,7 @@ pub(super) fn apply(follow: Follow, step: &Step<'_>, batch: &mut Batch) -> Optio
             op,
             status: Status::Applied,
             version,
-            fields: w.fields,
+            fields: field_names(&w.fields),
             hlc: stamp,
             gps: None,
             household_id,
