@@ -39,6 +39,7 @@ mod opening;
 mod openrosa;
 mod own_id_cards;
 mod probe;
+mod push_connection;
 mod roster;
 mod rows;
 mod sealing;
@@ -59,7 +60,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{PgConnection, PgPool, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use crate::privacy::DataKey;
 
@@ -89,6 +90,7 @@ pub use observations::{
 pub use opening::{Opening, PushReads};
 pub use openrosa::{CollectKey, SeenSubmission, SubmissionNote};
 pub use own_id_cards::OwnIdCard;
+use push_connection::{PgTx, PushConnection};
 pub use roster::{Baseline, RosterImport, RosterRecord};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
@@ -223,6 +225,8 @@ pub struct Store {
     checkpoints: Option<Arc<checkpoint::Checkpoints>>,
     /// SQLite's WAL syncer for group commits that do not sync themselves (`wal_sync`).
     wal: Option<Arc<WalSync>>,
+    /// PostgreSQL: the push committer's own connection (`push_connection`).
+    push: Option<Arc<PushConnection>>,
 }
 
 impl Clone for Engine<SqlitePool, PgPool> {
@@ -236,7 +240,7 @@ impl Clone for Engine<SqlitePool, PgPool> {
 
 /// An open write transaction on either engine.
 pub struct Tx {
-    engine: Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>,
+    engine: Engine<Transaction<'static, Sqlite>, PgTx>,
     key: Arc<DataKey>,
     /// Its commit does not sync itself (`Store::begin_unsynced`).
     wal: Option<Arc<WalSync>>,
@@ -255,7 +259,7 @@ impl Tx {
     pub(crate) fn conn(&mut self) -> Engine<&mut SqliteConnection, &mut PgConnection> {
         match &mut self.engine {
             Engine::Sqlite(t) => Engine::Sqlite(&mut **t),
-            Engine::Postgres(t) => Engine::Postgres(&mut **t),
+            Engine::Postgres(t) => Engine::Postgres(t.conn()),
         }
     }
 
@@ -301,16 +305,6 @@ impl Tx {
     }
 }
 
-/// How a push group's transaction starts on PostgreSQL, in the one round trip of `BEGIN`.
-/// A push's statements take their rows as arrays, and PostgreSQL plans such a statement anew on
-/// each call (its plan for a counted list looks cheaper than the generic one): planning was a
-/// quarter of the database's CPU for a lone push (`perf`). So the push's statements use the
-/// plan made at their first call on a connection; and sequential scans are ruled out, so that
-/// a plan made while a table was small does not go on scanning it as it grows (every read of a
-/// push is by key). Measured: `ARCHITECTURE.md`.
-const PUSH_BEGIN_POSTGRES: &str =
-    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
-
 /// Connection settings that are not part of the URL.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
@@ -351,7 +345,7 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
                 .acquire_timeout(opts.wait)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
             return Ok(Store {
                 read: Engine::Postgres(pool.clone()),
@@ -359,6 +353,7 @@ impl Store {
                 key,
                 checkpoints: None,
                 wal: None,
+                push: Some(Arc::new(PushConnection::new(&connect, opts.wait))),
             });
         }
         if url.starts_with("sqlite:") {
@@ -429,6 +424,7 @@ impl Store {
                 key,
                 checkpoints,
                 wal,
+                push: None,
             });
         }
         Err(StoreError::UnsupportedUrl(redact(url)))
@@ -480,30 +476,30 @@ impl Store {
                     .await
                     .map_err(StoreError::from_db)?,
             ),
-            Engine::Postgres(p) => Engine::Postgres(p.begin().await.map_err(StoreError::from_db)?),
+            Engine::Postgres(p) => {
+                Engine::Postgres(PgTx::Pooled(p.begin().await.map_err(StoreError::from_db)?))
+            }
         };
         Ok(self.tx(engine, None))
     }
 
     /// Starts a push group's transaction: on SQLite [`Store::begin_unsynced`] when `later`,
-    /// else [`Store::begin`]; on PostgreSQL with the settings of [`PUSH_BEGIN_POSTGRES`].
+    /// else [`Store::begin`]; on PostgreSQL on the committer's own connection, with the push's
+    /// planner settings (`push_connection`). Only the push committer calls it, one group at a
+    /// time.
     pub async fn begin_push(&self, later: bool) -> Result<Tx> {
-        match &self.write {
-            Engine::Postgres(p) => {
-                let t = p
-                    .begin_with(PUSH_BEGIN_POSTGRES)
-                    .await
-                    .map_err(StoreError::from_db)?;
-                Ok(self.tx(Engine::Postgres(t), None))
+        match (&self.write, &self.push) {
+            (Engine::Postgres(_), Some(push)) => {
+                Ok(self.tx(Engine::Postgres(push.begin().await?), None))
             }
-            Engine::Sqlite(_) if later => self.begin_unsynced().await,
-            Engine::Sqlite(_) => self.begin().await,
+            (Engine::Sqlite(_), _) if later => self.begin_unsynced().await,
+            _ => self.begin().await,
         }
     }
 
     fn tx(
         &self,
-        engine: Engine<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>,
+        engine: Engine<Transaction<'static, Sqlite>, PgTx>,
         wal: Option<Arc<WalSync>>,
     ) -> Tx {
         Tx {
@@ -564,6 +560,9 @@ impl Store {
     pub async fn close(&self) {
         if let Some(c) = &self.checkpoints {
             c.stop();
+        }
+        if let Some(p) = &self.push {
+            p.close().await;
         }
         for pool in [&self.read, &self.write] {
             match pool {

@@ -260,13 +260,15 @@ async fn a_terminated_postgres_connection_answers_unavailable() {
             .await
         })
     };
-    // Until the push waits for the lock.
+    // Until the push waits for the lock. Watched from outside `other`'s transaction, in which
+    // `pg_stat_activity` would stay as it was at its first reading.
+    let mut watcher = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
     let waiting = "SELECT count(*) FROM pg_stat_activity
                    WHERE datname = current_database() AND pid <> pg_backend_pid()
                      AND wait_event_type = 'Lock'";
     let mut waited = Duration::ZERO;
     while sqlx::query_scalar::<_, i64>(waiting)
-        .fetch_one(&mut other)
+        .fetch_one(&mut watcher)
         .await
         .unwrap()
         == 0
@@ -289,4 +291,44 @@ async fn a_terminated_postgres_connection_answers_unavailable() {
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(login(&app, &username).await.status, 200);
     assert_eq!(readyz(&app).await.status, 200);
+}
+
+/// PostgreSQL ends every connection while the server is idle (a restart or a failover between
+/// two pushes): the next push is applied, not answered "retry later". The push committer keeps
+/// a connection of its own outside the pool, which no ping checks: its `BEGIN` finds it cut,
+/// and the group begins again on a fresh one.
+#[tokio::test]
+async fn a_push_after_postgres_ended_every_idle_connection_is_applied() {
+    use sqlx::Connection;
+
+    let app = spawn_app().await;
+    if app.store.kind() != Kind::Postgres {
+        eprintln!(
+            "skipped on SQLite: it has no server connection to lose; set FIELDSYNC_TEST_DATABASE_URL to run it"
+        );
+        return;
+    }
+    let (user_id, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
+    let mut phone = app.login(user_id, &username).await;
+    for round in 0..2 {
+        let batch = big_batch(&mut phone, 1);
+        let answer = push(&app, &phone, &batch).await;
+        assert_eq!(answer.status, 200, "round {round}: {answer:?}");
+        let pushed: PushResponse = serde_json::from_value(answer.body).unwrap();
+        assert_eq!(pushed.results[0].status, Status::Applied, "round {round}");
+
+        let mut other = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+        // Waits (up to 5 s) until each has ended, so that the push below cannot find one alive.
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut other)
+        .await
+        .unwrap();
+        assert!(!ended.is_empty(), "the server kept no connection");
+    }
+    let batch = big_batch(&mut phone, 1);
+    let again = push(&app, &phone, &batch).await;
+    assert_eq!(again.status, 200, "{again:?}");
 }
