@@ -88,6 +88,20 @@ async fn readyz(app: &TestApp) -> Answer {
 }
 
 /// Households with long notes: far more than a few free pages of the file can hold.
+/// A grid worker of village A, logged in on a phone: the phone and the username.
+async fn worker(app: &TestApp) -> (Phone, String) {
+    let (user_id, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
+    (app.login(user_id, &username).await, username)
+}
+
+/// Whether the test runs on this app's engine; says why it is skipped when it does not.
+fn runs_on(app: &TestApp, engine: Kind, skipped: &str) -> bool {
+    if app.store.kind() != engine {
+        eprintln!("{skipped}");
+    }
+    app.store.kind() == engine
+}
+
 fn big_batch(phone: &mut Phone, n: usize) -> Vec<Mutation> {
     let notes = "记".repeat(2000);
     (0..n)
@@ -112,14 +126,14 @@ fn big_batch(phone: &mut Phone, n: usize) -> Vec<Mutation> {
 #[tokio::test]
 async fn a_full_disk_answers_storage_full_and_heals_without_a_restart() {
     let app = spawn_app().await;
-    if app.store.kind() != Kind::Sqlite {
-        eprintln!(
-            "skipped on PostgreSQL: its disk cannot be filled from a test; disk_full (53100) is mapped to storage_full in store::fault's unit tests"
-        );
+    if !runs_on(
+        &app,
+        Kind::Sqlite,
+        "skipped on PostgreSQL: its disk cannot be filled from a test; disk_full (53100) is mapped to storage_full in store::fault's unit tests",
+    ) {
         return;
     }
-    let (user_id, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
-    let mut phone = app.login(user_id, &username).await;
+    let (mut phone, username) = worker(&app).await;
     assert_eq!(readyz(&app).await.status, 200);
     let batch = big_batch(&mut phone, 40);
 
@@ -159,8 +173,7 @@ async fn a_pool_without_a_free_connection_answers_unavailable() {
         s.database_wait_ms = 300;
     })
     .await;
-    let (user_id, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
-    let mut phone = app.login(user_id, &username).await;
+    let (mut phone, username) = worker(&app).await;
     let batch = big_batch(&mut phone, 1);
 
     let held = app.store.begin().await.unwrap();
@@ -181,14 +194,14 @@ async fn another_process_holding_the_sqlite_write_lock_answers_unavailable() {
     use sqlx::Connection;
 
     let app = spawn_app_with(|s| s.database_wait_ms = 300).await;
-    if app.store.kind() != Kind::Sqlite {
-        eprintln!(
-            "skipped on PostgreSQL: it has no database-wide write lock; a_terminated_postgres_connection_answers_unavailable covers its trouble"
-        );
+    if !runs_on(
+        &app,
+        Kind::Sqlite,
+        "skipped on PostgreSQL: it has no database-wide write lock; a_terminated_postgres_connection_answers_unavailable covers its trouble",
+    ) {
         return;
     }
-    let (user_id, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
-    let mut phone = app.login(user_id, &username).await;
+    let (mut phone, username) = worker(&app).await;
     let first = big_batch(&mut phone, 1);
     let second = big_batch(&mut phone, 1);
 
@@ -222,14 +235,14 @@ async fn a_terminated_postgres_connection_answers_unavailable() {
     use sqlx::Connection;
 
     let app = spawn_app().await;
-    if app.store.kind() != Kind::Postgres {
-        eprintln!(
-            "skipped on SQLite: it has no server connection to lose; set FIELDSYNC_TEST_DATABASE_URL to run it"
-        );
+    if !runs_on(
+        &app,
+        Kind::Postgres,
+        "skipped on SQLite: it has no server connection to lose; set FIELDSYNC_TEST_DATABASE_URL to run it",
+    ) {
         return;
     }
-    let (user_id, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
-    let mut phone = app.login(user_id, &username).await;
+    let (mut phone, username) = worker(&app).await;
     let batch = big_batch(&mut phone, 1);
 
     let mut other = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
@@ -302,14 +315,14 @@ async fn a_push_after_postgres_ended_every_idle_connection_is_applied() {
     use sqlx::Connection;
 
     let app = spawn_app().await;
-    if app.store.kind() != Kind::Postgres {
-        eprintln!(
-            "skipped on SQLite: it has no server connection to lose; set FIELDSYNC_TEST_DATABASE_URL to run it"
-        );
+    if !runs_on(
+        &app,
+        Kind::Postgres,
+        "skipped on SQLite: it has no server connection to lose; set FIELDSYNC_TEST_DATABASE_URL to run it",
+    ) {
         return;
     }
-    let (user_id, username) = app.user(Role::GridWorker, &[VILLAGE_A]).await;
-    let mut phone = app.login(user_id, &username).await;
+    let (mut phone, _) = worker(&app).await;
     for round in 0..2 {
         let batch = big_batch(&mut phone, 1);
         let answer = push(&app, &phone, &batch).await;

@@ -188,6 +188,77 @@ async fn each_bad_mutation_is_rejected_alone() {
     );
 }
 
+/// zstd bodies, as the phone app sends them: applied when good, `body_too_large` when they
+/// would decompress past the limit (whether the frame says its size or not: a small upload must
+/// not become a large allocation), a 400 naming the body when they are not zstd at all.
+#[tokio::test]
+async fn zstd_bodies_are_decompressed_within_the_body_limit() {
+    let app = spawn_app_with(|s| s.limits.max_body_bytes = 16 * 1024).await;
+    let mut a = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let http = reqwest::Client::new();
+    let token = a.api.access_token().unwrap().to_owned();
+    let post = |body: Vec<u8>| {
+        http.post(format!("{}/v1/sync/push", app.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "zstd")
+            .body(body)
+            .send()
+    };
+    let code_of = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_owned();
+    let streamed = |plain: &[u8]| {
+        let mut packed = Vec::new();
+        let mut encoder = zstd::stream::write::Encoder::new(&mut packed, 3).unwrap();
+        std::io::Write::write_all(&mut encoder, plain).unwrap();
+        encoder.finish().unwrap();
+        packed
+    };
+
+    let h = a.dev.new_id();
+    let push = json!({"device_id": a.dev.id,
+                      "mutations": [a.dev.create("household", h, household(VILLAGE_A, "马"))]})
+    .to_string();
+    for body in [
+        zstd::bulk::compress(push.as_bytes(), 3).unwrap(),
+        streamed(push.as_bytes()),
+    ] {
+        let r = post(body).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let answer: PushResponse = r.json().await.unwrap();
+        assert!(
+            matches!(
+                answer.results[0].status,
+                Status::Applied | Status::Duplicate
+            ),
+            "{answer:?}"
+        );
+    }
+    assert!(app.store.record(h).await.unwrap().is_some());
+
+    let big =
+        json!({"device_id": a.dev.id, "mutations": [], "padding": "x".repeat(1 << 20)}).to_string();
+    for body in [
+        zstd::bulk::compress(big.as_bytes(), 3).unwrap(),
+        streamed(big.as_bytes()),
+    ] {
+        assert!(body.len() < 16 * 1024, "the upload itself is small");
+        let r = post(body).await.unwrap();
+        assert_eq!(r.status(), 413);
+        assert_eq!(code_of(&r.json().await.unwrap()), "body_too_large");
+    }
+
+    let r = post(push.into_bytes()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(code_of(&answer), "invalid_json", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("request body")),
+        "{answer}"
+    );
+}
+
 #[tokio::test]
 async fn malformed_requests_get_contract_errors() {
     let app = spawn_app_with(|s| {

@@ -155,26 +155,32 @@ async fn a_server_with_another_data_key_refuses_the_database() {
     assert!(err.to_string().contains("different data key"), "{err}");
 }
 
-#[tokio::test]
-async fn reads_and_writes_of_personal_data_are_audited() {
-    let app = spawn_app().await;
-    let mut worker = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let h = worker.dev.new_id();
-    let m = worker.dev.new_id();
+/// Pushes a household of village A named 李 and a member 李小 of it, with `more` of the
+/// member's fields: their ids.
+async fn household_with_member(worker: &mut Phone, more: Value) -> (Uuid, Uuid) {
+    let (h, m) = (worker.dev.new_id(), worker.dev.new_id());
+    let mut member = json!({"household_id": h.to_string(), "name": "李小"});
+    if let (Some(fields), Value::Object(more)) = (member.as_object_mut(), more) {
+        fields.extend(more);
+    }
     worker
         .api
         .push(vec![
             worker
                 .dev
                 .create("household", h, household(VILLAGE_A, "李")),
-            worker.dev.create(
-                "member",
-                m,
-                json!({"household_id": h.to_string(), "name": "李小", "id_card": ID_CARD}),
-            ),
+            worker.dev.create("member", m, member),
         ])
         .await
         .unwrap();
+    (h, m)
+}
+
+#[tokio::test]
+async fn reads_and_writes_of_personal_data_are_audited() {
+    let app = spawn_app().await;
+    let mut worker = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
+    let (h, m) = household_with_member(&mut worker, json!({"id_card": ID_CARD})).await;
     let reader = app.phone(Role::TeamMember, &[VILLAGE_A]).await;
     reader.api.pull_all(None, None).await.unwrap();
     let outsider = app.phone(Role::TeamMember, &[VILLAGE_B]).await;
@@ -267,22 +273,7 @@ async fn reads_and_writes_of_personal_data_are_audited() {
 async fn the_mutation_log_names_fields_and_keeps_no_values() {
     let app = spawn_app().await;
     let mut worker = app.phone(Role::GridWorker, &[VILLAGE_A]).await;
-    let h = worker.dev.new_id();
-    let m = worker.dev.new_id();
-    worker
-        .api
-        .push(vec![
-            worker
-                .dev
-                .create("household", h, household(VILLAGE_A, "李")),
-            worker.dev.create(
-                "member",
-                m,
-                json!({"household_id": h.to_string(), "name": "李小", "illness": "糖尿病"}),
-            ),
-        ])
-        .await
-        .unwrap();
+    let (h, m) = household_with_member(&mut worker, json!({"illness": "糖尿病"})).await;
     let logged = || async {
         let text: String = on_database!(
             app,
