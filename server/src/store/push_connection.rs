@@ -72,7 +72,11 @@ impl PushConnection {
         }
         let mut conn = tokio::time::timeout(self.wait, PgConnection::connect_with(&self.options))
             .await
-            .map_err(|_| StoreError::Busy)?
+            .map_err(|_| {
+                // The pool's timeouts are logged by `StoreError::from_db`; this one is ours.
+                tracing::warn!(wait = ?self.wait, "database: no push connection within the wait");
+                StoreError::Busy
+            })?
             .map_err(StoreError::from_db)?;
         sqlx::raw_sql("BEGIN")
             .execute(&mut conn)
