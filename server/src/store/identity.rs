@@ -84,9 +84,17 @@ pub fn village_range(code: &str) -> (String, String) {
     )
 }
 
+/// A common table expression naming `assigned(division_code)`: the divisions user `$1` is
+/// assigned to on day `$2`.
+pub(super) const ASSIGNED_ON_DAY: &str = "assigned AS (
+        SELECT division_code FROM assignments
+        WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
+    )";
+
 /// Common table expressions naming `villages(code)`: the villages user `$1` may touch on day
-/// `$2`, in one statement (every push and pull asks). Each assignment's code becomes the prefix
-/// its villages share, as [`village_range`] says, and the villages are read by index range.
+/// `$2`, in one statement (every push and pull asks), after [`ASSIGNED_ON_DAY`]. Each
+/// assignment's code becomes the prefix its villages share, as [`village_range`] says, and the
+/// villages are read by index range.
 pub(super) const VILLAGES_OF_USER: &str = "mine AS (
         SELECT DISTINCT CASE
             WHEN length(division_code) = 6 AND substr(division_code, 3) = '0000'
@@ -94,8 +102,7 @@ pub(super) const VILLAGES_OF_USER: &str = "mine AS (
             WHEN length(division_code) = 6 AND substr(division_code, 5) = '00'
                 THEN substr(division_code, 1, 4)
             ELSE substr(division_code, 1, 12) END AS prefix
-        FROM assignments
-        WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
+        FROM assigned
     ), villages AS (
         SELECT DISTINCT d.code FROM mine JOIN divisions d
             ON d.code >= substr(mine.prefix || '000000000000', 1, 12)
@@ -206,7 +213,9 @@ impl Store {
     /// Runs on every push and pull, so it is index range scans, not a join over all divisions.
     pub async fn user_villages(&self, user_id: Uuid, today: &str) -> Result<Vec<String>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!("WITH {VILLAGES_OF_USER} SELECT code FROM villages ORDER BY code")
+            format!(
+                "WITH {ASSIGNED_ON_DAY}, {VILLAGES_OF_USER} SELECT code FROM villages ORDER BY code"
+            )
         });
         Ok(fetch_scalar!(
             self.reader(),
@@ -220,13 +229,17 @@ impl Store {
 
     /// The division codes a user is assigned to on `today`.
     pub async fn user_assignments(&self, user_id: Uuid, today: &str) -> Result<Vec<String>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH {ASSIGNED_ON_DAY}
+                 SELECT DISTINCT division_code FROM assigned ORDER BY division_code"
+            )
+        });
         Ok(fetch_scalar!(
             self.reader(),
             fetch_all,
             String,
-            "SELECT DISTINCT division_code FROM assignments
-             WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
-             ORDER BY division_code",
+            SQL.as_str(),
             user_id,
             today,
         )?)

@@ -13,7 +13,7 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use super::columns::{self, Column};
-use super::identity::VILLAGES_OF_USER;
+use super::identity::{ASSIGNED_ON_DAY, VILLAGES_OF_USER};
 use super::{Result, Store, StoreError, execute, fetch_as, fetch_scalar};
 
 /// The columns of [`SessionAuth`], from [`SESSION_AUTH_FROM`].
@@ -261,11 +261,11 @@ impl Store {
     ) -> Result<Option<SessionWithVillages>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "WITH {VILLAGES_OF_USER}, session AS ({} WHERE s.id = $3), codes AS (
+                "WITH {ASSIGNED_ON_DAY}, {VILLAGES_OF_USER}, session AS ({} WHERE s.id = $3),
+                 codes AS (
                      SELECT code AS village, CAST(NULL AS TEXT) AS assigned FROM villages
                      UNION ALL
-                     SELECT NULL, division_code FROM assignments
-                     WHERE user_id = $1 AND starts_on <= $2 AND (ends_on IS NULL OR ends_on >= $2)
+                     SELECT NULL, division_code FROM assigned
                  )
                  SELECT session.*, codes.village, codes.assigned
                  FROM session LEFT JOIN codes ON TRUE",
