@@ -19,7 +19,7 @@ use fieldsync_protocol::push::{ConflictKind, Op, Status};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{Engine, Result, StoreError, Tx, write_postgres, write_sqlite};
+use super::{Durable, Engine, Result, StoreError, Tx, write_postgres, write_sqlite};
 
 /// The final state of one record written by a batch.
 #[derive(Clone, Debug)]
@@ -128,6 +128,21 @@ impl Tx {
     /// Writes a batch: encrypted fields sealed, ID-card numbers indexed, the audit entries
     /// appended, and the records with their sequence numbers last (see the module doc).
     pub async fn write(&mut self, batch: &WriteBatch) -> Result<()> {
+        self.write_batch(batch, false).await
+    }
+
+    /// [`Tx::write`], then [`Tx::commit_unsynced`]; a transaction begun by hand on SQLite
+    /// (`push_sqlite`) commits at the end of the write's own call.
+    pub async fn write_and_commit(mut self, batch: &WriteBatch) -> Result<Durable> {
+        let inline = matches!(&self.engine, Engine::Sqlite(t) if t.commits_inline());
+        self.write_batch(batch, inline).await?;
+        if inline && let Engine::Sqlite(t) = &mut self.engine {
+            t.committed();
+        }
+        self.commit_unsynced().await
+    }
+
+    async fn write_batch(&mut self, batch: &WriteBatch, commit: bool) -> Result<()> {
         self.index_id_cards(batch).await?;
         self.append_audit(&batch.audit, batch.now_ms).await?;
         self.reference_blobs(batch).await?;
@@ -135,7 +150,7 @@ impl Tx {
         let unsynced = self.wal.is_some();
         let complete = match self.conn() {
             Engine::Sqlite(c) => {
-                let places = write_sqlite(c, &sealed, unsynced)
+                let places = write_sqlite(c, &sealed, unsynced, commit)
                     .await
                     .map_err(StoreError::from_db)?;
                 self.floor = self.floor.into_iter().chain(places.floor).min();

@@ -40,6 +40,7 @@ mod openrosa;
 mod own_id_cards;
 mod probe;
 mod push_connection;
+mod push_sqlite;
 mod roster;
 mod rows;
 mod sealing;
@@ -60,7 +61,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgConnection, PgPool, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool, Transaction};
 
 use crate::privacy::DataKey;
 
@@ -91,6 +92,7 @@ pub use opening::{Opening, PushReads};
 pub use openrosa::{CollectKey, SeenSubmission, SubmissionNote};
 pub use own_id_cards::OwnIdCard;
 use push_connection::{PgTx, PushConnection};
+use push_sqlite::{HandBegun, SqliteTx};
 pub use roster::{Baseline, RosterImport, RosterRecord};
 pub use rows::{LoggedMutation, PulledRecord, StoredRecord};
 pub use seed::SEED_COLUMNS;
@@ -227,6 +229,9 @@ pub struct Store {
     wal: Option<Arc<WalSync>>,
     /// PostgreSQL: the push committer's own connection (`push_connection`).
     push: Option<Arc<PushConnection>>,
+    /// SQLite: whether the push committer left a transaction open on the write connection
+    /// (`push_sqlite`).
+    hand_begun: Option<Arc<HandBegun>>,
 }
 
 impl Clone for Engine<SqlitePool, PgPool> {
@@ -240,7 +245,7 @@ impl Clone for Engine<SqlitePool, PgPool> {
 
 /// An open write transaction on either engine.
 pub struct Tx {
-    engine: Engine<Transaction<'static, Sqlite>, PgTx>,
+    engine: Engine<SqliteTx, PgTx>,
     key: Arc<DataKey>,
     /// Its commit does not sync itself (`Store::begin_unsynced`).
     wal: Option<Arc<WalSync>>,
@@ -258,7 +263,7 @@ impl Tx {
 
     pub(crate) fn conn(&mut self) -> Engine<&mut SqliteConnection, &mut PgConnection> {
         match &mut self.engine {
-            Engine::Sqlite(t) => Engine::Sqlite(&mut **t),
+            Engine::Sqlite(t) => Engine::Sqlite(t.conn()),
             Engine::Postgres(t) => Engine::Postgres(t.conn()),
         }
     }
@@ -354,6 +359,7 @@ impl Store {
                 checkpoints: None,
                 wal: None,
                 push: Some(Arc::new(PushConnection::new(&connect, opts.wait))),
+                hand_begun: None,
             });
         }
         if url.starts_with("sqlite:") {
@@ -385,6 +391,8 @@ impl Store {
             // A database in memory has no file and no WAL to sync later: its commits stay plain.
             let wal = WalSync::start(connect.get_filename()).map(Arc::new);
             let restore = wal.clone();
+            let hand_begun = Arc::new(HandBegun::default());
+            let left_open = hand_begun.clone();
             // No ping on acquire (sqlx's default): sqlx pings every connection as it goes back
             // to the pool and closes one that fails, and a SQLite connection's worker thread,
             // which the ping reaches, cannot die while the connection sits idle. A ping is a
@@ -397,8 +405,9 @@ impl Store {
                 // outside any transaction and syncing its commits again.
                 .after_release(move |conn, _| {
                     let restore = restore.clone();
+                    let left_open = left_open.clone();
                     Box::pin(async move {
-                        let clean = fault::released_clean(conn).await?;
+                        let clean = fault::released_clean(conn).await? && left_open.end(conn).await;
                         if clean && let Some(wal) = &restore {
                             wal.restore(conn).await?;
                         }
@@ -425,6 +434,7 @@ impl Store {
                 checkpoints,
                 wal,
                 push: None,
+                hand_begun: Some(hand_begun),
             });
         }
         Err(StoreError::UnsupportedUrl(redact(url)))
@@ -471,11 +481,11 @@ impl Store {
     /// read-then-write transaction cannot fail half-way on a concurrent writer.
     pub async fn begin(&self) -> Result<Tx> {
         let engine = match &self.write {
-            Engine::Sqlite(p) => Engine::Sqlite(
+            Engine::Sqlite(p) => Engine::Sqlite(SqliteTx::Pooled(
                 p.begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(StoreError::from_db)?,
-            ),
+            )),
             Engine::Postgres(p) => {
                 Engine::Postgres(PgTx::Pooled(p.begin().await.map_err(StoreError::from_db)?))
             }
@@ -484,24 +494,25 @@ impl Store {
     }
 
     /// Starts a push group's transaction: on SQLite [`Store::begin_unsynced`] when `later`,
-    /// else [`Store::begin`]; on PostgreSQL on the committer's own connection, with the push's
-    /// planner settings (`push_connection`). Only the push committer calls it, one group at a
-    /// time.
+    /// else one begun inside the group's first call ([`Tx::open_push`]) and committed inside its
+    /// write ([`Tx::write_and_commit`], `push_sqlite`); on PostgreSQL on the committer's own
+    /// connection, with the push's planner settings (`push_connection`). Only the push
+    /// committer calls it, one group at a time, and calls [`Tx::open_push`] first.
     pub async fn begin_push(&self, later: bool) -> Result<Tx> {
-        match (&self.write, &self.push) {
-            (Engine::Postgres(_), Some(push)) => {
+        match (&self.write, &self.push, &self.hand_begun) {
+            (Engine::Postgres(_), Some(push), _) => {
                 Ok(self.tx(Engine::Postgres(push.begin().await?), None))
             }
-            (Engine::Sqlite(_), _) if later => self.begin_unsynced().await,
+            (Engine::Sqlite(_), _, _) if later => self.begin_unsynced().await,
+            (Engine::Sqlite(pool), _, Some(open)) => {
+                let conn = pool.acquire().await.map_err(StoreError::from_db)?;
+                Ok(self.tx(Engine::Sqlite(SqliteTx::hand(conn, open.clone())), None))
+            }
             _ => self.begin().await,
         }
     }
 
-    fn tx(
-        &self,
-        engine: Engine<Transaction<'static, Sqlite>, PgTx>,
-        wal: Option<Arc<WalSync>>,
-    ) -> Tx {
+    fn tx(&self, engine: Engine<SqliteTx, PgTx>, wal: Option<Arc<WalSync>>) -> Tx {
         Tx {
             engine,
             key: self.key.clone(),
@@ -530,7 +541,7 @@ impl Store {
         let t = Transaction::begin(conn, Some(sqlx::SqlStr::from_static("BEGIN IMMEDIATE")))
             .await
             .map_err(StoreError::from_db)?;
-        Ok(self.tx(Engine::Sqlite(t), Some(wal.clone())))
+        Ok(self.tx(Engine::Sqlite(SqliteTx::Pooled(t)), Some(wal.clone())))
     }
 
     pub(crate) fn key(&self) -> &DataKey {

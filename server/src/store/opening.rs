@@ -65,9 +65,13 @@ impl Tx {
     /// known device's user and revocation, so the caller can tell a revoked or handed-over
     /// device from an unknown one.
     pub async fn open_push(&mut self, reads: &PushReads<'_>) -> Result<Opening> {
+        let begin = match &mut self.engine {
+            Engine::Sqlite(t) => t.begin_prefix(),
+            Engine::Postgres(_) => "",
+        };
         let mut opening = match self.conn() {
             Engine::Sqlite(c) => {
-                let rows = sqlite_reads(reads)
+                let rows = sqlite_reads(begin, reads)
                     .build()
                     .fetch_all(c)
                     .await
@@ -250,11 +254,11 @@ fn touched_records(reads: &PushReads<'_>) -> Vec<Uuid> {
     records
 }
 
-/// SQLite: the reads as one call; each row's first column (`part`) names its read.
-fn sqlite_reads(reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "WITH v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s) AS (",
-    );
+/// SQLite: the reads as one call, after `begin` (the `BEGIN` of a transaction begun by hand,
+/// `push_sqlite`); each row's first column (`part`) names its read.
+fn sqlite_reads(begin: &str, reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
+    let mut qb = QueryBuilder::<Sqlite>::new(begin);
+    qb.push("WITH v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s) AS (");
     qb.push_values(reads.touches, |mut row, t| {
         row.push_bind(t.device_id)
             .push_bind(t.user_id)

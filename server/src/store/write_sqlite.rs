@@ -15,10 +15,12 @@ const HEAD: &str = "(SELECT seq FROM sync_head WHERE id = 1)";
 /// most of a lone push's cost), so the batch's statements go as one multi-statement call: the
 /// head moved first, each record numbered from it in SQL, new rows in multi-row `INSERT`s. The
 /// old places of moved records are looked up only for a commit that syncs later (`unsynced`).
+/// With `commit`, the call ends with the transaction's `COMMIT` (`push_sqlite`).
 pub(super) async fn write_sqlite(
     c: &mut sqlx::SqliteConnection,
     b: &WriteBatch,
     unsynced: bool,
+    commit: bool,
 ) -> sqlx::Result<Places> {
     // SQLite allows 32,766 parameters per statement; at most 15 per row here.
     const ROWS_PER_INSERT: usize = 2000;
@@ -156,6 +158,9 @@ pub(super) async fn write_sqlite(
                 .push_bind(b.now_ms);
         });
         qb.push(";");
+    }
+    if commit {
+        qb.push(" COMMIT;");
     }
     let rows = qb.build().fetch_all(&mut *c).await?;
     let value = |i: usize| -> sqlx::Result<Option<i64>> {

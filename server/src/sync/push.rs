@@ -282,10 +282,12 @@ pub(super) async fn apply(
     }
 
     let writes = batch.into_writes();
-    if !writes.mutations.is_empty() {
-        tx.write(&writes).await?;
-    }
-    Ok((outcomes, tx.commit_unsynced().await?))
+    let durable = if writes.mutations.is_empty() {
+        tx.commit_unsynced().await?
+    } else {
+        tx.write_and_commit(&writes).await?
+    };
+    Ok((outcomes, durable))
 }
 
 /// The time a group is applied at: its latest push's.
