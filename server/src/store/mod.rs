@@ -407,7 +407,9 @@ impl Store {
                     let restore = restore.clone();
                     let left_open = left_open.clone();
                     Box::pin(async move {
-                        let clean = fault::released_clean(conn).await? && left_open.end(conn).await;
+                        // A push's own transaction first: sqlx's check below does not see it.
+                        let rolled_back = left_open.end(conn).await;
+                        let clean = fault::released_clean(conn).await? && rolled_back;
                         if clean && let Some(wal) = &restore {
                             wal.restore(conn).await?;
                         }

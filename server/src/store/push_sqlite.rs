@@ -34,13 +34,17 @@ impl HandBegun {
         if !self.0.swap(false, Ordering::SeqCst) {
             return true;
         }
-        // Also fails where SQLite already rolled the transaction back itself (a full disk):
-        // a fresh connection costs little, and a connection left inside a transaction would
-        // refuse every later `BEGIN`.
+        // Also fails where there is no transaction left to end: its `BEGIN` failed (another
+        // process held the write lock past the wait) or SQLite rolled it back itself (a full
+        // disk). A fresh connection costs little there, and a connection left inside a
+        // transaction would refuse every later `BEGIN`.
         match sqlx::raw_sql("ROLLBACK").execute(conn).await {
             Ok(_) => true,
             Err(e) => {
-                tracing::warn!(error = %e, "a push's transaction could not be rolled back; closing its connection");
+                tracing::warn!(
+                    error = %e,
+                    "a failed push's transaction was not rolled back; closing its connection"
+                );
                 false
             }
         }
