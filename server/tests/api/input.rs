@@ -299,6 +299,31 @@ async fn malformed_requests_get_contract_errors() {
     .unwrap();
     assert_eq!(r.status(), 400, "mutations missing");
 
+    // A body of the wrong shape is told where: the message names the field.
+    let r = post(
+        json!({"device_id": a.dev.id, "mutations": 5}).to_string(),
+        Some("application/json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(code_of(&body), "invalid_json");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(": mutations: invalid type"), "{body}");
+
+    // A `+json` type and parameters are JSON too; another type is not.
+    let empty = json!({"device_id": a.dev.id, "mutations": []}).to_string();
+    let r = post(
+        empty.clone(),
+        Some("application/fieldsync+json; charset=utf-8"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(empty, Some("text/plain")).await.unwrap();
+    assert_eq!(r.status(), 415);
+
     let big = json!({"device_id": a.dev.id, "mutations": [], "padding": "x".repeat(20 * 1024)})
         .to_string();
     let r = post(big, Some("application/json")).await.unwrap();
