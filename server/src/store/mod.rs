@@ -600,6 +600,18 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A migrated SQLite store in `dir`, for the store's unit tests.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) async fn test_sqlite(dir: &Path) -> Store {
+    let key = crate::privacy::DataKey::from_secret(&[7; 32]);
+    let store = Store::connect(&Store::sqlite_url(dir), &Default::default(), key)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;

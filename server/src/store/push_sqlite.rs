@@ -151,13 +151,12 @@ mod tests {
     use super::*;
     use crate::store::{Durable, Engine, Store, Tx};
 
-    async fn store(dir: &std::path::Path) -> Store {
-        let key = crate::privacy::DataKey::from_secret(&[7; 32]);
-        let store = Store::connect(&Store::sqlite_url(dir), &Default::default(), key)
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        store
+    /// A fresh store (kept alive by its directory) and its head.
+    async fn fresh() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::test_sqlite(dir.path()).await;
+        let head = store.head_seq().await.unwrap();
+        (dir, store, head)
     }
 
     /// Sends `sql` as the transaction's call, with its `BEGIN` first when it is the first.
@@ -190,9 +189,7 @@ mod tests {
     /// for either on its own, and the write connection is free again afterwards.
     #[tokio::test]
     async fn a_push_transaction_begins_and_commits_inside_its_calls() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
-        let before = store.head_seq().await.unwrap();
+        let (_dir, store, before) = fresh().await;
         let mut tx = store.begin_push(false).await.unwrap();
         bump(&mut tx, 2).await;
         assert!(hand_begun(&store));
@@ -222,9 +219,7 @@ mod tests {
     /// the next transaction instead of refusing its `BEGIN`.
     #[tokio::test]
     async fn a_push_transaction_left_open_is_rolled_back_before_the_connection_serves_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
-        let before = store.head_seq().await.unwrap();
+        let (_dir, store, before) = fresh().await;
 
         let mut tx = store.begin_push(false).await.unwrap();
         bump(&mut tx, 5).await;

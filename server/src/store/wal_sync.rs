@@ -357,11 +357,7 @@ mod tests {
     #[tokio::test]
     async fn an_unsynced_commit_is_read_after_its_sync_and_leaves_the_writer_full() {
         let dir = tempfile::tempdir().unwrap();
-        let key = crate::privacy::DataKey::from_secret(&[7; 32]);
-        let store = Store::connect(&Store::sqlite_url(dir.path()), &Default::default(), key)
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let store = crate::store::test_sqlite(dir.path()).await;
         assert_eq!(synchronous(&store).await, 2);
         let before = store.head_seq().await.unwrap();
         let mut tx = store.begin_unsynced().await.unwrap();
