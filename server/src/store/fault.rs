@@ -69,6 +69,20 @@ impl StoreError {
     }
 }
 
+/// Whether `e` says the connection is gone (cut by the network, a restart, a failover or one of
+/// PostgreSQL's timeouts), as opposed to the statement failing on it.
+pub(super) fn is_cut(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            // connection_exception; admin_shutdown, crash_shutdown, cannot_connect_now;
+            // idle_in_transaction_session_timeout, transaction_timeout.
+            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "25P03" | "25P04")
+        }),
+        _ => false,
+    }
+}
+
 /// The transient SQLite result codes (extended codes carry the primary one in the low byte).
 fn sqlite_fault(code: i32) -> Option<StoreError> {
     match code & 0xff {
@@ -103,8 +117,9 @@ fn sqlstate_fault(code: &str) -> Option<StoreError> {
         // cannot_connect_now (starting up), query_canceled.
         "57P01" | "57P02" | "57P03" | "57014" => StoreError::Busy,
         // lock_not_available (a `lock_timeout` set on the role), read_only_sql_transaction (a
-        // failover left this connection on a standby), idle_in_transaction_session_timeout.
-        "55P03" | "25006" | "25P03" => StoreError::Busy,
+        // failover left this connection on a standby), idle_in_transaction_session_timeout,
+        // transaction_timeout.
+        "55P03" | "25006" | "25P03" | "25P04" => StoreError::Busy,
         _ => return None,
     })
 }

@@ -570,6 +570,15 @@ impl Store {
         }
     }
 
+    /// Tells the store that no push came for a while (the push committer's quiet spell): on
+    /// PostgreSQL the committer's connection stops waiting inside a begun transaction
+    /// (`push_connection`). Nothing on SQLite.
+    pub async fn rest_pushes(&self) {
+        if let Some(p) = &self.push {
+            p.rest().await;
+        }
+    }
+
     pub async fn close(&self) {
         if let Some(c) = &self.checkpoints {
             c.stop();

@@ -69,20 +69,29 @@ impl Tx {
             Engine::Sqlite(t) => t.begin_prefix(),
             Engine::Postgres(_) => "",
         };
-        let mut opening = match self.conn() {
-            Engine::Sqlite(c) => {
+        let mut opening = match &mut self.engine {
+            Engine::Sqlite(t) => {
                 let rows = sqlite_reads(begin, reads)
                     .build()
-                    .fetch_all(c)
+                    .fetch_all(t.conn())
                     .await
                     .map_err(StoreError::from_db)?;
                 opening_of(reads, rows)?
             }
-            Engine::Postgres(c) => {
+            Engine::Postgres(t) => {
+                let waited = t.took_waiting();
+                let c = t.conn();
                 let mut rows = postgres_touch(reads)
                     .fetch_all(&mut *c)
                     .await
-                    .map_err(StoreError::from_db)?;
+                    .map_err(|e| match waited && super::fault::is_cut(&e) {
+                        // Nothing ran: the group begins again on a new connection.
+                        true => {
+                            tracing::info!(error = %e, "the push connection was cut while it waited: opening another");
+                            StoreError::Retry
+                        }
+                        false => StoreError::from_db(e),
+                    })?;
                 if !reads.mutations.is_empty() {
                     rows.extend(
                         postgres_log_and_records(reads)

@@ -43,6 +43,10 @@ const GROUP_MUTATIONS: usize = 1_000;
 /// Pushes waiting for a committer before new ones wait for room: the requests hold their
 /// connections meanwhile, like they would hold a database connection.
 const QUEUE: usize = 1_024;
+/// No push for this long is a quiet spell: the store is told (`Store::rest_pushes`), so that
+/// its PostgreSQL push connection does not wait, begun, until the database's 60 s
+/// `idle_in_transaction_session_timeout` ends it.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(20);
 /// Set (to `n`) only by the crash test: the process aborts right after the `n`th group of two
 /// or more pushes has committed, before any of them is answered.
 pub const CRASH_AFTER_GROUP_VAR: &str = "FIELDSYNC_TEST_CRASH_AFTER_GROUP_COMMIT";
@@ -165,7 +169,15 @@ async fn commit_loop(
     // Pushes came in while the group before was applied: the next group's sync can overlap
     // the one after it. A lone phone's push is committed and synced as before.
     let mut busy = false;
-    while let Some(first) = receiver.recv().await {
+    loop {
+        let first = match tokio::time::timeout(QUIET, receiver.recv()).await {
+            Ok(next) => next,
+            Err(_) => {
+                store.rest_pushes().await;
+                receiver.recv().await
+            }
+        };
+        let Some(first) = first else { break };
         let mut size = first.push.len();
         let mut group = vec![first];
         while size < GROUP_MUTATIONS {

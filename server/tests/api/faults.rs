@@ -345,3 +345,73 @@ async fn a_push_after_postgres_ended_every_idle_connection_is_applied() {
     let again = push(&app, &phone, &batch).await;
     assert_eq!(again.status, 200, "{again:?}");
 }
+
+/// Between groups the push committer's connection waits inside the next group's transaction,
+/// begun with the last group's commit. It must hold nothing anyone else could wait for: no
+/// snapshot (`VACUUM` is not held back) and no lock (a schema change goes through at once), and
+/// the next push is applied in it.
+#[tokio::test]
+async fn the_push_connection_waits_begun_holding_nothing() {
+    use sqlx::Connection;
+
+    let app = spawn_app().await;
+    if !runs_on(
+        &app,
+        Kind::Postgres,
+        "skipped on SQLite: its pushes keep no connection waiting; set FIELDSYNC_TEST_DATABASE_URL to run it",
+    ) {
+        return;
+    }
+    let (mut phone, _) = worker(&app).await;
+    let batch = big_batch(&mut phone, 1);
+    assert_eq!(push(&app, &phone, &batch).await.status, 200);
+
+    let mut other = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    let waiting: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT backend_xmin::text, backend_xid::text FROM pg_stat_activity
+         WHERE datname = current_database() AND state = 'idle in transaction'",
+    )
+    .fetch_all(&mut other)
+    .await
+    .unwrap();
+    assert_eq!(
+        waiting,
+        vec![(None, None)],
+        "one connection waits begun, with no snapshot or id"
+    );
+    sqlx::raw_sql(
+        "SET lock_timeout = '2s';
+         BEGIN;
+         LOCK TABLE sync_head, records, mutations, devices IN ACCESS EXCLUSIVE MODE;
+         ROLLBACK;",
+    )
+    .execute(&mut other)
+    .await
+    .expect("the waiting transaction holds no lock");
+
+    let batch = big_batch(&mut phone, 1);
+    let again = push(&app, &phone, &batch).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    let pushed: PushResponse = serde_json::from_value(again.body).unwrap();
+    assert_eq!(pushed.results[0].status, Status::Applied);
+
+    // A quiet spell ends the waiting transaction (before PostgreSQL's idle timeout would end
+    // the connection), and the push after it begins one of its own.
+    app.store.rest_pushes().await;
+    let begun: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND state = 'idle in transaction'",
+    )
+    .fetch_one(&mut other)
+    .await
+    .unwrap();
+    assert_eq!(
+        begun, 0,
+        "the rested connection waits outside any transaction"
+    );
+    let batch = big_batch(&mut phone, 1);
+    let after = push(&app, &phone, &batch).await;
+    assert_eq!(after.status, 200, "{after:?}");
+    let pushed: PushResponse = serde_json::from_value(after.body).unwrap();
+    assert_eq!(pushed.results[0].status, Status::Applied);
+}
