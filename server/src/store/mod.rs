@@ -86,7 +86,7 @@ pub use household_file::{Edit, Found, Needle};
 pub use identity::{Binding, DeviceRow, HandOver, NewUser, UserRow, village_range};
 pub use jobs::JobRow;
 pub use observations::{
-    DivisionShape, HouseholdRecord, PublishedForm, StoredArea, StoredFix, VillageArea,
+    DivisionShape, HouseholdRecord, PublishedForm, StoredArea, StoredFix, SurveyForm, VillageArea,
 };
 pub use opening::{Opening, PushReads};
 pub use openrosa::{CollectKey, SeenSubmission, SubmissionNote};
@@ -232,6 +232,8 @@ pub struct Store {
     /// SQLite: whether the push committer left a transaction open on the write connection
     /// (`push_sqlite`).
     hand_begun: Option<Arc<HandBegun>>,
+    /// The form definitions pushes have read (`observations::FormCache`).
+    forms: Arc<observations::FormCache>,
 }
 
 impl Clone for Engine<SqlitePool, PgPool> {
@@ -254,6 +256,8 @@ pub struct Tx {
     floor: Option<i64>,
     /// It moved existing records to new sequence numbers.
     moved: bool,
+    /// The store's form definitions (`Tx::open_push`).
+    forms: Arc<observations::FormCache>,
 }
 
 impl Tx {
@@ -360,6 +364,7 @@ impl Store {
                 wal: None,
                 push: Some(Arc::new(PushConnection::new(&connect, opts.wait))),
                 hand_begun: None,
+                forms: Arc::default(),
             });
         }
         if url.starts_with("sqlite:") {
@@ -437,6 +442,7 @@ impl Store {
                 wal,
                 push: None,
                 hand_begun: Some(hand_begun),
+                forms: Arc::default(),
             });
         }
         Err(StoreError::UnsupportedUrl(redact(url)))
@@ -521,6 +527,7 @@ impl Store {
             wal,
             floor: None,
             moved: false,
+            forms: self.forms.clone(),
         }
     }
 

@@ -1,6 +1,9 @@
 //! What judging and checking observations needs from the database: published survey forms,
 //! earlier GPS fixes, village areas, and a household's checks.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use fieldsync_protocol::forms::FormDef;
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -18,7 +21,49 @@ pub struct PublishedForm {
     pub retired_at: Option<i64>,
 }
 
-/// A form version's row (`opening` reads it with the push's other reads).
+/// What a push judges a survey against: its form version's definition and when the version
+/// was retired, if it was.
+#[derive(Clone, Debug)]
+pub struct SurveyForm {
+    pub definition: Arc<FormDef>,
+    pub retired_at: Option<i64>,
+}
+
+impl From<PublishedForm> for SurveyForm {
+    fn from(f: PublishedForm) -> Self {
+        SurveyForm {
+            definition: Arc::new(f.definition),
+            retired_at: f.retired_at,
+        }
+    }
+}
+
+/// The form definitions pushes have read, by key and version. A published version never
+/// changes ([`Store::publish_form`]), so a definition read once serves every later push, on
+/// any replica; a push reads its retirement, which can change, and only the definitions not
+/// read before (`opening`). Bounded by the forms published.
+#[derive(Default)]
+pub(super) struct FormCache(Mutex<HashMap<(String, i64), Arc<FormDef>>>);
+
+impl FormCache {
+    pub(super) fn get(&self, key: &(String, i64)) -> Option<Arc<FormDef>> {
+        self.map().get(key).cloned()
+    }
+
+    pub(super) fn insert(&self, key: (String, i64), definition: Arc<FormDef>) {
+        self.map().insert(key, definition);
+    }
+
+    fn map(&self) -> MutexGuard<'_, HashMap<(String, i64), Arc<FormDef>>> {
+        // Held for one lookup or insert, never across an await: a panic cannot leave it half
+        // changed.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A form version's row.
 #[derive(sqlx::FromRow)]
 pub(super) struct FormRow {
     definition: Json<FormDef>,

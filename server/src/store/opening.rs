@@ -11,21 +11,26 @@
 //! `UNION`ed reads, in the order that keeps its locks deadlock-free and its snapshots right: the
 //! device rows (with the forms and sessions, which lock nothing), then the log and the records,
 //! locked in id order.
+//!
+//! A form version's definition never changes once published, so it is read once per process
+//! (`observations::FormCache`); later pushes naming the version read only its retirement.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
+use fieldsync_protocol::forms::FormDef;
+use sqlx::types::Json;
 use sqlx::{Decode, FromRow, QueryBuilder, Row, Sqlite, Type};
 use uuid::Uuid;
 
 use super::batch::to_i64;
 use super::columns::{self, Column};
-use super::observations::FormRow;
+use super::observations::{FormCache, SurveyForm};
 use super::sessions::{
     CHECKED_SESSION_NULLS, CheckedSession, SessionAuth, checked_sessions, checked_sessions_sql,
 };
 use super::sync::{RECORD_COLUMNS, push_in_ids, sqlite_in_ids};
-use super::{Engine, LoggedMutation, PublishedForm, Result, StoreError, StoredRecord, Touch, Tx};
+use super::{Engine, LoggedMutation, Result, StoreError, StoredRecord, Touch, Tx};
 
 /// What a push asks for before it plans.
 pub struct PushReads<'a> {
@@ -52,7 +57,7 @@ pub struct Opening {
     /// received come too, and are never written.
     pub records: Vec<StoredRecord>,
     /// Each form version asked for (`None`: never published).
-    pub forms: Vec<((String, i64), Option<PublishedForm>)>,
+    pub forms: Vec<((String, i64), Option<SurveyForm>)>,
     /// The sessions asked for that exist, with their users' assignments on the day asked for.
     pub sessions: HashMap<Uuid, CheckedSession>,
 }
@@ -69,19 +74,21 @@ impl Tx {
             Engine::Sqlite(t) => t.begin_prefix(),
             Engine::Postgres(_) => "",
         };
+        let known: Vec<Option<Arc<FormDef>>> =
+            reads.forms.iter().map(|k| self.forms.get(k)).collect();
         let mut opening = match &mut self.engine {
             Engine::Sqlite(t) => {
-                let rows = sqlite_reads(begin, reads)
+                let rows = sqlite_reads(begin, reads, &known)
                     .build()
                     .fetch_all(t.conn())
                     .await
                     .map_err(StoreError::from_db)?;
-                opening_of(reads, rows)?
+                opening_of(reads, rows, &known, &self.forms)?
             }
             Engine::Postgres(t) => {
                 let waited = t.took_waiting();
                 let c = t.conn();
-                let mut rows = postgres_touch(reads)
+                let mut rows = postgres_touch(reads, &known)
                     .fetch_all(&mut *c)
                     .await
                     .map_err(|e| match waited && super::fault::is_cut(&e) {
@@ -100,7 +107,7 @@ impl Tx {
                             .map_err(StoreError::from_db)?,
                     );
                 }
-                opening_of(reads, rows)?
+                opening_of(reads, rows, &known, &self.forms)?
             }
         };
         for r in &mut opening.records {
@@ -139,13 +146,15 @@ impl Tx {
     }
 }
 
-/// The form columns of [`POSTGRES_TOUCH`].
-const FORM_COLUMNS: [Column; 6] = [
+/// The form columns of [`POSTGRES_TOUCH`]: the definition only where the push did not know it.
+const FORM_COLUMNS: [Column; 4] = [
     ("f.key", "key", "text"),
     ("f.version::int8", "version", "int8"),
-    ("f.definition", "definition", "jsonb"),
-    ("f.published_at", "published_at", "int8"),
-    ("f.published_by", "published_by", "uuid"),
+    (
+        "CASE WHEN w.known THEN NULL ELSE f.definition END",
+        "definition",
+        "jsonb",
+    ),
     ("f.retired_at", "retired_at", "int8"),
 ];
 
@@ -175,7 +184,7 @@ static POSTGRES_TOUCH: LazyLock<String> = LazyLock::new(|| {
          SELECT 'device' AS part, id, {form_nulls}, {session_nulls} FROM touched
          UNION ALL
          SELECT 'form', NULL, {forms}, {session_nulls}
-         FROM forms f JOIN UNNEST($7::text[], $8::int8[]) AS w(key, version)
+         FROM forms f JOIN UNNEST($7::text[], $8::int8[], $11::bool[]) AS w(key, version, known)
               ON f.key = w.key AND f.version = w.version
          UNION ALL
          {sessions} = ANY($9)"
@@ -184,6 +193,7 @@ static POSTGRES_TOUCH: LazyLock<String> = LazyLock::new(|| {
 
 fn postgres_touch<'q>(
     reads: &'q PushReads<'_>,
+    known: &[Option<Arc<FormDef>>],
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let touches = reads.touches;
     sqlx::query(POSTGRES_TOUCH.as_str())
@@ -218,6 +228,7 @@ fn postgres_touch<'q>(
         .bind(reads.forms.iter().map(|(_, v)| *v).collect::<Vec<_>>())
         .bind(&reads.sessions)
         .bind(reads.day.as_str())
+        .bind(known.iter().map(Option::is_some).collect::<Vec<_>>())
 }
 
 /// PostgreSQL, second: the log entries of the mutations, and the records they touch, locked in
@@ -265,7 +276,11 @@ fn touched_records(reads: &PushReads<'_>) -> Vec<Uuid> {
 
 /// SQLite: the reads as one call, after `begin` (the `BEGIN` of a transaction begun by hand,
 /// `push_sqlite`); each row's first column (`part`) names its read.
-fn sqlite_reads(begin: &str, reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
+fn sqlite_reads(
+    begin: &str,
+    reads: &PushReads<'_>,
+    known: &[Option<Arc<FormDef>>],
+) -> QueryBuilder<Sqlite> {
     let mut qb = QueryBuilder::<Sqlite>::new(begin);
     qb.push("WITH v(id, user_id, at, app_version, outbox_depth, oldest_unsent_s) AS (");
     qb.push_values(reads.touches, |mut row, t| {
@@ -306,18 +321,19 @@ fn sqlite_reads(begin: &str, reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
     }
     if !reads.forms.is_empty() {
         qb.push(
-            " SELECT 'form' AS part, key, version, definition, published_at, published_by, \
-             retired_at FROM forms WHERE (key, version) IN (VALUES ",
+            " SELECT 'form' AS part, f.key AS key, f.version AS version, \
+             CASE WHEN w.column3 THEN NULL ELSE f.definition END AS definition, \
+             f.retired_at AS retired_at FROM forms f JOIN (",
         );
-        let mut list = qb.separated(", ");
-        for (key, version) in &reads.forms {
-            list.push("(");
-            list.push_bind_unseparated(key.as_str());
-            list.push_unseparated(", ");
-            list.push_bind_unseparated(*version);
-            list.push_unseparated(")");
-        }
-        qb.push(");");
+        qb.push_values(
+            reads.forms.iter().zip(known),
+            |mut row, ((key, version), k)| {
+                row.push_bind(key.as_str())
+                    .push_bind(*version)
+                    .push_bind(k.is_some());
+            },
+        );
+        qb.push(") AS w ON f.key = w.column1 AND f.version = w.column2;");
     }
     if !reads.sessions.is_empty() {
         static SQL: LazyLock<String> =
@@ -333,7 +349,12 @@ fn sqlite_reads(begin: &str, reads: &PushReads<'_>) -> QueryBuilder<Sqlite> {
 
 /// The rows of the reads (SQLite's one call, PostgreSQL's two statements), sorted by the read
 /// they answer.
-fn opening_of<R: Row>(reads: &PushReads<'_>, rows: Vec<R>) -> Result<Opening>
+fn opening_of<R: Row>(
+    reads: &PushReads<'_>,
+    rows: Vec<R>,
+    known: &[Option<Arc<FormDef>>],
+    cache: &FormCache,
+) -> Result<Opening>
 where
     for<'r> &'r str: sqlx::ColumnIndex<R> + Decode<'r, R::Database> + Type<R::Database>,
     for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
@@ -342,7 +363,7 @@ where
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> LoggedMutation: FromRow<'r, R>,
     for<'r> StoredRecord: FromRow<'r, R>,
-    for<'r> FormRow: FromRow<'r, R>,
+    for<'r> FormRead: FromRow<'r, R>,
     for<'r> SessionAuth: FromRow<'r, R>,
 {
     let mut opening = Opening {
@@ -353,7 +374,7 @@ where
         sessions: HashMap::new(),
     };
     let mut sessions = Vec::new();
-    let mut found: HashMap<(String, i64), PublishedForm> = HashMap::new();
+    let mut found: HashMap<(String, i64), FormRead> = HashMap::new();
     for row in rows {
         let part: &str = row.try_get("part").map_err(StoreError::from_db)?;
         match part {
@@ -370,10 +391,8 @@ where
                 .records
                 .push(StoredRecord::from_row(&row).map_err(StoreError::from_db)?),
             "form" => {
-                let key: String = row.try_get("key").map_err(StoreError::from_db)?;
-                let version: i64 = row.try_get("version").map_err(StoreError::from_db)?;
-                let form = FormRow::from_row(&row).map_err(StoreError::from_db)?;
-                found.insert((key, version), form.into());
+                let form = FormRead::from_row(&row).map_err(StoreError::from_db)?;
+                found.insert((form.key.clone(), form.version), form);
             }
             "session" => sessions.push(row),
             other => {
@@ -386,8 +405,123 @@ where
     opening.forms = reads
         .forms
         .iter()
-        .map(|k| (k.clone(), found.remove(k)))
-        .collect();
+        .zip(known)
+        .map(|(k, known)| {
+            let form = found
+                .remove(k)
+                .map(|f| f.judged_with(k, known.as_ref(), cache));
+            Ok((k.clone(), form.transpose()?))
+        })
+        .collect::<Result<_>>()?;
     opening.sessions = checked_sessions(&sessions)?;
     Ok(opening)
+}
+
+/// A form version as a push reads it: its definition only if the push did not know it.
+#[derive(sqlx::FromRow)]
+struct FormRead {
+    key: String,
+    version: i64,
+    definition: Option<Json<FormDef>>,
+    retired_at: Option<i64>,
+}
+
+impl FormRead {
+    /// The form to judge surveys with: the definition read here (kept in `cache` for later
+    /// pushes) or the one known before.
+    fn judged_with(
+        self,
+        key: &(String, i64),
+        known: Option<&Arc<FormDef>>,
+        cache: &FormCache,
+    ) -> Result<SurveyForm> {
+        let definition = match (self.definition, known) {
+            (Some(read), _) => {
+                let read = Arc::new(read.0);
+                cache.insert(key.clone(), read.clone());
+                read
+            }
+            (None, Some(known)) => known.clone(),
+            (None, None) => {
+                return Err(StoreError::Corrupt(format!(
+                    "form {} version {} was read without its definition",
+                    key.0, key.1
+                )));
+            }
+        };
+        Ok(SurveyForm {
+            definition,
+            retired_at: self.retired_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use fieldsync_protocol::push::ClientInfo;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// The forms of one push's reads: each version asked for, with its definition's title and
+    /// retirement.
+    async fn read_forms(store: &Store, forms: &[(&str, i64)]) -> Vec<Option<(String, bool)>> {
+        let client = ClientInfo::default();
+        let touches = [Touch {
+            device_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            at_ms: 0,
+            client: &client,
+        }];
+        let reads = PushReads {
+            touches: &touches,
+            mutations: Vec::new(),
+            forms: forms.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            sessions: Vec::new(),
+            day: "2026-12-07".to_owned(),
+        };
+        let mut tx = store.begin_push(false).await.unwrap();
+        let opening = tx.open_push(&reads).await.unwrap();
+        tx.commit().await.unwrap();
+        opening
+            .forms
+            .into_iter()
+            .map(|(_, f)| f.map(|f| (f.definition.title.clone(), f.retired_at.is_some())))
+            .collect()
+    }
+
+    /// A definition is read from the database once; a version's retirement, every time.
+    #[tokio::test]
+    async fn a_form_definition_is_read_once_and_its_retirement_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::test_sqlite(dir.path()).await;
+        let form: FormDef = serde_json::from_value(serde_json::json!({
+            "key": "income", "version": 1, "title": "收入调查",
+            "fields": [{"name": "amount", "label": "金额", "type": "number"}]
+        }))
+        .unwrap();
+        store.publish_form(&form, None, 1).await.unwrap();
+        let title = || Some(("收入调查".to_owned(), false));
+
+        assert_eq!(
+            read_forms(&store, &[("income", 1), ("income", 2)]).await,
+            [title(), None]
+        );
+        // Were the definition read again, this row would fail to decode.
+        let Engine::Sqlite(pool) = store.writer() else {
+            unreachable!()
+        };
+        sqlx::raw_sql("UPDATE forms SET definition = '\"not a form\"'")
+            .execute(pool)
+            .await
+            .unwrap();
+        assert_eq!(read_forms(&store, &[("income", 1)]).await, [title()]);
+        assert!(store.retire_form("income", 1, 5).await.unwrap());
+        assert_eq!(
+            read_forms(&store, &[("income", 1)]).await,
+            [Some(("收入调查".to_owned(), true))]
+        );
+    }
 }

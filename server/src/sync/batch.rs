@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::actor::Actor;
 use super::household::household_of;
 use crate::geo::Boundary;
-use crate::store::{Author, PublishedForm, RecordWrite, StoredRecord, WriteBatch};
+use crate::store::{Author, RecordWrite, StoredRecord, SurveyForm, WriteBatch};
 
 /// Limits a push is checked against.
 #[derive(Clone, Debug)]
@@ -110,7 +110,7 @@ impl Working {
 pub(super) struct Lookups {
     /// Form versions by key and version (`None`: never published); those new surveys name are
     /// read with the push's records (`store::opening`).
-    pub(super) forms: HashMap<(String, i64), Option<Arc<PublishedForm>>>,
+    pub(super) forms: HashMap<(String, i64), Option<SurveyForm>>,
     /// The area each village's fixes are held against, parsed (`None`: none stored).
     pub(super) areas: HashMap<String, Option<Arc<(VillageArea, Boundary)>>>,
 }

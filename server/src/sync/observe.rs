@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::batch::{Batch, Lookups, Step, Working};
 use crate::geo::judge::{FixContext, PreviousFix, judge};
 use crate::geo::{Boundary, parse_geometry};
-use crate::store::{FixWrite, StoreError, StoredArea, Tx};
+use crate::store::{FixWrite, StoreError, StoredArea, SurveyForm, Tx};
 
 fn uuid_of(fields: &Map<String, Value>, name: &str) -> Option<Uuid> {
     fields.get(name)?.as_str()?.parse().ok()
@@ -115,7 +115,7 @@ pub(super) async fn check_survey(
     let form = match lookups.forms.get(&named) {
         Some(f) => f.clone(),
         None => {
-            let f = tx.form(key, version).await?.map(Arc::new);
+            let f = tx.form(key, version).await?.map(SurveyForm::from);
             lookups.forms.insert(named.clone(), f.clone());
             f
         }

@@ -13,7 +13,6 @@
 //! 3. A transaction that meets a concurrent writer is run again from the start.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
 use fieldsync_protocol::error::{ErrorCode, ErrorDetail};
 use fieldsync_protocol::push::{
@@ -213,12 +212,7 @@ pub(super) async fn apply(
 
     let stored = with_open_work(&mut tx, &ready, &logged, opening.records).await?;
     let mut batch = Batch::new(now_of(pushes), stored);
-    batch.lookups.forms.extend(
-        opening
-            .forms
-            .into_iter()
-            .map(|(key, form)| (key, form.map(Arc::new))),
-    );
+    batch.lookups.forms.extend(opening.forms);
     // Mutations planned by an earlier push of this group: a retry that overtook nothing, but
     // arrived together with its original, is a duplicate of it.
     let mut planned: HashMap<Uuid, (Uuid, MutationResult)> = HashMap::new();
