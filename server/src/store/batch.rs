@@ -19,7 +19,7 @@ use fieldsync_protocol::push::{ConflictKind, Op, Status};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{Durable, Engine, Result, StoreError, Tx, write_postgres, write_sqlite};
+use super::{CallEnd, Durable, Engine, Result, StoreError, Tx, write_postgres, write_sqlite};
 
 /// The final state of one record written by a batch.
 #[derive(Clone, Debug)]
@@ -147,10 +147,14 @@ impl Tx {
         self.append_audit(&batch.audit, batch.now_ms).await?;
         self.reference_blobs(batch).await?;
         let sealed = super::sealing::seal_batch(self.key(), batch);
-        let unsynced = self.wal.is_some();
+        let end = match (commit, &self.wal) {
+            (true, _) => CallEnd::Commit,
+            (false, Some(_)) => CallEnd::Unsynced,
+            (false, None) => CallEnd::Open,
+        };
         let complete = match self.conn() {
             Engine::Sqlite(c) => {
-                let places = write_sqlite(c, &sealed, unsynced, commit)
+                let places = write_sqlite(c, &sealed, end)
                     .await
                     .map_err(StoreError::from_db)?;
                 self.floor = self.floor.into_iter().chain(places.floor).min();

@@ -74,13 +74,16 @@ impl StoreError {
 pub(super) fn is_cut(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-            // connection_exception; admin_shutdown, crash_shutdown, cannot_connect_now;
-            // idle_in_transaction_session_timeout, transaction_timeout.
-            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "25P03" | "25P04")
-        }),
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| sqlstate_cut(&c)),
         _ => false,
     }
+}
+
+/// The SQLSTATEs of a connection PostgreSQL ended: class 08, connection exception;
+/// admin_shutdown (`pg_terminate_backend`, a fast shutdown), crash_shutdown,
+/// cannot_connect_now (starting up); idle_in_transaction_session_timeout, transaction_timeout.
+fn sqlstate_cut(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "25P03" | "25P04")
 }
 
 /// The transient SQLite result codes (extended codes carry the primary one in the low byte).
@@ -111,15 +114,11 @@ fn sqlstate_fault(code: &str) -> Option<StoreError> {
         "53100" => StoreError::Full,
         // Class 53, insufficient resources: out_of_memory, too_many_connections, ….
         c if c.starts_with("53") => StoreError::Busy,
-        // Class 08, connection exception.
-        c if c.starts_with("08") => StoreError::Busy,
-        // admin_shutdown (pg_terminate_backend, a fast shutdown), crash_shutdown,
-        // cannot_connect_now (starting up), query_canceled.
-        "57P01" | "57P02" | "57P03" | "57014" => StoreError::Busy,
-        // lock_not_available (a `lock_timeout` set on the role), read_only_sql_transaction (a
-        // failover left this connection on a standby), idle_in_transaction_session_timeout,
-        // transaction_timeout.
-        "55P03" | "25006" | "25P03" | "25P04" => StoreError::Busy,
+        // The connection ended ([`sqlstate_cut`]): the pool opens another.
+        c if sqlstate_cut(c) => StoreError::Busy,
+        // query_canceled; lock_not_available (a `lock_timeout` set on the role),
+        // read_only_sql_transaction (a failover left this connection on a standby).
+        "57014" | "55P03" | "25006" => StoreError::Busy,
         _ => return None,
     })
 }

@@ -104,7 +104,7 @@ pub use wal_sync::Durable;
 use wal_sync::WalSync;
 pub use work::{Candidate, WorkRecord, village_and_above};
 use write_postgres::write_postgres;
-use write_sqlite::write_sqlite;
+use write_sqlite::{CallEnd, write_sqlite};
 
 /// Either engine's value of the same kind (pool, transaction, connection).
 pub enum Engine<S, P> {

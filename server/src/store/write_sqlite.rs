@@ -7,6 +7,19 @@ use super::batch::{RecordWrite, WriteBatch, kind_str, to_i64};
 use super::stamps::StampsOf;
 use super::sync::push_in_ids;
 
+/// What follows the batch's call in its transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum CallEnd {
+    /// More statements, or a commit that syncs itself.
+    Open,
+    /// A commit that syncs later (`wal_sync`): the call also answers the old places of the
+    /// records it moves.
+    Unsynced,
+    /// Nothing: the call ends with the transaction's `COMMIT` (a transaction begun by hand,
+    /// `push_sqlite`, which always syncs itself).
+    Commit,
+}
+
 /// The sequence number the head has reached, inside the statements that follow its update.
 const HEAD: &str = "(SELECT seq FROM sync_head WHERE id = 1)";
 
@@ -14,13 +27,12 @@ const HEAD: &str = "(SELECT seq FROM sync_head WHERE id = 1)";
 /// statement sent on its own crosses to sqlx's SQLite thread and back (two thread wake-ups, the
 /// most of a lone push's cost), so the batch's statements go as one multi-statement call: the
 /// head moved first, each record numbered from it in SQL, new rows in multi-row `INSERT`s. The
-/// old places of moved records are looked up only for a commit that syncs later (`unsynced`).
-/// With `commit`, the call ends with the transaction's `COMMIT` (`push_sqlite`).
+/// old places of moved records are looked up only for a commit that syncs later
+/// ([`CallEnd::Unsynced`]).
 pub(super) async fn write_sqlite(
     c: &mut sqlx::SqliteConnection,
     b: &WriteBatch,
-    unsynced: bool,
-    commit: bool,
+    end: CallEnd,
 ) -> sqlx::Result<Places> {
     // SQLite allows 32,766 parameters per statement; at most 15 per row here.
     const ROWS_PER_INSERT: usize = 2000;
@@ -32,7 +44,7 @@ pub(super) async fn write_sqlite(
     let mut qb = QueryBuilder::<Sqlite>::new("");
     // Row 1, when asked for: the old places of the records about to move, for a commit that
     // syncs later (`wal_sync`).
-    let old_places = unsynced && !updated.is_empty();
+    let old_places = end == CallEnd::Unsynced && !updated.is_empty();
     if old_places {
         push_in_ids(
             &mut qb,
@@ -159,7 +171,7 @@ pub(super) async fn write_sqlite(
         });
         qb.push(";");
     }
-    if commit {
+    if end == CallEnd::Commit {
         qb.push(" COMMIT;");
     }
     let rows = qb.build().fetch_all(&mut *c).await?;
